@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs, idempotently, what the build and the tests need on a fresh Debian machine.
+# CI runs on a clean checkout: nothing may be installed by hand.
+set -euo pipefail
+
+# Debian packages: fuse3 gives fusermount3 for the FUSE store; busybox-static is the
+# bootstrap toolchain imported into the store for hermetic builds.
+apt_pkgs=(fuse3 busybox-static)
+
+missing=()
+for p in "${apt_pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: need root to install: ${missing[*]} (run: sudo $0)" >&2
+		exit 1
+	fi
+	echo "deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
