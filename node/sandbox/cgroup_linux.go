@@ -1,0 +1,244 @@
+package sandbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// cgroup is one build's set of cgroups: a single v2 directory when memory, pids and cpu are
+// delegated there, else one directory per v1 hierarchy (memory, pids, cpu), each created below
+// the cgroup this process already runs in, so the limits nest inside whatever the host imposes.
+type cgroup struct {
+	v2   string            // v2 directory, or ""
+	v1   map[string]string // controller -> directory
+	dirs []string          // everything to remove, deepest first
+}
+
+const cgroupRoot = "/sys/fs/cgroup"
+
+// selfCgroups parses /proc/self/cgroup: controller (or "" for v2) -> path.
+func selfCgroups() (map[string]string, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			out[""] = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			out[c] = parts[2]
+		}
+	}
+	return out, sc.Err()
+}
+
+// v2Dir returns the mount point of the v2 hierarchy if it has all controllers we need.
+func v2Dir(need []string) string {
+	for _, mnt := range []string{cgroupRoot, filepath.Join(cgroupRoot, "unified")} {
+		b, err := os.ReadFile(filepath.Join(mnt, "cgroup.controllers"))
+		if err != nil {
+			continue
+		}
+		have := map[string]bool{}
+		for _, c := range strings.Fields(string(b)) {
+			have[c] = true
+		}
+		ok := true
+		for _, c := range need {
+			ok = ok && have[c]
+		}
+		if ok {
+			return mnt
+		}
+	}
+	return ""
+}
+
+func newCgroup(name string, lim Limits) (*cgroup, error) {
+	var need []string
+	if lim.MemoryBytes > 0 {
+		need = append(need, "memory")
+	}
+	if lim.Pids > 0 {
+		need = append(need, "pids")
+	}
+	if lim.CPUMillis > 0 {
+		need = append(need, "cpu")
+	}
+	cg := &cgroup{v1: map[string]string{}}
+	if len(need) == 0 {
+		return cg, nil
+	}
+	self, err := selfCgroups()
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	if mnt := v2Dir(need); mnt != "" {
+		dir := filepath.Join(mnt, self[""], name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create cgroup v2 %s: %w", dir, err)
+		}
+		cg.v2, cg.dirs = dir, []string{dir}
+		if err := cg.applyV2(lim); err != nil {
+			cg.remove()
+			return nil, err
+		}
+		return cg, nil
+	}
+	for _, c := range need {
+		base := filepath.Join(cgroupRoot, c)
+		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
+			cg.remove()
+			return nil, fmt.Errorf("limit on %s requested but neither cgroup v2 (delegated) nor a v1 %s hierarchy is available", c, c)
+		}
+		dir := filepath.Join(base, self[c], name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			cg.remove()
+			return nil, fmt.Errorf("create cgroup v1 %s: %w", dir, err)
+		}
+		cg.v1[c] = dir
+		cg.dirs = append(cg.dirs, dir)
+	}
+	if err := cg.applyV1(lim); err != nil {
+		cg.remove()
+		return nil, err
+	}
+	return cg, nil
+}
+
+func write(dir, file, val string) error {
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(val), 0o644); err != nil {
+		return fmt.Errorf("cgroup %s/%s=%s: %w", dir, file, val, err)
+	}
+	return nil
+}
+
+func (cg *cgroup) applyV2(lim Limits) error {
+	if lim.MemoryBytes > 0 {
+		if err := write(cg.v2, "memory.max", strconv.FormatInt(lim.MemoryBytes, 10)); err != nil {
+			return err
+		}
+		_ = write(cg.v2, "memory.swap.max", "0") // absent without swap accounting
+	}
+	if lim.Pids > 0 {
+		if err := write(cg.v2, "pids.max", strconv.FormatInt(lim.Pids, 10)); err != nil {
+			return err
+		}
+	}
+	if lim.CPUMillis > 0 {
+		if err := write(cg.v2, "cpu.max", fmt.Sprintf("%d 100000", lim.CPUMillis*100)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (cg *cgroup) applyV1(lim Limits) error {
+	if d := cg.v1["memory"]; d != "" {
+		if err := write(d, "memory.limit_in_bytes", strconv.FormatInt(lim.MemoryBytes, 10)); err != nil {
+			return err
+		}
+		// memsw must be >= limit_in_bytes; equal means "no swap". Absent without swap accounting.
+		if _, err := os.Stat(filepath.Join(d, "memory.memsw.limit_in_bytes")); err == nil {
+			if err := write(d, "memory.memsw.limit_in_bytes", strconv.FormatInt(lim.MemoryBytes, 10)); err != nil {
+				return err
+			}
+		}
+	}
+	if d := cg.v1["pids"]; d != "" {
+		if err := write(d, "pids.max", strconv.FormatInt(lim.Pids, 10)); err != nil {
+			return err
+		}
+	}
+	if d := cg.v1["cpu"]; d != "" {
+		if err := write(d, "cpu.cfs_period_us", "100000"); err != nil {
+			return err
+		}
+		if err := write(d, "cpu.cfs_quota_us", strconv.FormatInt(lim.CPUMillis*100, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// join moves pid into every cgroup of the build (before the init does anything, see Run).
+func (cg *cgroup) join(pid int) error {
+	for _, d := range cg.dirs {
+		if err := write(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// counter reads "key value" from a flat-keyed cgroup file.
+func counter(dir, file, key string) int64 {
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == key {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// oomKills counts processes the kernel killed for exceeding the memory limit.
+func (cg *cgroup) oomKills() int64 {
+	if cg.v2 != "" {
+		return counter(cg.v2, "memory.events", "oom_kill")
+	}
+	if d := cg.v1["memory"]; d != "" {
+		return counter(d, "memory.oom_control", "oom_kill")
+	}
+	return 0
+}
+
+// pidsRefused counts forks refused by pids.max.
+func (cg *cgroup) pidsRefused() int64 {
+	if cg.v2 != "" {
+		return counter(cg.v2, "pids.events", "max")
+	}
+	if d := cg.v1["pids"]; d != "" {
+		return counter(d, "pids.events", "max")
+	}
+	return 0
+}
+
+// remove deletes the cgroups. The pid namespace is dead by then, so they are empty; rmdir of
+// a cgroup can still see EBUSY for a moment while the last task is reaped, hence the retries.
+func (cg *cgroup) remove() error {
+	var errs []error
+	for _, d := range cg.dirs {
+		var err error
+		for i := 0; i < 100; i++ {
+			if err = os.Remove(d); err == nil || os.IsNotExist(err) {
+				err = nil
+				break
+			}
+			sleepBrief()
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

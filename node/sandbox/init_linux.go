@@ -1,0 +1,268 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// File descriptors the parent hands to the init (os/exec ExtraFiles start at 3).
+const (
+	fdConfig = 3 // init reads its initConfig (JSON) until EOF: the parent writes it after joining cgroups
+	fdErr    = 4 // init writes a setup error here; close-on-exec, so EOF with no data means exec succeeded
+)
+
+// initConfig is what the parent sends to the init over fdConfig.
+type initConfig struct {
+	Root    string   // empty host directory to build the new root in
+	Builder string   // path inside the sandbox
+	Argv    []string // full argv including argv[0]
+	Env     []string // final environment
+	Mounts  []Mount  // includes /build
+}
+
+// Init must be called first thing in main() of every binary that uses Run, and in TestMain of
+// every test package that runs builds. In the sandbox init it never returns; elsewhere it is a no-op.
+func Init() {
+	if len(os.Args) == 0 || os.Args[0] != initArg0 {
+		return
+	}
+	err := runInit()
+	// Only reached when setup failed (success ends in execve).
+	f := os.NewFile(fdErr, "errpipe")
+	fmt.Fprint(f, err.Error())
+	os.Exit(127)
+}
+
+func runInit() error {
+	cfgFile := os.NewFile(fdConfig, "config")
+	raw, err := io.ReadAll(cfgFile)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	cfgFile.Close()
+	var cfg initConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("decode config: %w", err)
+	}
+	// The error pipe must not leak into the builder.
+	unix.CloseOnExec(fdErr)
+
+	// Nothing we mount may propagate back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	root := cfg.Root
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs root: %w", err)
+	}
+	for _, d := range []string{"ipfs/store", "dev", "proc", "etc", "tmp", strings.TrimPrefix(HomeDir, "/")} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return fmt.Errorf("mkdir %s: %w", d, err)
+		}
+	}
+	// HomeDir exists but is not writable (owned by root, 0555): as in Nix, builds must not use $HOME.
+	if err := os.Chmod(filepath.Join(root, HomeDir), 0o555); err != nil {
+		return err
+	}
+	if err := writeEtc(root); err != nil {
+		return err
+	}
+	// Sorted by target so a parent directory is mounted before anything below it.
+	mounts := append([]Mount(nil), cfg.Mounts...)
+	sort.SliceStable(mounts, func(i, j int) bool { return mounts[i].Target < mounts[j].Target })
+	for _, m := range mounts {
+		if err := bindMount(m.Source, filepath.Join(root, m.Target), m.Writable); err != nil {
+			return err
+		}
+	}
+	if err := setupDev(root); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+		return fmt.Errorf("mount /tmp: %w", err)
+	}
+	if err := unix.Mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	// pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the new root.
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chdir new root: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	// The root itself is read-only: the builder writes only to /build, /tmp, /dev/shm and $out.
+	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("remount / read-only: %w", err)
+	}
+	if err := unix.Sethostname([]byte(Hostname)); err != nil {
+		return fmt.Errorf("sethostname: %w", err)
+	}
+	if err := unix.Setdomainname([]byte("(none)")); err != nil {
+		return fmt.Errorf("setdomainname: %w", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
+	if err := unix.Chdir(BuildDir); err != nil {
+		return fmt.Errorf("chdir %s: %w", BuildDir, err)
+	}
+	// Drop to the unprivileged builder: changing uid from 0 clears every capability, so the
+	// builder cannot remount its inputs writable or undo anything above.
+	if err := syscall.Setgroups(nil); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setresgid(BuilderGID, BuilderGID, BuilderGID); err != nil {
+		return fmt.Errorf("setgid: %w", err)
+	}
+	if err := syscall.Setresuid(BuilderUID, BuilderUID, BuilderUID); err != nil {
+		return fmt.Errorf("setuid: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	// Changing credentials cleared the parent-death signal; the build must die with its parent.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("pdeathsig: %w", err)
+	}
+	if err := unix.Exec(cfg.Builder, cfg.Argv, cfg.Env); err != nil {
+		return fmt.Errorf("exec builder %s: %w", cfg.Builder, err)
+	}
+	return nil
+}
+
+func bindMount(src, dst string, writable bool) error { return bindMountFlags(src, dst, writable, true) }
+
+// bindMountFlags binds src at dst; nodev is false only for the device nodes of /dev.
+func bindMountFlags(src, dst string, writable, nodev bool) error {
+	st, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	if st.IsDir() {
+		err = os.MkdirAll(dst, 0o755)
+	} else {
+		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+			var f *os.File
+			if f, err = os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+				f.Close()
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bind target %s: %w", dst, err)
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
+	}
+	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_NOSUID)
+	if nodev {
+		flags |= unix.MS_NODEV
+	}
+	if !writable {
+		flags |= unix.MS_RDONLY
+	}
+	// Flags the host mount already has are locked in a user namespace: keep them or remount fails.
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(dst, &sfs); err == nil {
+		if sfs.Flags&unix.ST_NOEXEC != 0 {
+			flags |= unix.MS_NOEXEC
+		}
+		if sfs.Flags&unix.ST_RDONLY != 0 {
+			flags |= unix.MS_RDONLY
+		}
+		if sfs.Flags&unix.ST_NOATIME != 0 {
+			flags |= unix.MS_NOATIME
+		}
+		if sfs.Flags&unix.ST_NODIRATIME != 0 {
+			flags |= unix.MS_NODIRATIME
+		}
+		if sfs.Flags&unix.ST_RELATIME != 0 {
+			flags |= unix.MS_RELATIME
+		}
+	}
+	if err := unix.Mount("", dst, "", flags, ""); err != nil {
+		return fmt.Errorf("remount %s (ro=%v): %w", dst, !writable, err)
+	}
+	return nil
+}
+
+// setupDev gives the build the usual harmless devices and nothing else.
+func setupDev(root string) error {
+	dev := filepath.Join(root, "dev")
+	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755"); err != nil {
+		return fmt.Errorf("mount /dev: %w", err)
+	}
+	// Device nodes cannot be created in a user namespace; bind the host's.
+	for _, n := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		if err := bindMountFlags("/dev/"+n, filepath.Join(dev, n), true, false); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{"pts", "shm"} {
+		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return fmt.Errorf("mount /dev/pts: %w", err)
+	}
+	if err := unix.Mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+		return fmt.Errorf("mount /dev/shm: %w", err)
+	}
+	for name, target := range map[string]string{
+		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+	} {
+		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeEtc(root string) error {
+	files := map[string]string{
+		"passwd": fmt.Sprintf("root:x:0:0:Nix build user:%s:/noshell\nnixbld:x:%d:%d:Nix build user:%s:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n", BuildDir, BuilderUID, BuilderGID, HomeDir),
+		"group":  fmt.Sprintf("root:x:0:\nnixbld:!:%d:\nnogroup:x:65534:\n", BuilderGID),
+		"hosts":  "127.0.0.1 localhost\n::1 localhost\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, "etc", name), []byte(content), 0o444); err != nil {
+			return fmt.Errorf("write /etc/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// loopbackUp sets IFF_UP on lo, the only interface of the new network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	var ifr [unix.IFNAMSIZ + 24]byte
+	copy(ifr[:], "lo")
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr[0]))); e != 0 {
+		return fmt.Errorf("get lo flags: %w", e)
+	}
+	flags := *(*uint16)(unsafe.Pointer(&ifr[unix.IFNAMSIZ]))
+	*(*uint16)(unsafe.Pointer(&ifr[unix.IFNAMSIZ])) = flags | unix.IFF_UP | unix.IFF_RUNNING
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr[0]))); e != 0 {
+		return fmt.Errorf("set lo up: %w", e)
+	}
+	return nil
+}

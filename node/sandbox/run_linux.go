@@ -1,0 +1,249 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func sleepBrief() { time.Sleep(10 * time.Millisecond) }
+
+// FixedEnv returns the variables every build gets on top of its derivation's env (SPEC §2).
+// The derivation may not override them.
+func FixedEnv() map[string]string {
+	return map[string]string{
+		"HOME":              HomeDir,
+		"TZ":                "UTC",
+		"SOURCE_DATE_EPOCH": "1",
+		"TMPDIR":            BuildDir,
+		"NIX_BUILD_TOP":     BuildDir,
+	}
+}
+
+// buildEnv merges derivation env and the fixed variables into a sorted list.
+func buildEnv(env map[string]string) []string {
+	merged := map[string]string{"PATH": "/path-not-set"}
+	for k, v := range env {
+		merged[k] = v
+	}
+	for k, v := range FixedEnv() {
+		merged[k] = v
+	}
+	out := make([]string, 0, len(merged))
+	for k, v := range merged {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c *Config) validate() error {
+	if !path.IsAbs(c.Builder) {
+		return fmt.Errorf("%w: builder %q is not an absolute path", ErrSetup, c.Builder)
+	}
+	for _, m := range c.Mounts {
+		if !path.IsAbs(m.Target) || path.Clean(m.Target) != m.Target || m.Target == "/" {
+			return fmt.Errorf("%w: bad mount target %q", ErrSetup, m.Target)
+		}
+		for _, reserved := range []string{"/proc", "/dev", "/etc", BuildDir, "/tmp"} {
+			if m.Target == reserved || strings.HasPrefix(m.Target, reserved+"/") {
+				return fmt.Errorf("%w: mount target %q is reserved", ErrSetup, m.Target)
+			}
+		}
+	}
+	for k := range c.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return fmt.Errorf("%w: bad environment variable name %q", ErrSetup, k)
+		}
+	}
+	return nil
+}
+
+// Run executes cfg.Builder in a fresh sandbox and waits for it. A non-nil error is a
+// *BuildError (use errors.Is with the Err* sentinels) or a host-side setup error.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	hostUID, hostGID := cfg.HostUID, cfg.HostGID
+	if hostUID == 0 {
+		hostUID = DefaultHostUID
+	}
+	if hostGID == 0 {
+		hostGID = DefaultHostGID
+	}
+	var idb [8]byte
+	_, _ = rand.Read(idb[:])
+	id := "buildchain-sandbox-" + hex.EncodeToString(idb[:])
+
+	// The init runs as root of the user namespace mapped to host root, but every path it must
+	// traverse has to be reachable: the work dir is 0755.
+	work, err := os.MkdirTemp("", id+"-")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	if err := os.Chmod(work, 0o755); err != nil {
+		return nil, err
+	}
+	root := work + "/root"
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return nil, err
+	}
+	buildHost := cfg.BuildHostDir
+	if buildHost == "" {
+		buildHost = work + "/build"
+		if err := os.Mkdir(buildHost, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// The builder (host uid hostUID) owns exactly what it may write.
+	if err := os.Chown(buildHost, hostUID, hostGID); err != nil {
+		return nil, fmt.Errorf("chown build dir: %w", err)
+	}
+	mounts := append([]Mount(nil), cfg.Mounts...)
+	for _, m := range mounts {
+		if m.Writable {
+			if err := os.Chown(m.Source, hostUID, hostGID); err != nil {
+				return nil, fmt.Errorf("chown writable mount %s: %w", m.Source, err)
+			}
+		}
+	}
+	mounts = append(mounts, Mount{Source: buildHost, Target: BuildDir, Writable: true})
+
+	cg, err := newCgroup(id, cfg.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	defer cg.remove()
+
+	ic := initConfig{
+		Root:    root,
+		Builder: cfg.Builder,
+		Argv:    append([]string{cfg.Builder}, cfg.Args...),
+		Env:     buildEnv(cfg.Env),
+		Mounts:  mounts,
+	}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer errR.Close()
+	defer errW.Close()
+
+	log := cfg.Log
+	if log == nil {
+		log = io.Discard
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initArg0},
+		Env:        []string{},
+		Stdout:     log,
+		Stderr:     log,
+		ExtraFiles: []*os.File{cfgR, errW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+				syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
+			// uid 0 inside is host root so the init can reach and bind the host paths it is
+			// given; the builder runs as 1000 -> hostUID after the init dropped to it.
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: BuilderUID, HostID: hostUID, Size: 1}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: BuilderGID, HostID: hostGID, Size: 1}},
+			GidMappingsEnableSetgroups: true, // the init drops its supplementary groups
+			Pdeathsig:                  syscall.SIGKILL,
+		},
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: start init: %v", ErrSetup, err)
+	}
+	cfgR.Close()
+	errW.Close()
+	kill := func() { _ = cmd.Process.Kill() } // SIGKILL to pid 1 of the namespace kills all of it
+
+	// Limits must hold before the init does anything: it blocks reading its config until now.
+	if err := cg.join(cmd.Process.Pid); err != nil {
+		kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	if err := json.NewEncoder(cfgW).Encode(ic); err != nil {
+		kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("%w: send config: %v", ErrSetup, err)
+	}
+	cfgW.Close()
+
+	var timedOut, canceled atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		var timeout <-chan time.Time
+		if cfg.Timeout > 0 {
+			t := time.NewTimer(cfg.Timeout - time.Since(start))
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-done:
+		case <-timeout:
+			timedOut.Store(true)
+			kill()
+		case <-ctx.Done():
+			canceled.Store(true)
+			kill()
+		}
+	}()
+	setupMsg, _ := io.ReadAll(errR)
+	waitErr := cmd.Wait()
+	close(done)
+	elapsed := time.Since(start)
+
+	if len(setupMsg) > 0 {
+		return nil, &BuildError{Reason: ErrSetup, Detail: string(setupMsg), ExitCode: cmd.ProcessState.ExitCode()}
+	}
+	if ooms := cg.oomKills(); ooms > 0 {
+		return nil, &BuildError{Reason: ErrMemoryLimit, Detail: fmt.Sprintf("limit %d bytes, %d process(es) killed by the kernel", cfg.Limits.MemoryBytes, ooms), ExitCode: -1}
+	}
+	if refused := cg.pidsRefused(); refused > 0 {
+		return nil, &BuildError{Reason: ErrPidsLimit, Detail: fmt.Sprintf("limit %d tasks, %d fork(s) refused", cfg.Limits.Pids, refused), ExitCode: cmd.ProcessState.ExitCode()}
+	}
+	if timedOut.Load() {
+		return nil, &BuildError{Reason: ErrTimeout, Detail: fmt.Sprintf("killed after %s", cfg.Timeout), ExitCode: -1, Signal: "killed"}
+	}
+	if canceled.Load() {
+		return nil, &BuildError{Reason: ErrCanceled, Detail: ctx.Err().Error(), ExitCode: -1}
+	}
+	if waitErr != nil {
+		var ee *exec.ExitError
+		if errors.As(waitErr, &ee) {
+			be := &BuildError{Reason: ErrExit, ExitCode: ee.ExitCode()}
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				be.Signal = ws.Signal().String()
+				be.Detail = fmt.Sprintf("%s killed by signal %s", cfg.Builder, be.Signal)
+			} else {
+				be.Detail = fmt.Sprintf("%s exited with code %d", cfg.Builder, be.ExitCode)
+			}
+			return nil, be
+		}
+		return nil, fmt.Errorf("wait for build: %w", waitErr)
+	}
+	return &Result{Duration: elapsed}, nil
+}
