@@ -1,0 +1,109 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	cid "github.com/ipfs/go-cid"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// DHT provider lookup between nodes that only know a bootstrap node, with no
+// mDNS: A provides a root, C finds A through B's DHT and fetches from A.
+func TestDHTProviderLookupAndFetch(t *testing.T) {
+	b := newTestNode(t)                   // bootstrap node, holds nothing
+	a := newTestNode(t, withBootstrap(b)) // provider
+	c := newTestNode(t, withBootstrap(b)) // fetcher
+	data := randomBytes(4, 300<<10)
+	root := importFile(t, a.bstore, data, 4096, 16)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Both routing tables must know B before A can store a record at B.
+	require.True(t, eventually(10*time.Second, func() bool {
+		return a.dht.RoutingTable().Size() > 0 && c.dht.RoutingTable().Size() > 0
+	}), "routing tables stay empty")
+	require.NoError(t, a.Provide(ctx, root))
+
+	provs, err := c.FindProviders(ctx, root, 5)
+	require.NoError(t, err)
+	require.Len(t, provs, 1)
+	require.Equal(t, a.ID(), provs[0].ID)
+	require.NotEmpty(t, provs[0].Addrs)
+
+	// B never held the data: C's blocks can only have come from A.
+	st, err := c.FetchClosure(ctx, root, nil)
+	require.NoError(t, err)
+	require.Equal(t, st.Blocks, st.Fetched)
+	require.Equal(t, data, readFileBytes(t, c.bstore, root))
+	has, err := b.bstore.Has(ctx, root)
+	require.NoError(t, err)
+	require.False(t, has)
+
+	// After fetching, C provides the root too (in the background).
+	require.True(t, eventually(20*time.Second, func() bool {
+		ps, err := b.FindProviders(ctx, root, 5)
+		return err == nil && len(ps) == 2
+	}), "fetcher did not become a provider")
+}
+
+// Providing a block the node does not hold is refused.
+func TestProvideRequiresLocalBlock(t *testing.T) {
+	a := newTestNode(t)
+	other := newMemStore()
+	root := importFile(t, other, randomBytes(5, 10<<10), 1024, 8)
+	err := a.Provide(context.Background(), root)
+	require.ErrorContains(t, err, "not in the local store")
+}
+
+// Reprovide announces provided roots and the roots the store lists.
+func TestReprovideIncludesStoreRoots(t *testing.T) {
+	b := newTestNode(t)
+	bs := newMemStore()
+	r1 := importFile(t, bs, randomBytes(6, 10<<10), 1024, 8)
+	r2 := importFile(t, bs, randomBytes(7, 10<<10), 1024, 8)
+	a := newTestNode(t, withBootstrap(b), func(c *Config) {
+		c.Blockstore = bs
+		c.Roots = func(context.Context) ([]cid.Cid, error) { return []cid.Cid{r1, r2}, nil }
+	})
+	require.True(t, eventually(10*time.Second, func() bool { return a.dht.RoutingTable().Size() > 0 }))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.Equal(t, 2, a.Reprovide(ctx))
+	for _, r := range []cid.Cid{r1, r2} {
+		ps, err := b.FindProviders(ctx, r, 2)
+		require.NoError(t, err)
+		require.Len(t, ps, 1)
+		require.Equal(t, a.ID(), ps[0].ID)
+	}
+}
+
+// mDNS discovery: two nodes with no bootstrap peers find each other on the
+// LAN multicast group and exchange a DAG. The kernel loops multicast back to
+// the sending host, so two nodes in one process see each other when an
+// interface with multicast is up; a random service name keeps concurrent
+// test runs on this machine apart.
+func TestMDNSDiscovery(t *testing.T) {
+	if os.Getenv("BUILDCHAIN_SKIP_MDNS") != "" {
+		t.Skip("BUILDCHAIN_SKIP_MDNS set: no multicast-capable interface")
+	}
+	svc := fmt.Sprintf("_bctest%d._udp", rand.Uint32())
+	mdnsOn := func(c *Config) { c.EnableMDNS = true; c.MDNSServiceName = svc }
+	a := newTestNode(t, mdnsOn)
+	b := newTestNode(t, mdnsOn)
+	ok := eventually(20*time.Second, func() bool {
+		return b.IsLocalPeer(a.ID()) && a.IsLocalPeer(b.ID())
+	})
+	require.True(t, ok, "mDNS peers did not find each other (no multicast interface? set BUILDCHAIN_SKIP_MDNS=1)")
+
+	root := importFile(t, a.bstore, randomBytes(8, 50<<10), 1024, 8)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, b.Fetch(ctx, root, nil))
+	requireSameBlocks(t, a.bstore, b.bstore, closure(t, a.bstore, root))
+}
+

@@ -1,0 +1,143 @@
+package p2p
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	blocks "github.com/ipfs/go-block-format"
+	cid "github.com/ipfs/go-cid"
+	"github.com/stretchr/testify/require"
+)
+
+// A two-node exchange of a multi-level DAG over real libp2p on loopback.
+func TestFetchTwoNodes(t *testing.T) {
+	a := newTestNode(t)
+	b := newTestNode(t)
+	data := randomBytes(1, 600<<10)
+	// 2 KiB chunks with fan-out 16: 300 leaves under 3 levels of dag-pb nodes.
+	root := importFile(t, a.bstore, data, 2048, 16)
+	want := closure(t, a.bstore, root)
+	require.Greater(t, len(want), 300)
+
+	connect(t, b, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	var calls, lastDone, lastTotal int
+	st, err := b.FetchClosure(ctx, root, func(done, total int) {
+		calls++
+		require.LessOrEqual(t, done, total)
+		require.GreaterOrEqual(t, done, lastDone)
+		lastDone, lastTotal = done, total
+	})
+	require.NoError(t, err)
+	require.Equal(t, len(want), st.Blocks)
+	require.Equal(t, len(want), st.Fetched)
+	require.Equal(t, len(want), lastDone)
+	require.Equal(t, len(want), lastTotal)
+	require.Equal(t, len(want), calls)
+	requireSameBlocks(t, a.bstore, b.bstore, want)
+	require.Equal(t, data, readFileBytes(t, b.bstore, root))
+
+	// A second fetch finds everything local and fetches nothing.
+	st, err = b.FetchClosure(ctx, root, nil)
+	require.NoError(t, err)
+	require.Equal(t, len(want), st.Blocks)
+	require.Zero(t, st.Fetched)
+}
+
+// Three nodes: the DAG's blocks are split between A and B, so C completes
+// the closure only by fetching from both in one session. Then a partial
+// closure on C (a deleted inner subtree) is completed by a second fetch.
+func TestFetchThreeNodesSplitDAG(t *testing.T) {
+	a := newTestNode(t)
+	b := newTestNode(t)
+	c := newTestNode(t)
+	scratch := newMemStore()
+	data := randomBytes(2, 400<<10)
+	root := importFile(t, scratch, data, 1024, 8)
+	all := closure(t, scratch, root)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, k := range all {
+		blk, err := scratch.Get(ctx, k)
+		require.NoError(t, err)
+		dst := a.bstore
+		if i%2 == 1 {
+			dst = b.bstore
+		}
+		require.NoError(t, dst.Put(ctx, blk))
+	}
+	connect(t, c, a)
+	connect(t, c, b)
+
+	st, err := c.FetchClosure(ctx, root, nil)
+	require.NoError(t, err)
+	require.Equal(t, len(all), st.Fetched)
+	requireSameBlocks(t, scratch, c.bstore, all)
+	require.Equal(t, data, readFileBytes(t, c.bstore, root))
+
+	// Delete half of the blocks from C except the root: the walk reads the
+	// local ones and fetches only what is missing.
+	var deleted int
+	for i, k := range all {
+		if i > 0 && i%2 == 0 {
+			require.NoError(t, c.bstore.DeleteBlock(ctx, k))
+			deleted++
+		}
+	}
+	st, err = c.FetchClosure(ctx, root, nil)
+	require.NoError(t, err)
+	require.Equal(t, len(all), st.Blocks)
+	require.Equal(t, deleted, st.Fetched)
+	requireSameBlocks(t, scratch, c.bstore, all)
+}
+
+// Fetching a root no peer has ends with the context and an error naming it;
+// nothing is stored.
+func TestFetchMissingTimesOut(t *testing.T) {
+	a := newTestNode(t)
+	b := newTestNode(t)
+	connect(t, b, a)
+	blk := blocks.NewBlock(randomBytes(3, 1000))
+	c := cid.NewCidV1(cid.Raw, blk.Cid().Hash())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := b.Fetch(ctx, c, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, c.String())
+	has, err := b.bstore.Has(context.Background(), c)
+	require.NoError(t, err)
+	require.False(t, has)
+}
+
+// Concurrent fetches of overlapping DAGs on one node all complete.
+func TestFetchConcurrent(t *testing.T) {
+	a := newTestNode(t)
+	b := newTestNode(t)
+	connect(t, b, a)
+	var roots []cid.Cid
+	for i := range 4 {
+		roots = append(roots, importFile(t, a.bstore, randomBytes(uint64(10+i), 100<<10), 1024, 8))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(roots)*2)
+	for i := range len(roots) * 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.Fetch(ctx, roots[i%len(roots)], nil)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	for _, r := range roots {
+		requireSameBlocks(t, a.bstore, b.bstore, closure(t, a.bstore, r))
+	}
+}
