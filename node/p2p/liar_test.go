@@ -1,0 +1,146 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bsmsg "github.com/ipfs/boxo/bitswap/message"
+	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
+	blocks "github.com/ipfs/go-block-format"
+	cid "github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-msgio"
+	"github.com/stretchr/testify/require"
+)
+
+// startLiar runs a raw libp2p host speaking bitswap 1.2.0 by hand: to every
+// want (want-have or want-block) it answers HAVE and sends a block message
+// carrying the wanted CID's prefix with the wrong bytes. It counts the lies.
+func startLiar(t *testing.T) (host.Host, *atomic.Int64) {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
+	var lies atomic.Int64
+	h.SetStreamHandler(bsnet.ProtocolBitswap, func(s network.Stream) {
+		defer s.Close()
+		from := s.Conn().RemotePeer()
+		r := msgio.NewVarintReaderSize(s, network.MessageSizeMax)
+		for {
+			in, _, err := bsmsg.FromMsgReader(r)
+			if err != nil {
+				return
+			}
+			out := bsmsg.New(false)
+			for _, e := range in.Wantlist() {
+				if e.Cancel {
+					continue
+				}
+				lie := sha256.Sum256([]byte("not the block " + e.Cid.String()))
+				blk, err := blocks.NewBlockWithCid(lie[:], e.Cid) // unchecked: this is the lie
+				require.NoError(t, err)
+				out.AddHave(e.Cid)
+				out.AddBlock(blk)
+				lies.Add(1)
+			}
+			if out.Empty() {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ws, err := h.NewStream(ctx, from, bsnet.ProtocolBitswap)
+			cancel()
+			if err != nil {
+				return
+			}
+			_ = out.ToNetV1(ws)
+			ws.Close()
+		}
+	})
+	return h, &lies
+}
+
+// A peer that lies about a block's content: the block is rejected, neither
+// the wanted CID nor the liar's bytes are stored, and the honest peer that
+// joins later serves the real block.
+func TestLyingPeerRejected(t *testing.T) {
+	v := newTestNode(t)
+	liar, lies := startLiar(t)
+	ctx := context.Background()
+	require.NoError(t, v.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
+
+	real := blocks.NewBlock(randomBytes(9, 4096)) // CIDv0 sha2-256
+	want := cid.NewCidV1(cid.Raw, real.Cid().Hash())
+	realBlk, err := blocks.NewBlockWithCid(real.RawData(), want)
+	require.NoError(t, err)
+
+	fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err = v.Fetch(fctx, want, nil)
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Positive(t, lies.Load(), "the liar was never asked: the test proves nothing")
+
+	has, err := v.bstore.Has(ctx, want)
+	require.NoError(t, err)
+	require.False(t, has, "a lied-about block was stored")
+	lie := sha256.Sum256([]byte("not the block " + want.String()))
+	lieCid, err := want.Prefix().Sum(lie[:])
+	require.NoError(t, err)
+	has, err = v.bstore.Has(ctx, lieCid)
+	require.NoError(t, err)
+	require.False(t, has, "the liar's unrequested bytes were stored")
+
+	// An honest peer joins: the same fetch now succeeds with the real bytes,
+	// even though the liar is still connected and still lying.
+	honest := newTestNode(t)
+	require.NoError(t, honest.bstore.Put(ctx, realBlk))
+	connect(t, v, honest)
+	fctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, v.Fetch(fctx, want, nil))
+	got, err := v.bstore.Get(ctx, want)
+	require.NoError(t, err)
+	require.Equal(t, real.RawData(), got.RawData())
+}
+
+// Our own check, below bitswap's: a block whose bytes do not match its CID
+// (as a faulty exchange could hand us) is rejected before the blockstore.
+func TestWalkRejectsMismatchedBlock(t *testing.T) {
+	n := newTestNode(t)
+	real := blocks.NewBlock(randomBytes(10, 512))
+	c := cid.NewCidV1(cid.Raw, real.Cid().Hash())
+	forged, err := blocks.NewBlockWithCid([]byte("forged bytes"), c)
+	require.NoError(t, err)
+
+	r := n.walkOne(context.Background(), walkTask{c: c, blk: forged})
+	require.ErrorIs(t, r.err, ErrBlockMismatch)
+	has, err := n.bstore.Has(context.Background(), c)
+	require.NoError(t, err)
+	require.False(t, has)
+
+	ok, err := blocks.NewBlockWithCid(real.RawData(), c)
+	require.NoError(t, err)
+	r = n.walkOne(context.Background(), walkTask{c: c, blk: ok})
+	require.NoError(t, r.err)
+	has, err = n.bstore.Has(context.Background(), c)
+	require.NoError(t, err)
+	require.True(t, has)
+}
+
+func TestVerifyBlock(t *testing.T) {
+	data := []byte("hello")
+	c, err := cid.V1Builder{Codec: cid.Raw, MhType: 0x12}.Sum(data)
+	require.NoError(t, err)
+	require.NoError(t, VerifyBlock(c, data))
+	require.ErrorIs(t, VerifyBlock(c, []byte("hellO")), ErrBlockMismatch)
+
+	// Weak hashes are refused even when the bytes match (md5 = 0xd5).
+	weak, err := cid.V1Builder{Codec: cid.Raw, MhType: 0xd5}.Sum(data)
+	require.NoError(t, err)
+	require.Error(t, VerifyBlock(weak, data))
+}
