@@ -106,4 +106,3 @@ func TestMDNSDiscovery(t *testing.T) {
 	require.NoError(t, b.Fetch(ctx, root, nil))
 	requireSameBlocks(t, a.bstore, b.bstore, closure(t, a.bstore, root))
 }
-
