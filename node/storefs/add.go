@@ -1,0 +1,266 @@
+package storefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	chunk "github.com/ipfs/boxo/chunker"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+)
+
+// AddOptions tune AddPath and AddReader.
+type AddOptions struct {
+	// PreserveMode stores each file's and directory's UnixFS mode, as kubo's
+	// --preserve-mode does (files then become dag-pb leaves: kubo refuses raw
+	// leaves with metadata). Build outputs are always added with it.
+	PreserveMode bool
+
+	// SelfRef, when set, is the placeholder the build used for its own final
+	// CID (SelfRefLen bytes, see Placeholder). Each occurrence in a file is
+	// hashed as SelfRefFiller and its offset recorded in the file's root
+	// node; readers write the real root CID back there.
+	SelfRef []byte
+
+	// Progress, when set, is called with the number of file bytes read so
+	// far (from several goroutines; it must be cheap and thread-safe).
+	Progress func(total int64)
+
+	// NoTempPin skips the temporary pin of the root for this process. Only
+	// safe when the caller pins the root itself while still holding the
+	// GC lock (see AddLocked).
+	NoTempPin bool
+}
+
+// AddPath imports a file, directory tree or symlink into the store and
+// returns its root CID, which equals kubo's for the same flags. It holds the
+// GC lock shared while adding and pins the root temporarily for this process
+// (pins/temp/{pid}) before releasing it, so a concurrent GC never loses a
+// block of it; pin it for good with Pin and drop the temp pin with
+// ReleaseTempPin.
+func (s *Store) AddPath(ctx context.Context, path string, opts AddOptions) (cid.Cid, error) {
+	if _, err := os.Lstat(path); err != nil {
+		return cid.Undef, fmt.Errorf("add %q: %w", path, err)
+	}
+	var root cid.Cid
+	err := s.WithAddLock(func() error {
+		var err error
+		root, err = s.addPathLocked(ctx, path, opts)
+		if err != nil {
+			return err
+		}
+		if !opts.NoTempPin {
+			return s.TempPin(root)
+		}
+		return nil
+	})
+	if err != nil {
+		return cid.Undef, err
+	}
+	return root, nil
+}
+
+// AddReader imports one file's bytes (mode 0 unless opts.PreserveMode and
+// mode are given) and temp-pins it like AddPath.
+func (s *Store) AddReader(ctx context.Context, r io.Reader, mode os.FileMode, opts AddOptions) (cid.Cid, error) {
+	var root cid.Cid
+	err := s.WithAddLock(func() error {
+		dag := s.newImportDAG()
+		nd, err := s.addFileReader(ctx, dag, r, mode, &opts, new(atomic.Int64))
+		if err != nil {
+			return err
+		}
+		if err := dag.commit(); err != nil {
+			return err
+		}
+		root = nd.Cid()
+		if !opts.NoTempPin {
+			return s.TempPin(root)
+		}
+		return nil
+	})
+	if err != nil {
+		return cid.Undef, fmt.Errorf("add from reader: %w", err)
+	}
+	return root, nil
+}
+
+func (s *Store) addPathLocked(ctx context.Context, path string, opts AddOptions) (cid.Cid, error) {
+	if opts.SelfRef != nil && len(opts.SelfRef) != SelfRefLen {
+		return cid.Undef, fmt.Errorf("add %q: self-reference placeholder is %d bytes, want %d", path, len(opts.SelfRef), SelfRefLen)
+	}
+	dag := s.newImportDAG()
+	im := &importer{s: s, dag: dag, opts: &opts, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), read: new(atomic.Int64)}
+	nd, err := im.addAny(ctx, path)
+	if err != nil {
+		// Blocks already written stay: they are valid content and unpinned,
+		// so the next GC sweeps them.
+		_ = dag.commit()
+		return cid.Undef, fmt.Errorf("add %q: %w", path, err)
+	}
+	if err := dag.commit(); err != nil {
+		return cid.Undef, fmt.Errorf("add %q: %w", path, err)
+	}
+	return nd.Cid(), nil
+}
+
+type importer struct {
+	s    *Store
+	dag  *importDAG
+	opts *AddOptions
+	sem  chan struct{} // bounds concurrent file imports
+	read *atomic.Int64
+}
+
+func (im *importer) addAny(ctx context.Context, path string) (ipld.Node, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return im.addSymlink(ctx, path)
+	case fi.IsDir():
+		return im.addDir(ctx, path, fi)
+	case fi.Mode().IsRegular():
+		im.sem <- struct{}{}
+		defer func() { <-im.sem }()
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		nd, err := im.s.addFileReader(ctx, im.dag, f, fi.Mode(), im.opts, im.read)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nd, nil
+	default:
+		return nil, fmt.Errorf("%s: unsupported file type %s", path, fi.Mode().Type())
+	}
+}
+
+func (im *importer) addSymlink(ctx context.Context, path string) (ipld.Node, error) {
+	target, err := os.Readlink(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := unixfs.SymlinkData(target)
+	if err != nil {
+		return nil, err
+	}
+	nd := merkledag.NodeWithData(data)
+	if err := nd.SetCidBuilder(cidBuilder); err != nil {
+		return nil, err
+	}
+	return nd, im.dag.Add(ctx, nd)
+}
+
+func (im *importer) addDir(ctx context.Context, path string, fi os.FileInfo) (ipld.Node, error) {
+	ents, err := os.ReadDir(path) // sorted by name, as kubo walks
+	if err != nil {
+		return nil, err
+	}
+	dopts := []uio.DirectoryOption{uio.WithCidBuilder(cidBuilder), uio.WithMaxHAMTFanout(HAMTFanout)}
+	if im.opts.PreserveMode {
+		dopts = append(dopts, uio.WithStat(fi.Mode(), zeroTime))
+	}
+	dir, err := uio.NewDirectory(im.dag, dopts...)
+	if err != nil {
+		return nil, err
+	}
+	// Children are imported concurrently (files bounded by im.sem) and
+	// linked in name order.
+	nodes := make([]ipld.Node, len(ents))
+	errs := make([]error, len(ents))
+	var wg sync.WaitGroup
+	for i, e := range ents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = im.addAny(ctx, filepath.Join(path, e.Name()))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, e := range ents {
+		if err := dir.AddChild(ctx, e.Name(), nodes[i]); err != nil {
+			return nil, fmt.Errorf("%s: link %q: %w", path, e.Name(), err)
+		}
+	}
+	nd, err := dir.GetNode()
+	if err != nil {
+		return nil, err
+	}
+	return nd, im.dag.Add(ctx, nd)
+}
+
+// addFileReader runs boxo's balanced importer over r.
+func (s *Store) addFileReader(ctx context.Context, dag *importDAG, r io.Reader, mode os.FileMode, opts *AddOptions, read *atomic.Int64) (ipld.Node, error) {
+	var sr *selfRefScanner
+	if opts.SelfRef != nil {
+		sr = newSelfRefScanner(r, opts.SelfRef)
+		r = sr
+	}
+	if opts.Progress != nil {
+		r = &progressReader{r: r, total: read, fn: opts.Progress}
+	}
+	params := helpers.DagBuilderParams{
+		Dagserv:    dag,
+		RawLeaves:  !opts.PreserveMode,
+		Maxlinks:   LinksPerBlock,
+		CidBuilder: cidBuilder,
+	}
+	if opts.PreserveMode {
+		params.FileMode = mode
+	}
+	db, err := params.New(chunk.NewSizeSplitter(r, ChunkSize))
+	if err != nil {
+		return nil, err
+	}
+	nd, err := balanced.Layout(db)
+	if err != nil {
+		return nil, err
+	}
+	if sr != nil && len(sr.offsets) > 0 {
+		nd, err = attachSelfRefs(nd, SelfRefs{Len: len(opts.SelfRef), Offsets: sr.offsets})
+		if err != nil {
+			return nil, err
+		}
+		if err := dag.Add(ctx, nd); err != nil {
+			return nil, err
+		}
+	}
+	return nd, nil
+}
+
+type progressReader struct {
+	r     io.Reader
+	total *atomic.Int64
+	fn    func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.fn(p.total.Add(int64(n)))
+	}
+	return n, err
+}

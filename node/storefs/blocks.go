@@ -1,0 +1,274 @@
+package storefs
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// verify checks that data hashes to c.
+func verify(c cid.Cid, data []byte) error {
+	pref := c.Prefix()
+	sum, err := mh.Sum(data, pref.MhType, pref.MhLength)
+	if err != nil {
+		return fmt.Errorf("hash block %s: %w", c, err)
+	}
+	if !bytes.Equal(sum, c.Hash()) {
+		return fmt.Errorf("%w: %s", ErrCorrupt, c)
+	}
+	return nil
+}
+
+// identityData returns the inline data of an identity-hashed CID.
+func identityData(c cid.Cid) ([]byte, bool) {
+	if c.Prefix().MhType != mh.IDENTITY {
+		return nil, false
+	}
+	dec, err := mh.Decode(c.Hash())
+	if err != nil {
+		return nil, false
+	}
+	return dec.Digest, true
+}
+
+// GetBlock reads block c and checks its hash: it never returns bytes that do
+// not match c. A missing block gives ErrNotFound, a bad one ErrCorrupt.
+func (s *Store) GetBlock(c cid.Cid) ([]byte, error) {
+	if !c.Defined() {
+		return nil, errors.New("get block: undefined CID")
+	}
+	if d, ok := identityData(c); ok {
+		return d, nil
+	}
+	data, err := os.ReadFile(s.BlockPath(c))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, c)
+		}
+		return nil, fmt.Errorf("read block %s: %w", c, err)
+	}
+	if err := verify(c, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// HasBlock reports whether block c is present (without rehashing it).
+func (s *Store) HasBlock(c cid.Cid) (bool, error) {
+	if _, ok := identityData(c); ok {
+		return true, nil
+	}
+	_, err := os.Lstat(s.BlockPath(c))
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, fmt.Errorf("stat block %s: %w", c, err)
+}
+
+// PutBlock verifies that data hashes to c and stores it durably.
+func (s *Store) PutBlock(c cid.Cid, data []byte) error {
+	if err := verify(c, data); err != nil {
+		return fmt.Errorf("put block: %w", err)
+	}
+	w := s.newWriter()
+	w.put(c, data)
+	return w.commit()
+}
+
+// writer stores blocks through a small pool of goroutines: each block is
+// written to tmp/{pid}-{rand}, fsynced, made read-only and renamed into
+// blocks/, so a crash at any point leaves either the whole block or nothing
+// under its name. The importer keeps hashing while the pool writes; commit
+// waits for the pool, fsyncs blocks/ once for the whole batch (the renames)
+// and records the refs of the dag-pb blocks in one index transaction.
+type writer struct {
+	s    *Store
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+	refs []refEntry
+	n    int
+}
+
+type refEntry struct {
+	c        cid.Cid
+	children []cid.Cid
+}
+
+var writerParallelism = max(4, runtime.GOMAXPROCS(0)*2)
+
+func (s *Store) newWriter() *writer {
+	return &writer{s: s, sem: make(chan struct{}, writerParallelism)}
+}
+
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+// put schedules block (c, data); data must not be modified afterwards.
+// The caller has already computed c from data (importer) or verified it.
+func (w *writer) put(c cid.Cid, data []byte) {
+	if _, ok := identityData(c); ok {
+		return
+	}
+	if c.Type() == cid.DagProtobuf {
+		children, err := dagPBChildren(data)
+		if err != nil {
+			w.fail(fmt.Errorf("decode dag-pb block %s: %w", c, err))
+			return
+		}
+		w.mu.Lock()
+		w.refs = append(w.refs, refEntry{c: c, children: children})
+		w.mu.Unlock()
+	}
+	final := w.s.BlockPath(c)
+	if _, err := os.Lstat(final); err == nil {
+		return // idempotent: content-addressed, already durable
+	}
+	w.sem <- struct{}{}
+	w.wg.Add(1)
+	go func() {
+		defer func() { <-w.sem; w.wg.Done() }()
+		if err := w.s.writeBlockFile(final, data); err != nil {
+			w.fail(err)
+			return
+		}
+		w.mu.Lock()
+		w.n++
+		w.mu.Unlock()
+	}()
+}
+
+// commit waits for all scheduled writes and makes them durable.
+func (w *writer) commit() error {
+	w.wg.Wait()
+	if w.err != nil {
+		return w.err
+	}
+	if w.n > 0 {
+		if err := syncDir(w.s.blocksDir); err != nil {
+			return err
+		}
+	}
+	if len(w.refs) > 0 {
+		if err := w.s.refs.put(w.refs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func tmpName() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+}
+
+func (s *Store) writeBlockFile(final string, data []byte) error {
+	tmp := filepath.Join(s.tmpDir, tmpName())
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("write block: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write block %s: %w", filepath.Base(final), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync block %s: %w", filepath.Base(final), err)
+	}
+	if err := f.Chmod(0o444); err != nil {
+		return fmt.Errorf("chmod block %s: %w", filepath.Base(final), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close block %s: %w", filepath.Base(final), err)
+	}
+	if testHookBeforeRename != nil {
+		testHookBeforeRename(tmp)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("rename block %s: %w", filepath.Base(final), err)
+	}
+	ok = true
+	return nil
+}
+
+// testHookBeforeRename lets the crash test stop a child process between the
+// write and the rename of a block.
+var testHookBeforeRename func(tmp string)
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// deleteBlock removes block c (GC sweep and DeleteBlock).
+func (s *Store) deleteBlock(c cid.Cid) error {
+	err := os.Remove(s.BlockPath(c))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete block %s: %w", c, err)
+	}
+	return nil
+}
+
+// AllBlocks lists the CIDs of every block file (in directory order).
+// Files whose names are not CIDs are skipped.
+func (s *Store) AllBlocks() ([]cid.Cid, error) {
+	d, err := os.Open(s.blocksDir)
+	if err != nil {
+		return nil, fmt.Errorf("list blocks: %w", err)
+	}
+	defer d.Close()
+	var out []cid.Cid
+	for {
+		names, err := d.Readdirnames(4096)
+		for _, n := range names {
+			c, perr := cid.Decode(n)
+			if perr == nil {
+				out = append(out, c)
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	return out, nil
+}
+
+// blockFromStore wraps verified bytes as a boxo block.
+func blockFromStore(c cid.Cid, data []byte) (blocks.Block, error) {
+	return blocks.NewBlockWithCid(data, c)
+}

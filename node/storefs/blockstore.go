@@ -1,0 +1,97 @@
+package storefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/ipfs/boxo/blockstore"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+)
+
+// Blockstore returns the store as a boxo blockstore (for bitswap and CAR
+// tools). Get hash-checks every block; Put and PutMany refuse a block whose
+// bytes do not hash to its CID. Blocks put by a peer are unpinned until the
+// caller pins them, so fetch under WithAddLock and pin before returning, or
+// a concurrent GC may sweep them.
+func (s *Store) Blockstore() blockstore.Blockstore { return &bstore{s: s} }
+
+type bstore struct{ s *Store }
+
+var _ blockstore.Blockstore = (*bstore)(nil)
+
+func notFound(c cid.Cid, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return ipld.ErrNotFound{Cid: c}
+	}
+	return err
+}
+
+func (b *bstore) DeleteBlock(ctx context.Context, c cid.Cid) error {
+	return b.s.deleteBlock(c)
+}
+
+func (b *bstore) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	return b.s.HasBlock(c)
+}
+
+func (b *bstore) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	data, err := b.s.GetBlock(c)
+	if err != nil {
+		return nil, notFound(c, err)
+	}
+	return blocks.NewBlockWithCid(data, c)
+}
+
+func (b *bstore) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+	if d, ok := identityData(c); ok {
+		return len(d), nil
+	}
+	fi, err := os.Stat(b.s.BlockPath(c))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return -1, ipld.ErrNotFound{Cid: c}
+		}
+		return -1, fmt.Errorf("stat block %s: %w", c, err)
+	}
+	return int(fi.Size()), nil
+}
+
+func (b *bstore) Put(ctx context.Context, blk blocks.Block) error {
+	return b.s.PutBlock(blk.Cid(), blk.RawData())
+}
+
+func (b *bstore) PutMany(ctx context.Context, blks []blocks.Block) error {
+	for _, blk := range blks {
+		if err := verify(blk.Cid(), blk.RawData()); err != nil {
+			return fmt.Errorf("put blocks: %w", err)
+		}
+	}
+	w := b.s.newWriter()
+	for _, blk := range blks {
+		w.put(blk.Cid(), blk.RawData())
+	}
+	return w.commit()
+}
+
+func (b *bstore) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
+	all, err := b.s.AllBlocks()
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan cid.Cid, 64)
+	go func() {
+		defer close(out)
+		for _, c := range all {
+			select {
+			case out <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}

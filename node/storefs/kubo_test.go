@@ -1,0 +1,159 @@
+package storefs
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/buildchain/buildchain/node/storefs/corpus"
+)
+
+const fixtureDir = "../../../shared/fixtures/kubo-cids"
+
+var (
+	corpusOnce sync.Once
+	corpusDir  string
+	corpusErr  error
+)
+
+// sharedCorpus generates the kubo fixture corpus once per test binary.
+func sharedCorpus(t testing.TB) string {
+	t.Helper()
+	corpusOnce.Do(func() {
+		corpusDir, corpusErr = os.MkdirTemp("", "storefs-corpus-")
+		if corpusErr == nil {
+			corpusErr = corpus.Generate(corpusDir, "fixture")
+		}
+	})
+	if corpusErr != nil {
+		t.Fatalf("generate corpus: %v", corpusErr)
+	}
+	return corpusDir
+}
+
+func TestMain(m *testing.M) {
+	if childMain() {
+		return
+	}
+	code := m.Run()
+	if corpusDir != "" {
+		os.RemoveAll(corpusDir)
+	}
+	os.Exit(code)
+}
+
+func fixturePath(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(fixtureDir, "cids.tsv")
+	if _, err := os.Stat(p); err != nil {
+		// The fixtures live beside the repository in this team's layout;
+		// BUILDCHAIN_FIXTURES points elsewhere (e.g. in CI).
+		if d := os.Getenv("BUILDCHAIN_FIXTURES"); d != "" {
+			return filepath.Join(d, "kubo-cids")
+		}
+		t.Fatalf("kubo fixtures not found at %s (set BUILDCHAIN_FIXTURES): %v", p, err)
+	}
+	return fixtureDir
+}
+
+// TestKuboCIDs adds every input of cids.tsv with the recorded kubo flags and
+// compares the root CID kubo v0.42.0 computed.
+func TestKuboCIDs(t *testing.T) {
+	dir := sharedCorpus(t)
+	raw, err := os.ReadFile(filepath.Join(fixturePath(t), "cids.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		cols := strings.Split(line, "\t")
+		if len(cols) != 3 {
+			t.Fatalf("bad row %q", line)
+		}
+		path, flags, want := cols[0], cols[1], cols[2]
+		rows++
+		t.Run(path+" "+flags, func(t *testing.T) {
+			opts := AddOptions{PreserveMode: strings.Contains(flags, "--preserve-mode")}
+			if !opts.PreserveMode && !strings.Contains(flags, "--raw-leaves") {
+				t.Fatalf("row uses flags the store does not model: %q", flags)
+			}
+			got, err := s.AddPath(context.Background(), filepath.Join(dir, path), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want {
+				t.Fatalf("%s (%s): got %s, kubo gave %s", path, flags, got, want)
+			}
+		})
+	}
+	if rows != 8 {
+		t.Fatalf("expected 8 fixture rows, read %d", rows)
+	}
+}
+
+// TestCorpusMatchesPython checks the Go port against gen-corpus.py itself.
+func TestCorpusMatchesPython(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed: cannot compare with gen-corpus.py")
+	}
+	dir := sharedCorpus(t)
+	pyDir := t.TempDir()
+	out, err := exec.Command(py, filepath.Join(fixturePath(t), "gen-corpus.py"), pyDir, "fixture").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gen-corpus.py: %v\n%s", err, out)
+	}
+	n := 0
+	err = filepath.WalkDir(pyDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(pyDir, p)
+		goPath := filepath.Join(dir, rel)
+		pi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		gi, err := os.Lstat(goPath)
+		if err != nil {
+			t.Errorf("%s: missing in Go corpus", rel)
+			return nil
+		}
+		if rel != "." && pi.Mode() != gi.Mode() { // "." is the temp dir itself
+			t.Errorf("%s: mode %v (python) vs %v (go)", rel, pi.Mode(), gi.Mode())
+		}
+		n++
+		switch {
+		case pi.Mode()&os.ModeSymlink != 0:
+			a, _ := os.Readlink(p)
+			b, _ := os.Readlink(goPath)
+			if a != b {
+				t.Errorf("%s: link %q vs %q", rel, a, b)
+			}
+		case pi.Mode().IsRegular():
+			a, _ := os.ReadFile(p)
+			b, _ := os.ReadFile(goPath)
+			if !bytes.Equal(a, b) {
+				t.Errorf("%s: contents differ", rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 5000 {
+		t.Fatalf("compared only %d paths", n)
+	}
+}
