@@ -21,10 +21,10 @@ type BuildTimeResult struct {
 	Average math.LegacyDec
 	// Clipped[i] is report i clipped to [median/4, 4×median].
 	Clipped []math.LegacyDec
-	// Ratios[i] is the efficiency sample r_i = clipped u_i / u_a. The clipped
-	// value is used (not the raw one) so that one absurd report moves a
-	// validator's moving average by a bounded step; a report that was clipped
-	// still yields the largest possible ratio (≈4), so slowness stays visible.
+	// Ratios[i] is the efficiency sample r_i. AverageBuildTime uses the
+	// clipped u_i / u_a, so one absurd report moves a moving average by a
+	// bounded step; NormalizedAverageBuildTime compares the raw u_i with
+	// the other reports (see there), clamped to [1/MaxRatio, MaxRatio].
 	Ratios []math.LegacyDec
 }
 
@@ -32,43 +32,108 @@ type BuildTimeResult struct {
 var ErrNoReports = errors.New("no build time reports")
 
 // AverageBuildTime computes the median, clips each report u_i (milliseconds)
-// to [median/4, 4×median], and returns u_a (mean of clipped) and r_i.
-// The median of an even count is the mean of the two middle values.
-// A report of 0 ms is allowed (a cache hit); if every report is 0 then
-// u_a = 0 and all ratios are 1 (nobody did measurable work, nobody is
-// more or less efficient than anyone else).
+// to [median/4, 4×median], and returns u_a (mean of clipped) and r_i
+// exactly as SPEC §3 states it. The median of an even count is the mean of
+// the two middle values. A report of 0 ms is allowed (a cache hit); if every
+// report is 0 then u_a = 0 and all ratios are 1.
 func AverageBuildTime(reports []uint64) (BuildTimeResult, error) {
-	n := len(reports)
+	vals := make([]math.LegacyDec, len(reports))
+	for i, u := range reports {
+		vals[i] = decU64(u)
+	}
+	return averageDec(vals)
+}
+
+// MaxRatio bounds an efficiency sample r_i to [1/MaxRatio, MaxRatio]: wide
+// enough to learn any plausible machine or reporting slowness, narrow enough
+// that one absurd report cannot wreck a moving average.
+const MaxRatio = 16
+
+// NormalizedAverageBuildTime is what x/bct uses. Each report is first divided
+// by its validator's current efficiency factor e_i (u_i/e_i is the report
+// expressed in "average validator" milliseconds), then median, clipping and
+// mean give u_a as in SPEC §3, and r_i = u_i / (mean of the other reports'
+// clipped normalized values), clamped to [1/16, 16]. Why: with one report per claim (min_rounds = 1, p_continue =
+// 0.5, so about half the claims) the plain u_a equals that validator's own
+// u_i, and a validator inflating its reports ×3 would earn ×3 there. Dividing
+// by the learnt efficiency removes that gain once the factor is learnt from
+// multi-report claims (a persistent ×k reporter converges to e = k, so its
+// normalized reports are ordinary), and a genuinely slower machine is paid
+// for the work done, not for its slowness. With every e_i = 1 this is
+// exactly AverageBuildTime.
+func NormalizedAverageBuildTime(reports []uint64, efficiency []math.LegacyDec) (BuildTimeResult, error) {
+	if len(efficiency) != len(reports) {
+		return BuildTimeResult{}, fmt.Errorf("%d reports but %d efficiency factors", len(reports), len(efficiency))
+	}
+	raw := make([]math.LegacyDec, len(reports))
+	norm := make([]math.LegacyDec, len(reports))
+	for i, u := range reports {
+		e := efficiency[i]
+		if e.IsNil() || !e.IsPositive() {
+			return BuildTimeResult{}, fmt.Errorf("efficiency factor %v of report %d must be positive", e, i)
+		}
+		raw[i] = decU64(u)
+		norm[i] = raw[i].Quo(e)
+	}
+	res, err := averageDec(norm)
+	if err != nil {
+		return res, err
+	}
+	// r_i compares u_i with the others' (clipped, normalized) reports:
+	// leaving the validator's own report out of its reference makes one
+	// sample carry the full signal (with two reports, including oneself
+	// would halve a 3× slowdown to 1.5×), so a factor is learnt within a
+	// few multi-report claims. A lone report carries no information: its
+	// sample is the current factor, which leaves the average unchanged.
+	lo, hi := math.LegacyOneDec().QuoInt64(MaxRatio), math.LegacyNewDec(MaxRatio)
+	n := int64(len(reports))
+	sum := math.LegacyZeroDec()
+	for _, c := range res.Clipped {
+		sum = sum.Add(c)
+	}
+	for i := range res.Ratios {
+		if n == 1 {
+			res.Ratios[i] = efficiency[i]
+			continue
+		}
+		ref := sum.Sub(res.Clipped[i]).QuoInt64(n - 1)
+		if ref.IsZero() {
+			res.Ratios[i] = efficiency[i]
+			continue
+		}
+		res.Ratios[i] = math.LegacyMinDec(hi, math.LegacyMaxDec(lo, raw[i].Quo(ref)))
+	}
+	return res, nil
+}
+
+// averageDec clips vals around their median and averages them; the ratios
+// are clipped vals / average.
+func averageDec(vals []math.LegacyDec) (BuildTimeResult, error) {
+	n := len(vals)
 	if n == 0 {
 		return BuildTimeResult{}, ErrNoReports
 	}
-	sorted := append([]uint64(nil), reports...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	sorted := append([]math.LegacyDec(nil), vals...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].LT(sorted[j]) })
 
 	var median math.LegacyDec
 	if n%2 == 1 {
-		median = decU64(sorted[n/2])
+		median = sorted[n/2]
 	} else {
-		median = decU64(sorted[n/2-1]).Add(decU64(sorted[n/2])).QuoInt64(2)
+		median = sorted[n/2-1].Add(sorted[n/2]).QuoInt64(2)
 	}
 	lo := median.QuoInt64(ClipFactor)
 	hi := median.MulInt64(ClipFactor)
 
 	res := BuildTimeResult{Median: median, Clipped: make([]math.LegacyDec, n), Ratios: make([]math.LegacyDec, n)}
 	sum := math.LegacyZeroDec()
-	for i, u := range reports {
-		c := decU64(u)
-		if c.LT(lo) {
-			c = lo
-		}
-		if c.GT(hi) {
-			c = hi
-		}
+	for i, v := range vals {
+		c := math.LegacyMinDec(hi, math.LegacyMaxDec(lo, v))
 		res.Clipped[i] = c
 		sum = sum.Add(c)
 	}
 	res.Average = sum.QuoInt64(int64(n))
-	for i := range reports {
+	for i := range vals {
 		if res.Average.IsZero() {
 			res.Ratios[i] = math.LegacyOneDec()
 			continue

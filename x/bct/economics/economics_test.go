@@ -193,3 +193,44 @@ func TestSlash(t *testing.T) {
 	_, err = SplitSlash(math.NewInt(-1), 1)
 	require.Error(t, err)
 }
+
+func TestNormalizedAverageBuildTime(t *testing.T) {
+	one := math.LegacyOneDec()
+	// With every factor 1 it is the SPEC average.
+	res, err := NormalizedAverageBuildTime([]uint64{1000, 1000, 1900}, []math.LegacyDec{one, one, one})
+	require.NoError(t, err)
+	require.Equal(t, dec("1300"), res.Average)
+
+	// A lone report by a validator known to report 3× slow earns the
+	// "average validator" time, not its inflated one.
+	res, err = NormalizedAverageBuildTime([]uint64{3000}, []math.LegacyDec{dec("3")})
+	require.NoError(t, err)
+	require.Equal(t, dec("1000"), res.Average)
+	require.Equal(t, dec("3"), res.Ratios[0])
+
+	// A validator learning: reporting 3× in every two-report claim drives
+	// its factor towards 3, where its reports become ordinary.
+	e := []math.LegacyDec{one, one}
+	for i := 0; i < 200; i++ {
+		res, err = NormalizedAverageBuildTime([]uint64{1000, 3000}, e)
+		require.NoError(t, err)
+		for k := range e {
+			e[k], err = UpdateEfficiency(e[k], res.Ratios[k], DefaultEfficiencyWeight)
+			require.NoError(t, err)
+		}
+	}
+	t.Logf("factors %s %s", e[0], e[1])
+	require.True(t, e[1].Quo(e[0]).Sub(dec("3")).Abs().LT(dec("0.01")), "%s / %s", e[1], e[0])
+
+	// Ratios are clamped.
+	res, err = NormalizedAverageBuildTime([]uint64{1, 1000, 1000}, []math.LegacyDec{one, one, one})
+	require.NoError(t, err)
+	require.Equal(t, math.LegacyOneDec().QuoInt64(MaxRatio), res.Ratios[0])
+
+	_, err = NormalizedAverageBuildTime([]uint64{1}, nil)
+	require.Error(t, err)
+	_, err = NormalizedAverageBuildTime([]uint64{1}, []math.LegacyDec{math.LegacyZeroDec()})
+	require.Error(t, err)
+	_, err = NormalizedAverageBuildTime(nil, nil)
+	require.ErrorIs(t, err, ErrNoReports)
+}
