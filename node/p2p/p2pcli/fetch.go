@@ -1,0 +1,192 @@
+package p2pcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ipfs/boxo/blockstore"
+	cid "github.com/ipfs/go-cid"
+	"github.com/spf13/cobra"
+
+	"github.com/buildchain/buildchain/node/p2p"
+)
+
+// Env is what `store fetch` needs from the node's home.
+type Env struct {
+	// Blockstore receives the fetched closure (hash-checked on Put).
+	Blockstore blockstore.Blockstore
+	// Config is the base p2p configuration (KeyFile, Bootstrap, MDNS...).
+	// Its Blockstore field is ignored in favour of Blockstore above. Empty
+	// ListenAddrs mean an ephemeral TCP port, so a fetch can run beside a
+	// running node.
+	Config p2p.Config
+	// AfterFetch, if set, runs once the closure is local (e.g. to pin it).
+	AfterFetch func(ctx context.Context, root cid.Cid) error
+	// Close releases the store.
+	Close func() error
+}
+
+// OpenFunc opens the store and the node configuration for a command.
+type OpenFunc func(cmd *cobra.Command) (*Env, error)
+
+// NewFetchCmd returns `fetch CID`: pull the whole closure of CID from peers
+// into the local store, with a progress bar on stderr.
+func NewFetchCmd(open OpenFunc) *cobra.Command {
+	var (
+		peers   []string
+		timeout time.Duration
+		noMDNS  bool
+		quiet   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "fetch CID",
+		Short: "Fetch a CID and everything it links to from peers, hash-checking every block",
+		Long: `Fetch the whole closure of CID (all blocks reachable from it) from peers
+over bitswap and store it locally. Peers come from the node's bootstrap list,
+--peer, mDNS on the local network and DHT provider records. Every block is
+hash-checked before it is stored; a peer sending wrong bytes is ignored.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := cid.Decode(args[0])
+			if err != nil {
+				return fmt.Errorf("bad CID %q: %w", args[0], err)
+			}
+			env, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			if env.Close != nil {
+				defer env.Close()
+			}
+			if env.Blockstore == nil {
+				return errors.New("store fetch: no blockstore opened")
+			}
+			cfg := env.Config
+			cfg.Blockstore = env.Blockstore
+			cfg.Bootstrap = append(append([]string(nil), cfg.Bootstrap...), peers...)
+			if len(cfg.ListenAddrs) == 0 {
+				cfg.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/0"}
+			}
+			if noMDNS {
+				cfg.EnableMDNS = false
+			}
+			if cfg.ReprovideInterval == 0 {
+				cfg.ReprovideInterval = -1 // a one-shot command does not reprovide
+			}
+
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			node, err := p2p.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer node.Close()
+
+			var bar *progressBar
+			var progress func(done, total int)
+			if !quiet {
+				bar = newProgressBar(cmd.ErrOrStderr(), root.String())
+				progress = bar.update
+			}
+			start := time.Now()
+			st, err := node.FetchClosure(ctx, root, progress)
+			if bar != nil {
+				bar.finish()
+			}
+			if err != nil {
+				return fmt.Errorf("store fetch %s: %w", root, err)
+			}
+			if env.AfterFetch != nil {
+				if err := env.AfterFetch(ctx, root); err != nil {
+					return fmt.Errorf("store fetch %s: after fetch: %w", root, err)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "fetched %s: %d blocks, %d from peers (%s) in %s\n",
+				root, st.Blocks, st.Fetched, humanBytes(st.FetchedBytes), time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&peers, "peer", nil, "extra peer to dial, a multiaddr ending in /p2p/{peer id} (repeatable)")
+	f.DurationVar(&timeout, "timeout", 30*time.Minute, "give up after this long (0: never)")
+	f.BoolVar(&noMDNS, "no-mdns", false, "do not look for peers on the local network")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	return cmd
+}
+
+// progressBar draws "[#####.....] done/total blocks" on one terminal line,
+// at most ten times a second. The total grows as the walk discovers the DAG,
+// so the bar may move back; it ends at 100 %. On a non-terminal it prints
+// only the final line, so logs are not filled with carriage returns.
+type progressBar struct {
+	w           io.Writer
+	label       string
+	tty         bool
+	last        time.Time
+	done, total int
+}
+
+func newProgressBar(w io.Writer, label string) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	if len(label) > 20 {
+		label = label[:8] + "…" + label[len(label)-8:]
+	}
+	return &progressBar{w: w, label: label, tty: tty}
+}
+
+func (b *progressBar) update(done, total int) {
+	b.done, b.total = done, total
+	if !b.tty || time.Since(b.last) < 100*time.Millisecond {
+		return
+	}
+	b.last = time.Now()
+	fmt.Fprint(b.w, "\r"+b.line())
+}
+
+func (b *progressBar) finish() {
+	if b.tty {
+		fmt.Fprint(b.w, "\r"+b.line()+"\n")
+		return
+	}
+	fmt.Fprintln(b.w, b.line())
+}
+
+func (b *progressBar) line() string {
+	const width = 30
+	filled := 0
+	if b.total > 0 {
+		filled = b.done * width / b.total
+	}
+	return fmt.Sprintf("fetch %s [%s%s] %d/%d blocks", b.label,
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), b.done, b.total)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
