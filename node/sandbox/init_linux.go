@@ -56,6 +56,8 @@ func runInit() error {
 	// The error pipe must not leak into the builder.
 	unix.CloseOnExec(fdErr)
 
+	// Output modes must not depend on the umask of whoever started the build.
+	unix.Umask(0o022)
 	// Nothing we mount may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)

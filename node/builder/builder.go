@@ -1,0 +1,509 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"golang.org/x/sys/unix"
+
+	"github.com/buildchain/buildchain/node/derivation"
+	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/storefs"
+)
+
+// Errors a build can end with, besides the sandbox's (sandbox.ErrExit, ErrTimeout, …).
+var (
+	ErrMissingDerivation = errors.New("derivation not in the store")
+	ErrMissingInput      = errors.New("input not in the store")
+	ErrCycle             = errors.New("derivation cycle")
+	ErrNoOutput          = errors.New("builder did not create its output")
+	ErrWrongSystem       = errors.New("derivation is for another system")
+	ErrNondeterministic  = errors.New("build is not reproducible")
+)
+
+// HostSystem is the derivation system string of this machine.
+func HostSystem() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64-linux"
+	case "arm64":
+		return "aarch64-linux"
+	case "386":
+		return "i686-linux"
+	case "riscv64":
+		return "riscv64-linux"
+	}
+	return runtime.GOARCH + "-linux"
+}
+
+// Config of a Builder.
+type Config struct {
+	// StateDir holds the derivation → output cache, build logs, materialised inputs and
+	// kept failed builds ($BUILDCHAIN_HOME/builds).
+	StateDir string
+	Limits   sandbox.Limits
+	Timeout  time.Duration
+	// Log receives progress lines and every build log as it is written (e.g. os.Stderr).
+	Log io.Writer
+	// UseFUSE binds inputs from the store's FUSE mount (Store.MountDir) instead of
+	// materialised copies. Nil means: when a FUSE file system is mounted there.
+	UseFUSE *bool
+}
+
+// Builder builds derivations. Safe for concurrent use.
+type Builder struct {
+	store *storefs.Store
+	cfg   Config
+	// loadDrv reads a derivation; tests replace it to build graphs the store cannot hold.
+	loadDrv func(cid.Cid) (*derivation.Derivation, error)
+	mu      sync.Mutex // serialises materialising an input
+}
+
+// New returns a Builder over store.
+func New(store *storefs.Store, cfg Config) (*Builder, error) {
+	if cfg.StateDir == "" {
+		return nil, errors.New("builder: empty state dir")
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	for _, d := range []string{"cache", "logs", "inputs", "tmp", "failed", "refs"} {
+		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("builder state dir: %w", err)
+		}
+	}
+	// Builds run as an unprivileged uid that must traverse these directories.
+	if err := os.Chmod(cfg.StateDir, 0o755); err != nil {
+		return nil, err
+	}
+	b := &Builder{store: store, cfg: cfg}
+	b.loadDrv = b.LoadDerivation
+	return b, nil
+}
+
+// AddDerivation validates d and stores its canonical block; it returns the derivation CID.
+func (b *Builder) AddDerivation(d *derivation.Derivation) (cid.Cid, error) {
+	data, c, err := d.Block()
+	if err != nil {
+		return cid.Undef, err
+	}
+	if err := b.store.PutBlock(c, data); err != nil {
+		return cid.Undef, fmt.Errorf("store derivation %s: %w", c, err)
+	}
+	return c, nil
+}
+
+// LoadDerivation reads and checks a derivation block from the store.
+func (b *Builder) LoadDerivation(c cid.Cid) (*derivation.Derivation, error) {
+	data, err := b.store.GetBlock(c)
+	if err != nil {
+		if errors.Is(err, storefs.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s (add it with `drv add`)", ErrMissingDerivation, c)
+		}
+		return nil, fmt.Errorf("load derivation %s: %w", c, err)
+	}
+	return derivation.DecodeBlock(c, data)
+}
+
+// Options of one Build call.
+type Options struct {
+	// Check rebuilds even when cached and fails with ErrNondeterministic if the new output
+	// differs from the cached one (the cached one is kept).
+	Check bool
+	// KeepFailed keeps the build directory and partial output of a failed build under
+	// StateDir/failed and names it in the error.
+	KeepFailed bool
+}
+
+// Result of a build.
+type Result struct {
+	Derivation cid.Cid       // as asked for
+	Resolved   cid.Cid       // the resolved derivation (inputs are store CIDs only)
+	Output     cid.Cid       // output root in the store
+	BuildTime  time.Duration // time in the sandbox; 0 when cached
+	Cached     bool
+	LogPath    string
+	// CheckOutput is the rebuilt output's CID when Options.Check was set.
+	CheckOutput cid.Cid
+}
+
+// Build builds drv (and, first, every derivation it depends on that is not cached).
+func (b *Builder) Build(ctx context.Context, drv cid.Cid, opts Options) (*Result, error) {
+	return b.build(ctx, drv, opts, map[cid.Cid]bool{}, nil)
+}
+
+func (b *Builder) build(ctx context.Context, drv cid.Cid, opts Options, visiting map[cid.Cid]bool, stack []cid.Cid) (*Result, error) {
+	stack = append(stack, drv)
+	if visiting[drv] {
+		names := make([]string, len(stack))
+		for i, c := range stack {
+			names[i] = c.String()
+		}
+		return nil, fmt.Errorf("%w: %s", ErrCycle, strings.Join(names, " -> "))
+	}
+	visiting[drv] = true
+	defer delete(visiting, drv)
+
+	d, err := b.loadDrv(drv)
+	if err != nil {
+		return nil, err
+	}
+	outputs := map[string]cid.Cid{}
+	for _, ref := range d.Refs() {
+		// Dependencies are never re-checked: --check is about this derivation.
+		r, err := b.build(ctx, ref.Drv, Options{KeepFailed: opts.KeepFailed}, visiting, stack)
+		if err != nil {
+			return nil, fmt.Errorf("input %s of %s: %w", ref.Drv, d.Name, err)
+		}
+		outputs[ref.String()] = r.Output
+	}
+	resolved, err := d.Resolve(outputs)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", drv, err)
+	}
+	rc, err := b.AddDerivation(resolved)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Derivation: drv, Resolved: rc, LogPath: b.logPath(rc)}
+	cached, haveCached := b.cachedOutput(rc)
+	if haveCached && !opts.Check {
+		res.Output, res.Cached = cached, true
+		fmt.Fprintf(b.cfg.Log, "%s: cached %s\n", d.Name, cached)
+		return res, nil
+	}
+	out, dur, err := b.run(ctx, resolved, rc, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.BuildTime = dur
+	if opts.Check {
+		res.CheckOutput = out
+		if !haveCached {
+			// Nothing to compare against yet: the first build becomes the cached one, then check.
+			if err := b.setCache(rc, out); err != nil {
+				return nil, err
+			}
+			cached = out
+			if out, _, err = b.run(ctx, resolved, rc, opts); err != nil {
+				return nil, err
+			}
+			res.CheckOutput = out
+		}
+		res.Output = cached
+		if !out.Equals(cached) {
+			return res, fmt.Errorf("%w: %s (%s) built %s before and %s now", ErrNondeterministic, d.Name, rc, cached, out)
+		}
+		return res, nil
+	}
+	if err := b.setCache(rc, out); err != nil {
+		return nil, err
+	}
+	res.Output = out
+	return res, nil
+}
+
+func (b *Builder) cachePath(rc cid.Cid) string {
+	return filepath.Join(b.cfg.StateDir, "cache", rc.String())
+}
+
+func (b *Builder) logPath(rc cid.Cid) string {
+	return filepath.Join(b.cfg.StateDir, "logs", rc.String()+".log")
+}
+
+// cachedOutput returns the cached output of a resolved derivation if its root is still in the
+// store (a GC may have removed it; then it is rebuilt).
+func (b *Builder) cachedOutput(rc cid.Cid) (cid.Cid, bool) {
+	raw, err := os.ReadFile(b.cachePath(rc))
+	if err != nil {
+		return cid.Undef, false
+	}
+	c, err := cid.Decode(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return cid.Undef, false
+	}
+	if ok, err := b.store.HasBlock(c); err != nil || !ok {
+		return cid.Undef, false
+	}
+	return c, true
+}
+
+// CachedOutput is the output a previous build of the resolved derivation rc produced.
+func (b *Builder) CachedOutput(rc cid.Cid) (cid.Cid, bool) { return b.cachedOutput(rc) }
+
+func (b *Builder) setCache(rc, out cid.Cid) error {
+	return writeAtomic(b.cachePath(rc), []byte(out.String()+"\n"))
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp-" + randHex()
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func randHex() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// run builds a resolved derivation once and adds its output to the store.
+func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid, opts Options) (cid.Cid, time.Duration, error) {
+	if d.System != HostSystem() {
+		return cid.Undef, 0, fmt.Errorf("%w: %s is for %s, this machine builds %s", ErrWrongSystem, d.Name, d.System, HostSystem())
+	}
+	inputs, err := b.closure(d)
+	if err != nil {
+		return cid.Undef, 0, fmt.Errorf("%s: %w", d.Name, err)
+	}
+	// Inputs may not be collected while the build reads them.
+	for _, in := range inputs {
+		if err := b.store.TempPin(in); err != nil {
+			return cid.Undef, 0, err
+		}
+	}
+	work, err := os.MkdirTemp(filepath.Join(b.cfg.StateDir, "tmp"), d.Name+"-")
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			removeAll(work)
+		}
+	}()
+	storeView := filepath.Join(work, "store") // writable /ipfs/store: the builder creates $out in it
+	buildDir := filepath.Join(work, "build")
+	for _, p := range []string{work, storeView, buildDir} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return cid.Undef, 0, err
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
+			return cid.Undef, 0, err
+		}
+	}
+	placeholder := string(storefs.Placeholder(rc.String()))
+	outPath := derivation.StorePrefix + placeholder
+	mounts := []sandbox.Mount{{Source: storeView, Target: strings.TrimSuffix(derivation.StorePrefix, "/"), Writable: true}}
+	for _, in := range inputs {
+		src, err := b.inputSource(ctx, in)
+		if err != nil {
+			return cid.Undef, 0, err
+		}
+		mounts = append(mounts, sandbox.Mount{Source: src, Target: derivation.StorePrefix + in.String()})
+	}
+	env := map[string]string{}
+	for k, v := range d.Env {
+		env[k] = v
+	}
+	env["out"] = outPath
+
+	logFile, err := os.Create(b.logPath(rc))
+	if err != nil {
+		return cid.Undef, 0, fmt.Errorf("build log: %w", err)
+	}
+	defer logFile.Close()
+	fmt.Fprintf(b.cfg.Log, "building %s (%s)\n", d.Name, rc)
+	res, err := sandbox.Run(ctx, sandbox.Config{
+		Builder:      d.Builder,
+		Args:         d.Args,
+		Env:          env,
+		Mounts:       mounts,
+		BuildHostDir: buildDir,
+		Limits:       b.cfg.Limits,
+		Timeout:      b.cfg.Timeout,
+		Log:          io.MultiWriter(logFile, b.cfg.Log),
+	})
+	outHost := filepath.Join(storeView, placeholder)
+	fail := func(err error) (cid.Cid, time.Duration, error) {
+		msg := fmt.Sprintf("build of %s (%s) failed: %v (log: %s)", d.Name, rc, err, logFile.Name())
+		if opts.KeepFailed {
+			kept := filepath.Join(b.cfg.StateDir, "failed", filepath.Base(work))
+			if rerr := os.Rename(work, kept); rerr == nil {
+				keep = true
+				msg += fmt.Sprintf("; kept build dir %s and partial output %s", filepath.Join(kept, "build"), filepath.Join(kept, "store", placeholder))
+			}
+		}
+		return cid.Undef, 0, &Error{Err: err, Msg: msg}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := os.Lstat(outHost); err != nil {
+		return fail(fmt.Errorf("%w: $out (%s) does not exist after the builder exited 0", ErrNoOutput, outPath))
+	}
+	out, err := b.store.AddPath(ctx, outHost, storefs.AddOptions{PreserveMode: true, SelfRef: []byte(placeholder)})
+	if err != nil {
+		return fail(fmt.Errorf("add output: %w", err))
+	}
+	if err := b.recordRefs(out, outHost, inputs); err != nil {
+		return cid.Undef, 0, err
+	}
+	fmt.Fprintf(b.cfg.Log, "built %s -> %s in %d ms\n", d.Name, out, res.Duration.Milliseconds())
+	return out, res.Duration, nil
+}
+
+// Error is a failed build: Msg for people, Err for errors.Is.
+type Error struct {
+	Err error
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// removeAll deletes a build work dir; the output may have been made read-only by the builder.
+func removeAll(dir string) {
+	_ = filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err == nil && de.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	_ = os.RemoveAll(dir)
+}
+
+// closure returns the inputs plus every store path they reference (recorded when they were
+// built), so a build sees exactly the runtime closure of its inputs and nothing else.
+func (b *Builder) closure(d *derivation.Derivation) ([]cid.Cid, error) {
+	var out []cid.Cid
+	seen := map[cid.Cid]bool{}
+	var visit func(c cid.Cid) error
+	visit = func(c cid.Cid) error {
+		if seen[c] {
+			return nil
+		}
+		seen[c] = true
+		ok, err := b.store.HasBlock(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s (fetch or add it first)", ErrMissingInput, c)
+		}
+		out = append(out, c)
+		for _, r := range b.refs(c) {
+			if err := visit(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, in := range d.Inputs {
+		if err := visit(in.CID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (b *Builder) refs(c cid.Cid) []cid.Cid {
+	raw, err := os.ReadFile(filepath.Join(b.cfg.StateDir, "refs", c.String()))
+	if err != nil {
+		return nil
+	}
+	var out []cid.Cid
+	for _, f := range strings.Fields(string(raw)) {
+		if r, err := cid.Decode(f); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recordRefs scans the output for the store paths it could reference (those it was built
+// with), as Nix scans for store path hashes, and records the ones it does reference.
+func (b *Builder) recordRefs(out cid.Cid, dir string, candidates []cid.Cid) error {
+	found := map[cid.Cid]bool{}
+	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var data []byte
+		switch {
+		case de.Type()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			data = []byte(t)
+		case de.Type().IsRegular():
+			if data, err = os.ReadFile(p); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+		for _, c := range candidates {
+			if !found[c] && bytes.Contains(data, []byte(c.String())) {
+				found[c] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan output references: %w", err)
+	}
+	var lines []string
+	for _, c := range candidates { // candidates order is deterministic
+		if found[c] && !c.Equals(out) {
+			lines = append(lines, c.String())
+		}
+	}
+	return writeAtomic(filepath.Join(b.cfg.StateDir, "refs", out.String()), []byte(strings.Join(lines, "\n")))
+}
+
+// References lists the store paths an output built here refers to.
+func (b *Builder) References(out cid.Cid) []cid.Cid { return b.refs(out) }
+
+const fuseSuperMagic = 0x65735546
+
+func (b *Builder) useFUSE() bool {
+	if b.cfg.UseFUSE != nil {
+		return *b.cfg.UseFUSE
+	}
+	var st unix.Statfs_t
+	return unix.Statfs(b.store.MountDir(), &st) == nil && st.Type == fuseSuperMagic
+}
+
+// inputSource is the host path bound read-only at /ipfs/store/{c}.
+func (b *Builder) inputSource(ctx context.Context, c cid.Cid) (string, error) {
+	if b.useFUSE() {
+		return filepath.Join(b.store.MountDir(), c.String()), nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	dst := filepath.Join(b.cfg.StateDir, "inputs", c.String())
+	if _, err := os.Lstat(dst); err == nil {
+		return dst, nil
+	}
+	tmp := filepath.Join(b.cfg.StateDir, "tmp", "export-"+randHex())
+	if err := b.store.Export(ctx, c, tmp); err != nil {
+		removeAll(tmp)
+		return "", fmt.Errorf("materialise input %s: %w", c, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		removeAll(tmp)
+		return "", err
+	}
+	return dst, nil
+}
