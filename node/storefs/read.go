@@ -165,7 +165,7 @@ func sortEntries(es []Entry) {
 // FileReader reads a UnixFS file with every block hash-checked and its
 // self-references written back as the root CID.
 type FileReader struct {
-	uio.DagReader
+	dr   uio.DagReader // not embedded: its WriteTo would bypass patching
 	refs SelfRefs
 	val  []byte
 	off  int64
@@ -173,7 +173,7 @@ type FileReader struct {
 
 // Read implements io.Reader.
 func (r *FileReader) Read(p []byte) (int, error) {
-	n, err := r.DagReader.Read(p)
+	n, err := r.dr.Read(p)
 	if n > 0 {
 		r.refs.Patch(p[:n], r.off, r.val)
 		r.off += int64(n)
@@ -183,12 +183,18 @@ func (r *FileReader) Read(p []byte) (int, error) {
 
 // Seek implements io.Seeker.
 func (r *FileReader) Seek(off int64, whence int) (int64, error) {
-	n, err := r.DagReader.Seek(off, whence)
+	n, err := r.dr.Seek(off, whence)
 	if err == nil {
 		r.off = n
 	}
 	return n, err
 }
+
+// Close releases the reader.
+func (r *FileReader) Close() error { return r.dr.Close() }
+
+// Size is the file's size in bytes.
+func (r *FileReader) Size() uint64 { return r.dr.Size() }
 
 // OpenFile opens the file at root/p. Self-references are resolved to root.
 func (s *Store) OpenFile(ctx context.Context, root cid.Cid, p string) (*FileReader, error) {
@@ -215,7 +221,7 @@ func (s *Store) openNode(ctx context.Context, nd ipld.Node, root cid.Cid) (*File
 		}
 		return nil, fmt.Errorf("open %s: %w", nd.Cid(), err)
 	}
-	return &FileReader{DagReader: dr, refs: refs, val: val}, nil
+	return &FileReader{dr: dr, refs: refs, val: val}, nil
 }
 
 // Cat writes the file at root/p to w.

@@ -1,0 +1,451 @@
+// Package fusefs owns the read-only FUSE view of a storefs.Store:
+// {mount}/{cid}/{path} reads any UnixFS file, directory or symlink. Every
+// block is hash-checked before its bytes are returned (a corrupted or
+// missing block gives EIO, never wrong bytes), self-references are written
+// back as the root CID, and since content is immutable the kernel is told
+// to cache entries, attributes and pages for long.
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+)
+
+// Options tune a mount.
+type Options struct {
+	// AllowOther lets users other than the mounter read the view (needs
+	// user_allow_other in /etc/fuse.conf for non-root mounters). The sandbox
+	// needs it when builds run as another user.
+	AllowOther bool
+	// Debug logs every FUSE request.
+	Debug bool
+	// Logger receives read errors (EIO causes); nil discards them.
+	Logger *log.Logger
+}
+
+// Mount mounts the view of s at dir and serves it in the background; call
+// Unmount (or fusermount3 -u) to stop, Wait to block until then.
+func Mount(s *storefs.Store, dir string, opts Options) (*fuse.Server, error) {
+	long := time.Hour
+	neg := time.Second // a CID that is absent now may be added soon
+	root := &rootNode{fsys: &filesystem{s: s, log: opts.Logger}}
+	o := &fs.Options{
+		EntryTimeout:    &long,
+		AttrTimeout:     &long,
+		NegativeTimeout: &neg,
+		MountOptions: fuse.MountOptions{
+			AllowOther:           opts.AllowOther,
+			FsName:               "buildchain-store",
+			Name:                 "buildchain",
+			MaxWrite:             1 << 20, // also max_read: large reads
+			MaxReadAhead:         1 << 20,
+			EnableSymlinkCaching: true,
+			DisableXAttrs:        true,
+			DirectMount:          true, // as root: mount(2) without fusermount3
+			Debug:                opts.Debug,
+			Options:              []string{"ro", "default_permissions"},
+		},
+	}
+	srv, err := fs.Mount(dir, root, o)
+	if err != nil {
+		return nil, fmt.Errorf("mount store at %s: %w", dir, err)
+	}
+	return srv, nil
+}
+
+type filesystem struct {
+	s   *storefs.Store
+	log *log.Logger
+}
+
+func (f *filesystem) logf(format string, args ...any) {
+	if f.log != nil {
+		f.log.Printf(format, args...)
+	}
+}
+
+// errno maps store errors to what the kernel should see: absent → ENOENT
+// only for lookups; any failure to produce verified bytes → EIO.
+func (f *filesystem) eio(what string, err error) syscall.Errno {
+	f.logf("storefs fuse: %s: %v", what, err)
+	return syscall.EIO
+}
+
+// rootNode is {mount}: looking up a CID name gives that tree. It lists
+// nothing (like /ipfs): the store holds too many blocks to enumerate.
+type rootNode struct {
+	fs.Inode
+	fsys *filesystem
+}
+
+var _ = (fs.NodeLookuper)((*rootNode)(nil))
+var _ = (fs.NodeReaddirer)((*rootNode)(nil))
+var _ = (fs.NodeGetattrer)((*rootNode)(nil))
+
+func (r *rootNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = fuse.S_IFDIR | 0o555
+	return 0
+}
+
+func (r *rootNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	return fs.NewListDirStream(nil), 0
+}
+
+func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	c, err := cid.Decode(name)
+	if err != nil {
+		return nil, syscall.ENOENT
+	}
+	nd, err := r.fsys.s.GetNode(c)
+	if err != nil {
+		if errors.Is(err, storefs.ErrNotFound) {
+			return nil, syscall.ENOENT
+		}
+		return nil, r.fsys.eio("lookup "+name, err)
+	}
+	return r.fsys.newChild(ctx, &r.Inode, name, nd, c, out)
+}
+
+// newChild makes the inode for node nd reached under root.
+func (f *filesystem) newChild(ctx context.Context, parent *fs.Inode, name string, nd ipld.Node, root cid.Cid, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	e, err := storefs.StatNode(name, nd)
+	if err != nil {
+		return nil, f.eio("stat "+name, err)
+	}
+	var emb fs.InodeEmbedder
+	var mode uint32
+	switch e.Kind {
+	case storefs.KindDir:
+		emb = &dirNode{fsys: f, nd: nd, root: root}
+		mode = fuse.S_IFDIR
+	case storefs.KindSymlink:
+		emb = &linkNode{target: []byte(e.Target)}
+		mode = fuse.S_IFLNK
+	default:
+		refs, err := storefs.FileSelfRefs(nd)
+		if err != nil {
+			return nil, f.eio("self-refs of "+name, err)
+		}
+		emb = &fileNode{fsys: f, nd: nd, size: e.Size, refs: refs, rootStr: []byte(root.String())}
+		mode = fuse.S_IFREG
+	}
+	setAttr(&out.Attr, e)
+	child := parent.NewInode(ctx, emb, fs.StableAttr{Mode: mode})
+	return child, 0
+}
+
+// setAttr: read-only view; recorded modes keep their execute bits.
+func setAttr(a *fuse.Attr, e storefs.Entry) {
+	perm := uint32(0o444)
+	if e.Mode&0o111 != 0 || e.Kind == storefs.KindDir {
+		perm = 0o555
+	}
+	if e.Kind == storefs.KindSymlink {
+		perm = 0o777
+	}
+	switch e.Kind {
+	case storefs.KindDir:
+		a.Mode = fuse.S_IFDIR | perm
+		a.Nlink = 2
+	case storefs.KindSymlink:
+		a.Mode = fuse.S_IFLNK | perm
+		a.Nlink = 1
+	default:
+		a.Mode = fuse.S_IFREG | perm
+		a.Nlink = 1
+	}
+	a.Size = e.Size
+	a.Blocks = (e.Size + 511) / 512
+	a.Blksize = 1 << 20
+	// Epoch 1 like Nix store paths (SOURCE_DATE_EPOCH=1).
+	a.Mtime, a.Atime, a.Ctime = 1, 1, 1
+}
+
+// dirNode is a UnixFS directory (basic or HAMT). Its links are decoded
+// once, on first use, and kept.
+type dirNode struct {
+	fs.Inode
+	fsys *filesystem
+	nd   ipld.Node
+	root cid.Cid
+
+	once  sync.Once
+	links map[string]cid.Cid
+	names []string
+	err   error
+}
+
+var _ = (fs.NodeLookuper)((*dirNode)(nil))
+var _ = (fs.NodeReaddirer)((*dirNode)(nil))
+var _ = (fs.NodeGetattrer)((*dirNode)(nil))
+
+func (d *dirNode) load(ctx context.Context) error {
+	d.once.Do(func() {
+		dir, err := uio.NewDirectoryFromNode(d.fsys.s.DAG(), d.nd)
+		if err != nil {
+			d.err = err
+			return
+		}
+		links, err := dir.Links(context.WithoutCancel(ctx))
+		if err != nil {
+			d.err = err
+			return
+		}
+		d.links = make(map[string]cid.Cid, len(links))
+		for _, l := range links {
+			if _, dup := d.links[l.Name]; !dup {
+				d.names = append(d.names, l.Name)
+			}
+			d.links[l.Name] = l.Cid
+		}
+	})
+	return d.err
+}
+
+func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	e, err := storefs.StatNode("", d.nd)
+	if err != nil {
+		return d.fsys.eio("stat dir", err)
+	}
+	setAttr(&out.Attr, e)
+	return 0
+}
+
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if err := d.load(ctx); err != nil {
+		return nil, d.fsys.eio("list "+d.nd.Cid().String(), err)
+	}
+	c, ok := d.links[name]
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	nd, err := d.fsys.s.GetNode(c)
+	if err != nil {
+		return nil, d.fsys.eio("lookup "+name, err)
+	}
+	return d.fsys.newChild(ctx, &d.Inode, name, nd, d.root, out)
+}
+
+func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	if err := d.load(ctx); err != nil {
+		return nil, d.fsys.eio("list "+d.nd.Cid().String(), err)
+	}
+	ents := make([]fuse.DirEntry, 0, len(d.names))
+	for _, n := range d.names {
+		// The entry's type needs its block; report it lazily as unknown
+		// (0) so readdir does not read every child block.
+		ents = append(ents, fuse.DirEntry{Name: n})
+	}
+	return fs.NewListDirStream(ents), 0
+}
+
+type linkNode struct {
+	fs.Inode
+	target []byte
+}
+
+var _ = (fs.NodeReadlinker)((*linkNode)(nil))
+
+func (l *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	return l.target, 0
+}
+
+// leaf is one data block of a file at a file offset.
+type leaf struct {
+	off  uint64
+	size uint64
+	c    cid.Cid
+	data []byte // inline data (a dag-pb root that is its own only leaf)
+}
+
+// fileNode is a UnixFS file. Its leaf layout is computed once from the
+// internal nodes (read and verified once) and kept, so a read costs only
+// the leaf blocks it touches: no database, no tree walk.
+type fileNode struct {
+	fs.Inode
+	fsys    *filesystem
+	nd      ipld.Node
+	size    uint64
+	refs    storefs.SelfRefs
+	rootStr []byte
+
+	once   sync.Once
+	leaves []leaf
+	err    error
+
+	mu       sync.Mutex
+	lastC    cid.Cid // one-leaf cache: kernel reads are often smaller than a leaf
+	lastData []byte
+}
+
+var _ = (fs.NodeOpener)((*fileNode)(nil))
+var _ = (fs.NodeReader)((*fileNode)(nil))
+var _ = (fs.NodeGetattrer)((*fileNode)(nil))
+
+func (f *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	e, err := storefs.StatNode("", f.nd)
+	if err != nil {
+		return f.fsys.eio("stat file", err)
+	}
+	setAttr(&out.Attr, e)
+	return 0
+}
+
+func (f *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	if len(f.refs.Offsets) > 0 && len(f.rootStr) != f.refs.Len {
+		return nil, 0, f.fsys.eio("open", fmt.Errorf("self-reference of %d bytes cannot hold %s", f.refs.Len, f.rootStr))
+	}
+	// Immutable content: keep the kernel's page cache across opens.
+	return nil, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (f *fileNode) layout() error {
+	f.once.Do(func() {
+		var walk func(nd ipld.Node, off uint64) error
+		walk = func(nd ipld.Node, off uint64) error {
+			switch n := nd.(type) {
+			case *merkledag.RawNode:
+				f.leaves = append(f.leaves, leaf{off: off, size: uint64(len(n.RawData())), c: n.Cid()})
+				return nil
+			case *merkledag.ProtoNode:
+				fsn, err := unixfs.FSNodeFromBytes(n.Data())
+				if err != nil {
+					return err
+				}
+				if d := fsn.Data(); len(d) > 0 {
+					f.leaves = append(f.leaves, leaf{off: off, size: uint64(len(d)), data: d})
+					off += uint64(len(d))
+				}
+				links := n.Links()
+				if len(links) != fsn.NumChildren() {
+					return fmt.Errorf("file node %s: %d links but %d block sizes", n.Cid(), len(links), fsn.NumChildren())
+				}
+				for i, l := range links {
+					bs := fsn.BlockSize(i)
+					if l.Cid.Type() == cid.Raw {
+						// Raw leaves are read lazily; their size comes from
+						// the verified parent.
+						f.leaves = append(f.leaves, leaf{off: off, size: bs, c: l.Cid})
+					} else {
+						child, err := f.fsys.s.GetNode(l.Cid)
+						if err != nil {
+							return err
+						}
+						if err := walk(child, off); err != nil {
+							return err
+						}
+					}
+					off += bs
+				}
+				return nil
+			default:
+				return fmt.Errorf("unexpected node type %T", nd)
+			}
+		}
+		f.err = walk(f.nd, 0)
+	})
+	return f.err
+}
+
+// leafData returns the verified bytes of a leaf.
+func (f *fileNode) leafData(l *leaf) ([]byte, error) {
+	if l.data != nil {
+		return l.data, nil
+	}
+	f.mu.Lock()
+	if f.lastC == l.c {
+		d := f.lastData
+		f.mu.Unlock()
+		return d, nil
+	}
+	f.mu.Unlock()
+	d, err := f.fsys.s.GetBlock(l.c)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(d)) != l.size {
+		return nil, fmt.Errorf("leaf %s has %d bytes, parent says %d", l.c, len(d), l.size)
+	}
+	f.mu.Lock()
+	f.lastC, f.lastData = l.c, d
+	f.mu.Unlock()
+	return d, nil
+}
+
+func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if err := f.layout(); err != nil {
+		return nil, f.fsys.eio("layout of "+f.nd.Cid().String(), err)
+	}
+	if off < 0 {
+		return nil, syscall.EINVAL
+	}
+	if uint64(off) >= f.size {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := min(uint64(off)+uint64(len(dest)), f.size)
+	// First leaf that ends after off.
+	lo, hi := 0, len(f.leaves)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if f.leaves[m].off+f.leaves[m].size <= uint64(off) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	n := 0
+	for i := lo; i < len(f.leaves) && f.leaves[i].off < end; i++ {
+		l := &f.leaves[i]
+		d, err := f.leafData(l)
+		if err != nil {
+			return nil, f.fsys.eio(fmt.Sprintf("read %s at %d", f.nd.Cid(), off), err)
+		}
+		from := max(uint64(off), l.off) - l.off
+		to := min(end, l.off+l.size) - l.off
+		n += copy(dest[n:], d[from:to])
+	}
+	f.refs.Patch(dest[:n], off, f.rootStr)
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// Unmount helper for callers that hold only the mount point.
+func Unmount(dir string) error {
+	if err := syscall.Unmount(dir, 0); err != nil {
+		return fmt.Errorf("unmount %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Available reports whether FUSE mounts can work here (and why not).
+func Available() error {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("no /dev/fuse: %w", err)
+	}
+	if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			if _, err2 := exec.LookPath("fusermount"); err2 != nil {
+				return errors.New("not root and no fusermount3/fusermount")
+			}
+		}
+	}
+	return nil
+}
