@@ -1,0 +1,422 @@
+package buildcli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/spf13/cobra"
+
+	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/derivation"
+	"github.com/buildchain/buildchain/node/profile"
+	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/storefs"
+)
+
+// Commands returns the top-level commands drv, build, profile and bootstrap.
+func Commands() []*cobra.Command {
+	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd()}
+	for _, c := range cmds {
+		c.PersistentFlags().String("store", "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
+	}
+	return cmds
+}
+
+// home is $BUILDCHAIN_HOME, else ~/.buildchain.
+func home() (string, error) {
+	if h := os.Getenv("BUILDCHAIN_HOME"); h != "" {
+		return h, nil
+	}
+	u, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no BUILDCHAIN_HOME and no home directory: %w", err)
+	}
+	return filepath.Join(u, ".buildchain"), nil
+}
+
+func userName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "root"
+}
+
+type env struct {
+	home  string
+	store *storefs.Store
+	b     *builder.Builder
+}
+
+func (e *env) Close() { e.store.Close() }
+
+func open(cmd *cobra.Command, cfg builder.Config) (*env, error) {
+	h, err := home()
+	if err != nil {
+		return nil, err
+	}
+	root, _ := cmd.Flags().GetString("store")
+	if root == "" {
+		root = filepath.Join(h, "ipfs")
+	}
+	s, err := storefs.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	cfg.StateDir = filepath.Join(h, "builds")
+	if cfg.Log == nil {
+		cfg.Log = cmd.ErrOrStderr()
+	}
+	b, err := builder.New(s, cfg)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &env{home: h, store: s, b: b}, nil
+}
+
+func drvCmd() *cobra.Command {
+	c := &cobra.Command{Use: "drv", Short: "Add and show derivations"}
+	add := &cobra.Command{
+		Use:   "add FILE",
+		Short: "Validate a derivation file (a template, see examples/README.md) and store it; prints its CID",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := open(cmd, builder.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			sets, _ := cmd.Flags().GetStringArray("set")
+			c, err := addFile(e, args[0], sets)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), c)
+			return nil
+		},
+	}
+	add.Flags().StringArray("set", nil, "template variable name=value (repeatable); @bootstrap@ and @system@ are set automatically")
+	show := &cobra.Command{
+		Use:   "show CID",
+		Short: "Print a stored derivation (canonical DAG-JSON; --pretty indents it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cid.Decode(args[0])
+			if err != nil {
+				return fmt.Errorf("derivation CID %q: %w", args[0], err)
+			}
+			e, err := open(cmd, builder.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			d, err := e.b.LoadDerivation(c)
+			if err != nil {
+				return err
+			}
+			data, err := d.Encode()
+			if err != nil {
+				return err
+			}
+			if pretty, _ := cmd.Flags().GetBool("pretty"); pretty {
+				var buf bytes.Buffer
+				if err := json.Indent(&buf, data, "", "  "); err != nil {
+					return err
+				}
+				data = buf.Bytes()
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), string(data))
+			return nil
+		},
+	}
+	show.Flags().Bool("pretty", false, "indent the JSON")
+	c.AddCommand(add, show)
+	return c
+}
+
+func addFile(e *env, file string, sets []string) (cid.Cid, error) {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return cid.Undef, err
+	}
+	vars := map[string]string{"system": builder.HostSystem()}
+	if bb, err := e.b.Bootstrap(); err == nil {
+		vars["bootstrap"] = bb.String()
+	}
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return cid.Undef, fmt.Errorf("--set %q: want name=value", s)
+		}
+		vars[k] = v
+	}
+	filled, err := builder.Template(data, vars)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%s: %w", file, err)
+	}
+	d, err := derivation.Parse(filled)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%s: %w", file, err)
+	}
+	return e.b.AddDerivation(d)
+}
+
+func buildCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "build DRV",
+		Short: "Build a derivation (CID, or a derivation file which is added first); prints the output CID and build time",
+		Long: "Builds the derivations its inputs name first, then the derivation itself in the sandbox. " +
+			"Progress and the build log go to stderr (and to $BUILDCHAIN_HOME/builds/logs). A cached output is reused at once.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			timeout, _ := f.GetDuration("timeout")
+			mem, _ := f.GetInt64("memory")
+			pids, _ := f.GetInt64("pids")
+			cpu, _ := f.GetInt64("cpu-millis")
+			e, err := open(cmd, builder.Config{Timeout: timeout, Limits: sandbox.Limits{MemoryBytes: mem, Pids: pids, CPUMillis: cpu}})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			drv, err := cid.Decode(args[0])
+			if err != nil {
+				if _, serr := os.Stat(args[0]); serr != nil {
+					return fmt.Errorf("%q is neither a derivation CID nor a file", args[0])
+				}
+				if drv, err = addFile(e, args[0], nil); err != nil {
+					return err
+				}
+			}
+			check, _ := f.GetBool("check")
+			keep, _ := f.GetBool("keep-failed")
+			quiet, _ := f.GetBool("quiet")
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			res, err := e.b.Build(ctx, drv, builder.Options{Check: check, KeepFailed: keep})
+			if err != nil {
+				if errors.Is(err, builder.ErrNondeterministic) && res != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "check: %s is not reproducible: first %s, now %s\n", drv, res.Output, res.CheckOutput)
+				}
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, res.Output)
+			if !quiet {
+				switch {
+				case res.Cached:
+					fmt.Fprintln(out, "build time: 0 ms (cached)")
+				case check:
+					fmt.Fprintf(out, "build time: %d ms (checked: rebuilt to the same output)\n", res.BuildTime.Milliseconds())
+				default:
+					fmt.Fprintf(out, "build time: %d ms\n", res.BuildTime.Milliseconds())
+				}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.Bool("check", false, "rebuild even if cached and fail if the output differs (non-determinism)")
+	f.Bool("keep-failed", false, "keep the build directory of a failed build for inspection")
+	f.BoolP("quiet", "q", false, "print only the output CID")
+	f.Duration("timeout", time.Hour, "wall-clock limit per build")
+	f.Int64("memory", 0, "memory limit per build in bytes (0: none)")
+	f.Int64("pids", 4096, "task limit per build (0: none)")
+	f.Int64("cpu-millis", 0, "CPU limit per build in thousandths of a core (0: none)")
+	return c
+}
+
+func bootstrapCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Import a static busybox (Debian busybox-static) into the store as the bootstrap tools; prints its CID",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := open(cmd, builder.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			bb, _ := cmd.Flags().GetString("busybox")
+			c, err := e.b.ImportBusybox(cmd.Context(), bb, userName())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), c)
+			return nil
+		},
+	}
+	c.Flags().String("busybox", builder.DefaultBusybox, "static busybox binary to import")
+	return c
+}
+
+func openProfile(cmd *cobra.Command) (*env, *profile.Profile, error) {
+	e, err := open(cmd, builder.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	u, _ := cmd.Flags().GetString("user")
+	if u == "" {
+		u = userName()
+	}
+	p, err := profile.Open(e.store, filepath.Join(e.home, "profiles"), u, e.store.MountDir())
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return e, p, nil
+}
+
+func profileCmd() *cobra.Command {
+	c := &cobra.Command{Use: "profile", Short: "Manage the user profile: generations of installed outputs"}
+	c.PersistentFlags().String("user", "", "profile owner (default: the current user)")
+	install := &cobra.Command{
+		Use:   "install OUTPUT-CID...",
+		Short: "Create a new generation with these outputs added, switch to it and link ~/.buildchain-profile",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, p, err := openProfile(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			var outs []cid.Cid
+			for _, a := range args {
+				c, err := cid.Decode(strings.TrimPrefix(a, derivation.StorePrefix))
+				if err != nil {
+					return fmt.Errorf("output %q: %w", a, err)
+				}
+				outs = append(outs, c)
+			}
+			id, err := p.Install(cmd.Context(), outs...)
+			if err != nil {
+				return err
+			}
+			if h, err := os.UserHomeDir(); err == nil {
+				if err := p.LinkHome(filepath.Join(h, ".buildchain-profile")); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "generation %d\n", id)
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List generations (* marks the current one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, p, err := openProfile(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			gens, err := p.List()
+			if err != nil {
+				return err
+			}
+			for _, g := range gens {
+				mark := " "
+				if g.Current {
+					mark = "*"
+				}
+				outs := make([]string, len(g.Outputs))
+				for i, o := range g.Outputs {
+					outs[i] = o.String()
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %4d  %s  %s\n", mark, g.ID, g.Created.Format(time.RFC3339), strings.Join(outs, " "))
+			}
+			return nil
+		},
+	}
+	genArg := func(a string) (int, error) {
+		id, err := strconv.Atoi(a)
+		if err != nil || id <= 0 {
+			return 0, fmt.Errorf("generation %q: want a positive number", a)
+		}
+		return id, nil
+	}
+	switchCmd := &cobra.Command{
+		Use:   "switch GENERATION",
+		Short: "Make a generation current",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := genArg(args[0])
+			if err != nil {
+				return err
+			}
+			e, p, err := openProfile(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := p.Switch(id); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "generation %d\n", id)
+			return nil
+		},
+	}
+	rollback := &cobra.Command{
+		Use:   "rollback",
+		Short: "Switch to the generation before the current one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, p, err := openProfile(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			id, err := p.Rollback()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "generation %d\n", id)
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete GENERATION...",
+		Short: "Delete generations (not the current one) and their GC roots",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, p, err := openProfile(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			for _, a := range args {
+				id, err := genArg(a)
+				if err != nil {
+					return err
+				}
+				if err := p.Delete(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	c.AddCommand(install, list, switchCmd, rollback, del)
+	return c
+}
