@@ -1,0 +1,2 @@
+// Package simulation generates random bct genesis states and proposals for SDK simulations.
+package simulation

@@ -1,0 +1,10 @@
+package types
+
+import errorsmod "cosmossdk.io/errors"
+
+// Registered errors of the market module. Codes are part of the API: never renumber them.
+var (
+	ErrInvalidAuthority = errorsmod.Register(ModuleName, 2, "invalid authority")
+	ErrInvalidParams    = errorsmod.Register(ModuleName, 3, "invalid params")
+	ErrInvalidGenesis   = errorsmod.Register(ModuleName, 4, "invalid genesis state")
+)

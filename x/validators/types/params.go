@@ -1,0 +1,66 @@
+package types
+
+import (
+	"fmt"
+
+	sdkmath "cosmossdk.io/math"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	appparams "github.com/buildchain/buildchain/app/params"
+)
+
+// Defaults of SPEC §5 for localnet; all changeable by gov.
+const (
+	DefaultUnbondingBlocks      uint64 = 100
+	DefaultMaxMissedAssignments uint64 = 3
+	DefaultJailBlocks           uint64 = 200
+	DefaultWeightByEfficiency          = false
+)
+
+// DefaultMinBond is 1000 BCT.
+var DefaultMinBond = sdk.NewCoin(appparams.BondDenom, sdkmath.NewInt(1_000_000_000))
+
+// NewParams returns Params.
+func NewParams(minBond sdk.Coin, unbondingBlocks, maxMissed, jailBlocks uint64, weightByEfficiency bool) Params {
+	return Params{
+		MinBond:              minBond,
+		UnbondingBlocks:      unbondingBlocks,
+		MaxMissedAssignments: maxMissed,
+		JailBlocks:           jailBlocks,
+		WeightByEfficiency:   weightByEfficiency,
+	}
+}
+
+// DefaultParams returns the default params.
+func DefaultParams() Params {
+	return NewParams(DefaultMinBond, DefaultUnbondingBlocks, DefaultMaxMissedAssignments, DefaultJailBlocks, DefaultWeightByEfficiency)
+}
+
+// Validate checks every field.
+func (p Params) Validate() error {
+	if err := validatePositiveCoin("min_bond", p.MinBond); err != nil {
+		return err
+	}
+	if p.UnbondingBlocks == 0 {
+		return fmt.Errorf("unbonding_blocks must be positive")
+	}
+	// Zero would jail a validator before it could ever miss a deadline.
+	if p.MaxMissedAssignments == 0 {
+		return fmt.Errorf("max_missed_assignments must be positive")
+	}
+	if p.JailBlocks == 0 {
+		return fmt.Errorf("jail_blocks must be positive")
+	}
+	return nil
+}
+
+func validatePositiveCoin(name string, c sdk.Coin) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if !c.IsPositive() {
+		return fmt.Errorf("%s must be positive, got %s", name, c)
+	}
+	return nil
+}
