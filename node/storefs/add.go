@@ -80,6 +80,7 @@ func (s *Store) AddReader(ctx context.Context, r io.Reader, mode os.FileMode, op
 		dag := s.newImportDAG()
 		nd, err := s.addFileReader(ctx, dag, r, mode, &opts, new(atomic.Int64))
 		if err != nil {
+			dag.w.abort()
 			return err
 		}
 		if err := dag.commit(); err != nil {
@@ -105,9 +106,7 @@ func (s *Store) addPathLocked(ctx context.Context, path string, opts AddOptions)
 	im := &importer{s: s, dag: dag, opts: &opts, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), read: new(atomic.Int64)}
 	nd, err := im.addAny(ctx, path)
 	if err != nil {
-		// Blocks already written stay: they are valid content and unpinned,
-		// so the next GC sweeps them.
-		_ = dag.commit()
+		dag.w.abort() // a failed add leaves the store unchanged
 		return cid.Undef, fmt.Errorf("add %q: %w", path, err)
 	}
 	if err := dag.commit(); err != nil {

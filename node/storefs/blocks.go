@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync"
 
-	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 )
@@ -91,19 +90,21 @@ func (s *Store) PutBlock(c cid.Cid, data []byte) error {
 }
 
 // writer stores blocks through a small pool of goroutines: each block is
-// written to tmp/{pid}-{rand}, fsynced, made read-only and renamed into
-// blocks/, so a crash at any point leaves either the whole block or nothing
-// under its name. The importer keeps hashing while the pool writes; commit
-// waits for the pool, fsyncs blocks/ once for the whole batch (the renames)
-// and records the refs of the dag-pb blocks in one index transaction.
+// written to tmp/{pid}-{rand}, fsynced and made read-only while the importer
+// keeps hashing. commit then renames the whole batch into blocks/ and fsyncs
+// blocks/ once; abort deletes the temp files instead, so a failed add leaves
+// the store unchanged and a crash at any point leaves either a whole block
+// or nothing under its name. The refs of the dag-pb blocks go to the index
+// in one transaction at commit.
 type writer struct {
-	s    *Store
-	sem  chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	err  error
-	refs []refEntry
-	n    int
+	s       *Store
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
+	refs    []refEntry
+	renames [][2]string // temp name, final name
+	queued  map[cid.Cid]struct{}
 }
 
 type refEntry struct {
@@ -114,7 +115,7 @@ type refEntry struct {
 var writerParallelism = max(4, runtime.GOMAXPROCS(0)*2)
 
 func (s *Store) newWriter() *writer {
-	return &writer{s: s, sem: make(chan struct{}, writerParallelism)}
+	return &writer{s: s, sem: make(chan struct{}, writerParallelism), queued: map[cid.Cid]struct{}{}}
 }
 
 func (w *writer) fail(err error) {
@@ -129,6 +130,13 @@ func (w *writer) fail(err error) {
 // The caller has already computed c from data (importer) or verified it.
 func (w *writer) put(c cid.Cid, data []byte) {
 	if _, ok := identityData(c); ok {
+		return
+	}
+	w.mu.Lock()
+	_, dup := w.queued[c]
+	w.queued[c] = struct{}{}
+	w.mu.Unlock()
+	if dup {
 		return
 	}
 	if c.Type() == cid.DagProtobuf {
@@ -149,27 +157,51 @@ func (w *writer) put(c cid.Cid, data []byte) {
 	w.wg.Add(1)
 	go func() {
 		defer func() { <-w.sem; w.wg.Done() }()
-		if err := w.s.writeBlockFile(final, data); err != nil {
-			w.fail(err)
+		tmp, err := w.s.writeTempBlock(data)
+		if err != nil {
+			w.fail(fmt.Errorf("block %s: %w", c, err))
 			return
 		}
 		w.mu.Lock()
-		w.n++
+		w.renames = append(w.renames, [2]string{tmp, final})
 		w.mu.Unlock()
 	}()
 }
 
-// commit waits for all scheduled writes and makes them durable.
+// abort discards everything scheduled: the store is left as it was.
+func (w *writer) abort() {
+	w.wg.Wait()
+	for _, r := range w.renames {
+		_ = os.Remove(r[0])
+	}
+	w.renames = nil
+}
+
+// commit waits for all scheduled writes and makes them visible and durable;
+// on any error it aborts.
 func (w *writer) commit() error {
 	w.wg.Wait()
 	if w.err != nil {
+		w.abort()
 		return w.err
 	}
-	if w.n > 0 {
+	if testHookBeforeRename != nil && len(w.renames) > 0 {
+		testHookBeforeRename(w.renames[0][0])
+	}
+	for i, r := range w.renames {
+		if err := os.Rename(r[0], r[1]); err != nil {
+			for _, rest := range w.renames[i:] {
+				_ = os.Remove(rest[0])
+			}
+			return fmt.Errorf("rename block %s: %w", filepath.Base(r[1]), err)
+		}
+	}
+	if len(w.renames) > 0 {
 		if err := syncDir(w.s.blocksDir); err != nil {
 			return err
 		}
 	}
+	w.renames = nil
 	if len(w.refs) > 0 {
 		if err := w.s.refs.put(w.refs); err != nil {
 			return err
@@ -184,43 +216,33 @@ func tmpName() string {
 	return strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
 }
 
-func (s *Store) writeBlockFile(final string, data []byte) error {
+// writeTempBlock writes data to a fresh temp file, fsyncs it and makes it
+// read-only; the caller renames it into blocks/.
+func (s *Store) writeTempBlock(data []byte) (string, error) {
 	tmp := filepath.Join(s.tmpDir, tmpName())
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("write block: %w", err)
+		return "", fmt.Errorf("write: %w", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write block %s: %w", filepath.Base(final), err)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync block %s: %w", filepath.Base(final), err)
+	if err == nil {
+		err = f.Chmod(0o444)
 	}
-	if err := f.Chmod(0o444); err != nil {
-		return fmt.Errorf("chmod block %s: %w", filepath.Base(final), err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close block %s: %w", filepath.Base(final), err)
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if testHookBeforeRename != nil {
-		testHookBeforeRename(tmp)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("rename block %s: %w", filepath.Base(final), err)
-	}
-	ok = true
-	return nil
+	return tmp, nil
 }
 
-// testHookBeforeRename lets the crash test stop a child process between the
-// write and the rename of a block.
+// testHookBeforeRename lets the crash test stop a child process after a
+// batch is written and fsynced but before it is renamed into place.
 var testHookBeforeRename func(tmp string)
 
 func syncDir(dir string) error {
@@ -266,9 +288,4 @@ func (s *Store) AllBlocks() ([]cid.Cid, error) {
 		}
 	}
 	return out, nil
-}
-
-// blockFromStore wraps verified bytes as a boxo block.
-func blockFromStore(c cid.Cid, data []byte) (blocks.Block, error) {
-	return blocks.NewBlockWithCid(data, c)
 }

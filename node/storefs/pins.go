@@ -16,21 +16,38 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
+func flockRetry(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
 // lockFile takes the GC lock (pins/lock) shared or exclusive. flock locks
 // belong to the open file description, so they exclude each other between
 // goroutines of one process as well as between processes.
+//
+// flock does not queue writers, so a steady stream of adders could starve
+// GC. A gate (pins/lock.gate) fixes that: everyone passes through it on the
+// way in (adders shared, GC exclusive), and GC holds it while waiting for
+// the main lock, so new adders queue behind a waiting GC while running ones
+// finish.
 func (s *Store) lockFile(how int) (func(), error) {
+	gate, err := os.OpenFile(filepath.Join(s.pinsDir, "lock.gate"), os.O_CREATE|os.O_RDONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open gc lock gate: %w", err)
+	}
+	defer gate.Close() // closing drops the gate lock
+	if err := flockRetry(gate, how); err != nil {
+		return nil, fmt.Errorf("take gc lock gate: %w", err)
+	}
 	f, err := os.OpenFile(filepath.Join(s.pinsDir, "lock"), os.O_CREATE|os.O_RDONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open gc lock: %w", err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), how)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	if err := flockRetry(f, how); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("take gc lock: %w", err)
 	}
