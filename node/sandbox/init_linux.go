@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,9 +17,16 @@ import (
 
 // File descriptors the parent hands to the init (os/exec ExtraFiles start at 3).
 const (
-	fdConfig = 3 // init reads its initConfig (JSON) until EOF: the parent writes it after joining cgroups
+	// fdConfig carries a 4-byte big-endian length and the initConfig JSON, then, once the parent
+	// has put the init into the build's cgroups, one "go" byte. The init sets up the sandbox
+	// while the parent does the (slow, RCU-synchronised) cgroup migration, and waits for the go
+	// byte only before it drops privileges and execs the builder, so the limits hold for every
+	// instruction of the build without serialising the two.
+	fdConfig = 3
 	fdErr    = 4 // init writes a setup error here; close-on-exec, so EOF with no data means exec succeeded
 )
+
+const goSignal = 'G'
 
 // initConfig is what the parent sends to the init over fdConfig.
 type initConfig struct {
@@ -44,11 +52,14 @@ func Init() {
 
 func runInit() error {
 	cfgFile := os.NewFile(fdConfig, "config")
-	raw, err := io.ReadAll(cfgFile)
-	if err != nil {
+	var hdr [4]byte
+	if _, err := io.ReadFull(cfgFile, hdr[:]); err != nil {
+		return fmt.Errorf("read config length: %w", err)
+	}
+	raw := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	if _, err := io.ReadFull(cfgFile, raw); err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	cfgFile.Close()
 	var cfg initConfig
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return fmt.Errorf("decode config: %w", err)
@@ -121,6 +132,11 @@ func runInit() error {
 	if err := unix.Chdir(BuildDir); err != nil {
 		return fmt.Errorf("chdir %s: %w", BuildDir, err)
 	}
+	var goByte [1]byte
+	if _, err := io.ReadFull(cfgFile, goByte[:]); err != nil || goByte[0] != goSignal {
+		return fmt.Errorf("parent did not confirm the cgroup limits (%v)", err)
+	}
+	cfgFile.Close()
 	// Drop to the unprivileged builder: changing uid from 0 clears every capability, so the
 	// builder cannot remount its inputs writable or undo anything above.
 	if err := syscall.Setgroups(nil); err != nil {

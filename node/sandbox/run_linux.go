@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -123,12 +124,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	mounts = append(mounts, Mount{Source: buildHost, Target: BuildDir, Writable: true})
 
-	cg, err := newCgroup(id, cfg.Limits)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
-	}
-	defer cg.remove()
-
 	ic := initConfig{
 		Root:    root,
 		Builder: cfg.Builder,
@@ -179,17 +174,34 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	errW.Close()
 	kill := func() { _ = cmd.Process.Kill() } // SIGKILL to pid 1 of the namespace kills all of it
 
-	// Limits must hold before the init does anything: it blocks reading its config until now.
-	if err := cg.join(cmd.Process.Pid); err != nil {
+	// The config goes first so the init sets up the sandbox while we create and join the
+	// cgroups; it execs the builder only after the go byte (see fdConfig).
+	raw, err := json.Marshal(ic)
+	if err != nil {
 		kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+		return nil, err
 	}
-	if err := json.NewEncoder(cfgW).Encode(ic); err != nil {
+	sent := make(chan error, 1)
+	go func() {
+		msg := binary.BigEndian.AppendUint32(nil, uint32(len(raw)))
+		_, err := cfgW.Write(append(msg, raw...))
+		sent <- err
+	}()
+	cg, cgErr := newCgroup(id, cfg.Limits)
+	if cgErr == nil {
+		defer cg.remove()
+		cgErr = cg.join(cmd.Process.Pid)
+	}
+	if err := <-sent; err != nil && cgErr == nil {
+		cgErr = fmt.Errorf("send config: %w", err)
+	}
+	if cgErr != nil {
 		kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("%w: send config: %v", ErrSetup, err)
+		return nil, fmt.Errorf("%w: %v", ErrSetup, cgErr)
 	}
+	_, _ = cfgW.Write([]byte{goSignal}) // a failed write shows up as the init's setup error
 	cfgW.Close()
 
 	var timedOut, canceled atomic.Bool
