@@ -254,6 +254,18 @@ func (s *Store) Export(ctx context.Context, c cid.Cid, dest string) error {
 	return nil
 }
 
+// ExportNode materialises node nd (reached from root, which self-references
+// resolve to) at dest, which must not exist.
+func (s *Store) ExportNode(ctx context.Context, nd ipld.Node, root cid.Cid, dest string) error {
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("export %s: %s already exists", nd.Cid(), dest)
+	}
+	if err := s.exportNode(ctx, nd, root, dest); err != nil {
+		return fmt.Errorf("export %s: %w", nd.Cid(), err)
+	}
+	return nil
+}
+
 func (s *Store) exportNode(ctx context.Context, nd ipld.Node, root cid.Cid, dest string) error {
 	if err := ctx.Err(); err != nil {
 		return err
