@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # Debian packages: fuse3 gives fusermount3 for the FUSE store; busybox-static is the
-# bootstrap toolchain imported into the store for hermetic builds.
-apt_pkgs=(fuse3 busybox-static)
+# bootstrap toolchain imported into the store for hermetic builds; jq and curl are used by
+# scripts/localnet.sh (genesis edits, node status).
+apt_pkgs=(fuse3 busybox-static jq curl)
 
 missing=()
 for p in "${apt_pkgs[@]}"; do

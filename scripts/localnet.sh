@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# localnet.sh: a local buildchain network of N authorities (CometBFT validators) as real
+# processes on loopback ports, each with its own home under one directory.
+#
+#   scripts/localnet.sh start [N]      init (first time) and start N authorities (default 4);
+#                                      returns once blocks are produced
+#   scripts/localnet.sh stop           stop the processes this localnet started (pid files)
+#   scripts/localnet.sh status         heights and peers of every node
+#   scripts/localnet.sh clean          stop, then delete the localnet directory
+#   scripts/localnet.sh stop-node I    stop authority I only (SIGTERM; SIGKILL with KILL=1)
+#   scripts/localnet.sh start-node I   start authority I again (it catches up from its peers)
+#   scripts/localnet.sh env            print the endpoints as shell variables
+#
+# Environment (defaults in brackets):
+#   LOCALNET_DIR [./.localnet]   where the node homes, logs and pid files live
+#   LOCALNET_PORT_BASE [26600]   node I listens on BASE+10*I+{0 p2p, 1 rpc, 2 rest, 3 grpc, 4 pprof}
+#   LOCALNET_CHAIN_ID [buildchain-1]
+#   LOCALNET_TIMEOUT_COMMIT [500ms]  block time
+#   LOCALNET_START_TIMEOUT [90]  seconds `start` waits for blocks
+#   BUILDCHAIND [build/buildchaind if present, else buildchaind on PATH]
+#
+# Accounts (keyring-backend test, keyring in $LOCALNET_DIR/node0): val0..valN-1 (the
+# authorities' operators) and alice, bob, carol, each funded with 1,000,000 BCT.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+DIR="${LOCALNET_DIR:-./.localnet}"
+BASE="${LOCALNET_PORT_BASE:-26600}"
+CHAIN_ID="${LOCALNET_CHAIN_ID:-buildchain-1}"
+TIMEOUT_COMMIT="${LOCALNET_TIMEOUT_COMMIT:-500ms}"
+START_TIMEOUT="${LOCALNET_START_TIMEOUT:-90}"
+DENOM=ubct
+ACCOUNTS=(alice bob carol)
+ACCOUNT_FUNDS="1000000000000${DENOM}" # 1,000,000 BCT
+VAL_FUNDS="1000000000000${DENOM}"
+VAL_STAKE="100000000000${DENOM}" # 100,000 BCT
+
+if [ -n "${BUILDCHAIND:-}" ]; then
+	BIN="$BUILDCHAIND"
+elif [ -x "$root/build/buildchaind" ]; then
+	BIN="$root/build/buildchaind"
+else
+	BIN="buildchaind"
+fi
+
+die() { echo "localnet: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "needs '$1' (run: make deps)"; }
+
+p2p_port() { echo $((BASE + 10 * $1)); }
+rpc_port() { echo $((BASE + 10 * $1 + 1)); }
+api_port() { echo $((BASE + 10 * $1 + 2)); }
+grpc_port() { echo $((BASE + 10 * $1 + 3)); }
+pprof_port() { echo $((BASE + 10 * $1 + 4)); }
+home_of() { echo "$DIR/node$1"; }
+pidfile_of() { echo "$DIR/node$1.pid"; }
+
+# node_count prints the number of initialised nodes.
+node_count() {
+	local n=0
+	while [ -d "$(home_of "$n")/config" ]; do n=$((n + 1)); done
+	echo "$n"
+}
+
+# pid_alive PIDFILE: true if the pid file names a live buildchaind process. Checking the
+# command line guards against a recycled pid belonging to someone else.
+pid_alive() {
+	local f="$1" pid
+	[ -f "$f" ] || return 1
+	pid="$(cat "$f")"
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "buildchaind\|$(basename "$BIN")"
+}
+
+running_nodes() {
+	local i out=()
+	for f in "$DIR"/node*.pid; do
+		[ -e "$f" ] || continue
+		if pid_alive "$f"; then
+			i="${f##*/node}"
+			out+=("${i%.pid}")
+		fi
+	done
+	echo "${out[@]:-}"
+}
+
+# set_toml FILE SECTION KEY VALUE: sets KEY in [SECTION] ("" for the top level); VALUE is
+# written verbatim (quote strings yourself).
+set_toml() {
+	local file="$1" section="$2" key="$3" value="$4" tmp
+	tmp="$(mktemp)"
+	awk -v section="$section" -v key="$key" -v value="$value" '
+		BEGIN { cur = ""; done = 0 }
+		/^\[.*\]$/ { cur = substr($0, 2, length($0) - 2) }
+		{
+			if (!done && cur == section && $0 ~ "^" key "[ \t]*=") {
+				print key " = " value; done = 1; next
+			}
+			print
+		}
+		END { if (!done) { exit 3 } }
+	' "$file" >"$tmp" || { rm -f "$tmp"; die "could not set [$section] $key in $file"; }
+	mv "$tmp" "$file"
+}
+
+run() { # run the binary quietly; show its output on failure
+	local out
+	if ! out="$("$BIN" "$@" 2>&1)"; then
+		echo "$out" >&2
+		die "failed: $(basename "$BIN") $*"
+	fi
+	printf '%s' "$out"
+}
+
+# All keys live in node0's home, so `--home $DIR/node0` is all a CLI user needs.
+keyring_flags() { echo "--keyring-backend test --keyring-dir $DIR/node0"; }
+
+addr_of() { # addr_of NAME
+	# shellcheck disable=SC2046
+	run keys show "$1" -a $(keyring_flags)
+}
+
+init_net() {
+	local n="$1" i h g
+	need jq
+	mkdir -p "$DIR"
+	for ((i = 0; i < n; i++)); do
+		h="$(home_of "$i")"
+		run init "node$i" --chain-id "$CHAIN_ID" --home "$h" >/dev/null
+		# shellcheck disable=SC2046
+		run keys add "val$i" $(keyring_flags) --output json >"$DIR/val$i.key.json"
+	done
+	for a in "${ACCOUNTS[@]}"; do
+		# shellcheck disable=SC2046
+		run keys add "$a" $(keyring_flags) --output json >"$DIR/$a.key.json"
+	done
+
+	h0="$(home_of 0)"
+	g="$h0/config/genesis.json"
+	# Localnet-friendly genesis: short governance and unbonding periods so tests can exercise
+	# proposals and unbonding in seconds; everything else stays the app default.
+	jq --arg d "$DENOM" '
+		.app_state.gov.params.voting_period = "20s" |
+		.app_state.gov.params.expedited_voting_period = "10s" |
+		.app_state.gov.params.max_deposit_period = "20s" |
+		.app_state.gov.params.min_deposit = [{"denom": $d, "amount": "10000000"}] |
+		.app_state.gov.params.expedited_min_deposit = [{"denom": $d, "amount": "50000000"}] |
+		.app_state.staking.params.unbonding_time = "60s" |
+		.app_state.bank.denom_metadata = [{
+			"description": "BCT, the buildchain token", "base": $d, "display": "bct",
+			"name": "BCT", "symbol": "BCT",
+			"denom_units": [{"denom": $d, "exponent": 0}, {"denom": "bct", "exponent": 6}]
+		}]
+	' "$g" >"$g.tmp" && mv "$g.tmp" "$g"
+
+	for ((i = 0; i < n; i++)); do
+		# shellcheck disable=SC2046
+		run genesis add-genesis-account "$(addr_of "val$i")" "$VAL_FUNDS" --home "$h0" >/dev/null
+	done
+	for a in "${ACCOUNTS[@]}"; do
+		# shellcheck disable=SC2046
+		run genesis add-genesis-account "$(addr_of "$a")" "$ACCOUNT_FUNDS" --home "$h0" >/dev/null
+	done
+	mkdir -p "$h0/config/gentx"
+	for ((i = 0; i < n; i++)); do
+		h="$(home_of "$i")"
+		[ "$i" -eq 0 ] || cp "$g" "$h/config/genesis.json"
+		# shellcheck disable=SC2046
+		run genesis gentx "val$i" "$VAL_STAKE" --chain-id "$CHAIN_ID" --home "$h" $(keyring_flags) \
+			--moniker "node$i" --ip 127.0.0.1 --p2p-port "$(p2p_port "$i")" \
+			--output-document "$h0/config/gentx/gentx-node$i.json" >/dev/null
+	done
+	run genesis collect-gentxs --home "$h0" >/dev/null
+	run genesis validate --home "$h0" >/dev/null
+
+	local peers="" id
+	for ((i = 0; i < n; i++)); do
+		id="$(run comet show-node-id --home "$(home_of "$i")")"
+		peers="${peers:+$peers,}$id@127.0.0.1:$(p2p_port "$i")"
+	done
+
+	for ((i = 0; i < n; i++)); do
+		h="$(home_of "$i")"
+		[ "$i" -eq 0 ] || cp "$g" "$h/config/genesis.json"
+		local c="$h/config/config.toml" a="$h/config/app.toml" cl="$h/config/client.toml"
+		set_toml "$c" "" proxy_app "\"tcp://127.0.0.1:$((BASE + 10 * i + 5))\""
+		set_toml "$c" rpc laddr "\"tcp://127.0.0.1:$(rpc_port "$i")\""
+		set_toml "$c" rpc pprof_laddr "\"127.0.0.1:$(pprof_port "$i")\""
+		set_toml "$c" p2p laddr "\"tcp://127.0.0.1:$(p2p_port "$i")\""
+		set_toml "$c" p2p persistent_peers "\"$peers\""
+		# All nodes share 127.0.0.1: CometBFT would otherwise refuse peers on one IP.
+		set_toml "$c" p2p addr_book_strict false
+		set_toml "$c" p2p allow_duplicate_ip true
+		set_toml "$c" consensus timeout_commit "\"$TIMEOUT_COMMIT\""
+		set_toml "$a" api enable true
+		set_toml "$a" api swagger true
+		set_toml "$a" api address "\"tcp://127.0.0.1:$(api_port "$i")\""
+		set_toml "$a" grpc enable true
+		set_toml "$a" grpc address "\"127.0.0.1:$(grpc_port "$i")\""
+		set_toml "$a" "" minimum-gas-prices "\"0$DENOM\""
+		set_toml "$cl" "" chain-id "\"$CHAIN_ID\""
+		set_toml "$cl" "" keyring-backend '"test"'
+		set_toml "$cl" "" node "\"tcp://127.0.0.1:$(rpc_port "$i")\""
+		set_toml "$cl" "" broadcast-mode '"sync"'
+	done
+	echo "$n" >"$DIR/nodes"
+}
+
+start_node() {
+	local i="$1" h
+	h="$(home_of "$i")"
+	[ -d "$h/config" ] || die "node $i does not exist in $DIR"
+	pid_alive "$(pidfile_of "$i")" && die "node $i is already running (pid $(cat "$(pidfile_of "$i")"))"
+	# setsid: the node outlives this script and its terminal; stop kills exactly this pid.
+	setsid "$BIN" start --home "$h" >>"$DIR/node$i.log" 2>&1 </dev/null &
+	echo $! >"$(pidfile_of "$i")"
+}
+
+stop_node() {
+	local i="$1" f pid sig="TERM"
+	f="$(pidfile_of "$i")"
+	[ "${KILL:-0}" = 1 ] && sig="KILL"
+	if pid_alive "$f"; then
+		pid="$(cat "$f")"
+		kill "-$sig" "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			[ -d "/proc/$pid" ] || break
+			sleep 0.1
+		done
+		if [ -d "/proc/$pid" ]; then
+			kill -KILL "$pid" 2>/dev/null || true
+			sleep 0.2
+		fi
+	fi
+	rm -f "$f"
+}
+
+height_of() { # height_of I: latest block height from CometBFT RPC, or empty
+	curl -fsS --max-time 2 "http://127.0.0.1:$(rpc_port "$1")/status" 2>/dev/null |
+		jq -r '.result.sync_info.latest_block_height' 2>/dev/null || true
+}
+
+peers_of() {
+	curl -fsS --max-time 2 "http://127.0.0.1:$(rpc_port "$1")/net_info" 2>/dev/null |
+		jq -r '.result.n_peers' 2>/dev/null || true
+}
+
+wait_blocks() { # wait until node 0 reports height >= 2
+	local deadline=$((SECONDS + START_TIMEOUT)) h
+	while [ $SECONDS -lt $deadline ]; do
+		h="$(height_of 0)"
+		if [ -n "$h" ] && [ "$h" != null ] && [ "$h" -ge 2 ]; then
+			return 0
+		fi
+		for f in "$DIR"/node*.pid; do
+			pid_alive "$f" || { echo "localnet: ${f%.pid} exited; log tail:" >&2; tail -20 "${f%.pid}.log" >&2; return 1; }
+		done
+		sleep 0.5
+	done
+	echo "localnet: no blocks after ${START_TIMEOUT}s; node0 log tail:" >&2
+	tail -20 "$DIR/node0.log" >&2
+	return 1
+}
+
+print_env() {
+	local n i
+	n="$(node_count)"
+	echo "LOCALNET_DIR=$DIR"
+	echo "CHAIN_ID=$CHAIN_ID"
+	for ((i = 0; i < n; i++)); do
+		echo "NODE${i}_HOME=$(home_of "$i")"
+		echo "NODE${i}_RPC=http://127.0.0.1:$(rpc_port "$i")"
+		echo "NODE${i}_REST=http://127.0.0.1:$(api_port "$i")"
+		echo "NODE${i}_GRPC=127.0.0.1:$(grpc_port "$i")"
+	done
+}
+
+print_summary() {
+	local n i
+	n="$(node_count)"
+	echo "localnet: $n authorities of chain $CHAIN_ID running (dir $DIR)"
+	for ((i = 0; i < n; i++)); do
+		printf '  node%d  rpc http://127.0.0.1:%d  rest http://127.0.0.1:%d  grpc 127.0.0.1:%d  log %s\n' \
+			"$i" "$(rpc_port "$i")" "$(api_port "$i")" "$(grpc_port "$i")" "$DIR/node$i.log"
+	done
+	echo "  OpenAPI: http://127.0.0.1:$(api_port 0)/swagger/"
+	echo "accounts (keyring-backend test, in --home $DIR/node0):"
+	for a in "${ACCOUNTS[@]}"; do
+		printf '  %-6s %s\n' "$a" "$(addr_of "$a")"
+	done
+	for ((i = 0; i < n; i++)); do
+		printf '  %-6s %s (authority operator)\n' "val$i" "$(addr_of "val$i")"
+	done
+}
+
+cmd_start() {
+	local explicit="${1:-}" n="${1:-4}" running i
+	[[ "$n" =~ ^[1-9][0-9]*$ ]] || die "start: N must be a positive integer, got '$n'"
+	need curl
+	need jq
+	command -v "$BIN" >/dev/null 2>&1 || die "binary '$BIN' not found (run: make build)"
+	running="$(running_nodes)"
+	if [ -n "$running" ]; then
+		die "already running in $DIR (nodes: $running); run '$0 stop' first. Nothing was changed."
+	fi
+	if [ -d "$DIR/node0/config" ]; then
+		local have
+		have="$(node_count)"
+		if [ -n "$explicit" ] && [ "$explicit" != "$have" ]; then
+			die "$DIR already holds a $have-node localnet; run '$0 clean' to make a $n-node one. Nothing was changed."
+		fi
+		n="$have"
+		echo "localnet: restarting the existing $n-node localnet in $DIR" >&2
+	else
+		echo "localnet: initialising $n authorities in $DIR" >&2
+		init_net "$n"
+	fi
+	for ((i = 0; i < n; i++)); do
+		start_node "$i"
+	done
+	if ! wait_blocks; then
+		for ((i = 0; i < n; i++)); do stop_node "$i"; done
+		die "start failed; nodes stopped"
+	fi
+	print_summary
+	echo "try:"
+	echo "  $BIN --home $DIR/node0 tx bank send alice $(addr_of bob) 1000000ubct -y"
+	echo "  curl http://127.0.0.1:$(api_port 0)/cosmos/bank/v1beta1/balances/$(addr_of bob)"
+	echo "  $BIN --home $DIR/node0 query bct params"
+}
+
+cmd_stop() {
+	local any=0
+	for f in "$DIR"/node*.pid; do
+		[ -e "$f" ] || continue
+		i="${f##*/node}"
+		stop_node "${i%.pid}"
+		any=1
+	done
+	[ "$any" = 1 ] && echo "localnet: stopped" || echo "localnet: nothing running in $DIR"
+}
+
+cmd_status() {
+	local n i state h p
+	n="$(node_count)"
+	[ "$n" -gt 0 ] || { echo "localnet: no localnet in $DIR"; return 1; }
+	for ((i = 0; i < n; i++)); do
+		if pid_alive "$(pidfile_of "$i")"; then
+			state="running pid $(cat "$(pidfile_of "$i")")"
+			h="$(height_of "$i")"
+			p="$(peers_of "$i")"
+		else
+			state="stopped"
+			h="-"
+			p="-"
+		fi
+		printf 'node%d  %-18s height %-8s peers %s\n' "$i" "$state" "${h:--}" "${p:--}"
+	done
+}
+
+cmd_clean() {
+	cmd_stop >/dev/null
+	case "$DIR" in "" | / | "$HOME") die "refusing to delete '$DIR'" ;; esac
+	rm -rf "$DIR"
+	echo "localnet: removed $DIR"
+}
+
+case "${1:-}" in
+start) shift; cmd_start "$@" ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+clean) cmd_clean ;;
+start-node) [ -n "${2:-}" ] || die "usage: $0 start-node I"; start_node "$2" ;;
+stop-node) [ -n "${2:-}" ] || die "usage: $0 stop-node I"; stop_node "$2" ;;
+env) print_env ;;
+*)
+	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac
