@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
+	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/ipfs/boxo/verifcid"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
 	mh "github.com/multiformats/go-multihash"
 )
 
@@ -89,6 +92,8 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 	tasks := make(chan walkTask)
 	results := make(chan walkResult)
 	fromNet := make(chan blocks.Block, 64)
+	writes := make(chan blocks.Block)
+	stored := make(chan storeResult)
 	workers := min(max(runtime.GOMAXPROCS(0)*2, 4), 16)
 	for range workers {
 		bg.Add(1)
@@ -105,12 +110,20 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 		}()
 	}
 	defer close(tasks)
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		n.storeBlocks(ctx, writes, stored)
+	}()
+	defer close(writes)
 
+	inflight := 0 // requested from peers, not yet arrived
 	request := func(cids []cid.Cid) error {
 		ch, err := sess.GetBlocks(ctx, cids)
 		if err != nil {
 			return fmt.Errorf("p2p: request %d blocks: %w", len(cids), err)
 		}
+		inflight += len(cids)
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
@@ -126,35 +139,60 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 	}
 
 	seen := map[cid.Cid]struct{}{root: {}}
-	pending := 1 // seen but not yet walked
-	var queue []walkTask
+	pending := 1               // seen but not yet walked and stored
+	var queue []walkTask       // blocks to verify/read and decode
+	var toStore []blocks.Block // verified blocks from peers, for the writer
 	if rootLocal {
 		queue = append(queue, walkTask{c: root})
 	} else if err := request([]cid.Cid{root}); err != nil {
 		return st, err
 	}
+	// Stall recovery, see kickPeers.
+	lastProgress := time.Now()
+	kickAfter := stallKickAfter
+	stallCheck := time.NewTicker(stallKickAfter / 4)
+	defer stallCheck.Stop()
+
+	done := func() {
+		pending--
+		st.Blocks++
+		if progress != nil {
+			progress(st.Blocks, len(seen))
+		}
+	}
 
 	for pending > 0 {
-		var sendCh chan walkTask
-		var next walkTask
+		var taskCh chan walkTask
+		var nextTask walkTask
 		if len(queue) > 0 {
-			sendCh, next = tasks, queue[0]
+			taskCh, nextTask = tasks, queue[0]
+		}
+		var writeCh chan blocks.Block
+		var nextWrite blocks.Block
+		if len(toStore) > 0 {
+			writeCh, nextWrite = writes, toStore[0]
 		}
 		select {
-		case sendCh <- next:
+		case taskCh <- nextTask:
 			queue = queue[1:]
+		case writeCh <- nextWrite:
+			toStore = toStore[1:]
 		case b := <-fromNet:
+			inflight--
+			lastProgress, kickAfter = time.Now(), stallKickAfter
 			queue = append(queue, walkTask{c: b.Cid(), blk: b})
+		case <-stallCheck.C:
+			if inflight > 0 && time.Since(lastProgress) > kickAfter {
+				n.kickPeers()
+				lastProgress = time.Now()
+				kickAfter = min(kickAfter*2, maxStallKickAfter)
+			}
 		case r := <-results:
 			if r.err != nil {
 				return st, r.err
 			}
-			pending--
-			st.Blocks++
-			if r.fetched {
-				st.Fetched++
-				st.FetchedBytes += int64(r.size)
-			}
+			// Request the children first: the next round trip starts
+			// while this block is still being written.
 			var missing []cid.Cid
 			for _, ch := range r.children {
 				if _, ok := seen[ch.c]; ok {
@@ -173,9 +211,20 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 					return st, err
 				}
 			}
-			if progress != nil {
-				progress(st.Blocks, len(seen))
+			if r.fetched != nil {
+				toStore = append(toStore, r.fetched)
+			} else {
+				done()
 			}
+		case s := <-stored:
+			if s.err != nil {
+				return st, s.err
+			}
+			for range s.n {
+				st.Fetched++
+				done()
+			}
+			st.FetchedBytes += s.bytes
 		case <-ctx.Done():
 			return st, fmt.Errorf("p2p: fetch %s: %d of %d known blocks done: %w", root, st.Blocks, len(seen), ctx.Err())
 		}
@@ -195,6 +244,37 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 	return st, nil
 }
 
+const (
+	stallKickAfter    = 3 * time.Second
+	maxStallKickAfter = 30 * time.Second
+)
+
+// kickPeers resets the bitswap client's per-peer want state for every
+// connected bitswap peer, as if the peer had disconnected and reconnected,
+// so that every session re-sends its wants to it.
+//
+// Why: boxo v0.43's client can keep a stale "already sent" want for a peer
+// when a session ends while its last wants are still in flight (the want is
+// re-sent after the cancel and never cancelled again). A later session that
+// wants the same CID from that peer then never sends it, and the fetch hangs
+// until the message queue's 30 s rebroadcast, if at all. Seen in
+// TestFetchThreeNodesSplitDAG when a node re-fetches blocks it had fetched and
+// then deleted. Only the client side is reset: the peer's wants from us
+// (server side) are untouched.
+func (n *Node) kickPeers() {
+	for _, p := range n.host.Network().Peers() {
+		if n.host.Network().Connectedness(p) != network.Connected {
+			continue
+		}
+		if ok, _ := n.host.Peerstore().SupportsProtocols(p, bsnet.ProtocolBitswap, bsnet.ProtocolBitswapOneOne, bsnet.ProtocolBitswapOneZero, bsnet.ProtocolBitswapNoVers); len(ok) == 0 {
+			continue
+		}
+		n.log.Debug("bitswap stalled: re-sending wants", "peer", p)
+		n.bswap.Client.PeerDisconnected(p)
+		n.bswap.Client.PeerConnected(p)
+	}
+}
+
 type walkTask struct {
 	c   cid.Cid
 	blk blocks.Block // nil: read from the local store
@@ -208,13 +288,58 @@ type walkChild struct {
 type walkResult struct {
 	c        cid.Cid
 	children []walkChild
-	fetched  bool
-	size     int
+	fetched  blocks.Block // verified block from a peer, still to be stored
 	err      error
 }
 
-// walkOne verifies and stores a received block (or reads a local one),
-// extracts its links and checks which children are already local.
+type storeResult struct {
+	n     int
+	bytes int64
+	err   error
+}
+
+// maxWriteBatch bounds one PutMany: batching lets the store pay its
+// per-write costs (directory fsync, refs-index transaction) once per batch
+// rather than once per block.
+const maxWriteBatch = 64
+
+// storeBlocks writes verified blocks in batches of whatever has queued up,
+// tells the bitswap server about them (peers that asked us for a block while
+// we were fetching it can have it now) and reports each batch.
+func (n *Node) storeBlocks(ctx context.Context, in <-chan blocks.Block, out chan<- storeResult) {
+	for b := range in {
+		batch := []blocks.Block{b}
+		size := int64(len(b.RawData()))
+	drain:
+		for len(batch) < maxWriteBatch {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, b)
+				size += int64(len(b.RawData()))
+			default:
+				break drain
+			}
+		}
+		res := storeResult{n: len(batch), bytes: size}
+		if err := n.bstore.PutMany(ctx, batch); err != nil {
+			res.err = fmt.Errorf("p2p: store %d fetched blocks: %w", len(batch), err)
+		} else if err := n.bswap.Server.NotifyNewBlocks(ctx, batch...); err != nil {
+			n.log.Debug("notify bitswap server", "err", err)
+		}
+		select {
+		case out <- res:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// walkOne verifies a received block (or reads a local one), extracts its
+// links and checks which children are already local. Verified blocks go back
+// to the fetch loop, which hands them to storeBlocks.
 func (n *Node) walkOne(ctx context.Context, t walkTask) walkResult {
 	r := walkResult{c: t.c}
 	var data []byte
@@ -225,16 +350,7 @@ func (n *Node) walkOne(ctx context.Context, t walkTask) walkResult {
 			r.err = fmt.Errorf("p2p: rejected block from network: %w", err)
 			return r
 		}
-		if err := n.bstore.Put(ctx, t.blk); err != nil {
-			r.err = fmt.Errorf("p2p: store fetched block %s: %w", t.c, err)
-			return r
-		}
-		// Peers that asked us for this block while we were fetching it
-		// can have it now.
-		if err := n.bswap.Server.NotifyNewBlocks(ctx, t.blk); err != nil {
-			n.log.Debug("notify bitswap server", "cid", t.c, "err", err)
-		}
-		r.fetched, r.size = true, len(data)
+		r.fetched = t.blk
 	case isIdentity(t.c):
 		dm, err := mh.Decode(t.c.Hash())
 		if err != nil {
