@@ -17,6 +17,31 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 			Service: types.Query_serviceDesc.ServiceName,
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
 				{RpcMethod: "Params", Use: "params", Short: "Query the claims module parameters"},
+				{
+					RpcMethod: "Claim", Use: "claim [id]", Short: "Query a claim by id",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "id"}},
+				},
+				{RpcMethod: "Claims", Use: "list", Short: "List claims (--status CLAIM_STATUS_VALID etc. to filter)"},
+				{
+					RpcMethod: "ClaimsByDerivation", Use: "by-derivation [derivation-cid]", Short: "List the claims about a derivation",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "derivation_cid"}},
+				},
+				{
+					RpcMethod: "ClaimsByOutput", Use: "by-output [output-cid]", Short: "List the claims naming an output",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "output_cid"}},
+				},
+				{
+					RpcMethod: "ClaimsByPublisher", Use: "by-publisher [address]", Short: "List a publisher's claims",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "publisher"}},
+				},
+				{
+					RpcMethod: "ClaimsByValidator", Use: "by-validator [address]", Short: "List the claims a validator was assigned (--open-only: awaiting its report)",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "validator"}},
+				},
+				{
+					RpcMethod: "VerifiedOutput", Use: "verified [derivation-cid]", Short: "Query the verified output of a derivation",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "derivation_cid"}},
+				},
 			},
 		},
 		Tx: &autocliv1.ServiceCommandDescriptor{
@@ -30,6 +55,27 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Example:        fmt.Sprintf("%s tx claims update-params-proposal \"$(%s query claims params -o json | jq -c .params)\" --from alice", version.AppName, version.AppName),
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "params"}},
 					GovProposal:    true,
+				},
+				{
+					RpcMethod: "SubmitClaim",
+					Use:       "submit [derivation-cid] [output-cid]",
+					Short:     "Claim that output-cid is the build of derivation-cid; pays claim_fee and locks --deposit",
+					Example:   fmt.Sprintf("%s tx claims submit bagu...drv bafy...out --deposit 10000000ubct --system x86_64-linux --from alice", version.AppName),
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
+						{ProtoField: "derivation_cid"}, {ProtoField: "output_cid"},
+					},
+					FlagOptions: map[string]*autocliv1.FlagOptions{
+						"system":  {Name: "system", Usage: "system the derivation builds on", DefaultValue: "x86_64-linux"},
+						"deposit": {Name: "deposit", Usage: "deposit to lock (>= min_deposit), e.g. 10000000ubct"},
+					},
+				},
+				{
+					RpcMethod: "ReportBuild",
+					Use:       "report [claim-id] [round] [output-cid] [build-time-ms]",
+					Short:     "Report the output the --from validator built for its assignment",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
+						{ProtoField: "claim_id"}, {ProtoField: "round"}, {ProtoField: "output_cid"}, {ProtoField: "build_time_ms"},
+					},
 				},
 			},
 		},

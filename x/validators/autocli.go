@@ -17,6 +17,20 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 			Service: types.Query_serviceDesc.ServiceName,
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
 				{RpcMethod: "Params", Use: "params", Short: "Query the validators module parameters"},
+				{
+					RpcMethod: "Validator", Use: "validator [operator]", Short: "Query one build validator",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "operator"}},
+				},
+				{RpcMethod: "Validators", Use: "list", Short: "List build validators"},
+				{
+					RpcMethod: "ValidatorsBySystem", Use: "by-system [system]", Short: "List the build validators of a system",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "system"}},
+				},
+				{
+					RpcMethod: "Randomness", Use: "randomness [height]", Short: "Query the VRF beacon output at a height (0: latest)",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "height"}},
+				},
+				{RpcMethod: "VrfKeys", Use: "vrf-keys", Short: "List the authorities' VRF keys"},
 			},
 		},
 		Tx: &autocliv1.ServiceCommandDescriptor{
@@ -30,6 +44,31 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Example:        fmt.Sprintf("%s tx validators update-params-proposal \"$(%s query validators params -o json | jq -c .params)\" --from alice", version.AppName, version.AppName),
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "params"}},
 					GovProposal:    true,
+				},
+				{
+					RpcMethod: "RegisterValidator",
+					Use:       "register [bond] [system,...]",
+					Short:     "Register the --from account as a build validator, locking bond (>= min_bond)",
+					Example:   fmt.Sprintf("%s tx validators register 1000000000ubct x86_64-linux --from builder1", version.AppName),
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
+						{ProtoField: "bond"}, {ProtoField: "systems", Varargs: true},
+					},
+				},
+				{
+					RpcMethod: "UpdateValidator",
+					Use:       "update",
+					Short:     "Replace the supported systems (--systems) and/or add bond (--add-bond)",
+					Example:   fmt.Sprintf("%s tx validators update --systems x86_64-linux,aarch64-linux --add-bond 5000000ubct --from builder1", version.AppName),
+				},
+				{
+					RpcMethod: "UnbondValidator", Use: "unbond",
+					Short: "Stop taking assignments; the bond returns after unbonding_blocks",
+				},
+				{RpcMethod: "Unjail", Use: "unjail", Short: "Re-activate a jailed build validator after its jail time"},
+				{
+					RpcMethod: "RegisterVrfKey", Use: "register-vrf-key [public-key-base64]",
+					Short:          "Register the VRF key of the x/staking validator operated by --from (see `vrf show`)",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "public_key"}},
 				},
 			},
 		},

@@ -28,7 +28,9 @@ var (
 	_ module.HasGenesis          = AppModule{}
 	_ module.HasServices         = AppModule{}
 	_ module.AppModuleSimulation = AppModule{}
+	_ module.HasInvariants       = AppModule{}
 	_ appmodule.AppModule        = AppModule{}
+	_ appmodule.HasEndBlocker    = AppModule{}
 )
 
 // AppModuleBasic implements the stateless parts of the module.
@@ -74,11 +76,21 @@ func (AppModuleBasic) RegisterGRPCGatewayRoutes(clientCtx client.Context, mux *g
 type AppModule struct {
 	AppModuleBasic
 	keeper keeper.Keeper
+	ak     simulation.AccountKeeper
+	bk     simulation.BankKeeper
 }
 
-// NewAppModule returns the module.
-func NewAppModule(cdc codec.Codec, k keeper.Keeper) AppModule {
-	return AppModule{AppModuleBasic: AppModuleBasic{cdc: cdc}, keeper: k}
+// NewAppModule returns the module. ak and bk are only used by simulations.
+func NewAppModule(cdc codec.Codec, k keeper.Keeper, ak simulation.AccountKeeper, bk simulation.BankKeeper) AppModule {
+	return AppModule{AppModuleBasic: AppModuleBasic{cdc: cdc}, keeper: k, ak: ak, bk: bk}
+}
+
+// EndBlock returns the bonds whose unbonding period is over.
+func (am AppModule) EndBlock(ctx context.Context) error { return am.keeper.EndBlocker(ctx) }
+
+// RegisterInvariants registers the module invariants (bonds == module balance).
+func (am AppModule) RegisterInvariants(ir sdk.InvariantRegistry) {
+	keeper.RegisterInvariants(ir, am.keeper)
 }
 
 // IsOnePerModuleType implements depinject.OnePerModuleType.
@@ -130,7 +142,7 @@ func (AppModule) ProposalMsgs(_ module.SimulationState) []simtypes.WeightedPropo
 	return simulation.ProposalMsgs()
 }
 
-// WeightedOperations returns no operations yet: the module's only Msg is gov-gated.
-func (AppModule) WeightedOperations(_ module.SimulationState) []simtypes.WeightedOperation {
-	return nil
+// WeightedOperations returns the random Msgs of the simulation.
+func (am AppModule) WeightedOperations(simState module.SimulationState) []simtypes.WeightedOperation {
+	return simulation.WeightedOperations(simState.AppParams, simState.TxConfig, am.keeper, am.ak, am.bk)
 }

@@ -3,7 +3,11 @@ package keeper
 import (
 	"context"
 
+	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/buildchain/buildchain/x/claims/types"
 )
@@ -17,14 +21,94 @@ func NewMsgServerImpl(k Keeper) types.MsgServer { return msgServer{k: k} }
 
 // UpdateParams replaces the module params; only the authority may do it.
 func (m msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams) (*types.MsgUpdateParamsResponse, error) {
+	if err := msg.ValidateBasic(); err != nil {
+		return nil, err
+	}
 	if msg.Authority != m.k.authority {
 		return nil, errorsmod.Wrapf(types.ErrInvalidAuthority, "expected %s, got %s", m.k.authority, msg.Authority)
-	}
-	if err := msg.Params.Validate(); err != nil {
-		return nil, errorsmod.Wrap(types.ErrInvalidParams, err.Error())
 	}
 	if err := m.k.Params.Set(ctx, msg.Params); err != nil {
 		return nil, errorsmod.Wrap(err, "setting params")
 	}
 	return &types.MsgUpdateParamsResponse{}, nil
+}
+
+// SubmitClaim pays claim_fee to the fee collector, locks the deposit and queues the claim
+// for assignment at the end of the block.
+func (m msgServer) SubmitClaim(ctx context.Context, msg *types.MsgSubmitClaim) (*types.MsgSubmitClaimResponse, error) {
+	if err := msg.ValidateBasic(); err != nil {
+		return nil, err
+	}
+	params, err := m.k.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if msg.Deposit.Denom != params.MinDeposit.Denom {
+		return nil, errorsmod.Wrapf(types.ErrWrongDenom, "deposit must be in %s, got %s", params.MinDeposit.Denom, msg.Deposit.Denom)
+	}
+	if msg.Deposit.IsLT(params.MinDeposit) {
+		return nil, errorsmod.Wrapf(types.ErrInsufficientDepos, "deposit %s is below min_deposit %s", msg.Deposit, params.MinDeposit)
+	}
+	pub, _ := sdk.AccAddressFromBech32(msg.Publisher)
+	if params.ClaimFee.IsPositive() {
+		if err := m.k.bank.SendCoinsFromAccountToModule(ctx, pub, authtypes.FeeCollectorName, sdk.NewCoins(params.ClaimFee)); err != nil {
+			return nil, errorsmod.Wrap(err, "paying claim fee")
+		}
+	}
+	if err := m.k.bank.SendCoinsFromAccountToModule(ctx, pub, types.ModuleName, sdk.NewCoins(msg.Deposit)); err != nil {
+		return nil, errorsmod.Wrap(err, "locking deposit")
+	}
+	id, err := m.k.NextClaimID.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
+	c := types.Claim{
+		Id: id, Publisher: msg.Publisher, DerivationCid: msg.DerivationCid, OutputCid: msg.OutputCid,
+		System: msg.System, Deposit: msg.Deposit, Fee: params.ClaimFee, Status: types.CLAIM_STATUS_PENDING,
+		SubmittedHeight: height, PendingSince: height, DepositLocked: true,
+	}
+	if err := m.k.indexNew(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := m.k.Pending.Set(ctx, id); err != nil {
+		return nil, err
+	}
+	return &types.MsgSubmitClaimResponse{ClaimId: id}, sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimSubmitted{
+		ClaimId: id, Publisher: c.Publisher, DerivationCid: c.DerivationCid, OutputCid: c.OutputCid, System: c.System, Deposit: c.Deposit,
+	})
+}
+
+// indexNew stores a claim with its permanent indexes.
+func (k Keeper) indexNew(ctx context.Context, c types.Claim) error {
+	pub, err := sdk.AccAddressFromBech32(c.Publisher)
+	if err != nil {
+		return err
+	}
+	for _, err := range []error{
+		k.Claims.Set(ctx, c.Id, c),
+		k.ByDerivation.Set(ctx, collections.Join(c.DerivationCid, c.Id)),
+		k.ByOutput.Set(ctx, collections.Join(c.OutputCid, c.Id)),
+		k.ByPublisher.Set(ctx, collections.Join(pub, c.Id)),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReportBuild records an assigned validator's result and plays the game on.
+func (m msgServer) ReportBuild(ctx context.Context, msg *types.MsgReportBuild) (*types.MsgReportBuildResponse, error) {
+	if err := msg.ValidateBasic(); err != nil {
+		return nil, err
+	}
+	if _, err := m.k.report(ctx, msg); err != nil {
+		return nil, err
+	}
+	c, err := m.k.GetClaim(ctx, msg.ClaimId)
+	if err != nil {
+		return nil, err
+	}
+	return &types.MsgReportBuildResponse{Status: c.Status.Short()}, nil
 }

@@ -20,7 +20,7 @@ func RandomParams(r *rand.Rand) types.Params {
 		sdkmath.LegacyNewDecWithPrec(int64(r.Intn(101)), 2),
 		minRounds,
 		minRounds+uint32(r.Intn(8)),
-		uint64(1+r.Intn(200)),
+		uint64(1+r.Intn(30)), // short enough that sims see timeouts
 		sdkmath.LegacyNewDecWithPrec(int64(r.Intn(101)), 2),
 	)
 }

@@ -13,12 +13,16 @@ import (
 func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	cdc.RegisterConcrete(Params{}, "buildchain/x/claims/Params", nil)
 	legacy.RegisterAminoMsg(cdc, &MsgUpdateParams{}, "buildchain/x/claims/MsgUpdateParams")
+	legacy.RegisterAminoMsg(cdc, &MsgSubmitClaim{}, "buildchain/MsgSubmitClaim")
+	legacy.RegisterAminoMsg(cdc, &MsgReportBuild{}, "buildchain/MsgReportBuild")
 }
 
 // RegisterInterfaces registers the module's Msgs with the interface registry.
 func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 	registry.RegisterImplementations((*sdk.Msg)(nil),
 		&MsgUpdateParams{},
+		&MsgSubmitClaim{},
+		&MsgReportBuild{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)
 }

@@ -6,6 +6,7 @@ package types
 import (
 	context "context"
 	fmt "fmt"
+	query "github.com/cosmos/cosmos-sdk/types/query"
 	_ "github.com/cosmos/cosmos-sdk/types/tx/amino"
 	_ "github.com/cosmos/gogoproto/gogoproto"
 	grpc1 "github.com/cosmos/gogoproto/grpc"
@@ -113,34 +114,613 @@ func (m *QueryParamsResponse) GetParams() Params {
 	return Params{}
 }
 
+// QueryClaimRequest asks for a claim by id.
+type QueryClaimRequest struct {
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+}
+
+func (m *QueryClaimRequest) Reset()         { *m = QueryClaimRequest{} }
+func (m *QueryClaimRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryClaimRequest) ProtoMessage()    {}
+func (*QueryClaimRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{2}
+}
+func (m *QueryClaimRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryClaimRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryClaimRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryClaimRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryClaimRequest.Merge(m, src)
+}
+func (m *QueryClaimRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryClaimRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryClaimRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryClaimRequest proto.InternalMessageInfo
+
+func (m *QueryClaimRequest) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
+// QueryClaimResponse holds a claim.
+type QueryClaimResponse struct {
+	Claim Claim `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim"`
+}
+
+func (m *QueryClaimResponse) Reset()         { *m = QueryClaimResponse{} }
+func (m *QueryClaimResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryClaimResponse) ProtoMessage()    {}
+func (*QueryClaimResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{3}
+}
+func (m *QueryClaimResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryClaimResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryClaimResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryClaimResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryClaimResponse.Merge(m, src)
+}
+func (m *QueryClaimResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryClaimResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryClaimResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryClaimResponse proto.InternalMessageInfo
+
+func (m *QueryClaimResponse) GetClaim() Claim {
+	if m != nil {
+		return m.Claim
+	}
+	return Claim{}
+}
+
+// QueryClaimsRequest lists claims.
+type QueryClaimsRequest struct {
+	// status filters when not UNSPECIFIED.
+	Status     ClaimStatus        `protobuf:"varint,1,opt,name=status,proto3,enum=buildchain.claims.v1.ClaimStatus" json:"status,omitempty"`
+	Pagination *query.PageRequest `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryClaimsRequest) Reset()         { *m = QueryClaimsRequest{} }
+func (m *QueryClaimsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryClaimsRequest) ProtoMessage()    {}
+func (*QueryClaimsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{4}
+}
+func (m *QueryClaimsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryClaimsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryClaimsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryClaimsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryClaimsRequest.Merge(m, src)
+}
+func (m *QueryClaimsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryClaimsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryClaimsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryClaimsRequest proto.InternalMessageInfo
+
+func (m *QueryClaimsRequest) GetStatus() ClaimStatus {
+	if m != nil {
+		return m.Status
+	}
+	return CLAIM_STATUS_UNSPECIFIED
+}
+
+func (m *QueryClaimsRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryClaimsResponse is one page of claims, in id order.
+type QueryClaimsResponse struct {
+	Claims     []Claim             `protobuf:"bytes,1,rep,name=claims,proto3" json:"claims"`
+	Pagination *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryClaimsResponse) Reset()         { *m = QueryClaimsResponse{} }
+func (m *QueryClaimsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryClaimsResponse) ProtoMessage()    {}
+func (*QueryClaimsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{5}
+}
+func (m *QueryClaimsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryClaimsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryClaimsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryClaimsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryClaimsResponse.Merge(m, src)
+}
+func (m *QueryClaimsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryClaimsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryClaimsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryClaimsResponse proto.InternalMessageInfo
+
+func (m *QueryClaimsResponse) GetClaims() []Claim {
+	if m != nil {
+		return m.Claims
+	}
+	return nil
+}
+
+func (m *QueryClaimsResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryClaimsByDerivationRequest lists claims about a derivation.
+type QueryClaimsByDerivationRequest struct {
+	DerivationCid string             `protobuf:"bytes,1,opt,name=derivation_cid,json=derivationCid,proto3" json:"derivation_cid,omitempty"`
+	Pagination    *query.PageRequest `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryClaimsByDerivationRequest) Reset()         { *m = QueryClaimsByDerivationRequest{} }
+func (m *QueryClaimsByDerivationRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryClaimsByDerivationRequest) ProtoMessage()    {}
+func (*QueryClaimsByDerivationRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{6}
+}
+func (m *QueryClaimsByDerivationRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryClaimsByDerivationRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryClaimsByDerivationRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryClaimsByDerivationRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryClaimsByDerivationRequest.Merge(m, src)
+}
+func (m *QueryClaimsByDerivationRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryClaimsByDerivationRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryClaimsByDerivationRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryClaimsByDerivationRequest proto.InternalMessageInfo
+
+func (m *QueryClaimsByDerivationRequest) GetDerivationCid() string {
+	if m != nil {
+		return m.DerivationCid
+	}
+	return ""
+}
+
+func (m *QueryClaimsByDerivationRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryClaimsByOutputRequest lists claims naming an output.
+type QueryClaimsByOutputRequest struct {
+	OutputCid  string             `protobuf:"bytes,1,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
+	Pagination *query.PageRequest `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryClaimsByOutputRequest) Reset()         { *m = QueryClaimsByOutputRequest{} }
+func (m *QueryClaimsByOutputRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryClaimsByOutputRequest) ProtoMessage()    {}
+func (*QueryClaimsByOutputRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{7}
+}
+func (m *QueryClaimsByOutputRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryClaimsByOutputRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryClaimsByOutputRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryClaimsByOutputRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryClaimsByOutputRequest.Merge(m, src)
+}
+func (m *QueryClaimsByOutputRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryClaimsByOutputRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryClaimsByOutputRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryClaimsByOutputRequest proto.InternalMessageInfo
+
+func (m *QueryClaimsByOutputRequest) GetOutputCid() string {
+	if m != nil {
+		return m.OutputCid
+	}
+	return ""
+}
+
+func (m *QueryClaimsByOutputRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryClaimsByPublisherRequest lists a publisher's claims.
+type QueryClaimsByPublisherRequest struct {
+	Publisher  string             `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	Pagination *query.PageRequest `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryClaimsByPublisherRequest) Reset()         { *m = QueryClaimsByPublisherRequest{} }
+func (m *QueryClaimsByPublisherRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryClaimsByPublisherRequest) ProtoMessage()    {}
+func (*QueryClaimsByPublisherRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{8}
+}
+func (m *QueryClaimsByPublisherRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryClaimsByPublisherRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryClaimsByPublisherRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryClaimsByPublisherRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryClaimsByPublisherRequest.Merge(m, src)
+}
+func (m *QueryClaimsByPublisherRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryClaimsByPublisherRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryClaimsByPublisherRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryClaimsByPublisherRequest proto.InternalMessageInfo
+
+func (m *QueryClaimsByPublisherRequest) GetPublisher() string {
+	if m != nil {
+		return m.Publisher
+	}
+	return ""
+}
+
+func (m *QueryClaimsByPublisherRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryClaimsByValidatorRequest lists a validator's assigned claims.
+type QueryClaimsByValidatorRequest struct {
+	Validator string `protobuf:"bytes,1,opt,name=validator,proto3" json:"validator,omitempty"`
+	// open_only keeps only claims currently waiting for this validator's report.
+	OpenOnly   bool               `protobuf:"varint,2,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	Pagination *query.PageRequest `protobuf:"bytes,3,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryClaimsByValidatorRequest) Reset()         { *m = QueryClaimsByValidatorRequest{} }
+func (m *QueryClaimsByValidatorRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryClaimsByValidatorRequest) ProtoMessage()    {}
+func (*QueryClaimsByValidatorRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{9}
+}
+func (m *QueryClaimsByValidatorRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryClaimsByValidatorRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryClaimsByValidatorRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryClaimsByValidatorRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryClaimsByValidatorRequest.Merge(m, src)
+}
+func (m *QueryClaimsByValidatorRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryClaimsByValidatorRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryClaimsByValidatorRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryClaimsByValidatorRequest proto.InternalMessageInfo
+
+func (m *QueryClaimsByValidatorRequest) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *QueryClaimsByValidatorRequest) GetOpenOnly() bool {
+	if m != nil {
+		return m.OpenOnly
+	}
+	return false
+}
+
+func (m *QueryClaimsByValidatorRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryVerifiedOutputRequest asks for the verified output of a derivation.
+type QueryVerifiedOutputRequest struct {
+	DerivationCid string `protobuf:"bytes,1,opt,name=derivation_cid,json=derivationCid,proto3" json:"derivation_cid,omitempty"`
+}
+
+func (m *QueryVerifiedOutputRequest) Reset()         { *m = QueryVerifiedOutputRequest{} }
+func (m *QueryVerifiedOutputRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryVerifiedOutputRequest) ProtoMessage()    {}
+func (*QueryVerifiedOutputRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{10}
+}
+func (m *QueryVerifiedOutputRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryVerifiedOutputRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryVerifiedOutputRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryVerifiedOutputRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryVerifiedOutputRequest.Merge(m, src)
+}
+func (m *QueryVerifiedOutputRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryVerifiedOutputRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryVerifiedOutputRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryVerifiedOutputRequest proto.InternalMessageInfo
+
+func (m *QueryVerifiedOutputRequest) GetDerivationCid() string {
+	if m != nil {
+		return m.DerivationCid
+	}
+	return ""
+}
+
+// QueryVerifiedOutputResponse names the verified output and the claim that verified it.
+type QueryVerifiedOutputResponse struct {
+	OutputCid      string `protobuf:"bytes,1,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
+	ClaimId        uint64 `protobuf:"varint,2,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	Rounds         uint32 `protobuf:"varint,3,opt,name=rounds,proto3" json:"rounds,omitempty"`
+	VerifiedHeight int64  `protobuf:"varint,4,opt,name=verified_height,json=verifiedHeight,proto3" json:"verified_height,omitempty"`
+}
+
+func (m *QueryVerifiedOutputResponse) Reset()         { *m = QueryVerifiedOutputResponse{} }
+func (m *QueryVerifiedOutputResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryVerifiedOutputResponse) ProtoMessage()    {}
+func (*QueryVerifiedOutputResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cf56414352c218b, []int{11}
+}
+func (m *QueryVerifiedOutputResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryVerifiedOutputResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryVerifiedOutputResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryVerifiedOutputResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryVerifiedOutputResponse.Merge(m, src)
+}
+func (m *QueryVerifiedOutputResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryVerifiedOutputResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryVerifiedOutputResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryVerifiedOutputResponse proto.InternalMessageInfo
+
+func (m *QueryVerifiedOutputResponse) GetOutputCid() string {
+	if m != nil {
+		return m.OutputCid
+	}
+	return ""
+}
+
+func (m *QueryVerifiedOutputResponse) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *QueryVerifiedOutputResponse) GetRounds() uint32 {
+	if m != nil {
+		return m.Rounds
+	}
+	return 0
+}
+
+func (m *QueryVerifiedOutputResponse) GetVerifiedHeight() int64 {
+	if m != nil {
+		return m.VerifiedHeight
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterType((*QueryParamsRequest)(nil), "buildchain.claims.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "buildchain.claims.v1.QueryParamsResponse")
+	proto.RegisterType((*QueryClaimRequest)(nil), "buildchain.claims.v1.QueryClaimRequest")
+	proto.RegisterType((*QueryClaimResponse)(nil), "buildchain.claims.v1.QueryClaimResponse")
+	proto.RegisterType((*QueryClaimsRequest)(nil), "buildchain.claims.v1.QueryClaimsRequest")
+	proto.RegisterType((*QueryClaimsResponse)(nil), "buildchain.claims.v1.QueryClaimsResponse")
+	proto.RegisterType((*QueryClaimsByDerivationRequest)(nil), "buildchain.claims.v1.QueryClaimsByDerivationRequest")
+	proto.RegisterType((*QueryClaimsByOutputRequest)(nil), "buildchain.claims.v1.QueryClaimsByOutputRequest")
+	proto.RegisterType((*QueryClaimsByPublisherRequest)(nil), "buildchain.claims.v1.QueryClaimsByPublisherRequest")
+	proto.RegisterType((*QueryClaimsByValidatorRequest)(nil), "buildchain.claims.v1.QueryClaimsByValidatorRequest")
+	proto.RegisterType((*QueryVerifiedOutputRequest)(nil), "buildchain.claims.v1.QueryVerifiedOutputRequest")
+	proto.RegisterType((*QueryVerifiedOutputResponse)(nil), "buildchain.claims.v1.QueryVerifiedOutputResponse")
 }
 
 func init() { proto.RegisterFile("buildchain/claims/v1/query.proto", fileDescriptor_2cf56414352c218b) }
 
 var fileDescriptor_2cf56414352c218b = []byte{
-	// 291 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0x52, 0x48, 0x2a, 0xcd, 0xcc,
-	0x49, 0x49, 0xce, 0x48, 0xcc, 0xcc, 0xd3, 0x4f, 0xce, 0x49, 0xcc, 0xcc, 0x2d, 0xd6, 0x2f, 0x33,
-	0xd4, 0x2f, 0x2c, 0x4d, 0x2d, 0xaa, 0xd4, 0x2b, 0x28, 0xca, 0x2f, 0xc9, 0x17, 0x12, 0x41, 0xa8,
-	0xd0, 0x83, 0xa8, 0xd0, 0x2b, 0x33, 0x94, 0x12, 0x4c, 0xcc, 0xcd, 0xcc, 0xcb, 0xd7, 0x07, 0x93,
-	0x10, 0x85, 0x52, 0x8a, 0x58, 0x8d, 0x2a, 0x48, 0x2c, 0x4a, 0xcc, 0x2d, 0x86, 0x2a, 0x11, 0x49,
-	0xcf, 0x4f, 0xcf, 0x07, 0x33, 0xf5, 0x41, 0x2c, 0xa8, 0xa8, 0x4c, 0x7a, 0x7e, 0x7e, 0x7a, 0x4e,
-	0xaa, 0x7e, 0x62, 0x41, 0xa6, 0x7e, 0x62, 0x5e, 0x5e, 0x7e, 0x49, 0x62, 0x49, 0x66, 0x7e, 0x1e,
-	0x54, 0x8f, 0x92, 0x08, 0x97, 0x50, 0x20, 0xc8, 0x39, 0x01, 0x60, 0x83, 0x82, 0x52, 0x0b, 0x4b,
-	0x53, 0x8b, 0x4b, 0x94, 0xc2, 0xb8, 0x84, 0x51, 0x44, 0x8b, 0x0b, 0xf2, 0xf3, 0x8a, 0x53, 0x85,
-	0xec, 0xb9, 0xd8, 0x20, 0x16, 0x4a, 0x30, 0x2a, 0x30, 0x6a, 0x70, 0x1b, 0xc9, 0xe8, 0x61, 0x73,
-	0xbd, 0x1e, 0x44, 0x97, 0x13, 0xe7, 0x89, 0x7b, 0xf2, 0x0c, 0x2b, 0x9e, 0x6f, 0xd0, 0x62, 0x0c,
-	0x82, 0x6a, 0x33, 0xea, 0x65, 0xe4, 0x62, 0x05, 0x1b, 0x2c, 0xd4, 0xcc, 0xc8, 0xc5, 0x06, 0x51,
-	0x27, 0xa4, 0x81, 0xdd, 0x14, 0x4c, 0x67, 0x49, 0x69, 0x12, 0xa1, 0x12, 0xe2, 0x54, 0x25, 0x95,
-	0xa6, 0xcb, 0x4f, 0x26, 0x33, 0xc9, 0x09, 0xc9, 0xe8, 0xe3, 0x09, 0x37, 0x27, 0xcf, 0x13, 0x8f,
-	0xe4, 0x18, 0x2f, 0x3c, 0x92, 0x63, 0x7c, 0xf0, 0x48, 0x8e, 0x71, 0xc2, 0x63, 0x39, 0x86, 0x0b,
-	0x8f, 0xe5, 0x18, 0x6e, 0x3c, 0x96, 0x63, 0x88, 0xd2, 0x4f, 0xcf, 0x2c, 0xc9, 0x28, 0x4d, 0xd2,
-	0x4b, 0xce, 0xcf, 0x45, 0x36, 0x01, 0x89, 0x59, 0x01, 0x33, 0xae, 0xa4, 0xb2, 0x20, 0xb5, 0x38,
-	0x89, 0x0d, 0x1c, 0x9e, 0xc6, 0x80, 0x00, 0x00, 0x00, 0xff, 0xff, 0xe0, 0xd0, 0x55, 0x40, 0xf3,
-	0x01, 0x00, 0x00,
+	// 883 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x96, 0xcf, 0x4f, 0xdb, 0x48,
+	0x14, 0xc7, 0x33, 0x01, 0xb2, 0x64, 0x56, 0x64, 0xc5, 0x2c, 0x5a, 0x65, 0x43, 0xf0, 0x06, 0xb3,
+	0xbb, 0x04, 0x0e, 0xf6, 0x86, 0x6c, 0x0f, 0x88, 0xfe, 0x50, 0x49, 0xd5, 0x96, 0x13, 0xd4, 0x95,
+	0x38, 0xf4, 0x12, 0x39, 0xb1, 0xeb, 0x8c, 0x94, 0x78, 0x4c, 0x6c, 0x47, 0x8d, 0x22, 0x2e, 0x45,
+	0x9c, 0x5b, 0xa9, 0x87, 0xf6, 0xd4, 0x43, 0xd5, 0x03, 0x47, 0x8e, 0x55, 0xff, 0x02, 0x8e, 0x48,
+	0xbd, 0xf4, 0x54, 0x55, 0x50, 0xa9, 0xff, 0x46, 0x95, 0x99, 0xb1, 0x63, 0x07, 0x37, 0x3f, 0x50,
+	0x2e, 0x68, 0xf2, 0x78, 0x3f, 0x3e, 0x33, 0xef, 0xbd, 0x6f, 0x02, 0x73, 0x15, 0x17, 0xd7, 0xb5,
+	0x6a, 0x4d, 0xc5, 0xa6, 0x5c, 0xad, 0xab, 0xb8, 0x61, 0xcb, 0xad, 0x82, 0x7c, 0xe0, 0xea, 0xcd,
+	0xb6, 0x64, 0x35, 0x89, 0x43, 0xd0, 0x42, 0xcf, 0x43, 0x62, 0x1e, 0x52, 0xab, 0x90, 0x99, 0x57,
+	0x1b, 0xd8, 0x24, 0x32, 0xfd, 0xcb, 0x1c, 0x33, 0xcb, 0x91, 0xa9, 0x2c, 0xb5, 0xa9, 0x36, 0x6c,
+	0xee, 0x12, 0x5d, 0xcd, 0x69, 0x5b, 0xba, 0xe7, 0xb1, 0x5e, 0x25, 0x76, 0x83, 0xd8, 0x72, 0x45,
+	0xb5, 0x75, 0x86, 0x21, 0xb7, 0x0a, 0x15, 0xdd, 0x51, 0xbb, 0x99, 0x0c, 0x6c, 0xaa, 0x0e, 0x26,
+	0x26, 0xf7, 0x5d, 0x30, 0x88, 0x41, 0xe8, 0x51, 0xee, 0x9e, 0xb8, 0x35, 0x6b, 0x10, 0x62, 0xd4,
+	0x75, 0x59, 0xb5, 0xb0, 0xac, 0x9a, 0x26, 0x71, 0x68, 0x08, 0xcf, 0x2f, 0x2e, 0x40, 0xf4, 0xa8,
+	0x9b, 0x75, 0x8f, 0x62, 0x29, 0xfa, 0x81, 0xab, 0xdb, 0x8e, 0xb8, 0x0f, 0x7f, 0x0f, 0x59, 0x6d,
+	0x8b, 0x98, 0xb6, 0x8e, 0xee, 0xc0, 0x04, 0xc3, 0x4f, 0x83, 0x1c, 0xc8, 0xff, 0xba, 0x91, 0x95,
+	0xa2, 0xde, 0x42, 0x62, 0x51, 0xdb, 0xc9, 0xb3, 0x2f, 0x7f, 0xc5, 0x4e, 0xbe, 0x9f, 0xae, 0x03,
+	0x85, 0x87, 0x89, 0x2b, 0x70, 0x9e, 0xe6, 0x2d, 0x75, 0x7d, 0x79, 0x31, 0x94, 0x82, 0x71, 0xac,
+	0xd1, 0x8c, 0xd3, 0x4a, 0x1c, 0x6b, 0xa2, 0xc2, 0x91, 0xb8, 0x13, 0xaf, 0x7d, 0x13, 0xce, 0xd0,
+	0x0a, 0xbc, 0xf4, 0x62, 0x74, 0x69, 0x1a, 0x13, 0xac, 0xcc, 0x82, 0xc4, 0xd7, 0x20, 0x98, 0xd4,
+	0xbb, 0x27, 0xda, 0x84, 0x09, 0xdb, 0x51, 0x1d, 0x97, 0x5d, 0x28, 0xb5, 0xb1, 0x3c, 0x20, 0xeb,
+	0x63, 0xea, 0xa8, 0xf0, 0x00, 0x74, 0x1f, 0xc2, 0x5e, 0x03, 0xd2, 0x71, 0x0a, 0xf5, 0xaf, 0xc4,
+	0xba, 0x25, 0x75, 0xbb, 0x25, 0xb1, 0xa1, 0xe1, 0xdd, 0x92, 0xf6, 0x54, 0x43, 0xe7, 0x65, 0x95,
+	0x40, 0xa4, 0xf8, 0x16, 0xf0, 0xb7, 0xf6, 0xc8, 0xf8, 0x7d, 0x6f, 0xc3, 0x04, 0x03, 0x48, 0x83,
+	0xdc, 0xd4, 0x18, 0x17, 0xe6, 0x51, 0xe8, 0x41, 0x04, 0xdf, 0xea, 0x50, 0x3e, 0x56, 0x3c, 0x04,
+	0xf8, 0x02, 0x40, 0x21, 0x00, 0xb8, 0xdd, 0xbe, 0xa7, 0x37, 0x71, 0x8b, 0xfe, 0xcf, 0x7b, 0xc6,
+	0x7f, 0x60, 0x4a, 0xf3, 0x8d, 0xe5, 0x2a, 0xef, 0x66, 0x52, 0x99, 0xeb, 0x59, 0x4b, 0x58, 0x9b,
+	0xd8, 0x93, 0x1d, 0x01, 0x98, 0x09, 0x11, 0xed, 0xba, 0x8e, 0xe5, 0x3a, 0x1e, 0xcd, 0x12, 0x84,
+	0x84, 0x1a, 0x02, 0x24, 0x49, 0x66, 0x99, 0x24, 0xc5, 0x31, 0x80, 0x4b, 0x21, 0x8a, 0x3d, 0xb7,
+	0x52, 0xc7, 0x76, 0x4d, 0x6f, 0x7a, 0x20, 0x59, 0x98, 0xb4, 0x3c, 0x9b, 0xc7, 0xe1, 0x1b, 0x26,
+	0xc6, 0xf1, 0xae, 0x9f, 0x63, 0x5f, 0xad, 0x63, 0x4d, 0x75, 0x48, 0x90, 0xa3, 0xe5, 0xd9, 0x3c,
+	0x0e, 0xdf, 0x80, 0x16, 0x61, 0x92, 0x58, 0xba, 0x59, 0x26, 0x66, 0xbd, 0x4d, 0x31, 0x66, 0x95,
+	0xd9, 0xae, 0x61, 0xd7, 0xac, 0xb7, 0xfb, 0x20, 0xa7, 0xae, 0x0d, 0x59, 0xe2, 0x1d, 0xdb, 0xd7,
+	0x9b, 0xf8, 0x29, 0xd6, 0xb5, 0x70, 0xc7, 0x46, 0x9b, 0x1f, 0xf1, 0x0d, 0x80, 0x8b, 0x91, 0x59,
+	0xf8, 0xca, 0x0c, 0x69, 0xfc, 0x9f, 0x70, 0x96, 0xee, 0x46, 0x19, 0x6b, 0xf4, 0x9e, 0xd3, 0xca,
+	0x2f, 0xf4, 0xf3, 0x8e, 0x86, 0xfe, 0x80, 0x89, 0x26, 0x71, 0x4d, 0xcd, 0xa6, 0x57, 0x9c, 0x53,
+	0xf8, 0x27, 0xb4, 0x0a, 0x7f, 0x6b, 0xf1, 0x5a, 0xe5, 0x9a, 0x8e, 0x8d, 0x9a, 0x93, 0x9e, 0xce,
+	0x81, 0xfc, 0x94, 0x92, 0xf2, 0xcc, 0x0f, 0xa9, 0x75, 0xe3, 0x3d, 0x84, 0x33, 0x14, 0x0d, 0x1d,
+	0x01, 0x98, 0x60, 0x02, 0x88, 0xf2, 0xd1, 0x2b, 0x7b, 0x55, 0x6f, 0x33, 0x6b, 0x23, 0x78, 0xb2,
+	0x4b, 0x8a, 0x7f, 0x3f, 0xff, 0xf4, 0xed, 0x55, 0x5c, 0x40, 0x59, 0x79, 0xc0, 0xd7, 0x0b, 0x3a,
+	0x06, 0x70, 0x86, 0xce, 0x03, 0x5a, 0x1d, 0x90, 0x3a, 0x28, 0xc3, 0x99, 0xfc, 0x70, 0x47, 0x8e,
+	0xb0, 0x46, 0x11, 0x56, 0xd0, 0x72, 0x34, 0x02, 0x3f, 0x75, 0xb0, 0x76, 0x48, 0x5f, 0x83, 0xcd,
+	0x25, 0x1a, 0x9a, 0x7f, 0xa4, 0xd7, 0x08, 0xab, 0xe4, 0xb0, 0xd7, 0xe0, 0x5a, 0xf8, 0x01, 0x40,
+	0x74, 0x55, 0xbd, 0xd0, 0xff, 0x43, 0xeb, 0x44, 0x88, 0xdd, 0x38, 0x74, 0x77, 0x29, 0xdd, 0x16,
+	0xda, 0x8c, 0xa6, 0xeb, 0x4d, 0xb7, 0x2d, 0x77, 0xc2, 0x0b, 0x70, 0xe8, 0xa1, 0x9f, 0x00, 0x98,
+	0x0a, 0xcb, 0x1c, 0xfa, 0x6f, 0x04, 0xec, 0xd0, 0x7e, 0x8d, 0x83, 0xbc, 0x49, 0x91, 0x8b, 0xa8,
+	0x10, 0x8d, 0xcc, 0xb6, 0xc9, 0x96, 0x3b, 0xbd, 0x45, 0xf3, 0x51, 0x4f, 0x01, 0x9c, 0xbf, 0xa2,
+	0x85, 0xa8, 0x38, 0x02, 0x6d, 0xbf, 0x72, 0x8e, 0x03, 0xbc, 0x45, 0x81, 0x6f, 0xa0, 0xe2, 0x4f,
+	0xf6, 0xc1, 0x4b, 0x6d, 0xcb, 0x1d, 0xff, 0x1c, 0x89, 0xec, 0xcb, 0xe6, 0x48, 0xc8, 0xfd, 0x22,
+	0x3b, 0x41, 0x64, 0x5f, 0x9a, 0x6d, 0xb9, 0xe3, 0x9f, 0x7d, 0xe4, 0x8f, 0x00, 0xa6, 0xc2, 0xfa,
+	0x37, 0x70, 0x20, 0x22, 0x05, 0x37, 0x53, 0x18, 0x23, 0x82, 0x43, 0x97, 0x28, 0xf4, 0x2d, 0xb4,
+	0x75, 0x8d, 0x59, 0xf6, 0xc4, 0x72, 0x7b, 0xe7, 0xec, 0x42, 0x00, 0xe7, 0x17, 0x02, 0xf8, 0x7a,
+	0x21, 0x80, 0x97, 0x97, 0x42, 0xec, 0xfc, 0x52, 0x88, 0x7d, 0xbe, 0x14, 0x62, 0x4f, 0x64, 0x03,
+	0x3b, 0x35, 0xb7, 0x22, 0x55, 0x49, 0x23, 0x58, 0x20, 0x70, 0x7c, 0xe6, 0x55, 0xa3, 0x3f, 0x8f,
+	0x2b, 0x09, 0xfa, 0xfb, 0xb5, 0xf8, 0x23, 0x00, 0x00, 0xff, 0xff, 0x73, 0x3b, 0x56, 0x8f, 0xb1,
+	0x0b, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -157,6 +737,20 @@ const _ = grpc.SupportPackageIsVersion4
 type QueryClient interface {
 	// Params returns the module parameters.
 	Params(ctx context.Context, in *QueryParamsRequest, opts ...grpc.CallOption) (*QueryParamsResponse, error)
+	// Claim returns one claim by id.
+	Claim(ctx context.Context, in *QueryClaimRequest, opts ...grpc.CallOption) (*QueryClaimResponse, error)
+	// Claims lists claims, optionally with one status.
+	Claims(ctx context.Context, in *QueryClaimsRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error)
+	// ClaimsByDerivation lists the claims about a derivation.
+	ClaimsByDerivation(ctx context.Context, in *QueryClaimsByDerivationRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error)
+	// ClaimsByOutput lists the claims naming an output.
+	ClaimsByOutput(ctx context.Context, in *QueryClaimsByOutputRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error)
+	// ClaimsByPublisher lists a publisher's claims.
+	ClaimsByPublisher(ctx context.Context, in *QueryClaimsByPublisherRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error)
+	// ClaimsByValidator lists the claims a validator was assigned to (open_only: only awaiting its report).
+	ClaimsByValidator(ctx context.Context, in *QueryClaimsByValidatorRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error)
+	// VerifiedOutput returns the verified output of a derivation: the first claim about it that became VALID.
+	VerifiedOutput(ctx context.Context, in *QueryVerifiedOutputRequest, opts ...grpc.CallOption) (*QueryVerifiedOutputResponse, error)
 }
 
 type queryClient struct {
@@ -176,10 +770,87 @@ func (c *queryClient) Params(ctx context.Context, in *QueryParamsRequest, opts .
 	return out, nil
 }
 
+func (c *queryClient) Claim(ctx context.Context, in *QueryClaimRequest, opts ...grpc.CallOption) (*QueryClaimResponse, error) {
+	out := new(QueryClaimResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Query/Claim", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Claims(ctx context.Context, in *QueryClaimsRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error) {
+	out := new(QueryClaimsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Query/Claims", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) ClaimsByDerivation(ctx context.Context, in *QueryClaimsByDerivationRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error) {
+	out := new(QueryClaimsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Query/ClaimsByDerivation", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) ClaimsByOutput(ctx context.Context, in *QueryClaimsByOutputRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error) {
+	out := new(QueryClaimsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Query/ClaimsByOutput", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) ClaimsByPublisher(ctx context.Context, in *QueryClaimsByPublisherRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error) {
+	out := new(QueryClaimsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Query/ClaimsByPublisher", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) ClaimsByValidator(ctx context.Context, in *QueryClaimsByValidatorRequest, opts ...grpc.CallOption) (*QueryClaimsResponse, error) {
+	out := new(QueryClaimsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Query/ClaimsByValidator", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) VerifiedOutput(ctx context.Context, in *QueryVerifiedOutputRequest, opts ...grpc.CallOption) (*QueryVerifiedOutputResponse, error) {
+	out := new(QueryVerifiedOutputResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Query/VerifiedOutput", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServer is the server API for Query service.
 type QueryServer interface {
 	// Params returns the module parameters.
 	Params(context.Context, *QueryParamsRequest) (*QueryParamsResponse, error)
+	// Claim returns one claim by id.
+	Claim(context.Context, *QueryClaimRequest) (*QueryClaimResponse, error)
+	// Claims lists claims, optionally with one status.
+	Claims(context.Context, *QueryClaimsRequest) (*QueryClaimsResponse, error)
+	// ClaimsByDerivation lists the claims about a derivation.
+	ClaimsByDerivation(context.Context, *QueryClaimsByDerivationRequest) (*QueryClaimsResponse, error)
+	// ClaimsByOutput lists the claims naming an output.
+	ClaimsByOutput(context.Context, *QueryClaimsByOutputRequest) (*QueryClaimsResponse, error)
+	// ClaimsByPublisher lists a publisher's claims.
+	ClaimsByPublisher(context.Context, *QueryClaimsByPublisherRequest) (*QueryClaimsResponse, error)
+	// ClaimsByValidator lists the claims a validator was assigned to (open_only: only awaiting its report).
+	ClaimsByValidator(context.Context, *QueryClaimsByValidatorRequest) (*QueryClaimsResponse, error)
+	// VerifiedOutput returns the verified output of a derivation: the first claim about it that became VALID.
+	VerifiedOutput(context.Context, *QueryVerifiedOutputRequest) (*QueryVerifiedOutputResponse, error)
 }
 
 // UnimplementedQueryServer can be embedded to have forward compatible implementations.
@@ -188,6 +859,27 @@ type UnimplementedQueryServer struct {
 
 func (*UnimplementedQueryServer) Params(ctx context.Context, req *QueryParamsRequest) (*QueryParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Params not implemented")
+}
+func (*UnimplementedQueryServer) Claim(ctx context.Context, req *QueryClaimRequest) (*QueryClaimResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Claim not implemented")
+}
+func (*UnimplementedQueryServer) Claims(ctx context.Context, req *QueryClaimsRequest) (*QueryClaimsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Claims not implemented")
+}
+func (*UnimplementedQueryServer) ClaimsByDerivation(ctx context.Context, req *QueryClaimsByDerivationRequest) (*QueryClaimsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ClaimsByDerivation not implemented")
+}
+func (*UnimplementedQueryServer) ClaimsByOutput(ctx context.Context, req *QueryClaimsByOutputRequest) (*QueryClaimsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ClaimsByOutput not implemented")
+}
+func (*UnimplementedQueryServer) ClaimsByPublisher(ctx context.Context, req *QueryClaimsByPublisherRequest) (*QueryClaimsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ClaimsByPublisher not implemented")
+}
+func (*UnimplementedQueryServer) ClaimsByValidator(ctx context.Context, req *QueryClaimsByValidatorRequest) (*QueryClaimsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ClaimsByValidator not implemented")
+}
+func (*UnimplementedQueryServer) VerifiedOutput(ctx context.Context, req *QueryVerifiedOutputRequest) (*QueryVerifiedOutputResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VerifiedOutput not implemented")
 }
 
 func RegisterQueryServer(s grpc1.Server, srv QueryServer) {
@@ -212,6 +904,132 @@ func _Query_Params_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_Claim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Claim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Query/Claim",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Claim(ctx, req.(*QueryClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Claims_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryClaimsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Claims(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Query/Claims",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Claims(ctx, req.(*QueryClaimsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_ClaimsByDerivation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryClaimsByDerivationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ClaimsByDerivation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Query/ClaimsByDerivation",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ClaimsByDerivation(ctx, req.(*QueryClaimsByDerivationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_ClaimsByOutput_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryClaimsByOutputRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ClaimsByOutput(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Query/ClaimsByOutput",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ClaimsByOutput(ctx, req.(*QueryClaimsByOutputRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_ClaimsByPublisher_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryClaimsByPublisherRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ClaimsByPublisher(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Query/ClaimsByPublisher",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ClaimsByPublisher(ctx, req.(*QueryClaimsByPublisherRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_ClaimsByValidator_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryClaimsByValidatorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ClaimsByValidator(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Query/ClaimsByValidator",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ClaimsByValidator(ctx, req.(*QueryClaimsByValidatorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_VerifiedOutput_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryVerifiedOutputRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).VerifiedOutput(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Query/VerifiedOutput",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).VerifiedOutput(ctx, req.(*QueryVerifiedOutputRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Query_serviceDesc = _Query_serviceDesc
 var _Query_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "buildchain.claims.v1.Query",
@@ -220,6 +1038,34 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Params",
 			Handler:    _Query_Params_Handler,
+		},
+		{
+			MethodName: "Claim",
+			Handler:    _Query_Claim_Handler,
+		},
+		{
+			MethodName: "Claims",
+			Handler:    _Query_Claims_Handler,
+		},
+		{
+			MethodName: "ClaimsByDerivation",
+			Handler:    _Query_ClaimsByDerivation_Handler,
+		},
+		{
+			MethodName: "ClaimsByOutput",
+			Handler:    _Query_ClaimsByOutput_Handler,
+		},
+		{
+			MethodName: "ClaimsByPublisher",
+			Handler:    _Query_ClaimsByPublisher_Handler,
+		},
+		{
+			MethodName: "ClaimsByValidator",
+			Handler:    _Query_ClaimsByValidator_Handler,
+		},
+		{
+			MethodName: "VerifiedOutput",
+			Handler:    _Query_VerifiedOutput_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -282,6 +1128,409 @@ func (m *QueryParamsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *QueryClaimRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryClaimRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryClaimRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Id != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryClaimResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryClaimResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryClaimResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Claim.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryClaimsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryClaimsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryClaimsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Status != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Status))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryClaimsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryClaimsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryClaimsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Claims) > 0 {
+		for iNdEx := len(m.Claims) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Claims[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryClaimsByDerivationRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryClaimsByDerivationRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryClaimsByDerivationRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.DerivationCid) > 0 {
+		i -= len(m.DerivationCid)
+		copy(dAtA[i:], m.DerivationCid)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.DerivationCid)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryClaimsByOutputRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryClaimsByOutputRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryClaimsByOutputRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.OutputCid) > 0 {
+		i -= len(m.OutputCid)
+		copy(dAtA[i:], m.OutputCid)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.OutputCid)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryClaimsByPublisherRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryClaimsByPublisherRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryClaimsByPublisherRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Publisher) > 0 {
+		i -= len(m.Publisher)
+		copy(dAtA[i:], m.Publisher)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Publisher)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryClaimsByValidatorRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryClaimsByValidatorRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryClaimsByValidatorRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.OpenOnly {
+		i--
+		if m.OpenOnly {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryVerifiedOutputRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryVerifiedOutputRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryVerifiedOutputRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.DerivationCid) > 0 {
+		i -= len(m.DerivationCid)
+		copy(dAtA[i:], m.DerivationCid)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.DerivationCid)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryVerifiedOutputResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryVerifiedOutputResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryVerifiedOutputResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.VerifiedHeight != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.VerifiedHeight))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.Rounds != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Rounds))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.OutputCid) > 0 {
+		i -= len(m.OutputCid)
+		copy(dAtA[i:], m.OutputCid)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.OutputCid)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	offset -= sovQuery(v)
 	base := offset
@@ -310,6 +1559,170 @@ func (m *QueryParamsResponse) Size() (n int) {
 	_ = l
 	l = m.Params.Size()
 	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryClaimRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovQuery(uint64(m.Id))
+	}
+	return n
+}
+
+func (m *QueryClaimResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Claim.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryClaimsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Status != 0 {
+		n += 1 + sovQuery(uint64(m.Status))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryClaimsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Claims) > 0 {
+		for _, e := range m.Claims {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryClaimsByDerivationRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.DerivationCid)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryClaimsByOutputRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.OutputCid)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryClaimsByPublisherRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Publisher)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryClaimsByValidatorRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.OpenOnly {
+		n += 2
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryVerifiedOutputRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.DerivationCid)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryVerifiedOutputResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.OutputCid)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.ClaimId != 0 {
+		n += 1 + sovQuery(uint64(m.ClaimId))
+	}
+	if m.Rounds != 0 {
+		n += 1 + sovQuery(uint64(m.Rounds))
+	}
+	if m.VerifiedHeight != 0 {
+		n += 1 + sovQuery(uint64(m.VerifiedHeight))
+	}
 	return n
 }
 
@@ -431,6 +1844,1096 @@ func (m *QueryParamsResponse) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryClaimRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryClaimRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryClaimRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryClaimResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryClaimResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryClaimResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Claim", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Claim.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryClaimsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryClaimsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryClaimsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Status", wireType)
+			}
+			m.Status = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Status |= ClaimStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryClaimsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryClaimsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryClaimsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Claims", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Claims = append(m.Claims, Claim{})
+			if err := m.Claims[len(m.Claims)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryClaimsByDerivationRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryClaimsByDerivationRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryClaimsByDerivationRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DerivationCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.DerivationCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryClaimsByOutputRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryClaimsByOutputRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryClaimsByOutputRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryClaimsByPublisherRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryClaimsByPublisherRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryClaimsByPublisherRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Publisher", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Publisher = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryClaimsByValidatorRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryClaimsByValidatorRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryClaimsByValidatorRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OpenOnly", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.OpenOnly = bool(v != 0)
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryVerifiedOutputRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryVerifiedOutputRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryVerifiedOutputRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DerivationCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.DerivationCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryVerifiedOutputResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryVerifiedOutputResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryVerifiedOutputResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Rounds", wireType)
+			}
+			m.Rounds = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Rounds |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field VerifiedHeight", wireType)
+			}
+			m.VerifiedHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.VerifiedHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipQuery(dAtA[iNdEx:])

@@ -7,6 +7,7 @@ import (
 	context "context"
 	fmt "fmt"
 	_ "github.com/cosmos/cosmos-proto"
+	types "github.com/cosmos/cosmos-sdk/types"
 	_ "github.com/cosmos/cosmos-sdk/types/msgservice"
 	_ "github.com/cosmos/cosmos-sdk/types/tx/amino"
 	_ "github.com/cosmos/gogoproto/gogoproto"
@@ -123,37 +124,308 @@ func (m *MsgUpdateParamsResponse) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_MsgUpdateParamsResponse proto.InternalMessageInfo
 
+// MsgSubmitClaim submits a build claim.
+type MsgSubmitClaim struct {
+	Publisher string `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	// derivation_cid is the CIDv1 (dag-json) of the derivation.
+	DerivationCid string `protobuf:"bytes,2,opt,name=derivation_cid,json=derivationCid,proto3" json:"derivation_cid,omitempty"`
+	// output_cid is the CIDv1 of the claimed output.
+	OutputCid string `protobuf:"bytes,3,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
+	// system the derivation builds on, e.g. "x86_64-linux".
+	System string `protobuf:"bytes,4,opt,name=system,proto3" json:"system,omitempty"`
+	// deposit to lock, at least params.min_deposit.
+	Deposit types.Coin `protobuf:"bytes,5,opt,name=deposit,proto3" json:"deposit"`
+}
+
+func (m *MsgSubmitClaim) Reset()         { *m = MsgSubmitClaim{} }
+func (m *MsgSubmitClaim) String() string { return proto.CompactTextString(m) }
+func (*MsgSubmitClaim) ProtoMessage()    {}
+func (*MsgSubmitClaim) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{2}
+}
+func (m *MsgSubmitClaim) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgSubmitClaim) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgSubmitClaim.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgSubmitClaim) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgSubmitClaim.Merge(m, src)
+}
+func (m *MsgSubmitClaim) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgSubmitClaim) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgSubmitClaim.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgSubmitClaim proto.InternalMessageInfo
+
+func (m *MsgSubmitClaim) GetPublisher() string {
+	if m != nil {
+		return m.Publisher
+	}
+	return ""
+}
+
+func (m *MsgSubmitClaim) GetDerivationCid() string {
+	if m != nil {
+		return m.DerivationCid
+	}
+	return ""
+}
+
+func (m *MsgSubmitClaim) GetOutputCid() string {
+	if m != nil {
+		return m.OutputCid
+	}
+	return ""
+}
+
+func (m *MsgSubmitClaim) GetSystem() string {
+	if m != nil {
+		return m.System
+	}
+	return ""
+}
+
+func (m *MsgSubmitClaim) GetDeposit() types.Coin {
+	if m != nil {
+		return m.Deposit
+	}
+	return types.Coin{}
+}
+
+// MsgSubmitClaimResponse returns the new claim's id.
+type MsgSubmitClaimResponse struct {
+	ClaimId uint64 `protobuf:"varint,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+}
+
+func (m *MsgSubmitClaimResponse) Reset()         { *m = MsgSubmitClaimResponse{} }
+func (m *MsgSubmitClaimResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgSubmitClaimResponse) ProtoMessage()    {}
+func (*MsgSubmitClaimResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{3}
+}
+func (m *MsgSubmitClaimResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgSubmitClaimResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgSubmitClaimResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgSubmitClaimResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgSubmitClaimResponse.Merge(m, src)
+}
+func (m *MsgSubmitClaimResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgSubmitClaimResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgSubmitClaimResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgSubmitClaimResponse proto.InternalMessageInfo
+
+func (m *MsgSubmitClaimResponse) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+// MsgReportBuild reports the output a validator built for its assignment.
+type MsgReportBuild struct {
+	Validator   string `protobuf:"bytes,1,opt,name=validator,proto3" json:"validator,omitempty"`
+	ClaimId     uint64 `protobuf:"varint,2,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	Round       uint32 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	OutputCid   string `protobuf:"bytes,4,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
+	BuildTimeMs uint64 `protobuf:"varint,5,opt,name=build_time_ms,json=buildTimeMs,proto3" json:"build_time_ms,omitempty"`
+}
+
+func (m *MsgReportBuild) Reset()         { *m = MsgReportBuild{} }
+func (m *MsgReportBuild) String() string { return proto.CompactTextString(m) }
+func (*MsgReportBuild) ProtoMessage()    {}
+func (*MsgReportBuild) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{4}
+}
+func (m *MsgReportBuild) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgReportBuild) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgReportBuild.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgReportBuild) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgReportBuild.Merge(m, src)
+}
+func (m *MsgReportBuild) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgReportBuild) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgReportBuild.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgReportBuild proto.InternalMessageInfo
+
+func (m *MsgReportBuild) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *MsgReportBuild) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *MsgReportBuild) GetRound() uint32 {
+	if m != nil {
+		return m.Round
+	}
+	return 0
+}
+
+func (m *MsgReportBuild) GetOutputCid() string {
+	if m != nil {
+		return m.OutputCid
+	}
+	return ""
+}
+
+func (m *MsgReportBuild) GetBuildTimeMs() uint64 {
+	if m != nil {
+		return m.BuildTimeMs
+	}
+	return 0
+}
+
+// MsgReportBuildResponse tells the claim's status after the report.
+type MsgReportBuildResponse struct {
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+}
+
+func (m *MsgReportBuildResponse) Reset()         { *m = MsgReportBuildResponse{} }
+func (m *MsgReportBuildResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgReportBuildResponse) ProtoMessage()    {}
+func (*MsgReportBuildResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{5}
+}
+func (m *MsgReportBuildResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgReportBuildResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgReportBuildResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgReportBuildResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgReportBuildResponse.Merge(m, src)
+}
+func (m *MsgReportBuildResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgReportBuildResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgReportBuildResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgReportBuildResponse proto.InternalMessageInfo
+
+func (m *MsgReportBuildResponse) GetStatus() string {
+	if m != nil {
+		return m.Status
+	}
+	return ""
+}
+
 func init() {
 	proto.RegisterType((*MsgUpdateParams)(nil), "buildchain.claims.v1.MsgUpdateParams")
 	proto.RegisterType((*MsgUpdateParamsResponse)(nil), "buildchain.claims.v1.MsgUpdateParamsResponse")
+	proto.RegisterType((*MsgSubmitClaim)(nil), "buildchain.claims.v1.MsgSubmitClaim")
+	proto.RegisterType((*MsgSubmitClaimResponse)(nil), "buildchain.claims.v1.MsgSubmitClaimResponse")
+	proto.RegisterType((*MsgReportBuild)(nil), "buildchain.claims.v1.MsgReportBuild")
+	proto.RegisterType((*MsgReportBuildResponse)(nil), "buildchain.claims.v1.MsgReportBuildResponse")
 }
 
 func init() { proto.RegisterFile("buildchain/claims/v1/tx.proto", fileDescriptor_34820d1191b864d9) }
 
 var fileDescriptor_34820d1191b864d9 = []byte{
-	// 346 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0x92, 0x4d, 0x2a, 0xcd, 0xcc,
-	0x49, 0x49, 0xce, 0x48, 0xcc, 0xcc, 0xd3, 0x4f, 0xce, 0x49, 0xcc, 0xcc, 0x2d, 0xd6, 0x2f, 0x33,
-	0xd4, 0x2f, 0xa9, 0xd0, 0x2b, 0x28, 0xca, 0x2f, 0xc9, 0x17, 0x12, 0x41, 0x48, 0xeb, 0x41, 0xa4,
-	0xf5, 0xca, 0x0c, 0xa5, 0x04, 0x13, 0x73, 0x33, 0xf3, 0xf2, 0xf5, 0xc1, 0x24, 0x44, 0xa1, 0x94,
-	0x22, 0x56, 0x73, 0x0a, 0x12, 0x8b, 0x12, 0x73, 0x8b, 0xa1, 0x4a, 0xc4, 0x93, 0xf3, 0x8b, 0x73,
-	0xf3, 0x8b, 0xf5, 0x73, 0x8b, 0xd3, 0x41, 0x72, 0xb9, 0xc5, 0xe9, 0x50, 0x09, 0x49, 0x88, 0x44,
-	0x3c, 0x98, 0xa7, 0x0f, 0xe1, 0x40, 0xa5, 0x44, 0xd2, 0xf3, 0xd3, 0xf3, 0x21, 0xe2, 0x20, 0x16,
-	0x44, 0x54, 0xe9, 0x10, 0x23, 0x17, 0xbf, 0x6f, 0x71, 0x7a, 0x68, 0x41, 0x4a, 0x62, 0x49, 0x6a,
-	0x00, 0xd8, 0x0e, 0x21, 0x33, 0x2e, 0xce, 0xc4, 0xd2, 0x92, 0x8c, 0xfc, 0xa2, 0xcc, 0x92, 0x4a,
-	0x09, 0x46, 0x05, 0x46, 0x0d, 0x4e, 0x27, 0x89, 0x4b, 0x5b, 0x74, 0x45, 0xa0, 0xc6, 0x39, 0xa6,
-	0xa4, 0x14, 0xa5, 0x16, 0x17, 0x07, 0x97, 0x14, 0x65, 0xe6, 0xa5, 0x07, 0x21, 0x94, 0x0a, 0xd9,
-	0x73, 0xb1, 0x41, 0x5c, 0x29, 0xc1, 0xa4, 0xc0, 0xa8, 0xc1, 0x6d, 0x24, 0xa3, 0x87, 0xcd, 0xcb,
-	0x7a, 0x10, 0x5b, 0x9c, 0x38, 0x4f, 0xdc, 0x93, 0x67, 0x58, 0xf1, 0x7c, 0x83, 0x16, 0x63, 0x10,
-	0x54, 0x9b, 0x95, 0x59, 0xd3, 0xf3, 0x0d, 0x5a, 0x08, 0x03, 0xbb, 0x9e, 0x6f, 0xd0, 0x52, 0x46,
-	0x0a, 0x8c, 0x0a, 0x58, 0x70, 0xa0, 0x39, 0x58, 0x49, 0x92, 0x4b, 0x1c, 0x4d, 0x28, 0x28, 0xb5,
-	0xb8, 0x20, 0x3f, 0xaf, 0x38, 0xd5, 0xa8, 0x88, 0x8b, 0xd9, 0xb7, 0x38, 0x5d, 0x28, 0x85, 0x8b,
-	0x07, 0xc5, 0x8b, 0xaa, 0xd8, 0x9d, 0x86, 0x66, 0x8a, 0x94, 0x2e, 0x51, 0xca, 0x60, 0x96, 0x49,
-	0xb1, 0x36, 0x80, 0xbc, 0xe3, 0xe4, 0x79, 0xe2, 0x91, 0x1c, 0xe3, 0x85, 0x47, 0x72, 0x8c, 0x0f,
-	0x1e, 0xc9, 0x31, 0x4e, 0x78, 0x2c, 0xc7, 0x70, 0xe1, 0xb1, 0x1c, 0xc3, 0x8d, 0xc7, 0x72, 0x0c,
-	0x51, 0xfa, 0xe9, 0x99, 0x25, 0x19, 0xa5, 0x49, 0x7a, 0xc9, 0xf9, 0xb9, 0xfa, 0x48, 0x1e, 0xc3,
-	0xe6, 0xc7, 0x92, 0xca, 0x82, 0xd4, 0xe2, 0x24, 0x36, 0x70, 0x2c, 0x19, 0x03, 0x02, 0x00, 0x00,
-	0xff, 0xff, 0x6a, 0x16, 0xe4, 0x77, 0x5c, 0x02, 0x00, 0x00,
+	// 649 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x8c, 0x94, 0x31, 0x6f, 0xd3, 0x40,
+	0x14, 0xc7, 0xe3, 0x34, 0x6d, 0xc9, 0x95, 0x16, 0x61, 0x45, 0x6d, 0x12, 0x51, 0x53, 0x0c, 0x95,
+	0xaa, 0xaa, 0xb5, 0x49, 0x2b, 0x75, 0xe8, 0x00, 0x22, 0x9d, 0x3a, 0x44, 0x42, 0x2e, 0x2c, 0x2c,
+	0xd1, 0xd9, 0x77, 0x72, 0x4e, 0xca, 0xf9, 0x2c, 0xdf, 0x39, 0x6a, 0x37, 0xc4, 0xc8, 0xc4, 0xc0,
+	0x87, 0x60, 0xec, 0xc0, 0xc0, 0xcc, 0xd4, 0xb1, 0x62, 0x62, 0x42, 0xa8, 0x1d, 0x2a, 0xf1, 0x29,
+	0x90, 0xef, 0xae, 0x8e, 0x13, 0xb9, 0x90, 0x25, 0xca, 0x7b, 0xef, 0xff, 0xee, 0xbd, 0xf7, 0xbb,
+	0xe7, 0x03, 0xeb, 0x7e, 0x4a, 0x86, 0x28, 0x18, 0x40, 0x12, 0xb9, 0xc1, 0x10, 0x12, 0xca, 0xdd,
+	0x51, 0xc7, 0x15, 0xa7, 0x4e, 0x9c, 0x30, 0xc1, 0xcc, 0xc6, 0x38, 0xec, 0xa8, 0xb0, 0x33, 0xea,
+	0xb4, 0x1f, 0x42, 0x4a, 0x22, 0xe6, 0xca, 0x5f, 0x25, 0x6c, 0x3f, 0x29, 0x3d, 0x27, 0x86, 0x09,
+	0xa4, 0x5c, 0x4b, 0xac, 0x80, 0x71, 0xca, 0xb8, 0xeb, 0x43, 0x8e, 0xdd, 0x51, 0xc7, 0xc7, 0x02,
+	0x76, 0xdc, 0x80, 0x91, 0x48, 0xc7, 0xd7, 0x74, 0x9c, 0xf2, 0x30, 0xcb, 0xa5, 0x3c, 0xd4, 0x81,
+	0x96, 0x0a, 0xf4, 0xa5, 0xe5, 0x2a, 0x43, 0x87, 0x1a, 0x21, 0x0b, 0x99, 0xf2, 0x67, 0xff, 0x94,
+	0xd7, 0xfe, 0x6e, 0x80, 0x07, 0x3d, 0x1e, 0xbe, 0x8d, 0x11, 0x14, 0xf8, 0xb5, 0xec, 0xc1, 0x3c,
+	0x00, 0x75, 0x98, 0x8a, 0x01, 0x4b, 0x88, 0x38, 0x6b, 0x1a, 0x1b, 0xc6, 0x56, 0xbd, 0xdb, 0xfc,
+	0xf1, 0x75, 0xb7, 0xa1, 0x8f, 0x7b, 0x85, 0x50, 0x82, 0x39, 0x3f, 0x11, 0x09, 0x89, 0x42, 0x6f,
+	0x2c, 0x35, 0x5f, 0x82, 0x05, 0x35, 0x45, 0xb3, 0xba, 0x61, 0x6c, 0x2d, 0xed, 0x3d, 0x72, 0xca,
+	0x90, 0x38, 0xaa, 0x4a, 0xb7, 0x7e, 0xf1, 0xeb, 0x71, 0xe5, 0xcb, 0xcd, 0xf9, 0xb6, 0xe1, 0xe9,
+	0xb4, 0xc3, 0x83, 0x0f, 0x37, 0xe7, 0xdb, 0xe3, 0x03, 0x3f, 0xde, 0x9c, 0x6f, 0x3f, 0x2d, 0xc0,
+	0x3a, 0xbd, 0xc5, 0x35, 0xd5, 0xb0, 0xdd, 0x02, 0x6b, 0x53, 0x2e, 0x0f, 0xf3, 0x98, 0x45, 0x1c,
+	0xdb, 0x9f, 0xab, 0x60, 0xa5, 0xc7, 0xc3, 0x93, 0xd4, 0xa7, 0x44, 0x1c, 0x65, 0xe9, 0xd9, 0x78,
+	0x71, 0xea, 0x0f, 0x09, 0x1f, 0xe0, 0xe4, 0xff, 0xe3, 0xe5, 0x52, 0x73, 0x13, 0xac, 0x20, 0x9c,
+	0x90, 0x11, 0x14, 0x84, 0x45, 0xfd, 0x80, 0x20, 0x39, 0x66, 0xdd, 0x5b, 0x1e, 0x7b, 0x8f, 0x08,
+	0x32, 0xd7, 0x01, 0x60, 0xa9, 0x88, 0x53, 0x21, 0x25, 0x73, 0x52, 0x52, 0x57, 0x9e, 0x2c, 0xbc,
+	0x0a, 0x16, 0xf8, 0x19, 0x17, 0x98, 0x36, 0x6b, 0x32, 0xa4, 0x2d, 0xf3, 0x05, 0x58, 0x44, 0x38,
+	0x66, 0x9c, 0x88, 0xe6, 0xbc, 0xa4, 0xd7, 0x72, 0x74, 0x43, 0xd9, 0x12, 0x38, 0x7a, 0x09, 0x9c,
+	0x23, 0x46, 0xa2, 0x22, 0xba, 0xdb, 0xa4, 0xc3, 0x1d, 0xc9, 0x2e, 0xef, 0x36, 0x63, 0xd7, 0x2a,
+	0xb0, 0x9b, 0x64, 0x60, 0xef, 0x83, 0xd5, 0x49, 0xcf, 0x2d, 0x30, 0xb3, 0x05, 0xee, 0x49, 0xca,
+	0x7d, 0x82, 0x24, 0x9c, 0x9a, 0xb7, 0x28, 0xed, 0x63, 0x64, 0xff, 0x31, 0x24, 0x4b, 0x0f, 0xc7,
+	0x2c, 0x11, 0xdd, 0xec, 0xec, 0x8c, 0xe5, 0x08, 0x0e, 0x09, 0x82, 0x82, 0xcd, 0xc0, 0x32, 0x97,
+	0x4e, 0x54, 0xa9, 0x4e, 0x54, 0x31, 0x1b, 0x60, 0x3e, 0x61, 0x69, 0xa4, 0xd0, 0x2d, 0x7b, 0xca,
+	0x98, 0xa2, 0x5a, 0x9b, 0xa6, 0x6a, 0x83, 0x65, 0x39, 0x6c, 0x5f, 0x10, 0x8a, 0xfb, 0x94, 0x4b,
+	0x86, 0x35, 0x6f, 0x49, 0x3a, 0xdf, 0x10, 0x8a, 0x7b, 0x5c, 0x13, 0xca, 0x7b, 0x28, 0x21, 0x54,
+	0x98, 0xcc, 0x7e, 0x2e, 0x09, 0x15, 0x3c, 0x39, 0xa1, 0xec, 0x06, 0x05, 0x14, 0x29, 0x57, 0x03,
+	0x7b, 0xda, 0xda, 0xfb, 0x56, 0x05, 0x73, 0x3d, 0x1e, 0x9a, 0x08, 0xdc, 0x9f, 0xf8, 0x9c, 0x36,
+	0xcb, 0x3f, 0x83, 0xa9, 0x8d, 0x6d, 0xef, 0xce, 0x24, 0xcb, 0xbb, 0x80, 0x60, 0xa9, 0xb8, 0xd4,
+	0xcf, 0xee, 0xcc, 0x2e, 0xa8, 0xda, 0x3b, 0xb3, 0xa8, 0x8a, 0x25, 0x8a, 0x77, 0x7d, 0x77, 0x89,
+	0x82, 0xea, 0x1f, 0x25, 0x4a, 0x58, 0xb6, 0xe7, 0xdf, 0x67, 0x5b, 0xdc, 0x3d, 0xbe, 0xb8, 0xb2,
+	0x8c, 0xcb, 0x2b, 0xcb, 0xf8, 0x7d, 0x65, 0x19, 0x9f, 0xae, 0xad, 0xca, 0xe5, 0xb5, 0x55, 0xf9,
+	0x79, 0x6d, 0x55, 0xde, 0xb9, 0x21, 0x11, 0x83, 0xd4, 0x77, 0x02, 0x46, 0xdd, 0xc2, 0x65, 0x95,
+	0xbd, 0x0a, 0xe2, 0x2c, 0xc6, 0xdc, 0x5f, 0x90, 0xef, 0xda, 0xfe, 0xdf, 0x00, 0x00, 0x00, 0xff,
+	0xff, 0xe8, 0x52, 0xc3, 0x9b, 0xae, 0x05, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -170,6 +442,10 @@ const _ = grpc.SupportPackageIsVersion4
 type MsgClient interface {
 	// UpdateParams updates the module parameters; only the module authority (x/gov) may call it.
 	UpdateParams(ctx context.Context, in *MsgUpdateParams, opts ...grpc.CallOption) (*MsgUpdateParamsResponse, error)
+	// SubmitClaim claims that output_cid is the build of derivation_cid; pays claim_fee, locks deposit.
+	SubmitClaim(ctx context.Context, in *MsgSubmitClaim, opts ...grpc.CallOption) (*MsgSubmitClaimResponse, error)
+	// ReportBuild is an assigned validator's result for a round.
+	ReportBuild(ctx context.Context, in *MsgReportBuild, opts ...grpc.CallOption) (*MsgReportBuildResponse, error)
 }
 
 type msgClient struct {
@@ -189,10 +465,32 @@ func (c *msgClient) UpdateParams(ctx context.Context, in *MsgUpdateParams, opts 
 	return out, nil
 }
 
+func (c *msgClient) SubmitClaim(ctx context.Context, in *MsgSubmitClaim, opts ...grpc.CallOption) (*MsgSubmitClaimResponse, error) {
+	out := new(MsgSubmitClaimResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Msg/SubmitClaim", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) ReportBuild(ctx context.Context, in *MsgReportBuild, opts ...grpc.CallOption) (*MsgReportBuildResponse, error) {
+	out := new(MsgReportBuildResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Msg/ReportBuild", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MsgServer is the server API for Msg service.
 type MsgServer interface {
 	// UpdateParams updates the module parameters; only the module authority (x/gov) may call it.
 	UpdateParams(context.Context, *MsgUpdateParams) (*MsgUpdateParamsResponse, error)
+	// SubmitClaim claims that output_cid is the build of derivation_cid; pays claim_fee, locks deposit.
+	SubmitClaim(context.Context, *MsgSubmitClaim) (*MsgSubmitClaimResponse, error)
+	// ReportBuild is an assigned validator's result for a round.
+	ReportBuild(context.Context, *MsgReportBuild) (*MsgReportBuildResponse, error)
 }
 
 // UnimplementedMsgServer can be embedded to have forward compatible implementations.
@@ -201,6 +499,12 @@ type UnimplementedMsgServer struct {
 
 func (*UnimplementedMsgServer) UpdateParams(ctx context.Context, req *MsgUpdateParams) (*MsgUpdateParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateParams not implemented")
+}
+func (*UnimplementedMsgServer) SubmitClaim(ctx context.Context, req *MsgSubmitClaim) (*MsgSubmitClaimResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SubmitClaim not implemented")
+}
+func (*UnimplementedMsgServer) ReportBuild(ctx context.Context, req *MsgReportBuild) (*MsgReportBuildResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReportBuild not implemented")
 }
 
 func RegisterMsgServer(s grpc1.Server, srv MsgServer) {
@@ -225,6 +529,42 @@ func _Msg_UpdateParams_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Msg_SubmitClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgSubmitClaim)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).SubmitClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Msg/SubmitClaim",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).SubmitClaim(ctx, req.(*MsgSubmitClaim))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_ReportBuild_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgReportBuild)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).ReportBuild(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Msg/ReportBuild",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).ReportBuild(ctx, req.(*MsgReportBuild))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Msg_serviceDesc = _Msg_serviceDesc
 var _Msg_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "buildchain.claims.v1.Msg",
@@ -233,6 +573,14 @@ var _Msg_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateParams",
 			Handler:    _Msg_UpdateParams_Handler,
+		},
+		{
+			MethodName: "SubmitClaim",
+			Handler:    _Msg_SubmitClaim_Handler,
+		},
+		{
+			MethodName: "ReportBuild",
+			Handler:    _Msg_ReportBuild_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -302,6 +650,177 @@ func (m *MsgUpdateParamsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error)
 	return len(dAtA) - i, nil
 }
 
+func (m *MsgSubmitClaim) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgSubmitClaim) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgSubmitClaim) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Deposit.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintTx(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x2a
+	if len(m.System) > 0 {
+		i -= len(m.System)
+		copy(dAtA[i:], m.System)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.System)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.OutputCid) > 0 {
+		i -= len(m.OutputCid)
+		copy(dAtA[i:], m.OutputCid)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.OutputCid)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.DerivationCid) > 0 {
+		i -= len(m.DerivationCid)
+		copy(dAtA[i:], m.DerivationCid)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.DerivationCid)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Publisher) > 0 {
+		i -= len(m.Publisher)
+		copy(dAtA[i:], m.Publisher)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Publisher)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgSubmitClaimResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgSubmitClaimResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgSubmitClaimResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgReportBuild) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgReportBuild) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgReportBuild) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.BuildTimeMs != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.BuildTimeMs))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.OutputCid) > 0 {
+		i -= len(m.OutputCid)
+		copy(dAtA[i:], m.OutputCid)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.OutputCid)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.Round != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Round))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgReportBuildResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgReportBuildResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgReportBuildResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Status) > 0 {
+		i -= len(m.Status)
+		copy(dAtA[i:], m.Status)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Status)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintTx(dAtA []byte, offset int, v uint64) int {
 	offset -= sovTx(v)
 	base := offset
@@ -334,6 +853,84 @@ func (m *MsgUpdateParamsResponse) Size() (n int) {
 	}
 	var l int
 	_ = l
+	return n
+}
+
+func (m *MsgSubmitClaim) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Publisher)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.DerivationCid)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.OutputCid)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.System)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = m.Deposit.Size()
+	n += 1 + l + sovTx(uint64(l))
+	return n
+}
+
+func (m *MsgSubmitClaimResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		n += 1 + sovTx(uint64(m.ClaimId))
+	}
+	return n
+}
+
+func (m *MsgReportBuild) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.ClaimId != 0 {
+		n += 1 + sovTx(uint64(m.ClaimId))
+	}
+	if m.Round != 0 {
+		n += 1 + sovTx(uint64(m.Round))
+	}
+	l = len(m.OutputCid)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.BuildTimeMs != 0 {
+		n += 1 + sovTx(uint64(m.BuildTimeMs))
+	}
+	return n
+}
+
+func (m *MsgReportBuildResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Status)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
 	return n
 }
 
@@ -487,6 +1084,539 @@ func (m *MsgUpdateParamsResponse) Unmarshal(dAtA []byte) error {
 			return fmt.Errorf("proto: MsgUpdateParamsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
 		}
 		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgSubmitClaim) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgSubmitClaim: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgSubmitClaim: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Publisher", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Publisher = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DerivationCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.DerivationCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field System", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.System = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Deposit", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Deposit.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgSubmitClaimResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgSubmitClaimResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgSubmitClaimResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgReportBuild) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgReportBuild: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgReportBuild: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Round", wireType)
+			}
+			m.Round = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Round |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field BuildTimeMs", wireType)
+			}
+			m.BuildTimeMs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.BuildTimeMs |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgReportBuildResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgReportBuildResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgReportBuildResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Status", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Status = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipTx(dAtA[iNdEx:])

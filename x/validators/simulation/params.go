@@ -19,5 +19,6 @@ func RandomParams(r *rand.Rand) types.Params {
 		uint64(1+r.Intn(10)),
 		uint64(1+r.Intn(1000)),
 		r.Intn(2) == 0,
+		uint64(1+r.Intn(20)),
 	)
 }

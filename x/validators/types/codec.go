@@ -13,12 +13,22 @@ import (
 func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	cdc.RegisterConcrete(Params{}, "buildchain/x/validators/Params", nil)
 	legacy.RegisterAminoMsg(cdc, &MsgUpdateParams{}, "buildchain/x/validators/MsgUpdateParams")
+	legacy.RegisterAminoMsg(cdc, &MsgRegisterValidator{}, "buildchain/MsgRegisterValidator")
+	legacy.RegisterAminoMsg(cdc, &MsgUpdateValidator{}, "buildchain/MsgUpdateValidator")
+	legacy.RegisterAminoMsg(cdc, &MsgUnbondValidator{}, "buildchain/MsgUnbondValidator")
+	legacy.RegisterAminoMsg(cdc, &MsgUnjail{}, "buildchain/MsgUnjail")
+	legacy.RegisterAminoMsg(cdc, &MsgRegisterVrfKey{}, "buildchain/MsgRegisterVrfKey")
 }
 
 // RegisterInterfaces registers the module's Msgs with the interface registry.
 func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 	registry.RegisterImplementations((*sdk.Msg)(nil),
 		&MsgUpdateParams{},
+		&MsgRegisterValidator{},
+		&MsgUpdateValidator{},
+		&MsgUnbondValidator{},
+		&MsgUnjail{},
+		&MsgRegisterVrfKey{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)
 }

@@ -28,6 +28,14 @@ const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
 type GenesisState struct {
 	// params defines all the parameters of the module.
 	Params Params `protobuf:"bytes,1,opt,name=params,proto3" json:"params"`
+	// validators are the registered build validators, sorted by operator.
+	Validators []Validator `protobuf:"bytes,2,rep,name=validators,proto3" json:"validators"`
+	// vrf_keys are the authorities' VRF keys, sorted by consensus address.
+	VrfKeys []VrfKey `protobuf:"bytes,3,rep,name=vrf_keys,json=vrfKeys,proto3" json:"vrf_keys"`
+	// randomness is the last beacon output (64 bytes); empty at chain start, when the chain id's hash seeds it.
+	LastRandomness []byte `protobuf:"bytes,4,opt,name=last_randomness,json=lastRandomness,proto3" json:"last_randomness,omitempty"`
+	// last_randomness_height is the height of last_randomness (0 at chain start).
+	LastRandomnessHeight int64 `protobuf:"varint,5,opt,name=last_randomness_height,json=lastRandomnessHeight,proto3" json:"last_randomness_height,omitempty"`
 }
 
 func (m *GenesisState) Reset()         { *m = GenesisState{} }
@@ -70,6 +78,34 @@ func (m *GenesisState) GetParams() Params {
 	return Params{}
 }
 
+func (m *GenesisState) GetValidators() []Validator {
+	if m != nil {
+		return m.Validators
+	}
+	return nil
+}
+
+func (m *GenesisState) GetVrfKeys() []VrfKey {
+	if m != nil {
+		return m.VrfKeys
+	}
+	return nil
+}
+
+func (m *GenesisState) GetLastRandomness() []byte {
+	if m != nil {
+		return m.LastRandomness
+	}
+	return nil
+}
+
+func (m *GenesisState) GetLastRandomnessHeight() int64 {
+	if m != nil {
+		return m.LastRandomnessHeight
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterType((*GenesisState)(nil), "buildchain.validators.v1.GenesisState")
 }
@@ -79,21 +115,29 @@ func init() {
 }
 
 var fileDescriptor_6f6e02bfed6be891 = []byte{
-	// 216 bytes of a gzipped FileDescriptorProto
+	// 338 bytes of a gzipped FileDescriptorProto
 	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0x52, 0x4b, 0x2a, 0xcd, 0xcc,
 	0x49, 0x49, 0xce, 0x48, 0xcc, 0xcc, 0xd3, 0x2f, 0x4b, 0xcc, 0xc9, 0x4c, 0x49, 0x2c, 0xc9, 0x2f,
 	0x2a, 0xd6, 0x2f, 0x33, 0xd4, 0x4f, 0x4f, 0xcd, 0x4b, 0x2d, 0xce, 0x2c, 0xd6, 0x2b, 0x28, 0xca,
 	0x2f, 0xc9, 0x17, 0x92, 0x40, 0xa8, 0xd3, 0x43, 0xa8, 0xd3, 0x2b, 0x33, 0x94, 0x12, 0x4c, 0xcc,
 	0xcd, 0xcc, 0xcb, 0xd7, 0x07, 0x93, 0x10, 0xc5, 0x52, 0xaa, 0x38, 0x0d, 0x2d, 0x48, 0x2c, 0x4a,
-	0xcc, 0x85, 0x9a, 0x29, 0x25, 0x92, 0x9e, 0x9f, 0x9e, 0x0f, 0x66, 0xea, 0x83, 0x58, 0x10, 0x51,
-	0xa5, 0x60, 0x2e, 0x1e, 0x77, 0x88, 0xd5, 0xc1, 0x25, 0x89, 0x25, 0xa9, 0x42, 0xce, 0x5c, 0x6c,
-	0x10, 0x5d, 0x12, 0x8c, 0x0a, 0x8c, 0x1a, 0xdc, 0x46, 0x0a, 0x7a, 0xb8, 0x9c, 0xa2, 0x17, 0x00,
-	0x56, 0xe7, 0xc4, 0x79, 0xe2, 0x9e, 0x3c, 0xc3, 0x8a, 0xe7, 0x1b, 0xb4, 0x18, 0x83, 0xa0, 0x5a,
-	0x9d, 0x7c, 0x4f, 0x3c, 0x92, 0x63, 0xbc, 0xf0, 0x48, 0x8e, 0xf1, 0xc1, 0x23, 0x39, 0xc6, 0x09,
-	0x8f, 0xe5, 0x18, 0x2e, 0x3c, 0x96, 0x63, 0xb8, 0xf1, 0x58, 0x8e, 0x21, 0xca, 0x38, 0x3d, 0xb3,
-	0x24, 0xa3, 0x34, 0x49, 0x2f, 0x39, 0x3f, 0x57, 0x1f, 0xc9, 0xd9, 0x48, 0xcc, 0x0a, 0x64, 0x3f,
-	0x94, 0x54, 0x16, 0xa4, 0x16, 0x27, 0xb1, 0x81, 0x9d, 0x6a, 0x0c, 0x08, 0x00, 0x00, 0xff, 0xff,
-	0x6e, 0x2d, 0xc9, 0xb1, 0x3e, 0x01, 0x00, 0x00,
+	0xcc, 0x85, 0x9a, 0x29, 0xa5, 0x82, 0x53, 0x59, 0x49, 0x65, 0x41, 0x2a, 0x4c, 0x95, 0x48, 0x7a,
+	0x7e, 0x7a, 0x3e, 0x98, 0xa9, 0x0f, 0x62, 0x41, 0x44, 0x95, 0x4e, 0x31, 0x71, 0xf1, 0xb8, 0x43,
+	0x5c, 0x18, 0x5c, 0x92, 0x58, 0x92, 0x2a, 0xe4, 0xcc, 0xc5, 0x06, 0x31, 0x5c, 0x82, 0x51, 0x81,
+	0x51, 0x83, 0xdb, 0x48, 0x41, 0x0f, 0x97, 0x8b, 0xf5, 0x02, 0xc0, 0xea, 0x9c, 0x38, 0x4f, 0xdc,
+	0x93, 0x67, 0x58, 0xf1, 0x7c, 0x83, 0x16, 0x63, 0x10, 0x54, 0xab, 0x90, 0x1f, 0x17, 0x17, 0x42,
+	0xa9, 0x04, 0x93, 0x02, 0xb3, 0x06, 0xb7, 0x91, 0x32, 0x6e, 0x83, 0xc2, 0x60, 0x3c, 0x64, 0xb3,
+	0x90, 0x4c, 0x10, 0x72, 0xe3, 0xe2, 0x28, 0x2b, 0x4a, 0x8b, 0xcf, 0x4e, 0xad, 0x2c, 0x96, 0x60,
+	0x06, 0x9b, 0x86, 0xc7, 0x59, 0x61, 0x45, 0x69, 0xde, 0xa9, 0x95, 0xc8, 0x46, 0xb1, 0x97, 0x81,
+	0x85, 0x8a, 0x85, 0xd4, 0xb9, 0xf8, 0x73, 0x12, 0x8b, 0x4b, 0xe2, 0x8b, 0x12, 0xf3, 0x52, 0xf2,
+	0x73, 0xf3, 0x52, 0x8b, 0x8b, 0x25, 0x58, 0x14, 0x18, 0x35, 0x78, 0x82, 0xf8, 0x40, 0xc2, 0x41,
+	0x70, 0x51, 0x21, 0x13, 0x2e, 0x31, 0x34, 0x85, 0xf1, 0x19, 0xa9, 0x99, 0xe9, 0x19, 0x25, 0x12,
+	0xac, 0x0a, 0x8c, 0x1a, 0xcc, 0x41, 0x22, 0xa8, 0xea, 0x3d, 0xc0, 0x72, 0x4e, 0xbe, 0x27, 0x1e,
+	0xc9, 0x31, 0x5e, 0x78, 0x24, 0xc7, 0xf8, 0xe0, 0x91, 0x1c, 0xe3, 0x84, 0xc7, 0x72, 0x0c, 0x17,
+	0x1e, 0xcb, 0x31, 0xdc, 0x78, 0x2c, 0xc7, 0x10, 0x65, 0x9c, 0x9e, 0x59, 0x92, 0x51, 0x9a, 0xa4,
+	0x97, 0x9c, 0x9f, 0xab, 0x8f, 0x14, 0x5b, 0x48, 0xcc, 0x0a, 0xe4, 0xa8, 0x03, 0xc7, 0x5b, 0x12,
+	0x1b, 0x38, 0x8a, 0x8c, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x0e, 0xa6, 0x4f, 0xd2, 0x5c, 0x02,
+	0x00, 0x00,
 }
 
 func (m *GenesisState) Marshal() (dAtA []byte, err error) {
@@ -116,6 +160,46 @@ func (m *GenesisState) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if m.LastRandomnessHeight != 0 {
+		i = encodeVarintGenesis(dAtA, i, uint64(m.LastRandomnessHeight))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.LastRandomness) > 0 {
+		i -= len(m.LastRandomness)
+		copy(dAtA[i:], m.LastRandomness)
+		i = encodeVarintGenesis(dAtA, i, uint64(len(m.LastRandomness)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.VrfKeys) > 0 {
+		for iNdEx := len(m.VrfKeys) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.VrfKeys[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintGenesis(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.Validators) > 0 {
+		for iNdEx := len(m.Validators) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Validators[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintGenesis(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
 	{
 		size, err := m.Params.MarshalToSizedBuffer(dAtA[:i])
 		if err != nil {
@@ -148,6 +232,25 @@ func (m *GenesisState) Size() (n int) {
 	_ = l
 	l = m.Params.Size()
 	n += 1 + l + sovGenesis(uint64(l))
+	if len(m.Validators) > 0 {
+		for _, e := range m.Validators {
+			l = e.Size()
+			n += 1 + l + sovGenesis(uint64(l))
+		}
+	}
+	if len(m.VrfKeys) > 0 {
+		for _, e := range m.VrfKeys {
+			l = e.Size()
+			n += 1 + l + sovGenesis(uint64(l))
+		}
+	}
+	l = len(m.LastRandomness)
+	if l > 0 {
+		n += 1 + l + sovGenesis(uint64(l))
+	}
+	if m.LastRandomnessHeight != 0 {
+		n += 1 + sovGenesis(uint64(m.LastRandomnessHeight))
+	}
 	return n
 }
 
@@ -219,6 +322,127 @@ func (m *GenesisState) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validators", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenesis
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validators = append(m.Validators, Validator{})
+			if err := m.Validators[len(m.Validators)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field VrfKeys", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenesis
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.VrfKeys = append(m.VrfKeys, VrfKey{})
+			if err := m.VrfKeys[len(m.VrfKeys)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field LastRandomness", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenesis
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.LastRandomness = append(m.LastRandomness[:0], dAtA[iNdEx:postIndex]...)
+			if m.LastRandomness == nil {
+				m.LastRandomness = []byte{}
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field LastRandomnessHeight", wireType)
+			}
+			m.LastRandomnessHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenesis
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.LastRandomnessHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipGenesis(dAtA[iNdEx:])

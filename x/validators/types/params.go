@@ -16,25 +16,28 @@ const (
 	DefaultMaxMissedAssignments uint64 = 3
 	DefaultJailBlocks           uint64 = 200
 	DefaultWeightByEfficiency          = false
+	// DefaultVrfKeyActivationDelay: a registered VRF key is used from 10 blocks later on.
+	DefaultVrfKeyActivationDelay uint64 = 10
 )
 
 // DefaultMinBond is 1000 BCT.
 var DefaultMinBond = sdk.NewCoin(appparams.BondDenom, sdkmath.NewInt(1_000_000_000))
 
 // NewParams returns Params.
-func NewParams(minBond sdk.Coin, unbondingBlocks, maxMissed, jailBlocks uint64, weightByEfficiency bool) Params {
+func NewParams(minBond sdk.Coin, unbondingBlocks, maxMissed, jailBlocks uint64, weightByEfficiency bool, vrfKeyActivationDelay uint64) Params {
 	return Params{
-		MinBond:              minBond,
-		UnbondingBlocks:      unbondingBlocks,
-		MaxMissedAssignments: maxMissed,
-		JailBlocks:           jailBlocks,
-		WeightByEfficiency:   weightByEfficiency,
+		VrfKeyActivationDelay: vrfKeyActivationDelay,
+		MinBond:               minBond,
+		UnbondingBlocks:       unbondingBlocks,
+		MaxMissedAssignments:  maxMissed,
+		JailBlocks:            jailBlocks,
+		WeightByEfficiency:    weightByEfficiency,
 	}
 }
 
 // DefaultParams returns the default params.
 func DefaultParams() Params {
-	return NewParams(DefaultMinBond, DefaultUnbondingBlocks, DefaultMaxMissedAssignments, DefaultJailBlocks, DefaultWeightByEfficiency)
+	return NewParams(DefaultMinBond, DefaultUnbondingBlocks, DefaultMaxMissedAssignments, DefaultJailBlocks, DefaultWeightByEfficiency, DefaultVrfKeyActivationDelay)
 }
 
 // Validate checks every field.
@@ -51,6 +54,10 @@ func (p Params) Validate() error {
 	}
 	if p.JailBlocks == 0 {
 		return fmt.Errorf("jail_blocks must be positive")
+	}
+	// Zero would let an authority choose its key after seeing the VRF input it is used on.
+	if p.VrfKeyActivationDelay == 0 {
+		return fmt.Errorf("vrf_key_activation_delay must be positive")
 	}
 	return nil
 }

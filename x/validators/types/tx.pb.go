@@ -7,6 +7,7 @@ import (
 	context "context"
 	fmt "fmt"
 	_ "github.com/cosmos/cosmos-proto"
+	types "github.com/cosmos/cosmos-sdk/types"
 	_ "github.com/cosmos/cosmos-sdk/types/msgservice"
 	_ "github.com/cosmos/cosmos-sdk/types/tx/amino"
 	_ "github.com/cosmos/gogoproto/gogoproto"
@@ -123,37 +124,543 @@ func (m *MsgUpdateParamsResponse) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_MsgUpdateParamsResponse proto.InternalMessageInfo
 
+// MsgRegisterValidator registers a build validator.
+type MsgRegisterValidator struct {
+	Operator string `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	// systems it builds for, e.g. ["x86_64-linux"].
+	Systems []string `protobuf:"bytes,2,rep,name=systems,proto3" json:"systems,omitempty"`
+	// bond to lock, at least params.min_bond.
+	Bond types.Coin `protobuf:"bytes,3,opt,name=bond,proto3" json:"bond"`
+}
+
+func (m *MsgRegisterValidator) Reset()         { *m = MsgRegisterValidator{} }
+func (m *MsgRegisterValidator) String() string { return proto.CompactTextString(m) }
+func (*MsgRegisterValidator) ProtoMessage()    {}
+func (*MsgRegisterValidator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{2}
+}
+func (m *MsgRegisterValidator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRegisterValidator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRegisterValidator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRegisterValidator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRegisterValidator.Merge(m, src)
+}
+func (m *MsgRegisterValidator) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRegisterValidator) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRegisterValidator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRegisterValidator proto.InternalMessageInfo
+
+func (m *MsgRegisterValidator) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+func (m *MsgRegisterValidator) GetSystems() []string {
+	if m != nil {
+		return m.Systems
+	}
+	return nil
+}
+
+func (m *MsgRegisterValidator) GetBond() types.Coin {
+	if m != nil {
+		return m.Bond
+	}
+	return types.Coin{}
+}
+
+// MsgRegisterValidatorResponse is empty.
+type MsgRegisterValidatorResponse struct {
+}
+
+func (m *MsgRegisterValidatorResponse) Reset()         { *m = MsgRegisterValidatorResponse{} }
+func (m *MsgRegisterValidatorResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgRegisterValidatorResponse) ProtoMessage()    {}
+func (*MsgRegisterValidatorResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{3}
+}
+func (m *MsgRegisterValidatorResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRegisterValidatorResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRegisterValidatorResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRegisterValidatorResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRegisterValidatorResponse.Merge(m, src)
+}
+func (m *MsgRegisterValidatorResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRegisterValidatorResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRegisterValidatorResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRegisterValidatorResponse proto.InternalMessageInfo
+
+// MsgUpdateValidator changes a validator's systems and/or adds bond.
+type MsgUpdateValidator struct {
+	Operator string `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	// systems replaces the list when non-empty.
+	Systems []string `protobuf:"bytes,2,rep,name=systems,proto3" json:"systems,omitempty"`
+	// add_bond is added to the bond when non-zero.
+	AddBond types.Coin `protobuf:"bytes,3,opt,name=add_bond,json=addBond,proto3" json:"add_bond"`
+}
+
+func (m *MsgUpdateValidator) Reset()         { *m = MsgUpdateValidator{} }
+func (m *MsgUpdateValidator) String() string { return proto.CompactTextString(m) }
+func (*MsgUpdateValidator) ProtoMessage()    {}
+func (*MsgUpdateValidator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{4}
+}
+func (m *MsgUpdateValidator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgUpdateValidator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgUpdateValidator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgUpdateValidator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgUpdateValidator.Merge(m, src)
+}
+func (m *MsgUpdateValidator) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgUpdateValidator) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgUpdateValidator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgUpdateValidator proto.InternalMessageInfo
+
+func (m *MsgUpdateValidator) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+func (m *MsgUpdateValidator) GetSystems() []string {
+	if m != nil {
+		return m.Systems
+	}
+	return nil
+}
+
+func (m *MsgUpdateValidator) GetAddBond() types.Coin {
+	if m != nil {
+		return m.AddBond
+	}
+	return types.Coin{}
+}
+
+// MsgUpdateValidatorResponse is empty.
+type MsgUpdateValidatorResponse struct {
+}
+
+func (m *MsgUpdateValidatorResponse) Reset()         { *m = MsgUpdateValidatorResponse{} }
+func (m *MsgUpdateValidatorResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgUpdateValidatorResponse) ProtoMessage()    {}
+func (*MsgUpdateValidatorResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{5}
+}
+func (m *MsgUpdateValidatorResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgUpdateValidatorResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgUpdateValidatorResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgUpdateValidatorResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgUpdateValidatorResponse.Merge(m, src)
+}
+func (m *MsgUpdateValidatorResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgUpdateValidatorResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgUpdateValidatorResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgUpdateValidatorResponse proto.InternalMessageInfo
+
+// MsgUnbondValidator starts unbonding the whole bond.
+type MsgUnbondValidator struct {
+	Operator string `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+}
+
+func (m *MsgUnbondValidator) Reset()         { *m = MsgUnbondValidator{} }
+func (m *MsgUnbondValidator) String() string { return proto.CompactTextString(m) }
+func (*MsgUnbondValidator) ProtoMessage()    {}
+func (*MsgUnbondValidator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{6}
+}
+func (m *MsgUnbondValidator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgUnbondValidator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgUnbondValidator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgUnbondValidator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgUnbondValidator.Merge(m, src)
+}
+func (m *MsgUnbondValidator) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgUnbondValidator) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgUnbondValidator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgUnbondValidator proto.InternalMessageInfo
+
+func (m *MsgUnbondValidator) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+// MsgUnbondValidatorResponse tells when the bond comes back.
+type MsgUnbondValidatorResponse struct {
+	UnbondingHeight int64 `protobuf:"varint,1,opt,name=unbonding_height,json=unbondingHeight,proto3" json:"unbonding_height,omitempty"`
+}
+
+func (m *MsgUnbondValidatorResponse) Reset()         { *m = MsgUnbondValidatorResponse{} }
+func (m *MsgUnbondValidatorResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgUnbondValidatorResponse) ProtoMessage()    {}
+func (*MsgUnbondValidatorResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{7}
+}
+func (m *MsgUnbondValidatorResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgUnbondValidatorResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgUnbondValidatorResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgUnbondValidatorResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgUnbondValidatorResponse.Merge(m, src)
+}
+func (m *MsgUnbondValidatorResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgUnbondValidatorResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgUnbondValidatorResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgUnbondValidatorResponse proto.InternalMessageInfo
+
+func (m *MsgUnbondValidatorResponse) GetUnbondingHeight() int64 {
+	if m != nil {
+		return m.UnbondingHeight
+	}
+	return 0
+}
+
+// MsgUnjail re-activates a jailed validator.
+type MsgUnjail struct {
+	Operator string `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+}
+
+func (m *MsgUnjail) Reset()         { *m = MsgUnjail{} }
+func (m *MsgUnjail) String() string { return proto.CompactTextString(m) }
+func (*MsgUnjail) ProtoMessage()    {}
+func (*MsgUnjail) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{8}
+}
+func (m *MsgUnjail) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgUnjail) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgUnjail.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgUnjail) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgUnjail.Merge(m, src)
+}
+func (m *MsgUnjail) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgUnjail) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgUnjail.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgUnjail proto.InternalMessageInfo
+
+func (m *MsgUnjail) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+// MsgUnjailResponse is empty.
+type MsgUnjailResponse struct {
+}
+
+func (m *MsgUnjailResponse) Reset()         { *m = MsgUnjailResponse{} }
+func (m *MsgUnjailResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgUnjailResponse) ProtoMessage()    {}
+func (*MsgUnjailResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{9}
+}
+func (m *MsgUnjailResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgUnjailResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgUnjailResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgUnjailResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgUnjailResponse.Merge(m, src)
+}
+func (m *MsgUnjailResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgUnjailResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgUnjailResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgUnjailResponse proto.InternalMessageInfo
+
+// MsgRegisterVrfKey registers the VRF public key of the x/staking validator operated by the signer.
+type MsgRegisterVrfKey struct {
+	// operator is the account address of the x/staking validator's operator.
+	Operator string `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	// public_key is the 32-byte ECVRF-EDWARDS25519-SHA512-ELL2 public key.
+	PublicKey []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+}
+
+func (m *MsgRegisterVrfKey) Reset()         { *m = MsgRegisterVrfKey{} }
+func (m *MsgRegisterVrfKey) String() string { return proto.CompactTextString(m) }
+func (*MsgRegisterVrfKey) ProtoMessage()    {}
+func (*MsgRegisterVrfKey) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{10}
+}
+func (m *MsgRegisterVrfKey) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRegisterVrfKey) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRegisterVrfKey.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRegisterVrfKey) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRegisterVrfKey.Merge(m, src)
+}
+func (m *MsgRegisterVrfKey) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRegisterVrfKey) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRegisterVrfKey.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRegisterVrfKey proto.InternalMessageInfo
+
+func (m *MsgRegisterVrfKey) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+func (m *MsgRegisterVrfKey) GetPublicKey() []byte {
+	if m != nil {
+		return m.PublicKey
+	}
+	return nil
+}
+
+// MsgRegisterVrfKeyResponse tells from which height the key is used.
+type MsgRegisterVrfKeyResponse struct {
+	ActivationHeight int64 `protobuf:"varint,1,opt,name=activation_height,json=activationHeight,proto3" json:"activation_height,omitempty"`
+}
+
+func (m *MsgRegisterVrfKeyResponse) Reset()         { *m = MsgRegisterVrfKeyResponse{} }
+func (m *MsgRegisterVrfKeyResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgRegisterVrfKeyResponse) ProtoMessage()    {}
+func (*MsgRegisterVrfKeyResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4757b38c87507ad9, []int{11}
+}
+func (m *MsgRegisterVrfKeyResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRegisterVrfKeyResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRegisterVrfKeyResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRegisterVrfKeyResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRegisterVrfKeyResponse.Merge(m, src)
+}
+func (m *MsgRegisterVrfKeyResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRegisterVrfKeyResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRegisterVrfKeyResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRegisterVrfKeyResponse proto.InternalMessageInfo
+
+func (m *MsgRegisterVrfKeyResponse) GetActivationHeight() int64 {
+	if m != nil {
+		return m.ActivationHeight
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterType((*MsgUpdateParams)(nil), "buildchain.validators.v1.MsgUpdateParams")
 	proto.RegisterType((*MsgUpdateParamsResponse)(nil), "buildchain.validators.v1.MsgUpdateParamsResponse")
+	proto.RegisterType((*MsgRegisterValidator)(nil), "buildchain.validators.v1.MsgRegisterValidator")
+	proto.RegisterType((*MsgRegisterValidatorResponse)(nil), "buildchain.validators.v1.MsgRegisterValidatorResponse")
+	proto.RegisterType((*MsgUpdateValidator)(nil), "buildchain.validators.v1.MsgUpdateValidator")
+	proto.RegisterType((*MsgUpdateValidatorResponse)(nil), "buildchain.validators.v1.MsgUpdateValidatorResponse")
+	proto.RegisterType((*MsgUnbondValidator)(nil), "buildchain.validators.v1.MsgUnbondValidator")
+	proto.RegisterType((*MsgUnbondValidatorResponse)(nil), "buildchain.validators.v1.MsgUnbondValidatorResponse")
+	proto.RegisterType((*MsgUnjail)(nil), "buildchain.validators.v1.MsgUnjail")
+	proto.RegisterType((*MsgUnjailResponse)(nil), "buildchain.validators.v1.MsgUnjailResponse")
+	proto.RegisterType((*MsgRegisterVrfKey)(nil), "buildchain.validators.v1.MsgRegisterVrfKey")
+	proto.RegisterType((*MsgRegisterVrfKeyResponse)(nil), "buildchain.validators.v1.MsgRegisterVrfKeyResponse")
 }
 
 func init() { proto.RegisterFile("buildchain/validators/v1/tx.proto", fileDescriptor_4757b38c87507ad9) }
 
 var fileDescriptor_4757b38c87507ad9 = []byte{
-	// 350 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0x52, 0x4c, 0x2a, 0xcd, 0xcc,
-	0x49, 0x49, 0xce, 0x48, 0xcc, 0xcc, 0xd3, 0x2f, 0x4b, 0xcc, 0xc9, 0x4c, 0x49, 0x2c, 0xc9, 0x2f,
-	0x2a, 0xd6, 0x2f, 0x33, 0xd4, 0x2f, 0xa9, 0xd0, 0x2b, 0x28, 0xca, 0x2f, 0xc9, 0x17, 0x92, 0x40,
-	0x28, 0xd1, 0x43, 0x28, 0xd1, 0x2b, 0x33, 0x94, 0x12, 0x4c, 0xcc, 0xcd, 0xcc, 0xcb, 0xd7, 0x07,
-	0x93, 0x10, 0xc5, 0x52, 0xaa, 0x38, 0xcd, 0x2b, 0x48, 0x2c, 0x4a, 0xcc, 0x2d, 0x86, 0x2a, 0x13,
-	0x4f, 0xce, 0x2f, 0xce, 0xcd, 0x2f, 0xd6, 0xcf, 0x2d, 0x4e, 0x07, 0xc9, 0xe5, 0x16, 0xa7, 0x43,
-	0x25, 0x24, 0x21, 0x12, 0xf1, 0x60, 0x9e, 0x3e, 0x84, 0x03, 0x95, 0x12, 0x49, 0xcf, 0x4f, 0xcf,
-	0x87, 0x88, 0x83, 0x58, 0x10, 0x51, 0xa5, 0x53, 0x8c, 0x5c, 0xfc, 0xbe, 0xc5, 0xe9, 0xa1, 0x05,
-	0x29, 0x89, 0x25, 0xa9, 0x01, 0x60, 0x3b, 0x84, 0xcc, 0xb8, 0x38, 0x13, 0x4b, 0x4b, 0x32, 0xf2,
-	0x8b, 0x32, 0x4b, 0x2a, 0x25, 0x18, 0x15, 0x18, 0x35, 0x38, 0x9d, 0x24, 0x2e, 0x6d, 0xd1, 0x15,
-	0x81, 0x1a, 0xe7, 0x98, 0x92, 0x52, 0x94, 0x5a, 0x5c, 0x1c, 0x5c, 0x52, 0x94, 0x99, 0x97, 0x1e,
-	0x84, 0x50, 0x2a, 0xe4, 0xcc, 0xc5, 0x06, 0x71, 0xa5, 0x04, 0x93, 0x02, 0xa3, 0x06, 0xb7, 0x91,
-	0x82, 0x1e, 0x2e, 0xaf, 0xeb, 0x41, 0x6c, 0x72, 0xe2, 0x3c, 0x71, 0x4f, 0x9e, 0x61, 0xc5, 0xf3,
-	0x0d, 0x5a, 0x8c, 0x41, 0x50, 0xad, 0x56, 0x56, 0x4d, 0xcf, 0x37, 0x68, 0x21, 0x0c, 0xed, 0x7a,
-	0xbe, 0x41, 0x4b, 0x1d, 0x29, 0x50, 0x2a, 0x90, 0x83, 0x05, 0xcd, 0xe1, 0x4a, 0x92, 0x5c, 0xe2,
-	0x68, 0x42, 0x41, 0xa9, 0xc5, 0x05, 0xf9, 0x79, 0xc5, 0xa9, 0x46, 0x55, 0x5c, 0xcc, 0xbe, 0xc5,
-	0xe9, 0x42, 0x39, 0x5c, 0x3c, 0x28, 0x5e, 0xd5, 0xc4, 0xed, 0x44, 0x34, 0x93, 0xa4, 0x0c, 0x89,
-	0x56, 0x0a, 0xb3, 0x54, 0x8a, 0xb5, 0x01, 0xe4, 0x35, 0x27, 0xdf, 0x13, 0x8f, 0xe4, 0x18, 0x2f,
-	0x3c, 0x92, 0x63, 0x7c, 0xf0, 0x48, 0x8e, 0x71, 0xc2, 0x63, 0x39, 0x86, 0x0b, 0x8f, 0xe5, 0x18,
-	0x6e, 0x3c, 0x96, 0x63, 0x88, 0x32, 0x4e, 0xcf, 0x2c, 0xc9, 0x28, 0x4d, 0xd2, 0x4b, 0xce, 0xcf,
-	0xd5, 0x47, 0xf2, 0x24, 0x2e, 0xff, 0x96, 0x54, 0x16, 0xa4, 0x16, 0x27, 0xb1, 0x81, 0x63, 0xce,
-	0x18, 0x10, 0x00, 0x00, 0xff, 0xff, 0x20, 0xd9, 0x81, 0xda, 0x7c, 0x02, 0x00, 0x00,
+	// 736 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xb4, 0x56, 0xbf, 0x6f, 0xd3, 0x40,
+	0x14, 0x8e, 0x09, 0xfd, 0x91, 0xa3, 0xa2, 0x8d, 0x89, 0xd4, 0xc4, 0x6a, 0xdd, 0x62, 0x04, 0xf4,
+	0x07, 0xd8, 0x4a, 0x5b, 0x55, 0x28, 0x0b, 0x22, 0x1d, 0xa8, 0x54, 0x45, 0x42, 0x46, 0x30, 0x74,
+	0x89, 0xce, 0xf1, 0xe1, 0x1c, 0x24, 0x3e, 0xcb, 0x77, 0x89, 0x1a, 0x75, 0x41, 0x8c, 0x4c, 0x8c,
+	0xfc, 0x09, 0x8c, 0x1d, 0xe0, 0x7f, 0xa8, 0x98, 0x2a, 0x90, 0x10, 0x13, 0x42, 0xed, 0x90, 0x7f,
+	0x03, 0xf9, 0xec, 0x38, 0xb1, 0xdd, 0x90, 0xa4, 0x88, 0xa5, 0xf2, 0x7d, 0xef, 0xbb, 0xf7, 0xbe,
+	0xef, 0xdd, 0xdd, 0x6b, 0xc0, 0x6d, 0xa3, 0x85, 0x1b, 0x66, 0xad, 0x0e, 0xb1, 0xad, 0xb5, 0x61,
+	0x03, 0x9b, 0x90, 0x11, 0x97, 0x6a, 0xed, 0xa2, 0xc6, 0x8e, 0x54, 0xc7, 0x25, 0x8c, 0x88, 0xf9,
+	0x3e, 0x45, 0xed, 0x53, 0xd4, 0x76, 0x51, 0xca, 0xc2, 0x26, 0xb6, 0x89, 0xc6, 0xff, 0xfa, 0x64,
+	0xe9, 0xee, 0xd0, 0x7c, 0x0e, 0x74, 0x61, 0x93, 0x06, 0x34, 0xb9, 0x46, 0x68, 0x93, 0x50, 0xcd,
+	0x80, 0x14, 0x69, 0xed, 0xa2, 0x81, 0x18, 0x2c, 0x6a, 0x35, 0x82, 0xed, 0x20, 0xbe, 0x18, 0xc4,
+	0x9b, 0xd4, 0xf2, 0xf6, 0x36, 0xa9, 0x15, 0x04, 0x0a, 0x7e, 0xa0, 0xca, 0x57, 0x9a, 0xbf, 0x08,
+	0x42, 0x39, 0x8b, 0x58, 0xc4, 0xc7, 0xbd, 0x2f, 0x1f, 0x55, 0xbe, 0x0a, 0x60, 0xbe, 0x42, 0xad,
+	0x17, 0x8e, 0x09, 0x19, 0x7a, 0xc6, 0x35, 0x88, 0xbb, 0x20, 0x03, 0x5b, 0xac, 0x4e, 0x5c, 0xcc,
+	0x3a, 0x79, 0x61, 0x55, 0x58, 0xcb, 0x94, 0xf3, 0xdf, 0x3e, 0x3f, 0xcc, 0x05, 0xe9, 0x9e, 0x98,
+	0xa6, 0x8b, 0x28, 0x7d, 0xce, 0x5c, 0x6c, 0x5b, 0x7a, 0x9f, 0x2a, 0xee, 0x81, 0x69, 0xdf, 0x45,
+	0xfe, 0xda, 0xaa, 0xb0, 0x76, 0x63, 0x6b, 0x55, 0x1d, 0xd6, 0x1a, 0xd5, 0xaf, 0x54, 0xce, 0x9c,
+	0xfe, 0x5a, 0x49, 0x7d, 0xea, 0x9e, 0x6c, 0x08, 0x7a, 0xb0, 0xb5, 0x54, 0x7a, 0xd7, 0x3d, 0xd9,
+	0xe8, 0x27, 0x7d, 0xdf, 0x3d, 0xd9, 0xb8, 0x3f, 0xd0, 0xb4, 0xa3, 0xc1, 0xb6, 0xc5, 0x84, 0x2b,
+	0x05, 0xb0, 0x18, 0x83, 0x74, 0x44, 0x1d, 0x62, 0x53, 0xa4, 0x7c, 0x17, 0x40, 0xae, 0x42, 0x2d,
+	0x1d, 0x59, 0x98, 0x32, 0xe4, 0xbe, 0xec, 0x25, 0x11, 0x77, 0xc0, 0x2c, 0x71, 0x90, 0xeb, 0x7d,
+	0x8f, 0xf4, 0x1a, 0x32, 0xc5, 0x3c, 0x98, 0xa1, 0x1d, 0xca, 0x10, 0xf7, 0x9a, 0x5e, 0xcb, 0xe8,
+	0xbd, 0xa5, 0xf8, 0x08, 0x5c, 0x37, 0x88, 0x6d, 0xe6, 0xd3, 0xbc, 0x05, 0x05, 0x35, 0x48, 0xe4,
+	0x9d, 0xa4, 0x1a, 0x9c, 0xa4, 0xba, 0x47, 0xb0, 0x3d, 0xe8, 0x9d, 0xef, 0x28, 0x15, 0x3d, 0xe7,
+	0x61, 0x09, 0xcf, 0xf8, 0xca, 0x80, 0xf1, 0xcb, 0xc4, 0x2b, 0x32, 0x58, 0xba, 0x0c, 0x0f, 0x5d,
+	0xff, 0x10, 0x80, 0x18, 0x76, 0xe4, 0xff, 0x79, 0x7e, 0x0c, 0x66, 0xa1, 0x69, 0x56, 0x27, 0xf6,
+	0x3d, 0x03, 0x4d, 0xb3, 0xec, 0x59, 0xd7, 0x12, 0xd6, 0x97, 0xa3, 0xd6, 0x63, 0x0e, 0x94, 0x25,
+	0x20, 0x25, 0xd1, 0xd0, 0xf6, 0xb1, 0xef, 0xda, 0xf6, 0x04, 0xfd, 0xa3, 0xeb, 0x31, 0xa4, 0x45,
+	0xcb, 0x28, 0x4f, 0x7d, 0x69, 0x51, 0xb4, 0x27, 0x4d, 0x5c, 0x07, 0x0b, 0x2d, 0x1e, 0xc2, 0xb6,
+	0x55, 0xad, 0x23, 0x6c, 0xd5, 0x19, 0x17, 0x93, 0xd6, 0xe7, 0x43, 0x7c, 0x9f, 0xc3, 0x0a, 0x06,
+	0x19, 0x9e, 0xe8, 0x35, 0xc4, 0x8d, 0x2b, 0x8a, 0xbf, 0x97, 0x10, 0x9f, 0x8b, 0x8b, 0xf7, 0xb2,
+	0x2b, 0xb7, 0x40, 0x36, 0x5c, 0x84, 0x5d, 0xfc, 0x28, 0x70, 0x34, 0xbc, 0x5d, 0xee, 0xab, 0x03,
+	0xd4, 0xb9, 0xe2, 0xdd, 0x59, 0x06, 0xc0, 0x69, 0x19, 0x0d, 0x5c, 0xab, 0xbe, 0x41, 0x1d, 0x3e,
+	0x1e, 0xe6, 0xf4, 0x8c, 0x8f, 0x1c, 0xa0, 0x4e, 0x49, 0x4d, 0xe8, 0x5c, 0x1a, 0x72, 0xf5, 0xb9,
+	0x08, 0x65, 0x1f, 0x14, 0x12, 0x60, 0xd8, 0xe2, 0x4d, 0x90, 0x85, 0x35, 0x86, 0xdb, 0x90, 0x61,
+	0x62, 0x47, 0x7b, 0xbc, 0xd0, 0x0f, 0xf8, 0x4d, 0xde, 0xfa, 0x32, 0x05, 0xd2, 0x15, 0x6a, 0x89,
+	0x0d, 0x30, 0x17, 0x99, 0x81, 0xeb, 0xc3, 0x67, 0x57, 0x6c, 0xc4, 0x48, 0xc5, 0xb1, 0xa9, 0xa1,
+	0xc4, 0x63, 0x90, 0x4d, 0x4e, 0x22, 0xf5, 0xaf, 0x79, 0x12, 0x7c, 0x69, 0x77, 0x32, 0x7e, 0x58,
+	0xbc, 0x05, 0xe6, 0xe3, 0x03, 0xe1, 0xc1, 0x18, 0x16, 0xfa, 0x85, 0x77, 0x26, 0x61, 0x47, 0xca,
+	0xc6, 0x5e, 0xe4, 0x88, 0xb2, 0x51, 0xf6, 0xa8, 0xb2, 0x43, 0x1e, 0xdc, 0x21, 0x98, 0x0e, 0x9e,
+	0xd0, 0x9d, 0x11, 0xfb, 0x3d, 0x92, 0xb4, 0x39, 0x06, 0x29, 0xcc, 0xed, 0x82, 0x9b, 0xb1, 0xd7,
+	0xb1, 0x39, 0xde, 0x99, 0x70, 0xb2, 0xb4, 0x3d, 0x01, 0xb9, 0x57, 0x53, 0x9a, 0x7a, 0xeb, 0x8d,
+	0xce, 0x72, 0xe5, 0xf4, 0x5c, 0x16, 0xce, 0xce, 0x65, 0xe1, 0xf7, 0xb9, 0x2c, 0x7c, 0xb8, 0x90,
+	0x53, 0x67, 0x17, 0x72, 0xea, 0xe7, 0x85, 0x9c, 0x3a, 0xdc, 0xb6, 0x30, 0xab, 0xb7, 0x0c, 0xb5,
+	0x46, 0x9a, 0xda, 0xc0, 0x23, 0x1a, 0xf6, 0x3f, 0x94, 0x75, 0x1c, 0x44, 0x8d, 0x69, 0xfe, 0x6b,
+	0x60, 0xfb, 0x4f, 0x00, 0x00, 0x00, 0xff, 0xff, 0x3b, 0x8c, 0x7f, 0xf1, 0xf0, 0x08, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -170,6 +677,16 @@ const _ = grpc.SupportPackageIsVersion4
 type MsgClient interface {
 	// UpdateParams updates the module parameters; only the module authority (x/gov) may call it.
 	UpdateParams(ctx context.Context, in *MsgUpdateParams, opts ...grpc.CallOption) (*MsgUpdateParamsResponse, error)
+	// RegisterValidator registers the sender as a build validator and locks its bond.
+	RegisterValidator(ctx context.Context, in *MsgRegisterValidator, opts ...grpc.CallOption) (*MsgRegisterValidatorResponse, error)
+	// UpdateValidator changes the supported systems and/or adds bond.
+	UpdateValidator(ctx context.Context, in *MsgUpdateValidator, opts ...grpc.CallOption) (*MsgUpdateValidatorResponse, error)
+	// UnbondValidator starts unbonding: no new assignments; the bond is returned after unbonding_blocks.
+	UnbondValidator(ctx context.Context, in *MsgUnbondValidator, opts ...grpc.CallOption) (*MsgUnbondValidatorResponse, error)
+	// Unjail re-activates a jailed validator after its jail time.
+	Unjail(ctx context.Context, in *MsgUnjail, opts ...grpc.CallOption) (*MsgUnjailResponse, error)
+	// RegisterVrfKey registers or rotates the VRF key of a consensus authority (x/staking validator).
+	RegisterVrfKey(ctx context.Context, in *MsgRegisterVrfKey, opts ...grpc.CallOption) (*MsgRegisterVrfKeyResponse, error)
 }
 
 type msgClient struct {
@@ -189,10 +706,65 @@ func (c *msgClient) UpdateParams(ctx context.Context, in *MsgUpdateParams, opts 
 	return out, nil
 }
 
+func (c *msgClient) RegisterValidator(ctx context.Context, in *MsgRegisterValidator, opts ...grpc.CallOption) (*MsgRegisterValidatorResponse, error) {
+	out := new(MsgRegisterValidatorResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.validators.v1.Msg/RegisterValidator", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) UpdateValidator(ctx context.Context, in *MsgUpdateValidator, opts ...grpc.CallOption) (*MsgUpdateValidatorResponse, error) {
+	out := new(MsgUpdateValidatorResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.validators.v1.Msg/UpdateValidator", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) UnbondValidator(ctx context.Context, in *MsgUnbondValidator, opts ...grpc.CallOption) (*MsgUnbondValidatorResponse, error) {
+	out := new(MsgUnbondValidatorResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.validators.v1.Msg/UnbondValidator", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) Unjail(ctx context.Context, in *MsgUnjail, opts ...grpc.CallOption) (*MsgUnjailResponse, error) {
+	out := new(MsgUnjailResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.validators.v1.Msg/Unjail", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) RegisterVrfKey(ctx context.Context, in *MsgRegisterVrfKey, opts ...grpc.CallOption) (*MsgRegisterVrfKeyResponse, error) {
+	out := new(MsgRegisterVrfKeyResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.validators.v1.Msg/RegisterVrfKey", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MsgServer is the server API for Msg service.
 type MsgServer interface {
 	// UpdateParams updates the module parameters; only the module authority (x/gov) may call it.
 	UpdateParams(context.Context, *MsgUpdateParams) (*MsgUpdateParamsResponse, error)
+	// RegisterValidator registers the sender as a build validator and locks its bond.
+	RegisterValidator(context.Context, *MsgRegisterValidator) (*MsgRegisterValidatorResponse, error)
+	// UpdateValidator changes the supported systems and/or adds bond.
+	UpdateValidator(context.Context, *MsgUpdateValidator) (*MsgUpdateValidatorResponse, error)
+	// UnbondValidator starts unbonding: no new assignments; the bond is returned after unbonding_blocks.
+	UnbondValidator(context.Context, *MsgUnbondValidator) (*MsgUnbondValidatorResponse, error)
+	// Unjail re-activates a jailed validator after its jail time.
+	Unjail(context.Context, *MsgUnjail) (*MsgUnjailResponse, error)
+	// RegisterVrfKey registers or rotates the VRF key of a consensus authority (x/staking validator).
+	RegisterVrfKey(context.Context, *MsgRegisterVrfKey) (*MsgRegisterVrfKeyResponse, error)
 }
 
 // UnimplementedMsgServer can be embedded to have forward compatible implementations.
@@ -201,6 +773,21 @@ type UnimplementedMsgServer struct {
 
 func (*UnimplementedMsgServer) UpdateParams(ctx context.Context, req *MsgUpdateParams) (*MsgUpdateParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateParams not implemented")
+}
+func (*UnimplementedMsgServer) RegisterValidator(ctx context.Context, req *MsgRegisterValidator) (*MsgRegisterValidatorResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RegisterValidator not implemented")
+}
+func (*UnimplementedMsgServer) UpdateValidator(ctx context.Context, req *MsgUpdateValidator) (*MsgUpdateValidatorResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateValidator not implemented")
+}
+func (*UnimplementedMsgServer) UnbondValidator(ctx context.Context, req *MsgUnbondValidator) (*MsgUnbondValidatorResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UnbondValidator not implemented")
+}
+func (*UnimplementedMsgServer) Unjail(ctx context.Context, req *MsgUnjail) (*MsgUnjailResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Unjail not implemented")
+}
+func (*UnimplementedMsgServer) RegisterVrfKey(ctx context.Context, req *MsgRegisterVrfKey) (*MsgRegisterVrfKeyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RegisterVrfKey not implemented")
 }
 
 func RegisterMsgServer(s grpc1.Server, srv MsgServer) {
@@ -225,6 +812,96 @@ func _Msg_UpdateParams_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Msg_RegisterValidator_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgRegisterValidator)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).RegisterValidator(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.validators.v1.Msg/RegisterValidator",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).RegisterValidator(ctx, req.(*MsgRegisterValidator))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_UpdateValidator_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgUpdateValidator)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).UpdateValidator(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.validators.v1.Msg/UpdateValidator",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).UpdateValidator(ctx, req.(*MsgUpdateValidator))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_UnbondValidator_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgUnbondValidator)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).UnbondValidator(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.validators.v1.Msg/UnbondValidator",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).UnbondValidator(ctx, req.(*MsgUnbondValidator))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_Unjail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgUnjail)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).Unjail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.validators.v1.Msg/Unjail",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).Unjail(ctx, req.(*MsgUnjail))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_RegisterVrfKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgRegisterVrfKey)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).RegisterVrfKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.validators.v1.Msg/RegisterVrfKey",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).RegisterVrfKey(ctx, req.(*MsgRegisterVrfKey))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Msg_serviceDesc = _Msg_serviceDesc
 var _Msg_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "buildchain.validators.v1.Msg",
@@ -233,6 +910,26 @@ var _Msg_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateParams",
 			Handler:    _Msg_UpdateParams_Handler,
+		},
+		{
+			MethodName: "RegisterValidator",
+			Handler:    _Msg_RegisterValidator_Handler,
+		},
+		{
+			MethodName: "UpdateValidator",
+			Handler:    _Msg_UpdateValidator_Handler,
+		},
+		{
+			MethodName: "UnbondValidator",
+			Handler:    _Msg_UnbondValidator_Handler,
+		},
+		{
+			MethodName: "Unjail",
+			Handler:    _Msg_Unjail_Handler,
+		},
+		{
+			MethodName: "RegisterVrfKey",
+			Handler:    _Msg_RegisterVrfKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -302,6 +999,326 @@ func (m *MsgUpdateParamsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error)
 	return len(dAtA) - i, nil
 }
 
+func (m *MsgRegisterValidator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRegisterValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRegisterValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Bond.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintTx(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x1a
+	if len(m.Systems) > 0 {
+		for iNdEx := len(m.Systems) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Systems[iNdEx])
+			copy(dAtA[i:], m.Systems[iNdEx])
+			i = encodeVarintTx(dAtA, i, uint64(len(m.Systems[iNdEx])))
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRegisterValidatorResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRegisterValidatorResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRegisterValidatorResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgUpdateValidator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgUpdateValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgUpdateValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.AddBond.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintTx(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x1a
+	if len(m.Systems) > 0 {
+		for iNdEx := len(m.Systems) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Systems[iNdEx])
+			copy(dAtA[i:], m.Systems[iNdEx])
+			i = encodeVarintTx(dAtA, i, uint64(len(m.Systems[iNdEx])))
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgUpdateValidatorResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgUpdateValidatorResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgUpdateValidatorResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgUnbondValidator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgUnbondValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgUnbondValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgUnbondValidatorResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgUnbondValidatorResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgUnbondValidatorResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.UnbondingHeight != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.UnbondingHeight))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgUnjail) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgUnjail) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgUnjail) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgUnjailResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgUnjailResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgUnjailResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRegisterVrfKey) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRegisterVrfKey) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRegisterVrfKey) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.PublicKey) > 0 {
+		i -= len(m.PublicKey)
+		copy(dAtA[i:], m.PublicKey)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.PublicKey)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRegisterVrfKeyResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRegisterVrfKeyResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRegisterVrfKeyResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ActivationHeight != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ActivationHeight))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintTx(dAtA []byte, offset int, v uint64) int {
 	offset -= sovTx(v)
 	base := offset
@@ -334,6 +1351,142 @@ func (m *MsgUpdateParamsResponse) Size() (n int) {
 	}
 	var l int
 	_ = l
+	return n
+}
+
+func (m *MsgRegisterValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if len(m.Systems) > 0 {
+		for _, s := range m.Systems {
+			l = len(s)
+			n += 1 + l + sovTx(uint64(l))
+		}
+	}
+	l = m.Bond.Size()
+	n += 1 + l + sovTx(uint64(l))
+	return n
+}
+
+func (m *MsgRegisterValidatorResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *MsgUpdateValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if len(m.Systems) > 0 {
+		for _, s := range m.Systems {
+			l = len(s)
+			n += 1 + l + sovTx(uint64(l))
+		}
+	}
+	l = m.AddBond.Size()
+	n += 1 + l + sovTx(uint64(l))
+	return n
+}
+
+func (m *MsgUpdateValidatorResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *MsgUnbondValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgUnbondValidatorResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.UnbondingHeight != 0 {
+		n += 1 + sovTx(uint64(m.UnbondingHeight))
+	}
+	return n
+}
+
+func (m *MsgUnjail) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgUnjailResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *MsgRegisterVrfKey) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.PublicKey)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgRegisterVrfKeyResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ActivationHeight != 0 {
+		n += 1 + sovTx(uint64(m.ActivationHeight))
+	}
 	return n
 }
 
@@ -487,6 +1640,868 @@ func (m *MsgUpdateParamsResponse) Unmarshal(dAtA []byte) error {
 			return fmt.Errorf("proto: MsgUpdateParamsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
 		}
 		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRegisterValidator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRegisterValidator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRegisterValidator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Systems", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Systems = append(m.Systems, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Bond", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Bond.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRegisterValidatorResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRegisterValidatorResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRegisterValidatorResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgUpdateValidator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgUpdateValidator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgUpdateValidator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Systems", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Systems = append(m.Systems, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AddBond", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.AddBond.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgUpdateValidatorResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgUpdateValidatorResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgUpdateValidatorResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgUnbondValidator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgUnbondValidator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgUnbondValidator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgUnbondValidatorResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgUnbondValidatorResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgUnbondValidatorResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field UnbondingHeight", wireType)
+			}
+			m.UnbondingHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.UnbondingHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgUnjail) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgUnjail: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgUnjail: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgUnjailResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgUnjailResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgUnjailResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRegisterVrfKey) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRegisterVrfKey: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRegisterVrfKey: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PublicKey", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PublicKey = append(m.PublicKey[:0], dAtA[iNdEx:postIndex]...)
+			if m.PublicKey == nil {
+				m.PublicKey = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRegisterVrfKeyResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRegisterVrfKeyResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRegisterVrfKeyResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ActivationHeight", wireType)
+			}
+			m.ActivationHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ActivationHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipTx(dAtA[iNdEx:])

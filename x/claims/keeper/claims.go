@@ -1,0 +1,382 @@
+package keeper
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"cosmossdk.io/collections"
+	errorsmod "cosmossdk.io/errors"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/buildchain/buildchain/x/claims/game"
+	"github.com/buildchain/buildchain/x/claims/types"
+	"github.com/buildchain/buildchain/x/validators/assign"
+	validatorstypes "github.com/buildchain/buildchain/x/validators/types"
+)
+
+// GetClaim returns a claim by id.
+func (k Keeper) GetClaim(ctx context.Context, id uint64) (types.Claim, error) {
+	c, err := k.Claims.Get(ctx, id)
+	if errors.Is(err, collections.ErrNotFound) {
+		return types.Claim{}, errorsmod.Wrapf(types.ErrClaimNotFound, "claim %d", id)
+	}
+	return c, err
+}
+
+func rules(p types.Params) game.Rules {
+	return game.Rules{PContinue: p.PContinue, MinRounds: p.MinRounds, MaxRounds: p.MaxRounds}
+}
+
+// setPending puts the claim back in the assignment queue (same round when reassigning).
+func (k Keeper) setPending(ctx context.Context, c *types.Claim) error {
+	c.Status = types.CLAIM_STATUS_PENDING
+	c.PendingSince = sdk.UnwrapSDKContext(ctx).BlockHeight()
+	return k.Pending.Set(ctx, c.Id)
+}
+
+// closeAssignment drops the open-assignment indexes of assignment i.
+func (k Keeper) closeAssignment(ctx context.Context, c types.Claim, i int) error {
+	a := c.Assignments[i]
+	addr, err := sdk.AccAddressFromBech32(a.Validator)
+	if err != nil {
+		return err
+	}
+	if err := k.OpenAssignments.Remove(ctx, collections.Join(addr, c.Id)); err != nil {
+		return err
+	}
+	return k.Deadlines.Remove(ctx, collections.Join(a.DeadlineHeight, c.Id))
+}
+
+// returnDeposit unlocks the deposit back to the publisher.
+func (k Keeper) returnDeposit(ctx context.Context, c *types.Claim) error {
+	if !c.DepositLocked {
+		return nil
+	}
+	c.DepositLocked = false
+	if !c.Deposit.IsPositive() {
+		return nil
+	}
+	pub, err := sdk.AccAddressFromBech32(c.Publisher)
+	if err != nil {
+		return err
+	}
+	if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, pub, sdk.NewCoins(c.Deposit)); err != nil {
+		return errorsmod.Wrapf(err, "returning deposit of claim %d", c.Id)
+	}
+	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventDepositReturned{
+		ClaimId: c.Id, Publisher: c.Publisher, Amount: c.Deposit,
+	})
+}
+
+// finishValid ends the game with VALID: deposit back, verified index, hooks.
+func (k Keeper) finishValid(ctx context.Context, c *types.Claim) error {
+	c.Status = types.CLAIM_STATUS_VALID
+	c.FinishedHeight = sdk.UnwrapSDKContext(ctx).BlockHeight()
+	if err := k.returnDeposit(ctx, c); err != nil {
+		return err
+	}
+	if has, err := k.Verified.Has(ctx, c.DerivationCid); err != nil {
+		return err
+	} else if !has {
+		if err := k.Verified.Set(ctx, c.DerivationCid, c.Id); err != nil {
+			return err
+		}
+	}
+	if err := k.Claims.Set(ctx, c.Id, *c); err != nil {
+		return err
+	}
+	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimValid{
+		ClaimId: c.Id, DerivationCid: c.DerivationCid, OutputCid: c.OutputCid, Rounds: c.Round,
+	}); err != nil {
+		return err
+	}
+	return k.afterValidated(ctx, *c)
+}
+
+// advance applies a game decision after a report that counts as agreeing.
+func (k Keeper) advance(ctx context.Context, c *types.Claim, d game.Decision) error {
+	switch d {
+	case game.Valid:
+		return k.finishValid(ctx, c)
+	case game.Continue:
+		c.Round++
+		if err := k.setPending(ctx, c); err != nil {
+			return err
+		}
+		return k.Claims.Set(ctx, c.Id, *c)
+	default:
+		return errorsmod.Wrapf(types.ErrWrongStatus, "unexpected decision %s", d)
+	}
+}
+
+// report applies MsgReportBuild after its stateless checks.
+func (k Keeper) report(ctx context.Context, msg *types.MsgReportBuild) (types.Claim, error) {
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
+	c, err := k.GetClaim(ctx, msg.ClaimId)
+	if err != nil {
+		return c, err
+	}
+	for _, a := range c.Assignments {
+		if a.Validator == msg.Validator && a.Round == msg.Round && a.Status != types.ROUND_STATUS_ASSIGNED {
+			return c, errorsmod.Wrapf(types.ErrAlreadyReported, "%s already reported (or timed out) round %d of claim %d", msg.Validator, msg.Round, c.Id)
+		}
+	}
+	if c.Status != types.CLAIM_STATUS_ASSIGNED {
+		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is %s, not awaiting a report", c.Id, c.Status.Short())
+	}
+	if msg.Round != c.Round {
+		return c, errorsmod.Wrapf(types.ErrWrongRound, "claim %d is in round %d, report is for round %d", c.Id, c.Round, msg.Round)
+	}
+	i := c.OpenAssignment()
+	if i < 0 || c.Assignments[i].Validator != msg.Validator {
+		return c, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not assigned to round %d of claim %d", msg.Validator, c.Round, c.Id)
+	}
+	a := &c.Assignments[i]
+	if height > a.DeadlineHeight {
+		return c, errorsmod.Wrapf(types.ErrDeadlinePassed, "deadline was height %d, now %d", a.DeadlineHeight, height)
+	}
+	if err := k.closeAssignment(ctx, c, i); err != nil {
+		return c, err
+	}
+	a.OutputCid, a.BuildTimeMs, a.ReportedHeight = msg.OutputCid, msg.BuildTimeMs, height
+	agrees := msg.OutputCid == c.OutputCid
+	if agrees {
+		a.Status = types.ROUND_STATUS_AGREED
+	} else {
+		a.Status = types.ROUND_STATUS_DISAGREED
+	}
+	addr, _ := sdk.AccAddressFromBech32(msg.Validator)
+	if err := k.validators.RecordReport(ctx, addr); err != nil {
+		return c, errorsmod.Wrap(err, "recording report")
+	}
+	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventBuildReported{
+		ClaimId: c.Id, Round: c.Round, Validator: msg.Validator, OutputCid: msg.OutputCid, BuildTimeMs: msg.BuildTimeMs, Agrees: agrees,
+	}); err != nil {
+		return c, err
+	}
+	if !agrees {
+		c.Status = types.CLAIM_STATUS_DISPUTED
+		if err := k.Claims.Set(ctx, c.Id, c); err != nil {
+			return c, err
+		}
+		if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimDisputed{
+			ClaimId: c.Id, Round: c.Round, DerivationCid: c.DerivationCid, ClaimedOutputCid: c.OutputCid,
+			ReportedOutputCid: msg.OutputCid, Validator: msg.Validator,
+		}); err != nil {
+			return c, err
+		}
+		return c, k.afterDisputed(ctx, c)
+	}
+	d, err := k.decideAfterAgreement(ctx, c)
+	if err != nil {
+		return c, err
+	}
+	return c, k.advance(ctx, &c, d)
+}
+
+func (k Keeper) decideAfterAgreement(ctx context.Context, c types.Claim) (game.Decision, error) {
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	rnd, err := k.validators.BlockRandomness(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return game.AfterAgreement(rules(params), c.Round, game.ContinueSeed(rnd, c.Id, c.Round))
+}
+
+// EndBlocker times out late assignments (penalising and jailing their validators) and then
+// assigns a validator to every PENDING claim, using this block's randomness.
+func (k Keeper) EndBlocker(ctx context.Context) error {
+	if err := k.timeouts(ctx); err != nil {
+		return errorsmod.Wrap(err, "timing out assignments")
+	}
+	return errorsmod.Wrap(k.assignPending(ctx), "assigning pending claims")
+}
+
+func (k Keeper) timeouts(ctx context.Context) error {
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return err
+	}
+	// Deadlines at or before this height: their last chance to report was this block.
+	rng := new(collections.Range[collections.Pair[int64, uint64]]).EndExclusive(collections.Join(height+1, uint64(0)))
+	var due []collections.Pair[int64, uint64]
+	if err := k.Deadlines.Walk(ctx, rng, func(key collections.Pair[int64, uint64]) (bool, error) {
+		due = append(due, key)
+		return false, nil
+	}); err != nil {
+		return err
+	}
+	for _, key := range due {
+		if err := k.isolated(ctx, "timeout", key.K2(), func(ctx context.Context) error {
+			return k.timeoutOne(ctx, key, params)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isolated runs one claim's EndBlock step in a cached context: a failure (which only a bug
+// in this module or a hook can cause) is logged and leaves that claim untouched for the next
+// block instead of halting the chain. Store errors are returned.
+func (k Keeper) isolated(ctx context.Context, step string, id uint64, fn func(context.Context) error) error {
+	sdkCtx := sdk.UnwrapSDKContext(ctx)
+	cctx, write := sdkCtx.CacheContext()
+	if err := fn(cctx); err != nil {
+		k.logger(ctx).Error("claim end-block step failed; will retry next block", "step", step, "claim", id, "err", err)
+		return nil
+	}
+	write()
+	return nil
+}
+
+func (k Keeper) timeoutOne(ctx context.Context, key collections.Pair[int64, uint64], params types.Params) error {
+	c, err := k.GetClaim(ctx, key.K2())
+	if err != nil {
+		return err
+	}
+	i := c.OpenAssignment()
+	if i < 0 || c.Assignments[i].DeadlineHeight != key.K1() {
+		return k.Deadlines.Remove(ctx, key) // stale entry
+	}
+	if err := k.closeAssignment(ctx, c, i); err != nil {
+		return err
+	}
+	a := &c.Assignments[i]
+	a.Status = types.ROUND_STATUS_TIMED_OUT
+	addr, _ := sdk.AccAddressFromBech32(a.Validator)
+	// A validator whose unbonding completed meanwhile is gone: nothing left to penalise.
+	if _, err := k.validators.HandleMissedDeadline(ctx, addr, params.SlashFractionTimeout); err != nil &&
+		!errors.Is(err, validatorstypes.ErrValidatorNotFound) {
+		return errorsmod.Wrapf(err, "penalising %s", a.Validator)
+	}
+	if err := k.setPending(ctx, &c); err != nil {
+		return err
+	}
+	if err := k.Claims.Set(ctx, c.Id, c); err != nil {
+		return err
+	}
+	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventRoundTimedOut{
+		ClaimId: c.Id, Round: c.Round, Validator: a.Validator,
+	})
+}
+
+func (k Keeper) assignPending(ctx context.Context) error {
+	var ids []uint64
+	if err := k.Pending.Walk(ctx, nil, func(id uint64) (bool, error) {
+		ids = append(ids, id)
+		return false, nil
+	}); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return err
+	}
+	rnd, err := k.validators.BlockRandomness(ctx)
+	if err != nil {
+		return err
+	}
+	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
+	// Candidates do not change while assigning, so read each system's list once per block.
+	cache := map[string][]assign.Candidate{}
+	for _, id := range ids {
+		if err := k.isolated(ctx, "assign", id, func(ctx context.Context) error {
+			return k.assignOne(ctx, id, params, rnd, cache, height)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k Keeper) assignOne(ctx context.Context, id uint64, params types.Params, rnd []byte, cache map[string][]assign.Candidate, height int64) error {
+	c, err := k.GetClaim(ctx, id)
+	if err != nil {
+		return err
+	}
+	cands, ok := cache[c.System]
+	if !ok {
+		if cands, err = k.validators.Candidates(ctx, c.System); err != nil {
+			return err
+		}
+		cache[c.System] = cands
+	}
+	if c.Round == 0 {
+		c.Round = 1
+	}
+	pub, err := sdk.AccAddressFromBech32(c.Publisher)
+	if err != nil {
+		return err
+	}
+	exclude := func(a []byte) bool {
+		return bytes.Equal(a, pub) || c.HasValidator(sdk.AccAddress(a).String())
+	}
+	picked, err := assign.Pick(cands, assign.Seed(rnd, c.Id, c.Round), exclude)
+	if errors.Is(err, assign.ErrNoCandidate) {
+		return k.noCandidate(ctx, &c, params, height)
+	}
+	if err != nil {
+		return err
+	}
+	addr := sdk.AccAddress(picked.Address)
+	a := types.Assignment{
+		Round: c.Round, Validator: addr.String(), Status: types.ROUND_STATUS_ASSIGNED,
+		AssignedHeight: height, DeadlineHeight: height + int64(params.ReportTimeoutBlocks),
+	}
+	c.Assignments = append(c.Assignments, a)
+	c.Status = types.CLAIM_STATUS_ASSIGNED
+	for _, err := range []error{
+		k.Pending.Remove(ctx, c.Id),
+		k.OpenAssignments.Set(ctx, collections.Join(addr, c.Id)),
+		k.ByValidator.Set(ctx, collections.Join(addr, c.Id)),
+		k.Deadlines.Set(ctx, collections.Join(a.DeadlineHeight, c.Id)),
+		k.Claims.Set(ctx, c.Id, c),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimAssigned{
+		ClaimId: c.Id, Round: c.Round, Validator: a.Validator, DerivationCid: c.DerivationCid,
+		System: c.System, DeadlineHeight: a.DeadlineHeight,
+	})
+}
+
+// noCandidate handles a PENDING claim nobody can build: if it already has min_rounds agreeing
+// reports, every eligible validator has had its say and the claim is VALID; otherwise it waits
+// (e.g. for validators to register or be unjailed) and EXPIRES after report_timeout_blocks.
+func (k Keeper) noCandidate(ctx context.Context, c *types.Claim, params types.Params, height int64) error {
+	if c.AgreedRounds() >= params.MinRounds {
+		if err := k.Pending.Remove(ctx, c.Id); err != nil {
+			return err
+		}
+		c.Round-- // the round that could not be played does not count
+		return k.finishValid(ctx, c)
+	}
+	if height-c.PendingSince < int64(params.ReportTimeoutBlocks) {
+		return nil
+	}
+	if err := k.Pending.Remove(ctx, c.Id); err != nil {
+		return err
+	}
+	c.Status = types.CLAIM_STATUS_EXPIRED
+	c.FinishedHeight = height
+	refunded := c.Deposit
+	if err := k.returnDeposit(ctx, c); err != nil {
+		return err
+	}
+	if err := k.Claims.Set(ctx, c.Id, *c); err != nil {
+		return err
+	}
+	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimExpired{ClaimId: c.Id, Refunded: refunded})
+}
