@@ -221,12 +221,12 @@ func New(
 		app.AccountKeeper, app.BankKeeper, app.StakingKeeper, app.DistrKeeper, app.MsgServiceRouter(), govConfig, authority)
 	app.GovKeeper = *govKeeper.SetHooks(govtypes.NewMultiGovHooks())
 
-	app.ValidatorsKeeper = validatorskeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[validatorstypes.StoreKey]), authority,
-		app.BankKeeper, app.StakingKeeper)
-	app.ClaimsKeeper = claimskeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[claimstypes.StoreKey]), authority,
-		app.BankKeeper, app.ValidatorsKeeper)
-	app.MarketKeeper = marketkeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[markettypes.StoreKey]), authority)
-	app.BctKeeper = bctkeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[bcttypes.StoreKey]), authority)
+	app.ValidatorsKeeper = validatorskeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[validatorstypes.StoreKey]), authority)
+	app.ClaimsKeeper = claimskeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[claimstypes.StoreKey]), authority)
+	app.BctKeeper = bctkeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[bcttypes.StoreKey]), authority,
+		app.AccountKeeper, app.BankKeeper)
+	app.MarketKeeper = marketkeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[markettypes.StoreKey]), authority,
+		app.AccountKeeper, app.BankKeeper, app.BctKeeper)
 
 	app.ModuleManager = module.NewManager(
 		genutil.NewAppModule(app.AccountKeeper, app.StakingKeeper, app, txConfig),
@@ -238,9 +238,9 @@ func New(
 		staking.NewAppModule(appCodec, app.StakingKeeper, app.AccountKeeper, app.BankKeeper, nil),
 		upgrade.NewAppModule(app.UpgradeKeeper, app.AccountKeeper.AddressCodec()),
 		consensus.NewAppModule(appCodec, app.ConsensusParamsKeeper),
-		validators.NewAppModule(appCodec, app.ValidatorsKeeper, app.AccountKeeper, app.BankKeeper),
-		claims.NewAppModule(appCodec, app.ClaimsKeeper, app.AccountKeeper, app.BankKeeper),
-		market.NewAppModule(appCodec, app.MarketKeeper),
+		validators.NewAppModule(appCodec, app.ValidatorsKeeper),
+		claims.NewAppModule(appCodec, app.ClaimsKeeper),
+		market.NewAppModule(appCodec, app.MarketKeeper, app.AccountKeeper, app.BankKeeper),
 		bct.NewAppModule(appCodec, app.BctKeeper),
 	)
 
@@ -261,8 +261,7 @@ func New(
 	)
 	app.ModuleManager.SetOrderEndBlockers(
 		govtypes.ModuleName, stakingtypes.ModuleName,
-		// claims before validators: deadlines are penalised before unbonding bonds are returned.
-		claimstypes.ModuleName, validatorstypes.ModuleName, markettypes.ModuleName, bcttypes.ModuleName,
+		validatorstypes.ModuleName, claimstypes.ModuleName, markettypes.ModuleName, bcttypes.ModuleName,
 	)
 	// genutil runs after staking (it delivers gentxs against the funded accounts and pools).
 	genesisModuleOrder := []string{
@@ -295,7 +294,6 @@ func New(
 
 	app.SetInitChainer(app.InitChainer)
 	app.SetPreBlocker(app.PreBlocker)
-	app.setupVRFBeacon(homePath, logger) // wraps the PreBlocker and proposal handlers
 	app.SetBeginBlocker(app.BeginBlocker)
 	app.SetEndBlocker(app.EndBlocker)
 

@@ -29,6 +29,8 @@ var (
 	_ module.HasServices         = AppModule{}
 	_ module.AppModuleSimulation = AppModule{}
 	_ appmodule.AppModule        = AppModule{}
+	_ appmodule.HasEndBlocker    = AppModule{}
+	_ module.HasInvariants       = AppModule{}
 )
 
 // AppModuleBasic implements the stateless parts of the module.
@@ -110,6 +112,16 @@ func (am AppModule) ExportGenesis(ctx sdk.Context, cdc codec.JSONCodec) json.Raw
 		panic(fmt.Sprintf("x/bct: export genesis: %s", err))
 	}
 	return cdc.MustMarshalJSON(gs)
+}
+
+// EndBlock starts and ends payment periods (mint and rewards).
+func (am AppModule) EndBlock(ctx context.Context) error {
+	return am.keeper.EndBlocker(ctx)
+}
+
+// RegisterInvariants registers the supply and module account invariants.
+func (am AppModule) RegisterInvariants(ir sdk.InvariantRegistry) {
+	keeper.RegisterInvariants(ir, am.keeper)
 }
 
 // ConsensusVersion implements module.HasConsensusVersion.

@@ -29,6 +29,8 @@ var (
 	_ module.HasServices         = AppModule{}
 	_ module.AppModuleSimulation = AppModule{}
 	_ appmodule.AppModule        = AppModule{}
+	_ appmodule.HasEndBlocker    = AppModule{}
+	_ module.HasInvariants       = AppModule{}
 )
 
 // AppModuleBasic implements the stateless parts of the module.
@@ -73,12 +75,14 @@ func (AppModuleBasic) RegisterGRPCGatewayRoutes(clientCtx client.Context, mux *g
 // AppModule implements the stateful parts of the module.
 type AppModule struct {
 	AppModuleBasic
-	keeper keeper.Keeper
+	keeper        keeper.Keeper
+	accountKeeper types.AccountKeeper
+	bankKeeper    types.BankKeeper
 }
 
 // NewAppModule returns the module.
-func NewAppModule(cdc codec.Codec, k keeper.Keeper) AppModule {
-	return AppModule{AppModuleBasic: AppModuleBasic{cdc: cdc}, keeper: k}
+func NewAppModule(cdc codec.Codec, k keeper.Keeper, ak types.AccountKeeper, bk types.BankKeeper) AppModule {
+	return AppModule{AppModuleBasic: AppModuleBasic{cdc: cdc}, keeper: k, accountKeeper: ak, bankKeeper: bk}
 }
 
 // IsOnePerModuleType implements depinject.OnePerModuleType.
@@ -110,6 +114,16 @@ func (am AppModule) ExportGenesis(ctx sdk.Context, cdc codec.JSONCodec) json.Raw
 		panic(fmt.Sprintf("x/market: export genesis: %s", err))
 	}
 	return cdc.MustMarshalJSON(gs)
+}
+
+// EndBlock resolves the markets whose reveal phase ends at this height.
+func (am AppModule) EndBlock(ctx context.Context) error {
+	return am.keeper.EndBlocker(ctx)
+}
+
+// RegisterInvariants registers the locked-stakes invariant.
+func (am AppModule) RegisterInvariants(ir sdk.InvariantRegistry) {
+	keeper.RegisterInvariants(ir, am.keeper, am.accountKeeper)
 }
 
 // ConsensusVersion implements module.HasConsensusVersion.

@@ -7,4 +7,7 @@ var (
 	ErrInvalidAuthority = errorsmod.Register(ModuleName, 2, "invalid authority")
 	ErrInvalidParams    = errorsmod.Register(ModuleName, 3, "invalid params")
 	ErrInvalidGenesis   = errorsmod.Register(ModuleName, 4, "invalid genesis state")
+	ErrInvalidReports   = errorsmod.Register(ModuleName, 5, "invalid build time reports")
+	ErrInvalidAmount    = errorsmod.Register(ModuleName, 6, "invalid amount")
+	ErrInvalidAddress   = errorsmod.Register(ModuleName, 7, "invalid address")
 )

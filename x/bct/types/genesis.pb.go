@@ -24,10 +24,16 @@ var _ = math.Inf
 // proto package needs to be updated.
 const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
 
-// GenesisState defines the bct module's genesis state.
+// GenesisState defines the bct module's genesis state. The initial coin distribution itself
+// is x/bank's genesis balances.
 type GenesisState struct {
 	// params defines all the parameters of the module.
 	Params Params `protobuf:"bytes,1,opt,name=params,proto3" json:"params"`
+	// period is the current payment period; number 0 means "starts at the first block".
+	Period         Period           `protobuf:"bytes,2,opt,name=period,proto3" json:"period"`
+	ValidatorStats []ValidatorStats `protobuf:"bytes,3,rep,name=validator_stats,json=validatorStats,proto3" json:"validator_stats"`
+	PeriodRecords  []PeriodRecord   `protobuf:"bytes,4,rep,name=period_records,json=periodRecords,proto3" json:"period_records"`
+	Totals         Totals           `protobuf:"bytes,5,opt,name=totals,proto3" json:"totals"`
 }
 
 func (m *GenesisState) Reset()         { *m = GenesisState{} }
@@ -70,6 +76,34 @@ func (m *GenesisState) GetParams() Params {
 	return Params{}
 }
 
+func (m *GenesisState) GetPeriod() Period {
+	if m != nil {
+		return m.Period
+	}
+	return Period{}
+}
+
+func (m *GenesisState) GetValidatorStats() []ValidatorStats {
+	if m != nil {
+		return m.ValidatorStats
+	}
+	return nil
+}
+
+func (m *GenesisState) GetPeriodRecords() []PeriodRecord {
+	if m != nil {
+		return m.PeriodRecords
+	}
+	return nil
+}
+
+func (m *GenesisState) GetTotals() Totals {
+	if m != nil {
+		return m.Totals
+	}
+	return Totals{}
+}
+
 func init() {
 	proto.RegisterType((*GenesisState)(nil), "buildchain.bct.v1.GenesisState")
 }
@@ -77,21 +111,28 @@ func init() {
 func init() { proto.RegisterFile("buildchain/bct/v1/genesis.proto", fileDescriptor_55085810d2165ec4) }
 
 var fileDescriptor_55085810d2165ec4 = []byte{
-	// 210 bytes of a gzipped FileDescriptorProto
+	// 328 bytes of a gzipped FileDescriptorProto
 	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0x92, 0x4f, 0x2a, 0xcd, 0xcc,
 	0x49, 0x49, 0xce, 0x48, 0xcc, 0xcc, 0xd3, 0x4f, 0x4a, 0x2e, 0xd1, 0x2f, 0x33, 0xd4, 0x4f, 0x4f,
 	0xcd, 0x4b, 0x2d, 0xce, 0x2c, 0xd6, 0x2b, 0x28, 0xca, 0x2f, 0xc9, 0x17, 0x12, 0x44, 0x28, 0xd0,
 	0x4b, 0x4a, 0x2e, 0xd1, 0x2b, 0x33, 0x94, 0x12, 0x4c, 0xcc, 0xcd, 0xcc, 0xcb, 0xd7, 0x07, 0x93,
-	0x10, 0x55, 0x52, 0x72, 0x98, 0xc6, 0x14, 0x24, 0x16, 0x25, 0xe6, 0x42, 0x4d, 0x91, 0x12, 0x49,
-	0xcf, 0x4f, 0xcf, 0x07, 0x33, 0xf5, 0x41, 0x2c, 0x88, 0xa8, 0x92, 0x0f, 0x17, 0x8f, 0x3b, 0xc4,
-	0xb2, 0xe0, 0x92, 0xc4, 0x92, 0x54, 0x21, 0x1b, 0x2e, 0x36, 0x88, 0x2e, 0x09, 0x46, 0x05, 0x46,
-	0x0d, 0x6e, 0x23, 0x49, 0x3d, 0x0c, 0xcb, 0xf5, 0x02, 0xc0, 0x0a, 0x9c, 0x38, 0x4f, 0xdc, 0x93,
-	0x67, 0x58, 0xf1, 0x7c, 0x83, 0x16, 0x63, 0x10, 0x54, 0x8f, 0x93, 0xdb, 0x89, 0x47, 0x72, 0x8c,
-	0x17, 0x1e, 0xc9, 0x31, 0x3e, 0x78, 0x24, 0xc7, 0x38, 0xe1, 0xb1, 0x1c, 0xc3, 0x85, 0xc7, 0x72,
-	0x0c, 0x37, 0x1e, 0xcb, 0x31, 0x44, 0xe9, 0xa4, 0x67, 0x96, 0x64, 0x94, 0x26, 0xe9, 0x25, 0xe7,
-	0xe7, 0xea, 0x23, 0x3b, 0x14, 0xc1, 0xac, 0x00, 0xbb, 0xba, 0xa4, 0xb2, 0x20, 0xb5, 0x38, 0x89,
-	0x0d, 0xec, 0x38, 0x63, 0x40, 0x00, 0x00, 0x00, 0xff, 0xff, 0x20, 0x23, 0x14, 0x89, 0x1b, 0x01,
-	0x00, 0x00,
+	0x10, 0x55, 0x52, 0xd2, 0x98, 0xc6, 0x80, 0x14, 0x43, 0x24, 0xe5, 0x30, 0x25, 0x0b, 0x12, 0x8b,
+	0x12, 0x73, 0xa1, 0x56, 0x48, 0x89, 0xa4, 0xe7, 0xa7, 0xe7, 0x83, 0x99, 0xfa, 0x20, 0x16, 0x44,
+	0x54, 0xe9, 0x13, 0x13, 0x17, 0x8f, 0x3b, 0xc4, 0x29, 0xc1, 0x25, 0x89, 0x25, 0xa9, 0x42, 0x36,
+	0x5c, 0x6c, 0x10, 0x6d, 0x12, 0x8c, 0x0a, 0x8c, 0x1a, 0xdc, 0x46, 0x92, 0x7a, 0x18, 0x4e, 0xd3,
+	0x0b, 0x00, 0x2b, 0x70, 0xe2, 0x3c, 0x71, 0x4f, 0x9e, 0x61, 0xc5, 0xf3, 0x0d, 0x5a, 0x8c, 0x41,
+	0x50, 0x3d, 0x60, 0xdd, 0xa9, 0x45, 0x99, 0xf9, 0x29, 0x12, 0x4c, 0xb8, 0x75, 0x83, 0x15, 0xa0,
+	0xea, 0x06, 0x0b, 0x09, 0x85, 0x72, 0xf1, 0x97, 0x25, 0xe6, 0x64, 0xa6, 0x24, 0x96, 0xe4, 0x17,
+	0xc5, 0x17, 0x97, 0x24, 0x96, 0x14, 0x4b, 0x30, 0x2b, 0x30, 0x6b, 0x70, 0x1b, 0x29, 0x62, 0x31,
+	0x26, 0x0c, 0xa6, 0x12, 0xe4, 0x6e, 0x14, 0xc7, 0xf0, 0x95, 0xa1, 0x48, 0x09, 0x05, 0x72, 0xf1,
+	0x41, 0x2c, 0x88, 0x2f, 0x4a, 0x4d, 0xce, 0x2f, 0x4a, 0x29, 0x96, 0x60, 0x01, 0x9b, 0x2a, 0x8f,
+	0xd3, 0x71, 0x41, 0x60, 0x75, 0xc8, 0x66, 0xf2, 0x16, 0x20, 0x49, 0x80, 0xfd, 0x59, 0x92, 0x5f,
+	0x92, 0x98, 0x53, 0x2c, 0xc1, 0x8a, 0xd3, 0x9f, 0x21, 0x60, 0x05, 0x28, 0xfe, 0x84, 0xe8, 0x71,
+	0x72, 0x3b, 0xf1, 0x48, 0x8e, 0xf1, 0xc2, 0x23, 0x39, 0xc6, 0x07, 0x8f, 0xe4, 0x18, 0x27, 0x3c,
+	0x96, 0x63, 0xb8, 0xf0, 0x58, 0x8e, 0xe1, 0xc6, 0x63, 0x39, 0x86, 0x28, 0x9d, 0xf4, 0xcc, 0x92,
+	0x8c, 0xd2, 0x24, 0xbd, 0xe4, 0xfc, 0x5c, 0x7d, 0xe4, 0xf8, 0x44, 0x30, 0x2b, 0xc0, 0x91, 0x5b,
+	0x52, 0x59, 0x90, 0x5a, 0x9c, 0xc4, 0x06, 0x8e, 0x43, 0x63, 0x40, 0x00, 0x00, 0x00, 0xff, 0xff,
+	0xac, 0xad, 0x65, 0xf3, 0x5f, 0x02, 0x00, 0x00,
 }
 
 func (m *GenesisState) Marshal() (dAtA []byte, err error) {
@@ -114,6 +155,54 @@ func (m *GenesisState) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	{
+		size, err := m.Totals.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintGenesis(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x2a
+	if len(m.PeriodRecords) > 0 {
+		for iNdEx := len(m.PeriodRecords) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.PeriodRecords[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintGenesis(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if len(m.ValidatorStats) > 0 {
+		for iNdEx := len(m.ValidatorStats) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.ValidatorStats[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintGenesis(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	{
+		size, err := m.Period.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintGenesis(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x12
 	{
 		size, err := m.Params.MarshalToSizedBuffer(dAtA[:i])
 		if err != nil {
@@ -145,6 +234,22 @@ func (m *GenesisState) Size() (n int) {
 	var l int
 	_ = l
 	l = m.Params.Size()
+	n += 1 + l + sovGenesis(uint64(l))
+	l = m.Period.Size()
+	n += 1 + l + sovGenesis(uint64(l))
+	if len(m.ValidatorStats) > 0 {
+		for _, e := range m.ValidatorStats {
+			l = e.Size()
+			n += 1 + l + sovGenesis(uint64(l))
+		}
+	}
+	if len(m.PeriodRecords) > 0 {
+		for _, e := range m.PeriodRecords {
+			l = e.Size()
+			n += 1 + l + sovGenesis(uint64(l))
+		}
+	}
+	l = m.Totals.Size()
 	n += 1 + l + sovGenesis(uint64(l))
 	return n
 }
@@ -214,6 +319,140 @@ func (m *GenesisState) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			if err := m.Params.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Period", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenesis
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Period.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ValidatorStats", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenesis
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ValidatorStats = append(m.ValidatorStats, ValidatorStats{})
+			if err := m.ValidatorStats[len(m.ValidatorStats)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PeriodRecords", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenesis
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PeriodRecords = append(m.PeriodRecords, PeriodRecord{})
+			if err := m.PeriodRecords[len(m.PeriodRecords)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Totals", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowGenesis
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthGenesis
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Totals.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex

@@ -14,4 +14,12 @@ const (
 var (
 	// ParamsKey holds the module Params.
 	ParamsKey = collections.NewPrefix(0)
+	// PeriodKey holds the current payment Period.
+	PeriodKey = collections.NewPrefix(1)
+	// ValidatorStatsKey maps validator address -> ValidatorStats.
+	ValidatorStatsKey = collections.NewPrefix(2)
+	// PeriodRecordsKey maps period number -> PeriodRecord of finished periods.
+	PeriodRecordsKey = collections.NewPrefix(3)
+	// TotalsKey holds the lifetime Totals of mint and burn.
+	TotalsKey = collections.NewPrefix(4)
 )

@@ -5,7 +5,10 @@ package types
 
 import (
 	context "context"
+	cosmossdk_io_math "cosmossdk.io/math"
 	fmt "fmt"
+	_ "github.com/cosmos/cosmos-proto"
+	query "github.com/cosmos/cosmos-sdk/types/query"
 	_ "github.com/cosmos/cosmos-sdk/types/tx/amino"
 	_ "github.com/cosmos/gogoproto/gogoproto"
 	grpc1 "github.com/cosmos/gogoproto/grpc"
@@ -113,33 +116,514 @@ func (m *QueryParamsResponse) GetParams() Params {
 	return Params{}
 }
 
+type QueryCurrentPeriodRequest struct {
+}
+
+func (m *QueryCurrentPeriodRequest) Reset()         { *m = QueryCurrentPeriodRequest{} }
+func (m *QueryCurrentPeriodRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryCurrentPeriodRequest) ProtoMessage()    {}
+func (*QueryCurrentPeriodRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{2}
+}
+func (m *QueryCurrentPeriodRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryCurrentPeriodRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryCurrentPeriodRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryCurrentPeriodRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryCurrentPeriodRequest.Merge(m, src)
+}
+func (m *QueryCurrentPeriodRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryCurrentPeriodRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryCurrentPeriodRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryCurrentPeriodRequest proto.InternalMessageInfo
+
+type QueryCurrentPeriodResponse struct {
+	Period Period `protobuf:"bytes,1,opt,name=period,proto3" json:"period"`
+	// end_height is the last block of the period (rewards are paid in its EndBlocker).
+	EndHeight int64 `protobuf:"varint,2,opt,name=end_height,json=endHeight,proto3" json:"end_height,omitempty"`
+}
+
+func (m *QueryCurrentPeriodResponse) Reset()         { *m = QueryCurrentPeriodResponse{} }
+func (m *QueryCurrentPeriodResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryCurrentPeriodResponse) ProtoMessage()    {}
+func (*QueryCurrentPeriodResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{3}
+}
+func (m *QueryCurrentPeriodResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryCurrentPeriodResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryCurrentPeriodResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryCurrentPeriodResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryCurrentPeriodResponse.Merge(m, src)
+}
+func (m *QueryCurrentPeriodResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryCurrentPeriodResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryCurrentPeriodResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryCurrentPeriodResponse proto.InternalMessageInfo
+
+func (m *QueryCurrentPeriodResponse) GetPeriod() Period {
+	if m != nil {
+		return m.Period
+	}
+	return Period{}
+}
+
+func (m *QueryCurrentPeriodResponse) GetEndHeight() int64 {
+	if m != nil {
+		return m.EndHeight
+	}
+	return 0
+}
+
+type QueryPeriodRecordsRequest struct {
+	Pagination *query.PageRequest `protobuf:"bytes,1,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryPeriodRecordsRequest) Reset()         { *m = QueryPeriodRecordsRequest{} }
+func (m *QueryPeriodRecordsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryPeriodRecordsRequest) ProtoMessage()    {}
+func (*QueryPeriodRecordsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{4}
+}
+func (m *QueryPeriodRecordsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryPeriodRecordsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryPeriodRecordsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryPeriodRecordsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryPeriodRecordsRequest.Merge(m, src)
+}
+func (m *QueryPeriodRecordsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryPeriodRecordsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryPeriodRecordsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryPeriodRecordsRequest proto.InternalMessageInfo
+
+func (m *QueryPeriodRecordsRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryPeriodRecordsResponse struct {
+	Records    []PeriodRecord      `protobuf:"bytes,1,rep,name=records,proto3" json:"records"`
+	Pagination *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryPeriodRecordsResponse) Reset()         { *m = QueryPeriodRecordsResponse{} }
+func (m *QueryPeriodRecordsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryPeriodRecordsResponse) ProtoMessage()    {}
+func (*QueryPeriodRecordsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{5}
+}
+func (m *QueryPeriodRecordsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryPeriodRecordsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryPeriodRecordsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryPeriodRecordsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryPeriodRecordsResponse.Merge(m, src)
+}
+func (m *QueryPeriodRecordsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryPeriodRecordsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryPeriodRecordsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryPeriodRecordsResponse proto.InternalMessageInfo
+
+func (m *QueryPeriodRecordsResponse) GetRecords() []PeriodRecord {
+	if m != nil {
+		return m.Records
+	}
+	return nil
+}
+
+func (m *QueryPeriodRecordsResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryValidatorStatsRequest struct {
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+}
+
+func (m *QueryValidatorStatsRequest) Reset()         { *m = QueryValidatorStatsRequest{} }
+func (m *QueryValidatorStatsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryValidatorStatsRequest) ProtoMessage()    {}
+func (*QueryValidatorStatsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{6}
+}
+func (m *QueryValidatorStatsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryValidatorStatsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryValidatorStatsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryValidatorStatsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryValidatorStatsRequest.Merge(m, src)
+}
+func (m *QueryValidatorStatsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryValidatorStatsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryValidatorStatsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryValidatorStatsRequest proto.InternalMessageInfo
+
+func (m *QueryValidatorStatsRequest) GetAddress() string {
+	if m != nil {
+		return m.Address
+	}
+	return ""
+}
+
+type QueryValidatorStatsResponse struct {
+	Stats ValidatorStats `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats"`
+}
+
+func (m *QueryValidatorStatsResponse) Reset()         { *m = QueryValidatorStatsResponse{} }
+func (m *QueryValidatorStatsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryValidatorStatsResponse) ProtoMessage()    {}
+func (*QueryValidatorStatsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{7}
+}
+func (m *QueryValidatorStatsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryValidatorStatsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryValidatorStatsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryValidatorStatsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryValidatorStatsResponse.Merge(m, src)
+}
+func (m *QueryValidatorStatsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryValidatorStatsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryValidatorStatsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryValidatorStatsResponse proto.InternalMessageInfo
+
+func (m *QueryValidatorStatsResponse) GetStats() ValidatorStats {
+	if m != nil {
+		return m.Stats
+	}
+	return ValidatorStats{}
+}
+
+type QueryInflationRequest struct {
+}
+
+func (m *QueryInflationRequest) Reset()         { *m = QueryInflationRequest{} }
+func (m *QueryInflationRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryInflationRequest) ProtoMessage()    {}
+func (*QueryInflationRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{8}
+}
+func (m *QueryInflationRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryInflationRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryInflationRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryInflationRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryInflationRequest.Merge(m, src)
+}
+func (m *QueryInflationRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryInflationRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryInflationRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryInflationRequest proto.InternalMessageInfo
+
+type QueryInflationResponse struct {
+	InflationRate cosmossdk_io_math.LegacyDec `protobuf:"bytes,1,opt,name=inflation_rate,json=inflationRate,proto3,customtype=cosmossdk.io/math.LegacyDec" json:"inflation_rate"`
+	// period_mint is what the current period will mint at the current supply.
+	PeriodMint cosmossdk_io_math.Int `protobuf:"bytes,2,opt,name=period_mint,json=periodMint,proto3,customtype=cosmossdk.io/math.Int" json:"period_mint"`
+	// annual_provisions is supply × inflation_rate.
+	AnnualProvisions cosmossdk_io_math.Int `protobuf:"bytes,3,opt,name=annual_provisions,json=annualProvisions,proto3,customtype=cosmossdk.io/math.Int" json:"annual_provisions"`
+}
+
+func (m *QueryInflationResponse) Reset()         { *m = QueryInflationResponse{} }
+func (m *QueryInflationResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryInflationResponse) ProtoMessage()    {}
+func (*QueryInflationResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{9}
+}
+func (m *QueryInflationResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryInflationResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryInflationResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryInflationResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryInflationResponse.Merge(m, src)
+}
+func (m *QueryInflationResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryInflationResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryInflationResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryInflationResponse proto.InternalMessageInfo
+
+type QuerySupplyRequest struct {
+}
+
+func (m *QuerySupplyRequest) Reset()         { *m = QuerySupplyRequest{} }
+func (m *QuerySupplyRequest) String() string { return proto.CompactTextString(m) }
+func (*QuerySupplyRequest) ProtoMessage()    {}
+func (*QuerySupplyRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{10}
+}
+func (m *QuerySupplyRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QuerySupplyRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QuerySupplyRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QuerySupplyRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QuerySupplyRequest.Merge(m, src)
+}
+func (m *QuerySupplyRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QuerySupplyRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QuerySupplyRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QuerySupplyRequest proto.InternalMessageInfo
+
+type QuerySupplyResponse struct {
+	Supply cosmossdk_io_math.Int `protobuf:"bytes,1,opt,name=supply,proto3,customtype=cosmossdk.io/math.Int" json:"supply"`
+	Totals Totals                `protobuf:"bytes,2,opt,name=totals,proto3" json:"totals"`
+	// dev_fund_balance is the development fund's ubct balance.
+	DevFundBalance cosmossdk_io_math.Int `protobuf:"bytes,3,opt,name=dev_fund_balance,json=devFundBalance,proto3,customtype=cosmossdk.io/math.Int" json:"dev_fund_balance"`
+}
+
+func (m *QuerySupplyResponse) Reset()         { *m = QuerySupplyResponse{} }
+func (m *QuerySupplyResponse) String() string { return proto.CompactTextString(m) }
+func (*QuerySupplyResponse) ProtoMessage()    {}
+func (*QuerySupplyResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_31a0a00db8582aae, []int{11}
+}
+func (m *QuerySupplyResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QuerySupplyResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QuerySupplyResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QuerySupplyResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QuerySupplyResponse.Merge(m, src)
+}
+func (m *QuerySupplyResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QuerySupplyResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QuerySupplyResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QuerySupplyResponse proto.InternalMessageInfo
+
+func (m *QuerySupplyResponse) GetTotals() Totals {
+	if m != nil {
+		return m.Totals
+	}
+	return Totals{}
+}
+
 func init() {
 	proto.RegisterType((*QueryParamsRequest)(nil), "buildchain.bct.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "buildchain.bct.v1.QueryParamsResponse")
+	proto.RegisterType((*QueryCurrentPeriodRequest)(nil), "buildchain.bct.v1.QueryCurrentPeriodRequest")
+	proto.RegisterType((*QueryCurrentPeriodResponse)(nil), "buildchain.bct.v1.QueryCurrentPeriodResponse")
+	proto.RegisterType((*QueryPeriodRecordsRequest)(nil), "buildchain.bct.v1.QueryPeriodRecordsRequest")
+	proto.RegisterType((*QueryPeriodRecordsResponse)(nil), "buildchain.bct.v1.QueryPeriodRecordsResponse")
+	proto.RegisterType((*QueryValidatorStatsRequest)(nil), "buildchain.bct.v1.QueryValidatorStatsRequest")
+	proto.RegisterType((*QueryValidatorStatsResponse)(nil), "buildchain.bct.v1.QueryValidatorStatsResponse")
+	proto.RegisterType((*QueryInflationRequest)(nil), "buildchain.bct.v1.QueryInflationRequest")
+	proto.RegisterType((*QueryInflationResponse)(nil), "buildchain.bct.v1.QueryInflationResponse")
+	proto.RegisterType((*QuerySupplyRequest)(nil), "buildchain.bct.v1.QuerySupplyRequest")
+	proto.RegisterType((*QuerySupplyResponse)(nil), "buildchain.bct.v1.QuerySupplyResponse")
 }
 
 func init() { proto.RegisterFile("buildchain/bct/v1/query.proto", fileDescriptor_31a0a00db8582aae) }
 
 var fileDescriptor_31a0a00db8582aae = []byte{
-	// 287 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0x92, 0x4d, 0x2a, 0xcd, 0xcc,
-	0x49, 0x49, 0xce, 0x48, 0xcc, 0xcc, 0xd3, 0x4f, 0x4a, 0x2e, 0xd1, 0x2f, 0x33, 0xd4, 0x2f, 0x2c,
-	0x4d, 0x2d, 0xaa, 0xd4, 0x2b, 0x28, 0xca, 0x2f, 0xc9, 0x17, 0x12, 0x44, 0x48, 0xeb, 0x25, 0x25,
-	0x97, 0xe8, 0x95, 0x19, 0x4a, 0x09, 0x26, 0xe6, 0x66, 0xe6, 0xe5, 0xeb, 0x83, 0x49, 0x88, 0x2a,
-	0x29, 0x39, 0x4c, 0x43, 0x0a, 0x12, 0x8b, 0x12, 0x73, 0x8b, 0xa1, 0xf2, 0x22, 0xe9, 0xf9, 0xe9,
-	0xf9, 0x60, 0xa6, 0x3e, 0x88, 0x05, 0x15, 0x95, 0x49, 0xcf, 0xcf, 0x4f, 0xcf, 0x49, 0xd5, 0x4f,
-	0x2c, 0xc8, 0xd4, 0x4f, 0xcc, 0xcb, 0xcb, 0x2f, 0x49, 0x2c, 0xc9, 0xcc, 0xcf, 0x83, 0xea, 0x51,
-	0x12, 0xe1, 0x12, 0x0a, 0x04, 0x39, 0x24, 0x00, 0x6c, 0x50, 0x50, 0x6a, 0x61, 0x69, 0x6a, 0x71,
-	0x89, 0x52, 0x30, 0x97, 0x30, 0x8a, 0x68, 0x71, 0x41, 0x7e, 0x5e, 0x71, 0xaa, 0x90, 0x0d, 0x17,
-	0x1b, 0xc4, 0x42, 0x09, 0x46, 0x05, 0x46, 0x0d, 0x6e, 0x23, 0x49, 0x3d, 0x0c, 0x77, 0xeb, 0x41,
-	0xb4, 0x38, 0x71, 0x9e, 0xb8, 0x27, 0xcf, 0xb0, 0xe2, 0xf9, 0x06, 0x2d, 0xc6, 0x20, 0xa8, 0x1e,
-	0xa3, 0x66, 0x46, 0x2e, 0x56, 0xb0, 0xa9, 0x42, 0x55, 0x5c, 0x6c, 0x10, 0x65, 0x42, 0xaa, 0x58,
-	0x4c, 0xc0, 0x74, 0x8f, 0x94, 0x1a, 0x21, 0x65, 0x10, 0x07, 0x2a, 0x29, 0x36, 0x5d, 0x7e, 0x32,
-	0x99, 0x49, 0x5a, 0x48, 0x52, 0x1f, 0x57, 0x50, 0x39, 0xb9, 0x9d, 0x78, 0x24, 0xc7, 0x78, 0xe1,
-	0x91, 0x1c, 0xe3, 0x83, 0x47, 0x72, 0x8c, 0x13, 0x1e, 0xcb, 0x31, 0x5c, 0x78, 0x2c, 0xc7, 0x70,
-	0xe3, 0xb1, 0x1c, 0x43, 0x94, 0x4e, 0x7a, 0x66, 0x49, 0x46, 0x69, 0x92, 0x5e, 0x72, 0x7e, 0x2e,
-	0x8a, 0x76, 0x04, 0xb3, 0x02, 0x6c, 0x56, 0x49, 0x65, 0x41, 0x6a, 0x71, 0x12, 0x1b, 0x38, 0xfc,
-	0x8c, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0xab, 0xf7, 0x5a, 0x77, 0xda, 0x01, 0x00, 0x00,
+	// 886 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x56, 0x4f, 0x6f, 0xe3, 0x44,
+	0x14, 0x8f, 0x53, 0x6d, 0x56, 0x99, 0xaa, 0xd5, 0x76, 0xd8, 0x85, 0xc4, 0xe9, 0xba, 0x5d, 0x0b,
+	0x76, 0xb3, 0x55, 0x6b, 0xd3, 0x22, 0xf5, 0xc4, 0x29, 0x54, 0xa5, 0x95, 0x40, 0x4a, 0x53, 0xc4,
+	0xa1, 0x52, 0x15, 0x8d, 0xed, 0xa9, 0x63, 0xe1, 0xcc, 0xa4, 0x9e, 0x71, 0x44, 0x40, 0x5c, 0x38,
+	0x70, 0xa5, 0x12, 0x5f, 0x80, 0x23, 0x88, 0x0b, 0x07, 0x3e, 0x44, 0x8f, 0x15, 0x5c, 0x10, 0x87,
+	0x0a, 0xb5, 0x48, 0x7c, 0x06, 0x6e, 0xc8, 0x33, 0xe3, 0x34, 0x6e, 0xec, 0x36, 0xdb, 0x4b, 0x65,
+	0xbf, 0x3f, 0xbf, 0xf7, 0x7b, 0xcf, 0xef, 0xfd, 0x1a, 0xf0, 0xdc, 0x89, 0x83, 0xd0, 0x73, 0x7b,
+	0x28, 0x20, 0xb6, 0xe3, 0x72, 0x7b, 0xb8, 0x69, 0x9f, 0xc6, 0x38, 0x1a, 0x59, 0x83, 0x88, 0x72,
+	0x0a, 0x97, 0x6e, 0xdc, 0x96, 0xe3, 0x72, 0x6b, 0xb8, 0xa9, 0x2f, 0xa1, 0x7e, 0x40, 0xa8, 0x2d,
+	0xfe, 0xca, 0x28, 0xbd, 0x31, 0x0d, 0x92, 0x04, 0x4b, 0xa7, 0x31, 0xed, 0x1c, 0xa0, 0x08, 0xf5,
+	0x99, 0xf2, 0xaf, 0xb9, 0x94, 0xf5, 0x29, 0xb3, 0x1d, 0xc4, 0xb0, 0xac, 0x6d, 0x0f, 0x37, 0x1d,
+	0xcc, 0x51, 0x12, 0xe7, 0x07, 0x04, 0xf1, 0x80, 0x12, 0x15, 0x5b, 0x97, 0xb1, 0x5d, 0xf1, 0x66,
+	0xcb, 0x17, 0xe5, 0x7a, 0xea, 0x53, 0x9f, 0x4a, 0x7b, 0xf2, 0xa4, 0xac, 0xcb, 0x3e, 0xa5, 0x7e,
+	0x88, 0x6d, 0x34, 0x08, 0x6c, 0x44, 0x08, 0xe5, 0x02, 0x4d, 0xe5, 0x98, 0x4f, 0x01, 0x3c, 0x48,
+	0x0a, 0xb6, 0x05, 0x9f, 0x0e, 0x3e, 0x8d, 0x31, 0xe3, 0xe6, 0x21, 0x78, 0x2b, 0x63, 0x65, 0x03,
+	0x4a, 0x18, 0x86, 0x1f, 0x82, 0x8a, 0xe4, 0x5d, 0xd3, 0x56, 0xb5, 0xe6, 0xfc, 0x56, 0xdd, 0x9a,
+	0x9a, 0x8d, 0x25, 0x53, 0x5a, 0xd5, 0xf3, 0xcb, 0x95, 0xd2, 0x4f, 0xff, 0xfe, 0xba, 0xa6, 0x75,
+	0x54, 0x8e, 0xd9, 0x00, 0x75, 0x01, 0xfa, 0x51, 0x1c, 0x45, 0x98, 0xf0, 0x36, 0x8e, 0x02, 0xea,
+	0xa5, 0x15, 0x47, 0x40, 0xcf, 0x73, 0x4e, 0x14, 0x16, 0x96, 0xbb, 0x0a, 0x8b, 0x80, 0x6c, 0x61,
+	0x61, 0x82, 0xcf, 0x01, 0xc0, 0xc4, 0xeb, 0xf6, 0x70, 0xe0, 0xf7, 0x78, 0xad, 0xbc, 0xaa, 0x35,
+	0xe7, 0x3a, 0x55, 0x4c, 0xbc, 0x3d, 0x61, 0x30, 0x5d, 0xc5, 0x2b, 0xad, 0xe9, 0xd2, 0xc8, 0x4b,
+	0x27, 0x01, 0x77, 0x01, 0xb8, 0xf9, 0x04, 0xaa, 0xfa, 0x4b, 0x4b, 0x8d, 0x3d, 0xf9, 0x5e, 0x96,
+	0xdc, 0x15, 0xf5, 0xbd, 0xac, 0x36, 0xf2, 0xb1, 0xca, 0xed, 0x4c, 0x64, 0x9a, 0xbf, 0x68, 0xaa,
+	0xc1, 0x5b, 0x55, 0x54, 0x83, 0x3b, 0xe0, 0x71, 0x24, 0x4d, 0x35, 0x6d, 0x75, 0xae, 0x39, 0xbf,
+	0xb5, 0x52, 0xd8, 0xa1, 0x4c, 0x9d, 0xec, 0x33, 0x4d, 0x85, 0x1f, 0x67, 0xc8, 0x96, 0x05, 0xd9,
+	0x57, 0xf7, 0x92, 0x95, 0x14, 0x32, 0x6c, 0xb7, 0x15, 0xd9, 0xcf, 0x51, 0x18, 0x78, 0x88, 0xd3,
+	0xe8, 0x90, 0x23, 0x3e, 0x9e, 0x49, 0x0d, 0x3c, 0x46, 0x9e, 0x17, 0x61, 0x26, 0xf7, 0xa0, 0xda,
+	0x49, 0x5f, 0x4d, 0x04, 0x1a, 0xb9, 0x79, 0xaa, 0xcb, 0x16, 0x78, 0xc4, 0x12, 0x83, 0x9a, 0xe3,
+	0x8b, 0x9c, 0x1e, 0xb3, 0x99, 0x93, 0x5d, 0xca, 0x54, 0xf3, 0x1d, 0xf0, 0x4c, 0x94, 0xd8, 0x27,
+	0x27, 0xa1, 0x20, 0x9b, 0x6e, 0xd0, 0xcf, 0x65, 0xf0, 0xf6, 0x6d, 0x8f, 0xaa, 0x7b, 0x0c, 0x16,
+	0x83, 0xd4, 0xd8, 0x8d, 0x10, 0xc7, 0x92, 0x77, 0x6b, 0x3b, 0x41, 0xff, 0xeb, 0x72, 0xa5, 0x21,
+	0x47, 0xc4, 0xbc, 0x2f, 0xac, 0x80, 0xda, 0x7d, 0xc4, 0x7b, 0xd6, 0x27, 0xd8, 0x47, 0xee, 0x68,
+	0x07, 0xbb, 0xbf, 0xff, 0xb6, 0x01, 0xd4, 0x04, 0x77, 0xb0, 0x2b, 0xa9, 0x2c, 0x8c, 0xd1, 0x3a,
+	0x88, 0x63, 0x78, 0x00, 0xe6, 0xe5, 0xa6, 0x75, 0xfb, 0x01, 0x91, 0x0b, 0x56, 0x6d, 0xbd, 0xaf,
+	0xb0, 0x9f, 0x4d, 0x63, 0xef, 0x13, 0x3e, 0x81, 0xba, 0x4f, 0xb8, 0x44, 0x05, 0x12, 0xe4, 0xd3,
+	0x80, 0x70, 0x78, 0x0c, 0x96, 0x10, 0x21, 0x31, 0x0a, 0x93, 0x3b, 0x1f, 0x06, 0x2c, 0xb9, 0xd8,
+	0xda, 0xdc, 0x03, 0x81, 0x9f, 0x48, 0xa8, 0xf6, 0x18, 0x69, 0x7c, 0xf5, 0x87, 0xf1, 0x60, 0x10,
+	0x8e, 0xd2, 0x09, 0xfe, 0xa7, 0xa9, 0xb3, 0x4f, 0xcd, 0x6a, 0x7c, 0x7b, 0xa0, 0xc2, 0x84, 0x45,
+	0x8d, 0xed, 0xcd, 0x19, 0xa8, 0xfc, 0xe4, 0x8e, 0x39, 0xe5, 0x28, 0x64, 0x6a, 0x39, 0xf3, 0xee,
+	0xf8, 0x33, 0x11, 0x90, 0xb9, 0x63, 0x99, 0x03, 0x8f, 0xc0, 0x13, 0x0f, 0x0f, 0xbb, 0x27, 0x31,
+	0xf1, 0xba, 0x0e, 0x0a, 0x11, 0x71, 0xf1, 0x83, 0x67, 0xb2, 0xe8, 0xe1, 0xe1, 0x6e, 0x4c, 0xbc,
+	0x96, 0xc4, 0xd9, 0xba, 0xa8, 0x80, 0x47, 0xa2, 0x77, 0xf8, 0x15, 0xa8, 0x48, 0x0d, 0x83, 0xef,
+	0xe5, 0xb0, 0x9b, 0x16, 0x4b, 0xfd, 0xe5, 0x7d, 0x61, 0x72, 0x8c, 0xe6, 0x8b, 0x6f, 0xff, 0xf8,
+	0xe7, 0x87, 0x72, 0x03, 0xd6, 0xed, 0xa2, 0x7f, 0x07, 0xf0, 0x7b, 0x0d, 0x2c, 0x64, 0x14, 0x10,
+	0xae, 0x17, 0x81, 0xe7, 0xa9, 0xa8, 0xbe, 0x31, 0x63, 0xf4, 0x2c, 0x8c, 0x64, 0xfd, 0x33, 0x0d,
+	0x2c, 0x64, 0x24, 0xab, 0x98, 0x51, 0x9e, 0x7e, 0x16, 0x33, 0xca, 0xd5, 0x41, 0xd3, 0x14, 0x8c,
+	0x96, 0xa1, 0x5e, 0xc8, 0x88, 0xc1, 0x1f, 0x35, 0xb0, 0x98, 0x95, 0x09, 0x58, 0x58, 0x25, 0x57,
+	0xc0, 0x74, 0x6b, 0xd6, 0x70, 0xc5, 0xca, 0x16, 0xac, 0x5e, 0xc3, 0x57, 0x39, 0xac, 0x86, 0x69,
+	0x0a, 0xb3, 0xbf, 0x56, 0x32, 0xf8, 0x0d, 0xfc, 0x4e, 0x03, 0xd5, 0xb1, 0x0c, 0xc1, 0x66, 0x51,
+	0xb9, 0xdb, 0x1a, 0xa6, 0xbf, 0x9e, 0x21, 0x52, 0x71, 0x7a, 0x57, 0x70, 0x32, 0xe0, 0x72, 0x0e,
+	0xa7, 0xb1, 0x3c, 0x25, 0xcb, 0x2c, 0x8f, 0xb9, 0x78, 0x99, 0x33, 0x1a, 0x50, 0xbc, 0xcc, 0x59,
+	0x4d, 0xb8, 0x73, 0x75, 0xe4, 0xb1, 0xb7, 0x76, 0xcf, 0xaf, 0x0c, 0xed, 0xe2, 0xca, 0xd0, 0xfe,
+	0xbe, 0x32, 0xb4, 0xb3, 0x6b, 0xa3, 0x74, 0x71, 0x6d, 0x94, 0xfe, 0xbc, 0x36, 0x4a, 0x47, 0xeb,
+	0x7e, 0xc0, 0x7b, 0xb1, 0x63, 0xb9, 0xb4, 0x9f, 0x49, 0xbf, 0x79, 0xfc, 0x52, 0x60, 0xf1, 0xd1,
+	0x00, 0x33, 0xa7, 0x22, 0x7e, 0xa9, 0x7c, 0xf0, 0x7f, 0x00, 0x00, 0x00, 0xff, 0xff, 0xfd, 0x93,
+	0x61, 0xb6, 0xa8, 0x09, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -156,6 +640,16 @@ const _ = grpc.SupportPackageIsVersion4
 type QueryClient interface {
 	// Params returns the module parameters.
 	Params(ctx context.Context, in *QueryParamsRequest, opts ...grpc.CallOption) (*QueryParamsResponse, error)
+	// CurrentPeriod returns the current payment period and when it ends.
+	CurrentPeriod(ctx context.Context, in *QueryCurrentPeriodRequest, opts ...grpc.CallOption) (*QueryCurrentPeriodResponse, error)
+	// PeriodRecords returns finished periods, newest first.
+	PeriodRecords(ctx context.Context, in *QueryPeriodRecordsRequest, opts ...grpc.CallOption) (*QueryPeriodRecordsResponse, error)
+	// ValidatorStats returns a validator's rewardable time in this period and its efficiency.
+	ValidatorStats(ctx context.Context, in *QueryValidatorStatsRequest, opts ...grpc.CallOption) (*QueryValidatorStatsResponse, error)
+	// Inflation returns the inflation rate and the mint of the current period.
+	Inflation(ctx context.Context, in *QueryInflationRequest, opts ...grpc.CallOption) (*QueryInflationResponse, error)
+	// Supply returns the ubct supply and x/bct's lifetime mint and buildchain's burns.
+	Supply(ctx context.Context, in *QuerySupplyRequest, opts ...grpc.CallOption) (*QuerySupplyResponse, error)
 }
 
 type queryClient struct {
@@ -175,10 +669,65 @@ func (c *queryClient) Params(ctx context.Context, in *QueryParamsRequest, opts .
 	return out, nil
 }
 
+func (c *queryClient) CurrentPeriod(ctx context.Context, in *QueryCurrentPeriodRequest, opts ...grpc.CallOption) (*QueryCurrentPeriodResponse, error) {
+	out := new(QueryCurrentPeriodResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.bct.v1.Query/CurrentPeriod", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) PeriodRecords(ctx context.Context, in *QueryPeriodRecordsRequest, opts ...grpc.CallOption) (*QueryPeriodRecordsResponse, error) {
+	out := new(QueryPeriodRecordsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.bct.v1.Query/PeriodRecords", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) ValidatorStats(ctx context.Context, in *QueryValidatorStatsRequest, opts ...grpc.CallOption) (*QueryValidatorStatsResponse, error) {
+	out := new(QueryValidatorStatsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.bct.v1.Query/ValidatorStats", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Inflation(ctx context.Context, in *QueryInflationRequest, opts ...grpc.CallOption) (*QueryInflationResponse, error) {
+	out := new(QueryInflationResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.bct.v1.Query/Inflation", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Supply(ctx context.Context, in *QuerySupplyRequest, opts ...grpc.CallOption) (*QuerySupplyResponse, error) {
+	out := new(QuerySupplyResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.bct.v1.Query/Supply", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServer is the server API for Query service.
 type QueryServer interface {
 	// Params returns the module parameters.
 	Params(context.Context, *QueryParamsRequest) (*QueryParamsResponse, error)
+	// CurrentPeriod returns the current payment period and when it ends.
+	CurrentPeriod(context.Context, *QueryCurrentPeriodRequest) (*QueryCurrentPeriodResponse, error)
+	// PeriodRecords returns finished periods, newest first.
+	PeriodRecords(context.Context, *QueryPeriodRecordsRequest) (*QueryPeriodRecordsResponse, error)
+	// ValidatorStats returns a validator's rewardable time in this period and its efficiency.
+	ValidatorStats(context.Context, *QueryValidatorStatsRequest) (*QueryValidatorStatsResponse, error)
+	// Inflation returns the inflation rate and the mint of the current period.
+	Inflation(context.Context, *QueryInflationRequest) (*QueryInflationResponse, error)
+	// Supply returns the ubct supply and x/bct's lifetime mint and buildchain's burns.
+	Supply(context.Context, *QuerySupplyRequest) (*QuerySupplyResponse, error)
 }
 
 // UnimplementedQueryServer can be embedded to have forward compatible implementations.
@@ -187,6 +736,21 @@ type UnimplementedQueryServer struct {
 
 func (*UnimplementedQueryServer) Params(ctx context.Context, req *QueryParamsRequest) (*QueryParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Params not implemented")
+}
+func (*UnimplementedQueryServer) CurrentPeriod(ctx context.Context, req *QueryCurrentPeriodRequest) (*QueryCurrentPeriodResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CurrentPeriod not implemented")
+}
+func (*UnimplementedQueryServer) PeriodRecords(ctx context.Context, req *QueryPeriodRecordsRequest) (*QueryPeriodRecordsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PeriodRecords not implemented")
+}
+func (*UnimplementedQueryServer) ValidatorStats(ctx context.Context, req *QueryValidatorStatsRequest) (*QueryValidatorStatsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ValidatorStats not implemented")
+}
+func (*UnimplementedQueryServer) Inflation(ctx context.Context, req *QueryInflationRequest) (*QueryInflationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Inflation not implemented")
+}
+func (*UnimplementedQueryServer) Supply(ctx context.Context, req *QuerySupplyRequest) (*QuerySupplyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Supply not implemented")
 }
 
 func RegisterQueryServer(s grpc1.Server, srv QueryServer) {
@@ -211,6 +775,96 @@ func _Query_Params_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_CurrentPeriod_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryCurrentPeriodRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).CurrentPeriod(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.bct.v1.Query/CurrentPeriod",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).CurrentPeriod(ctx, req.(*QueryCurrentPeriodRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_PeriodRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryPeriodRecordsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).PeriodRecords(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.bct.v1.Query/PeriodRecords",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).PeriodRecords(ctx, req.(*QueryPeriodRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_ValidatorStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryValidatorStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ValidatorStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.bct.v1.Query/ValidatorStats",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ValidatorStats(ctx, req.(*QueryValidatorStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Inflation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryInflationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Inflation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.bct.v1.Query/Inflation",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Inflation(ctx, req.(*QueryInflationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Supply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuerySupplyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Supply(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.bct.v1.Query/Supply",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Supply(ctx, req.(*QuerySupplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Query_serviceDesc = _Query_serviceDesc
 var _Query_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "buildchain.bct.v1.Query",
@@ -219,6 +873,26 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Params",
 			Handler:    _Query_Params_Handler,
+		},
+		{
+			MethodName: "CurrentPeriod",
+			Handler:    _Query_CurrentPeriod_Handler,
+		},
+		{
+			MethodName: "PeriodRecords",
+			Handler:    _Query_PeriodRecords_Handler,
+		},
+		{
+			MethodName: "ValidatorStats",
+			Handler:    _Query_ValidatorStats_Handler,
+		},
+		{
+			MethodName: "Inflation",
+			Handler:    _Query_Inflation_Handler,
+		},
+		{
+			MethodName: "Supply",
+			Handler:    _Query_Supply_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -281,6 +955,366 @@ func (m *QueryParamsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *QueryCurrentPeriodRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryCurrentPeriodRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryCurrentPeriodRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryCurrentPeriodResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryCurrentPeriodResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryCurrentPeriodResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.EndHeight != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.EndHeight))
+		i--
+		dAtA[i] = 0x10
+	}
+	{
+		size, err := m.Period.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryPeriodRecordsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryPeriodRecordsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryPeriodRecordsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryPeriodRecordsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryPeriodRecordsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryPeriodRecordsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Records) > 0 {
+		for iNdEx := len(m.Records) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Records[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryValidatorStatsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryValidatorStatsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryValidatorStatsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Address) > 0 {
+		i -= len(m.Address)
+		copy(dAtA[i:], m.Address)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Address)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryValidatorStatsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryValidatorStatsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryValidatorStatsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Stats.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryInflationRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryInflationRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryInflationRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryInflationResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryInflationResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryInflationResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size := m.AnnualProvisions.Size()
+		i -= size
+		if _, err := m.AnnualProvisions.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x1a
+	{
+		size := m.PeriodMint.Size()
+		i -= size
+		if _, err := m.PeriodMint.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x12
+	{
+		size := m.InflationRate.Size()
+		i -= size
+		if _, err := m.InflationRate.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QuerySupplyRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QuerySupplyRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QuerySupplyRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *QuerySupplyResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QuerySupplyResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QuerySupplyResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size := m.DevFundBalance.Size()
+		i -= size
+		if _, err := m.DevFundBalance.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x1a
+	{
+		size, err := m.Totals.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x12
+	{
+		size := m.Supply.Size()
+		i -= size
+		if _, err := m.Supply.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	offset -= sovQuery(v)
 	base := offset
@@ -308,6 +1342,133 @@ func (m *QueryParamsResponse) Size() (n int) {
 	var l int
 	_ = l
 	l = m.Params.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryCurrentPeriodRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *QueryCurrentPeriodResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Period.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	if m.EndHeight != 0 {
+		n += 1 + sovQuery(uint64(m.EndHeight))
+	}
+	return n
+}
+
+func (m *QueryPeriodRecordsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryPeriodRecordsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Records) > 0 {
+		for _, e := range m.Records {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryValidatorStatsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Address)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryValidatorStatsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Stats.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryInflationRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *QueryInflationResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.InflationRate.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	l = m.PeriodMint.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	l = m.AnnualProvisions.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QuerySupplyRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *QuerySupplyResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Supply.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	l = m.Totals.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	l = m.DevFundBalance.Size()
 	n += 1 + l + sovQuery(uint64(l))
 	return n
 }
@@ -427,6 +1588,932 @@ func (m *QueryParamsResponse) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			if err := m.Params.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryCurrentPeriodRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryCurrentPeriodRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryCurrentPeriodRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryCurrentPeriodResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryCurrentPeriodResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryCurrentPeriodResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Period", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Period.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field EndHeight", wireType)
+			}
+			m.EndHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.EndHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryPeriodRecordsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryPeriodRecordsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryPeriodRecordsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryPeriodRecordsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryPeriodRecordsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryPeriodRecordsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Records", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Records = append(m.Records, PeriodRecord{})
+			if err := m.Records[len(m.Records)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryValidatorStatsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryValidatorStatsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryValidatorStatsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Address", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Address = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryValidatorStatsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryValidatorStatsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryValidatorStatsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Stats", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Stats.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryInflationRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryInflationRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryInflationRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryInflationResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryInflationResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryInflationResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field InflationRate", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.InflationRate.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PeriodMint", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.PeriodMint.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AnnualProvisions", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.AnnualProvisions.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QuerySupplyRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QuerySupplyRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QuerySupplyRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QuerySupplyResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QuerySupplyResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QuerySupplyResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Supply", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Supply.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Totals", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Totals.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DevFundBalance", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.DevFundBalance.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex

@@ -14,4 +14,16 @@ const (
 var (
 	// ParamsKey holds the module Params.
 	ParamsKey = collections.NewPrefix(0)
+	// NextMarketIDKey is the sequence of market ids (the first market is 1).
+	NextMarketIDKey = collections.NewPrefix(1)
+	// MarketsKey maps market id -> Market.
+	MarketsKey = collections.NewPrefix(2)
+	// PredictionsKey maps (market id, predictor) -> Prediction.
+	PredictionsKey = collections.NewPrefix(3)
+	// PredictionsByAccountKey indexes (predictor, market id).
+	PredictionsByAccountKey = collections.NewPrefix(4)
+	// MarketsByClaimKey indexes (claim id, market id).
+	MarketsByClaimKey = collections.NewPrefix(5)
+	// OpenMarketsKey indexes open markets by (reveal_end, market id), for the EndBlocker.
+	OpenMarketsKey = collections.NewPrefix(6)
 )

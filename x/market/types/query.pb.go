@@ -6,6 +6,7 @@ package types
 import (
 	context "context"
 	fmt "fmt"
+	query "github.com/cosmos/cosmos-sdk/types/query"
 	_ "github.com/cosmos/cosmos-sdk/types/tx/amino"
 	_ "github.com/cosmos/gogoproto/gogoproto"
 	grpc1 "github.com/cosmos/gogoproto/grpc"
@@ -113,34 +114,552 @@ func (m *QueryParamsResponse) GetParams() Params {
 	return Params{}
 }
 
+type QueryMarketRequest struct {
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+}
+
+func (m *QueryMarketRequest) Reset()         { *m = QueryMarketRequest{} }
+func (m *QueryMarketRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryMarketRequest) ProtoMessage()    {}
+func (*QueryMarketRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{2}
+}
+func (m *QueryMarketRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryMarketRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryMarketRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryMarketRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryMarketRequest.Merge(m, src)
+}
+func (m *QueryMarketRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryMarketRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryMarketRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryMarketRequest proto.InternalMessageInfo
+
+func (m *QueryMarketRequest) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
+type QueryMarketResponse struct {
+	Market Market `protobuf:"bytes,1,opt,name=market,proto3" json:"market"`
+}
+
+func (m *QueryMarketResponse) Reset()         { *m = QueryMarketResponse{} }
+func (m *QueryMarketResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryMarketResponse) ProtoMessage()    {}
+func (*QueryMarketResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{3}
+}
+func (m *QueryMarketResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryMarketResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryMarketResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryMarketResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryMarketResponse.Merge(m, src)
+}
+func (m *QueryMarketResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryMarketResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryMarketResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryMarketResponse proto.InternalMessageInfo
+
+func (m *QueryMarketResponse) GetMarket() Market {
+	if m != nil {
+		return m.Market
+	}
+	return Market{}
+}
+
+type QueryMarketsByClaimRequest struct {
+	ClaimId uint64 `protobuf:"varint,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+}
+
+func (m *QueryMarketsByClaimRequest) Reset()         { *m = QueryMarketsByClaimRequest{} }
+func (m *QueryMarketsByClaimRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryMarketsByClaimRequest) ProtoMessage()    {}
+func (*QueryMarketsByClaimRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{4}
+}
+func (m *QueryMarketsByClaimRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryMarketsByClaimRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryMarketsByClaimRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryMarketsByClaimRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryMarketsByClaimRequest.Merge(m, src)
+}
+func (m *QueryMarketsByClaimRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryMarketsByClaimRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryMarketsByClaimRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryMarketsByClaimRequest proto.InternalMessageInfo
+
+func (m *QueryMarketsByClaimRequest) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+type QueryMarketsByClaimResponse struct {
+	Markets []Market `protobuf:"bytes,1,rep,name=markets,proto3" json:"markets"`
+}
+
+func (m *QueryMarketsByClaimResponse) Reset()         { *m = QueryMarketsByClaimResponse{} }
+func (m *QueryMarketsByClaimResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryMarketsByClaimResponse) ProtoMessage()    {}
+func (*QueryMarketsByClaimResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{5}
+}
+func (m *QueryMarketsByClaimResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryMarketsByClaimResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryMarketsByClaimResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryMarketsByClaimResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryMarketsByClaimResponse.Merge(m, src)
+}
+func (m *QueryMarketsByClaimResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryMarketsByClaimResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryMarketsByClaimResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryMarketsByClaimResponse proto.InternalMessageInfo
+
+func (m *QueryMarketsByClaimResponse) GetMarkets() []Market {
+	if m != nil {
+		return m.Markets
+	}
+	return nil
+}
+
+type QueryOpenMarketsRequest struct {
+	Pagination *query.PageRequest `protobuf:"bytes,1,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryOpenMarketsRequest) Reset()         { *m = QueryOpenMarketsRequest{} }
+func (m *QueryOpenMarketsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryOpenMarketsRequest) ProtoMessage()    {}
+func (*QueryOpenMarketsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{6}
+}
+func (m *QueryOpenMarketsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryOpenMarketsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryOpenMarketsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryOpenMarketsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryOpenMarketsRequest.Merge(m, src)
+}
+func (m *QueryOpenMarketsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryOpenMarketsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryOpenMarketsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryOpenMarketsRequest proto.InternalMessageInfo
+
+func (m *QueryOpenMarketsRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryOpenMarketsResponse struct {
+	Markets    []Market            `protobuf:"bytes,1,rep,name=markets,proto3" json:"markets"`
+	Pagination *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryOpenMarketsResponse) Reset()         { *m = QueryOpenMarketsResponse{} }
+func (m *QueryOpenMarketsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryOpenMarketsResponse) ProtoMessage()    {}
+func (*QueryOpenMarketsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{7}
+}
+func (m *QueryOpenMarketsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryOpenMarketsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryOpenMarketsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryOpenMarketsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryOpenMarketsResponse.Merge(m, src)
+}
+func (m *QueryOpenMarketsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryOpenMarketsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryOpenMarketsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryOpenMarketsResponse proto.InternalMessageInfo
+
+func (m *QueryOpenMarketsResponse) GetMarkets() []Market {
+	if m != nil {
+		return m.Markets
+	}
+	return nil
+}
+
+func (m *QueryOpenMarketsResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryPredictionsRequest struct {
+	MarketId   uint64             `protobuf:"varint,1,opt,name=market_id,json=marketId,proto3" json:"market_id,omitempty"`
+	Pagination *query.PageRequest `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryPredictionsRequest) Reset()         { *m = QueryPredictionsRequest{} }
+func (m *QueryPredictionsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryPredictionsRequest) ProtoMessage()    {}
+func (*QueryPredictionsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{8}
+}
+func (m *QueryPredictionsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryPredictionsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryPredictionsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryPredictionsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryPredictionsRequest.Merge(m, src)
+}
+func (m *QueryPredictionsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryPredictionsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryPredictionsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryPredictionsRequest proto.InternalMessageInfo
+
+func (m *QueryPredictionsRequest) GetMarketId() uint64 {
+	if m != nil {
+		return m.MarketId
+	}
+	return 0
+}
+
+func (m *QueryPredictionsRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryPredictionsResponse struct {
+	Predictions []Prediction        `protobuf:"bytes,1,rep,name=predictions,proto3" json:"predictions"`
+	Pagination  *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryPredictionsResponse) Reset()         { *m = QueryPredictionsResponse{} }
+func (m *QueryPredictionsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryPredictionsResponse) ProtoMessage()    {}
+func (*QueryPredictionsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{9}
+}
+func (m *QueryPredictionsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryPredictionsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryPredictionsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryPredictionsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryPredictionsResponse.Merge(m, src)
+}
+func (m *QueryPredictionsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryPredictionsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryPredictionsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryPredictionsResponse proto.InternalMessageInfo
+
+func (m *QueryPredictionsResponse) GetPredictions() []Prediction {
+	if m != nil {
+		return m.Predictions
+	}
+	return nil
+}
+
+func (m *QueryPredictionsResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryPredictionsByAccountRequest struct {
+	Address    string             `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Pagination *query.PageRequest `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryPredictionsByAccountRequest) Reset()         { *m = QueryPredictionsByAccountRequest{} }
+func (m *QueryPredictionsByAccountRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryPredictionsByAccountRequest) ProtoMessage()    {}
+func (*QueryPredictionsByAccountRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{10}
+}
+func (m *QueryPredictionsByAccountRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryPredictionsByAccountRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryPredictionsByAccountRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryPredictionsByAccountRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryPredictionsByAccountRequest.Merge(m, src)
+}
+func (m *QueryPredictionsByAccountRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryPredictionsByAccountRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryPredictionsByAccountRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryPredictionsByAccountRequest proto.InternalMessageInfo
+
+func (m *QueryPredictionsByAccountRequest) GetAddress() string {
+	if m != nil {
+		return m.Address
+	}
+	return ""
+}
+
+func (m *QueryPredictionsByAccountRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+type QueryPredictionsByAccountResponse struct {
+	Predictions []Prediction        `protobuf:"bytes,1,rep,name=predictions,proto3" json:"predictions"`
+	Pagination  *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryPredictionsByAccountResponse) Reset()         { *m = QueryPredictionsByAccountResponse{} }
+func (m *QueryPredictionsByAccountResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryPredictionsByAccountResponse) ProtoMessage()    {}
+func (*QueryPredictionsByAccountResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_4185b9edfcd5982d, []int{11}
+}
+func (m *QueryPredictionsByAccountResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryPredictionsByAccountResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryPredictionsByAccountResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryPredictionsByAccountResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryPredictionsByAccountResponse.Merge(m, src)
+}
+func (m *QueryPredictionsByAccountResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryPredictionsByAccountResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryPredictionsByAccountResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryPredictionsByAccountResponse proto.InternalMessageInfo
+
+func (m *QueryPredictionsByAccountResponse) GetPredictions() []Prediction {
+	if m != nil {
+		return m.Predictions
+	}
+	return nil
+}
+
+func (m *QueryPredictionsByAccountResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
 func init() {
 	proto.RegisterType((*QueryParamsRequest)(nil), "buildchain.market.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "buildchain.market.v1.QueryParamsResponse")
+	proto.RegisterType((*QueryMarketRequest)(nil), "buildchain.market.v1.QueryMarketRequest")
+	proto.RegisterType((*QueryMarketResponse)(nil), "buildchain.market.v1.QueryMarketResponse")
+	proto.RegisterType((*QueryMarketsByClaimRequest)(nil), "buildchain.market.v1.QueryMarketsByClaimRequest")
+	proto.RegisterType((*QueryMarketsByClaimResponse)(nil), "buildchain.market.v1.QueryMarketsByClaimResponse")
+	proto.RegisterType((*QueryOpenMarketsRequest)(nil), "buildchain.market.v1.QueryOpenMarketsRequest")
+	proto.RegisterType((*QueryOpenMarketsResponse)(nil), "buildchain.market.v1.QueryOpenMarketsResponse")
+	proto.RegisterType((*QueryPredictionsRequest)(nil), "buildchain.market.v1.QueryPredictionsRequest")
+	proto.RegisterType((*QueryPredictionsResponse)(nil), "buildchain.market.v1.QueryPredictionsResponse")
+	proto.RegisterType((*QueryPredictionsByAccountRequest)(nil), "buildchain.market.v1.QueryPredictionsByAccountRequest")
+	proto.RegisterType((*QueryPredictionsByAccountResponse)(nil), "buildchain.market.v1.QueryPredictionsByAccountResponse")
 }
 
 func init() { proto.RegisterFile("buildchain/market/v1/query.proto", fileDescriptor_4185b9edfcd5982d) }
 
 var fileDescriptor_4185b9edfcd5982d = []byte{
-	// 291 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0x52, 0x48, 0x2a, 0xcd, 0xcc,
-	0x49, 0x49, 0xce, 0x48, 0xcc, 0xcc, 0xd3, 0xcf, 0x4d, 0x2c, 0xca, 0x4e, 0x2d, 0xd1, 0x2f, 0x33,
-	0xd4, 0x2f, 0x2c, 0x4d, 0x2d, 0xaa, 0xd4, 0x2b, 0x28, 0xca, 0x2f, 0xc9, 0x17, 0x12, 0x41, 0xa8,
-	0xd0, 0x83, 0xa8, 0xd0, 0x2b, 0x33, 0x94, 0x12, 0x4c, 0xcc, 0xcd, 0xcc, 0xcb, 0xd7, 0x07, 0x93,
-	0x10, 0x85, 0x52, 0x8a, 0x58, 0x8d, 0x2a, 0x48, 0x2c, 0x4a, 0xcc, 0x2d, 0x86, 0x2a, 0x11, 0x49,
-	0xcf, 0x4f, 0xcf, 0x07, 0x33, 0xf5, 0x41, 0x2c, 0xa8, 0xa8, 0x4c, 0x7a, 0x7e, 0x7e, 0x7a, 0x4e,
-	0xaa, 0x7e, 0x62, 0x41, 0xa6, 0x7e, 0x62, 0x5e, 0x5e, 0x7e, 0x49, 0x62, 0x49, 0x66, 0x7e, 0x1e,
-	0x54, 0x8f, 0x92, 0x08, 0x97, 0x50, 0x20, 0xc8, 0x39, 0x01, 0x60, 0x83, 0x82, 0x52, 0x0b, 0x4b,
-	0x53, 0x8b, 0x4b, 0x94, 0xc2, 0xb8, 0x84, 0x51, 0x44, 0x8b, 0x0b, 0xf2, 0xf3, 0x8a, 0x53, 0x85,
-	0xec, 0xb9, 0xd8, 0x20, 0x16, 0x4a, 0x30, 0x2a, 0x30, 0x6a, 0x70, 0x1b, 0xc9, 0xe8, 0x61, 0x73,
-	0xbd, 0x1e, 0x44, 0x97, 0x13, 0xe7, 0x89, 0x7b, 0xf2, 0x0c, 0x2b, 0x9e, 0x6f, 0xd0, 0x62, 0x0c,
-	0x82, 0x6a, 0x33, 0xea, 0x65, 0xe4, 0x62, 0x05, 0x1b, 0x2c, 0xd4, 0xcc, 0xc8, 0xc5, 0x06, 0x51,
-	0x27, 0xa4, 0x81, 0xdd, 0x14, 0x4c, 0x67, 0x49, 0x69, 0x12, 0xa1, 0x12, 0xe2, 0x54, 0x25, 0x95,
-	0xa6, 0xcb, 0x4f, 0x26, 0x33, 0xc9, 0x09, 0xc9, 0xe8, 0xe3, 0x09, 0x37, 0x27, 0xcf, 0x13, 0x8f,
-	0xe4, 0x18, 0x2f, 0x3c, 0x92, 0x63, 0x7c, 0xf0, 0x48, 0x8e, 0x71, 0xc2, 0x63, 0x39, 0x86, 0x0b,
-	0x8f, 0xe5, 0x18, 0x6e, 0x3c, 0x96, 0x63, 0x88, 0xd2, 0x4f, 0xcf, 0x2c, 0xc9, 0x28, 0x4d, 0xd2,
-	0x4b, 0xce, 0xcf, 0x45, 0x36, 0x01, 0x89, 0x59, 0x01, 0x33, 0xae, 0xa4, 0xb2, 0x20, 0xb5, 0x38,
-	0x89, 0x0d, 0x1c, 0x9e, 0xc6, 0x80, 0x00, 0x00, 0x00, 0xff, 0xff, 0x9f, 0xcf, 0x49, 0xc2, 0xf3,
-	0x01, 0x00, 0x00,
+	// 751 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcc, 0x96, 0xc1, 0x6b, 0x13, 0x41,
+	0x14, 0xc6, 0x33, 0x51, 0x93, 0x76, 0x02, 0x05, 0xc7, 0x80, 0x75, 0x5b, 0xd6, 0x74, 0x29, 0x5a,
+	0x0b, 0xee, 0x98, 0xaa, 0xcd, 0x45, 0x91, 0x46, 0x50, 0x7a, 0x28, 0xd6, 0x1c, 0x3c, 0x78, 0xa9,
+	0x93, 0xdd, 0x61, 0xbb, 0xd8, 0xec, 0x6c, 0x33, 0x9b, 0x62, 0x28, 0xf5, 0xa0, 0x5e, 0xbc, 0x09,
+	0x5e, 0xfc, 0x0b, 0x44, 0x10, 0x44, 0xbc, 0x7a, 0x16, 0x7a, 0x2c, 0x78, 0x11, 0x04, 0x91, 0x56,
+	0xf0, 0xdf, 0x90, 0x9d, 0x99, 0x4d, 0x76, 0x93, 0x75, 0x9b, 0x4a, 0x0f, 0x5e, 0xca, 0xee, 0xf6,
+	0xbd, 0xf9, 0x7e, 0xf3, 0xed, 0xbc, 0x6f, 0x03, 0x2b, 0xcd, 0x8e, 0xbb, 0x61, 0x5b, 0xeb, 0xc4,
+	0xf5, 0x70, 0x8b, 0xb4, 0x1f, 0xd3, 0x00, 0x6f, 0x55, 0xf1, 0x66, 0x87, 0xb6, 0xbb, 0xa6, 0xdf,
+	0x66, 0x01, 0x43, 0xe5, 0x7e, 0x85, 0x29, 0x2b, 0xcc, 0xad, 0xaa, 0x76, 0x9a, 0xb4, 0x5c, 0x8f,
+	0x61, 0xf1, 0x57, 0x16, 0x6a, 0x33, 0xa9, 0x4b, 0xa9, 0x96, 0xac, 0x12, 0x9f, 0xb4, 0x49, 0x8b,
+	0xab, 0x92, 0x79, 0x8b, 0xf1, 0x16, 0xe3, 0xb8, 0x49, 0x38, 0x95, 0x1c, 0x78, 0xab, 0xda, 0xa4,
+	0x01, 0x09, 0xeb, 0x1c, 0xd7, 0x23, 0x81, 0xcb, 0x3c, 0x55, 0x5b, 0x76, 0x98, 0xc3, 0xc4, 0x25,
+	0x0e, 0xaf, 0xd4, 0xd3, 0x69, 0x87, 0x31, 0x67, 0x83, 0x62, 0xe2, 0xbb, 0x98, 0x78, 0x1e, 0x0b,
+	0x44, 0x8b, 0x5a, 0xdf, 0x28, 0x43, 0x74, 0x3f, 0x5c, 0x75, 0x55, 0x88, 0x36, 0xe8, 0x66, 0x87,
+	0xf2, 0xc0, 0x78, 0x00, 0xcf, 0x24, 0x9e, 0x72, 0x9f, 0x79, 0x9c, 0xa2, 0x5b, 0xb0, 0x20, 0xe1,
+	0x26, 0x41, 0x05, 0xcc, 0x95, 0x16, 0xa6, 0xcd, 0x34, 0x33, 0x4c, 0xd9, 0x55, 0x1f, 0xdf, 0xfd,
+	0x71, 0x3e, 0xf7, 0xee, 0xf7, 0xc7, 0x79, 0xd0, 0x50, 0x6d, 0xc6, 0xac, 0x52, 0x5b, 0x11, 0xb5,
+	0x4a, 0x0d, 0x4d, 0xc0, 0xbc, 0x6b, 0x8b, 0x25, 0x4f, 0x36, 0xf2, 0xae, 0xdd, 0x53, 0x8f, 0xaa,
+	0xfa, 0xea, 0x52, 0x23, 0x5b, 0x5d, 0x76, 0x25, 0xd4, 0xe5, 0x3f, 0x8d, 0x1a, 0xd4, 0x62, 0xeb,
+	0xf2, 0x7a, 0xf7, 0xf6, 0x06, 0x71, 0x5b, 0x11, 0xc5, 0x39, 0x38, 0x66, 0x85, 0xf7, 0x6b, 0x3d,
+	0x96, 0xa2, 0xb8, 0x5f, 0xb6, 0x8d, 0x47, 0x70, 0x2a, 0xb5, 0x51, 0x81, 0x2d, 0xc1, 0xa2, 0x54,
+	0x08, 0x7d, 0x39, 0x71, 0x14, 0xb2, 0xa8, 0xcf, 0x20, 0xf0, 0xac, 0x50, 0xb8, 0xe7, 0x53, 0x4f,
+	0xa9, 0x44, 0x5c, 0x77, 0x20, 0xec, 0xbf, 0x69, 0xb5, 0xf5, 0x0b, 0xa6, 0x3c, 0x16, 0x66, 0x78,
+	0x2c, 0x4c, 0x79, 0x3c, 0xd5, 0xb1, 0x30, 0x57, 0x89, 0x43, 0x55, 0x6f, 0x23, 0xd6, 0x69, 0xbc,
+	0x05, 0x70, 0x72, 0x58, 0xe3, 0xd8, 0xb6, 0x80, 0xee, 0x26, 0x38, 0xf3, 0x82, 0xf3, 0xe2, 0xa1,
+	0x9c, 0x52, 0x3f, 0x01, 0xfa, 0x54, 0x79, 0xb1, 0xda, 0xa6, 0xb6, 0x6b, 0x89, 0xc3, 0x1a, 0x79,
+	0x31, 0x05, 0xc7, 0xa5, 0x5c, 0xff, 0x25, 0x8d, 0xc9, 0x07, 0xcb, 0xf6, 0x80, 0x51, 0xf9, 0x7f,
+	0x36, 0xea, 0x53, 0x64, 0x54, 0x02, 0x40, 0x19, 0xb5, 0x02, 0x4b, 0x7e, 0xff, 0xb1, 0x32, 0xab,
+	0xf2, 0x97, 0x39, 0xe8, 0x15, 0xc6, 0x0d, 0x8b, 0xf7, 0x1f, 0x9f, 0x69, 0x2f, 0x00, 0xac, 0x0c,
+	0x42, 0xd7, 0xbb, 0x4b, 0x96, 0xc5, 0x3a, 0x5e, 0x6f, 0xd0, 0x26, 0x61, 0x91, 0xd8, 0x76, 0x9b,
+	0x72, 0x39, 0xc0, 0xe3, 0x8d, 0xe8, 0xf6, 0xd8, 0xbc, 0xfb, 0x0c, 0xe0, 0x4c, 0x06, 0xc6, 0xff,
+	0x6d, 0xe2, 0xc2, 0xf7, 0x22, 0x3c, 0x25, 0xe8, 0xd1, 0x73, 0x00, 0x0b, 0x32, 0xc6, 0xd0, 0x5c,
+	0x3a, 0xd7, 0x70, 0x6a, 0x6a, 0x97, 0x46, 0xa8, 0x94, 0xaa, 0xc6, 0xec, 0xb3, 0xaf, 0xbf, 0x5e,
+	0xe7, 0x75, 0x34, 0x8d, 0x33, 0x3e, 0x01, 0xe8, 0x25, 0x80, 0x05, 0x39, 0x71, 0x99, 0x14, 0x89,
+	0x34, 0xcd, 0xa4, 0x48, 0x26, 0xaa, 0x31, 0x2f, 0x28, 0x66, 0x91, 0x81, 0x33, 0xbe, 0x55, 0x1c,
+	0x6f, 0xbb, 0xf6, 0x0e, 0xfa, 0x00, 0xe0, 0x44, 0x32, 0xff, 0xd0, 0x95, 0x43, 0x95, 0x06, 0x32,
+	0x56, 0xab, 0x1e, 0xa1, 0x43, 0x31, 0xd6, 0x04, 0x63, 0x15, 0xe1, 0x74, 0x46, 0x11, 0xd1, 0x1c,
+	0x6f, 0x47, 0xd1, 0xbd, 0x13, 0x51, 0xa3, 0x37, 0x00, 0x96, 0x62, 0x51, 0x87, 0x2e, 0x67, 0x68,
+	0x0f, 0xc7, 0xae, 0x66, 0x8e, 0x5a, 0x3e, 0x9a, 0x97, 0xcc, 0xa7, 0xde, 0x5a, 0x84, 0xf6, 0x1e,
+	0xc0, 0x52, 0x6c, 0x40, 0x32, 0xd1, 0x86, 0x53, 0x30, 0x13, 0x2d, 0x25, 0xb3, 0x8c, 0x9b, 0x02,
+	0xad, 0x86, 0xae, 0x1f, 0xf2, 0x9a, 0x7b, 0xd1, 0xba, 0x83, 0xe3, 0xe3, 0xf5, 0x05, 0xc0, 0x72,
+	0xda, 0x38, 0xa3, 0xc5, 0xd1, 0x38, 0x06, 0x63, 0x48, 0xab, 0x1d, 0xb9, 0x4f, 0x6d, 0xe4, 0x86,
+	0xd8, 0xc8, 0x22, 0xba, 0x96, 0xbe, 0x11, 0x22, 0xcb, 0x39, 0xde, 0x56, 0xb1, 0x96, 0xd8, 0x47,
+	0x7d, 0x79, 0x77, 0x5f, 0x07, 0x7b, 0xfb, 0x3a, 0xf8, 0xb9, 0xaf, 0x83, 0x57, 0x07, 0x7a, 0x6e,
+	0xef, 0x40, 0xcf, 0x7d, 0x3b, 0xd0, 0x73, 0x0f, 0xb1, 0xe3, 0x06, 0xeb, 0x9d, 0xa6, 0x69, 0xb1,
+	0x56, 0x7c, 0xe5, 0xd8, 0xe5, 0x93, 0x48, 0x26, 0xe8, 0xfa, 0x94, 0x37, 0x0b, 0xe2, 0xc7, 0xd3,
+	0xd5, 0x3f, 0x01, 0x00, 0x00, 0xff, 0xff, 0xc3, 0x18, 0x3f, 0x8b, 0x2f, 0x0a, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -157,6 +676,16 @@ const _ = grpc.SupportPackageIsVersion4
 type QueryClient interface {
 	// Params returns the module parameters.
 	Params(ctx context.Context, in *QueryParamsRequest, opts ...grpc.CallOption) (*QueryParamsResponse, error)
+	// Market returns one market.
+	Market(ctx context.Context, in *QueryMarketRequest, opts ...grpc.CallOption) (*QueryMarketResponse, error)
+	// MarketsByClaim returns the markets opened on a claim, oldest first.
+	MarketsByClaim(ctx context.Context, in *QueryMarketsByClaimRequest, opts ...grpc.CallOption) (*QueryMarketsByClaimResponse, error)
+	// OpenMarkets returns the markets not yet resolved, ordered by reveal_end.
+	OpenMarkets(ctx context.Context, in *QueryOpenMarketsRequest, opts ...grpc.CallOption) (*QueryOpenMarketsResponse, error)
+	// Predictions returns the predictions of one market.
+	Predictions(ctx context.Context, in *QueryPredictionsRequest, opts ...grpc.CallOption) (*QueryPredictionsResponse, error)
+	// PredictionsByAccount returns the predictions of an account, newest market first.
+	PredictionsByAccount(ctx context.Context, in *QueryPredictionsByAccountRequest, opts ...grpc.CallOption) (*QueryPredictionsByAccountResponse, error)
 }
 
 type queryClient struct {
@@ -176,10 +705,65 @@ func (c *queryClient) Params(ctx context.Context, in *QueryParamsRequest, opts .
 	return out, nil
 }
 
+func (c *queryClient) Market(ctx context.Context, in *QueryMarketRequest, opts ...grpc.CallOption) (*QueryMarketResponse, error) {
+	out := new(QueryMarketResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.market.v1.Query/Market", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) MarketsByClaim(ctx context.Context, in *QueryMarketsByClaimRequest, opts ...grpc.CallOption) (*QueryMarketsByClaimResponse, error) {
+	out := new(QueryMarketsByClaimResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.market.v1.Query/MarketsByClaim", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) OpenMarkets(ctx context.Context, in *QueryOpenMarketsRequest, opts ...grpc.CallOption) (*QueryOpenMarketsResponse, error) {
+	out := new(QueryOpenMarketsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.market.v1.Query/OpenMarkets", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Predictions(ctx context.Context, in *QueryPredictionsRequest, opts ...grpc.CallOption) (*QueryPredictionsResponse, error) {
+	out := new(QueryPredictionsResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.market.v1.Query/Predictions", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) PredictionsByAccount(ctx context.Context, in *QueryPredictionsByAccountRequest, opts ...grpc.CallOption) (*QueryPredictionsByAccountResponse, error) {
+	out := new(QueryPredictionsByAccountResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.market.v1.Query/PredictionsByAccount", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServer is the server API for Query service.
 type QueryServer interface {
 	// Params returns the module parameters.
 	Params(context.Context, *QueryParamsRequest) (*QueryParamsResponse, error)
+	// Market returns one market.
+	Market(context.Context, *QueryMarketRequest) (*QueryMarketResponse, error)
+	// MarketsByClaim returns the markets opened on a claim, oldest first.
+	MarketsByClaim(context.Context, *QueryMarketsByClaimRequest) (*QueryMarketsByClaimResponse, error)
+	// OpenMarkets returns the markets not yet resolved, ordered by reveal_end.
+	OpenMarkets(context.Context, *QueryOpenMarketsRequest) (*QueryOpenMarketsResponse, error)
+	// Predictions returns the predictions of one market.
+	Predictions(context.Context, *QueryPredictionsRequest) (*QueryPredictionsResponse, error)
+	// PredictionsByAccount returns the predictions of an account, newest market first.
+	PredictionsByAccount(context.Context, *QueryPredictionsByAccountRequest) (*QueryPredictionsByAccountResponse, error)
 }
 
 // UnimplementedQueryServer can be embedded to have forward compatible implementations.
@@ -188,6 +772,21 @@ type UnimplementedQueryServer struct {
 
 func (*UnimplementedQueryServer) Params(ctx context.Context, req *QueryParamsRequest) (*QueryParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Params not implemented")
+}
+func (*UnimplementedQueryServer) Market(ctx context.Context, req *QueryMarketRequest) (*QueryMarketResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Market not implemented")
+}
+func (*UnimplementedQueryServer) MarketsByClaim(ctx context.Context, req *QueryMarketsByClaimRequest) (*QueryMarketsByClaimResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method MarketsByClaim not implemented")
+}
+func (*UnimplementedQueryServer) OpenMarkets(ctx context.Context, req *QueryOpenMarketsRequest) (*QueryOpenMarketsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method OpenMarkets not implemented")
+}
+func (*UnimplementedQueryServer) Predictions(ctx context.Context, req *QueryPredictionsRequest) (*QueryPredictionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Predictions not implemented")
+}
+func (*UnimplementedQueryServer) PredictionsByAccount(ctx context.Context, req *QueryPredictionsByAccountRequest) (*QueryPredictionsByAccountResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PredictionsByAccount not implemented")
 }
 
 func RegisterQueryServer(s grpc1.Server, srv QueryServer) {
@@ -212,6 +811,96 @@ func _Query_Params_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_Market_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryMarketRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Market(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.market.v1.Query/Market",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Market(ctx, req.(*QueryMarketRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_MarketsByClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryMarketsByClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).MarketsByClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.market.v1.Query/MarketsByClaim",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).MarketsByClaim(ctx, req.(*QueryMarketsByClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_OpenMarkets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryOpenMarketsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).OpenMarkets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.market.v1.Query/OpenMarkets",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).OpenMarkets(ctx, req.(*QueryOpenMarketsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Predictions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryPredictionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Predictions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.market.v1.Query/Predictions",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Predictions(ctx, req.(*QueryPredictionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_PredictionsByAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryPredictionsByAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).PredictionsByAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.market.v1.Query/PredictionsByAccount",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).PredictionsByAccount(ctx, req.(*QueryPredictionsByAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Query_serviceDesc = _Query_serviceDesc
 var _Query_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "buildchain.market.v1.Query",
@@ -220,6 +909,26 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Params",
 			Handler:    _Query_Params_Handler,
+		},
+		{
+			MethodName: "Market",
+			Handler:    _Query_Market_Handler,
+		},
+		{
+			MethodName: "MarketsByClaim",
+			Handler:    _Query_MarketsByClaim_Handler,
+		},
+		{
+			MethodName: "OpenMarkets",
+			Handler:    _Query_OpenMarkets_Handler,
+		},
+		{
+			MethodName: "Predictions",
+			Handler:    _Query_Predictions_Handler,
+		},
+		{
+			MethodName: "PredictionsByAccount",
+			Handler:    _Query_PredictionsByAccount_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -282,6 +991,396 @@ func (m *QueryParamsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *QueryMarketRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryMarketRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryMarketRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Id != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryMarketResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryMarketResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryMarketResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Market.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryMarketsByClaimRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryMarketsByClaimRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryMarketsByClaimRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryMarketsByClaimResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryMarketsByClaimResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryMarketsByClaimResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Markets) > 0 {
+		for iNdEx := len(m.Markets) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Markets[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryOpenMarketsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryOpenMarketsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryOpenMarketsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryOpenMarketsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryOpenMarketsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryOpenMarketsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Markets) > 0 {
+		for iNdEx := len(m.Markets) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Markets[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryPredictionsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryPredictionsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryPredictionsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.MarketId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.MarketId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryPredictionsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryPredictionsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryPredictionsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Predictions) > 0 {
+		for iNdEx := len(m.Predictions) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Predictions[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryPredictionsByAccountRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryPredictionsByAccountRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryPredictionsByAccountRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Address) > 0 {
+		i -= len(m.Address)
+		copy(dAtA[i:], m.Address)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Address)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryPredictionsByAccountResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryPredictionsByAccountResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryPredictionsByAccountResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Predictions) > 0 {
+		for iNdEx := len(m.Predictions) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Predictions[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	offset -= sovQuery(v)
 	base := offset
@@ -310,6 +1409,159 @@ func (m *QueryParamsResponse) Size() (n int) {
 	_ = l
 	l = m.Params.Size()
 	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryMarketRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovQuery(uint64(m.Id))
+	}
+	return n
+}
+
+func (m *QueryMarketResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Market.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryMarketsByClaimRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		n += 1 + sovQuery(uint64(m.ClaimId))
+	}
+	return n
+}
+
+func (m *QueryMarketsByClaimResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Markets) > 0 {
+		for _, e := range m.Markets {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *QueryOpenMarketsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryOpenMarketsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Markets) > 0 {
+		for _, e := range m.Markets {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryPredictionsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.MarketId != 0 {
+		n += 1 + sovQuery(uint64(m.MarketId))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryPredictionsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Predictions) > 0 {
+		for _, e := range m.Predictions {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryPredictionsByAccountRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Address)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryPredictionsByAccountResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Predictions) > 0 {
+		for _, e := range m.Predictions {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
 	return n
 }
 
@@ -428,6 +1680,980 @@ func (m *QueryParamsResponse) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			if err := m.Params.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryMarketRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryMarketRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryMarketRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryMarketResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryMarketResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryMarketResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Market", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Market.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryMarketsByClaimRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryMarketsByClaimRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryMarketsByClaimRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryMarketsByClaimResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryMarketsByClaimResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryMarketsByClaimResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Markets", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Markets = append(m.Markets, Market{})
+			if err := m.Markets[len(m.Markets)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryOpenMarketsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryOpenMarketsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryOpenMarketsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryOpenMarketsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryOpenMarketsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryOpenMarketsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Markets", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Markets = append(m.Markets, Market{})
+			if err := m.Markets[len(m.Markets)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryPredictionsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryPredictionsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryPredictionsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field MarketId", wireType)
+			}
+			m.MarketId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.MarketId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryPredictionsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryPredictionsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryPredictionsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Predictions", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Predictions = append(m.Predictions, Prediction{})
+			if err := m.Predictions[len(m.Predictions)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryPredictionsByAccountRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryPredictionsByAccountRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryPredictionsByAccountRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Address", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Address = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryPredictionsByAccountResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryPredictionsByAccountResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryPredictionsByAccountResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Predictions", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Predictions = append(m.Predictions, Prediction{})
+			if err := m.Predictions[len(m.Predictions)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex

@@ -7,6 +7,7 @@ import (
 	context "context"
 	fmt "fmt"
 	_ "github.com/cosmos/cosmos-proto"
+	types "github.com/cosmos/cosmos-sdk/types"
 	_ "github.com/cosmos/cosmos-sdk/types/msgservice"
 	_ "github.com/cosmos/cosmos-sdk/types/tx/amino"
 	_ "github.com/cosmos/gogoproto/gogoproto"
@@ -31,6 +32,325 @@ var _ = math.Inf
 // proto package needs to be updated.
 const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
 
+// MsgCommitPrediction commits to a hidden outcome with a stake.
+type MsgCommitPrediction struct {
+	Predictor string `protobuf:"bytes,1,opt,name=predictor,proto3" json:"predictor,omitempty"`
+	MarketId  uint64 `protobuf:"varint,2,opt,name=market_id,json=marketId,proto3" json:"market_id,omitempty"`
+	// commit_hash = sha256(outcome as 1 byte ‖ len(salt) as 1 byte ‖ salt ‖ predictor address bytes), 32 bytes.
+	CommitHash []byte     `protobuf:"bytes,3,opt,name=commit_hash,json=commitHash,proto3" json:"commit_hash,omitempty"`
+	Stake      types.Coin `protobuf:"bytes,4,opt,name=stake,proto3" json:"stake"`
+}
+
+func (m *MsgCommitPrediction) Reset()         { *m = MsgCommitPrediction{} }
+func (m *MsgCommitPrediction) String() string { return proto.CompactTextString(m) }
+func (*MsgCommitPrediction) ProtoMessage()    {}
+func (*MsgCommitPrediction) Descriptor() ([]byte, []int) {
+	return fileDescriptor_9023239602ad1b6d, []int{0}
+}
+func (m *MsgCommitPrediction) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgCommitPrediction) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgCommitPrediction.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgCommitPrediction) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgCommitPrediction.Merge(m, src)
+}
+func (m *MsgCommitPrediction) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgCommitPrediction) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgCommitPrediction.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgCommitPrediction proto.InternalMessageInfo
+
+func (m *MsgCommitPrediction) GetPredictor() string {
+	if m != nil {
+		return m.Predictor
+	}
+	return ""
+}
+
+func (m *MsgCommitPrediction) GetMarketId() uint64 {
+	if m != nil {
+		return m.MarketId
+	}
+	return 0
+}
+
+func (m *MsgCommitPrediction) GetCommitHash() []byte {
+	if m != nil {
+		return m.CommitHash
+	}
+	return nil
+}
+
+func (m *MsgCommitPrediction) GetStake() types.Coin {
+	if m != nil {
+		return m.Stake
+	}
+	return types.Coin{}
+}
+
+type MsgCommitPredictionResponse struct {
+}
+
+func (m *MsgCommitPredictionResponse) Reset()         { *m = MsgCommitPredictionResponse{} }
+func (m *MsgCommitPredictionResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgCommitPredictionResponse) ProtoMessage()    {}
+func (*MsgCommitPredictionResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_9023239602ad1b6d, []int{1}
+}
+func (m *MsgCommitPredictionResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgCommitPredictionResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgCommitPredictionResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgCommitPredictionResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgCommitPredictionResponse.Merge(m, src)
+}
+func (m *MsgCommitPredictionResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgCommitPredictionResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgCommitPredictionResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgCommitPredictionResponse proto.InternalMessageInfo
+
+// MsgRevealPrediction reveals the outcome and salt of an earlier commit.
+type MsgRevealPrediction struct {
+	Predictor string  `protobuf:"bytes,1,opt,name=predictor,proto3" json:"predictor,omitempty"`
+	MarketId  uint64  `protobuf:"varint,2,opt,name=market_id,json=marketId,proto3" json:"market_id,omitempty"`
+	Outcome   Outcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=buildchain.market.v1.Outcome" json:"outcome,omitempty"`
+	// salt is 16..64 bytes.
+	Salt []byte `protobuf:"bytes,4,opt,name=salt,proto3" json:"salt,omitempty"`
+}
+
+func (m *MsgRevealPrediction) Reset()         { *m = MsgRevealPrediction{} }
+func (m *MsgRevealPrediction) String() string { return proto.CompactTextString(m) }
+func (*MsgRevealPrediction) ProtoMessage()    {}
+func (*MsgRevealPrediction) Descriptor() ([]byte, []int) {
+	return fileDescriptor_9023239602ad1b6d, []int{2}
+}
+func (m *MsgRevealPrediction) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRevealPrediction) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRevealPrediction.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRevealPrediction) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRevealPrediction.Merge(m, src)
+}
+func (m *MsgRevealPrediction) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRevealPrediction) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRevealPrediction.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRevealPrediction proto.InternalMessageInfo
+
+func (m *MsgRevealPrediction) GetPredictor() string {
+	if m != nil {
+		return m.Predictor
+	}
+	return ""
+}
+
+func (m *MsgRevealPrediction) GetMarketId() uint64 {
+	if m != nil {
+		return m.MarketId
+	}
+	return 0
+}
+
+func (m *MsgRevealPrediction) GetOutcome() Outcome {
+	if m != nil {
+		return m.Outcome
+	}
+	return OUTCOME_UNSPECIFIED
+}
+
+func (m *MsgRevealPrediction) GetSalt() []byte {
+	if m != nil {
+		return m.Salt
+	}
+	return nil
+}
+
+type MsgRevealPredictionResponse struct {
+}
+
+func (m *MsgRevealPredictionResponse) Reset()         { *m = MsgRevealPredictionResponse{} }
+func (m *MsgRevealPredictionResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgRevealPredictionResponse) ProtoMessage()    {}
+func (*MsgRevealPredictionResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_9023239602ad1b6d, []int{3}
+}
+func (m *MsgRevealPredictionResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRevealPredictionResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRevealPredictionResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRevealPredictionResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRevealPredictionResponse.Merge(m, src)
+}
+func (m *MsgRevealPredictionResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRevealPredictionResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRevealPredictionResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRevealPredictionResponse proto.InternalMessageInfo
+
+// MsgAddEvidence attaches evidence to an open market.
+type MsgAddEvidence struct {
+	Submitter string `protobuf:"bytes,1,opt,name=submitter,proto3" json:"submitter,omitempty"`
+	MarketId  uint64 `protobuf:"varint,2,opt,name=market_id,json=marketId,proto3" json:"market_id,omitempty"`
+	// cid is a CIDv1 (e.g. of a diff report in the store).
+	Cid string `protobuf:"bytes,3,opt,name=cid,proto3" json:"cid,omitempty"`
+	// note is free text, at most 512 bytes.
+	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+}
+
+func (m *MsgAddEvidence) Reset()         { *m = MsgAddEvidence{} }
+func (m *MsgAddEvidence) String() string { return proto.CompactTextString(m) }
+func (*MsgAddEvidence) ProtoMessage()    {}
+func (*MsgAddEvidence) Descriptor() ([]byte, []int) {
+	return fileDescriptor_9023239602ad1b6d, []int{4}
+}
+func (m *MsgAddEvidence) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgAddEvidence) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgAddEvidence.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgAddEvidence) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgAddEvidence.Merge(m, src)
+}
+func (m *MsgAddEvidence) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgAddEvidence) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgAddEvidence.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgAddEvidence proto.InternalMessageInfo
+
+func (m *MsgAddEvidence) GetSubmitter() string {
+	if m != nil {
+		return m.Submitter
+	}
+	return ""
+}
+
+func (m *MsgAddEvidence) GetMarketId() uint64 {
+	if m != nil {
+		return m.MarketId
+	}
+	return 0
+}
+
+func (m *MsgAddEvidence) GetCid() string {
+	if m != nil {
+		return m.Cid
+	}
+	return ""
+}
+
+func (m *MsgAddEvidence) GetNote() string {
+	if m != nil {
+		return m.Note
+	}
+	return ""
+}
+
+type MsgAddEvidenceResponse struct {
+}
+
+func (m *MsgAddEvidenceResponse) Reset()         { *m = MsgAddEvidenceResponse{} }
+func (m *MsgAddEvidenceResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgAddEvidenceResponse) ProtoMessage()    {}
+func (*MsgAddEvidenceResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_9023239602ad1b6d, []int{5}
+}
+func (m *MsgAddEvidenceResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgAddEvidenceResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgAddEvidenceResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgAddEvidenceResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgAddEvidenceResponse.Merge(m, src)
+}
+func (m *MsgAddEvidenceResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgAddEvidenceResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgAddEvidenceResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgAddEvidenceResponse proto.InternalMessageInfo
+
 // MsgUpdateParams is the Msg/UpdateParams request type.
 type MsgUpdateParams struct {
 	// authority is the address that controls the module (defaults to x/gov).
@@ -43,7 +363,7 @@ func (m *MsgUpdateParams) Reset()         { *m = MsgUpdateParams{} }
 func (m *MsgUpdateParams) String() string { return proto.CompactTextString(m) }
 func (*MsgUpdateParams) ProtoMessage()    {}
 func (*MsgUpdateParams) Descriptor() ([]byte, []int) {
-	return fileDescriptor_9023239602ad1b6d, []int{0}
+	return fileDescriptor_9023239602ad1b6d, []int{6}
 }
 func (m *MsgUpdateParams) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -94,7 +414,7 @@ func (m *MsgUpdateParamsResponse) Reset()         { *m = MsgUpdateParamsResponse
 func (m *MsgUpdateParamsResponse) String() string { return proto.CompactTextString(m) }
 func (*MsgUpdateParamsResponse) ProtoMessage()    {}
 func (*MsgUpdateParamsResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_9023239602ad1b6d, []int{1}
+	return fileDescriptor_9023239602ad1b6d, []int{7}
 }
 func (m *MsgUpdateParamsResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -124,6 +444,12 @@ func (m *MsgUpdateParamsResponse) XXX_DiscardUnknown() {
 var xxx_messageInfo_MsgUpdateParamsResponse proto.InternalMessageInfo
 
 func init() {
+	proto.RegisterType((*MsgCommitPrediction)(nil), "buildchain.market.v1.MsgCommitPrediction")
+	proto.RegisterType((*MsgCommitPredictionResponse)(nil), "buildchain.market.v1.MsgCommitPredictionResponse")
+	proto.RegisterType((*MsgRevealPrediction)(nil), "buildchain.market.v1.MsgRevealPrediction")
+	proto.RegisterType((*MsgRevealPredictionResponse)(nil), "buildchain.market.v1.MsgRevealPredictionResponse")
+	proto.RegisterType((*MsgAddEvidence)(nil), "buildchain.market.v1.MsgAddEvidence")
+	proto.RegisterType((*MsgAddEvidenceResponse)(nil), "buildchain.market.v1.MsgAddEvidenceResponse")
 	proto.RegisterType((*MsgUpdateParams)(nil), "buildchain.market.v1.MsgUpdateParams")
 	proto.RegisterType((*MsgUpdateParamsResponse)(nil), "buildchain.market.v1.MsgUpdateParamsResponse")
 }
@@ -131,29 +457,50 @@ func init() {
 func init() { proto.RegisterFile("buildchain/market/v1/tx.proto", fileDescriptor_9023239602ad1b6d) }
 
 var fileDescriptor_9023239602ad1b6d = []byte{
-	// 346 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0x92, 0x4d, 0x2a, 0xcd, 0xcc,
-	0x49, 0x49, 0xce, 0x48, 0xcc, 0xcc, 0xd3, 0xcf, 0x4d, 0x2c, 0xca, 0x4e, 0x2d, 0xd1, 0x2f, 0x33,
-	0xd4, 0x2f, 0xa9, 0xd0, 0x2b, 0x28, 0xca, 0x2f, 0xc9, 0x17, 0x12, 0x41, 0x48, 0xeb, 0x41, 0xa4,
-	0xf5, 0xca, 0x0c, 0xa5, 0x04, 0x13, 0x73, 0x33, 0xf3, 0xf2, 0xf5, 0xc1, 0x24, 0x44, 0xa1, 0x94,
-	0x22, 0x56, 0x73, 0x0a, 0x12, 0x8b, 0x12, 0x73, 0x8b, 0xa1, 0x4a, 0xc4, 0x93, 0xf3, 0x8b, 0x73,
-	0xf3, 0x8b, 0xf5, 0x73, 0x8b, 0xd3, 0x41, 0x72, 0xb9, 0xc5, 0xe9, 0x50, 0x09, 0x49, 0x88, 0x44,
-	0x3c, 0x98, 0xa7, 0x0f, 0xe1, 0x40, 0xa5, 0x44, 0xd2, 0xf3, 0xd3, 0xf3, 0x21, 0xe2, 0x20, 0x16,
-	0x44, 0x54, 0xe9, 0x10, 0x23, 0x17, 0xbf, 0x6f, 0x71, 0x7a, 0x68, 0x41, 0x4a, 0x62, 0x49, 0x6a,
-	0x00, 0xd8, 0x0e, 0x21, 0x33, 0x2e, 0xce, 0xc4, 0xd2, 0x92, 0x8c, 0xfc, 0xa2, 0xcc, 0x92, 0x4a,
-	0x09, 0x46, 0x05, 0x46, 0x0d, 0x4e, 0x27, 0x89, 0x4b, 0x5b, 0x74, 0x45, 0xa0, 0xc6, 0x39, 0xa6,
-	0xa4, 0x14, 0xa5, 0x16, 0x17, 0x07, 0x97, 0x14, 0x65, 0xe6, 0xa5, 0x07, 0x21, 0x94, 0x0a, 0xd9,
-	0x73, 0xb1, 0x41, 0x5c, 0x29, 0xc1, 0xa4, 0xc0, 0xa8, 0xc1, 0x6d, 0x24, 0xa3, 0x87, 0xcd, 0xcb,
-	0x7a, 0x10, 0x5b, 0x9c, 0x38, 0x4f, 0xdc, 0x93, 0x67, 0x58, 0xf1, 0x7c, 0x83, 0x16, 0x63, 0x10,
-	0x54, 0x9b, 0x95, 0x59, 0xd3, 0xf3, 0x0d, 0x5a, 0x08, 0x03, 0xbb, 0x9e, 0x6f, 0xd0, 0x52, 0x46,
-	0x0a, 0x8c, 0x0a, 0x58, 0x70, 0xa0, 0x39, 0x58, 0x49, 0x92, 0x4b, 0x1c, 0x4d, 0x28, 0x28, 0xb5,
-	0xb8, 0x20, 0x3f, 0xaf, 0x38, 0xd5, 0xa8, 0x88, 0x8b, 0xd9, 0xb7, 0x38, 0x5d, 0x28, 0x85, 0x8b,
-	0x07, 0xc5, 0x8b, 0xaa, 0xd8, 0x9d, 0x86, 0x66, 0x8a, 0x94, 0x2e, 0x51, 0xca, 0x60, 0x96, 0x49,
-	0xb1, 0x36, 0x80, 0xbc, 0xe3, 0xe4, 0x79, 0xe2, 0x91, 0x1c, 0xe3, 0x85, 0x47, 0x72, 0x8c, 0x0f,
-	0x1e, 0xc9, 0x31, 0x4e, 0x78, 0x2c, 0xc7, 0x70, 0xe1, 0xb1, 0x1c, 0xc3, 0x8d, 0xc7, 0x72, 0x0c,
-	0x51, 0xfa, 0xe9, 0x99, 0x25, 0x19, 0xa5, 0x49, 0x7a, 0xc9, 0xf9, 0xb9, 0xfa, 0x48, 0x1e, 0xc3,
-	0xe6, 0xc7, 0x92, 0xca, 0x82, 0xd4, 0xe2, 0x24, 0x36, 0x70, 0x2c, 0x19, 0x03, 0x02, 0x00, 0x00,
-	0xff, 0xff, 0xd5, 0x32, 0x62, 0x0e, 0x5c, 0x02, 0x00, 0x00,
+	// 676 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xb4, 0x55, 0x31, 0x6f, 0xd3, 0x40,
+	0x14, 0x8e, 0x9b, 0xb6, 0x90, 0x4b, 0x55, 0x8a, 0xa9, 0x68, 0x9a, 0x52, 0x37, 0x18, 0x10, 0xa1,
+	0xa2, 0xb6, 0x12, 0x44, 0x91, 0xb2, 0xa0, 0xb6, 0x42, 0xa2, 0x43, 0x44, 0x65, 0xc4, 0xc2, 0x52,
+	0x9d, 0x7d, 0x27, 0xfb, 0xd4, 0xda, 0x67, 0xf9, 0x2e, 0x51, 0xbb, 0x21, 0xd8, 0x98, 0xf8, 0x19,
+	0x8c, 0x1d, 0x58, 0x58, 0x99, 0x3a, 0x56, 0x4c, 0x4c, 0x08, 0xb5, 0x43, 0x7f, 0x00, 0x7f, 0x00,
+	0xf9, 0xce, 0x49, 0x5d, 0xd7, 0x0e, 0x61, 0x60, 0x89, 0xee, 0xde, 0xfb, 0xee, 0x7d, 0xef, 0xfb,
+	0xf2, 0x5e, 0x02, 0x96, 0xed, 0x1e, 0xd9, 0x47, 0x8e, 0x07, 0x49, 0x60, 0xfa, 0x30, 0xda, 0xc3,
+	0xdc, 0xec, 0xb7, 0x4c, 0x7e, 0x60, 0x84, 0x11, 0xe5, 0x54, 0x9d, 0xbf, 0x48, 0x1b, 0x32, 0x6d,
+	0xf4, 0x5b, 0xf5, 0x9b, 0xd0, 0x27, 0x01, 0x35, 0xc5, 0xa7, 0x04, 0xd6, 0xef, 0xe6, 0xd6, 0x49,
+	0x9e, 0x8c, 0x82, 0x84, 0x30, 0x82, 0x3e, 0x4b, 0x20, 0x9a, 0x43, 0x99, 0x4f, 0x99, 0x69, 0x43,
+	0x86, 0xcd, 0x7e, 0xcb, 0xc6, 0x1c, 0xb6, 0x4c, 0x87, 0x92, 0x20, 0xc9, 0x2f, 0x24, 0x79, 0x9f,
+	0xb9, 0xa2, 0x3c, 0x73, 0x93, 0xc4, 0xa2, 0x4c, 0xec, 0x8a, 0x9b, 0x29, 0x2f, 0x49, 0x6a, 0xde,
+	0xa5, 0x2e, 0x95, 0xf1, 0xf8, 0x24, 0xa3, 0xfa, 0x87, 0x09, 0x70, 0xab, 0xcb, 0xdc, 0x2d, 0xea,
+	0xfb, 0x84, 0xef, 0x44, 0x18, 0x11, 0x87, 0x13, 0x1a, 0xa8, 0xeb, 0xa0, 0x12, 0xca, 0x1b, 0x8d,
+	0x6a, 0x4a, 0x43, 0x69, 0x56, 0x36, 0x6b, 0xdf, 0xbf, 0xac, 0xcd, 0x27, 0x25, 0x37, 0x10, 0x8a,
+	0x30, 0x63, 0xaf, 0x79, 0x44, 0x02, 0xd7, 0xba, 0x80, 0xaa, 0x4b, 0xa0, 0x22, 0x35, 0xed, 0x12,
+	0x54, 0x9b, 0x68, 0x28, 0xcd, 0x49, 0xeb, 0xba, 0x0c, 0x6c, 0x23, 0x75, 0x05, 0x54, 0x1d, 0x41,
+	0xb4, 0xeb, 0x41, 0xe6, 0xd5, 0xca, 0x0d, 0xa5, 0x39, 0x63, 0x01, 0x19, 0x7a, 0x09, 0x99, 0xa7,
+	0x76, 0xc0, 0x14, 0xe3, 0x70, 0x0f, 0xd7, 0x26, 0x1b, 0x4a, 0xb3, 0xda, 0x5e, 0x34, 0x12, 0xba,
+	0xd8, 0x07, 0x23, 0xf1, 0xc1, 0xd8, 0xa2, 0x24, 0xd8, 0xac, 0x1c, 0xff, 0x5c, 0x29, 0x7d, 0x3e,
+	0x3f, 0x5a, 0x55, 0x2c, 0xf9, 0xa4, 0xd3, 0x79, 0x7f, 0x7e, 0xb4, 0x7a, 0xd1, 0xc9, 0xc7, 0xf3,
+	0xa3, 0xd5, 0x87, 0x29, 0xa7, 0x0f, 0x06, 0x5e, 0xe7, 0xa8, 0xd5, 0x97, 0xc1, 0x52, 0x4e, 0xd8,
+	0xc2, 0x2c, 0xa4, 0x01, 0xc3, 0xfa, 0x6f, 0x45, 0x98, 0x64, 0xe1, 0x3e, 0x86, 0xfb, 0xff, 0xdb,
+	0xa4, 0x67, 0xe0, 0x1a, 0xed, 0x71, 0x87, 0xfa, 0x58, 0x18, 0x34, 0xdb, 0x5e, 0x36, 0xf2, 0x86,
+	0xcf, 0x78, 0x25, 0x41, 0xd6, 0x00, 0xad, 0xaa, 0x60, 0x92, 0xc1, 0x7d, 0x2e, 0xbc, 0x9b, 0xb1,
+	0xc4, 0xf9, 0x5f, 0x4c, 0xc9, 0xaa, 0x4b, 0x4c, 0xc9, 0x86, 0x87, 0xa6, 0x7c, 0x53, 0xc0, 0x6c,
+	0x97, 0xb9, 0x1b, 0x08, 0xbd, 0xe8, 0x13, 0x84, 0x03, 0x07, 0xc7, 0x7e, 0xb0, 0x9e, 0xed, 0x13,
+	0xce, 0xf1, 0x18, 0x7e, 0x0c, 0xa1, 0xa3, 0xfd, 0x98, 0x03, 0x65, 0x87, 0x20, 0xe1, 0x45, 0xc5,
+	0x8a, 0x8f, 0xb1, 0xd0, 0x80, 0x72, 0x39, 0x24, 0x15, 0x4b, 0x9c, 0x3b, 0x4f, 0x85, 0xd0, 0x61,
+	0xc9, 0x58, 0xa8, 0x5e, 0x20, 0x34, 0xd5, 0xb1, 0x5e, 0x03, 0xb7, 0x2f, 0x47, 0xd2, 0xf2, 0x6e,
+	0x74, 0x99, 0xfb, 0x26, 0x44, 0x90, 0xe3, 0x1d, 0xb1, 0x9c, 0xb1, 0x3e, 0xd8, 0xe3, 0x1e, 0x8d,
+	0x08, 0x3f, 0xfc, 0xbb, 0xbe, 0x21, 0x54, 0x7d, 0x0e, 0xa6, 0xe5, 0x7a, 0x0b, 0x71, 0xd5, 0xf6,
+	0x9d, 0xfc, 0x6f, 0x54, 0xb2, 0xa4, 0x47, 0x3b, 0x79, 0xd6, 0x59, 0x17, 0xea, 0x86, 0x05, 0x63,
+	0x75, 0xf7, 0x0a, 0xd4, 0xa5, 0x1b, 0xd6, 0x17, 0xc1, 0x42, 0x26, 0x34, 0xd0, 0xd7, 0xfe, 0x5a,
+	0x06, 0xe5, 0x2e, 0x73, 0x55, 0x04, 0x66, 0x2e, 0x69, 0x7c, 0x90, 0xdf, 0x5b, 0xa6, 0x4c, 0x7d,
+	0x6d, 0x2c, 0xd8, 0x80, 0x4d, 0x0d, 0xc1, 0xdc, 0x95, 0x9f, 0x98, 0x47, 0x85, 0x25, 0xb2, 0xd0,
+	0x7a, 0x6b, 0x6c, 0x68, 0x9a, 0xf1, 0xca, 0xbe, 0x16, 0x33, 0x66, 0xa1, 0x23, 0x18, 0x8b, 0x16,
+	0x42, 0x85, 0xa0, 0x9a, 0x5e, 0x86, 0xfb, 0x85, 0x15, 0x52, 0xa8, 0xfa, 0xe3, 0x71, 0x50, 0x03,
+	0x8a, 0xfa, 0xd4, 0xbb, 0x78, 0x2c, 0x36, 0xb7, 0x8f, 0x4f, 0x35, 0xe5, 0xe4, 0x54, 0x53, 0x7e,
+	0x9d, 0x6a, 0xca, 0xa7, 0x33, 0xad, 0x74, 0x72, 0xa6, 0x95, 0x7e, 0x9c, 0x69, 0xa5, 0xb7, 0xa6,
+	0x4b, 0xb8, 0xd7, 0xb3, 0x0d, 0x87, 0xfa, 0x66, 0x6a, 0x40, 0xf2, 0x66, 0x85, 0x1f, 0x86, 0x98,
+	0xd9, 0xd3, 0xe2, 0x6f, 0xe0, 0xc9, 0x9f, 0x00, 0x00, 0x00, 0xff, 0xff, 0xb9, 0xb3, 0xfb, 0xa9,
+	0x00, 0x07, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -170,6 +517,12 @@ const _ = grpc.SupportPackageIsVersion4
 type MsgClient interface {
 	// UpdateParams updates the module parameters; only the module authority (x/gov) may call it.
 	UpdateParams(ctx context.Context, in *MsgUpdateParams, opts ...grpc.CallOption) (*MsgUpdateParamsResponse, error)
+	// CommitPrediction locks a stake behind a hidden prediction (until commit_end).
+	CommitPrediction(ctx context.Context, in *MsgCommitPrediction, opts ...grpc.CallOption) (*MsgCommitPredictionResponse, error)
+	// RevealPrediction opens a commit (after commit_end, until reveal_end).
+	RevealPrediction(ctx context.Context, in *MsgRevealPrediction, opts ...grpc.CallOption) (*MsgRevealPredictionResponse, error)
+	// AddEvidence attaches evidence (e.g. a diff report CID) to an open market.
+	AddEvidence(ctx context.Context, in *MsgAddEvidence, opts ...grpc.CallOption) (*MsgAddEvidenceResponse, error)
 }
 
 type msgClient struct {
@@ -189,10 +542,43 @@ func (c *msgClient) UpdateParams(ctx context.Context, in *MsgUpdateParams, opts 
 	return out, nil
 }
 
+func (c *msgClient) CommitPrediction(ctx context.Context, in *MsgCommitPrediction, opts ...grpc.CallOption) (*MsgCommitPredictionResponse, error) {
+	out := new(MsgCommitPredictionResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.market.v1.Msg/CommitPrediction", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) RevealPrediction(ctx context.Context, in *MsgRevealPrediction, opts ...grpc.CallOption) (*MsgRevealPredictionResponse, error) {
+	out := new(MsgRevealPredictionResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.market.v1.Msg/RevealPrediction", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) AddEvidence(ctx context.Context, in *MsgAddEvidence, opts ...grpc.CallOption) (*MsgAddEvidenceResponse, error) {
+	out := new(MsgAddEvidenceResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.market.v1.Msg/AddEvidence", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MsgServer is the server API for Msg service.
 type MsgServer interface {
 	// UpdateParams updates the module parameters; only the module authority (x/gov) may call it.
 	UpdateParams(context.Context, *MsgUpdateParams) (*MsgUpdateParamsResponse, error)
+	// CommitPrediction locks a stake behind a hidden prediction (until commit_end).
+	CommitPrediction(context.Context, *MsgCommitPrediction) (*MsgCommitPredictionResponse, error)
+	// RevealPrediction opens a commit (after commit_end, until reveal_end).
+	RevealPrediction(context.Context, *MsgRevealPrediction) (*MsgRevealPredictionResponse, error)
+	// AddEvidence attaches evidence (e.g. a diff report CID) to an open market.
+	AddEvidence(context.Context, *MsgAddEvidence) (*MsgAddEvidenceResponse, error)
 }
 
 // UnimplementedMsgServer can be embedded to have forward compatible implementations.
@@ -201,6 +587,15 @@ type UnimplementedMsgServer struct {
 
 func (*UnimplementedMsgServer) UpdateParams(ctx context.Context, req *MsgUpdateParams) (*MsgUpdateParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateParams not implemented")
+}
+func (*UnimplementedMsgServer) CommitPrediction(ctx context.Context, req *MsgCommitPrediction) (*MsgCommitPredictionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CommitPrediction not implemented")
+}
+func (*UnimplementedMsgServer) RevealPrediction(ctx context.Context, req *MsgRevealPrediction) (*MsgRevealPredictionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevealPrediction not implemented")
+}
+func (*UnimplementedMsgServer) AddEvidence(ctx context.Context, req *MsgAddEvidence) (*MsgAddEvidenceResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AddEvidence not implemented")
 }
 
 func RegisterMsgServer(s grpc1.Server, srv MsgServer) {
@@ -225,6 +620,60 @@ func _Msg_UpdateParams_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Msg_CommitPrediction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgCommitPrediction)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).CommitPrediction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.market.v1.Msg/CommitPrediction",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).CommitPrediction(ctx, req.(*MsgCommitPrediction))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_RevealPrediction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgRevealPrediction)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).RevealPrediction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.market.v1.Msg/RevealPrediction",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).RevealPrediction(ctx, req.(*MsgRevealPrediction))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_AddEvidence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgAddEvidence)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).AddEvidence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.market.v1.Msg/AddEvidence",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).AddEvidence(ctx, req.(*MsgAddEvidence))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Msg_serviceDesc = _Msg_serviceDesc
 var _Msg_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "buildchain.market.v1.Msg",
@@ -234,9 +683,238 @@ var _Msg_serviceDesc = grpc.ServiceDesc{
 			MethodName: "UpdateParams",
 			Handler:    _Msg_UpdateParams_Handler,
 		},
+		{
+			MethodName: "CommitPrediction",
+			Handler:    _Msg_CommitPrediction_Handler,
+		},
+		{
+			MethodName: "RevealPrediction",
+			Handler:    _Msg_RevealPrediction_Handler,
+		},
+		{
+			MethodName: "AddEvidence",
+			Handler:    _Msg_AddEvidence_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "buildchain/market/v1/tx.proto",
+}
+
+func (m *MsgCommitPrediction) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgCommitPrediction) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgCommitPrediction) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Stake.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintTx(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x22
+	if len(m.CommitHash) > 0 {
+		i -= len(m.CommitHash)
+		copy(dAtA[i:], m.CommitHash)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.CommitHash)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.MarketId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.MarketId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Predictor) > 0 {
+		i -= len(m.Predictor)
+		copy(dAtA[i:], m.Predictor)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Predictor)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgCommitPredictionResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgCommitPredictionResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgCommitPredictionResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRevealPrediction) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRevealPrediction) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRevealPrediction) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Salt) > 0 {
+		i -= len(m.Salt)
+		copy(dAtA[i:], m.Salt)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Salt)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.Outcome != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Outcome))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.MarketId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.MarketId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Predictor) > 0 {
+		i -= len(m.Predictor)
+		copy(dAtA[i:], m.Predictor)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Predictor)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRevealPredictionResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRevealPredictionResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRevealPredictionResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgAddEvidence) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgAddEvidence) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgAddEvidence) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Note) > 0 {
+		i -= len(m.Note)
+		copy(dAtA[i:], m.Note)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Note)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Cid) > 0 {
+		i -= len(m.Cid)
+		copy(dAtA[i:], m.Cid)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Cid)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.MarketId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.MarketId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Submitter) > 0 {
+		i -= len(m.Submitter)
+		copy(dAtA[i:], m.Submitter)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Submitter)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgAddEvidenceResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgAddEvidenceResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgAddEvidenceResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
 }
 
 func (m *MsgUpdateParams) Marshal() (dAtA []byte, err error) {
@@ -313,6 +991,102 @@ func encodeVarintTx(dAtA []byte, offset int, v uint64) int {
 	dAtA[offset] = uint8(v)
 	return base
 }
+func (m *MsgCommitPrediction) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Predictor)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.MarketId != 0 {
+		n += 1 + sovTx(uint64(m.MarketId))
+	}
+	l = len(m.CommitHash)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = m.Stake.Size()
+	n += 1 + l + sovTx(uint64(l))
+	return n
+}
+
+func (m *MsgCommitPredictionResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *MsgRevealPrediction) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Predictor)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.MarketId != 0 {
+		n += 1 + sovTx(uint64(m.MarketId))
+	}
+	if m.Outcome != 0 {
+		n += 1 + sovTx(uint64(m.Outcome))
+	}
+	l = len(m.Salt)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgRevealPredictionResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *MsgAddEvidence) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Submitter)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.MarketId != 0 {
+		n += 1 + sovTx(uint64(m.MarketId))
+	}
+	l = len(m.Cid)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Note)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgAddEvidenceResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
 func (m *MsgUpdateParams) Size() (n int) {
 	if m == nil {
 		return 0
@@ -342,6 +1116,643 @@ func sovTx(x uint64) (n int) {
 }
 func sozTx(x uint64) (n int) {
 	return sovTx(uint64((x << 1) ^ uint64((int64(x) >> 63))))
+}
+func (m *MsgCommitPrediction) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgCommitPrediction: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgCommitPrediction: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Predictor", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Predictor = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field MarketId", wireType)
+			}
+			m.MarketId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.MarketId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CommitHash", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.CommitHash = append(m.CommitHash[:0], dAtA[iNdEx:postIndex]...)
+			if m.CommitHash == nil {
+				m.CommitHash = []byte{}
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Stake", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Stake.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgCommitPredictionResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgCommitPredictionResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgCommitPredictionResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRevealPrediction) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRevealPrediction: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRevealPrediction: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Predictor", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Predictor = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field MarketId", wireType)
+			}
+			m.MarketId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.MarketId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Outcome", wireType)
+			}
+			m.Outcome = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Outcome |= Outcome(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Salt", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Salt = append(m.Salt[:0], dAtA[iNdEx:postIndex]...)
+			if m.Salt == nil {
+				m.Salt = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRevealPredictionResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRevealPredictionResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRevealPredictionResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgAddEvidence) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgAddEvidence: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgAddEvidence: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Submitter", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Submitter = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field MarketId", wireType)
+			}
+			m.MarketId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.MarketId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Cid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Cid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Note", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Note = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgAddEvidenceResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgAddEvidenceResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgAddEvidenceResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
 }
 func (m *MsgUpdateParams) Unmarshal(dAtA []byte) error {
 	l := len(dAtA)
