@@ -27,6 +27,10 @@ type Env struct {
 	Config p2p.Config
 	// AfterFetch, if set, runs once the closure is local (e.g. to pin it).
 	AfterFetch func(ctx context.Context, root cid.Cid) error
+	// Guard, if set, runs the fetch and AfterFetch inside it, e.g.
+	// storefs.Store.WithAddLock so a concurrent GC cannot sweep fetched
+	// blocks before AfterFetch pins them.
+	Guard func(fn func() error) error
 	// Close releases the store.
 	Close func() error
 }
@@ -101,17 +105,30 @@ hash-checked before it is stored; a peer sending wrong bytes is ignored.`,
 				progress = bar.update
 			}
 			start := time.Now()
-			st, err := node.FetchClosure(ctx, root, progress)
-			if bar != nil {
-				bar.finish()
+			var st p2p.FetchStats
+			fetch := func() error {
+				var err error
+				st, err = node.FetchClosure(ctx, root, progress)
+				if bar != nil {
+					bar.finish()
+				}
+				if err != nil {
+					return fmt.Errorf("store fetch %s: %w", root, err)
+				}
+				if env.AfterFetch != nil {
+					if err := env.AfterFetch(ctx, root); err != nil {
+						return fmt.Errorf("store fetch %s: after fetch: %w", root, err)
+					}
+				}
+				return nil
+			}
+			if env.Guard != nil {
+				err = env.Guard(fetch)
+			} else {
+				err = fetch()
 			}
 			if err != nil {
-				return fmt.Errorf("store fetch %s: %w", root, err)
-			}
-			if env.AfterFetch != nil {
-				if err := env.AfterFetch(ctx, root); err != nil {
-					return fmt.Errorf("store fetch %s: after fetch: %w", root, err)
-				}
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "fetched %s: %d blocks, %d from peers (%s) in %s\n",
 				root, st.Blocks, st.Fetched, humanBytes(st.FetchedBytes), time.Since(start).Round(time.Millisecond))

@@ -59,7 +59,7 @@ func TestFetchCommand(t *testing.T) {
 
 	dst := memStore()
 	var pinned cid.Cid
-	closed := false
+	closed, guarded := false, false
 	open := func(*cobra.Command) (*Env, error) {
 		return &Env{
 			Blockstore: dst,
@@ -70,6 +70,7 @@ func TestFetchCommand(t *testing.T) {
 			},
 			AfterFetch: func(_ context.Context, c cid.Cid) error { pinned = c; return nil },
 			Close:      func() error { closed = true; return nil },
+			Guard:      func(fn func() error) error { guarded = true; return fn() },
 		}, nil
 	}
 
@@ -83,6 +84,7 @@ func TestFetchCommand(t *testing.T) {
 	require.Contains(t, stderr.String(), "blocks")
 	require.True(t, pinned.Equals(root))
 	require.True(t, closed)
+	require.True(t, guarded)
 
 	// The file reads back from the destination store alone.
 	dag := merkledag.NewDAGService(blockservice.New(dst, nil))
