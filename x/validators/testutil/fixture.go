@@ -100,7 +100,9 @@ func (b *Bank) Snapshot() map[string]string {
 }
 
 // Staking maps operators to x/staking validators (consensus authorities).
-type Staking struct{ vals map[string]stakingtypes.Validator }
+type Staking struct {
+	vals map[string]stakingtypes.Validator
+}
 
 // AddAuthority registers a consensus authority operated by op and returns its consensus address.
 func (s *Staking) AddAuthority(t *testing.T, op sdk.AccAddress) sdk.ConsAddress {
