@@ -1,0 +1,18 @@
+// Package sidecar is the build validator's daemon (`buildchaind node run`, SPEC §4).
+//
+// It follows the chain strictly height by height (CometBFT NewBlock events over
+// the websocket are only a tick; every height's events are read with
+// BlockResults, so nothing is missed across reconnects and restarts), picks the
+// assignments of its own validator, and for each one fetches the derivation and
+// its inputs by CID over p2p, rebuilds it in the sandbox, adds and announces
+// the output and reports it on chain with the measured build time.
+//
+// It owns: the follower (Follower), the persistent state of the node home
+// (last handled height and every (claim, round) it ever took, written
+// atomically so that a restart resumes where it stopped and never reports
+// twice), the bounded worker pool, Prometheus metrics and the status file
+// that `buildchaind node status` prints. Chain specifics (which events are
+// assignments, how a report is sent) sit behind the Claims interface, so the
+// daemon's logic is testable without a chain; the real implementation over
+// the Cosmos SDK client lives in cosmos.go.
+package sidecar

@@ -1,0 +1,232 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cid "github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Test doubles: an in-memory chain (heights of events), a claims module that
+// records reports, and a builder that can be held mid-build. The real
+// CometBFT and x/claims are exercised in tests/e2e.
+
+func testCID(s string) cid.Cid {
+	h, _ := mh.Sum([]byte(s), mh.SHA2_256, -1)
+	return cid.NewCidV1(cid.Raw, h)
+}
+
+type memChain struct {
+	mu      sync.Mutex
+	heights [][]abci.Event // index h-1
+	failAt  map[int64]int  // height -> remaining failures of Events
+	ticks   chan int64
+	calls   []int64
+}
+
+func newMemChain() *memChain { return &memChain{failAt: map[int64]int{}, ticks: make(chan int64, 1)} }
+
+func (c *memChain) addBlock(evs ...abci.Event) int64 {
+	c.mu.Lock()
+	c.heights = append(c.heights, evs)
+	h := int64(len(c.heights))
+	c.mu.Unlock()
+	select {
+	case c.ticks <- h:
+	default:
+	}
+	return h
+}
+
+func (c *memChain) LatestHeight(context.Context) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int64(len(c.heights)), nil
+}
+
+func (c *memChain) Events(_ context.Context, h int64) ([]abci.Event, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, h)
+	if c.failAt[h] > 0 {
+		c.failAt[h]--
+		return nil, errors.New("injected rpc failure")
+	}
+	if h < 1 || h > int64(len(c.heights)) {
+		return nil, fmt.Errorf("no height %d", h)
+	}
+	return c.heights[h-1], nil
+}
+
+func (c *memChain) Ticks() <-chan int64 { return c.ticks }
+
+func assignEvent(claim uint64, round uint32, validator string, drv cid.Cid) abci.Event {
+	return abci.Event{Type: "test.assigned", Attributes: []abci.EventAttribute{
+		{Key: "claim", Value: strconv.FormatUint(claim, 10)},
+		{Key: "round", Value: strconv.FormatUint(uint64(round), 10)},
+		{Key: "validator", Value: validator},
+		{Key: "drv", Value: drv.String()},
+	}}
+}
+
+func timeoutEvent(claim uint64, round uint32) abci.Event {
+	return abci.Event{Type: "test.timeout", Attributes: []abci.EventAttribute{
+		{Key: "claim", Value: strconv.FormatUint(claim, 10)},
+		{Key: "round", Value: strconv.FormatUint(uint64(round), 10)},
+	}}
+}
+
+type report struct {
+	key RoundKey
+	out cid.Cid
+	ms  uint64
+}
+
+type memClaims struct {
+	me string
+	mu sync.Mutex
+	// rounds open for us; reported ones move to reported.
+	open     map[RoundKey]bool
+	reported map[RoundKey]bool
+	reports  []report
+	// failAfterLanding makes the next Report land on chain and then return
+	// an error, as a broadcast whose response was lost.
+	failAfterLanding bool
+}
+
+func newMemClaims(me string) *memClaims {
+	return &memClaims{me: me, open: map[RoundKey]bool{}, reported: map[RoundKey]bool{}}
+}
+
+func (m *memClaims) Validator() string { return m.me }
+
+func attr(e abci.Event, k string) string {
+	for _, a := range e.Attributes {
+		if a.Key == k {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func (m *memClaims) Decode(evs []abci.Event) ([]Assignment, []RoundKey, error) {
+	var as []Assignment
+	var ended []RoundKey
+	for _, e := range evs {
+		claim, _ := strconv.ParseUint(attr(e, "claim"), 10, 64)
+		round, _ := strconv.ParseUint(attr(e, "round"), 10, 32)
+		switch e.Type {
+		case "test.assigned":
+			drv, err := cid.Decode(attr(e, "drv"))
+			if err != nil {
+				return nil, nil, err
+			}
+			a := Assignment{ClaimID: claim, Round: uint32(round), Validator: attr(e, "validator"), Derivation: drv}
+			as = append(as, a)
+			if a.Validator == m.me {
+				m.mu.Lock()
+				m.open[RoundKey{claim, uint32(round)}] = true
+				m.mu.Unlock()
+			}
+		case "test.timeout":
+			k := RoundKey{claim, uint32(round)}
+			ended = append(ended, k)
+			m.mu.Lock()
+			delete(m.open, k)
+			m.mu.Unlock()
+		}
+	}
+	return as, ended, nil
+}
+
+func (m *memClaims) RoundState(_ context.Context, claim uint64, round uint32) (RoundState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := RoundKey{claim, round}
+	switch {
+	case m.reported[k]:
+		return RoundReported, nil
+	case m.open[k]:
+		return RoundOpen, nil
+	}
+	return RoundGone, nil
+}
+
+func (m *memClaims) Report(_ context.Context, claim uint64, round uint32, out cid.Cid, ms uint64) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := RoundKey{claim, round}
+	if m.reported[k] {
+		// The real chain rejects a second report; count it so tests fail loudly.
+		m.reports = append(m.reports, report{k, out, ms})
+		return "", errors.New("second report for the round")
+	}
+	if !m.open[k] {
+		return "", errors.New("round not assigned to us")
+	}
+	m.reported[k] = true
+	delete(m.open, k)
+	m.reports = append(m.reports, report{k, out, ms})
+	if m.failAfterLanding {
+		m.failAfterLanding = false
+		return "", errors.New("broadcast: connection reset (but the tx landed)")
+	}
+	return fmt.Sprintf("TX%d", len(m.reports)), nil
+}
+
+func (m *memClaims) reportCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.reports)
+}
+
+type gateBuilder struct {
+	mu      sync.Mutex
+	started chan cid.Cid
+	gate    chan struct{} // nil: no waiting
+	builds  int
+	active  int
+	maxSeen int
+}
+
+func (g *gateBuilder) Rebuild(ctx context.Context, drv cid.Cid) (cid.Cid, time.Duration, error) {
+	g.mu.Lock()
+	g.builds++
+	g.active++
+	if g.active > g.maxSeen {
+		g.maxSeen = g.active
+	}
+	gate := g.gate
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.active--
+		g.mu.Unlock()
+	}()
+	if g.started != nil {
+		g.started <- drv
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return cid.Undef, 0, ctx.Err()
+		}
+	}
+	return testCID("out-of-" + drv.String()), 42 * time.Millisecond, nil
+}
+
+type cidT = cid.Cid
+
+func testutilValue(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
+}

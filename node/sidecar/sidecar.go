@@ -1,0 +1,460 @@
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cid "github.com/ipfs/go-cid"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/buildchain/buildchain/node/p2p"
+)
+
+// Config of a Sidecar.
+type Config struct {
+	// StatePath is the state file (e.g. $HOME/sidecar/state.json).
+	StatePath string
+	// Workers bounds concurrent assignments (fetch + build + report); default 2.
+	Workers int
+	// StartHeight is where a sidecar with no state starts following (default 1).
+	StartHeight int64
+	// FetchTimeout bounds fetching one derivation's closure (default 10 min).
+	FetchTimeout time.Duration
+	// Poll is the follower's polling interval when websocket ticks are missing.
+	Poll time.Duration
+	// MetricsAddr, if set, serves /metrics (Prometheus) and /status (JSON)
+	// there, e.g. "127.0.0.1:26690".
+	MetricsAddr string
+	// Address is our on-chain account, put into gossip build records.
+	Address string
+	Log     *slog.Logger
+	Metrics *Metrics
+}
+
+// Sidecar is the running daemon.
+type Sidecar struct {
+	cfg     Config
+	log     *slog.Logger
+	state   *State
+	source  BlockSource
+	claims  Claims
+	builder Builder
+	net     Network // may be nil: inputs must then be local
+	m       *Metrics
+
+	sem chan struct{}
+	wg  sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight map[string]context.CancelFunc
+	ended    map[string]bool // rounds ended on chain while we were still at it
+	metrics  net.Listener
+}
+
+// New opens the state and prepares a sidecar; Run starts it.
+func New(cfg Config, source BlockSource, claims Claims, b Builder, network Network) (*Sidecar, error) {
+	if cfg.StatePath == "" {
+		return nil, errors.New("sidecar: empty state path")
+	}
+	if source == nil || claims == nil || b == nil {
+		return nil, errors.New("sidecar: block source, claims client and builder are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = 10 * time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	st, err := OpenState(cfg.StatePath)
+	if err != nil {
+		return nil, err
+	}
+	return &Sidecar{
+		cfg: cfg, log: cfg.Log.With("module", "sidecar", "validator", claims.Validator()),
+		state: st, source: source, claims: claims, builder: b, net: network, m: cfg.Metrics,
+		sem: make(chan struct{}, cfg.Workers), inflight: map[string]context.CancelFunc{}, ended: map[string]bool{},
+	}, nil
+}
+
+// State exposes the durable state (status output, tests).
+func (s *Sidecar) State() *State { return s.state }
+
+// MetricsAddr is the address /metrics listens on once Run started (tests use port 0).
+func (s *Sidecar) MetricsAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.metrics == nil {
+		return ""
+	}
+	return s.metrics.Addr().String()
+}
+
+// Run resumes unfinished jobs, then follows the chain until ctx ends. It
+// waits for running jobs to stop before returning.
+func (s *Sidecar) Run(ctx context.Context) error {
+	if s.cfg.MetricsAddr != "" {
+		if err := s.serveMetrics(ctx); err != nil {
+			return err
+		}
+	}
+	s.m.Height.Set(float64(s.state.LastHeight()))
+	for _, j := range s.state.Jobs() {
+		if !j.Status.Terminal() {
+			s.log.Info("resuming job after restart", "claim", j.ClaimID, "round", j.Round, "status", j.Status)
+			s.dispatch(ctx, j)
+		}
+	}
+	start := s.state.LastHeight() + 1
+	if s.state.LastHeight() == 0 && s.cfg.StartHeight > 1 {
+		start = s.cfg.StartHeight
+	}
+	f := &Follower{
+		Source: s.source, Start: start, Handle: s.handleHeight, Poll: s.cfg.Poll, Log: s.log,
+		OnError: func(error) { s.m.FollowErrors.Inc() },
+	}
+	s.log.Info("following the chain", "from", start, "workers", s.cfg.Workers)
+	err := f.Run(ctx)
+	s.wg.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// handleHeight records the height's assignments for us and the height itself
+// in one atomic state write, then starts the new jobs.
+func (s *Sidecar) handleHeight(ctx context.Context, h int64, events []abci.Event) error {
+	assigned, ended, err := s.claims.Decode(events)
+	if err != nil {
+		// An event we cannot read could be an assignment: stop here and retry
+		// rather than skip it (a version mismatch needs an operator).
+		return fmt.Errorf("decode events: %w", err)
+	}
+	me := s.claims.Validator()
+	var jobs []Job
+	for _, a := range assigned {
+		if a.Validator != me {
+			continue
+		}
+		jobs = append(jobs, Job{ClaimID: a.ClaimID, Round: a.Round, Derivation: a.Derivation.String(), Deadline: a.Deadline, Height: h})
+	}
+	added, err := s.state.AdvanceHeight(h, jobs)
+	if err != nil {
+		return err
+	}
+	s.m.Height.Set(float64(h))
+	for _, k := range ended {
+		s.endRound(k)
+	}
+	for _, j := range added {
+		s.m.Assignments.Inc()
+		s.log.Info("assigned", "claim", j.ClaimID, "round", j.Round, "derivation", j.Derivation, "height", h, "deadline", j.Deadline)
+		s.dispatch(ctx, j)
+	}
+	return nil
+}
+
+// endRound cancels our work on a round the chain has closed (e.g. its
+// deadline passed): a report could not be accepted any more.
+func (s *Sidecar) endRound(k RoundKey) {
+	key := JobKey(k.ClaimID, k.Round)
+	s.mu.Lock()
+	cancel, ok := s.inflight[key]
+	if ok {
+		s.ended[key] = true
+	}
+	s.mu.Unlock()
+	if ok {
+		cancel()
+	}
+}
+
+// dispatch runs a job on the bounded pool. Goroutines waiting for a slot are
+// cheap; the builds themselves never exceed Workers.
+func (s *Sidecar) dispatch(ctx context.Context, j Job) {
+	key := j.Key()
+	jctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	if _, dup := s.inflight[key]; dup {
+		s.mu.Unlock()
+		cancel()
+		return
+	}
+	s.inflight[key] = cancel
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			cancel()
+			s.mu.Lock()
+			delete(s.inflight, key)
+			delete(s.ended, key)
+			s.mu.Unlock()
+		}()
+		select {
+		case s.sem <- struct{}{}:
+		case <-jctx.Done():
+			s.afterCancel(ctx, j)
+			return
+		}
+		defer func() { <-s.sem }()
+		s.m.InFlight.Inc()
+		defer s.m.InFlight.Dec()
+		s.runJob(jctx, j)
+		if jctx.Err() != nil {
+			s.afterCancel(ctx, j)
+		}
+	}()
+}
+
+// afterCancel marks a job whose round ended on chain as skipped. A job
+// stopped by shutdown keeps its status and is resumed at the next start.
+func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
+	s.mu.Lock()
+	ended := s.ended[j.Key()]
+	s.mu.Unlock()
+	if !ended || ctx.Err() != nil {
+		return
+	}
+	cur, _ := s.state.Job(j.ClaimID, j.Round)
+	if cur.Status.Terminal() {
+		return
+	}
+	s.m.Skipped.Inc()
+	s.setStatus(j, JobSkipped, "round ended on chain before our report")
+}
+
+func (s *Sidecar) setStatus(j Job, st JobStatus, msg string) {
+	if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) {
+		x.Status = st
+		if msg != "" {
+			x.Error = msg
+		}
+	}); err != nil {
+		s.log.Error("persist job status", "claim", j.ClaimID, "round", j.Round, "err", err)
+	}
+}
+
+// roundState asks the chain, retrying transient errors a few times.
+func (s *Sidecar) roundState(ctx context.Context, j Job) (RoundState, error) {
+	var err error
+	for i := 0; i < 5; i++ {
+		var rs RoundState
+		if rs, err = s.claims.RoundState(ctx, j.ClaimID, j.Round); err == nil {
+			return rs, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(time.Duration(i+1) * 500 * time.Millisecond):
+		}
+	}
+	return 0, err
+}
+
+// runJob takes one assignment from wherever it stopped to a report on chain.
+func (s *Sidecar) runJob(ctx context.Context, j Job) {
+	log := s.log.With("claim", j.ClaimID, "round", j.Round, "derivation", j.Derivation)
+	// Never report twice: whatever the stored status, the chain decides
+	// whether this round still wants our report.
+	rs, err := s.roundState(ctx, j)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("cannot read round state; will retry at next start", "err", err)
+		}
+		return
+	}
+	switch rs {
+	case RoundReported:
+		if j.Status == JobSending {
+			s.m.DuplicateAvoids.Inc()
+			log.Info("report already on chain (sent before a restart); not sending again")
+		}
+		s.setStatus(j, JobSent, "")
+		return
+	case RoundGone:
+		log.Info("round no longer ours; skipping")
+		s.m.Skipped.Inc()
+		s.setStatus(j, JobSkipped, "round no longer assigned to us")
+		return
+	}
+
+	out, _ := cid.Decode(j.Output)
+	buildMs := j.BuildTimeMs
+	if j.Status != JobSending || !out.Defined() {
+		drv, err := cid.Decode(j.Derivation)
+		if err != nil {
+			s.setStatus(j, JobFailed, "bad derivation CID: "+err.Error())
+			return
+		}
+		if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) { x.Status = JobBuilding; x.Attempts++ }); err != nil {
+			log.Error("persist", "err", err)
+			return
+		}
+		if s.net != nil {
+			fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
+			t0 := time.Now()
+			err := s.net.Fetch(fctx, drv, nil)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Error("fetch derivation closure failed", "err", err)
+					s.m.Builds.WithLabelValues("failed").Inc()
+					s.setStatus(j, JobFailed, "fetch: "+err.Error())
+				}
+				return
+			}
+			s.m.FetchSeconds.Observe(time.Since(t0).Seconds())
+			log.Info("derivation closure local", "took", time.Since(t0).Round(time.Millisecond))
+		}
+		o, took, err := s.builder.Rebuild(ctx, drv)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("build failed", "err", err)
+				s.m.Builds.WithLabelValues("failed").Inc()
+				s.setStatus(j, JobFailed, "build: "+err.Error())
+			}
+			return
+		}
+		s.m.Builds.WithLabelValues("ok").Inc()
+		s.m.BuildSeconds.Observe(took.Seconds())
+		out, buildMs = o, uint64(took.Milliseconds())
+		if buildMs == 0 {
+			buildMs = 1 // the chain reads 0 as "no time measured"
+		}
+		log.Info("built", "output", out, "build_ms", buildMs)
+		s.announce(ctx, drv, out, log)
+		// Persisted before the broadcast: after a crash from here on, the
+		// chain is asked before anything is sent again.
+		if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) {
+			x.Status, x.Output, x.BuildTimeMs = JobSending, out.String(), buildMs
+		}); err != nil {
+			log.Error("persist", "err", err)
+			return
+		}
+	}
+
+	for attempt := 1; ; attempt++ {
+		hash, err := s.claims.Report(ctx, j.ClaimID, j.Round, out, buildMs)
+		if err == nil {
+			s.m.ReportsSent.Inc()
+			log.Info("report sent", "output", out, "build_ms", buildMs, "tx", hash)
+			if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) { x.Status, x.TxHash, x.Error = JobSent, hash, "" }); err != nil {
+				log.Error("persist", "err", err)
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.m.ReportErrors.Inc()
+		log.Warn("report failed", "attempt", attempt, "err", err)
+		// The broadcast may have landed even though we saw an error.
+		rs, rerr := s.roundState(ctx, j)
+		switch {
+		case rerr != nil:
+		case rs == RoundReported:
+			s.m.DuplicateAvoids.Inc()
+			s.setStatus(j, JobSent, "")
+			return
+		case rs == RoundGone:
+			s.m.Skipped.Inc()
+			s.setStatus(j, JobSkipped, "round ended before our report landed: "+err.Error())
+			return
+		}
+		if attempt >= 5 {
+			s.setStatus(j, JobFailed, "report: "+err.Error())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+	}
+}
+
+// announce provides the output in the DHT and gossips a signed build
+// record; failures only cost discoverability, so they are logged.
+func (s *Sidecar) announce(ctx context.Context, drv, out cid.Cid, log *slog.Logger) {
+	if s.net == nil {
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.net.Provide(actx, out); err != nil {
+		s.m.AnnounceErrors.Inc()
+		log.Warn("provide output", "err", err)
+	}
+	if _, err := s.net.Announce(actx, p2p.BuildRecord{Derivation: drv, Output: out, Address: s.cfg.Address}); err != nil {
+		s.m.AnnounceErrors.Inc()
+		log.Warn("announce build record", "err", err)
+	}
+}
+
+// Status is what `node status` prints.
+type Status struct {
+	Validator   string `json:"validator"`
+	LastHeight  int64  `json:"last_height"`
+	InFlight    []Job  `json:"in_flight"`
+	ReportsSent int    `json:"reports_sent"`
+	Skipped     int    `json:"skipped"`
+	Failed      []Job  `json:"failed,omitempty"`
+}
+
+// StatusOf summarises a state (running or not).
+func StatusOf(st *State, validator string) Status {
+	out := Status{Validator: validator, LastHeight: st.LastHeight(), InFlight: []Job{}}
+	for _, j := range st.Jobs() {
+		switch j.Status {
+		case JobSent:
+			out.ReportsSent++
+		case JobSkipped:
+			out.Skipped++
+		case JobFailed:
+			out.Failed = append(out.Failed, j)
+		default:
+			out.InFlight = append(out.InFlight, j)
+		}
+	}
+	return out
+}
+
+func (s *Sidecar) serveMetrics(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("sidecar metrics listener %s: %w", s.cfg.MetricsAddr, err)
+	}
+	s.mu.Lock()
+	s.metrics = ln
+	s.mu.Unlock()
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(StatusOf(s.state, s.claims.Validator()))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	s.log.Info("metrics and status served", "addr", ln.Addr().String())
+	return nil
+}

@@ -1,0 +1,250 @@
+package sidecar
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/stretchr/testify/require"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestStatePersistsAtomically(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sidecar", "state.json")
+	st, err := OpenState(p)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, st.LastHeight())
+	added, err := st.AdvanceHeight(3, []Job{{ClaimID: 7, Round: 1, Derivation: "d"}})
+	require.NoError(t, err)
+	require.Len(t, added, 1)
+	_, err = st.AdvanceHeight(3, nil)
+	require.Error(t, err, "a height is handled once")
+	// A job seen again (height re-read after a crash) is not reset.
+	_, err = st.Update(7, 1, func(j *Job) { j.Status = JobSending; j.Output = "o" })
+	require.NoError(t, err)
+	added, err = st.AdvanceHeight(4, []Job{{ClaimID: 7, Round: 1, Derivation: "d"}})
+	require.NoError(t, err)
+	require.Empty(t, added)
+
+	st2, err := OpenState(p)
+	require.NoError(t, err)
+	require.EqualValues(t, 4, st2.LastHeight())
+	j, ok := st2.Job(7, 1)
+	require.True(t, ok)
+	require.Equal(t, JobSending, j.Status)
+	require.Equal(t, "o", j.Output)
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(p), ".state.json.tmp-*"))
+	require.Empty(t, matches, "no temporary files left behind")
+}
+
+func TestStateCorruptIsClearError(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	require.NoError(t, WriteFileAtomic(p, []byte("{not json"), 0o600))
+	_, err := OpenState(p)
+	require.ErrorContains(t, err, "corrupt")
+}
+
+func TestFollowerInOrderWithRetries(t *testing.T) {
+	c := newMemChain()
+	for i := 0; i < 6; i++ {
+		c.addBlock()
+	}
+	c.failAt[3] = 2
+	var got []int64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &Follower{Source: c, Start: 2, Poll: 20 * time.Millisecond, Log: quiet,
+		Handle: func(_ context.Context, h int64, _ []abci.Event) error {
+			got = append(got, h)
+			if h == 6 {
+				cancel()
+			}
+			return nil
+		}}
+	require.ErrorIs(t, f.Run(ctx), context.Canceled)
+	require.Equal(t, []int64{2, 3, 4, 5, 6}, got)
+	require.Equal(t, []int64{2, 3, 3, 3, 4, 5, 6}, c.calls, "the failing height is retried, never skipped")
+}
+
+type harness struct {
+	t      *testing.T
+	chain  *memChain
+	claims *memClaims
+	b      *gateBuilder
+	path   string
+	cancel context.CancelFunc
+	done   chan error
+	sc     *Sidecar
+}
+
+func newHarness(t *testing.T) *harness {
+	return &harness{t: t, chain: newMemChain(), claims: newMemClaims("bc1me"), b: &gateBuilder{},
+		path: filepath.Join(t.TempDir(), "state.json")}
+}
+
+func (h *harness) start(workers int) {
+	sc, err := New(Config{StatePath: h.path, Workers: workers, Poll: 10 * time.Millisecond, Log: quiet}, h.chain, h.claims, h.b, nil)
+	require.NoError(h.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.sc, h.cancel, h.done = sc, cancel, make(chan error, 1)
+	go func() { h.done <- sc.Run(ctx) }()
+}
+
+func (h *harness) stop() {
+	h.cancel()
+	select {
+	case err := <-h.done:
+		require.NoError(h.t, err)
+	case <-time.After(10 * time.Second):
+		h.t.Fatal("sidecar did not stop")
+	}
+}
+
+func (h *harness) waitJob(claim uint64, round uint32, want JobStatus) Job {
+	var j Job
+	require.Eventually(h.t, func() bool {
+		var ok bool
+		j, ok = h.sc.State().Job(claim, round)
+		return ok && j.Status == want
+	}, 10*time.Second, 5*time.Millisecond, "job %d/%d never reached %s (now %+v)", claim, round, want, j)
+	return j
+}
+
+func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
+	h := newHarness(t)
+	drv := testCID("drv-a")
+	h.chain.addBlock()
+	h.chain.addBlock(assignEvent(1, 1, "bc1other", drv), assignEvent(2, 1, "bc1me", drv))
+	h.start(2)
+	defer h.stop()
+	j := h.waitJob(2, 1, JobSent)
+	require.Equal(t, testCID("out-of-"+drv.String()).String(), j.Output)
+	require.EqualValues(t, 42, j.BuildTimeMs)
+	require.Equal(t, 1, h.claims.reportCount())
+	_, ok := h.sc.State().Job(1, 1)
+	require.False(t, ok, "another validator's assignment is not ours")
+	require.Eventually(t, func() bool { return h.sc.State().LastHeight() == 2 }, 5*time.Second, 5*time.Millisecond)
+	st := StatusOf(h.sc.State(), "bc1me")
+	require.Equal(t, 1, st.ReportsSent)
+	require.Empty(t, st.InFlight)
+}
+
+func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
+	h := newHarness(t)
+	h.b.gate = make(chan struct{})
+	h.b.started = make(chan cidT, 4)
+	drv := testCID("drv-b")
+	h.chain.addBlock(assignEvent(5, 2, "bc1me", drv))
+	h.start(1)
+	<-h.b.started
+	h.waitJob(5, 2, JobBuilding)
+	h.stop() // "killed" mid-build
+	require.Equal(t, 0, h.claims.reportCount())
+	j, _ := h.sc.State().Job(5, 2)
+	require.Equal(t, JobBuilding, j.Status, "an interrupted job keeps its status for the next start")
+
+	h.b.gate = nil
+	h.chain.addBlock()
+	h.start(1)
+	defer h.stop()
+	h.waitJob(5, 2, JobSent)
+	require.Equal(t, 1, h.claims.reportCount())
+	require.Equal(t, 2, h.b.builds)
+}
+
+func TestSidecarLostBroadcastResponseIsNotResent(t *testing.T) {
+	h := newHarness(t)
+	h.claims.failAfterLanding = true
+	h.chain.addBlock(assignEvent(9, 1, "bc1me", testCID("drv-c")))
+	h.start(1)
+	h.waitJob(9, 1, JobSent)
+	h.stop()
+	require.Equal(t, 1, h.claims.reportCount(), "the chain had the report: no second broadcast")
+	require.Equal(t, 1.0, testutilValue(h.sc.m.DuplicateAvoids))
+}
+
+func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
+	h := newHarness(t)
+	drv := testCID("drv-d")
+	// State as left by a crash right after the broadcast: "sending", and the
+	// report is on chain.
+	st, err := OpenState(h.path)
+	require.NoError(t, err)
+	_, err = st.AdvanceHeight(1, []Job{{ClaimID: 3, Round: 1, Derivation: drv.String()}})
+	require.NoError(t, err)
+	_, err = st.Update(3, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o").String(), 5 })
+	require.NoError(t, err)
+	h.chain.addBlock(assignEvent(3, 1, "bc1me", drv))
+	h.claims.reported[RoundKey{3, 1}] = true
+
+	h.start(1)
+	defer h.stop()
+	h.waitJob(3, 1, JobSent)
+	require.Equal(t, 0, h.claims.reportCount())
+	require.Equal(t, 0, h.b.builds, "no rebuild either")
+
+	// And in "sending" with the round still open: the stored output is sent
+	// without building again.
+	h2 := newHarness(t)
+	st2, err := OpenState(h2.path)
+	require.NoError(t, err)
+	_, err = st2.AdvanceHeight(1, []Job{{ClaimID: 4, Round: 1, Derivation: drv.String()}})
+	require.NoError(t, err)
+	_, err = st2.Update(4, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o4").String(), 5 })
+	require.NoError(t, err)
+	h2.chain.addBlock()
+	h2.claims.open[RoundKey{4, 1}] = true
+	h2.start(1)
+	defer h2.stop()
+	j := h2.waitJob(4, 1, JobSent)
+	require.Equal(t, testCID("o4").String(), j.Output)
+	require.Equal(t, 1, h2.claims.reportCount())
+	require.Equal(t, 0, h2.b.builds)
+}
+
+func TestSidecarRoundTimeoutCancelsBuild(t *testing.T) {
+	h := newHarness(t)
+	h.b.gate = make(chan struct{})
+	h.b.started = make(chan cidT, 4)
+	drv := testCID("drv-e")
+	h.chain.addBlock(assignEvent(11, 1, "bc1me", drv))
+	h.start(1)
+	defer h.stop()
+	<-h.b.started
+	h.chain.addBlock(timeoutEvent(11, 1))
+	h.waitJob(11, 1, JobSkipped)
+	require.Equal(t, 0, h.claims.reportCount())
+}
+
+func TestSidecarWorkerPoolIsBounded(t *testing.T) {
+	h := newHarness(t)
+	h.b.gate = make(chan struct{})
+	h.b.started = make(chan cidT, 16)
+	var evs []abci.Event
+	for i := uint64(1); i <= 6; i++ {
+		evs = append(evs, assignEvent(i, 1, "bc1me", testCID("drv-pool")))
+	}
+	h.chain.addBlock(evs...)
+	h.start(2)
+	defer h.stop()
+	<-h.b.started
+	<-h.b.started
+	select {
+	case <-h.b.started:
+		t.Fatal("a third build started with 2 workers")
+	case <-time.After(200 * time.Millisecond):
+	}
+	var once sync.Once
+	once.Do(func() { close(h.b.gate) })
+	for i := uint64(1); i <= 6; i++ {
+		h.waitJob(i, 1, JobSent)
+	}
+	require.Equal(t, 2, h.b.maxSeen)
+	require.Equal(t, 6, h.claims.reportCount())
+}

@@ -1,0 +1,240 @@
+package sidecar
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// JobStatus is where one (claim, round) assignment stands in this sidecar.
+type JobStatus string
+
+const (
+	// JobQueued: seen in a block, not yet started (or interrupted by a restart).
+	JobQueued JobStatus = "queued"
+	// JobBuilding: inputs are being fetched or the build runs.
+	JobBuilding JobStatus = "building"
+	// JobSending: the report is about to be broadcast. Persisted BEFORE the
+	// broadcast, so that after a crash the sidecar asks the chain whether the
+	// report landed instead of sending it again.
+	JobSending JobStatus = "sending"
+	// JobSent: the chain accepted the report (terminal).
+	JobSent JobStatus = "sent"
+	// JobSkipped: the round is no longer ours to report (timed out and
+	// reassigned, claim finished, or already reported) (terminal).
+	JobSkipped JobStatus = "skipped"
+	// JobFailed: the build or the report failed for good (terminal).
+	JobFailed JobStatus = "failed"
+)
+
+// Terminal reports whether nothing more will be done for a job.
+func (s JobStatus) Terminal() bool { return s == JobSent || s == JobSkipped || s == JobFailed }
+
+// Job is one assignment as recorded in the state file.
+type Job struct {
+	ClaimID     uint64    `json:"claim_id"`
+	Round       uint32    `json:"round"`
+	Derivation  string    `json:"derivation"`
+	Deadline    int64     `json:"deadline,omitempty"`
+	Height      int64     `json:"height"` // block of the assignment
+	Status      JobStatus `json:"status"`
+	Output      string    `json:"output,omitempty"`
+	BuildTimeMs uint64    `json:"build_time_ms,omitempty"`
+	TxHash      string    `json:"tx_hash,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	Attempts    int       `json:"attempts,omitempty"`
+	Updated     time.Time `json:"updated"`
+}
+
+// Key names a job: one report per (claim, round).
+func (j Job) Key() string { return JobKey(j.ClaimID, j.Round) }
+
+// JobKey is "claim/round".
+func JobKey(claimID uint64, round uint32) string {
+	return strconv.FormatUint(claimID, 10) + "/" + strconv.FormatUint(uint64(round), 10)
+}
+
+type stateFile struct {
+	Version    int             `json:"version"`
+	LastHeight int64           `json:"last_height"`
+	Jobs       map[string]*Job `json:"jobs"`
+}
+
+// State is the sidecar's durable memory, one JSON file in the node home. Each
+// change is written to a temporary file, fsynced and renamed over the old
+// one, so a crash leaves either the old or the new state, never a torn one.
+// Safe for concurrent use.
+type State struct {
+	path string
+	mu   sync.Mutex
+	f    stateFile
+}
+
+// OpenState loads the state file at path, or starts an empty state (height 0)
+// if there is none.
+func OpenState(path string) (*State, error) {
+	s := &State{path: path, f: stateFile{Version: 1, Jobs: map[string]*Job{}}}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("sidecar state dir: %w", err)
+		}
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("read sidecar state %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, &s.f); err != nil {
+		return nil, fmt.Errorf("sidecar state %s is corrupt (%w); move it away to start over from height 0", path, err)
+	}
+	if s.f.Jobs == nil {
+		s.f.Jobs = map[string]*Job{}
+	}
+	return s, nil
+}
+
+// LastHeight is the last height whose events were completely handled.
+func (s *State) LastHeight() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.LastHeight
+}
+
+// Job returns a copy of the job for (claim, round).
+func (s *State) Job(claimID uint64, round uint32) (Job, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.f.Jobs[JobKey(claimID, round)]
+	if !ok {
+		return Job{}, false
+	}
+	return *j, true
+}
+
+// Jobs returns copies of all jobs, sorted by (claim, round).
+func (s *State) Jobs() []Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Job, 0, len(s.f.Jobs))
+	for _, j := range s.f.Jobs {
+		out = append(out, *j)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].ClaimID != out[b].ClaimID {
+			return out[a].ClaimID < out[b].ClaimID
+		}
+		return out[a].Round < out[b].Round
+	})
+	return out
+}
+
+// AdvanceHeight records new jobs (found at height h) and h as handled in one
+// atomic write: a crash either loses both (and h is read again) or keeps
+// both. Jobs already known are left as they are (a re-read height must not
+// reset a job in progress).
+func (s *State) AdvanceHeight(h int64, newJobs []Job) (added []Job, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h <= s.f.LastHeight {
+		return nil, fmt.Errorf("sidecar state: height %d already handled (last %d)", h, s.f.LastHeight)
+	}
+	old := s.f.LastHeight
+	var keys []string
+	for _, j := range newJobs {
+		k := j.Key()
+		if _, ok := s.f.Jobs[k]; ok {
+			continue
+		}
+		j := j
+		if j.Status == "" {
+			j.Status = JobQueued
+		}
+		j.Updated = time.Now().UTC()
+		s.f.Jobs[k] = &j
+		keys = append(keys, k)
+		added = append(added, j)
+	}
+	s.f.LastHeight = h
+	if err := s.saveLocked(); err != nil {
+		s.f.LastHeight = old
+		for _, k := range keys {
+			delete(s.f.Jobs, k)
+		}
+		return nil, err
+	}
+	return added, nil
+}
+
+// Update changes a job with fn and persists the result before returning.
+func (s *State) Update(claimID uint64, round uint32, fn func(*Job)) (Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.f.Jobs[JobKey(claimID, round)]
+	if !ok {
+		return Job{}, fmt.Errorf("sidecar state: no job %s", JobKey(claimID, round))
+	}
+	prev := *j
+	fn(j)
+	j.Updated = time.Now().UTC()
+	if err := s.saveLocked(); err != nil {
+		*j = prev
+		return Job{}, err
+	}
+	return *j, nil
+}
+
+func (s *State) saveLocked() error {
+	data, err := json.MarshalIndent(&s.f, "", " ")
+	if err != nil {
+		return fmt.Errorf("encode sidecar state: %w", err)
+	}
+	return WriteFileAtomic(s.path, data, 0o600)
+}
+
+// WriteFileAtomic writes data to a temporary file next to path, fsyncs it,
+// renames it over path and fsyncs the directory, so readers and crashes see
+// the old or the new content only.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename into %s: %w", path, err)
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // makes the rename durable; not fatal where unsupported
+		d.Close()
+	}
+	return nil
+}
