@@ -88,7 +88,9 @@ func (q queryServer) Predictions(ctx context.Context, req *types.QueryPrediction
 		return nil, status.Errorf(codes.NotFound, "market %d not found", req.MarketId)
 	}
 	ps, page, err := query.CollectionPaginate(ctx, q.k.Predictions, req.Pagination,
-		func(_ collections.Pair[uint64, sdk.AccAddress], p types.Prediction) (types.Prediction, error) { return p, nil },
+		func(_ collections.Pair[uint64, sdk.AccAddress], p types.Prediction) (types.Prediction, error) {
+			return p, nil
+		},
 		query.WithCollectionPaginationPairPrefix[uint64, sdk.AccAddress](req.MarketId))
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "paginating: %s", err)
