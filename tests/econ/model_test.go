@@ -62,6 +62,9 @@ type config struct {
 	// RawAverage uses SPEC's plain u_a (AverageBuildTime) instead of the
 	// efficiency-normalized one, to measure what normalizing buys.
 	RawAverage bool
+	// ForceAfterMarket plays at least one more round after every market,
+	// not only after undecided ones.
+	ForceAfterMarket bool
 }
 
 func defaultConfig() config {
@@ -458,13 +461,23 @@ func (m *model) playClaim(pub *publisher) error {
 				slashedLiars[v.key] = true
 				cont = round < m.cfg.Rules.MaxRounds // the void round is replayed
 			default:
-				// NON_DETERMINISM (decided, or undecided: no quorum or a
-				// tie) counts as agreement, but a claim that has just been
-				// disputed never ends on that round: at least one more
-				// independent rebuild is played (bounded by max_rounds), so
-				// a lie the market missed meets another validator.
-				cont = round < m.cfg.Rules.MaxRounds
-				forced = true
+				// NON_DETERMINISM counts as agreement (x/claims
+				// OutcomeNonDeterminism: p_continue decides). An undecided
+				// market (no quorum or a tie) is x/claims'
+				// OutcomeInconclusive: at least one more round is played
+				// (bounded by max_rounds). With ForceAfterMarket every
+				// market forces a round (the stricter variant measured in
+				// TestForceRoundAfterMarket).
+				if !res.Decided || m.cfg.ForceAfterMarket {
+					cont = round < m.cfg.Rules.MaxRounds
+					forced = true
+				} else {
+					d, err := game.AfterAgreement(m.cfg.Rules, round, game.ContinueSeed(m.randomness(), id, round))
+					if err != nil {
+						return err
+					}
+					cont = d == game.Continue
+				}
 			}
 		}
 		if end == endMisbehaviour || !cont {
