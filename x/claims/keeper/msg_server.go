@@ -7,6 +7,7 @@ import (
 	errorsmod "cosmossdk.io/errors"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/buildchain/buildchain/x/claims/types"
@@ -50,6 +51,11 @@ func (m msgServer) SubmitClaim(ctx context.Context, msg *types.MsgSubmitClaim) (
 		return nil, errorsmod.Wrapf(types.ErrInsufficientDepos, "deposit %s is below min_deposit %s", msg.Deposit, params.MinDeposit)
 	}
 	pub, _ := sdk.AccAddressFromBech32(msg.Publisher)
+	// Check both amounts up front so the error names the total the publisher needs.
+	need := sdk.NewCoins(msg.Deposit).Add(params.ClaimFee)
+	if have := m.k.bank.SpendableCoins(ctx, pub); !have.IsAllGTE(need) {
+		return nil, errorsmod.Wrapf(sdkerrors.ErrInsufficientFunds, "need %s (deposit + claim fee), have %s", need, have)
+	}
 	if params.ClaimFee.IsPositive() {
 		if err := m.k.bank.SendCoinsFromAccountToModule(ctx, pub, authtypes.FeeCollectorName, sdk.NewCoins(params.ClaimFee)); err != nil {
 			return nil, errorsmod.Wrap(err, "paying claim fee")

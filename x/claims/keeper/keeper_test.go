@@ -1,0 +1,504 @@
+package keeper_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	sdkmath "cosmossdk.io/math"
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+	"github.com/stretchr/testify/require"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
+	"github.com/cosmos/cosmos-sdk/types/query"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
+
+	"github.com/buildchain/buildchain/x/claims/types"
+	vt "github.com/buildchain/buildchain/x/validators/testutil"
+	valtypes "github.com/buildchain/buildchain/x/validators/types"
+)
+
+const denom = "ubct"
+
+func ubct(n int64) sdk.Coin { return sdk.NewInt64Coin(denom, n) }
+
+func mkCID(codec uint64, s string) string {
+	sum, err := mh.Sum([]byte(s), mh.SHA2_256, -1)
+	if err != nil {
+		panic(err)
+	}
+	return cid.NewCidV1(codec, sum).String()
+}
+
+var (
+	drv      = mkCID(cid.DagJSON, "derivation hello")
+	out      = mkCID(cid.DagProtobuf, "output hello")
+	otherOut = mkCID(cid.DagProtobuf, "output evil")
+	minBond  = valtypes.DefaultMinBond.Amount.Int64()
+	deposit  = types.DefaultMinDeposit
+	fee      = types.DefaultClaimFee
+)
+
+// recorder records hook calls.
+type recorder struct{ disputed, validated []uint64 }
+
+func (r *recorder) AfterClaimDisputed(_ context.Context, c types.Claim) error {
+	r.disputed = append(r.disputed, c.Id)
+	return nil
+}
+
+func (r *recorder) AfterClaimValidated(_ context.Context, c types.Claim) error {
+	r.validated = append(r.validated, c.Id)
+	return nil
+}
+
+type env struct {
+	*vt.Fixture
+	hooks     *recorder
+	publisher sdk.AccAddress
+	vals      []sdk.AccAddress
+}
+
+// newEnv: n build validators with equal bonds on x86_64-linux, a funded publisher, and
+// claims params tuned by tune.
+func newEnv(t *testing.T, n int, tune func(*types.Params)) *env {
+	f := vt.NewFixture(t)
+	e := &env{Fixture: f, hooks: &recorder{}, publisher: vt.Addr(200)}
+	f.Claims.SetHooks(e.hooks)
+	f.Bank.Fund(e.publisher, sdk.NewCoins(ubct(1_000_000_000)))
+	for i := 1; i <= n; i++ {
+		a := vt.Addr(i)
+		f.Bank.Fund(a, sdk.NewCoins(ubct(2*minBond)))
+		_, err := f.ValMsgs.RegisterValidator(f.Ctx, &valtypes.MsgRegisterValidator{Operator: a.String(), Systems: []string{"x86_64-linux"}, Bond: ubct(minBond)})
+		require.NoError(t, err)
+		e.vals = append(e.vals, a)
+	}
+	p := types.DefaultParams()
+	if tune != nil {
+		tune(&p)
+	}
+	_, err := f.ClaimMsgs.UpdateParams(f.Ctx, &types.MsgUpdateParams{Authority: f.Authority.String(), Params: p})
+	require.NoError(t, err)
+	return e
+}
+
+func (e *env) submit(t *testing.T) uint64 {
+	t.Helper()
+	res, err := e.ClaimMsgs.SubmitClaim(e.Ctx, &types.MsgSubmitClaim{
+		Publisher: e.publisher.String(), DerivationCid: drv, OutputCid: out, System: "x86_64-linux", Deposit: deposit,
+	})
+	require.NoError(t, err)
+	return res.ClaimId
+}
+
+func (e *env) claim(t *testing.T, id uint64) types.Claim {
+	t.Helper()
+	c, err := e.Claims.GetClaim(e.Ctx, id)
+	require.NoError(t, err)
+	return c
+}
+
+func (e *env) assigned(t *testing.T, id uint64) types.Assignment {
+	t.Helper()
+	c := e.claim(t, id)
+	require.Equal(t, types.CLAIM_STATUS_ASSIGNED, c.Status)
+	return c.Assignments[c.OpenAssignment()]
+}
+
+func (e *env) report(t *testing.T, id uint64, output string) (*types.MsgReportBuildResponse, error) {
+	t.Helper()
+	a := e.assigned(t, id)
+	return e.ClaimMsgs.ReportBuild(e.Ctx, &types.MsgReportBuild{
+		Validator: a.Validator, ClaimId: id, Round: a.Round, OutputCid: output, BuildTimeMs: 1234,
+	})
+}
+
+// expectNoChange runs fn, requires its error and that neither module's state nor any
+// balance changed.
+func (e *env) expectNoChange(t *testing.T, want error, fn func() error) {
+	t.Helper()
+	cb, err := e.Claims.ExportGenesis(e.Ctx)
+	require.NoError(t, err)
+	vb, err := e.Validators.ExportGenesis(e.Ctx)
+	require.NoError(t, err)
+	bal := e.Bank.Snapshot()
+	orig := e.Ctx
+	e.Ctx, _ = e.Ctx.CacheContext() // DeliverTx discards a failed Msg's writes
+	err = fn()
+	e.Ctx = orig
+	require.ErrorIs(t, err, want)
+	ca, _ := e.Claims.ExportGenesis(e.Ctx)
+	va, _ := e.Validators.ExportGenesis(e.Ctx)
+	require.Equal(t, cb, ca)
+	require.Equal(t, vb, va)
+	require.Equal(t, bal, e.Bank.Snapshot())
+}
+
+func TestSubmitAssignAgreeValid(t *testing.T) {
+	e := newEnv(t, 2, func(p *types.Params) { p.PContinue = sdkmath.LegacyZeroDec() })
+	id := e.submit(t)
+	require.Equal(t, uint64(1), id)
+	c := e.claim(t, id)
+	require.Equal(t, types.CLAIM_STATUS_PENDING, c.Status)
+	require.True(t, c.DepositLocked)
+	require.Equal(t, deposit, e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), denom))
+	require.Equal(t, fee, e.Bank.GetBalance(e.Ctx, authtypes.NewModuleAddress(authtypes.FeeCollectorName), denom))
+	require.Equal(t, ubct(1_000_000_000).Sub(deposit).Sub(fee), e.Bank.GetBalance(e.Ctx, e.publisher, denom))
+	e.CheckInvariants(t)
+
+	e.EndBlock(t) // PENDING → ASSIGNED(1)
+	a := e.assigned(t, id)
+	require.Equal(t, uint32(1), a.Round)
+	require.NotEqual(t, e.publisher.String(), a.Validator)
+	require.Equal(t, e.Ctx.BlockHeight()+int64(types.DefaultReportTimeoutBlocks), a.DeadlineHeight)
+	open, err := e.ClaimQuery.ClaimsByValidator(e.Ctx, &types.QueryClaimsByValidatorRequest{Validator: a.Validator, OpenOnly: true})
+	require.NoError(t, err)
+	require.Len(t, open.Claims, 1)
+	e.CheckInvariants(t)
+
+	e.NextBlock(t, []byte("r2"))
+	res, err := e.report(t, id, out)
+	require.NoError(t, err)
+	require.Equal(t, "valid", res.Status, "p_continue = 0 and min_rounds = 1")
+	c = e.claim(t, id)
+	require.Equal(t, types.CLAIM_STATUS_VALID, c.Status)
+	require.False(t, c.DepositLocked)
+	require.Equal(t, types.ROUND_STATUS_AGREED, c.Assignments[0].Status)
+	require.Equal(t, uint64(1234), c.Assignments[0].BuildTimeMs)
+	require.Equal(t, ubct(1_000_000_000).Sub(fee), e.Bank.GetBalance(e.Ctx, e.publisher, denom), "deposit returned")
+	require.Equal(t, []uint64{id}, e.hooks.validated)
+	v, err := e.ClaimQuery.VerifiedOutput(e.Ctx, &types.QueryVerifiedOutputRequest{DerivationCid: drv})
+	require.NoError(t, err)
+	require.Equal(t, out, v.OutputCid)
+	require.Equal(t, id, v.ClaimId)
+	open, _ = e.ClaimQuery.ClaimsByValidator(e.Ctx, &types.QueryClaimsByValidatorRequest{Validator: a.Validator, OpenOnly: true})
+	require.Empty(t, open.Claims)
+	all, _ := e.ClaimQuery.ClaimsByValidator(e.Ctx, &types.QueryClaimsByValidatorRequest{Validator: a.Validator})
+	require.Len(t, all.Claims, 1)
+	val, _ := e.Validators.GetValidator(e.Ctx, sdk.MustAccAddressFromBech32(a.Validator))
+	require.Equal(t, uint64(1), val.CompletedAssignments)
+	e.CheckInvariants(t)
+}
+
+func TestMinRoundsUseDistinctValidators(t *testing.T) {
+	e := newEnv(t, 3, func(p *types.Params) { p.MinRounds, p.MaxRounds, p.PContinue = 3, 3, sdkmath.LegacyZeroDec() })
+	id := e.submit(t)
+	seen := map[string]bool{}
+	for round := uint32(1); round <= 3; round++ {
+		e.NextBlock(t, []byte(fmt.Sprintf("r%d", round)))
+		a := e.assigned(t, id)
+		require.Equal(t, round, a.Round)
+		require.False(t, seen[a.Validator], "earlier validators are excluded")
+		seen[a.Validator] = true
+		res, err := e.report(t, id, out)
+		require.NoError(t, err)
+		if round < 3 {
+			require.Equal(t, "pending", res.Status)
+		} else {
+			require.Equal(t, "valid", res.Status)
+		}
+	}
+	require.Equal(t, uint32(3), e.claim(t, id).Round)
+	e.CheckInvariants(t)
+}
+
+func TestRunsOutOfValidatorsAfterMinRoundsIsValid(t *testing.T) {
+	e := newEnv(t, 1, func(p *types.Params) { p.MinRounds, p.MaxRounds, p.PContinue = 1, 8, sdkmath.LegacyOneDec() })
+	id := e.submit(t)
+	e.NextBlock(t, nil)
+	res, err := e.report(t, id, out)
+	require.NoError(t, err)
+	require.Equal(t, "pending", res.Status, "p_continue = 1 asks for another round")
+	e.NextBlock(t, nil)
+	c := e.claim(t, id)
+	require.Equal(t, types.CLAIM_STATUS_VALID, c.Status, "no other validator: the rounds played are all there can be")
+	require.Equal(t, uint32(1), c.Round)
+}
+
+func TestMismatchDisputes(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	id := e.submit(t)
+	e.NextBlock(t, nil)
+	res, err := e.report(t, id, otherOut)
+	require.NoError(t, err)
+	require.Equal(t, "disputed", res.Status)
+	c := e.claim(t, id)
+	require.Equal(t, types.CLAIM_STATUS_DISPUTED, c.Status)
+	require.Equal(t, out, c.OutputCid)
+	require.Equal(t, otherOut, c.Assignments[c.DisputedAssignment()].OutputCid, "both outputs recorded")
+	require.True(t, c.DepositLocked)
+	require.Equal(t, []uint64{id}, e.hooks.disputed)
+	// DISPUTED stays DISPUTED (until a market resolves it): nothing is assigned, nothing expires.
+	for i := 0; i < int(types.DefaultReportTimeoutBlocks)+2; i++ {
+		e.NextBlock(t, nil)
+	}
+	require.Equal(t, types.CLAIM_STATUS_DISPUTED, e.claim(t, id).Status)
+	_, err = e.ClaimQuery.VerifiedOutput(e.Ctx, &types.QueryVerifiedOutputRequest{DerivationCid: drv})
+	require.ErrorContains(t, err, "no verified output")
+	e.CheckInvariants(t)
+}
+
+func TestDeadlineJailsAndReassigns(t *testing.T) {
+	e := newEnv(t, 2, func(p *types.Params) { p.ReportTimeoutBlocks = 5; p.PContinue = sdkmath.LegacyZeroDec() })
+	vp, _ := e.Validators.Params.Get(e.Ctx)
+	vp.MaxMissedAssignments = 1
+	_, err := e.ValMsgs.UpdateParams(e.Ctx, &valtypes.MsgUpdateParams{Authority: e.Authority.String(), Params: vp})
+	require.NoError(t, err)
+
+	id := e.submit(t)
+	e.EndBlock(t)
+	lazy := e.assigned(t, id)
+	// Up to and including the deadline block the assignment stands.
+	for e.Ctx.BlockHeight() < lazy.DeadlineHeight {
+		e.NextBlock(t, nil)
+		require.Equal(t, lazy.Validator, e.assigned(t, id).Validator)
+	}
+	e.EndBlock(t) // end of the deadline block: timed out, reassigned in the same EndBlock
+	c := e.claim(t, id)
+	require.Len(t, c.Assignments, 2)
+	require.Equal(t, types.ROUND_STATUS_TIMED_OUT, c.Assignments[0].Status)
+	next := e.assigned(t, id)
+	require.Equal(t, uint32(1), next.Round, "the same round is reassigned")
+	require.NotEqual(t, lazy.Validator, next.Validator)
+	v, _ := e.Validators.GetValidator(e.Ctx, sdk.MustAccAddressFromBech32(lazy.Validator))
+	require.Equal(t, valtypes.VALIDATOR_STATUS_JAILED, v.Status)
+	slash := sdkmath.LegacyNewDec(minBond).Mul(types.DefaultSlashFractionTimeout).TruncateInt()
+	require.Equal(t, sdkmath.NewInt(minBond).Sub(slash), v.Bond.Amount)
+	require.Equal(t, slash, e.Bank.Burned.AmountOf(denom))
+
+	// The late validator's report is refused; the new one's counts.
+	e.NextBlock(t, nil)
+	e.expectNoChange(t, types.ErrAlreadyReported, func() error {
+		_, err := e.ClaimMsgs.ReportBuild(e.Ctx, &types.MsgReportBuild{Validator: lazy.Validator, ClaimId: id, Round: 1, OutputCid: out})
+		return err
+	})
+	res, err := e.report(t, id, out)
+	require.NoError(t, err)
+	require.Equal(t, "valid", res.Status)
+	e.CheckInvariants(t)
+}
+
+func TestNoValidatorExpires(t *testing.T) {
+	e := newEnv(t, 0, func(p *types.Params) { p.ReportTimeoutBlocks = 3 })
+	id := e.submit(t)
+	for i := 0; i < 3; i++ {
+		e.NextBlock(t, nil)
+		require.Equal(t, types.CLAIM_STATUS_PENDING, e.claim(t, id).Status)
+	}
+	e.EndBlock(t)
+	c := e.claim(t, id)
+	require.Equal(t, types.CLAIM_STATUS_EXPIRED, c.Status)
+	require.False(t, c.DepositLocked)
+	require.Equal(t, ubct(1_000_000_000).Sub(fee), e.Bank.GetBalance(e.Ctx, e.publisher, denom), "deposit refunded, fee kept")
+	e.CheckInvariants(t)
+}
+
+func TestPublisherIsNeverItsOwnValidator(t *testing.T) {
+	e := newEnv(t, 1, func(p *types.Params) { p.ReportTimeoutBlocks = 2 })
+	// The only validator publishes: nobody else can check it.
+	e.publisher = e.vals[0]
+	e.Bank.Fund(e.publisher, sdk.NewCoins(ubct(100_000_000)))
+	id := e.submit(t)
+	for i := 0; i < 3; i++ {
+		e.NextBlock(t, nil)
+	}
+	require.Equal(t, types.CLAIM_STATUS_EXPIRED, e.claim(t, id).Status)
+}
+
+func TestReportErrorsChangeNothing(t *testing.T) {
+	e := newEnv(t, 3, nil)
+	id := e.submit(t)
+	e.EndBlock(t)
+	a := e.assigned(t, id)
+	var other string
+	for _, v := range e.vals {
+		if v.String() != a.Validator {
+			other = v.String()
+		}
+	}
+	msg := func(mut func(*types.MsgReportBuild)) func() error {
+		return func() error {
+			m := &types.MsgReportBuild{Validator: a.Validator, ClaimId: id, Round: 1, OutputCid: out, BuildTimeMs: 10}
+			mut(m)
+			_, err := e.ClaimMsgs.ReportBuild(e.Ctx, m)
+			return err
+		}
+	}
+	e.expectNoChange(t, types.ErrClaimNotFound, msg(func(m *types.MsgReportBuild) { m.ClaimId = 99 }))
+	e.expectNoChange(t, types.ErrClaimNotFound, msg(func(m *types.MsgReportBuild) { m.ClaimId = 0 }))
+	e.expectNoChange(t, types.ErrNotAssigned, msg(func(m *types.MsgReportBuild) { m.Validator = other }))
+	e.expectNoChange(t, types.ErrWrongRound, msg(func(m *types.MsgReportBuild) { m.Round = 2 }))
+	e.expectNoChange(t, types.ErrWrongRound, msg(func(m *types.MsgReportBuild) { m.Round = 0 }))
+	e.expectNoChange(t, types.ErrInvalidCID, msg(func(m *types.MsgReportBuild) { m.OutputCid = "not-a-cid" }))
+	e.expectNoChange(t, types.ErrInvalidCID, msg(func(m *types.MsgReportBuild) { m.OutputCid = drv }))
+	e.expectNoChange(t, types.ErrInvalidCID, msg(func(m *types.MsgReportBuild) {
+		c, _ := cid.Decode(out)
+		m.OutputCid = cid.NewCidV0(c.Hash()).String() // CIDv0 of the same hash
+	}))
+	// First report succeeds (with p_continue > 0 the claim may go on), a second one fails.
+	require.NoError(t, msg(func(*types.MsgReportBuild) {})())
+	e.expectNoChange(t, types.ErrAlreadyReported, msg(func(*types.MsgReportBuild) {}))
+	// A report past the deadline is refused even before EndBlock times it out.
+	e2 := newEnv(t, 2, func(p *types.Params) { p.ReportTimeoutBlocks = 1 })
+	id2 := e2.submit(t)
+	e2.EndBlock(t)
+	a2 := e2.assigned(t, id2)
+	e2.Ctx = e2.Ctx.WithBlockHeight(a2.DeadlineHeight + 1)
+	e2.expectNoChange(t, types.ErrDeadlinePassed, func() error {
+		_, err := e2.ClaimMsgs.ReportBuild(e2.Ctx, &types.MsgReportBuild{Validator: a2.Validator, ClaimId: id2, Round: 1, OutputCid: out})
+		return err
+	})
+}
+
+func TestSubmitErrorsChangeNothing(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	poor := vt.Addr(250)
+	e.Bank.Fund(poor, sdk.NewCoins(ubct(deposit.Amount.Int64())))
+	sub := func(mut func(*types.MsgSubmitClaim)) func() error {
+		return func() error {
+			m := &types.MsgSubmitClaim{Publisher: e.publisher.String(), DerivationCid: drv, OutputCid: out, System: "x86_64-linux", Deposit: deposit}
+			mut(m)
+			_, err := e.ClaimMsgs.SubmitClaim(e.Ctx, m)
+			return err
+		}
+	}
+	e.expectNoChange(t, types.ErrInsufficientDepos, sub(func(m *types.MsgSubmitClaim) { m.Deposit = deposit.SubAmount(sdkmath.OneInt()) }))
+	e.expectNoChange(t, types.ErrWrongDenom, sub(func(m *types.MsgSubmitClaim) { m.Deposit = sdk.NewCoin("stake", deposit.Amount) }))
+	e.expectNoChange(t, types.ErrInvalidAmount, sub(func(m *types.MsgSubmitClaim) { m.Deposit = ubct(0) }))
+	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) { m.DerivationCid = "bafy-garbage" }))
+	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) { m.DerivationCid = out }))
+	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) { m.OutputCid = "" }))
+	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) {
+		c, _ := cid.Decode(out)
+		m.OutputCid, _ = c.StringOfBase('z') // base58btc: same CID, non-canonical string
+	}))
+	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) {
+		s, _ := mh.Sum([]byte("x"), mh.SHA2_512, -1) // not sha2-256
+		m.OutputCid = cid.NewCidV1(cid.DagProtobuf, s).String()
+	}))
+	e.expectNoChange(t, types.ErrInvalidSystem, sub(func(m *types.MsgSubmitClaim) { m.System = "windows" }))
+	e.expectNoChange(t, nil, nil2(sub(func(m *types.MsgSubmitClaim) { m.Publisher = "bc1bad" })))
+	e.expectNoChange(t, sdkerrors.ErrInsufficientFunds, sub(func(m *types.MsgSubmitClaim) { m.Publisher = poor.String() })) // deposit ok, fee missing
+}
+
+// nil2 turns "some error" into nil for expectNoChange's ErrorIs(nil) … but still requires one.
+func nil2(fn func() error) func() error {
+	return func() error {
+		if err := fn(); err == nil {
+			return fmt.Errorf("expected an error")
+		}
+		return nil
+	}
+}
+
+func TestResolveDispute(t *testing.T) {
+	disputed := func(t *testing.T, tune func(*types.Params)) (*env, uint64) {
+		e := newEnv(t, 3, tune)
+		id := e.submit(t)
+		e.EndBlock(t)
+		_, err := e.report(t, id, otherOut)
+		require.NoError(t, err)
+		return e, id
+	}
+	t.Run("non-determinism continues the game", func(t *testing.T) {
+		e, id := disputed(t, func(p *types.Params) { p.PContinue = sdkmath.LegacyZeroDec() })
+		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeNonDeterminism))
+		c := e.claim(t, id)
+		require.Equal(t, types.CLAIM_STATUS_VALID, c.Status)
+		require.Equal(t, types.ROUND_STATUS_NON_DETERMINISM, c.Assignments[0].Status)
+		e.CheckInvariants(t)
+	})
+	t.Run("inconclusive forces another round", func(t *testing.T) {
+		e, id := disputed(t, func(p *types.Params) { p.PContinue = sdkmath.LegacyZeroDec() })
+		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeInconclusive))
+		c := e.claim(t, id)
+		require.Equal(t, types.CLAIM_STATUS_PENDING, c.Status)
+		require.Equal(t, uint32(2), c.Round)
+	})
+	t.Run("misbehaviour of the claim rejects it, deposit seizable once", func(t *testing.T) {
+		e, id := disputed(t, nil)
+		_, err := e.Claims.SeizeDeposit(e.Ctx, id, "market")
+		require.ErrorIs(t, err, types.ErrWrongStatus)
+		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeMisbehaviourClaim))
+		require.Equal(t, types.CLAIM_STATUS_REJECTED, e.claim(t, id).Status)
+		got, err := e.Claims.SeizeDeposit(e.Ctx, id, "market")
+		require.NoError(t, err)
+		require.Equal(t, deposit, got)
+		require.Equal(t, deposit, e.Bank.GetBalance(e.Ctx, authtypes.NewModuleAddress("market"), denom))
+		_, err = e.Claims.SeizeDeposit(e.Ctx, id, "market")
+		require.ErrorIs(t, err, types.ErrDepositNotLocked)
+		require.ErrorIs(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeNonDeterminism), types.ErrWrongStatus)
+		e.CheckInvariants(t)
+	})
+	t.Run("misbehaviour of the report reassigns the round", func(t *testing.T) {
+		e, id := disputed(t, nil)
+		liar := e.claim(t, id).Assignments[0].Validator
+		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeMisbehaviourReport))
+		e.EndBlock(t)
+		a := e.assigned(t, id)
+		require.Equal(t, uint32(1), a.Round)
+		require.NotEqual(t, liar, a.Validator)
+		require.Equal(t, types.ROUND_STATUS_REJECTED, e.claim(t, id).Assignments[0].Status)
+		e.CheckInvariants(t)
+	})
+	t.Run("bad calls", func(t *testing.T) {
+		e, id := disputed(t, nil)
+		require.ErrorIs(t, e.Claims.ResolveDispute(e.Ctx, id, types.DisputeOutcome(42)), types.ErrInvalidOutcome)
+		require.ErrorIs(t, e.Claims.ResolveDispute(e.Ctx, 999, types.OutcomeNonDeterminism), types.ErrClaimNotFound)
+	})
+}
+
+func TestQueriesAndGenesisRoundTrip(t *testing.T) {
+	e := newEnv(t, 3, nil)
+	for i := 0; i < 5; i++ {
+		e.submit(t)
+	}
+	e.EndBlock(t)
+	_, err := e.report(t, 1, otherOut)
+	require.NoError(t, err)
+	e.NextBlock(t, nil)
+
+	res, err := e.ClaimQuery.ClaimsByDerivation(e.Ctx, &types.QueryClaimsByDerivationRequest{DerivationCid: drv, Pagination: &query.PageRequest{Limit: 2, CountTotal: true}})
+	require.NoError(t, err)
+	require.Len(t, res.Claims, 2)
+	require.Equal(t, uint64(5), res.Pagination.Total)
+	res, err = e.ClaimQuery.ClaimsByOutput(e.Ctx, &types.QueryClaimsByOutputRequest{OutputCid: out})
+	require.NoError(t, err)
+	require.Len(t, res.Claims, 5)
+	res, err = e.ClaimQuery.ClaimsByPublisher(e.Ctx, &types.QueryClaimsByPublisherRequest{Publisher: e.publisher.String()})
+	require.NoError(t, err)
+	require.Len(t, res.Claims, 5)
+	res, err = e.ClaimQuery.Claims(e.Ctx, &types.QueryClaimsRequest{Status: types.CLAIM_STATUS_DISPUTED})
+	require.NoError(t, err)
+	require.Len(t, res.Claims, 1)
+	one, err := e.ClaimQuery.Claim(e.Ctx, &types.QueryClaimRequest{Id: 1})
+	require.NoError(t, err)
+	require.Equal(t, types.CLAIM_STATUS_DISPUTED, one.Claim.Status)
+	_, err = e.ClaimQuery.Claim(e.Ctx, &types.QueryClaimRequest{Id: 77})
+	require.ErrorContains(t, err, "not found")
+	_, err = e.ClaimQuery.ClaimsByDerivation(e.Ctx, &types.QueryClaimsByDerivationRequest{DerivationCid: "nope"})
+	require.Error(t, err)
+	_, err = e.ClaimQuery.ClaimsByPublisher(e.Ctx, &types.QueryClaimsByPublisherRequest{Publisher: "nope"})
+	require.Error(t, err)
+
+	gs, err := e.Claims.ExportGenesis(e.Ctx)
+	require.NoError(t, err)
+	require.NoError(t, gs.Validate())
+	require.Equal(t, uint64(6), gs.NextClaimId)
+	g := newEnv(t, 0, nil)
+	require.NoError(t, g.Claims.InitGenesis(g.Ctx, gs))
+	gs2, err := g.Claims.ExportGenesis(g.Ctx)
+	require.NoError(t, err)
+	require.Equal(t, gs, gs2)
+	// Indexes and queues were rebuilt.
+	res, err = g.ClaimQuery.ClaimsByOutput(g.Ctx, &types.QueryClaimsByOutputRequest{OutputCid: out})
+	require.NoError(t, err)
+	require.Len(t, res.Claims, 5)
+	msg, broken := keeperQueues(g)
+	require.False(t, broken, msg)
+	bad := *gs
+	bad.NextClaimId = 3
+	require.ErrorIs(t, bad.Validate(), types.ErrInvalidGenesis)
+}
