@@ -12,7 +12,7 @@
 #   scripts/localnet.sh env            print the endpoints as shell variables
 #
 # Environment (defaults in brackets):
-#   LOCALNET_DIR [./.localnet]   where the node homes, logs and pid files live
+#   LOCALNET_DIR [.localnet in the repository] where the node homes, logs and pid files live
 #   LOCALNET_PORT_BASE [26600]   node I listens on BASE+10*I+{0 p2p, 1 rpc, 2 rest, 3 grpc, 4 pprof}
 #   LOCALNET_CHAIN_ID [buildchain-1]
 #   LOCALNET_TIMEOUT_COMMIT [500ms]  block time
@@ -24,7 +24,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-DIR="${LOCALNET_DIR:-./.localnet}"
+# Absolute, so pid checks and printed commands work from any directory.
+DIR="$(realpath -m "${LOCALNET_DIR:-$root/.localnet}")"
 BASE="${LOCALNET_PORT_BASE:-26600}"
 CHAIN_ID="${LOCALNET_CHAIN_ID:-buildchain-1}"
 TIMEOUT_COMMIT="${LOCALNET_TIMEOUT_COMMIT:-500ms}"
@@ -61,23 +62,33 @@ node_count() {
 	echo "$n"
 }
 
-# pid_alive PIDFILE: true if the pid file names a live buildchaind process. Checking the
-# command line guards against a recycled pid belonging to someone else.
-pid_alive() {
-	local f="$1" pid
+# proc_running PID: true while the process exists and is not a zombie (an exited node whose
+# parent, after setsid, may be an init that does not reap).
+proc_running() {
+	# (/proc files report size 0, so read the content rather than test -s.)
+	[ -n "$1" ] && [ -n "$({ tr -d '\0' <"/proc/$1/cmdline"; } 2>/dev/null)" ]
+}
+
+# node_alive I: true if node I's pid file names a live process started by this script for
+# node I's home. Checking the command line guards against a recycled pid belonging to someone
+# else, whatever binary was used.
+node_alive() {
+	local f pid
+	f="$(pidfile_of "$1")"
 	[ -f "$f" ] || return 1
 	pid="$(cat "$f")"
-	[ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "buildchaind\|$(basename "$BIN")"
+	proc_running "$pid" || return 1
+	{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF " start --home $(home_of "$1")"
 }
 
 running_nodes() {
 	local i out=()
 	for f in "$DIR"/node*.pid; do
 		[ -e "$f" ] || continue
-		if pid_alive "$f"; then
-			i="${f##*/node}"
-			out+=("${i%.pid}")
+		i="${f##*/node}"
+		i="${i%.pid}"
+		if node_alive "$i"; then
+			out+=("$i")
 		fi
 	done
 	echo "${out[@]:-}"
@@ -209,9 +220,9 @@ start_node() {
 	local i="$1" h
 	h="$(home_of "$i")"
 	[ -d "$h/config" ] || die "node $i does not exist in $DIR"
-	pid_alive "$(pidfile_of "$i")" && die "node $i is already running (pid $(cat "$(pidfile_of "$i")"))"
+	node_alive "$i" && die "node $i is already running (pid $(cat "$(pidfile_of "$i")"))"
 	# setsid: the node outlives this script and its terminal; stop kills exactly this pid.
-	setsid "$BIN" start --home "$h" >>"$DIR/node$i.log" 2>&1 </dev/null &
+	setsid "$BIN" start --home "$h" --log_no_color >>"$DIR/node$i.log" 2>&1 </dev/null &
 	echo $! >"$(pidfile_of "$i")"
 }
 
@@ -219,14 +230,14 @@ stop_node() {
 	local i="$1" f pid sig="TERM"
 	f="$(pidfile_of "$i")"
 	[ "${KILL:-0}" = 1 ] && sig="KILL"
-	if pid_alive "$f"; then
+	if node_alive "$i"; then
 		pid="$(cat "$f")"
 		kill "-$sig" "$pid" 2>/dev/null || true
 		for _ in $(seq 1 100); do
-			[ -d "/proc/$pid" ] || break
+			proc_running "$pid" || break
 			sleep 0.1
 		done
-		if [ -d "/proc/$pid" ]; then
+		if proc_running "$pid"; then
 			kill -KILL "$pid" 2>/dev/null || true
 			sleep 0.2
 		fi
@@ -252,7 +263,9 @@ wait_blocks() { # wait until node 0 reports height >= 2
 			return 0
 		fi
 		for f in "$DIR"/node*.pid; do
-			pid_alive "$f" || { echo "localnet: ${f%.pid} exited; log tail:" >&2; tail -20 "${f%.pid}.log" >&2; return 1; }
+			local j="${f##*/node}"
+			j="${j%.pid}"
+			node_alive "$j" || { echo "localnet: node$j exited; log tail:" >&2; tail -20 "${f%.pid}.log" >&2; return 1; }
 		done
 		sleep 0.5
 	done
@@ -344,7 +357,7 @@ cmd_status() {
 	n="$(node_count)"
 	[ "$n" -gt 0 ] || { echo "localnet: no localnet in $DIR"; return 1; }
 	for ((i = 0; i < n; i++)); do
-		if pid_alive "$(pidfile_of "$i")"; then
+		if node_alive "$i"; then
 			state="running pid $(cat "$(pidfile_of "$i")")"
 			h="$(height_of "$i")"
 			p="$(peers_of "$i")"

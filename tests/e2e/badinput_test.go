@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/buildchain/buildchain/testutil/localnet"
+)
+
+// Bad input gets a clear error and changes nothing.
+func TestBadInputChangesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts a network")
+	}
+	net := localnet.Start(t, localnet.Options{Nodes: 1})
+	alice, bob := net.Addr(t, "alice"), net.Addr(t, "bob")
+	aliceBefore, bobBefore := allBalancesREST(t, net, 0, alice), allBalancesREST(t, net, 0, bob)
+
+	cliErr := func(t *testing.T, wantInErr string, args ...string) {
+		t.Helper()
+		res, r := net.BroadcastTx(args...)
+		require.Error(t, r.Err, "expected a CLI error, got tx %+v", res)
+		require.Contains(t, strings.ToLower(r.Stderr+r.Stdout), wantInErr)
+	}
+
+	t.Run("malformed recipient", func(t *testing.T) {
+		cliErr(t, "bech32", "bank", "send", "alice", "bc1notanaddress", "5"+denom)
+	})
+	t.Run("recipient of another chain", func(t *testing.T) {
+		// Valid bech32, wrong prefix.
+		cliErr(t, "prefix", "bank", "send", "alice", "cosmos1qypqxpq9qcrsszg2pvxq6rs0zqg3yyc5lzv7xu", "5"+denom)
+	})
+	t.Run("unknown sender key", func(t *testing.T) {
+		cliErr(t, "not found", "bank", "send", "mallory", bob, "5"+denom)
+	})
+	t.Run("negative amount", func(t *testing.T) {
+		cliErr(t, "-5", "bank", "send", "alice", bob, "-5"+denom)
+	})
+	t.Run("zero amount", func(t *testing.T) {
+		cliErr(t, "invalid coins", "bank", "send", "alice", bob, "0"+denom)
+	})
+	t.Run("malformed amount", func(t *testing.T) {
+		cliErr(t, "invalid", "bank", "send", "alice", bob, "five"+denom)
+	})
+	t.Run("denom nobody holds", func(t *testing.T) {
+		res := net.Tx(t, "bank", "send", "alice", bob, "5uatom")
+		require.NotZero(t, res.Code)
+		require.Contains(t, res.RawLog, "insufficient funds")
+	})
+	t.Run("more than the balance", func(t *testing.T) {
+		res := net.Tx(t, "bank", "send", "alice", bob, "999999999999999999"+denom)
+		require.NotZero(t, res.Code)
+		require.Contains(t, res.RawLog, "insufficient funds")
+	})
+	t.Run("wrong chain id", func(t *testing.T) {
+		res, r := net.BroadcastTx("bank", "send", "alice", bob, "5"+denom, "--chain-id", "otherchain-7")
+		require.NoError(t, r.Err, "stderr: %s", r.Stderr)
+		// Signed for another chain: the signature does not verify here, CheckTx refuses it.
+		require.NotZero(t, res.Code)
+		require.Contains(t, res.RawLog, "signature verification failed")
+		// The error names the chain id the node expects.
+		require.Contains(t, res.RawLog, "chain-id (buildchain-1)")
+	})
+	t.Run("malformed address over REST", func(t *testing.T) {
+		var out map[string]any
+		err := net.RESTErr(0, "/cosmos/bank/v1beta1/balances/bc1notanaddress", &out)
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "decoding bech32")
+	})
+
+	// Nothing moved.
+	net.WaitHeight(t, 0, net.Height(t, 0)+1, 20*time.Second)
+	require.Equal(t, aliceBefore, allBalancesREST(t, net, 0, alice))
+	require.Equal(t, bobBefore, allBalancesREST(t, net, 0, bob))
+
+	t.Run("second localnet start", func(t *testing.T) {
+		pid := net.PID(0)
+		h := net.Height(t, 0)
+		out, err := net.Script("start")
+		require.Error(t, err)
+		require.Contains(t, out, "already running")
+		require.Contains(t, out, "Nothing was changed")
+		// Same process, still producing blocks.
+		require.Equal(t, pid, net.PID(0))
+		net.WaitHeight(t, 0, h+2, 20*time.Second)
+	})
+	t.Run("start with another node count", func(t *testing.T) {
+		out, err := net.Script("start", "3")
+		require.Error(t, err)
+		require.Contains(t, out, "already running")
+	})
+}
