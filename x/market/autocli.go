@@ -31,6 +31,13 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "params"}},
 					GovProposal:    true,
 				},
+				{
+					// note is positional: as a flag it would clash with the SDK's own --note tx flag.
+					RpcMethod:      "AddEvidence",
+					Use:            "evidence [market-id] [cid] [note]",
+					Short:          "Attach evidence (e.g. the CID of a diff report) to an open market",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "market_id"}, {ProtoField: "cid"}, {ProtoField: "note"}},
+				},
 			},
 		},
 	}

@@ -1,7 +1,15 @@
 package cmd
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-// extraCommands returns the command trees of other packages (store, build, node...) that the
-// root command adds. The lead owns this file and wires them here.
-func extraCommands() []*cobra.Command { return nil }
+	"github.com/buildchain/buildchain/node/buildcli"
+	"github.com/buildchain/buildchain/node/storefs/storecli"
+)
+
+// extraCommands returns the command trees of the node-side packages (store, build, profile, node...)
+// that work without a chain; the root command adds them beside the chain's own commands.
+func extraCommands() []*cobra.Command {
+	cmds := []*cobra.Command{storecli.NewCmd()}
+	return append(cmds, buildcli.Commands()...)
+}
