@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
+	"golang.org/x/sys/unix"
 )
 
 // verify checks that data hashes to c.
@@ -185,6 +186,10 @@ func (w *writer) commit() error {
 		w.abort()
 		return w.err
 	}
+	if err := w.s.syncTemps(w.renames); err != nil {
+		w.abort()
+		return err
+	}
 	if testHookBeforeRename != nil && len(w.renames) > 0 {
 		testHookBeforeRename(w.renames[0][0])
 	}
@@ -216,8 +221,9 @@ func tmpName() string {
 	return strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
 }
 
-// writeTempBlock writes data to a fresh temp file, fsyncs it and makes it
-// read-only; the caller renames it into blocks/.
+// writeTempBlock writes data to a fresh temp file, starts its writeback
+// and makes it read-only; commit makes it durable (syncTemps) and renames it
+// into blocks/.
 func (s *Store) writeTempBlock(data []byte) (string, error) {
 	tmp := filepath.Join(s.tmpDir, tmpName())
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
@@ -226,7 +232,9 @@ func (s *Store) writeTempBlock(data []byte) (string, error) {
 	}
 	_, err = f.Write(data)
 	if err == nil {
-		err = f.Sync()
+		// Start writeback now so the disk works while the importer
+		// hashes; the durable sync at commit then has little left to do.
+		_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 	}
 	if err == nil {
 		err = f.Chmod(0o444)
@@ -239,6 +247,41 @@ func (s *Store) writeTempBlock(data []byte) (string, error) {
 		return "", fmt.Errorf("write %s: %w", tmp, err)
 	}
 	return tmp, nil
+}
+
+// syncBatchThreshold: batches with more new blocks than this are made
+// durable with one syncfs(2) of the store's filesystem (one journal commit)
+// instead of an fsync (and journal commit) per block file.
+const syncBatchThreshold = 16
+
+// syncTemps makes the temp files of a batch durable before they are renamed.
+func (s *Store) syncTemps(renames [][2]string) error {
+	if len(renames) == 0 {
+		return nil
+	}
+	if len(renames) > syncBatchThreshold {
+		d, err := os.Open(s.tmpDir)
+		if err != nil {
+			return fmt.Errorf("sync blocks: %w", err)
+		}
+		defer d.Close()
+		if err := unix.Syncfs(int(d.Fd())); err != nil {
+			return fmt.Errorf("sync blocks: syncfs: %w", err)
+		}
+		return nil
+	}
+	for _, r := range renames {
+		f, err := os.Open(r[0])
+		if err != nil {
+			return fmt.Errorf("sync block: %w", err)
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("sync block %s: %w", r[0], err)
+		}
+	}
+	return nil
 }
 
 // testHookBeforeRename lets the crash test stop a child process after a

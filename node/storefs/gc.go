@@ -106,24 +106,13 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 
 // gcRoots collects the CIDs of all live pins and removes dangling ones:
 // auto pins whose user path no longer links into the store, and temp pins
-// of processes that are gone.
+// of processes that are gone. Temp pins are read before user pins: the
+// usual hand-over is "add (temp pin), pin for good, drop the temp pin", so
+// reading in that order sees the root in at least one of the two lists
+// (ReleaseTempPin also waits for GC, see there).
 func (s *Store) gcRoots() ([]cid.Cid, int) {
-	pins, _ := s.ListPins()
 	var roots []cid.Cid
 	dangling := 0
-	for _, p := range pins {
-		switch p.Kind {
-		case "user":
-			roots = append(roots, p.CID)
-		case "auto":
-			if p.CID.Defined() {
-				roots = append(roots, p.CID)
-			} else if os.Remove(p.Path) == nil {
-				dangling++
-			}
-		}
-	}
-	// Temp pins: whole directories per pid.
 	tbase := filepath.Join(s.pinsDir, "temp")
 	pids, _ := os.ReadDir(tbase)
 	for _, d := range pids {
@@ -139,6 +128,19 @@ func (s *Store) gcRoots() ([]cid.Cid, int) {
 		for _, e := range ents {
 			if c, err := cid.Decode(e.Name()); err == nil {
 				roots = append(roots, c)
+			}
+		}
+	}
+	pins, _ := s.ListPins()
+	for _, p := range pins {
+		switch p.Kind {
+		case "user":
+			roots = append(roots, p.CID)
+		case "auto":
+			if p.CID.Defined() {
+				roots = append(roots, p.CID)
+			} else if os.Remove(p.Path) == nil {
+				dangling++
 			}
 		}
 	}

@@ -109,11 +109,13 @@ func TestGCRaceConcurrentAdds(t *testing.T) {
 	for i := 1; i < adds; i += 2 {
 		var buf bytes.Buffer
 		if err := s.Cat(ctx, roots[i], "shared.bin", &buf); err != nil || !bytes.Equal(buf.Bytes(), shared) {
+			t.Errorf("root %d: shared.bin: %v", i, err)
 			lost++
 			continue
 		}
 		buf.Reset()
 		if err := s.Cat(ctx, roots[i], "own.txt", &buf); err != nil || buf.String() != fmt.Sprintf("tree %d\n", i) {
+			t.Errorf("root %d: own.txt: %v", i, err)
 			lost++
 		}
 	}
