@@ -221,8 +221,10 @@ func New(
 		app.AccountKeeper, app.BankKeeper, app.StakingKeeper, app.DistrKeeper, app.MsgServiceRouter(), govConfig, authority)
 	app.GovKeeper = *govKeeper.SetHooks(govtypes.NewMultiGovHooks())
 
-	app.ValidatorsKeeper = validatorskeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[validatorstypes.StoreKey]), authority)
-	app.ClaimsKeeper = claimskeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[claimstypes.StoreKey]), authority)
+	app.ValidatorsKeeper = validatorskeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[validatorstypes.StoreKey]), authority,
+		app.BankKeeper, app.StakingKeeper)
+	app.ClaimsKeeper = claimskeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[claimstypes.StoreKey]), authority,
+		app.BankKeeper, app.ValidatorsKeeper)
 	app.BctKeeper = bctkeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[bcttypes.StoreKey]), authority,
 		app.AccountKeeper, app.BankKeeper)
 	app.MarketKeeper = marketkeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[markettypes.StoreKey]), authority,
@@ -238,8 +240,8 @@ func New(
 		staking.NewAppModule(appCodec, app.StakingKeeper, app.AccountKeeper, app.BankKeeper, nil),
 		upgrade.NewAppModule(app.UpgradeKeeper, app.AccountKeeper.AddressCodec()),
 		consensus.NewAppModule(appCodec, app.ConsensusParamsKeeper),
-		validators.NewAppModule(appCodec, app.ValidatorsKeeper),
-		claims.NewAppModule(appCodec, app.ClaimsKeeper),
+		validators.NewAppModule(appCodec, app.ValidatorsKeeper, app.AccountKeeper, app.BankKeeper),
+		claims.NewAppModule(appCodec, app.ClaimsKeeper, app.AccountKeeper, app.BankKeeper),
 		market.NewAppModule(appCodec, app.MarketKeeper, app.AccountKeeper, app.BankKeeper),
 		bct.NewAppModule(appCodec, app.BctKeeper),
 	)
@@ -261,7 +263,8 @@ func New(
 	)
 	app.ModuleManager.SetOrderEndBlockers(
 		govtypes.ModuleName, stakingtypes.ModuleName,
-		validatorstypes.ModuleName, claimstypes.ModuleName, markettypes.ModuleName, bcttypes.ModuleName,
+		// claims before validators: deadlines are penalised before unbonding bonds are returned.
+		claimstypes.ModuleName, validatorstypes.ModuleName, markettypes.ModuleName, bcttypes.ModuleName,
 	)
 	// genutil runs after staking (it delivers gentxs against the funded accounts and pools).
 	genesisModuleOrder := []string{
@@ -294,6 +297,7 @@ func New(
 
 	app.SetInitChainer(app.InitChainer)
 	app.SetPreBlocker(app.PreBlocker)
+	app.setupVRFBeacon(homePath, logger) // wraps the PreBlocker and proposal handlers
 	app.SetBeginBlocker(app.BeginBlocker)
 	app.SetEndBlocker(app.EndBlocker)
 
