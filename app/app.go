@@ -69,6 +69,7 @@ import (
 	stakingkeeper "github.com/cosmos/cosmos-sdk/x/staking/keeper"
 	stakingtypes "github.com/cosmos/cosmos-sdk/x/staking/types"
 
+	"github.com/buildchain/buildchain/app/openapi"
 	appparams "github.com/buildchain/buildchain/app/params"
 	"github.com/buildchain/buildchain/x/bct"
 	bctkeeper "github.com/buildchain/buildchain/x/bct/keeper"
@@ -422,6 +423,10 @@ func (app *App) RegisterAPIRoutes(apiSvr *api.Server, apiConfig config.APIConfig
 	app.BasicModuleManager.RegisterGRPCGatewayRoutes(clientCtx, apiSvr.GRPCGatewayRouter)
 	if err := server.RegisterSwaggerAPI(apiSvr.ClientCtx, apiSvr.Router, apiConfig.Swagger); err != nil {
 		panic(fmt.Errorf("registering swagger: %w", err))
+	}
+	if apiConfig.Swagger {
+		// buildchain's own routes; the SDK's document above covers only the SDK modules.
+		apiSvr.Router.Handle(openapi.Path, openapi.Handler())
 	}
 }
 

@@ -295,7 +295,7 @@ print_summary() {
 		printf '  node%d  rpc http://127.0.0.1:%d  rest http://127.0.0.1:%d  grpc 127.0.0.1:%d  log %s\n' \
 			"$i" "$(rpc_port "$i")" "$(api_port "$i")" "$(grpc_port "$i")" "$DIR/node$i.log"
 	done
-	echo "  OpenAPI: http://127.0.0.1:$(api_port 0)/swagger/"
+	echo "  OpenAPI: http://127.0.0.1:$(api_port 0)/buildchain/openapi.json (buildchain modules), http://127.0.0.1:$(api_port 0)/swagger/ (SDK modules)"
 	echo "accounts (keyring-backend test, in --home $DIR/node0):"
 	for a in "${ACCOUNTS[@]}"; do
 		printf '  %-6s %s\n' "$a" "$(addr_of "$a")"

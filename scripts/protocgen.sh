@@ -21,6 +21,7 @@ have() { # have BINARY VERSION-SUBSTRING
 have buf "$BUF_VERSION" || go install "github.com/bufbuild/buf/cmd/buf@$BUF_VERSION"
 have protoc-gen-gocosmos "$GOCOSMOS_VERSION" || go install "github.com/cosmos/gogoproto/protoc-gen-gocosmos@$GOCOSMOS_VERSION"
 have protoc-gen-grpc-gateway "$GATEWAY_VERSION" || go install "github.com/grpc-ecosystem/grpc-gateway/protoc-gen-grpc-gateway@$GATEWAY_VERSION"
+have protoc-gen-swagger "$GATEWAY_VERSION" || go install "github.com/grpc-ecosystem/grpc-gateway/protoc-gen-swagger@$GATEWAY_VERSION"
 
 scripts/protocopy.sh
 
@@ -32,4 +33,11 @@ if [ -d ".gen/$mod" ]; then
 	cp -r ".gen/$mod/." ./
 fi
 rm -rf .gen
+
+# One merged OpenAPI document of buildchain's REST routes, embedded in and served by the node.
+rm -rf .gen-openapi
+buf generate --template buf.gen.swagger.yaml --path proto/buildchain
+jq '.info = {"title": "buildchain REST API", "description": "REST (grpc-gateway) routes of the buildchain modules. The Cosmos SDK modules are documented at /swagger/.", "version": "v1"}' \
+	.gen-openapi/buildchain.swagger.json >app/openapi/openapi.json
+rm -rf .gen-openapi
 echo "protocgen: done"
