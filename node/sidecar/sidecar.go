@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,17 +171,20 @@ func (s *Sidecar) handleHeight(ctx context.Context, h int64, events []abci.Event
 }
 
 // endRound cancels our work on a round the chain has closed (e.g. its
-// deadline passed): a report could not be accepted any more.
+// deadline passed): a report could not be accepted any more. Round 0 means
+// every round of the claim (the claim reached a verdict).
 func (s *Sidecar) endRound(k RoundKey) {
-	key := JobKey(k.ClaimID, k.Round)
+	var cancels []context.CancelFunc
 	s.mu.Lock()
-	cancel, ok := s.inflight[key]
-	if ok {
-		s.ended[key] = true
+	for key, cancel := range s.inflight {
+		if key == JobKey(k.ClaimID, k.Round) || (k.Round == 0 && strings.HasPrefix(key, strconv.FormatUint(k.ClaimID, 10)+"/")) {
+			s.ended[key] = true
+			cancels = append(cancels, cancel)
+		}
 	}
 	s.mu.Unlock()
-	if ok {
-		cancel()
+	for _, c := range cancels {
+		c()
 	}
 }
 
@@ -222,8 +227,10 @@ func (s *Sidecar) dispatch(ctx context.Context, j Job) {
 	}()
 }
 
-// afterCancel marks a job whose round ended on chain as skipped. A job
-// stopped by shutdown keeps its status and is resumed at the next start.
+// afterCancel settles a job whose round ended on chain while we were at it:
+// the chain says whether our report made it (our own report also ends the
+// round) or not. A job stopped by shutdown keeps its status and is resumed
+// at the next start.
 func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
 	s.mu.Lock()
 	ended := s.ended[j.Key()]
@@ -235,8 +242,19 @@ func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
 	if cur.Status.Terminal() {
 		return
 	}
-	s.m.Skipped.Inc()
-	s.setStatus(j, JobSkipped, "round ended on chain before our report")
+	rs, err := s.roundState(ctx, j)
+	switch {
+	case err != nil:
+		return // resumed (and asked again) at the next start
+	case rs == RoundReported:
+		if cur.Status == JobSending {
+			s.m.ReportsSent.Inc()
+		}
+		s.setStatus(j, JobSent, "")
+	case rs == RoundGone:
+		s.m.Skipped.Inc()
+		s.setStatus(j, JobSkipped, "round ended on chain before our report")
+	}
 }
 
 func (s *Sidecar) setStatus(j Job, st JobStatus, msg string) {

@@ -1,0 +1,179 @@
+package chainclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	gogoproto "github.com/cosmos/gogoproto/proto"
+	cid "github.com/ipfs/go-cid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/buildchain/buildchain/node/sidecar"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
+)
+
+// Claims is sidecar.Claims over a real chain, reporting as Client's account.
+type Claims struct {
+	C *Client
+	q claimstypes.QueryClient
+}
+
+var _ sidecar.Claims = (*Claims)(nil)
+
+// NewClaims wraps a client.
+func NewClaims(c *Client) *Claims {
+	return &Claims{C: c, q: claimstypes.NewQueryClient(c.ctx)}
+}
+
+// Validator implements sidecar.Claims.
+func (cl *Claims) Validator() string { return cl.C.Address() }
+
+// Query is the x/claims query client.
+func (cl *Claims) Query() claimstypes.QueryClient { return cl.q }
+
+// Decode implements sidecar.Claims: EventClaimAssigned gives assignments;
+// reports, timeouts and final verdicts end rounds (Round 0: every round of
+// the claim).
+func (cl *Claims) Decode(events []abci.Event) ([]sidecar.Assignment, []sidecar.RoundKey, error) {
+	return DecodeEvents(events)
+}
+
+// DecodeEvents is Decode without a client.
+func DecodeEvents(events []abci.Event) ([]sidecar.Assignment, []sidecar.RoundKey, error) {
+	var as []sidecar.Assignment
+	var ended []sidecar.RoundKey
+	for _, e := range events {
+		// Only the x/claims events the sidecar acts on; others (bank, market,
+		// events added later) are not ours to read.
+		if !handledEvents[e.Type] {
+			continue
+		}
+		msg, err := sdk.ParseTypedEvent(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("event %s: %w", e.Type, err)
+		}
+		switch ev := msg.(type) {
+		case *claimstypes.EventClaimAssigned:
+			drv, err := cid.Decode(ev.DerivationCid)
+			if err != nil {
+				return nil, nil, fmt.Errorf("claim %d assigned with bad derivation CID %q: %w", ev.ClaimId, ev.DerivationCid, err)
+			}
+			as = append(as, sidecar.Assignment{ClaimID: ev.ClaimId, Round: ev.Round, Validator: ev.Validator,
+				Derivation: drv, Deadline: ev.DeadlineHeight})
+		case *claimstypes.EventRoundTimedOut:
+			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId, Round: ev.Round})
+		case *claimstypes.EventBuildReported:
+			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId, Round: ev.Round})
+		case *claimstypes.EventClaimValid:
+			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId})
+		case *claimstypes.EventClaimDisputed:
+			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId})
+		case *claimstypes.EventClaimExpired:
+			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId})
+		case *claimstypes.EventClaimRejected:
+			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId})
+		}
+	}
+	return as, ended, nil
+}
+
+var handledEvents = map[string]bool{
+	typeName(&claimstypes.EventClaimAssigned{}): true, typeName(&claimstypes.EventRoundTimedOut{}): true,
+	typeName(&claimstypes.EventBuildReported{}): true, typeName(&claimstypes.EventClaimValid{}): true,
+	typeName(&claimstypes.EventClaimDisputed{}): true, typeName(&claimstypes.EventClaimExpired{}): true,
+	typeName(&claimstypes.EventClaimRejected{}): true,
+}
+
+func typeName(m gogoproto.Message) string { return gogoproto.MessageName(m) }
+
+// RoundState implements sidecar.Claims from the claim's assignment list.
+func (cl *Claims) RoundState(ctx context.Context, claimID uint64, round uint32) (sidecar.RoundState, error) {
+	res, err := cl.q.Claim(ctx, &claimstypes.QueryClaimRequest{Id: claimID})
+	if err != nil {
+		if status.Code(err) == codes.NotFound {
+			return sidecar.RoundGone, nil
+		}
+		return 0, fmt.Errorf("query claim %d: %w", claimID, err)
+	}
+	return RoundStateOf(res.Claim, round, cl.Validator()), nil
+}
+
+// RoundStateOf reads our round's state from a claim.
+func RoundStateOf(c claimstypes.Claim, round uint32, validator string) sidecar.RoundState {
+	for _, a := range c.Assignments {
+		if a.Round != round || a.Validator != validator {
+			continue
+		}
+		switch a.Status {
+		case claimstypes.ROUND_STATUS_ASSIGNED:
+			if c.Status == claimstypes.CLAIM_STATUS_ASSIGNED {
+				return sidecar.RoundOpen
+			}
+			return sidecar.RoundGone
+		case claimstypes.ROUND_STATUS_AGREED, claimstypes.ROUND_STATUS_DISAGREED,
+			claimstypes.ROUND_STATUS_NON_DETERMINISM, claimstypes.ROUND_STATUS_REJECTED:
+			return sidecar.RoundReported
+		default:
+			return sidecar.RoundGone
+		}
+	}
+	return sidecar.RoundGone
+}
+
+// Report implements sidecar.Claims.
+func (cl *Claims) Report(ctx context.Context, claimID uint64, round uint32, output cid.Cid, buildTimeMs uint64) (string, error) {
+	msg := &claimstypes.MsgReportBuild{Validator: cl.Validator(), ClaimId: claimID, Round: round,
+		OutputCid: output.String(), BuildTimeMs: buildTimeMs}
+	_, hash, err := cl.C.Broadcast(ctx, msg)
+	return hash, err
+}
+
+// Submit sends MsgSubmitClaim and returns the new claim's id.
+func (cl *Claims) Submit(ctx context.Context, drv, output cid.Cid, system string, deposit sdk.Coin) (uint64, string, error) {
+	msg := &claimstypes.MsgSubmitClaim{Publisher: cl.Validator(), DerivationCid: drv.String(),
+		OutputCid: output.String(), System: system, Deposit: deposit}
+	res, hash, err := cl.C.Broadcast(ctx, msg)
+	if err != nil {
+		return 0, hash, err
+	}
+	for _, e := range res.Events {
+		if e.Type != typeName(&claimstypes.EventClaimSubmitted{}) {
+			continue
+		}
+		m, err := sdk.ParseTypedEvent(e)
+		if err != nil {
+			return 0, hash, fmt.Errorf("claim submitted event: %w", err)
+		}
+		return m.(*claimstypes.EventClaimSubmitted).ClaimId, hash, nil
+	}
+	return 0, hash, errors.New("claim submitted but its event is missing from the tx result")
+}
+
+// Claim returns a claim by id.
+func (cl *Claims) Claim(ctx context.Context, id uint64) (claimstypes.Claim, error) {
+	res, err := cl.q.Claim(ctx, &claimstypes.QueryClaimRequest{Id: id})
+	if err != nil {
+		return claimstypes.Claim{}, fmt.Errorf("query claim %d: %w", id, err)
+	}
+	return res.Claim, nil
+}
+
+// VerifiedOutput is the chain's verified output of a (resolved) derivation;
+// found is false when there is none.
+func (cl *Claims) VerifiedOutput(ctx context.Context, drv cid.Cid) (out *claimstypes.QueryVerifiedOutputResponse, found bool, err error) {
+	res, err := cl.q.VerifiedOutput(ctx, &claimstypes.QueryVerifiedOutputRequest{DerivationCid: drv.String()})
+	if err != nil {
+		if status.Code(err) == codes.NotFound {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("query verified output of %s: %w", drv, err)
+	}
+	if res.OutputCid == "" {
+		return nil, false, nil
+	}
+	return res, true, nil
+}
