@@ -27,6 +27,7 @@ import (
 	genutilcli "github.com/cosmos/cosmos-sdk/x/genutil/client/cli"
 
 	"github.com/buildchain/buildchain/app"
+	validatorscli "github.com/buildchain/buildchain/x/validators/client/cli"
 )
 
 // NewRootCmd returns the buildchaind root command.
@@ -87,8 +88,11 @@ func NewRootCmd() *cobra.Command {
 
 func initRootCmd(rootCmd *cobra.Command, tempApp *app.App) {
 	basics := tempApp.BasicModuleManager
+	initCmd := genutilcli.InitCmd(basics, app.DefaultNodeHome)
+	validatorscli.AttachToInit(initCmd, app.DefaultNodeHome) // init also creates the node's VRF key
 	rootCmd.AddCommand(
-		genutilcli.InitCmd(basics, app.DefaultNodeHome),
+		initCmd,
+		validatorscli.NewVrfCmd(app.DefaultNodeHome),
 		debug.Cmd(),
 		pruning.Cmd(newApp, app.DefaultNodeHome),
 		snapshot.Cmd(newApp),
