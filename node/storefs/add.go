@@ -38,6 +38,10 @@ type AddOptions struct {
 	// far (from several goroutines; it must be cheap and thread-safe).
 	Progress func(total int64)
 
+	// OnlyHash computes the root CID without storing anything (kubo's
+	// --only-hash): no lock, no blocks, no pin.
+	OnlyHash bool
+
 	// NoTempPin skips the temporary pin of the root for this process. Only
 	// safe when the caller pins the root itself while still holding the
 	// GC lock (see AddLocked).
@@ -53,6 +57,9 @@ type AddOptions struct {
 func (s *Store) AddPath(ctx context.Context, path string, opts AddOptions) (cid.Cid, error) {
 	if _, err := os.Lstat(path); err != nil {
 		return cid.Undef, fmt.Errorf("add %q: %w", path, err)
+	}
+	if opts.OnlyHash {
+		return s.addPathLocked(ctx, path, opts)
 	}
 	var root cid.Cid
 	err := s.WithAddLock(func() error {
@@ -103,6 +110,7 @@ func (s *Store) addPathLocked(ctx context.Context, path string, opts AddOptions)
 		return cid.Undef, fmt.Errorf("add %q: self-reference placeholder is %d bytes, want %d", path, len(opts.SelfRef), SelfRefLen)
 	}
 	dag := s.newImportDAG()
+	dag.discard = opts.OnlyHash
 	im := &importer{s: s, dag: dag, opts: &opts, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), read: new(atomic.Int64)}
 	nd, err := im.addAny(ctx, path)
 	if err != nil {

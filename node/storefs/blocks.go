@@ -226,7 +226,10 @@ func tmpName() string {
 // into blocks/.
 func (s *Store) writeTempBlock(data []byte) (string, error) {
 	tmp := filepath.Join(s.tmpDir, tmpName())
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	// Created read-only (0444) straight away: opening a new file for
+	// writing does not check its mode, and it saves a chmod (a journaled
+	// inode update) per block.
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
 	if err != nil {
 		return "", fmt.Errorf("write: %w", err)
 	}
@@ -235,9 +238,6 @@ func (s *Store) writeTempBlock(data []byte) (string, error) {
 		// Start writeback now so the disk works while the importer
 		// hashes; the durable sync at commit then has little left to do.
 		_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
-	}
-	if err == nil {
-		err = f.Chmod(0o444)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -95,6 +95,7 @@ func (d *readDAG) RemoveMany(context.Context, []cid.Cid) error {
 type importDAG struct {
 	s       *Store
 	w       *writer
+	discard bool // only hash: keep nothing but the pending dag-pb nodes
 	mu      sync.Mutex
 	pending map[cid.Cid]ipld.Node
 }
@@ -130,7 +131,9 @@ func (d *importDAG) Add(ctx context.Context, nd ipld.Node) error {
 		d.pending[c] = nd
 		d.mu.Unlock()
 	}
-	d.w.put(c, nd.RawData())
+	if !d.discard {
+		d.w.put(c, nd.RawData())
+	}
 	return nil
 }
 

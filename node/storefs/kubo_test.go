@@ -75,6 +75,11 @@ func TestKuboCIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	empty, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
 	rows := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		cols := strings.Split(line, "\t")
@@ -94,6 +99,15 @@ func TestKuboCIDs(t *testing.T) {
 			}
 			if got.String() != want {
 				t.Fatalf("%s (%s): got %s, kubo gave %s", path, flags, got, want)
+			}
+			// --only-hash gives the same CID and stores nothing.
+			opts.OnlyHash = true
+			hashOnly, err := empty.AddPath(context.Background(), filepath.Join(dir, path), opts)
+			if err != nil || hashOnly.String() != want {
+				t.Fatalf("only-hash: got %s %v, want %s", hashOnly, err, want)
+			}
+			if blks, _ := empty.AllBlocks(); len(blks) != 0 {
+				t.Fatalf("only-hash stored %d blocks", len(blks))
 			}
 		})
 	}

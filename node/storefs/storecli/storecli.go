@@ -75,7 +75,7 @@ func currentUser() string {
 }
 
 func addCmd() *cobra.Command {
-	var quiet, preserve, noPin bool
+	var quiet, preserve, noPin, onlyHash bool
 	var selfRef, pinUser, pinProg string
 	cmd := &cobra.Command{
 		Use:   "add PATH...",
@@ -91,7 +91,7 @@ pinned for --user/--prog (default: you / store-add) unless --no-pin.`,
 			}
 			defer s.Close()
 			ctx := cmd.Context()
-			opts := storefs.AddOptions{PreserveMode: preserve}
+			opts := storefs.AddOptions{PreserveMode: preserve, OnlyHash: onlyHash}
 			if selfRef != "" {
 				opts.SelfRef = []byte(selfRef)
 			}
@@ -115,13 +115,15 @@ pinned for --user/--prog (default: you / store-add) unless --no-pin.`,
 				if err != nil {
 					return err
 				}
-				if !noPin {
-					if err := s.Pin(pinUser, pinProg, c); err != nil {
+				if !onlyHash {
+					if !noPin {
+						if err := s.Pin(pinUser, pinProg, c); err != nil {
+							return err
+						}
+					}
+					if err := s.ReleaseTempPin(c); err != nil {
 						return err
 					}
-				}
-				if err := s.ReleaseTempPin(c); err != nil {
-					return err
 				}
 				if quiet {
 					fmt.Fprintln(cmd.OutOrStdout(), c)
@@ -136,6 +138,7 @@ pinned for --user/--prog (default: you / store-add) unless --no-pin.`,
 	cmd.Flags().BoolVar(&preserve, "preserve-mode", false, "store UnixFS modes (as kubo's --preserve-mode)")
 	cmd.Flags().StringVar(&selfRef, "self-ref", "", "self-reference placeholder to hash modulo (59 bytes)")
 	cmd.Flags().BoolVar(&noPin, "no-pin", false, "do not pin the root (the next GC may remove it)")
+	cmd.Flags().BoolVarP(&onlyHash, "only-hash", "n", false, "only compute the CID; store nothing")
 	cmd.Flags().StringVar(&pinUser, "user", "", "pin owner (default: current user)")
 	cmd.Flags().StringVar(&pinProg, "prog", "store-add", "pin program name")
 	return cmd

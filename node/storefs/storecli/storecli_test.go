@@ -85,6 +85,9 @@ func TestCLIEndToEnd(t *testing.T) {
 	if !cidRe.MatchString(root) {
 		t.Fatalf("add -q printed %q", out)
 	}
+	if got := mustRun(t, store, "add", "-q", "-n", "--preserve-mode", src); got != out {
+		t.Fatalf("add --only-hash: %q vs %q", got, out)
+	}
 	out = mustRun(t, store, "add", "--preserve-mode", src)
 	if out != "added "+root+" "+src+"\n" {
 		t.Fatalf("add printed %q", out)
