@@ -230,6 +230,13 @@ func New(
 		app.AccountKeeper, app.BankKeeper)
 	app.MarketKeeper = marketkeeper.NewKeeper(appCodec, runtime.NewKVStoreService(keys[markettypes.StoreKey]), authority,
 		app.AccountKeeper, app.BankKeeper, app.BctKeeper)
+	// x/claims and x/market refer to each other: a dispute opens a market, a verdict goes back
+	// to the claim's game; x/bct credits build times of VALID claims and keeps x/validators'
+	// efficiency factors current.
+	app.MarketKeeper.SetClaimsKeeper(app.ClaimsKeeper)
+	app.MarketKeeper.SetValidatorsKeeper(app.ValidatorsKeeper)
+	app.BctKeeper.SetValidatorsKeeper(app.ValidatorsKeeper)
+	app.ClaimsKeeper.SetHooks(claimstypes.MultiClaimsHooks{app.MarketKeeper.Hooks(), app.BctKeeper.Hooks()})
 
 	app.ModuleManager = module.NewManager(
 		genutil.NewAppModule(app.AccountKeeper, app.StakingKeeper, app, txConfig),

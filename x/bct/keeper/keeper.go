@@ -23,6 +23,8 @@ type Keeper struct {
 
 	accountKeeper types.AccountKeeper
 	bankKeeper    types.BankKeeper
+	// validators is set after construction (app.go); a pointer so every copy sees it.
+	validators *types.ValidatorsKeeper
 
 	Schema         collections.Schema
 	Params         collections.Item[types.Params]
@@ -52,6 +54,7 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, aut
 		authority:      authority,
 		accountKeeper:  ak,
 		bankKeeper:     bk,
+		validators:     new(types.ValidatorsKeeper),
 		Params:         collections.NewItem(sb, types.ParamsKey, "params", codec.CollValue[types.Params](cdc)),
 		Period:         collections.NewItem(sb, types.PeriodKey, "period", codec.CollValue[types.Period](cdc)),
 		ValidatorStats: collections.NewMap(sb, types.ValidatorStatsKey, "validator_stats", sdk.AccAddressKey, codec.CollValue[types.ValidatorStats](cdc)),
@@ -68,3 +71,6 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, aut
 
 // GetAuthority returns the address allowed to update the module params.
 func (k Keeper) GetAuthority() string { return k.authority }
+
+// SetValidatorsKeeper wires x/validators, which then gets each updated efficiency factor.
+func (k Keeper) SetValidatorsKeeper(v types.ValidatorsKeeper) { *k.validators = v }

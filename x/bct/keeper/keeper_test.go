@@ -1,6 +1,7 @@
 package keeper_test
 
 import (
+	"context"
 	"testing"
 
 	sdkmath "cosmossdk.io/math"
@@ -11,6 +12,7 @@ import (
 	"github.com/buildchain/buildchain/x/bct/economics"
 	"github.com/buildchain/buildchain/x/bct/keeper"
 	"github.com/buildchain/buildchain/x/bct/types"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	"github.com/buildchain/buildchain/x/market/testutil"
 )
 
@@ -250,4 +252,39 @@ func TestQueriesAndGenesis(t *testing.T) {
 	bad := *gs
 	bad.Period.TotalRewardable = dec("5")
 	require.ErrorIs(t, bad.Validate(), types.ErrInvalidGenesis)
+}
+
+type effRecorder map[string]sdkmath.LegacyDec
+
+func (e effRecorder) SetEfficiency(_ context.Context, a sdk.AccAddress, eff sdkmath.LegacyDec) error {
+	e[a.String()] = eff
+	return nil
+}
+
+func TestClaimValidatedHook(t *testing.T) {
+	f := testutil.New(t)
+	f.EndBlock(t)
+	rec := effRecorder{}
+	f.Bct.SetValidatorsKeeper(rec)
+	a, b, c, d := testutil.Addr("a"), testutil.Addr("b"), testutil.Addr("c"), testutil.Addr("d")
+	claim := claimstypes.Claim{Id: 3, Assignments: []claimstypes.Assignment{
+		{Validator: a.String(), Status: claimstypes.ROUND_STATUS_AGREED, BuildTimeMs: 1000},
+		{Validator: b.String(), Status: claimstypes.ROUND_STATUS_TIMED_OUT},
+		{Validator: c.String(), Status: claimstypes.ROUND_STATUS_NON_DETERMINISM, BuildTimeMs: 1200},
+		{Validator: d.String(), Status: claimstypes.ROUND_STATUS_REJECTED, BuildTimeMs: 99999},
+	}}
+	require.NoError(t, f.Bct.Hooks().AfterClaimValidated(f.Ctx, claim))
+	require.Equal(t, dec("1100"), rewardable(t, f, a))
+	require.Equal(t, dec("1100"), rewardable(t, f, c))
+	for _, x := range []sdk.AccAddress{b, d} {
+		has, err := f.Bct.ValidatorStats.Has(f.Ctx, x)
+		require.NoError(t, err)
+		require.False(t, has, "timed-out and rejected rounds earn nothing")
+	}
+	// The efficiency factors were pushed to x/validators.
+	require.Len(t, rec, 2)
+	eff, err := f.Bct.Efficiency(f.Ctx, c)
+	require.NoError(t, err)
+	require.Equal(t, eff, rec[c.String()])
+	require.NoError(t, f.Bct.Hooks().AfterClaimDisputed(f.Ctx, claim))
 }

@@ -74,6 +74,11 @@ func (k Keeper) RecordValidation(ctx context.Context, claimID uint64, reports []
 		if err := k.ValidatorStats.Set(ctx, r.Validator, s); err != nil {
 			return errorsmod.Wrapf(err, "storing stats of %s", r.Validator)
 		}
+		if v := *k.validators; v != nil {
+			if err := v.SetEfficiency(ctx, r.Validator, s.Efficiency); err != nil {
+				return errorsmod.Wrapf(err, "storing the efficiency of %s in x/validators", r.Validator)
+			}
+		}
 		period.TotalRewardable = period.TotalRewardable.Add(bt.Average)
 		names[i] = s.Address
 	}

@@ -3,6 +3,8 @@ package types
 import (
 	"context"
 
+	sdkmath "cosmossdk.io/math"
+
 	sdk "github.com/cosmos/cosmos-sdk/types"
 )
 
@@ -20,4 +22,10 @@ type BankKeeper interface {
 	SendCoinsFromModuleToModule(ctx context.Context, senderModule, recipientModule string, amt sdk.Coins) error
 	GetSupply(ctx context.Context, denom string) sdk.Coin
 	GetBalance(ctx context.Context, addr sdk.AccAddress, denom string) sdk.Coin
+}
+
+// ValidatorsKeeper is what x/bct needs of x/validators: it keeps the efficiency factor there
+// too, where assignment weighting reads it.
+type ValidatorsKeeper interface {
+	SetEfficiency(ctx context.Context, operator sdk.AccAddress, eff sdkmath.LegacyDec) error
 }

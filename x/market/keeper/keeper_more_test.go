@@ -11,6 +11,7 @@ import (
 
 	appparams "github.com/buildchain/buildchain/app/params"
 	bcttypes "github.com/buildchain/buildchain/x/bct/types"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	"github.com/buildchain/buildchain/x/market/keeper"
 	"github.com/buildchain/buildchain/x/market/tally"
 	"github.com/buildchain/buildchain/x/market/testutil"
@@ -143,7 +144,7 @@ func TestMisbehaviourReportSlashesDissenter(t *testing.T) {
 	// p2's 30 BCT: 0.6 fee, 29.4 to p1.
 	require.Equal(t, sdkmath.NewInt(200*bct+29_400_000), f.Balance(s.p1))
 	require.Equal(t, sdkmath.NewInt(170*bct), f.Balance(s.p2))
-	require.Equal(t, []testutil.Verdict{{ClaimID: 7, MarketID: 1, Outcome: types.OUTCOME_MISBEHAVIOUR_REPORT, Decided: true}}, f.Claims.Verdicts)
+	require.Equal(t, []testutil.Verdict{{ClaimID: 7, Outcome: claimstypes.OutcomeMisbehaviourReport}}, f.Claims.Verdicts)
 	s.checkInvariants(t)
 }
 
@@ -189,7 +190,7 @@ func TestNonDeterminismSlashesNobody(t *testing.T) {
 	}
 	require.Equal(t, sdkmath.NewInt(100*bct), f.Claims.Deposits[7])
 	require.Equal(t, supply, f.Supply())
-	require.Equal(t, []testutil.Verdict{{ClaimID: 7, MarketID: 1, Outcome: types.OUTCOME_NON_DETERMINISM, Decided: true}}, f.Claims.Verdicts)
+	require.Equal(t, []testutil.Verdict{{ClaimID: 7, Outcome: claimstypes.OutcomeNonDeterminism}}, f.Claims.Verdicts)
 }
 
 func TestNoQuorumIsUndecidedNonDeterminism(t *testing.T) {
@@ -213,7 +214,7 @@ func TestNoQuorumIsUndecidedNonDeterminism(t *testing.T) {
 	require.Equal(t, sdkmath.NewInt(200*bct+32_666_667), f.Balance(s.p1))
 	require.Equal(t, sdkmath.NewInt(200*bct+16_333_333), f.Balance(s.p2))
 	require.Equal(t, sdkmath.NewInt(150*bct), f.Balance(s.p3))
-	require.Equal(t, []testutil.Verdict{{ClaimID: 7, MarketID: 1, Outcome: types.OUTCOME_NON_DETERMINISM, Decided: false}}, f.Claims.Verdicts)
+	require.Equal(t, []testutil.Verdict{{ClaimID: 7, Outcome: claimstypes.OutcomeInconclusive}}, f.Claims.Verdicts)
 	s.checkInvariants(t)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	appparams "github.com/buildchain/buildchain/app/params"
 	bcttypes "github.com/buildchain/buildchain/x/bct/types"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	"github.com/buildchain/buildchain/x/market/keeper"
 	"github.com/buildchain/buildchain/x/market/tally"
 	"github.com/buildchain/buildchain/x/market/testutil"
@@ -36,6 +37,11 @@ func newScene(t *testing.T) *scene {
 		p1: testutil.Addr("p1"), p2: testutil.Addr("p2"), p3: testutil.Addr("p3")}
 	f.Fund(t, s.pub, 500*bct)
 	f.Claims.LockDeposit(t, 7, s.pub, 100*bct)
+	f.Claims.Claims[7] = claimstypes.Claim{Id: 7, Publisher: s.pub.String(), OutputCid: "bafyclaimed", Assignments: []claimstypes.Assignment{
+		{Round: 1, Validator: s.agree1.String(), Status: claimstypes.ROUND_STATUS_AGREED, OutputCid: "bafyclaimed", BuildTimeMs: 1000},
+		{Round: 2, Validator: s.agree2.String(), Status: claimstypes.ROUND_STATUS_AGREED, OutputCid: "bafyclaimed", BuildTimeMs: 1100},
+		{Round: 3, Validator: s.dis.String(), Status: claimstypes.ROUND_STATUS_DISAGREED, OutputCid: "bafyreported", BuildTimeMs: 1234},
+	}}
 	for _, v := range []sdk.AccAddress{s.agree1, s.agree2, s.dis} {
 		f.Fund(t, v, 1000*bct)
 		f.Validators.Bond(t, v, 1000*bct)
@@ -126,7 +132,7 @@ func TestMisbehaviourClaimSlashesPublisherAndAgreeingValidators(t *testing.T) {
 	require.Equal(t, supplyBefore.Sub(sdkmath.NewInt(150*bct)), f.Supply())
 	require.True(t, f.ModuleBalance(types.ModuleName).IsZero())
 	require.True(t, f.ModuleBalance(bcttypes.ModuleName).IsZero())
-	require.Equal(t, []testutil.Verdict{{ClaimID: 7, MarketID: 1, Outcome: types.OUTCOME_MISBEHAVIOUR_CLAIM, Decided: true}}, f.Claims.Verdicts)
+	require.Equal(t, []testutil.Verdict{{ClaimID: 7, Outcome: claimstypes.OutcomeMisbehaviourClaim}}, f.Claims.Verdicts)
 	s.checkInvariants(t)
 	// bct booked the slashes.
 	st, err := f.Bct.ValidatorStats.Get(f.Ctx, s.agree1)
@@ -135,4 +141,29 @@ func TestMisbehaviourClaimSlashesPublisherAndAgreeingValidators(t *testing.T) {
 	p, err := f.Bct.Period.Get(f.Ctx)
 	require.NoError(t, err)
 	require.Equal(t, sdkmath.NewInt(150*bct), p.Burned)
+	// The honest dissenter is credited its build time; the liars are not.
+	ds, err := f.Bct.ValidatorStats.Get(f.Ctx, s.dis)
+	require.NoError(t, err)
+	require.Equal(t, sdkmath.LegacyNewDec(1234), ds.RewardableTime)
+	require.True(t, st.RewardableTime.IsZero())
+}
+
+func TestOpenRequestFromClaim(t *testing.T) {
+	s := newScene(t)
+	c := s.f.Claims.Claims[7]
+	c.DerivationCid = "bafyderivation"
+	req, err := keeper.OpenRequestFromClaim(c)
+	require.NoError(t, err)
+	require.Equal(t, types.OpenMarketRequest{ClaimID: 7, Round: 3, DerivationCID: "bafyderivation", ClaimedOutput: "bafyclaimed",
+		ReportedOutput: "bafyreported", Publisher: s.pub, Dissenter: s.dis, Agreeing: []sdk.AccAddress{s.agree1, s.agree2}}, req)
+	// The hook opens it.
+	require.NoError(t, s.f.Market.Hooks().AfterClaimDisputed(s.f.Ctx, c))
+	m, err := s.f.Market.GetMarket(s.f.Ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, uint64(7), m.ClaimId)
+	require.Equal(t, []string{s.agree1.String(), s.agree2.String()}, m.Agreeing)
+	// A claim without a disputing report is refused.
+	c.Assignments = c.Assignments[:2]
+	_, err = keeper.OpenRequestFromClaim(c)
+	require.ErrorIs(t, err, types.ErrInvalidMarket)
 }

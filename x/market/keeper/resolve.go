@@ -2,6 +2,7 @@ package keeper
 
 import (
 	"context"
+	"fmt"
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
@@ -11,6 +12,7 @@ import (
 
 	appparams "github.com/buildchain/buildchain/app/params"
 	bcttypes "github.com/buildchain/buildchain/x/bct/types"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	"github.com/buildchain/buildchain/x/market/tally"
 	"github.com/buildchain/buildchain/x/market/types"
 )
@@ -107,10 +109,6 @@ func (k Keeper) Resolve(ctx context.Context, id uint64) error {
 	}
 
 	outcome := types.Outcome(res.Outcome)
-	if err := k.applyVerdict(ctx, market, outcome); err != nil {
-		return err
-	}
-
 	market.Status = types.MARKET_STATUS_RESOLVED
 	market.Outcome = outcome
 	market.Decided = res.Decided
@@ -122,10 +120,8 @@ func (k Keeper) Resolve(ctx context.Context, id uint64) error {
 	if err := k.OpenMarkets.Remove(ctx, collections.Join(market.RevealEnd, id)); err != nil {
 		return errorsmod.Wrap(err, "unindexing market")
 	}
-	if c := k.deps.claims; c != nil {
-		if err := c.AfterMarketResolved(ctx, market.ClaimId, id, outcome, res.Decided); err != nil {
-			return errorsmod.Wrapf(err, "x/claims refused the verdict on claim %d", market.ClaimId)
-		}
+	if err := k.applyVerdict(ctx, market, outcome, res.Decided); err != nil {
+		return err
 	}
 	return sdkCtx.EventManager().EmitTypedEvent(&types.EventMarketResolved{
 		MarketId: id, ClaimId: market.ClaimId, Outcome: outcome, Decided: res.Decided, Reason: string(res.Reason),
@@ -133,21 +129,44 @@ func (k Keeper) Resolve(ctx context.Context, id uint64) error {
 	})
 }
 
-// applyVerdict slashes the liars the market named (SPEC §3):
-//   - MISBEHAVIOUR_CLAIM: the publisher loses its whole deposit and every validator whose
-//     report agreed with the claim loses slash_fraction_validator of its bond; the dissenter
-//     exposed them.
+// DisputeOutcome maps a market result onto x/claims' verdicts: a decided NON_DETERMINISM
+// counts as agreement; an undecided market (no quorum, tie) is SPEC's "NON_DETERMINISM plus
+// extra rounds", i.e. x/claims' OutcomeInconclusive.
+func DisputeOutcome(o types.Outcome, decided bool) claimstypes.DisputeOutcome {
+	switch {
+	case o == types.OUTCOME_MISBEHAVIOUR_CLAIM:
+		return claimstypes.OutcomeMisbehaviourClaim
+	case o == types.OUTCOME_MISBEHAVIOUR_REPORT:
+		return claimstypes.OutcomeMisbehaviourReport
+	case !decided:
+		return claimstypes.OutcomeInconclusive
+	default:
+		return claimstypes.OutcomeNonDeterminism
+	}
+}
+
+// applyVerdict tells x/claims and slashes the liars the market named (SPEC §3):
+//   - MISBEHAVIOUR_CLAIM: the claim is REJECTED; the publisher loses its whole deposit and
+//     every validator whose report agreed with the claim loses slash_fraction_validator of its
+//     bond; the dissenter exposed them (and is credited its build time, which no VALID claim
+//     will credit).
 //   - MISBEHAVIOUR_REPORT: the dissenting validator loses slash_fraction_validator of its
-//     bond; the validators whose reports agreed with the claim exposed it (none: all burned).
+//     bond and its round is reassigned; the validators whose reports agreed with the claim
+//     exposed it (none: all of it is burned).
 //
-// The slashed coins are moved into the x/bct module account, which pays half to the exposers
-// and burns the rest.
-func (k Keeper) applyVerdict(ctx context.Context, market types.Market, outcome types.Outcome) error {
+// The slashed coins go into the x/bct module account, which pays half to the exposers and
+// burns the rest.
+func (k Keeper) applyVerdict(ctx context.Context, market types.Market, outcome types.Outcome, decided bool) error {
+	claims := k.deps.claims
+	if claims == nil {
+		return errorsmod.Wrap(types.ErrInvalidMarket, "x/claims is not wired")
+	}
+	if err := claims.ResolveDispute(ctx, market.ClaimId, DisputeOutcome(outcome, decided)); err != nil {
+		return errorsmod.Wrapf(err, "x/claims refused the verdict on claim %d", market.ClaimId)
+	}
 	var liars, exposers []string
-	slashPublisher := false
 	switch outcome {
 	case types.OUTCOME_MISBEHAVIOUR_CLAIM:
-		slashPublisher = true
 		liars, exposers = market.Agreeing, []string{market.Dissenter}
 	case types.OUTCOME_MISBEHAVIOUR_REPORT:
 		liars, exposers = []string{market.Dissenter}, market.Agreeing
@@ -155,45 +174,48 @@ func (k Keeper) applyVerdict(ctx context.Context, market types.Market, outcome t
 		return nil
 	}
 	total := sdkmath.ZeroInt()
-	if slashPublisher {
-		if k.deps.claims == nil {
-			return errorsmod.Wrap(types.ErrInvalidMarket, "x/claims is not wired: cannot forfeit the deposit")
-		}
-		amt, err := k.deps.claims.ForfeitDeposit(ctx, market.ClaimId, bcttypes.ModuleName)
+	if outcome == types.OUTCOME_MISBEHAVIOUR_CLAIM {
+		dep, err := claims.SeizeDeposit(ctx, market.ClaimId, bcttypes.ModuleName)
 		if err != nil {
-			return errorsmod.Wrapf(err, "forfeiting the deposit of claim %d", market.ClaimId)
+			return errorsmod.Wrapf(err, "seizing the deposit of claim %d", market.ClaimId)
 		}
 		pub, err := sdk.AccAddressFromBech32(market.Publisher)
 		if err != nil {
 			return errorsmod.Wrapf(err, "publisher %q", market.Publisher)
 		}
-		if err := k.bctKeeper.NoteSlash(ctx, pub, slashKindPublisherDeposit, market.ClaimId, amt); err != nil {
+		if err := k.bctKeeper.NoteSlash(ctx, pub, slashKindPublisherDeposit, market.ClaimId, dep.Amount); err != nil {
 			return err
 		}
-		total = total.Add(amt)
+		total = total.Add(dep.Amount)
+		if err := k.creditHonestBuilds(ctx, market.ClaimId); err != nil {
+			return err
+		}
 	}
-	if len(liars) > 0 {
-		if k.deps.validators == nil {
-			return errorsmod.Wrap(types.ErrInvalidMarket, "x/validators is not wired: cannot slash bonds")
-		}
-		fraction, err := k.bctKeeper.SlashFractionValidator(ctx)
+	vals := k.deps.validators
+	if vals == nil {
+		return errorsmod.Wrap(types.ErrInvalidMarket, "x/validators is not wired")
+	}
+	fraction, err := k.bctKeeper.SlashFractionValidator(ctx)
+	if err != nil {
+		return err
+	}
+	reason := fmt.Sprintf("market %d: %s", market.Id, outcome)
+	for _, l := range liars {
+		addr, err := sdk.AccAddressFromBech32(l)
 		if err != nil {
+			return errorsmod.Wrapf(err, "validator %q", l)
+		}
+		amt, err := vals.SlashBond(ctx, addr, fraction, bcttypes.ModuleName, reason)
+		if err != nil {
+			// A liar that is no longer a validator has no bond left to take; the verdict
+			// still stands for everyone else.
+			sdk.UnwrapSDKContext(ctx).Logger().Info("x/market: cannot slash", "validator", l, "err", err)
+			continue
+		}
+		if err := k.bctKeeper.NoteSlash(ctx, addr, slashKindValidatorBond, market.ClaimId, amt.Amount); err != nil {
 			return err
 		}
-		for _, l := range liars {
-			addr, err := sdk.AccAddressFromBech32(l)
-			if err != nil {
-				return errorsmod.Wrapf(err, "validator %q", l)
-			}
-			amt, err := k.deps.validators.SlashBond(ctx, addr, fraction, bcttypes.ModuleName)
-			if err != nil {
-				return errorsmod.Wrapf(err, "slashing the bond of %s", l)
-			}
-			if err := k.bctKeeper.NoteSlash(ctx, addr, slashKindValidatorBond, market.ClaimId, amt); err != nil {
-				return err
-			}
-			total = total.Add(amt)
-		}
+		total = total.Add(amt.Amount)
 	}
 	exp := make([]sdk.AccAddress, 0, len(exposers))
 	for _, e := range exposers {
@@ -207,4 +229,29 @@ func (k Keeper) applyVerdict(ctx context.Context, market types.Market, outcome t
 		return errorsmod.Wrap(err, "distributing the slash")
 	}
 	return nil
+}
+
+// creditHonestBuilds books the build times of a rejected claim's honest rebuilders (the
+// dissenter and earlier reports judged non-determinism) in x/bct: they did the work, and the
+// claim will never become VALID to credit them.
+func (k Keeper) creditHonestBuilds(ctx context.Context, claimID uint64) error {
+	c, err := k.deps.claims.GetClaim(ctx, claimID)
+	if err != nil {
+		return errorsmod.Wrapf(err, "reading claim %d", claimID)
+	}
+	var reports []bcttypes.BuildReport
+	for _, a := range c.Assignments {
+		if a.Status != claimstypes.ROUND_STATUS_DISAGREED && a.Status != claimstypes.ROUND_STATUS_NON_DETERMINISM {
+			continue
+		}
+		addr, err := sdk.AccAddressFromBech32(a.Validator)
+		if err != nil {
+			return errorsmod.Wrapf(err, "validator %q", a.Validator)
+		}
+		reports = append(reports, bcttypes.BuildReport{Validator: addr, BuildTimeMs: a.BuildTimeMs})
+	}
+	if len(reports) == 0 {
+		return nil
+	}
+	return k.bctKeeper.RecordValidation(ctx, claimID, reports)
 }

@@ -26,6 +26,7 @@ import (
 	appparams "github.com/buildchain/buildchain/app/params"
 	bctkeeper "github.com/buildchain/buildchain/x/bct/keeper"
 	bcttypes "github.com/buildchain/buildchain/x/bct/types"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	marketkeeper "github.com/buildchain/buildchain/x/market/keeper"
 	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
@@ -79,7 +80,7 @@ func New(t testing.TB) *Fixture {
 	bct := bctkeeper.NewKeeper(cdc, runtime.NewKVStoreService(keys[bcttypes.StoreKey]), authority, ak, bk)
 	mk := marketkeeper.NewKeeper(cdc, runtime.NewKVStoreService(keys[markettypes.StoreKey]), authority, ak, bk, bct)
 	f := &Fixture{Ctx: ctx, AK: ak, BK: bk, Bct: bct, Market: mk, Authority: authority}
-	f.Claims = &FakeClaims{f: f, Deposits: map[uint64]sdkmath.Int{}}
+	f.Claims = &FakeClaims{f: f, Deposits: map[uint64]sdkmath.Int{}, Claims: map[uint64]claimstypes.Claim{}}
 	f.Validators = &FakeValidators{f: f, Bonds: map[string]sdkmath.Int{}}
 	mk.SetClaimsKeeper(f.Claims)
 	mk.SetValidatorsKeeper(f.Validators)
@@ -135,20 +136,22 @@ func (f *Fixture) EndBlock(t testing.TB) {
 	}
 }
 
-// FakeClaims holds deposits in its module account and records verdicts.
+// FakeClaims holds deposits in its module account and records verdicts, standing in for
+// the x/claims keeper's market-facing methods.
 type FakeClaims struct {
 	f        *Fixture
 	Deposits map[uint64]sdkmath.Int
+	// Claims are returned by GetClaim (tests fill in the assignments they need).
+	Claims   map[uint64]claimstypes.Claim
 	Verdicts []Verdict
-	// Fail makes AfterMarketResolved fail (to test that a failed resolution changes nothing).
+	// Fail makes ResolveDispute fail (to test that a failed resolution changes nothing).
 	Fail bool
 }
 
-// Verdict is one AfterMarketResolved call.
+// Verdict is one ResolveDispute call.
 type Verdict struct {
-	ClaimID, MarketID uint64
-	Outcome           markettypes.Outcome
-	Decided           bool
+	ClaimID uint64
+	Outcome claimstypes.DisputeOutcome
 }
 
 // LockDeposit moves n ubct from the publisher into the claims stand-in for claim id.
@@ -160,26 +163,36 @@ func (c *FakeClaims) LockDeposit(t testing.TB, id uint64, publisher sdk.AccAddre
 	c.Deposits[id] = sdkmath.NewInt(n)
 }
 
-// ForfeitDeposit implements markettypes.ClaimsKeeper.
-func (c *FakeClaims) ForfeitDeposit(ctx context.Context, id uint64, to string) (sdkmath.Int, error) {
-	d, ok := c.Deposits[id]
-	if !ok || d.IsZero() {
-		return sdkmath.ZeroInt(), fmt.Errorf("claim %d has no deposit", id)
+// GetClaim implements markettypes.ClaimsKeeper.
+func (c *FakeClaims) GetClaim(_ context.Context, id uint64) (claimstypes.Claim, error) {
+	cl, ok := c.Claims[id]
+	if !ok {
+		return cl, fmt.Errorf("claim %d not found", id)
 	}
-	if err := c.f.BK.SendCoinsFromModuleToModule(ctx, ClaimsModule, to, sdk.NewCoins(sdk.NewCoin(appparams.BondDenom, d))); err != nil {
-		return sdkmath.Int{}, err
-	}
-	c.Deposits[id] = sdkmath.ZeroInt()
-	return d, nil
+	return cl, nil
 }
 
-// AfterMarketResolved implements markettypes.ClaimsKeeper.
-func (c *FakeClaims) AfterMarketResolved(_ context.Context, claimID, marketID uint64, o markettypes.Outcome, decided bool) error {
+// ResolveDispute implements markettypes.ClaimsKeeper.
+func (c *FakeClaims) ResolveDispute(_ context.Context, id uint64, o claimstypes.DisputeOutcome) error {
 	if c.Fail {
 		return fmt.Errorf("fake claims: refusing verdict")
 	}
-	c.Verdicts = append(c.Verdicts, Verdict{claimID, marketID, o, decided})
+	c.Verdicts = append(c.Verdicts, Verdict{id, o})
 	return nil
+}
+
+// SeizeDeposit implements markettypes.ClaimsKeeper.
+func (c *FakeClaims) SeizeDeposit(ctx context.Context, id uint64, to string) (sdk.Coin, error) {
+	d, ok := c.Deposits[id]
+	if !ok || d.IsZero() {
+		return sdk.Coin{}, fmt.Errorf("claim %d has no deposit", id)
+	}
+	coin := sdk.NewCoin(appparams.BondDenom, d)
+	if err := c.f.BK.SendCoinsFromModuleToModule(ctx, ClaimsModule, to, sdk.NewCoins(coin)); err != nil {
+		return sdk.Coin{}, err
+	}
+	c.Deposits[id] = sdkmath.ZeroInt()
+	return coin, nil
 }
 
 // FakeValidators holds bonds in its module account.
@@ -198,17 +211,17 @@ func (v *FakeValidators) Bond(t testing.TB, addr sdk.AccAddress, n int64) {
 }
 
 // SlashBond implements markettypes.ValidatorsKeeper.
-func (v *FakeValidators) SlashBond(ctx context.Context, addr sdk.AccAddress, fraction sdkmath.LegacyDec, to string) (sdkmath.Int, error) {
+func (v *FakeValidators) SlashBond(ctx context.Context, addr sdk.AccAddress, fraction sdkmath.LegacyDec, to, _ string) (sdk.Coin, error) {
 	b, ok := v.Bonds[addr.String()]
 	if !ok {
-		return sdkmath.Int{}, fmt.Errorf("%s is not a validator", addr)
+		return sdk.Coin{}, fmt.Errorf("%s is not a validator", addr)
 	}
-	amt := sdkmath.LegacyNewDecFromInt(b).Mul(fraction).TruncateInt()
+	amt := sdk.NewCoin(appparams.BondDenom, sdkmath.LegacyNewDecFromInt(b).Mul(fraction).TruncateInt())
 	if amt.IsPositive() {
-		if err := v.f.BK.SendCoinsFromModuleToModule(ctx, ValidatorsModule, to, sdk.NewCoins(sdk.NewCoin(appparams.BondDenom, amt))); err != nil {
-			return sdkmath.Int{}, err
+		if err := v.f.BK.SendCoinsFromModuleToModule(ctx, ValidatorsModule, to, sdk.NewCoins(amt)); err != nil {
+			return sdk.Coin{}, err
 		}
 	}
-	v.Bonds[addr.String()] = b.Sub(amt)
+	v.Bonds[addr.String()] = b.Sub(amt.Amount)
 	return amt, nil
 }

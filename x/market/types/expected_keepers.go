@@ -8,6 +8,8 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/buildchain/buildchain/x/bct/economics"
+	bcttypes "github.com/buildchain/buildchain/x/bct/types"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
 // BankKeeper is what x/market needs of x/bank: stakes move into and out of its module account.
@@ -24,8 +26,10 @@ type AccountKeeper interface {
 }
 
 // BctKeeper is what x/market needs of x/bct: fees, burns and slashes go through it so the
-// supply accounting sees them.
+// supply accounting sees them, and the honest dissenter of a rejected claim is credited its
+// build time.
 type BctKeeper interface {
+	RecordValidation(ctx context.Context, claimID uint64, reports []bcttypes.BuildReport) error
 	PayDevFund(ctx context.Context, fromModule string, amt sdkmath.Int) error
 	Burn(ctx context.Context, fromModule string, amt sdkmath.Int) error
 	SlashFractionValidator(ctx context.Context) (sdkmath.LegacyDec, error)
@@ -33,22 +37,20 @@ type BctKeeper interface {
 	DistributeSlash(ctx context.Context, claimID uint64, fromModule string, total sdkmath.Int, exposers []sdk.AccAddress) (economics.SlashSplit, error)
 }
 
-// ClaimsKeeper is what x/market needs of x/claims when a market resolves.
+// ClaimsKeeper is what x/market needs of x/claims (its keeper, as x/claims defines it).
 type ClaimsKeeper interface {
-	// ForfeitDeposit moves the claim's whole locked deposit from the claims module account
-	// to toModule (the publisher lied) and returns the amount.
-	ForfeitDeposit(ctx context.Context, claimID uint64, toModule string) (sdkmath.Int, error)
-	// AfterMarketResolved hands the verdict back to the claim's game: NON_DETERMINISM
-	// (decided == false: no quorum or a tie, SPEC's extra rounds) continues it;
-	// MISBEHAVIOUR_CLAIM ends it; MISBEHAVIOUR_REPORT voids the dissenter's round.
-	AfterMarketResolved(ctx context.Context, claimID, marketID uint64, outcome Outcome, decided bool) error
+	GetClaim(ctx context.Context, id uint64) (claimstypes.Claim, error)
+	// ResolveDispute hands the verdict back to the claim's game.
+	ResolveDispute(ctx context.Context, claimID uint64, outcome claimstypes.DisputeOutcome) error
+	// SeizeDeposit moves the locked deposit of a REJECTED claim to recipientModule.
+	SeizeDeposit(ctx context.Context, claimID uint64, recipientModule string) (sdk.Coin, error)
 }
 
 // ValidatorsKeeper is what x/market needs of x/validators.
 type ValidatorsKeeper interface {
-	// SlashBond takes floor(bond × fraction) of the validator's bond out of the validators
-	// module account into toModule, lowers its recorded bond, and returns the amount.
-	SlashBond(ctx context.Context, validator sdk.AccAddress, fraction sdkmath.LegacyDec, toModule string) (sdkmath.Int, error)
+	// SlashBond takes fraction of the validator's bond out of the validators module account
+	// into recipientModule, lowers its recorded bond, and returns the amount.
+	SlashBond(ctx context.Context, operator sdk.AccAddress, fraction sdkmath.LegacyDec, recipientModule, reason string) (sdk.Coin, error)
 }
 
 // OpenMarketRequest is what x/claims passes when a report differs from the claimed output.
