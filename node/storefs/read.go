@@ -85,6 +85,29 @@ func unixfsMode(fsn *unixfs.FSNode) os.FileMode {
 	return m & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
 }
 
+// SymlinkTarget returns a symlink node's target with its self-references
+// (if any) written back as root.
+func SymlinkTarget(nd ipld.Node, root cid.Cid) (string, error) {
+	e, err := StatNode("", nd)
+	if err != nil {
+		return "", err
+	}
+	if e.Kind != KindSymlink {
+		return "", fmt.Errorf("node %s is not a symlink", nd.Cid())
+	}
+	refs, err := FileSelfRefs(nd)
+	if err != nil || len(refs.Offsets) == 0 {
+		return e.Target, err
+	}
+	val := []byte(root.String())
+	if len(val) != refs.Len {
+		return "", fmt.Errorf("symlink %s: self-reference of %d bytes cannot hold root %s", nd.Cid(), refs.Len, root)
+	}
+	b := []byte(e.Target)
+	refs.Patch(b, 0, val)
+	return string(b), nil
+}
+
 // Resolve walks path p (slash-separated, may be empty) from root.
 func (s *Store) Resolve(ctx context.Context, root cid.Cid, p string) (ipld.Node, error) {
 	nd, err := s.GetNode(root)
@@ -276,7 +299,11 @@ func (s *Store) exportNode(ctx context.Context, nd ipld.Node, root cid.Cid, dest
 	}
 	switch e.Kind {
 	case KindSymlink:
-		return os.Symlink(e.Target, dest)
+		t, err := SymlinkTarget(nd, root)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(t, dest)
 	case KindDir:
 		if err := os.Mkdir(dest, 0o755); err != nil {
 			return err
@@ -302,7 +329,9 @@ func (s *Store) exportNode(ctx context.Context, nd ipld.Node, root cid.Cid, dest
 			}
 		}
 		if e.Mode != 0 {
-			return os.Chmod(dest, e.Mode)
+			// World-readable: store content is public, and builds read
+			// exported inputs as another uid.
+			return os.Chmod(dest, e.Mode|0o555)
 		}
 		return nil
 	default:
@@ -311,8 +340,8 @@ func (s *Store) exportNode(ctx context.Context, nd ipld.Node, root cid.Cid, dest
 			return err
 		}
 		defer r.Close()
-		mode := e.Mode
-		if mode == 0 {
+		mode := e.Mode | 0o444 // world-readable, see above
+		if e.Mode == 0 {
 			mode = 0o644
 		}
 		f, err := os.OpenFile(dest, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)

@@ -133,7 +133,11 @@ func (f *filesystem) newChild(ctx context.Context, parent *fs.Inode, name string
 		emb = &dirNode{fsys: f, nd: nd, root: root}
 		mode = fuse.S_IFDIR
 	case storefs.KindSymlink:
-		emb = &linkNode{target: []byte(e.Target)}
+		t, err := storefs.SymlinkTarget(nd, root)
+		if err != nil {
+			return nil, f.eio("readlink "+name, err)
+		}
+		emb = &linkNode{target: []byte(t)}
 		mode = fuse.S_IFLNK
 	default:
 		refs, err := storefs.FileSelfRefs(nd)

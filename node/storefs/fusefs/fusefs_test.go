@@ -229,6 +229,7 @@ func TestFUSESelfReference(t *testing.T) {
 	must(os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o644))
 	must(os.WriteFile(filepath.Join(dir, "run"), script, 0o755))
 	must(os.WriteFile(filepath.Join(dir, "plain.txt"), plain, 0o644))
+	must(os.Symlink("/ipfs/store/"+string(ph)+"/run", filepath.Join(dir, "link")))
 	ctx := context.Background()
 	root, err := s.AddPath(ctx, dir, storefs.AddOptions{PreserveMode: true, SelfRef: ph})
 	must(err)
@@ -245,6 +246,9 @@ func TestFUSESelfReference(t *testing.T) {
 		if bytes.Contains(got, ph) {
 			t.Errorf("%s: placeholder visible", name)
 		}
+	}
+	if tgt, err := os.Readlink(filepath.Join(mnt, root.String(), "link")); err != nil || tgt != "/ipfs/store/"+root.String()+"/run" {
+		t.Errorf("symlink target through FUSE: %q %v", tgt, err)
 	}
 	// Unaligned small reads across the straddling reference.
 	f, err := os.Open(filepath.Join(mnt, root.String(), "big.bin"))
@@ -264,6 +268,9 @@ func TestFUSESelfReference(t *testing.T) {
 	if !strings.Contains(string(got), "/ipfs/store/"+root.String()+"/bin/real") {
 		t.Errorf("export: %q", got)
 	}
+	if tgt, err := os.Readlink(filepath.Join(out, "link")); err != nil || tgt != "/ipfs/store/"+root.String()+"/run" {
+		t.Errorf("exported symlink target: %q %v", tgt, err)
+	}
 	// The CID is a hash modulo self-references: another placeholder gives
 	// the same root; a file without one keeps its plain CID.
 	dir2 := t.TempDir()
@@ -271,6 +278,7 @@ func TestFUSESelfReference(t *testing.T) {
 	must(os.WriteFile(filepath.Join(dir2, "big.bin"), bytes.ReplaceAll(big, ph, ph2), 0o644))
 	must(os.WriteFile(filepath.Join(dir2, "run"), bytes.ReplaceAll(script, ph, ph2), 0o755))
 	must(os.WriteFile(filepath.Join(dir2, "plain.txt"), plain, 0o644))
+	must(os.Symlink("/ipfs/store/"+string(ph2)+"/run", filepath.Join(dir2, "link")))
 	root2, err := s.AddPath(ctx, dir2, storefs.AddOptions{PreserveMode: true, SelfRef: ph2})
 	must(err)
 	if root2 != root {
