@@ -38,8 +38,8 @@ type Config struct {
 	Args    []string          // arguments after argv[0]
 	Env     map[string]string // derivation env (plus out); the fixed SPEC §2 variables are added
 	Mounts  []Mount
-	// BuildHostDir is the host directory mounted writable at /build. Run creates a temporary one
-	// (and removes it) when empty.
+	// BuildHostDir is the host directory mounted writable at /build (kept after a failed
+	// build for inspection). When empty, /build is a tmpfs that vanishes with the sandbox.
 	BuildHostDir string
 	Limits       Limits
 	Timeout      time.Duration // wall clock; 0 means none

@@ -34,7 +34,9 @@ type initConfig struct {
 	Builder string   // path inside the sandbox
 	Argv    []string // full argv including argv[0]
 	Env     []string // final environment
-	Mounts  []Mount  // includes /build
+	Mounts  []Mount  // includes /build unless BuildTmpfs
+	// BuildTmpfs mounts a tmpfs owned by the builder at /build.
+	BuildTmpfs bool
 }
 
 // Init must be called first thing in main() of every binary that uses Run, and in TestMain of
@@ -95,6 +97,16 @@ func runInit() error {
 	for _, m := range mounts {
 		if err := bindMount(m.Source, filepath.Join(root, m.Target), m.Writable); err != nil {
 			return err
+		}
+	}
+	if cfg.BuildTmpfs {
+		// uid/gid are read in this user namespace: the builder's ids.
+		opts := fmt.Sprintf("mode=0755,uid=%d,gid=%d", BuilderUID, BuilderGID)
+		if err := os.MkdirAll(filepath.Join(root, BuildDir), 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount("tmpfs", filepath.Join(root, BuildDir), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+			return fmt.Errorf("mount %s: %w", BuildDir, err)
 		}
 	}
 	if err := setupDev(root); err != nil {

@@ -12,14 +12,42 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 func sleepBrief() { time.Sleep(10 * time.Millisecond) }
+
+var rootOnce struct {
+	sync.Once
+	dir string
+	err error
+}
+
+// rootMountpoint is the directory every init mounts its fresh tmpfs root on. Each init does so
+// in its own mount namespace, so all builds share one empty host directory and none has to
+// create or remove one.
+func rootMountpoint() (string, error) {
+	rootOnce.Do(func() {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("buildchain-sandbox-root-%d", os.Getuid()))
+		if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+			rootOnce.err = fmt.Errorf("sandbox root mount point: %w", err)
+			return
+		}
+		fi, err := os.Lstat(dir)
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o755 {
+			rootOnce.err = fmt.Errorf("sandbox root mount point %s must be a 0755 directory", dir)
+			return
+		}
+		rootOnce.dir = dir
+	})
+	return rootOnce.dir, rootOnce.err
+}
 
 // FixedEnv returns the variables every build gets on top of its derivation's env (SPEC §2).
 // The derivation may not override them.
@@ -89,32 +117,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	_, _ = rand.Read(idb[:])
 	id := "buildchain-sandbox-" + hex.EncodeToString(idb[:])
 
-	// The init runs as root of the user namespace mapped to host root, but every path it must
-	// traverse has to be reachable: the work dir is 0755.
-	work, err := os.MkdirTemp("", id+"-")
+	root, err := rootMountpoint()
 	if err != nil {
-		return nil, fmt.Errorf("sandbox work dir: %w", err)
-	}
-	defer os.RemoveAll(work)
-	if err := os.Chmod(work, 0o755); err != nil {
 		return nil, err
-	}
-	root := work + "/root"
-	if err := os.Mkdir(root, 0o755); err != nil {
-		return nil, err
-	}
-	buildHost := cfg.BuildHostDir
-	if buildHost == "" {
-		buildHost = work + "/build"
-		if err := os.Mkdir(buildHost, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	// The builder (host uid hostUID) owns exactly what it may write.
-	if err := os.Chown(buildHost, hostUID, hostGID); err != nil {
-		return nil, fmt.Errorf("chown build dir: %w", err)
 	}
 	mounts := append([]Mount(nil), cfg.Mounts...)
+	// The builder (host uid hostUID) owns exactly what it may write.
 	for _, m := range mounts {
 		if m.Writable {
 			if err := os.Chown(m.Source, hostUID, hostGID); err != nil {
@@ -122,7 +130,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}
-	mounts = append(mounts, Mount{Source: buildHost, Target: BuildDir, Writable: true})
+	if cfg.BuildHostDir != "" {
+		if err := os.Chown(cfg.BuildHostDir, hostUID, hostGID); err != nil {
+			return nil, fmt.Errorf("chown build dir: %w", err)
+		}
+		mounts = append(mounts, Mount{Source: cfg.BuildHostDir, Target: BuildDir, Writable: true})
+	}
 
 	ic := initConfig{
 		Root:    root,
@@ -130,48 +143,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Argv:    append([]string{cfg.Builder}, cfg.Args...),
 		Env:     buildEnv(cfg.Env),
 		Mounts:  mounts,
+		// Without a host build dir, /build is a tmpfs of the sandbox: nothing on the host to
+		// create or delete (directory operations on a disk cost milliseconds).
+		BuildTmpfs: cfg.BuildHostDir == "",
 	}
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer cfgR.Close()
-	defer cfgW.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer errR.Close()
-	defer errW.Close()
-
 	log := cfg.Log
 	if log == nil {
 		log = io.Discard
 	}
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{initArg0},
-		Env:        []string{},
-		Stdout:     log,
-		Stderr:     log,
-		ExtraFiles: []*os.File{cfgR, errW},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
-				syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
-			// uid 0 inside is host root so the init can reach and bind the host paths it is
-			// given; the builder runs as 1000 -> hostUID after the init dropped to it.
-			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: BuilderUID, HostID: hostUID, Size: 1}},
-			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: BuilderGID, HostID: hostGID, Size: 1}},
-			GidMappingsEnableSetgroups: true, // the init drops its supplementary groups
-			Pdeathsig:                  syscall.SIGKILL,
-		},
+	init, err := takeInit(hostUID, hostGID)
+	if err != nil {
+		return nil, err
 	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%w: start init: %v", ErrSetup, err)
-	}
-	cfgR.Close()
-	errW.Close()
+	init.out.set(log)
+	cmd, cfgW, errR := init.cmd, init.cfgW, init.errR
+	defer cfgW.Close()
+	defer errR.Close()
 	kill := func() { _ = cmd.Process.Kill() } // SIGKILL to pid 1 of the namespace kills all of it
 
 	// The config goes first so the init sets up the sandbox while we create and join the
