@@ -223,4 +223,3 @@ func copyTree(src, dst string) error {
 		return out.Close()
 	})
 }
-

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -45,6 +46,9 @@ func Init() {
 	if len(os.Args) == 0 || os.Args[0] != initArg0 {
 		return
 	}
+	// Every step of the setup, and the final execve, must run on the thread that owns the new
+	// mount namespace; never unlocked, so the runtime never reuses this thread for anything else.
+	runtime.LockOSThread()
 	err := runInit()
 	// Only reached when setup failed (success ends in execve).
 	f := os.NewFile(fdErr, "errpipe")
@@ -71,6 +75,11 @@ func runInit() error {
 
 	// Output modes must not depend on the umask of whoever started the build.
 	unix.Umask(0o022)
+	// A new mount namespace for this thread only (the Go runtime's other threads stay where
+	// they are; execve below makes this thread's namespaces the process's). Init locked it.
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("unshare mount namespace: %w", err)
+	}
 	// Nothing we mount may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)

@@ -67,7 +67,10 @@ func startInit(hostUID, hostGID int) (*started, error) {
 		Stderr:     out,
 		ExtraFiles: []*os.File{cfgR, errW},
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+			// No CLONE_NEWNS here: the init unshares its mount namespace only when it gets its
+			// config. A spare that copied the host's mounts at clone time would pin every one
+			// of them (a FUSE store could then never finish unmounting while a spare waits).
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID |
 				syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
 			// uid 0 inside is host root so the init can reach and bind the host paths it is
 			// given; the builder runs as 1000 -> hostUID after the init dropped to it.
