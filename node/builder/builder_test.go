@@ -203,7 +203,7 @@ func TestSelfRefMaterialised(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, sr.Cached)
 	got := e.cat(r.Output, "")
-	require.Equal(t, "I am /ipfs/store/"+sr.Output.String()+"/bin/whereami\ndata next to me\n", got)
+	require.Equal(t, "I am /ipfs/store/"+sr.Output.String()+"/bin/whereami\ndata next to me\ndata next to me\n", got)
 }
 
 func TestBadInput(t *testing.T) {

@@ -37,7 +37,7 @@ func TestSelfRefThroughFUSE(t *testing.T) {
 	sr, err := e.b.Build(context.Background(), self, Options{})
 	require.NoError(t, err)
 	require.True(t, sr.Cached)
-	want := "I am /ipfs/store/" + sr.Output.String() + "/bin/whereami\ndata next to me\n"
+	want := "I am /ipfs/store/" + sr.Output.String() + "/bin/whereami\ndata next to me\ndata next to me\n"
 	got, err := os.ReadFile(filepath.Join(e.store.MountDir(), r.Output.String()))
 	require.NoError(t, err)
 	require.Equal(t, want, string(got))
@@ -45,6 +45,10 @@ func TestSelfRefThroughFUSE(t *testing.T) {
 	script, err := os.ReadFile(filepath.Join(e.store.MountDir(), sr.Output.String(), "bin", "whereami"))
 	require.NoError(t, err)
 	require.Contains(t, string(script), "/ipfs/store/"+sr.Output.String()+"/share/data")
+	// A symlink to itself points at its real path too.
+	link, err := os.Readlink(filepath.Join(e.store.MountDir(), sr.Output.String(), "bin", "data-link"))
+	require.NoError(t, err)
+	require.Equal(t, "/ipfs/store/"+sr.Output.String()+"/share/data", link)
 	fi, err := os.Stat(filepath.Join(e.store.MountDir(), sr.Output.String(), "bin", "whereami"))
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o555), fi.Mode().Perm())
