@@ -25,7 +25,9 @@ type ReceivedRecord struct {
 
 // Announce signs r with this node's key (setting Builder to this node and
 // Timestamp to now if zero) and broadcasts it on BuildsTopic. It returns the
-// signed record.
+// signed record. Delivery is best effort, as with any gossip: nodes that join
+// later, or whose mesh is still forming, can miss a record, so builders
+// should re-announce what they serve (e.g. on start and periodically).
 func (n *Node) Announce(ctx context.Context, r BuildRecord) (BuildRecord, error) {
 	signed, err := SignRecord(n.host.Peerstore().PrivKey(n.host.ID()), r)
 	if err != nil {
