@@ -35,6 +35,11 @@ func TestDHTProviderLookupAndFetch(t *testing.T) {
 	require.Equal(t, a.ID(), provs[0].ID)
 	require.NotEmpty(t, provs[0].Addrs)
 
+	st0 := a.Status()
+	require.Equal(t, 1, st0.ProvidedRoots)
+	require.GreaterOrEqual(t, st0.Peers, 1)
+	require.GreaterOrEqual(t, st0.RoutingTable, 1)
+
 	// B never held the data: C's blocks can only have come from A.
 	st, err := c.FetchClosure(ctx, root, nil)
 	require.NoError(t, err)
@@ -99,6 +104,7 @@ func TestMDNSDiscovery(t *testing.T) {
 		return b.IsLocalPeer(a.ID()) && a.IsLocalPeer(b.ID())
 	})
 	require.True(t, ok, "mDNS peers did not find each other (no multicast interface? set BUILDCHAIN_SKIP_MDNS=1)")
+	require.Equal(t, 1, b.Status().LocalPeers)
 
 	root := importFile(t, a.bstore, randomBytes(8, 50<<10), 1024, 8)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

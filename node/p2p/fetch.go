@@ -232,6 +232,9 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 
 	// We now hold the closure: tell the DHT, in the background and best
 	// effort (a node without DHT peers still fetched successfully).
+	if n.ctx.Err() != nil {
+		return st, nil // closing: no new background work
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

@@ -348,3 +348,36 @@ func (m mdnsNotifee) HandlePeerFound(pi peer.AddrInfo) {
 func (n *Node) IsLocalPeer(p peer.ID) bool {
 	return n.host.ConnManager().IsProtected(p, mdnsTag)
 }
+
+// Status is a snapshot for `node status` and metrics.
+type Status struct {
+	ID              peer.ID
+	Addrs           []ma.Multiaddr
+	Peers           int // connected peers
+	LocalPeers      int // of which found by mDNS
+	RoutingTable    int // DHT routing table size
+	TopicPeers      int // peers on BuildsTopic
+	ProvidedRoots   int // roots this node announces
+	TrustedBuilders int
+}
+
+// Status reports the node's view of the network.
+func (n *Node) Status() Status {
+	st := Status{
+		ID:           n.host.ID(),
+		Addrs:        n.Addrs(),
+		RoutingTable: n.dht.RoutingTable().Size(),
+		TopicPeers:   len(n.topic.ListPeers()),
+	}
+	for _, p := range n.host.Network().Peers() {
+		st.Peers++
+		if n.IsLocalPeer(p) {
+			st.LocalPeers++
+		}
+	}
+	n.mu.Lock()
+	st.ProvidedRoots = len(n.provided)
+	st.TrustedBuilders = len(n.trusted)
+	n.mu.Unlock()
+	return st
+}
