@@ -178,7 +178,16 @@ func addFile(e *env, file string, sets []string) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, fmt.Errorf("%s: %w", file, err)
 	}
-	return e.b.AddDerivation(d)
+	c, err := e.b.AddDerivation(d)
+	if err != nil {
+		return cid.Undef, err
+	}
+	// A derivation someone added stays until they unpin it (store pin rm): GC must not take
+	// it from under a later build or claim.
+	if err := e.store.Pin(userName(), "derivations", c); err != nil {
+		return cid.Undef, fmt.Errorf("pin derivation %s: %w", c, err)
+	}
+	return c, nil
 }
 
 func buildCmd() *cobra.Command {

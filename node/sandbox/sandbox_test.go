@@ -257,3 +257,53 @@ func TestLogStreaming(t *testing.T) {
 	<-finished
 	require.NoError(t, runErr)
 }
+
+// The limits are really in the kernel while the build runs: find the build's cgroups from the
+// host and read them back.
+func TestLimitsApplied(t *testing.T) {
+	tools := requireSandbox(t)
+	self, err := selfCgroups()
+	require.NoError(t, err)
+	type found struct{ mem, pids, quota, procs string }
+	got := make(chan found, 1)
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			var f found
+			read := func(base, file string) string {
+				m, _ := filepath.Glob(filepath.Join(base, "buildchain-sandbox-*", file))
+				if len(m) != 1 {
+					return ""
+				}
+				b, _ := os.ReadFile(m[0])
+				return strings.TrimSpace(string(b))
+			}
+			v1 := func(ctrl string) string { return filepath.Join(cgroupRoot, ctrl, self[ctrl]) }
+			if v2 := v2Dir([]string{"memory", "pids", "cpu"}); v2 != "" {
+				base := filepath.Join(v2, self[""])
+				f.mem, f.pids, f.quota, f.procs = read(base, "memory.max"), read(base, "pids.max"), read(base, "cpu.max"), read(base, "cgroup.procs")
+				f.quota = strings.TrimSuffix(f.quota, " 100000")
+			} else {
+				f.mem, f.pids, f.quota, f.procs = read(v1("memory"), "memory.limit_in_bytes"), read(v1("pids"), "pids.max"), read(v1("cpu"), "cpu.cfs_quota_us"), read(v1("pids"), "cgroup.procs")
+			}
+			if f.procs != "" {
+				got <- f
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		got <- found{}
+	}()
+	log, err := sh(t, tools, `sleep 2`, func(c *Config) {
+		c.Limits = Limits{MemoryBytes: 96 << 20, Pids: 77, CPUMillis: 1500}
+	})
+	require.NoError(t, err, log)
+	f := <-got
+	require.Equal(t, "100663296", f.mem)
+	require.Equal(t, "77", f.pids)
+	require.Equal(t, "150000", f.quota)
+	require.NotEmpty(t, f.procs, "the build's processes are in its pids cgroup")
+	// And the cgroups are gone afterwards.
+	m, _ := filepath.Glob(filepath.Join(cgroupRoot, "pids", self["pids"], "buildchain-sandbox-*"))
+	require.Empty(t, m)
+}
