@@ -95,3 +95,17 @@ func (k Keeper) MarketPredictions(ctx context.Context, id uint64) ([]types.Predi
 	}
 	return out, nil
 }
+
+// MarketsByClaimIDs returns the markets of a claim, oldest first.
+func (k Keeper) MarketsByClaimIDs(ctx context.Context, claimID uint64) ([]types.Market, error) {
+	var out []types.Market
+	err := k.ByClaim.Walk(ctx, collections.NewPrefixedPairRange[uint64, uint64](claimID), func(key collections.Pair[uint64, uint64]) (bool, error) {
+		m, err := k.Markets.Get(ctx, key.K2())
+		if err != nil {
+			return true, err
+		}
+		out = append(out, m)
+		return false, nil
+	})
+	return out, err
+}
