@@ -305,6 +305,22 @@ print_summary() {
 	done
 }
 
+# port_in_use PORT: true if something accepts connections on 127.0.0.1:PORT.
+port_in_use() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+check_ports_free() { # check_ports_free N
+	local i p busy=()
+	for ((i = 0; i < $1; i++)); do
+		for p in $(p2p_port "$i") $(rpc_port "$i") $(api_port "$i") $(grpc_port "$i") $(pprof_port "$i"); do
+			port_in_use "$p" && busy+=("$p")
+		done
+	done
+	[ "${#busy[@]}" -eq 0 ] ||
+		die "ports in use: ${busy[*]} (another localnet or program?); pick another block with LOCALNET_PORT_BASE. Nothing was changed."
+}
+
 cmd_start() {
 	local explicit="${1:-}" n="${1:-4}" running i
 	[[ "$n" =~ ^[1-9][0-9]*$ ]] || die "start: N must be a positive integer, got '$n'"
@@ -316,6 +332,7 @@ cmd_start() {
 		die "already running in $DIR (nodes: $running); run '$0 stop' first. Nothing was changed."
 	fi
 	if [ -d "$DIR/node0/config" ]; then
+		check_ports_free "$(node_count)"
 		local have
 		have="$(node_count)"
 		if [ -n "$explicit" ] && [ "$explicit" != "$have" ]; then
@@ -324,6 +341,7 @@ cmd_start() {
 		n="$have"
 		echo "localnet: restarting the existing $n-node localnet in $DIR" >&2
 	else
+		check_ports_free "$n"
 		echo "localnet: initialising $n authorities in $DIR" >&2
 		init_net "$n"
 	fi

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 		// Same process, still producing blocks.
 		require.Equal(t, pid, net.PID(0))
 		net.WaitHeight(t, 0, h+2, 20*time.Second)
+	})
+	t.Run("another localnet on the same ports", func(t *testing.T) {
+		other := localnet.New(t, localnet.Options{Nodes: 1, PortBase: net.PortBase})
+		out, err := other.Script("start", "1")
+		require.Error(t, err)
+		require.Contains(t, out, "ports in use")
+		_, statErr := os.Stat(other.Dir)
+		require.True(t, os.IsNotExist(statErr), "a refused start created %s", other.Dir)
 	})
 	t.Run("start with another node count", func(t *testing.T) {
 		out, err := net.Script("start", "3")
