@@ -150,8 +150,10 @@ func TestFUSECorruptAndMissingBlocksGiveEIO(t *testing.T) {
 		"a.bin": corpus.Stream("a", 3*262144+5),
 		"b.bin": corpus.Stream("b", 2*262144),
 		"c.bin": corpus.Stream("c", 1000),
+		"sub/d.txt": []byte("in a directory whose block is corrupted\n"),
 	}
 	for n, d := range data {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, n)), 0o755)
 		if err := os.WriteFile(filepath.Join(dir, n), d, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -175,6 +177,23 @@ func TestFUSECorruptAndMissingBlocksGiveEIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Remove(s.BlockPath(leafOf(t, s, root, "c.bin", 0))); err != nil {
+		t.Fatal(err)
+	}
+	// Corrupt the directory block of sub/ (its name field, so it still
+	// parses: only the hash check can catch it).
+	subNd, err := s.Resolve(context.Background(), root, "sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := s.BlockPath(subNd.Cid())
+	sb, _ := os.ReadFile(sp)
+	i := bytes.Index(sb, []byte("d.txt"))
+	if i < 0 {
+		t.Fatal("dir block without the name")
+	}
+	sb[i] = 'e'
+	os.Chmod(sp, 0o644)
+	if err := os.WriteFile(sp, sb, 0o444); err != nil {
 		t.Fatal(err)
 	}
 	mnt := mountTemp(t, s)
@@ -201,6 +220,12 @@ func TestFUSECorruptAndMissingBlocksGiveEIO(t *testing.T) {
 	}
 	if _, err := os.ReadFile(filepath.Join(base, "c.bin")); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("read file with missing block: got %v, want EIO", err)
+	}
+	if _, err := os.ReadDir(filepath.Join(base, "sub")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("list corrupted directory: got %v, want EIO", err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "sub", "e.txt")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("lookup in corrupted directory: got %v, want EIO", err)
 	}
 	got, err := os.ReadFile(filepath.Join(base, "b.bin"))
 	if err != nil || !bytes.Equal(got, data["b.bin"]) {
