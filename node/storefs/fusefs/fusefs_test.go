@@ -147,9 +147,9 @@ func TestFUSECorruptAndMissingBlocksGiveEIO(t *testing.T) {
 	s := openStore(t)
 	dir := t.TempDir()
 	data := map[string][]byte{
-		"a.bin": corpus.Stream("a", 3*262144+5),
-		"b.bin": corpus.Stream("b", 2*262144),
-		"c.bin": corpus.Stream("c", 1000),
+		"a.bin":     corpus.Stream("a", 3*262144+5),
+		"b.bin":     corpus.Stream("b", 2*262144),
+		"c.bin":     corpus.Stream("c", 1000),
 		"sub/d.txt": []byte("in a directory whose block is corrupted\n"),
 	}
 	for n, d := range data {
