@@ -1,4 +1,11 @@
 // Package e2e holds the slow end-to-end tests: real buildchaind processes on loopback started
 // by scripts/localnet.sh (through testutil/localnet), driven with the real CLI and queried over
-// REST, gRPC and CometBFT RPC. Run it alone: go test -p 1 ./tests/e2e/...
+// REST, gRPC and CometBFT RPC. Run it alone: go test -p 1 ./tests/e2e/... (make test-e2e).
+//
+// Adding a test: start a network of your own with localnet.Start(t, localnet.Options{Nodes: n});
+// it gets a fresh directory and port block and is stopped when the test ends (node logs are
+// printed on failure). The binary is built once per run from this checkout, or taken from
+// $BUILDCHAIND. Keys alice, bob, carol and val0..val(n-1) are funded and live in node 0's
+// keyring. Skip under -short. Helpers: net.Tx (broadcast and wait for the block), net.CLI,
+// net.REST, net.GRPC, net.WaitHeight, net.Kill/StartNode, net.AppHashAt.
 package e2e
