@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // cgroup is one build's set of cgroups: a single v2 directory when memory, pids and cpu are
@@ -68,42 +69,64 @@ func v2Dir(need []string) string {
 	return ""
 }
 
-func newCgroup(name string, lim Limits) (*cgroup, error) {
-	var need []string
-	if lim.MemoryBytes > 0 {
-		need = append(need, "memory")
+var controllers = []string{"memory", "pids", "cpu"}
+
+const cgroupPrefix = "buildchain-sandbox-"
+
+// cgroupName names a build's cgroup after the process that owns it, so that cgroups left by a
+// process that died (it could not remove them) can be told apart and swept.
+func cgroupName(id string) string { return fmt.Sprintf("%s%d-%s", cgroupPrefix, os.Getpid(), id) }
+
+var sweepOnce sync.Once
+
+// sweep removes empty build cgroups under parent whose owner process is gone.
+func sweep(parent string) {
+	ents, _ := os.ReadDir(parent)
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), cgroupPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid == os.Getpid() || alive(pid) {
+			continue
+		}
+		_ = os.Remove(filepath.Join(parent, e.Name())) // fails (EBUSY) unless empty: fine
 	}
-	if lim.Pids > 0 {
-		need = append(need, "pids")
-	}
-	if lim.CPUMillis > 0 {
-		need = append(need, "cpu")
-	}
+}
+
+// newCgroup creates the build's cgroup in every controller this machine offers (v2 when all
+// three are delegated there, else each v1 hierarchy that is mounted), with no limits yet: an
+// init joins it as soon as it starts (for a spare: long before its build), and apply sets the
+// limits only when the build is known, so no cgroup migration is on a build's critical path.
+func newCgroup(name string) (*cgroup, error) {
 	cg := &cgroup{v1: map[string]string{}}
-	if len(need) == 0 {
-		return cg, nil
-	}
 	self, err := selfCgroups()
 	if err != nil {
 		return nil, fmt.Errorf("read own cgroups: %w", err)
 	}
-	if mnt := v2Dir(need); mnt != "" {
+	sweepOnce.Do(func() {
+		if mnt := v2Dir(controllers); mnt != "" {
+			sweep(filepath.Join(mnt, self[""]))
+			return
+		}
+		for _, c := range controllers {
+			sweep(filepath.Join(cgroupRoot, c, self[c]))
+		}
+	})
+	if mnt := v2Dir(controllers); mnt != "" {
 		dir := filepath.Join(mnt, self[""], name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create cgroup v2 %s: %w", dir, err)
 		}
 		cg.v2, cg.dirs = dir, []string{dir}
-		if err := cg.applyV2(lim); err != nil {
-			cg.remove()
-			return nil, err
-		}
 		return cg, nil
 	}
-	for _, c := range need {
+	for _, c := range controllers {
 		base := filepath.Join(cgroupRoot, c)
 		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
-			cg.remove()
-			return nil, fmt.Errorf("limit on %s requested but neither cgroup v2 (delegated) nor a v1 %s hierarchy is available", c, c)
+			continue // not offered here; apply refuses a limit that needs it
 		}
 		dir := filepath.Join(base, self[c], name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -113,11 +136,20 @@ func newCgroup(name string, lim Limits) (*cgroup, error) {
 		cg.v1[c] = dir
 		cg.dirs = append(cg.dirs, dir)
 	}
-	if err := cg.applyV1(lim); err != nil {
-		cg.remove()
-		return nil, err
-	}
 	return cg, nil
+}
+
+// apply sets the limits; a limit on a controller that is not available is an error.
+func (cg *cgroup) apply(lim Limits) error {
+	if cg.v2 != "" {
+		return cg.applyV2(lim)
+	}
+	for c, want := range map[string]bool{"memory": lim.MemoryBytes > 0, "pids": lim.Pids > 0, "cpu": lim.CPUMillis > 0} {
+		if want && cg.v1[c] == "" {
+			return fmt.Errorf("limit on %s requested but neither cgroup v2 (delegated) nor a v1 %s hierarchy is available", c, c)
+		}
+	}
+	return cg.applyV1(lim)
 }
 
 func write(dir, file, val string) error {
@@ -148,7 +180,7 @@ func (cg *cgroup) applyV2(lim Limits) error {
 }
 
 func (cg *cgroup) applyV1(lim Limits) error {
-	if d := cg.v1["memory"]; d != "" {
+	if d := cg.v1["memory"]; d != "" && lim.MemoryBytes > 0 {
 		if err := write(d, "memory.limit_in_bytes", strconv.FormatInt(lim.MemoryBytes, 10)); err != nil {
 			return err
 		}
@@ -159,12 +191,12 @@ func (cg *cgroup) applyV1(lim Limits) error {
 			}
 		}
 	}
-	if d := cg.v1["pids"]; d != "" {
+	if d := cg.v1["pids"]; d != "" && lim.Pids > 0 {
 		if err := write(d, "pids.max", strconv.FormatInt(lim.Pids, 10)); err != nil {
 			return err
 		}
 	}
-	if d := cg.v1["cpu"]; d != "" {
+	if d := cg.v1["cpu"]; d != "" && lim.CPUMillis > 0 {
 		if err := write(d, "cpu.cfs_period_us", "100000"); err != nil {
 			return err
 		}

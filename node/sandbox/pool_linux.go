@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +26,7 @@ type started struct {
 	errR     *os.File // fdErr of the init
 	out      *switchWriter
 	uid, gid int
+	cg       *cgroup // the build's cgroups, joined already; limits are set when used
 }
 
 // switchWriter lets a spare's stdout/stderr be pointed at the build's log once it is used.
@@ -88,7 +91,19 @@ func startInit(hostUID, hostGID int) (*started, error) {
 		errR.Close()
 		return nil, fmt.Errorf("%w: start init: %v", ErrSetup, err)
 	}
-	return &started{cmd: cmd, cfgW: cfgW, errR: errR, out: out, uid: hostUID, gid: hostGID}, nil
+	st := &started{cmd: cmd, cfgW: cfgW, errR: errR, out: out, uid: hostUID, gid: hostGID}
+	var idb [8]byte
+	_, _ = rand.Read(idb[:])
+	// The init blocks reading its config until a build takes it, so it joins its cgroups
+	// before it can run anything of a build.
+	if st.cg, err = newCgroup(cgroupName(hex.EncodeToString(idb[:]))); err == nil {
+		err = st.cg.join(cmd.Process.Pid)
+	}
+	if err != nil {
+		st.discard()
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	return st, nil
 }
 
 // discard kills an init that will not be used.
@@ -97,6 +112,9 @@ func (s *started) discard() {
 	s.cfgW.Close()
 	s.errR.Close()
 	_ = s.cmd.Wait()
+	if s.cg != nil {
+		_ = s.cg.remove()
+	}
 }
 
 var spares = struct {

@@ -2,9 +2,7 @@ package sandbox
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,9 +111,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if hostGID == 0 {
 		hostGID = DefaultHostGID
 	}
-	var idb [8]byte
-	_, _ = rand.Read(idb[:])
-	id := "buildchain-sandbox-" + hex.EncodeToString(idb[:])
 
 	root, err := rootMountpoint()
 	if err != nil {
@@ -176,11 +171,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		_, err := cfgW.Write(append(msg, raw...))
 		sent <- err
 	}()
-	cg, cgErr := newCgroup(id, cfg.Limits)
-	if cgErr == nil {
-		defer cg.remove()
-		cgErr = cg.join(cmd.Process.Pid)
-	}
+	cg := init.cg
+	defer cg.remove()
+	cgErr := cg.apply(cfg.Limits)
 	if err := <-sent; err != nil && cgErr == nil {
 		cgErr = fmt.Errorf("send config: %w", err)
 	}

@@ -262,6 +262,9 @@ func TestLogStreaming(t *testing.T) {
 // host and read them back.
 func TestLimitsApplied(t *testing.T) {
 	tools := requireSandbox(t)
+	// A spare init has a cgroup of its own; without one, the build's are the only ones.
+	SetSpare(false)
+	defer SetSpare(true)
 	self, err := selfCgroups()
 	require.NoError(t, err)
 	type found struct{ mem, pids, quota, procs string }
@@ -271,7 +274,7 @@ func TestLimitsApplied(t *testing.T) {
 		for time.Now().Before(deadline) {
 			var f found
 			read := func(base, file string) string {
-				m, _ := filepath.Glob(filepath.Join(base, "buildchain-sandbox-*", file))
+				m, _ := filepath.Glob(filepath.Join(base, cgroupName("*"), file))
 				if len(m) != 1 {
 					return ""
 				}
@@ -304,6 +307,27 @@ func TestLimitsApplied(t *testing.T) {
 	require.Equal(t, "150000", f.quota)
 	require.NotEmpty(t, f.procs, "the build's processes are in its pids cgroup")
 	// And the cgroups are gone afterwards.
-	m, _ := filepath.Glob(filepath.Join(cgroupRoot, "pids", self["pids"], "buildchain-sandbox-*"))
+	m, _ := filepath.Glob(filepath.Join(cgroupRoot, "pids", self["pids"], cgroupName("*")))
 	require.Empty(t, m)
+}
+
+// Cgroups left by a process that died are swept; live owners' are not.
+func TestSweepStaleCgroups(t *testing.T) {
+	requireSandbox(t)
+	self, err := selfCgroups()
+	require.NoError(t, err)
+	parent := filepath.Join(cgroupRoot, "pids", self["pids"])
+	if _, err := os.Stat(filepath.Join(parent, "cgroup.procs")); err != nil {
+		t.Skip("no v1 pids hierarchy here")
+	}
+	dead := filepath.Join(parent, fmt.Sprintf("%s%d-stale", cgroupPrefix, 1<<22-3)) // above pid_max: never alive
+	mine := filepath.Join(parent, cgroupName("live"))
+	require.NoError(t, os.Mkdir(dead, 0o755))
+	require.NoError(t, os.Mkdir(mine, 0o755))
+	defer os.Remove(mine)
+	sweep(parent)
+	_, err = os.Stat(dead)
+	require.True(t, os.IsNotExist(err), "stale cgroup not swept")
+	_, err = os.Stat(mine)
+	require.NoError(t, err)
 }
