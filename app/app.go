@@ -45,7 +45,6 @@ import (
 	authkeeper "github.com/cosmos/cosmos-sdk/x/auth/keeper"
 	authsims "github.com/cosmos/cosmos-sdk/x/auth/simulation"
 	"github.com/cosmos/cosmos-sdk/x/auth/tx"
-	authtxconfig "github.com/cosmos/cosmos-sdk/x/auth/tx/config"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 	"github.com/cosmos/cosmos-sdk/x/bank"
 	bankkeeper "github.com/cosmos/cosmos-sdk/x/bank/keeper"
@@ -319,10 +318,6 @@ func New(
 		panic(fmt.Errorf("ante handler: %w", err))
 	}
 	app.SetAnteHandler(anteHandler)
-
-	// The tx config used by the signing handler needs the bank keeper for SIGN_MODE_TEXTUAL
-	// coin metadata; the default sign modes do not, so it is left as is.
-	_ = authtxconfig.NewGRPCCoinMetadataQueryFn
 
 	if err := app.ValidateProtoAnnotations(); err != nil {
 		// Annotation problems are logged, not fatal, as in simapp: they only affect clients.
