@@ -141,3 +141,24 @@ func TestFetchConcurrent(t *testing.T) {
 		requireSameBlocks(t, a.bstore, b.bstore, closure(t, a.bstore, r))
 	}
 }
+
+func TestFetchBadInput(t *testing.T) {
+	n := newTestNode(t)
+	ctx := context.Background()
+	require.ErrorContains(t, n.Fetch(ctx, cid.Undef, nil), "undefined CID")
+
+	// A CID with a weak hash (md5) is refused before anything is asked.
+	weak, err := cid.V1Builder{Codec: cid.Raw, MhType: 0xd5}.Sum([]byte("x"))
+	require.NoError(t, err)
+	require.Error(t, n.Fetch(ctx, weak, nil))
+
+	// A DAG node whose codec we cannot read is an error, not a silent
+	// partial closure.
+	data := []byte("opaque")
+	odd, err := cid.V1Builder{Codec: 0x300000, MhType: 0x12}.Sum(data)
+	require.NoError(t, err)
+	blk, err := blocks.NewBlockWithCid(data, odd)
+	require.NoError(t, err)
+	require.NoError(t, n.bstore.Put(ctx, blk))
+	require.ErrorContains(t, n.Fetch(ctx, odd, nil), "no decoder")
+}
