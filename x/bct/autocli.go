@@ -17,6 +17,12 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 			Service: types.Query_serviceDesc.ServiceName,
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
 				{RpcMethod: "Params", Use: "params", Short: "Query the bct module parameters"},
+				{RpcMethod: "CurrentPeriod", Use: "period", Short: "Query the current payment period and its last height"},
+				{RpcMethod: "PeriodRecords", Use: "periods", Short: "Query finished payment periods (newest first)"},
+				{RpcMethod: "ValidatorStats", Use: "validator [address]", Short: "Query a validator's rewardable build time and efficiency",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "address"}}},
+				{RpcMethod: "Inflation", Use: "inflation", Short: "Query the inflation rate and this period's mint"},
+				{RpcMethod: "Supply", Use: "supply", Short: "Query the ubct supply, lifetime mint and burns, dev fund balance"},
 			},
 		},
 		Tx: &autocliv1.ServiceCommandDescriptor{

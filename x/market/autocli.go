@@ -17,6 +17,14 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 			Service: types.Query_serviceDesc.ServiceName,
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
 				{RpcMethod: "Params", Use: "params", Short: "Query the market module parameters"},
+				{RpcMethod: "Market", Use: "market [id]", Short: "Query a market", PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "id"}}},
+				{RpcMethod: "MarketsByClaim", Use: "by-claim [claim-id]", Short: "Query the markets of a claim",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "claim_id"}}},
+				{RpcMethod: "OpenMarkets", Use: "open", Short: "Query the markets not yet resolved"},
+				{RpcMethod: "Predictions", Use: "predictions [market-id]", Short: "Query the predictions of a market",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "market_id"}}},
+				{RpcMethod: "PredictionsByAccount", Use: "predictions-of [address]", Short: "Query the predictions of an account",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "address"}}},
 			},
 		},
 		Tx: &autocliv1.ServiceCommandDescriptor{
@@ -31,6 +39,10 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "params"}},
 					GovProposal:    true,
 				},
+				// commit and reveal are hand-written (x/market/client/cli): commit computes the
+				// hash and keeps the salt locally, reveal reads it back.
+				{RpcMethod: "CommitPrediction", Skip: true},
+				{RpcMethod: "RevealPrediction", Skip: true},
 				{
 					// note is positional: as a flag it would clash with the SDK's own --note tx flag.
 					RpcMethod:      "AddEvidence",

@@ -7,6 +7,7 @@ import (
 
 	"cosmossdk.io/core/appmodule"
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/runtime"
+	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/codec"
@@ -15,6 +16,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/module"
 	simtypes "github.com/cosmos/cosmos-sdk/types/simulation"
 
+	"github.com/buildchain/buildchain/x/market/client/cli"
 	"github.com/buildchain/buildchain/x/market/keeper"
 	"github.com/buildchain/buildchain/x/market/simulation"
 	"github.com/buildchain/buildchain/x/market/types"
@@ -64,6 +66,9 @@ func (AppModuleBasic) ValidateGenesis(cdc codec.JSONCodec, _ client.TxEncodingCo
 	}
 	return gs.Validate()
 }
+
+// GetTxCmd returns the hand-written tx commands (commit, reveal); autocli adds the rest.
+func (AppModuleBasic) GetTxCmd() *cobra.Command { return cli.GetTxCmd() }
 
 // RegisterGRPCGatewayRoutes registers the REST routes (/buildchain/market/v1/...).
 func (AppModuleBasic) RegisterGRPCGatewayRoutes(clientCtx client.Context, mux *gwruntime.ServeMux) {
