@@ -83,7 +83,7 @@ func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 		}
 		acc, _ := simtypes.RandomAcc(r, accs)
 		deposit := params.MinDeposit.AddAmount(sdkmath.NewInt(r.Int63n(params.MinDeposit.Amount.Int64() + 1)))
-		need := sdk.NewCoins(deposit, params.ClaimFee)
+		need := sdk.NewCoins(deposit).Add(params.ClaimFee)
 		spendable := bk.SpendableCoins(ctx, acc.Address)
 		// Leave room for the tx fee.
 		if !spendable.IsAllGTE(need.Add(need...)) {

@@ -235,6 +235,9 @@ func TestSlashBondToModule(t *testing.T) {
 	require.ErrorIs(t, err, types.ErrInvalidAmount)
 	require.NoError(t, f.Validators.SetEfficiency(f.Ctx, addr, sdkmath.LegacyNewDec(2)))
 	require.Error(t, f.Validators.SetEfficiency(f.Ctx, addr, sdkmath.LegacyNewDec(-1)))
+	require.NoError(t, f.Validators.SetEfficiency(f.Ctx, vt.Addr(99), sdkmath.LegacyNewDec(2)), "a validator that left is skipped")
+	_, err = f.Validators.GetValidator(f.Ctx, vt.Addr(99))
+	require.ErrorIs(t, err, types.ErrValidatorNotFound, "and not created")
 	f.CheckInvariants(t)
 }
 

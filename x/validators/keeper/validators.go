@@ -180,12 +180,17 @@ func (k Keeper) slash(ctx context.Context, v *types.Validator, fraction sdkmath.
 	})
 }
 
-// SetEfficiency stores the efficiency factor x/bct computed (moving average of r_i).
+// SetEfficiency stores the efficiency factor x/bct computed (moving average of r_i). A
+// validator that has meanwhile unbonded and left is skipped: it has no weight to adjust, and
+// failing would abort the claim's completion for everybody else.
 func (k Keeper) SetEfficiency(ctx context.Context, addr sdk.AccAddress, eff sdkmath.LegacyDec) error {
 	if eff.IsNil() || eff.IsNegative() {
 		return errorsmod.Wrapf(types.ErrInvalidAmount, "efficiency %v must be >= 0", eff)
 	}
-	v, err := k.GetValidator(ctx, addr)
+	v, err := k.Validators.Get(ctx, addr)
+	if errors.Is(err, collections.ErrNotFound) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
