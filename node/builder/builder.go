@@ -70,6 +70,10 @@ type Builder struct {
 	// loadDrv reads a derivation; tests replace it to build graphs the store cannot hold.
 	loadDrv func(cid.Cid) (*derivation.Derivation, error)
 	mu      sync.Mutex // serialises materialising an input
+	// inUse counts running builds per input: a temp pin (pins/temp/{pid}/{cid}) is shared by
+	// the whole process, so it is dropped only when the last build using the input ends.
+	pinMu sync.Mutex
+	inUse map[cid.Cid]int
 }
 
 // New returns a Builder over store.
@@ -89,7 +93,7 @@ func New(store *storefs.Store, cfg Config) (*Builder, error) {
 	if err := os.Chmod(cfg.StateDir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &Builder{store: store, cfg: cfg}
+	b := &Builder{store: store, cfg: cfg, inUse: map[cid.Cid]int{}}
 	b.loadDrv = b.LoadDerivation
 	return b, nil
 }
@@ -140,7 +144,9 @@ type Result struct {
 	CheckOutput cid.Cid
 }
 
-// Build builds drv (and, first, every derivation it depends on that is not cached).
+// Build builds drv (and, first, every derivation it depends on that is not cached). Inputs are
+// temp-pinned only while a build uses them; a new output stays temp-pinned for this process (as
+// storefs.AddPath leaves it) until the caller pins it for good and calls ReleaseTempPin.
 func (b *Builder) Build(ctx context.Context, drv cid.Cid, opts Options) (*Result, error) {
 	return b.build(ctx, drv, opts, map[cid.Cid]bool{}, nil)
 }
@@ -276,11 +282,10 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		return cid.Undef, 0, fmt.Errorf("%s: %w", d.Name, err)
 	}
 	// Inputs may not be collected while the build reads them.
-	for _, in := range inputs {
-		if err := b.store.TempPin(in); err != nil {
-			return cid.Undef, 0, err
-		}
+	if err := b.pinInputs(inputs); err != nil {
+		return cid.Undef, 0, err
 	}
+	defer b.unpinInputs(inputs)
 	work, err := os.MkdirTemp(filepath.Join(b.cfg.StateDir, "tmp"), d.Name+"-")
 	if err != nil {
 		return cid.Undef, 0, err
@@ -506,4 +511,37 @@ func (b *Builder) inputSource(ctx context.Context, c cid.Cid) (string, error) {
 		return "", err
 	}
 	return dst, nil
+}
+
+func (b *Builder) pinInputs(inputs []cid.Cid) error {
+	b.pinMu.Lock()
+	defer b.pinMu.Unlock()
+	for i, in := range inputs {
+		if b.inUse[in] == 0 {
+			if err := b.store.TempPin(in); err != nil {
+				for _, done := range inputs[:i] {
+					b.release(done)
+				}
+				return err
+			}
+		}
+		b.inUse[in]++
+	}
+	return nil
+}
+
+func (b *Builder) unpinInputs(inputs []cid.Cid) {
+	b.pinMu.Lock()
+	defer b.pinMu.Unlock()
+	for _, in := range inputs {
+		b.release(in)
+	}
+}
+
+// release drops one use of in; b.pinMu is held.
+func (b *Builder) release(in cid.Cid) {
+	if b.inUse[in]--; b.inUse[in] <= 0 {
+		delete(b.inUse, in)
+		_ = b.store.ReleaseTempPin(in)
+	}
 }

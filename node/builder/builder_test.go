@@ -307,3 +307,34 @@ func TestTemplate(t *testing.T) {
 	_, err = Template([]byte(`@x@ @yy@`), map[string]string{"x": "1"})
 	require.ErrorContains(t, err, "@yy@")
 }
+
+// Inputs are temp-pinned only while a build uses them: afterwards GC may take an input that
+// nothing else keeps, and the cached output of a collected build is rebuilt, not trusted.
+func TestInputsUnpinnedAfterBuild(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "src"), []byte("source text\n"), 0o644))
+	src, err := e.store.AddPath(ctx, dir, storefs.AddOptions{PreserveMode: true})
+	require.NoError(t, err)
+	require.NoError(t, e.store.ReleaseTempPin(src))
+	drv := e.add(`{"name":"copy","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh",
+		"args":["-c","/ipfs/store/@bootstrap@/bin/cp /ipfs/store/@src@/src $out"],"env":{},"inputs":["@bootstrap@","@src@"],"outputs":["out"]}`,
+		map[string]string{"src": src.String()})
+	r, err := e.b.Build(ctx, drv, Options{})
+	require.NoError(t, err, e.log.String())
+	require.Equal(t, "source text\n", e.cat(r.Output, ""))
+	require.NoError(t, e.store.ReleaseTempPin(r.Output))
+	require.NoError(t, e.store.Pin("root", "derivations", drv)) // as `drv add` does
+	_, err = e.store.GC(ctx)
+	require.NoError(t, err)
+	ok, err := e.store.HasBlock(src)
+	require.NoError(t, err)
+	require.False(t, ok, "the input stayed pinned after the build")
+	ok, err = e.store.HasBlock(e.bb)
+	require.NoError(t, err)
+	require.True(t, ok, "bootstrap tools are pinned by `bootstrap`")
+	// The output was collected too: the cache entry is not trusted, the build needs its input.
+	_, err = e.b.Build(ctx, drv, Options{})
+	require.ErrorIs(t, err, ErrMissingInput)
+}
