@@ -108,8 +108,7 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 // auto pins whose user path no longer links into the store, and temp pins
 // of processes that are gone. Temp pins are read before user pins: the
 // usual hand-over is "add (temp pin), pin for good, drop the temp pin", so
-// reading in that order sees the root in at least one of the two lists
-// (ReleaseTempPin also waits for GC, see there).
+// reading in that order sees the root in at least one of the two lists.
 func (s *Store) gcRoots() ([]cid.Cid, int) {
 	var roots []cid.Cid
 	dangling := 0

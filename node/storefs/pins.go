@@ -99,29 +99,24 @@ func (s *Store) TempPinFor(pid int, c cid.Cid) error {
 	return f.Close()
 }
 
-// ReleaseTempPin drops this process's temp pin of c. It takes the GC lock
-// shared: GC reads user pins and temp pins one after the other, so a temp
-// pin must not vanish in between (after its content got a user pin that
-// GC's listing missed). Do not call it inside WithAddLock.
+// ReleaseTempPin drops this process's temp pin of c. It takes no lock (so
+// it is safe inside WithAddLock): GC lists temp pins before user pins, so
+// the hand-over "add (temp pin), Pin, ReleaseTempPin" is always seen in one
+// of the two listings.
 func (s *Store) ReleaseTempPin(c cid.Cid) error {
-	return s.WithAddLock(func() error {
-		err := os.Remove(filepath.Join(s.tempDir(os.Getpid()), c.String()))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("release temp pin %s: %w", c, err)
-		}
-		return nil
-	})
+	err := os.Remove(filepath.Join(s.tempDir(os.Getpid()), c.String()))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("release temp pin %s: %w", c, err)
+	}
+	return nil
 }
 
-// ReleaseTempPins drops every temp pin of process pid (locking as
-// ReleaseTempPin does).
+// ReleaseTempPins drops every temp pin of process pid.
 func (s *Store) ReleaseTempPins(pid int) error {
-	return s.WithAddLock(func() error {
-		if err := os.RemoveAll(s.tempDir(pid)); err != nil {
-			return fmt.Errorf("release temp pins of %d: %w", pid, err)
-		}
-		return nil
-	})
+	if err := os.RemoveAll(s.tempDir(pid)); err != nil {
+		return fmt.Errorf("release temp pins of %d: %w", pid, err)
+	}
+	return nil
 }
 
 func (s *Store) pinDir(user, prog string) (string, error) {
