@@ -58,8 +58,11 @@ func (n *Node) Subscribe(ctx context.Context) (<-chan ReceivedRecord, error) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		<-n.ctx.Done()
-		cancel()
+		select {
+		case <-n.ctx.Done():
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	go func() {
 		defer close(out)

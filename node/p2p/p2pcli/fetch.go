@@ -98,6 +98,9 @@ hash-checked before it is stored; a peer sending wrong bytes is ignored.`,
 			}
 			defer node.Close()
 
+			if len(node.Peers()) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no peers connected yet: waiting for mDNS or DHT peers (give bootstrap peers or --peer; timeout %s)\n", timeout)
+			}
 			var bar *progressBar
 			var progress func(done, total int)
 			if !quiet {
