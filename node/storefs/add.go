@@ -44,9 +44,14 @@ type AddOptions struct {
 	OnlyHash bool
 
 	// NoTempPin skips the temporary pin of the root for this process. Only
-	// safe when the caller pins the root itself while still holding the
-	// GC lock (see AddLocked).
+	// safe with HoldingLock, when the caller pins the root itself before
+	// leaving WithAddLock.
 	NoTempPin bool
+
+	// HoldingLock says the caller already runs inside WithAddLock, so the
+	// add must not take the GC lock again (flock is not re-entrant: a GC
+	// waiting in between would deadlock).
+	HoldingLock bool
 }
 
 // AddPath imports a file, directory tree or symlink into the store and
@@ -63,7 +68,7 @@ func (s *Store) AddPath(ctx context.Context, path string, opts AddOptions) (cid.
 		return s.addPathLocked(ctx, path, opts)
 	}
 	var root cid.Cid
-	err := s.WithAddLock(func() error {
+	err := s.withAddLockUnless(opts.HoldingLock, func() error {
 		var err error
 		root, err = s.addPathLocked(ctx, path, opts)
 		if err != nil {
@@ -84,7 +89,7 @@ func (s *Store) AddPath(ctx context.Context, path string, opts AddOptions) (cid.
 // mode are given) and temp-pins it like AddPath.
 func (s *Store) AddReader(ctx context.Context, r io.Reader, mode os.FileMode, opts AddOptions) (cid.Cid, error) {
 	var root cid.Cid
-	err := s.WithAddLock(func() error {
+	err := s.withAddLockUnless(opts.HoldingLock, func() error {
 		dag := s.newImportDAG()
 		nd, err := s.addFileReader(ctx, dag, r, mode, &opts, new(atomic.Int64))
 		if err != nil {

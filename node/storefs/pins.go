@@ -68,6 +68,13 @@ func (s *Store) WithAddLock(fn func() error) error {
 	return fn()
 }
 
+func (s *Store) withAddLockUnless(held bool, fn func() error) error {
+	if held {
+		return fn()
+	}
+	return s.WithAddLock(fn)
+}
+
 func validName(kind, n string) error {
 	if n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\x00") {
 		return fmt.Errorf("invalid %s name %q", kind, n)

@@ -73,3 +73,32 @@ func TestPlaceholder(t *testing.T) {
 		t.Fatalf("placeholder %q does not look like a CID", a)
 	}
 }
+
+// TestAddHoldingLock: an add inside WithAddLock with HoldingLock, pinned
+// before the lock is released, while another goroutine waits in GC.
+func TestAddHoldingLock(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	gcDone := make(chan error, 1)
+	err := s.WithAddLock(func() error {
+		go func() { _, err := s.GC(ctx); gcDone <- err }()
+		c, err := s.AddReader(ctx, strings.NewReader("locked add\n"), 0, AddOptions{HoldingLock: true, NoTempPin: true})
+		if err != nil {
+			return err
+		}
+		return s.Pin("u", "p", c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-gcDone; err != nil {
+		t.Fatal(err)
+	}
+	pins, _ := s.ListPins()
+	if len(pins) != 1 {
+		t.Fatalf("pins: %+v", pins)
+	}
+	if _, err := s.GetBlock(pins[0].CID); err != nil {
+		t.Fatalf("pinned block after GC: %v", err)
+	}
+}
