@@ -356,6 +356,9 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	if _, err := os.Lstat(outHost); err != nil {
 		return fail(fmt.Errorf("%w: $out (%s) does not exist after the builder exited 0", ErrNoOutput, outPath))
 	}
+	if err := canonicalise(outHost); err != nil {
+		return fail(err)
+	}
 	out, err := b.store.AddPath(ctx, outHost, storefs.AddOptions{PreserveMode: true, SelfRef: []byte(placeholder)})
 	if err != nil {
 		return fail(fmt.Errorf("add output: %w", err))
@@ -544,4 +547,35 @@ func (b *Builder) release(in cid.Cid) {
 		delete(b.inUse, in)
 		_ = b.store.ReleaseTempPin(in)
 	}
+}
+
+// canonicalise gives the output the permissions of a store path, as Nix does: files 0444, or
+// 0555 when the builder made them executable, directories 0555; no setuid, setgid or sticky
+// bits (a store path must never become a way to gain privileges on the host) and nothing that
+// depends on the builder's umask. Special files (FIFOs, sockets) are refused.
+func canonicalise(root string) error {
+	return filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		t := de.Type()
+		switch {
+		case t&fs.ModeSymlink != 0:
+			return nil
+		case t.IsDir():
+			return os.Chmod(p, 0o555) // we are root: the walk still reads and changes it
+		case t.IsRegular():
+			info, err := de.Info()
+			if err != nil {
+				return err
+			}
+			mode := os.FileMode(0o444)
+			if info.Mode().Perm()&0o111 != 0 {
+				mode = 0o555
+			}
+			return os.Chmod(p, mode)
+		default:
+			return fmt.Errorf("output contains %s, which is a %s: only files, directories and symlinks may be outputs", p, t.Type())
+		}
+	})
 }

@@ -338,3 +338,27 @@ func TestInputsUnpinnedAfterBuild(t *testing.T) {
 	_, err = e.b.Build(ctx, drv, Options{})
 	require.ErrorIs(t, err, ErrMissingInput)
 }
+
+// Outputs get store permissions whatever the builder did: no setuid bits, no umask, no FIFOs.
+func TestOutputCanonicalised(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tmpl := `{"name":"modes","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh","args":["-c","PATH=/ipfs/store/@bootstrap@/bin\n@script@"],"env":{},"inputs":["@bootstrap@"],"outputs":["out"]}`
+	drv := e.add(tmpl, map[string]string{"script": "umask 077; mkdir -p $out/bin; echo x > $out/data; echo y > $out/bin/tool; chmod 4755 $out/bin/tool; chmod 700 $out/bin"})
+	r, err := e.b.Build(ctx, drv, Options{})
+	require.NoError(t, err, e.log.String())
+	st, err := e.store.Stat(ctx, r.Output, "bin/tool")
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o555), st.Mode.Perm())
+	require.Zero(t, st.Mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
+	st, err = e.store.Stat(ctx, r.Output, "data")
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o444), st.Mode.Perm())
+	st, err = e.store.Stat(ctx, r.Output, "bin")
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o555), st.Mode.Perm())
+
+	drv = e.add(tmpl, map[string]string{"script": "mkdir $out; mkfifo $out/pipe"})
+	_, err = e.b.Build(ctx, drv, Options{})
+	require.ErrorContains(t, err, "only files, directories and symlinks")
+}
