@@ -70,6 +70,38 @@ type filesystem struct {
 	s      *storefs.Store
 	log    *log.Logger
 	noOpen bool
+	leaves leafCache
+}
+
+// leafCache keeps the last few verified leaves of the whole mount: the
+// kernel often reads a 256 KiB leaf in several requests, and rehashing it
+// each time would double the cost of a cold read. It is small and shared so
+// that memory does not grow with the number of files read.
+type leafCache struct {
+	mu   sync.Mutex
+	ring [32]struct {
+		c    cid.Cid
+		data []byte
+	}
+	next int
+}
+
+func (lc *leafCache) get(c cid.Cid) []byte {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	for i := range lc.ring {
+		if lc.ring[i].c == c && lc.ring[i].data != nil {
+			return lc.ring[i].data
+		}
+	}
+	return nil
+}
+
+func (lc *leafCache) put(c cid.Cid, data []byte) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.ring[lc.next].c, lc.ring[lc.next].data = c, data
+	lc.next = (lc.next + 1) % len(lc.ring)
 }
 
 func (f *filesystem) logf(format string, args ...any) {
@@ -290,10 +322,6 @@ type fileNode struct {
 	once   sync.Once
 	leaves []leaf
 	err    error
-
-	mu       sync.Mutex
-	lastC    cid.Cid // one-leaf cache: kernel reads are often smaller than a leaf
-	lastData []byte
 }
 
 var _ = (fs.NodeOpener)((*fileNode)(nil))
@@ -385,13 +413,9 @@ func (f *fileNode) leafData(l *leaf) ([]byte, error) {
 	if l.data != nil {
 		return l.data, nil
 	}
-	f.mu.Lock()
-	if f.lastC == l.c {
-		d := f.lastData
-		f.mu.Unlock()
+	if d := f.fsys.leaves.get(l.c); d != nil {
 		return d, nil
 	}
-	f.mu.Unlock()
 	d, err := f.fsys.s.GetBlock(l.c)
 	if err != nil {
 		return nil, err
@@ -399,9 +423,7 @@ func (f *fileNode) leafData(l *leaf) ([]byte, error) {
 	if uint64(len(d)) != l.size {
 		return nil, fmt.Errorf("leaf %s has %d bytes, parent says %d", l.c, len(d), l.size)
 	}
-	f.mu.Lock()
-	f.lastC, f.lastData = l.c, d
-	f.mu.Unlock()
+	f.fsys.leaves.put(l.c, d)
 	return d, nil
 }
 
