@@ -451,10 +451,31 @@ func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 			hi = m
 		}
 	}
+	hi = lo
+	for hi < len(f.leaves) && f.leaves[hi].off < end {
+		hi++
+	}
+	// A large request spans several leaves: read and verify them in
+	// parallel (hashing is the cost of a cold read).
+	datas := make([][]byte, hi-lo)
+	errs := make([]error, hi-lo)
+	if hi-lo > 1 {
+		var wg sync.WaitGroup
+		for i := lo; i < hi; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				datas[i-lo], errs[i-lo] = f.leafData(&f.leaves[i])
+			}()
+		}
+		wg.Wait()
+	} else if hi > lo {
+		datas[0], errs[0] = f.leafData(&f.leaves[lo])
+	}
 	n := 0
-	for i := lo; i < len(f.leaves) && f.leaves[i].off < end; i++ {
+	for i := lo; i < hi; i++ {
 		l := &f.leaves[i]
-		d, err := f.leafData(l)
+		d, err := datas[i-lo], errs[i-lo]
 		if err != nil {
 			return nil, f.fsys.eio(fmt.Sprintf("read %s at %d", f.nd.Cid(), off), err)
 		}
