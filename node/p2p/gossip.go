@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	cid "github.com/ipfs/go-cid"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -40,7 +41,59 @@ func (n *Node) Announce(ctx context.Context, r BuildRecord) (BuildRecord, error)
 	if err := n.topic.Publish(ctx, data); err != nil {
 		return r, fmt.Errorf("p2p: announce on %s: %w", BuildsTopic, err)
 	}
+	n.remember(signed, data)
 	return signed, nil
+}
+
+type announcedRecord struct {
+	derivation, output cid.Cid
+	data               []byte // the signed record as published
+}
+
+// remember keeps a signed record for re-announcing; a newer record for the
+// same (derivation, output) replaces the older one.
+func (n *Node) remember(r BuildRecord, data []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	kept := n.announced[:0]
+	for _, a := range n.announced {
+		if !(a.derivation.Equals(r.Derivation) && a.output.Equals(r.Output)) {
+			kept = append(kept, a)
+		}
+	}
+	kept = append(kept, announcedRecord{derivation: r.Derivation, output: r.Output, data: data})
+	if len(kept) > maxReannounced {
+		kept = kept[len(kept)-maxReannounced:]
+	}
+	n.announced = kept
+}
+
+// reannounceLoop re-publishes the remembered records every interval. The
+// bytes are the original signed records: receivers see the original
+// timestamp, and gossipsub treats each publication as a new message.
+func (n *Node) reannounceLoop(interval time.Duration) {
+	defer n.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		n.mu.Lock()
+		recs := make([][]byte, len(n.announced))
+		for i, a := range n.announced {
+			recs[i] = a.data
+		}
+		n.mu.Unlock()
+		for _, data := range recs {
+			if err := n.topic.Publish(n.ctx, data); err != nil {
+				n.log.Debug("re-announce build record", "err", err)
+				break
+			}
+		}
+	}
 }
 
 // Subscribe delivers verified build records from other nodes until ctx ends

@@ -174,3 +174,40 @@ func TestGossipReachesBootstrappedNodes(t *testing.T) {
 		require.False(t, r.Trusted)
 	}
 }
+
+// A node that joins after a record was announced still gets it: the builder
+// re-announces its recent records.
+func TestGossipReannounceReachesLateJoiner(t *testing.T) {
+	a := newTestNode(t, func(c *Config) { c.ReannounceInterval = 300 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first, err := a.Announce(ctx, BuildRecord{Derivation: testCid(t, "d1"), Output: testCid(t, "o1")})
+	require.NoError(t, err)
+	// A newer record for the same pair replaces the first one.
+	time.Sleep(2 * time.Millisecond)
+	second, err := a.Announce(ctx, BuildRecord{Derivation: testCid(t, "d1"), Output: testCid(t, "o1")})
+	require.NoError(t, err)
+	require.NotEqual(t, first.Signature, second.Signature)
+	other, err := a.Announce(ctx, BuildRecord{Derivation: testCid(t, "d2"), Output: testCid(t, "o2")})
+	require.NoError(t, err)
+
+	late := newTestNode(t)
+	late.Trust(a.ID())
+	recs, err := late.Subscribe(ctx)
+	require.NoError(t, err)
+	connect(t, late, a)
+
+	got := map[string]bool{}
+	for len(got) < 2 {
+		select {
+		case r := <-recs:
+			require.True(t, r.Trusted)
+			require.NotEqual(t, string(first.Signature), string(r.Signature), "a replaced record was re-announced")
+			got[string(r.Signature)] = true
+		case <-ctx.Done():
+			t.Fatalf("late joiner got %d of 2 records", len(got))
+		}
+	}
+	require.True(t, got[string(second.Signature)])
+	require.True(t, got[string(other.Signature)])
+}

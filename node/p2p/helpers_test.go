@@ -42,7 +42,10 @@ func newTestNode(t *testing.T, opts ...nodeOpt) *Node {
 		ListenAddrs:       []string{"/ip4/127.0.0.1/tcp/0"},
 		Blockstore:        newMemStore(),
 		ReprovideInterval: -1,
-		Logger:            slog.New(slog.DiscardHandler),
+		// Tests that want re-announcing set it; others must not see
+		// repeated records.
+		ReannounceInterval: -1,
+		Logger:             slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
 		o(&cfg)

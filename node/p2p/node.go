@@ -41,6 +41,13 @@ const (
 	// the DHT's 48 h record validity.
 	DefaultReprovideInterval = 12 * time.Hour
 
+	// DefaultReannounceInterval re-publishes recent own build records.
+	DefaultReannounceInterval = 10 * time.Minute
+
+	// maxReannounced bounds the records kept for re-announcing (the most
+	// recent ones win).
+	maxReannounced = 1024
+
 	// mdnsTag protects connections to LAN peers found by mDNS: SPEC §4
 	// assumes they may hold any block, so they join every bitswap session
 	// (bitswap always broadcasts wants to local peers) and must not be pruned.
@@ -80,6 +87,11 @@ type Config struct {
 	// Roots, if set, lists the roots the store holds (e.g. its pins); they
 	// are provided at start and at every reprovide.
 	Roots func(context.Context) ([]cid.Cid, error)
+	// ReannounceInterval (DefaultReannounceInterval if 0; negative
+	// disables) re-publishes this node's recent build records, so nodes
+	// that joined later or missed a message while the gossip mesh formed
+	// still learn them.
+	ReannounceInterval time.Duration
 	// ExtraLinks, if set, adds non-IPLD references to the closure walk.
 	ExtraLinks LinkFunc
 	// Logger defaults to slog.Default().
@@ -105,6 +117,9 @@ type Node struct {
 	mu       sync.Mutex
 	provided map[cid.Cid]struct{}
 	trusted  map[peer.ID]struct{}
+	// announced holds this node's recent signed records, keyed by
+	// (derivation, output), oldest first, for re-announcing.
+	announced []announcedRecord
 
 	closeOnce sync.Once
 	closeErr  error
@@ -237,6 +252,14 @@ func (n *Node) start(ctx context.Context, bootstrap []peer.AddrInfo) error {
 		}
 	}
 
+	if n.cfg.ReannounceInterval >= 0 {
+		interval := n.cfg.ReannounceInterval
+		if interval == 0 {
+			interval = DefaultReannounceInterval
+		}
+		n.wg.Add(1)
+		go n.reannounceLoop(interval)
+	}
 	if n.cfg.ReprovideInterval >= 0 {
 		interval := n.cfg.ReprovideInterval
 		if interval == 0 {
