@@ -61,7 +61,10 @@ status:
 deps:
 	scripts/deps.sh
 
-test: deps test-unit test-e2e
+# Both suites run even if the first fails, so one CI run shows every failure.
+test: deps
+	@rc=0; $(MAKE) --no-print-directory test-unit || rc=1; \
+	$(MAKE) --no-print-directory test-e2e || rc=1; exit $$rc
 
 test-unit:
 	$(GO) test $(TEST_FLAGS) -timeout $(UNIT_TIMEOUT) $(UNIT_PKGS)
