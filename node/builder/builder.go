@@ -84,6 +84,8 @@ func New(store *storefs.Store, cfg Config) (*Builder, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	// Concurrent builds share the progress stream.
+	cfg.Log = &lockedWriter{w: cfg.Log}
 	for _, d := range []string{"cache", "logs", "inputs", "tmp", "failed", "refs"} {
 		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("builder state dir: %w", err)
@@ -578,4 +580,15 @@ func canonicalise(root string) error {
 			return fmt.Errorf("output contains %s, which is a %s: only files, directories and symlinks may be outputs", p, t.Type())
 		}
 	})
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

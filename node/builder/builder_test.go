@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -361,4 +362,36 @@ func TestOutputCanonicalised(t *testing.T) {
 	drv = e.add(tmpl, map[string]string{"script": "mkdir $out; mkfifo $out/pipe"})
 	_, err = e.b.Build(ctx, drv, Options{})
 	require.ErrorContains(t, err, "only files, directories and symlinks")
+}
+
+// Builds run concurrently (a node builds several assignments at once): shared inputs stay
+// pinned until the last build using them ends, and every build gets its own sandbox.
+func TestConcurrentBuilds(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var drvs []cid.Cid
+	for i := 0; i < 4; i++ {
+		drvs = append(drvs, e.add(`{"name":"par-@i@","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh","args":["-c","PATH=/ipfs/store/@bootstrap@/bin\nsleep 0.2; echo @i@ > $out"],"env":{},"inputs":["@bootstrap@"],"outputs":["out"]}`,
+			map[string]string{"i": fmt.Sprint(i)}))
+	}
+	errs := make(chan error, len(drvs))
+	outs := make([]cid.Cid, len(drvs))
+	for i, d := range drvs {
+		go func() {
+			r, err := e.b.Build(ctx, d, Options{})
+			if err == nil {
+				outs[i] = r.Output
+			}
+			errs <- err
+		}()
+	}
+	for range drvs {
+		require.NoError(t, <-errs)
+	}
+	for i, o := range outs {
+		require.Equal(t, fmt.Sprintf("%d\n", i), e.cat(o, ""))
+	}
+	e.b.pinMu.Lock()
+	defer e.b.pinMu.Unlock()
+	require.Empty(t, e.b.inUse, "input pins leaked")
 }
