@@ -57,6 +57,17 @@ func Init() {
 }
 
 func runInit() error {
+	// The UTS and network namespaces exist since clone: set them up before blocking on the
+	// config, so a spare init has done it by the time a build takes it.
+	if err := unix.Sethostname([]byte(Hostname)); err != nil {
+		return fmt.Errorf("sethostname: %w", err)
+	}
+	if err := unix.Setdomainname([]byte("(none)")); err != nil {
+		return fmt.Errorf("setdomainname: %w", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
 	cfgFile := os.NewFile(fdConfig, "config")
 	var hdr [4]byte
 	if _, err := io.ReadFull(cfgFile, hdr[:]); err != nil {
@@ -140,15 +151,6 @@ func runInit() error {
 	// The root itself is read-only: the builder writes only to /build, /tmp, /dev/shm and $out.
 	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return fmt.Errorf("remount / read-only: %w", err)
-	}
-	if err := unix.Sethostname([]byte(Hostname)); err != nil {
-		return fmt.Errorf("sethostname: %w", err)
-	}
-	if err := unix.Setdomainname([]byte("(none)")); err != nil {
-		return fmt.Errorf("setdomainname: %w", err)
-	}
-	if err := loopbackUp(); err != nil {
-		return err
 	}
 	if err := unix.Chdir(BuildDir); err != nil {
 		return fmt.Errorf("chdir %s: %w", BuildDir, err)
