@@ -171,6 +171,9 @@ func (b *Builder) build(ctx context.Context, drv cid.Cid, opts Options, visiting
 	}
 	outputs := map[string]cid.Cid{}
 	for _, ref := range d.Refs() {
+		if ref.Output != "out" { // Validate allows only single-output derivations
+			return nil, fmt.Errorf("input %s of %s: derivations have only the output \"out\", not %q", ref.Drv, d.Name, ref.Output)
+		}
 		// Dependencies are never re-checked: --check is about this derivation.
 		r, err := b.build(ctx, ref.Drv, Options{KeepFailed: opts.KeepFailed}, visiting, stack)
 		if err != nil {
