@@ -121,6 +121,8 @@ func run(n int, size int64) error {
 		return err
 	}
 	mb := median(bare)
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("load average: %s", load)
 	fmt.Printf("sandbox start-up, busybox true, median of %d runs: bare %.2f ms\n", n, ms(mb))
 	for _, r := range []struct {
 		name string
