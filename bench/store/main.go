@@ -136,31 +136,42 @@ func main() {
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		fail(err)
 	}
-	srv, err := fusefs.Mount(s, mnt, fusefs.Options{})
-	if err != nil {
-		fail(err)
-	}
-	defer srv.Unmount()
-	view := filepath.Join(mnt, root.String())
-	rel := func(ps []string) []string {
+	// Each trial mounts afresh: the first read through a new mount is the
+	// cold path (every leaf read from blocks/ and hash-checked), the next
+	// ones are served from the kernel page cache. The machine is shared, so
+	// each figure is the best of several trials (plain reads too).
+	const trials = 3
+	rel := func(root string, ps []string) []string {
 		out := make([]string, len(ps))
 		for i, p := range ps {
 			r, _ := filepath.Rel(src, p)
-			out[i] = filepath.Join(view, r)
+			out[i] = filepath.Join(root, r)
 		}
 		return out
 	}
-
-	report := func(what string, plainFiles, fuseFiles []string, goal string) {
+	report := func(what string, plainFiles []string, goal string) {
 		readAll(plainFiles) // warm the page cache
-		plain := readRate(plainFiles)
-		cold := readRate(fuseFiles)
-		warm := readRate(fuseFiles)
-		fmt.Printf("%s: plain (page cache) %s/s, FUSE cold %s/s, FUSE warm %s/s\n", what, human(plain), human(cold), human(warm))
+		var plain, cold, warm float64
+		for t := 0; t < trials; t++ {
+			plain = max(plain, readRate(plainFiles))
+			srv, err := fusefs.Mount(s, mnt, fusefs.Options{})
+			if err != nil {
+				fail(err)
+			}
+			fuseFiles := rel(filepath.Join(mnt, root.String()), plainFiles)
+			cold = max(cold, readRate(fuseFiles))
+			for w := 0; w < trials; w++ {
+				warm = max(warm, readRate(fuseFiles))
+			}
+			if err := srv.Unmount(); err != nil {
+				fail(err)
+			}
+		}
+		fmt.Printf("%s: plain (page cache) %s/s, FUSE cold %s/s, FUSE warm %s/s (best of %d)\n", what, human(plain), human(cold), human(warm), trials)
 		fmt.Printf("RATIO %s FUSE-warm/plain = %.2f, FUSE-cold/plain = %.2f (goal >= %s)\n", what, warm/plain, cold/plain, goal)
 	}
-	report("large-seq", large, rel(large), "0.6")
-	report("small-files", small, rel(small), "0.6")
+	report("large-seq", large, "0.6")
+	report("small-files", small, "0.6")
 }
 
 func fail(err error) {
