@@ -146,19 +146,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	init, err := takeInit(hostUID, hostGID)
+	st, err := takeInit(hostUID, hostGID)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	init.out.set(log)
-	cmd, cfgW, errR := init.cmd, init.cfgW, init.errR
+	st.out.set(log)
+	cmd, cfgW, errR := st.cmd, st.cfgW, st.errR
 	defer cfgW.Close()
 	defer errR.Close()
 	kill := func() { _ = cmd.Process.Kill() } // SIGKILL to pid 1 of the namespace kills all of it
 
-	// The config goes first so the init sets up the sandbox while we create and join the
-	// cgroups; it execs the builder only after the go byte (see fdConfig).
+	// The config goes first so the init sets up the sandbox while we write the limits into
+	// its cgroups (which it joined when it started); it execs the builder only after the go
+	// byte (see fdConfig).
 	raw, err := json.Marshal(ic)
 	if err != nil {
 		kill()
@@ -171,7 +172,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		_, err := cfgW.Write(append(msg, raw...))
 		sent <- err
 	}()
-	cg := init.cg
+	cg := st.cg
 	defer cg.remove()
 	cgErr := cg.apply(cfg.Limits)
 	if err := <-sent; err != nil && cgErr == nil {
