@@ -43,7 +43,7 @@ func (b *Builder) ImportBusybox(ctx context.Context, busybox, user string) (cid.
 	}
 	applets := strings.Fields(string(list))
 	sort.Strings(applets)
-	tmp, err := os.MkdirTemp(filepath.Join(b.cfg.StateDir, "tmp"), "bootstrap-")
+	tmp, err := b.tempDir("bootstrap")
 	if err != nil {
 		return cid.Undef, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,6 +97,7 @@ func New(store *storefs.Store, cfg Config) (*Builder, error) {
 		return nil, err
 	}
 	b := &Builder{store: store, cfg: cfg, inUse: map[cid.Cid]int{}}
+	b.sweepTmp()
 	b.loadDrv = b.LoadDerivation
 	return b, nil
 }
@@ -291,7 +293,7 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		return cid.Undef, 0, err
 	}
 	defer b.unpinInputs(inputs)
-	work, err := os.MkdirTemp(filepath.Join(b.cfg.StateDir, "tmp"), d.Name+"-")
+	work, err := b.tempDir(d.Name)
 	if err != nil {
 		return cid.Undef, 0, err
 	}
@@ -509,7 +511,7 @@ func (b *Builder) inputSource(ctx context.Context, c cid.Cid) (string, error) {
 	if _, err := os.Lstat(dst); err == nil {
 		return dst, nil
 	}
-	tmp := filepath.Join(b.cfg.StateDir, "tmp", "export-"+randHex())
+	tmp := filepath.Join(b.cfg.StateDir, "tmp", fmt.Sprintf("%d-export-%s", os.Getpid(), randHex()))
 	if err := b.store.Export(ctx, c, tmp); err != nil {
 		removeAll(tmp)
 		return "", fmt.Errorf("materialise input %s: %w", c, err)
@@ -594,4 +596,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// tempDir makes a work directory under StateDir/tmp named after this process, so that what a
+// crashed process left behind can be told from the work of a running one.
+func (b *Builder) tempDir(name string) (string, error) {
+	return os.MkdirTemp(filepath.Join(b.cfg.StateDir, "tmp"), fmt.Sprintf("%d-%s-", os.Getpid(), name))
+}
+
+// sweepTmp removes work directories of processes that are gone.
+func (b *Builder) sweepTmp() {
+	dir := filepath.Join(b.cfg.StateDir, "tmp")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		pidStr, _, _ := strings.Cut(e.Name(), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if unix.Kill(pid, 0) == unix.ESRCH {
+			removeAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }

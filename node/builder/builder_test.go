@@ -395,3 +395,17 @@ func TestConcurrentBuilds(t *testing.T) {
 	defer e.b.pinMu.Unlock()
 	require.Empty(t, e.b.inUse, "input pins leaked")
 }
+
+func TestSweepTmp(t *testing.T) {
+	e := newEnv(t)
+	dead := filepath.Join(e.b.cfg.StateDir, "tmp", fmt.Sprintf("%d-hello-123", 1<<22-3))
+	live, err := e.b.tempDir("live")
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(dead, "store"), 0o755))
+	_, err = New(e.store, Config{StateDir: e.b.cfg.StateDir})
+	require.NoError(t, err)
+	_, err = os.Stat(dead)
+	require.True(t, os.IsNotExist(err))
+	_, err = os.Stat(live)
+	require.NoError(t, err)
+}
