@@ -229,6 +229,11 @@ func buildCmd() *cobra.Command {
 				}
 				return err
 			}
+			if link, _ := f.GetString("out-link"); link != "" {
+				if err := outLink(e, link, res.Output); err != nil {
+					return err
+				}
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintln(out, res.Output)
 			if !quiet {
@@ -248,6 +253,7 @@ func buildCmd() *cobra.Command {
 	f.Bool("check", false, "rebuild even if cached and fail if the output differs (non-determinism)")
 	f.Bool("keep-failed", false, "keep the build directory of a failed build for inspection")
 	f.BoolP("quiet", "q", false, "print only the output CID")
+	f.StringP("out-link", "o", "", "make this path a symlink to the output in the store and a GC root (like Nix's ./result)")
 	f.Duration("timeout", time.Hour, "wall-clock limit per build")
 	f.Int64("memory", 0, "memory limit per build in bytes (0: none)")
 	f.Int64("pids", 4096, "task limit per build (0: none)")
@@ -428,4 +434,29 @@ func profileCmd() *cobra.Command {
 	}
 	c.AddCommand(install, list, switchCmd, rollback, del)
 	return c
+}
+
+// outLink points link at the output's store path and registers it as an auto GC root: the
+// output lives as long as the link points at it.
+func outLink(e *env, link string, out cid.Cid) error {
+	abs, err := filepath.Abs(link)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(abs); err == nil && fi.Mode()&os.ModeSymlink == 0 {
+		return fmt.Errorf("--out-link %s exists and is not a symlink", link)
+	}
+	tmp := abs + ".tmp-link"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Join(e.store.MountDir(), out.String()), tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := e.store.AutoPin(userName(), "build", abs); err != nil {
+		return fmt.Errorf("register %s as a GC root: %w", link, err)
+	}
+	return nil
 }
