@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,8 +28,17 @@ func Commands() []*cobra.Command {
 	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd()}
 	for _, c := range cmds {
 		c.PersistentFlags().String("store", "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
+		silenceUsage(c)
 	}
 	return cmds
+}
+
+// silenceUsage: a failed build is not a usage error; print the error, not the flags.
+func silenceUsage(c *cobra.Command) {
+	c.SilenceUsage = true
+	for _, sub := range c.Commands() {
+		silenceUsage(sub)
+	}
 }
 
 // home is $BUILDCHAIN_HOME, else ~/.buildchain.
@@ -224,10 +232,7 @@ func buildCmd() *cobra.Command {
 			defer cancel()
 			res, err := e.b.Build(ctx, drv, builder.Options{Check: check, KeepFailed: keep})
 			if err != nil {
-				if errors.Is(err, builder.ErrNondeterministic) && res != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "check: %s is not reproducible: first %s, now %s\n", drv, res.Output, res.CheckOutput)
-				}
-				return err
+				return err // for --check, the error names both outputs
 			}
 			if link, _ := f.GetString("out-link"); link != "" {
 				if err := outLink(e, link, res.Output); err != nil {

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 
 func run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	root := &cobra.Command{Use: "buildchaind", SilenceUsage: true, SilenceErrors: true}
+	root := &cobra.Command{Use: "buildchaind", SilenceErrors: true}
 	root.AddCommand(Commands()...)
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
@@ -100,7 +100,8 @@ func TestCLIEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	_, stderr, err = run(t, "build", "--check", strings.TrimSpace(nd))
 	require.ErrorIs(t, err, builder.ErrNondeterministic)
-	require.Contains(t, stderr, "is not reproducible")
+	require.ErrorContains(t, err, "is not reproducible")
+	require.NotContains(t, stderr, "Usage:")
 	_, _, err = run(t, "build", "--check", drv)
 	require.NoError(t, err)
 
