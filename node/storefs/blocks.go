@@ -129,7 +129,11 @@ func (w *writer) fail(err error) {
 
 // put schedules block (c, data); data must not be modified afterwards.
 // The caller has already computed c from data (importer) or verified it.
-func (w *writer) put(c cid.Cid, data []byte) {
+func (w *writer) put(c cid.Cid, data []byte) { w.putLinks(c, data, nil, false) }
+
+// putLinks is put with the block's children already known (the importer
+// has the decoded node), which saves decoding dag-pb blocks again.
+func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool) {
 	if _, ok := identityData(c); ok {
 		return
 	}
@@ -141,10 +145,12 @@ func (w *writer) put(c cid.Cid, data []byte) {
 		return
 	}
 	if c.Type() == cid.DagProtobuf {
-		children, err := dagPBChildren(data)
-		if err != nil {
-			w.fail(fmt.Errorf("decode dag-pb block %s: %w", c, err))
-			return
+		if !known {
+			var err error
+			if children, err = dagPBChildren(data); err != nil {
+				w.fail(fmt.Errorf("decode dag-pb block %s: %w", c, err))
+				return
+			}
 		}
 		w.mu.Lock()
 		w.refs = append(w.refs, refEntry{c: c, children: children})

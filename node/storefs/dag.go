@@ -132,7 +132,12 @@ func (d *importDAG) Add(ctx context.Context, nd ipld.Node) error {
 		d.mu.Unlock()
 	}
 	if !d.discard {
-		d.w.put(c, nd.RawData())
+		links := nd.Links()
+		children := make([]cid.Cid, len(links))
+		for i, l := range links {
+			children[i] = l.Cid
+		}
+		d.w.putLinks(c, nd.RawData(), children, true)
 	}
 	return nil
 }
