@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // cgroup is one build's set of cgroups: a single v2 directory when memory, pids and cpu are
@@ -207,13 +208,23 @@ func (cg *cgroup) applyV1(lim Limits) error {
 	return nil
 }
 
-// join moves pid into every cgroup of the build (before the init does anything, see Run).
+// join moves pid into every cgroup of the build. A v1 cpu cgroup refuses a real-time task
+// (EINVAL without an rt_runtime_us budget): then the build simply has no cpu cgroup, and a CPU
+// limit asked for later is refused by apply with a clear error.
 func (cg *cgroup) join(pid int) error {
+	var dirs []string
 	for _, d := range cg.dirs {
 		if err := write(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			if d == cg.v1["cpu"] && errors.Is(err, syscall.EINVAL) {
+				delete(cg.v1, "cpu")
+				_ = os.Remove(d)
+				continue
+			}
 			return err
 		}
+		dirs = append(dirs, d)
 	}
+	cg.dirs = dirs
 	return nil
 }
 
