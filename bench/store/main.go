@@ -21,6 +21,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -41,6 +42,9 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the work directory")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the adds to FILE")
 	flag.Parse()
+	// A closed stdout (| head) must not kill us mid-run with a FUSE mount
+	// and the work tree left behind; Ctrl-C unmounts before exiting.
+	signal.Ignore(syscall.SIGPIPE)
 	total, err := parseSize(*sizeFlag)
 	if err != nil {
 		fail(err)
@@ -158,11 +162,21 @@ func main() {
 			if err != nil {
 				fail(err)
 			}
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			go func() {
+				if _, ok := <-sigs; ok {
+					_ = srv.Unmount()
+					os.Exit(130)
+				}
+			}()
 			fuseFiles := rel(filepath.Join(mnt, root.String()), plainFiles)
 			cold = max(cold, readRate(fuseFiles))
 			for w := 0; w < trials; w++ {
 				warm = max(warm, readRate(fuseFiles))
 			}
+			signal.Stop(sigs)
+			close(sigs)
 			if err := srv.Unmount(); err != nil {
 				fail(err)
 			}
