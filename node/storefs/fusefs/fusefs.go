@@ -59,11 +59,29 @@ func Mount(s *storefs.Store, dir string, opts Options) (*fuse.Server, error) {
 			Options:              []string{"ro", "default_permissions"},
 		},
 	}
+	// A mount whose server died (kill -9, crash) leaves "transport endpoint
+	// is not connected" behind; detach it so the store can be mounted again.
+	// stat may be answered from cached attributes; listing goes to the
+	// server.
+	if deadMount(dir) {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			return nil, fmt.Errorf("mount store at %s: detach dead mount: %w", dir, err)
+		}
+	}
 	srv, err := fs.Mount(dir, root, o)
 	if err != nil {
 		return nil, fmt.Errorf("mount store at %s: %w", dir, err)
 	}
 	return srv, nil
+}
+
+func deadMount(dir string) bool {
+	f, err := os.Open(dir)
+	if err == nil {
+		_, err = f.Readdirnames(1)
+		f.Close()
+	}
+	return errors.Is(err, syscall.ENOTCONN)
 }
 
 type filesystem struct {
