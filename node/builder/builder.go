@@ -98,6 +98,7 @@ func New(store *storefs.Store, cfg Config) (*Builder, error) {
 	}
 	b := &Builder{store: store, cfg: cfg, inUse: map[cid.Cid]int{}}
 	b.sweepTmp()
+	sandbox.Prewarm()
 	b.loadDrv = b.LoadDerivation
 	return b, nil
 }

@@ -153,6 +153,22 @@ func WaitSpare() {
 	spares.Unlock()
 }
 
+// Prewarm starts a spare init in the background (if spares are on and there is none), so that
+// even the first build of a process finds one: call it when a build is likely soon (e.g. when
+// a builder is created); a build that comes first just waits for it.
+func Prewarm() {
+	if os.Geteuid() != 0 {
+		return // Run will say why it cannot work
+	}
+	spares.Lock()
+	defer spares.Unlock()
+	if spares.disabled || spares.starting || spares.s != nil {
+		return
+	}
+	spares.starting = true
+	go refill(DefaultHostUID, DefaultHostGID)
+}
+
 // takeInit returns the spare if it fits (waiting for one being started: that is never slower
 // than starting another), else starts an init; then it starts the next spare in the background.
 func takeInit(hostUID, hostGID int) (*started, error) {

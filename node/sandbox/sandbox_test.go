@@ -127,7 +127,7 @@ func TestEscapeNetwork(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	// Loopback inside works (it is up), so builds can use local sockets.
-	log, err = sh(t, tools, `nc -l -p 9999 > /build/got & i=0; until echo local | nc 127.0.0.1 9999; do i=$((i+1)); [ $i -gt 100 ] && exit 9; sleep 0.05; done; wait; cat /build/got`, nil)
+	log, err = sh(t, tools, `echo local | nc -l -p 9999 & i=0; until sleep 0.5 | nc 127.0.0.1 9999 > /build/got; do i=$((i+1)); [ $i -gt 100 ] && exit 9; sleep 0.05; done; wait; cat /build/got`, nil)
 	require.NoError(t, err, log)
 	require.Contains(t, log, "local")
 }
