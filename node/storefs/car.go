@@ -70,7 +70,7 @@ func (s *Store) ImportCAR(ctx context.Context, r io.Reader) ([]cid.Cid, error) {
 		return nil, fmt.Errorf("import car: %w", err)
 	}
 	// Pass 1: parse and verify everything.
-	roots, n, err := s.scanCAR(ctx, rs, nil)
+	roots, _, err := s.scanCAR(ctx, rs, nil)
 	if err != nil {
 		return nil, fmt.Errorf("import car: %w (nothing imported)", err)
 	}
@@ -99,7 +99,6 @@ func (s *Store) ImportCAR(ctx context.Context, r io.Reader) ([]cid.Cid, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import car: %w", err)
 	}
-	_ = n
 	return roots, nil
 }
 

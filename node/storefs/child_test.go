@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/buildchain/buildchain/node/storefs/corpus"
 )
@@ -118,5 +117,4 @@ func TestCrashBetweenWriteAndRename(t *testing.T) {
 	if len(ents) != 0 {
 		t.Fatalf("tmp not empty after a clean add: %d files", len(ents))
 	}
-	_ = time.Second
 }
