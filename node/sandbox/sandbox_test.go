@@ -289,7 +289,8 @@ func TestLimitsApplied(t *testing.T) {
 			} else {
 				f.mem, f.pids, f.quota, f.procs = read(v1("memory"), "memory.limit_in_bytes"), read(v1("pids"), "pids.max"), read(v1("cpu"), "cpu.cfs_quota_us"), read(v1("pids"), "cgroup.procs")
 			}
-			if f.procs != "" {
+			// Limits are written after the init joined its cgroups, cpu last.
+			if f.procs != "" && f.quota == "150000" {
 				got <- f
 				return
 			}
