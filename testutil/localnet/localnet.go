@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ type Options struct {
 	// Nodes is the number of authorities (default 4).
 	Nodes int
 	// PortBase is the first port of the block; node i uses PortBase+10*i+{0..5}. Default: a
-	// fresh block per network of this process, from 36000 (or $LOCALNET_TEST_PORT_BASE).
+	// free block in 27000-31999 (see freePortBase).
 	PortBase int
 	// TimeoutCommit is CometBFT's block time (default 500ms).
 	TimeoutCommit string
@@ -52,7 +53,8 @@ var (
 	buildOnce sync.Once
 	buildBin  string
 	buildErr  error
-	nextBlock atomic.Int64
+	// usedBlocks holds the port bases of this process's networks.
+	usedBlocks sync.Map
 )
 
 // RepoRoot returns the repository root (where go.mod is).
@@ -87,15 +89,56 @@ func Binary(t testing.TB) string {
 	return buildBin
 }
 
-func defaultPortBase() int {
-	base := 36000
+// Port blocks for tests: 100 ports each (room for 10 nodes of 10 ports), below Linux's
+// ephemeral range (32768+) so an outgoing connection never holds a port a node must listen on.
+const (
+	testPortLow    = 27000
+	testPortBlocks = 50
+	blockSize      = 100
+)
+
+// freePortBase picks a port block whose ports for n nodes are all free right now. It starts
+// at a random block so that concurrent test processes (several engineers, several packages)
+// rarely probe the same block, and skips blocks another network of this process took.
+// $LOCALNET_TEST_PORT_BASE pins the first block tried.
+func freePortBase(t testing.TB, nodes int) int {
+	t.Helper()
+	start := mrand.IntN(testPortBlocks)
+	first := -1
 	if s := os.Getenv("LOCALNET_TEST_PORT_BASE"); s != "" {
 		if v, err := strconv.Atoi(s); err == nil {
-			base = v
+			first = v
 		}
 	}
-	// 100 ports per network: room for 10 nodes.
-	return base + 100*int(nextBlock.Add(1)-1)
+	for k := 0; k < testPortBlocks; k++ {
+		base := testPortLow + blockSize*((start+k)%testPortBlocks)
+		if first >= 0 {
+			base = first + blockSize*k
+		}
+		if _, taken := usedBlocks.LoadOrStore(base, true); taken {
+			continue
+		}
+		if portsFree(base, nodes) {
+			return base
+		}
+		usedBlocks.Delete(base)
+	}
+	t.Fatalf("no free block of %d ports for %d nodes", blockSize, nodes)
+	return 0
+}
+
+// portsFree reports whether every port node i of a network at base would use can be bound.
+func portsFree(base, nodes int) bool {
+	for i := 0; i < nodes; i++ {
+		for p := 0; p < 6; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+10*i+p))
+			if err != nil {
+				return false
+			}
+			_ = l.Close()
+		}
+	}
+	return true
 }
 
 // New prepares a network without starting it.
@@ -105,7 +148,7 @@ func New(t testing.TB, opts Options) *Net {
 		opts.Nodes = 4
 	}
 	if opts.PortBase == 0 {
-		opts.PortBase = defaultPortBase()
+		opts.PortBase = freePortBase(t, opts.Nodes)
 	}
 	if opts.TimeoutCommit == "" {
 		opts.TimeoutCommit = "500ms"
