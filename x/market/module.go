@@ -149,7 +149,7 @@ func (AppModule) ProposalMsgs(_ module.SimulationState) []simtypes.WeightedPropo
 	return simulation.ProposalMsgs()
 }
 
-// WeightedOperations returns no operations yet: the module's only Msg is gov-gated.
-func (AppModule) WeightedOperations(_ module.SimulationState) []simtypes.WeightedOperation {
-	return nil
+// WeightedOperations returns the random commits, reveals and evidence of the simulation.
+func (am AppModule) WeightedOperations(simState module.SimulationState) []simtypes.WeightedOperation {
+	return simulation.WeightedOperations(simState.AppParams, simState.TxConfig, am.keeper, am.accountKeeper, am.bankKeeper)
 }

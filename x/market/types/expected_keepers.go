@@ -20,9 +20,10 @@ type BankKeeper interface {
 	GetBalance(ctx context.Context, addr sdk.AccAddress, denom string) sdk.Coin
 }
 
-// AccountKeeper is what x/market needs of x/auth.
+// AccountKeeper is what x/market needs of x/auth (GetAccount: for its simulation's txs).
 type AccountKeeper interface {
 	GetModuleAddress(moduleName string) sdk.AccAddress
+	GetAccount(ctx context.Context, addr sdk.AccAddress) sdk.AccountI
 }
 
 // BctKeeper is what x/market needs of x/bct: fees, burns and slashes go through it so the
