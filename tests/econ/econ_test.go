@@ -174,6 +174,27 @@ func TestNormalizedAverageMeasured(t *testing.T) {
 	require.True(t, gain[1].LT(gain[0]), "normalizing must reduce the gain of slow reporting")
 }
 
+// TestWeightingInvitesUnderReporting measures why assignments are NOT weighted by the
+// efficiency factor by default: the factor comes from self-reported build times, and a
+// validator that reports a quarter of its real time pays nothing for it (rewards use the
+// normalized u_a) but, with weighting, gets up to 4× the assignments. The table compares
+// total net income per validator of such under-reporters with honest ones.
+func TestWeightingInvitesUnderReporting(t *testing.T) {
+	for _, by := range []bool{false, true} {
+		cfg := defaultConfig()
+		cfg.WeightByEfficiency = by
+		cfg.SlowPermille = 250
+		m := newModel(cfg)
+		require.NoError(t, m.run())
+		rows := m.byKind()
+		h, u := rows[vHonest], rows[vSlow]
+		hPer := math.LegacyNewDecFromInt(h.net).QuoInt64(int64(h.n))
+		uPer := math.LegacyNewDecFromInt(u.net).QuoInt64(int64(u.n))
+		t.Logf("weight by efficiency %v: assignments per validator honest %.1f, under-reporting (¼ time) %.1f; net income per validator ratio under/honest %s",
+			by, float64(h.assignments)/float64(h.n), float64(u.assignments)/float64(u.n), uPer.Quo(hPer).String()[:5])
+	}
+}
+
 // TestAssignmentWeighting measures what weighting assignments by the
 // efficiency factor (SPEC §3 option) does: the mean real time an assigned
 // build takes, and honest validators' income, with and without it.

@@ -62,6 +62,8 @@ type config struct {
 	// RawAverage uses SPEC's plain u_a (AverageBuildTime) instead of the
 	// efficiency-normalized one, to measure what normalizing buys.
 	RawAverage bool
+	// SlowPermille is how the "slow-reporting" kind scales its reported times (‰).
+	SlowPermille int64
 	// ForceAfterMarket plays at least one more round after every market,
 	// not only after undecided ones.
 	ForceAfterMarket bool
@@ -82,7 +84,8 @@ func defaultConfig() config {
 		Quorum:        bct(50), MarketFee: math.LegacyNewDecWithPrec(2, 2),
 		HonestTraders: 8, TraderStake: bct(20), AllyStake: bct(30), PartyStake: bct(50),
 		TraderJoin: 0.8, TraderReveal: 0.9, TraderRight: 0.95, Allies: 2,
-		WeightByEfficiency: true,
+		WeightByEfficiency: false, // the chain default: see TestWeightingInvitesUnderReporting
+		SlowPermille:       3000,
 	}
 }
 
@@ -220,8 +223,10 @@ func (m *model) act(v *validator, claimed, trueOut string, nondet bool, fake boo
 		return report{v: v, output: built(), ms: noise(real)}
 	case vSlow:
 		v.builtMs += real
-		v.wallMs += 3 * real
-		return report{v: v, output: built(), ms: noise(3 * real)}
+		// Reports SlowPermille/1000 × its real time (3000: three times slower; below
+		// 1000: under-reporting). It waits as long as it claims when it is slower.
+		v.wallMs += real * max(m.cfg.SlowPermille, 1000) / 1000
+		return report{v: v, output: built(), ms: noise(real * m.cfg.SlowPermille / 1000)}
 	case vLazy:
 		// Knows roughly how long the build takes (from public builds of
 		// similar derivations) and reports that.
