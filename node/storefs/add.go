@@ -88,9 +88,13 @@ func (s *Store) AddPath(ctx context.Context, path string, opts AddOptions) (cid.
 // AddReader imports one file's bytes (mode 0 unless opts.PreserveMode and
 // mode are given) and temp-pins it like AddPath.
 func (s *Store) AddReader(ctx context.Context, r io.Reader, mode os.FileMode, opts AddOptions) (cid.Cid, error) {
+	if opts.SelfRef != nil && len(opts.SelfRef) != SelfRefLen {
+		return cid.Undef, fmt.Errorf("add from reader: self-reference placeholder is %d bytes, want %d", len(opts.SelfRef), SelfRefLen)
+	}
 	var root cid.Cid
-	err := s.withAddLockUnless(opts.HoldingLock, func() error {
+	err := s.withAddLockUnless(opts.HoldingLock || opts.OnlyHash, func() error {
 		dag := s.newImportDAG()
+		dag.discard = opts.OnlyHash
 		nd, err := s.addFileReader(ctx, dag, r, mode, &opts, new(atomic.Int64))
 		if err != nil {
 			dag.w.abort()
@@ -100,7 +104,7 @@ func (s *Store) AddReader(ctx context.Context, r io.Reader, mode os.FileMode, op
 			return err
 		}
 		root = nd.Cid()
-		if !opts.NoTempPin {
+		if !opts.NoTempPin && !opts.OnlyHash {
 			return s.TempPin(root)
 		}
 		return nil
