@@ -17,6 +17,8 @@
 #   LOCALNET_CHAIN_ID [buildchain-1]
 #   LOCALNET_TIMEOUT_COMMIT [500ms]  block time
 #   LOCALNET_START_TIMEOUT [90]  seconds `start` waits for blocks
+#   LOCALNET_GENESIS_JQ          a jq filter applied to the genesis when it is created, e.g.
+#                                '.app_state.claims.params.report_timeout_blocks = "5"'
 #   BUILDCHAIND [build/buildchaind if present, else buildchaind on PATH]
 #
 # Accounts (keyring-backend test, keyring in $LOCALNET_DIR/node0): val0..valN-1 (the
@@ -162,6 +164,10 @@ init_net() {
 			"denom_units": [{"denom": $d, "exponent": 0}, {"denom": "bct", "exponent": 6}]
 		}]
 	' "$g" >"$g.tmp" && mv "$g.tmp" "$g"
+	if [ -n "${LOCALNET_GENESIS_JQ:-}" ]; then
+		jq "$LOCALNET_GENESIS_JQ" "$g" >"$g.tmp" || { rm -f "$g.tmp"; die "LOCALNET_GENESIS_JQ filter failed"; }
+		mv "$g.tmp" "$g"
+	fi
 
 	for ((i = 0; i < n; i++)); do
 		# shellcheck disable=SC2046

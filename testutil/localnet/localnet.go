@@ -35,6 +35,10 @@ type Options struct {
 	TimeoutCommit string
 	// Dir is the network directory (default a t.TempDir()).
 	Dir string
+	// GenesisJQ is a jq filter applied to the genesis when it is created, to set module params
+	// for a test without a gov proposal, e.g.
+	// `.app_state.claims.params.report_timeout_blocks = "5"`. The result must validate.
+	GenesisJQ string
 }
 
 // Net is a running local network.
@@ -170,6 +174,7 @@ func New(t testing.TB, opts Options) *Net {
 		"LOCALNET_TIMEOUT_COMMIT="+opts.TimeoutCommit,
 		"LOCALNET_CHAIN_ID="+n.ChainID,
 		"BUILDCHAIND="+n.Binary,
+		"LOCALNET_GENESIS_JQ="+opts.GenesisJQ,
 	)
 	return n
 }
