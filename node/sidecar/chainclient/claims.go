@@ -2,6 +2,7 @@ package chainclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -52,7 +53,7 @@ func DecodeEvents(events []abci.Event) ([]sidecar.Assignment, []sidecar.RoundKey
 		if !handledEvents[e.Type] {
 			continue
 		}
-		msg, err := sdk.ParseTypedEvent(e)
+		msg, err := sdk.ParseTypedEvent(typedOnly(e))
 		if err != nil {
 			return nil, nil, fmt.Errorf("event %s: %w", e.Type, err)
 		}
@@ -79,6 +80,20 @@ func DecodeEvents(events []abci.Event) ([]sidecar.Assignment, []sidecar.RoundKey
 		}
 	}
 	return as, ended, nil
+}
+
+// typedOnly drops the plain attributes CometBFT and the SDK add beside a
+// typed event's JSON fields (FinalizeBlock events carry mode=EndBlock),
+// which ParseTypedEvent would choke on.
+func typedOnly(e abci.Event) abci.Event {
+	out := abci.Event{Type: e.Type}
+	for _, a := range e.Attributes {
+		if a.Key == "mode" || !json.Valid([]byte(a.Value)) {
+			continue
+		}
+		out.Attributes = append(out.Attributes, a)
+	}
+	return out
 }
 
 var handledEvents = map[string]bool{
@@ -144,7 +159,7 @@ func (cl *Claims) Submit(ctx context.Context, drv, output cid.Cid, system string
 		if e.Type != typeName(&claimstypes.EventClaimSubmitted{}) {
 			continue
 		}
-		m, err := sdk.ParseTypedEvent(e)
+		m, err := sdk.ParseTypedEvent(typedOnly(e))
 		if err != nil {
 			return 0, hash, fmt.Errorf("claim submitted event: %w", err)
 		}

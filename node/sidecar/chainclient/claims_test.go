@@ -1,0 +1,65 @@
+package chainclient
+
+import (
+	"testing"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/buildchain/buildchain/node/sidecar"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
+)
+
+const drv = "baguqeeranrmdrohqgggc7x4gyezin55lbqwnxunpgt2pmh5ejxntlod7o52a"
+
+func typed(t *testing.T, m interface{ ProtoMessage() }) abci.Event {
+	t.Helper()
+	ev, err := sdk.TypedEventToEvent(m.(sdkMsg))
+	require.NoError(t, err)
+	return abci.Event(ev)
+}
+
+type sdkMsg = interface {
+	ProtoMessage()
+	Reset()
+	String() string
+}
+
+func TestDecodeEventsFromEndBlock(t *testing.T) {
+	assigned := typed(t, &claimstypes.EventClaimAssigned{ClaimId: 7, Round: 2, Validator: "bc1v", DerivationCid: drv, System: "x86_64-linux", DeadlineHeight: 99})
+	// FinalizeBlock events carry mode=EndBlock, which is not JSON.
+	assigned.Attributes = append(assigned.Attributes, abci.EventAttribute{Key: "mode", Value: "EndBlock"})
+	timedOut := typed(t, &claimstypes.EventRoundTimedOut{ClaimId: 5, Round: 1, Validator: "bc1w"})
+	valid := typed(t, &claimstypes.EventClaimValid{ClaimId: 4})
+	other := abci.Event{Type: "transfer", Attributes: []abci.EventAttribute{{Key: "amount", Value: "1ubct"}}}
+	deposit := typed(t, &claimstypes.EventDepositReturned{ClaimId: 4})
+
+	as, ended, err := DecodeEvents([]abci.Event{other, assigned, timedOut, valid, deposit})
+	require.NoError(t, err)
+	require.Len(t, as, 1)
+	require.Equal(t, uint64(7), as[0].ClaimID)
+	require.Equal(t, uint32(2), as[0].Round)
+	require.Equal(t, "bc1v", as[0].Validator)
+	require.Equal(t, drv, as[0].Derivation.String())
+	require.Equal(t, int64(99), as[0].Deadline)
+	require.Equal(t, []sidecar.RoundKey{{ClaimID: 5, Round: 1}, {ClaimID: 4}}, ended)
+
+	bad := typed(t, &claimstypes.EventClaimAssigned{ClaimId: 1, Round: 1, Validator: "bc1v", DerivationCid: "not-a-cid"})
+	_, _, err = DecodeEvents([]abci.Event{bad})
+	require.ErrorContains(t, err, "bad derivation CID")
+}
+
+func TestRoundStateOf(t *testing.T) {
+	c := claimstypes.Claim{Status: claimstypes.CLAIM_STATUS_ASSIGNED, Assignments: []claimstypes.Assignment{
+		{Round: 1, Validator: "a", Status: claimstypes.ROUND_STATUS_TIMED_OUT},
+		{Round: 1, Validator: "b", Status: claimstypes.ROUND_STATUS_AGREED, OutputCid: "x"},
+		{Round: 2, Validator: "a", Status: claimstypes.ROUND_STATUS_ASSIGNED},
+	}}
+	require.Equal(t, sidecar.RoundGone, RoundStateOf(c, 1, "a"), "timed out and reassigned")
+	require.Equal(t, sidecar.RoundReported, RoundStateOf(c, 1, "b"))
+	require.Equal(t, sidecar.RoundOpen, RoundStateOf(c, 2, "a"))
+	require.Equal(t, sidecar.RoundGone, RoundStateOf(c, 3, "a"))
+	c.Status = claimstypes.CLAIM_STATUS_EXPIRED
+	require.Equal(t, sidecar.RoundGone, RoundStateOf(c, 2, "a"), "an open assignment of a finished claim is gone")
+}
