@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,4 +38,30 @@ func TestHandler(t *testing.T) {
 	rec = httptest.NewRecorder()
 	openapi.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, openapi.Path, nil))
 	require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+}
+
+// The embedded document must cover every REST route declared in proto/buildchain: a proto
+// change without `make proto-gen` would otherwise serve a stale document.
+func TestDocumentCoversEveryProtoRoute(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(openapi.Document(), &doc))
+
+	route := regexp.MustCompile(`\(google\.api\.http\)\.(get|post)\s*=\s*"([^"]+)"`)
+	files, err := filepath.Glob("../../proto/buildchain/*/v1/*.proto")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	n := 0
+	for _, f := range files {
+		bz, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range route.FindAllStringSubmatch(string(bz), -1) {
+			n++
+			ops, ok := doc.Paths[m[2]]
+			require.True(t, ok, "%s declares %s, missing from openapi.json: run make proto-gen", f, m[2])
+			require.Contains(t, ops, m[1], "%s %s", m[1], m[2])
+		}
+	}
+	require.GreaterOrEqual(t, n, 4)
 }
