@@ -1,0 +1,360 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+	"github.com/stretchr/testify/require"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
+
+	"github.com/buildchain/buildchain/testutil/localnet"
+)
+
+func claimTestCID(codec uint64, s string) string {
+	sum, err := mh.Sum([]byte(s), mh.SHA2_256, -1)
+	if err != nil {
+		panic(err)
+	}
+	return cid.NewCidV1(codec, sum).String()
+}
+
+// claimView is the REST view of a claim (proto JSON).
+type claimView struct {
+	ID            string `json:"id"`
+	Publisher     string `json:"publisher"`
+	DerivationCid string `json:"derivation_cid"`
+	OutputCid     string `json:"output_cid"`
+	Status        string `json:"status"`
+	Round         int    `json:"round"`
+	DepositLocked bool   `json:"deposit_locked"`
+	Assignments   []struct {
+		Round          int    `json:"round"`
+		Validator      string `json:"validator"`
+		Status         string `json:"status"`
+		DeadlineHeight string `json:"deadline_height"`
+		OutputCid      string `json:"output_cid"`
+	} `json:"assignments"`
+}
+
+func getClaimREST(t *testing.T, net *localnet.Net, node int, id uint64) claimView {
+	t.Helper()
+	var out struct {
+		Claim claimView `json:"claim"`
+	}
+	net.REST(t, node, fmt.Sprintf("/buildchain/claims/v1/claims/%d", id), &out)
+	return out.Claim
+}
+
+// open returns the index of the assignment awaiting a report, or -1.
+func (c claimView) open() int {
+	for i, a := range c.Assignments {
+		if a.Status == "ROUND_STATUS_ASSIGNED" {
+			return i
+		}
+	}
+	return -1
+}
+
+func waitClaimREST(t *testing.T, net *localnet.Net, id uint64, what string, ok func(claimView) bool) claimView {
+	t.Helper()
+	var c claimView
+	eventually(t, 60*time.Second, fmt.Sprintf("claim %d: %s", id, what), func() bool {
+		var out struct {
+			Claim claimView `json:"claim"`
+		}
+		if err := net.RESTErr(0, fmt.Sprintf("/buildchain/claims/v1/claims/%d", id), &out); err != nil {
+			return false
+		}
+		c = out.Claim
+		return ok(c)
+	})
+	return c
+}
+
+func buildValidatorStatus(t *testing.T, net *localnet.Net, addr string) string {
+	t.Helper()
+	var out struct {
+		Validator struct {
+			Status string `json:"status"`
+		} `json:"validator"`
+	}
+	net.REST(t, 0, "/buildchain/validators/v1/validators/"+addr, &out)
+	return out.Validator.Status
+}
+
+// txErr runs a tx that must fail (in the CLI, CheckTx or the block) and returns its message.
+func claimsTxErr(t *testing.T, net *localnet.Net, args ...string) string {
+	t.Helper()
+	res, r := net.BroadcastTx(args...)
+	if r.Err != nil {
+		return r.Stdout + r.Stderr + r.Err.Error()
+	}
+	if res.Code == 0 {
+		res = net.WaitTx(t, res.TxHash, 30*time.Second)
+	}
+	require.NotZero(t, res.Code, "tx %v should have failed", args)
+	return res.RawLog
+}
+
+func claimsMustTx(t *testing.T, net *localnet.Net, args ...string) localnet.TxResponse {
+	t.Helper()
+	res := net.Tx(t, args...)
+	require.Zero(t, res.Code, "tx %v: %s", args, res.RawLog)
+	return res
+}
+
+// govParams changes validators and claims params through one gov proposal voted by enough
+// authorities (each has a quarter of the power; quorum is a third).
+func claimsGovParams(t *testing.T, net *localnet.Net, valChanges, claimChanges map[string]any) {
+	t.Helper()
+	gov := sdk.MustBech32ifyAddressBytes("bc", authtypes.NewModuleAddress("gov"))
+	var msgs []any
+	for _, m := range []struct {
+		module  string
+		changes map[string]any
+	}{{"validators", valChanges}, {"claims", claimChanges}} {
+		var cur struct {
+			Params map[string]any `json:"params"`
+		}
+		net.REST(t, 0, "/buildchain/"+m.module+"/v1/params", &cur)
+		for k, v := range m.changes {
+			cur.Params[k] = v
+		}
+		msgs = append(msgs, map[string]any{"@type": "/buildchain." + m.module + ".v1.MsgUpdateParams", "authority": gov, "params": cur.Params})
+	}
+	bz, err := json.Marshal(map[string]any{
+		"messages": msgs, "deposit": "10000000ubct", "title": "e2e: fast claims game", "summary": "shorter deadlines, jail on first miss",
+	})
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "proposal.json")
+	require.NoError(t, os.WriteFile(file, bz, 0o644))
+	claimsMustTx(t, net, "gov", "submit-proposal", file, "--from", "val0", "--gas", "600000")
+	var props struct {
+		Proposals []struct {
+			ID string `json:"id"`
+		} `json:"proposals"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(net.MustCLI(t, "query", "gov", "proposals", "-o", "json")), &props))
+	id := props.Proposals[len(props.Proposals)-1].ID
+	for i := 0; i < net.Nodes; i++ {
+		claimsMustTx(t, net, "gov", "vote", id, "yes", "--from", fmt.Sprintf("val%d", i))
+	}
+	eventually(t, 90*time.Second, "the params proposal to pass", func() bool {
+		var p struct {
+			Params map[string]any `json:"params"`
+		}
+		if err := net.RESTErr(0, "/buildchain/claims/v1/params", &p); err != nil {
+			return false
+		}
+		for k, v := range claimChanges {
+			if fmt.Sprint(p.Params[k]) != fmt.Sprint(v) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestClaimsGameOnLocalnet is the issue's end-to-end test on the 4-authority localnet with
+// the CLI: two build validators register, claims go PENDING → ASSIGNED → VALID / DISPUTED, a
+// validator that never reports is jailed and its round reassigned, every state seen over REST;
+// the VRF beacon runs (all four authorities' keys registered, blocks carry verified proofs);
+// bad input is refused with a clear error and changes nothing.
+func TestClaimsGameOnLocalnet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts a network")
+	}
+	net := localnet.Start(t, localnet.Options{Nodes: 4})
+	names := map[string]string{}
+	for _, n := range []string{"alice", "bob", "carol"} {
+		names[net.Addr(t, n)] = n
+	}
+	alice, bob, carol := net.Addr(t, "alice"), net.Addr(t, "bob"), net.Addr(t, "carol")
+
+	claimsGovParams(t, net,
+		map[string]any{"max_missed_assignments": "1"},
+		map[string]any{"report_timeout_blocks": "30"})
+
+	// Two build validators.
+	claimsMustTx(t, net, "validators", "register", "1000000000ubct", "x86_64-linux", "--from", "alice")
+	claimsMustTx(t, net, "validators", "register", "1500000000ubct", "x86_64-linux", "aarch64-linux", "--from", "bob")
+	var vals struct {
+		Validators []struct {
+			Operator string   `json:"operator"`
+			Systems  []string `json:"systems"`
+			Status   string   `json:"status"`
+		} `json:"validators"`
+	}
+	net.REST(t, 0, "/buildchain/validators/v1/systems/x86_64-linux/validators", &vals)
+	require.Len(t, vals.Validators, 2)
+	require.Equal(t, "VALIDATOR_STATUS_ACTIVE", buildValidatorStatus(t, net, alice))
+
+	// The VRF beacon: every authority self-registered its key through its first proposal; once
+	// active, blocks carry proofs (from_vrf) and the randomness is queryable by height.
+	eventually(t, 90*time.Second, "four VRF keys and a VRF-derived block randomness", func() bool {
+		var keys struct {
+			VrfKeys []struct {
+				PublicKey string `json:"public_key"`
+			} `json:"vrf_keys"`
+		}
+		var r struct {
+			Randomness struct {
+				Height  string `json:"height"`
+				FromVrf bool   `json:"from_vrf"`
+				Proof   string `json:"proof"`
+			} `json:"randomness"`
+		}
+		if net.RESTErr(0, "/buildchain/validators/v1/vrf_keys", &keys) != nil || net.RESTErr(0, "/buildchain/validators/v1/randomness/0", &r) != nil {
+			return false
+		}
+		return len(keys.VrfKeys) == 4 && r.Randomness.FromVrf && r.Randomness.Proof != ""
+	})
+
+	deposit := "10000000ubct"
+	submit := func(drv, out string) uint64 {
+		res := claimsMustTx(t, net, "claims", "submit", drv, out, "--deposit", deposit, "--from", "carol")
+		var claims struct {
+			Claims []claimView `json:"claims"`
+		}
+		net.REST(t, 0, "/buildchain/claims/v1/publishers/"+carol+"/claims?pagination.reverse=true&pagination.limit=1", &claims)
+		require.NotEmpty(t, claims.Claims, "tx %s", res.TxHash)
+		id, err := strconv.ParseUint(claims.Claims[0].ID, 10, 64)
+		require.NoError(t, err)
+		return id
+	}
+	report := func(id uint64, c claimView, out string) localnet.TxResponse {
+		a := c.Assignments[c.open()]
+		return net.Tx(t, "claims", "report", strconv.FormatUint(id, 10), strconv.Itoa(a.Round), out, "4321", "--from", names[a.Validator])
+	}
+	isAssigned := func(c claimView) bool { return c.Status == "CLAIM_STATUS_ASSIGNED" && c.open() >= 0 }
+
+	// driveValid makes every assigned validator report the claimed output until VALID (with
+	// p_continue = 0.5 the game may take a second round with the other validator).
+	driveValid := func(id uint64, out string) {
+		for {
+			c := waitClaimREST(t, net, id, "assigned or valid", func(c claimView) bool { return isAssigned(c) || c.Status == "CLAIM_STATUS_VALID" })
+			if c.Status == "CLAIM_STATUS_VALID" {
+				return
+			}
+			require.NotEqual(t, carol, c.Assignments[c.open()].Validator, "the publisher is never its own validator")
+			res := report(id, c, out)
+			require.Zero(t, res.Code, res.RawLog)
+		}
+	}
+
+	// 1. Agreeing reports → VALID.
+	drv1, out1 := claimTestCID(cid.DagJSON, "drv hello"), claimTestCID(cid.DagProtobuf, "out hello")
+	carolBefore := balanceREST(t, net, 0, carol)
+	id1 := submit(drv1, out1)
+	driveValid(id1, out1)
+	c1 := getClaimREST(t, net, 1, id1) // seen on another node too
+	require.Equal(t, "CLAIM_STATUS_VALID", c1.Status)
+	require.False(t, c1.DepositLocked)
+	var verified struct {
+		OutputCid string `json:"output_cid"`
+		ClaimID   string `json:"claim_id"`
+	}
+	net.REST(t, 2, "/buildchain/claims/v1/derivations/"+drv1+"/verified", &verified)
+	require.Equal(t, out1, verified.OutputCid)
+	eventually(t, 10*time.Second, "the deposit back (only the claim fee spent)", func() bool {
+		return balanceREST(t, net, 0, carol).Equal(carolBefore.SubRaw(100_000))
+	})
+
+	// 3. Bad input: clear errors, nothing changes.
+	out3 := claimTestCID(cid.DagProtobuf, "out three")
+	id3 := submit(claimTestCID(cid.DagJSON, "drv three"), out3)
+	c3 := waitClaimREST(t, net, id3, "assigned", isAssigned)
+	assignee := c3.Assignments[c3.open()].Validator
+	other := alice
+	if assignee == alice {
+		other = bob
+	}
+	// Bad reports first (the claim must still be waiting for the assignee afterwards).
+	before := getClaimREST(t, net, 0, id3)
+	sid := strconv.FormatUint(id3, 10)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"claims", "report", "999999", "1", out3, "10", "--from", names[assignee]}, "claim not found"},
+		{[]string{"claims", "report", sid, "1", out3, "10", "--from", names[other]}, "not assigned"},
+		{[]string{"claims", "report", sid, "2", out3, "10", "--from", names[assignee]}, "wrong round"},
+		{[]string{"claims", "report", sid, "1", "not-a-cid", "10", "--from", names[assignee]}, "invalid CID"},
+		{[]string{"claims", "report", sid, "1", drv1, "10", "--from", names[assignee]}, "codec"},
+	} {
+		msg := claimsTxErr(t, net, tc.args...)
+		require.Contains(t, msg, tc.want, "%v", tc.args)
+	}
+	require.Equal(t, before, getClaimREST(t, net, 0, id3), "failed reports changed the claim")
+	// The assignee's report counts once; a second one for the same round is refused.
+	res := report(id3, c3, out3)
+	require.Zero(t, res.Code, res.RawLog)
+	msg := claimsTxErr(t, net, "claims", "report", sid, "1", out3, "10", "--from", names[assignee])
+	require.Contains(t, msg, "already reported")
+
+	// Bad claims and registrations: nothing locked, no claim created.
+	balBefore := allBalancesREST(t, net, 0, carol)
+	var mine struct {
+		Pagination struct {
+			Total string `json:"total"`
+		} `json:"pagination"`
+	}
+	net.REST(t, 0, "/buildchain/claims/v1/publishers/"+carol+"/claims?pagination.count_total=true", &mine)
+	claimsBefore := mine.Pagination.Total
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"claims", "submit", "bafybogus", out3, "--deposit", deposit, "--from", "carol"}, "invalid CID"},
+		{[]string{"claims", "submit", drv1, out3, "--deposit", "9999999ubct", "--from", "carol"}, "below min_deposit"},
+		{[]string{"claims", "submit", drv1, out3, "--deposit", "10000000stake", "--from", "carol"}, "deposit must be in ubct"},
+		{[]string{"validators", "register", "999ubct", "x86_64-linux", "--from", "carol"}, "below min_bond"},
+		{[]string{"validators", "register", "1000000000ubct", "x86_64-linux", "--from", "alice"}, "already registered"},
+		{[]string{"validators", "unjail", "--from", "carol"}, "validator not found"},
+	} {
+		msg := claimsTxErr(t, net, tc.args...)
+		require.Contains(t, msg, tc.want, "%v", tc.args)
+	}
+	require.Equal(t, balBefore, allBalancesREST(t, net, 0, carol), "failed txs moved coins")
+	net.REST(t, 0, "/buildchain/claims/v1/publishers/"+carol+"/claims?pagination.count_total=true", &mine)
+	require.Equal(t, claimsBefore, mine.Pagination.Total, "a failed submit created a claim")
+	driveValid(id3, out3)
+
+	// 4. A validator that never reports: jailed, and the round reassigned to the other one.
+	id4 := submit(claimTestCID(cid.DagJSON, "drv four"), claimTestCID(cid.DagProtobuf, "out four"))
+	c4 := waitClaimREST(t, net, id4, "assigned", isAssigned)
+	lazy := c4.Assignments[c4.open()].Validator
+	c4 = waitClaimREST(t, net, id4, "timed out and reassigned", func(c claimView) bool {
+		return len(c.Assignments) >= 2 && c.Assignments[0].Status == "ROUND_STATUS_TIMED_OUT" && isAssigned(c)
+	})
+	require.Equal(t, lazy, c4.Assignments[0].Validator)
+	require.NotEqual(t, lazy, c4.Assignments[1].Validator, "reassigned to another validator")
+	require.Equal(t, c4.Assignments[0].Round, c4.Assignments[1].Round, "same round")
+	require.Equal(t, "VALIDATOR_STATUS_JAILED", buildValidatorStatus(t, net, lazy))
+	msg = claimsTxErr(t, net, "validators", "unjail", "--from", names[lazy])
+	require.True(t, strings.Contains(msg, "still jailed"), msg)
+	driveValid(id4, claimTestCID(cid.DagProtobuf, "out four"))
+
+	// Last (the market it opens may play more rounds with our validators):
+	// 2. A different output → DISPUTED, both outputs recorded.
+	drv2, out2, evil := claimTestCID(cid.DagJSON, "drv two"), claimTestCID(cid.DagProtobuf, "out two"), claimTestCID(cid.DagProtobuf, "evil")
+	id2 := submit(drv2, out2)
+	c2 := waitClaimREST(t, net, id2, "assigned", isAssigned)
+	res = report(id2, c2, evil)
+	require.Zero(t, res.Code, res.RawLog)
+	c2 = waitClaimREST(t, net, id2, "disputed", func(c claimView) bool { return c.Status == "CLAIM_STATUS_DISPUTED" })
+	require.Equal(t, out2, c2.OutputCid)
+	require.Equal(t, evil, c2.Assignments[len(c2.Assignments)-1].OutputCid)
+	require.True(t, c2.DepositLocked)
+
+}
