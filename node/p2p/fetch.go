@@ -92,7 +92,7 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 	tasks := make(chan walkTask)
 	results := make(chan walkResult)
 	fromNet := make(chan blocks.Block, 64)
-	writes := make(chan blocks.Block)
+	writes := make(chan []blocks.Block)
 	stored := make(chan storeResult)
 	workers := min(max(runtime.GOMAXPROCS(0)*2, 4), 16)
 	for range workers {
@@ -117,25 +117,39 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 	}()
 	defer close(writes)
 
-	inflight := 0 // requested from peers, not yet arrived
-	request := func(cids []cid.Cid) error {
-		ch, err := sess.GetBlocks(ctx, cids)
-		if err != nil {
-			return fmt.Errorf("p2p: request %d blocks: %w", len(cids), err)
-		}
-		inflight += len(cids)
-		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			for b := range ch {
-				select {
-				case fromNet <- b:
-				case <-ctx.Done():
-					return
-				}
+	// Wants go out in chunks with at most maxInflight outstanding: a bitswap
+	// server keeps only so many queued wants per peer (boxo: 1024) and
+	// silently drops the rest, which stalls a wide DAG (thousands of small
+	// files) until a rebroadcast.
+	inflight := 0           // requested from peers, not yet arrived
+	var wantQueue []cid.Cid // missing blocks not yet requested
+	pump := func() error {
+		for len(wantQueue) > 0 && inflight < maxInflight {
+			k := min(len(wantQueue), maxInflight-inflight)
+			cids := wantQueue[:k:k]
+			wantQueue = wantQueue[k:]
+			ch, err := sess.GetBlocks(ctx, cids)
+			if err != nil {
+				return fmt.Errorf("p2p: request %d blocks: %w", len(cids), err)
 			}
-		}()
+			inflight += len(cids)
+			bg.Add(1)
+			go func() {
+				defer bg.Done()
+				for b := range ch {
+					select {
+					case fromNet <- b:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+		}
 		return nil
+	}
+	request := func(cids []cid.Cid) error {
+		wantQueue = append(wantQueue, cids...)
+		return pump()
 	}
 
 	seen := map[cid.Cid]struct{}{root: {}}
@@ -167,20 +181,24 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 		if len(queue) > 0 {
 			taskCh, nextTask = tasks, queue[0]
 		}
-		var writeCh chan blocks.Block
-		var nextWrite blocks.Block
+		// The writer takes everything verified so far in one go: while it
+		// writes a batch, the next one accumulates.
+		var writeCh chan []blocks.Block
 		if len(toStore) > 0 {
-			writeCh, nextWrite = writes, toStore[0]
+			writeCh = writes
 		}
 		select {
 		case taskCh <- nextTask:
 			queue = queue[1:]
-		case writeCh <- nextWrite:
-			toStore = toStore[1:]
+		case writeCh <- toStore:
+			toStore = nil
 		case b := <-fromNet:
 			inflight--
 			lastProgress, kickAfter = time.Now(), stallKickAfter
 			queue = append(queue, walkTask{c: b.Cid(), blk: b})
+			if err := pump(); err != nil {
+				return st, err
+			}
 		case <-stallCheck.C:
 			if inflight > 0 && time.Since(lastProgress) > kickAfter {
 				n.kickPeers()
@@ -248,6 +266,9 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 }
 
 const (
+	// maxInflight bounds the wants of one fetch outstanding at once.
+	maxInflight = 512
+
 	stallKickAfter    = 3 * time.Second
 	maxStallKickAfter = 30 * time.Second
 )
@@ -304,38 +325,33 @@ type storeResult struct {
 // maxWriteBatch bounds one PutMany: batching lets the store pay its
 // per-write costs (directory fsync, refs-index transaction) once per batch
 // rather than once per block.
-const maxWriteBatch = 64
+const maxWriteBatch = 256
 
-// storeBlocks writes verified blocks in batches of whatever has queued up,
-// tells the bitswap server about them (peers that asked us for a block while
-// we were fetching it can have it now) and reports each batch.
-func (n *Node) storeBlocks(ctx context.Context, in <-chan blocks.Block, out chan<- storeResult) {
-	for b := range in {
-		batch := []blocks.Block{b}
-		size := int64(len(b.RawData()))
-	drain:
-		for len(batch) < maxWriteBatch {
-			select {
-			case b, ok := <-in:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, b)
-				size += int64(len(b.RawData()))
-			default:
-				break drain
+// storeBlocks writes batches of verified blocks, tells the bitswap server
+// about them (peers that asked us for a block while we were fetching it can
+// have it now) and reports each batch.
+func (n *Node) storeBlocks(ctx context.Context, in <-chan []blocks.Block, out chan<- storeResult) {
+	for all := range in {
+		for len(all) > 0 {
+			batch := all[:min(len(all), maxWriteBatch)]
+			all = all[len(batch):]
+			res := storeResult{n: len(batch)}
+			for _, b := range batch {
+				res.bytes += int64(len(b.RawData()))
 			}
-		}
-		res := storeResult{n: len(batch), bytes: size}
-		if err := n.bstore.PutMany(ctx, batch); err != nil {
-			res.err = fmt.Errorf("p2p: store %d fetched blocks: %w", len(batch), err)
-		} else if err := n.bswap.Server.NotifyNewBlocks(ctx, batch...); err != nil {
-			n.log.Debug("notify bitswap server", "err", err)
-		}
-		select {
-		case out <- res:
-		case <-ctx.Done():
-			return
+			if err := n.bstore.PutMany(ctx, batch); err != nil {
+				res.err = fmt.Errorf("p2p: store %d fetched blocks: %w", len(batch), err)
+			} else if err := n.bswap.Server.NotifyNewBlocks(ctx, batch...); err != nil {
+				n.log.Debug("notify bitswap server", "err", err)
+			}
+			select {
+			case out <- res:
+			case <-ctx.Done():
+				return
+			}
+			if res.err != nil {
+				return
+			}
 		}
 	}
 }

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipfs/boxo/ipld/unixfs"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -82,4 +87,83 @@ func TestLyingPeerRejectedStorefs(t *testing.T) {
 
 	// The store itself refuses the lie too (its own check, below ours).
 	require.Error(t, sv.PutBlock(want, lie[:]))
+}
+
+// A real directory tree added with modes, including a HAMT-sharded directory
+// (kubo shards past a 256 KiB estimate: thousands of entries) and a symlink,
+// is fetched into another store and exported identically.
+func TestFetchDirectoryTreeStorefs(t *testing.T) {
+	start := time.Now()
+	a, sa := newStorefsNode(t)
+	b, sb := newStorefsNode(t)
+	src := filepath.Join(t.TempDir(), "tree")
+	big := filepath.Join(src, "many")
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "sub", "deeper"), 0o755))
+	require.NoError(t, os.MkdirAll(big, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "sub", "deeper", "blob"), randomBytes(30, 700<<10), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "run.sh"), []byte("#!/bin/sh\necho hi\n"), 0o755))
+	require.NoError(t, os.Symlink("sub/deeper/blob", filepath.Join(src, "link")))
+	// ~130 bytes per entry in kubo's size estimate: 2200 entries pass the
+	// 256 KiB sharding threshold.
+	for i := range 2200 {
+		name := fmt.Sprintf("%s-%05d.txt", strings.Repeat("entry-with-a-long-name", 4), i)
+		require.NoError(t, os.WriteFile(filepath.Join(big, name), []byte(name), 0o644))
+	}
+	t.Logf("setup %v", time.Since(start))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	root, err := sa.AddPath(ctx, src, storefs.AddOptions{PreserveMode: true})
+	require.NoError(t, err)
+	t.Logf("add %v", time.Since(t0))
+	want, err := sa.Closure(root)
+	require.NoError(t, err)
+	many, err := sa.Resolve(ctx, root, "many")
+	require.NoError(t, err)
+	fsn, err := unixfs.ExtractFSNode(many)
+	require.NoError(t, err)
+	require.Equal(t, unixfs.THAMTShard, fsn.Type(), "the big directory must be HAMT-sharded for this test")
+
+	connect(t, b, a)
+	t0 = time.Now()
+	st, err := b.FetchClosure(ctx, root, nil)
+	require.NoError(t, err)
+	t.Logf("fetch %d blocks %v", st.Blocks, time.Since(t0))
+	require.Equal(t, len(want), st.Blocks)
+	got, err := sb.Closure(root)
+	require.NoError(t, err)
+	require.ElementsMatch(t, want, got)
+
+	// Export from B and compare with the source tree, file by file.
+	out := filepath.Join(t.TempDir(), "out")
+	t0 = time.Now()
+	require.NoError(t, sb.Export(ctx, root, out))
+	t.Logf("export %v", time.Since(t0))
+	var files int
+	require.NoError(t, filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		rel, err := filepath.Rel(src, p)
+		require.NoError(t, err)
+		q := filepath.Join(out, rel)
+		si, err := os.Lstat(p)
+		require.NoError(t, err)
+		qi, err := os.Lstat(q)
+		require.NoError(t, err, rel)
+		require.Equal(t, si.Mode().Type(), qi.Mode().Type(), rel)
+		switch {
+		case si.Mode()&os.ModeSymlink != 0:
+			l1, _ := os.Readlink(p)
+			l2, _ := os.Readlink(q)
+			require.Equal(t, l1, l2)
+		case si.Mode().IsRegular():
+			files++
+			require.Equal(t, si.Mode().Perm()&0o111, qi.Mode().Perm()&0o111, rel)
+			d1, _ := os.ReadFile(p)
+			d2, _ := os.ReadFile(q)
+			require.Equal(t, d1, d2, rel)
+		}
+		return nil
+	}))
+	require.Equal(t, 2202, files)
+	t.Logf("compared %v", time.Since(t0))
 }
