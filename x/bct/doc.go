@@ -1,4 +1,7 @@
-// Package bct owns the BCT token economics: fixed inflation minted per payment period, the
-// development fund, rewards by rewardable build time and slashing (SPEC §3). This is the
-// skeleton: params, genesis and the params query; minting and rewards come in a later issue.
+// Package bct owns the BCT token economics (SPEC §3): payment periods with a fixed inflation
+// minted at each period's end, the development fund's share, rewards to build validators in
+// proportion to their rewardable build time (u_a of each finished validation, normalized by
+// each validator's efficiency factor), the efficiency moving average, the split of slashes
+// between exposers and the burn, and the supply accounting (every buildchain burn goes
+// through it). The pure arithmetic lives in x/bct/economics.
 package bct

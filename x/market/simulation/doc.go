@@ -1,2 +1,3 @@
-// Package simulation generates random market genesis states and proposals for SDK simulations.
+// Package simulation generates random market genesis states, proposals and the random
+// commits, reveals and evidence of SDK simulations.
 package simulation

@@ -59,6 +59,10 @@ func (p Params) Validate() error {
 	if !p.MinStake.IsPositive() {
 		return fmt.Errorf("min_stake must be positive, got %s", p.MinStake)
 	}
+	// Stakes, fees and burns go through x/bct in the base denomination.
+	if p.MinStake.Denom != appparams.BondDenom {
+		return fmt.Errorf("min_stake must be in %s, got %s", appparams.BondDenom, p.MinStake.Denom)
+	}
 	// Quorum and stakes are compared, so they must be the same denomination.
 	if p.Quorum.Denom != p.MinStake.Denom {
 		return fmt.Errorf("quorum denom %q differs from min_stake denom %q", p.Quorum.Denom, p.MinStake.Denom)

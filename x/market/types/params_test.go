@@ -48,3 +48,10 @@ func TestMsgUpdateParamsValidateBasic(t *testing.T) {
 	bad.CommitBlocks = 0
 	require.ErrorIs(t, types.NewMsgUpdateParams(good, bad).ValidateBasic(), types.ErrInvalidParams)
 }
+
+func TestParamsStakeDenomIsBondDenom(t *testing.T) {
+	p := types.DefaultParams()
+	p.MinStake = sdk.NewInt64Coin("uatom", 1)
+	p.Quorum = sdk.NewInt64Coin("uatom", 1)
+	require.ErrorContains(t, p.Validate(), "min_stake must be in ubct")
+}
