@@ -50,8 +50,14 @@ func selfCgroups() (map[string]string, error) {
 
 // v2Dir returns the mount point of the v2 hierarchy if it has all controllers we need.
 func v2Dir(need []string) string {
+	self, err := selfCgroups()
+	if err != nil {
+		return ""
+	}
 	for _, mnt := range []string{cgroupRoot, filepath.Join(cgroupRoot, "unified")} {
-		b, err := os.ReadFile(filepath.Join(mnt, "cgroup.controllers"))
+		// Delegated means: enabled for the children of the cgroup we run in, so a cgroup we
+		// create below it gets memory.max, pids.max and cpu.max.
+		b, err := os.ReadFile(filepath.Join(mnt, self[""], "cgroup.subtree_control"))
 		if err != nil {
 			continue
 		}
@@ -68,6 +74,22 @@ func v2Dir(need []string) string {
 		}
 	}
 	return ""
+}
+
+// LimitsAvailable says whether Run can enforce lim on this machine, and if not, why.
+func LimitsAvailable(lim Limits) error {
+	if v2Dir(controllers) != "" {
+		return nil
+	}
+	for c, want := range map[string]bool{"memory": lim.MemoryBytes > 0, "pids": lim.Pids > 0, "cpu": lim.CPUMillis > 0} {
+		if !want {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(cgroupRoot, c, "cgroup.procs")); err != nil {
+			return fmt.Errorf("cannot limit %s: no cgroup v2 with memory, pids and cpu delegated to this process's cgroup (cgroup.subtree_control) and no cgroup v1 %s hierarchy at %s", c, c, filepath.Join(cgroupRoot, c))
+		}
+	}
+	return nil
 }
 
 var controllers = []string{"memory", "pids", "cpu"}
@@ -147,7 +169,10 @@ func (cg *cgroup) apply(lim Limits) error {
 	}
 	for c, want := range map[string]bool{"memory": lim.MemoryBytes > 0, "pids": lim.Pids > 0, "cpu": lim.CPUMillis > 0} {
 		if want && cg.v1[c] == "" {
-			return fmt.Errorf("limit on %s requested but neither cgroup v2 (delegated) nor a v1 %s hierarchy is available", c, c)
+			if err := LimitsAvailable(lim); err != nil {
+				return err
+			}
+			return fmt.Errorf("cannot limit %s: this build could not join a %s cgroup (a real-time caller cannot join a v1 cpu cgroup)", c, c)
 		}
 	}
 	return cg.applyV1(lim)

@@ -184,8 +184,16 @@ func TestEscapeHostProcesses(t *testing.T) {
 	require.NotContains(t, log, "SIGNALED")
 }
 
+func requireLimits(t *testing.T, lim Limits) {
+	t.Helper()
+	if err := LimitsAvailable(lim); err != nil {
+		t.Skip("needs cgroups: " + err.Error())
+	}
+}
+
 func TestPidsLimit(t *testing.T) {
 	tools := requireSandbox(t)
+	requireLimits(t, Limits{Pids: 1})
 	log, err := sh(t, tools, `i=0; while [ $i -lt 200 ]; do sleep 5 & i=$((i+1)); done; wait`, func(c *Config) {
 		c.Limits.Pids = 32
 	})
@@ -195,6 +203,7 @@ func TestPidsLimit(t *testing.T) {
 
 func TestMemoryLimit(t *testing.T) {
 	tools := requireSandbox(t)
+	requireLimits(t, Limits{MemoryBytes: 1})
 	log, err := sh(t, tools, `a=$(head -c 300000000 /dev/zero | tr '\000' x); echo ${#a}`, func(c *Config) {
 		c.Limits.MemoryBytes = 64 << 20
 	})
@@ -212,6 +221,7 @@ func TestTimeout(t *testing.T) {
 
 func TestCPULimitAccepted(t *testing.T) {
 	tools := requireSandbox(t)
+	requireLimits(t, Limits{CPUMillis: 1})
 	log, err := sh(t, tools, `echo ok`, func(c *Config) { c.Limits.CPUMillis = 500 })
 	require.NoError(t, err, log)
 }
@@ -262,6 +272,7 @@ func TestLogStreaming(t *testing.T) {
 // host and read them back.
 func TestLimitsApplied(t *testing.T) {
 	tools := requireSandbox(t)
+	requireLimits(t, Limits{MemoryBytes: 1, Pids: 1, CPUMillis: 1})
 	// A spare init has a cgroup of its own; without one, the build's are the only ones.
 	SetSpare(false)
 	defer SetSpare(true)
