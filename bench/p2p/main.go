@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/ipfs/boxo/blockstore"
@@ -32,8 +33,27 @@ func main() {
 	store := flag.String("store", "storefs", "block store of both nodes: storefs (on disk, fsynced) or mem")
 	dir := flag.String("dir", "", "scratch directory (default: a new temp dir, removed afterwards)")
 	runs := flag.Int("runs", 3, "repetitions; the best of each side is reported")
+	files := flag.Int("files", 2000, "also exchange a directory of this many small files (storefs only; 0: skip)")
+	fileSize := flag.Int("filesize", 4096, "bytes per small file")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
-	if err := run(*sizeMiB, *store, *dir, *runs); err != nil {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/p2p: cpu profile:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	err := run(*sizeMiB, *store, *dir, *runs)
+	if err == nil && *files > 0 && *store == "storefs" {
+		err = runTree(*files, *fileSize, *dir, *runs)
+	}
+	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench/p2p:", err)
 		os.Exit(1)
 	}
