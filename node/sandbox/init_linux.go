@@ -24,10 +24,16 @@ const (
 	// byte only before it drops privileges and execs the builder, so the limits hold for every
 	// instruction of the build without serialising the two.
 	fdConfig = 3
-	fdErr    = 4 // init writes a setup error here; close-on-exec, so EOF with no data means exec succeeded
+	// fdErr: the init first writes readySignal once its runtime and package initialisation
+	// are done and it waits for a config (a spare is only ready then); after that, a setup
+	// error. It is close-on-exec, so EOF with nothing more means the builder was exec'd.
+	fdErr = 4
 )
 
-const goSignal = 'G'
+const (
+	goSignal    = 'G'
+	readySignal = 'R'
+)
 
 // initConfig is what the parent sends to the init over fdConfig.
 type initConfig struct {
@@ -67,6 +73,9 @@ func runInit() error {
 	}
 	if err := loopbackUp(); err != nil {
 		return err
+	}
+	if _, err := os.NewFile(fdErr, "errpipe").Write([]byte{readySignal}); err != nil {
+		return fmt.Errorf("signal ready: %w", err)
 	}
 	cfgFile := os.NewFile(fdConfig, "config")
 	var hdr [4]byte

@@ -92,6 +92,14 @@ func startInit(hostUID, hostGID int) (*started, error) {
 		return nil, fmt.Errorf("%w: start init: %v", ErrSetup, err)
 	}
 	st := &started{cmd: cmd, cfgW: cfgW, errR: errR, out: out, uid: hostUID, gid: hostGID}
+	// Wait until the init is really up (the Go runtime and package initialisation of a large
+	// binary take tens of milliseconds after exec): only then is a spare worth waiting for.
+	var ready [1]byte
+	if _, err := io.ReadFull(errR, ready[:]); err != nil || ready[0] != readySignal {
+		msg, _ := io.ReadAll(errR)
+		st.discard()
+		return nil, fmt.Errorf("%w: init did not start: %s%s (%v)", ErrSetup, ready[:], msg, err)
+	}
 	var idb [8]byte
 	_, _ = rand.Read(idb[:])
 	// The init blocks reading its config until a build takes it, so it joins its cgroups
