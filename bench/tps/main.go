@@ -1,0 +1,478 @@
+// Command tps measures, on the same 4-authority localnet in one run, how many claim
+// submissions (x/claims MsgSubmitClaim: fee + deposit locked, claim indexed and queued, then
+// assigned to a bond-weighted build validator in EndBlock) the chain commits per second,
+// against the baseline of plain bank sends (MsgSend), and prints the ratio.
+// Goals (issue 5): claims/s ÷ sends/s ≥ 0.5 and ≥ 300 claims/s.
+//
+// Method: a fresh localnet (scripts/localnet.sh, real buildchaind processes, CometBFT on
+// loopback) with two registered build validators. -accounts fresh accounts are funded; for
+// each kind every account pre-signs -txs transactions (signing is the client's cost, not the
+// chain's), then all accounts broadcast concurrently (broadcast_tx_sync, spread over the
+// nodes). Throughput is read from the committed blocks: txs in the blocks from the first to
+// the last that carry the phase's txs, divided by the block-time span (the header time of the
+// last block minus that of the block before the first).
+//
+// Usage: go run ./bench/tps [-nodes 4] [-accounts 40] [-txs 50] [-port-base 37600] [-keep]
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cosmossdk.io/log"
+	dbm "github.com/cosmos/cosmos-db"
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/cosmos/cosmos-sdk/client"
+	"github.com/cosmos/cosmos-sdk/crypto"
+	"github.com/cosmos/cosmos-sdk/crypto/keyring"
+	"github.com/cosmos/cosmos-sdk/crypto/keys/secp256k1"
+	cryptotypes "github.com/cosmos/cosmos-sdk/crypto/types"
+	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	banktypes "github.com/cosmos/cosmos-sdk/x/bank/types"
+
+	"github.com/buildchain/buildchain/app"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
+	valtypes "github.com/buildchain/buildchain/x/validators/types"
+)
+
+const denom = "ubct"
+
+var (
+	nodesFlag    = flag.Int("nodes", 4, "authorities in the localnet")
+	accountsFlag = flag.Int("accounts", 40, "concurrent sending accounts")
+	txsFlag      = flag.Int("txs", 50, "transactions per account and kind")
+	portFlag     = flag.Int("port-base", 37600, "localnet port base")
+	commitFlag   = flag.String("timeout-commit", "1s", "CometBFT block time")
+	keepFlag     = flag.Bool("keep", false, "keep the localnet directory")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "tps:", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	root, dir, bin string
+	env            []string
+	txCfg          client.TxConfig
+	chainID        string
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+}
+
+func run() error {
+	b := &bench{root: repoRoot(), chainID: "buildchain-1"}
+	dir, err := os.MkdirTemp("", "bench-tps-")
+	if err != nil {
+		return err
+	}
+	b.dir = dir
+	if !*keepFlag {
+		defer os.RemoveAll(dir)
+	}
+	b.bin = filepath.Join(dir, "buildchaind")
+	fmt.Println("building buildchaind...")
+	build := exec.Command("go", "build", "-o", b.bin, "./cmd/buildchaind")
+	build.Dir, build.Stdout, build.Stderr = b.root, os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	b.env = append(os.Environ(), "LOCALNET_DIR="+filepath.Join(dir, "net"), "LOCALNET_PORT_BASE="+strconv.Itoa(*portFlag),
+		"LOCALNET_TIMEOUT_COMMIT="+*commitFlag, "LOCALNET_CHAIN_ID="+b.chainID, "BUILDCHAIND="+b.bin)
+	fmt.Printf("starting a %d-authority localnet...\n", *nodesFlag)
+	if out, err := b.script("start", strconv.Itoa(*nodesFlag)); err != nil {
+		return fmt.Errorf("localnet start: %w\n%s", err, out)
+	}
+	defer func() {
+		if out, err := b.script("stop"); err != nil {
+			fmt.Fprintf(os.Stderr, "localnet stop: %v\n%s", err, out)
+		}
+	}()
+
+	tmp := app.New(log.NewNopLogger(), dbm.NewMemDB(), nil, false, simtestutil.NewAppOptionsWithFlagHome(filepath.Join(dir, "tmpapp")))
+	b.txCfg = tmp.TxConfig()
+	kr, err := keyring.New(sdk.KeyringServiceName(), keyring.BackendTest, filepath.Join(dir, "net", "node0"), nil, tmp.AppCodec())
+	if err != nil {
+		return err
+	}
+	armor, err := kr.ExportPrivKeyArmor("alice", "bench")
+	if err != nil {
+		return fmt.Errorf("alice's key: %w", err)
+	}
+	alicePriv, _, err := crypto.UnarmorDecryptPrivKey(armor, "bench")
+	if err != nil {
+		return err
+	}
+
+	// Fresh senders plus two build validators, funded by alice in one multi-send.
+	n := *accountsFlag
+	senders := make([]*secp256k1.PrivKey, n)
+	for i := range senders {
+		senders[i] = secp256k1.GenPrivKey()
+	}
+	builders := []*secp256k1.PrivKey{secp256k1.GenPrivKey(), secp256k1.GenPrivKey()}
+	claimParams, err := b.claimsParams()
+	if err != nil {
+		return err
+	}
+	perTx := claimParams.MinDeposit.Amount.Add(claimParams.ClaimFee.Amount).AddRaw(1000)
+	each := sdk.NewCoins(sdk.NewCoin(denom, perTx.MulRaw(int64(*txsFlag)+1)))
+	builderFunds := sdk.NewCoins(sdk.NewCoin(denom, valtypes.DefaultMinBond.Amount.MulRaw(2)))
+	var outputs []banktypes.Output
+	total := sdk.NewCoins()
+	for _, k := range senders {
+		outputs = append(outputs, banktypes.NewOutput(sdk.AccAddress(k.PubKey().Address()), each))
+		total = total.Add(each...)
+	}
+	for _, k := range builders {
+		outputs = append(outputs, banktypes.NewOutput(sdk.AccAddress(k.PubKey().Address()), builderFunds))
+		total = total.Add(builderFunds...)
+	}
+	aliceAddr := sdk.AccAddress(alicePriv.PubKey().Address())
+	if err := b.sendAndWait(alicePriv, banktypes.NewMsgMultiSend(banktypes.NewInput(aliceAddr, total), outputs), 4_000_000); err != nil {
+		return fmt.Errorf("funding: %w", err)
+	}
+	for _, k := range builders {
+		msg := &valtypes.MsgRegisterValidator{Operator: sdk.AccAddress(k.PubKey().Address()).String(),
+			Systems: []string{"x86_64-linux"}, Bond: valtypes.DefaultMinBond}
+		if err := b.sendAndWait(k, msg, 400_000); err != nil {
+			return fmt.Errorf("registering a build validator: %w", err)
+		}
+	}
+	fmt.Printf("%d senders funded, 2 build validators registered\n", n)
+
+	// Pre-sign both phases.
+	rng := rand.New(rand.NewSource(1))
+	bankTxs := make([][][]byte, n)
+	claimTxs := make([][][]byte, n)
+	for i, k := range senders {
+		addr := sdk.AccAddress(k.PubKey().Address())
+		num, seq, err := b.account(addr.String())
+		if err != nil {
+			return err
+		}
+		for j := 0; j < *txsFlag; j++ {
+			send := banktypes.NewMsgSend(addr, aliceAddr, sdk.NewCoins(sdk.NewInt64Coin(denom, 1)))
+			bz, err := b.sign(k, send, num, seq+uint64(j), 200_000)
+			if err != nil {
+				return err
+			}
+			bankTxs[i] = append(bankTxs[i], bz)
+			claim := &claimstypes.MsgSubmitClaim{
+				Publisher: addr.String(), DerivationCid: randCID(rng, cid.DagJSON), OutputCid: randCID(rng, cid.DagProtobuf),
+				System: "x86_64-linux", Deposit: claimParams.MinDeposit,
+			}
+			bz, err = b.sign(k, claim, num, seq+uint64(*txsFlag+j), 400_000)
+			if err != nil {
+				return err
+			}
+			claimTxs[i] = append(claimTxs[i], bz)
+		}
+	}
+
+	bank, err := b.phase("bank send (MsgSend)", bankTxs)
+	if err != nil {
+		return err
+	}
+	claims, err := b.phase("claim submit (MsgSubmitClaim)", claimTxs)
+	if err != nil {
+		return err
+	}
+	ratio := claims / bank
+	fmt.Printf("\nRESULT claims %.1f tx/s, bank sends %.1f tx/s: ratio %.2f (goal >= 0.5: %s); claims/s goal >= 300: %s\n",
+		claims, bank, ratio, verdict(ratio >= 0.5), verdict(claims >= 300))
+	fmt.Printf("(%d authorities on %d CPUs, %d accounts × %d txs per kind, block time %s)\n",
+		*nodesFlag, runtime.NumCPU(), n, *txsFlag, *commitFlag)
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func randCID(r *rand.Rand, codec uint64) string {
+	buf := make([]byte, 32)
+	r.Read(buf)
+	sum, err := mh.Sum(buf, mh.SHA2_256, -1)
+	if err != nil {
+		panic(err)
+	}
+	return cid.NewCidV1(codec, sum).String()
+}
+
+func (b *bench) script(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(b.root, "scripts", "localnet.sh"), args...)
+	cmd.Env = b.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (b *bench) rpc(node int) string {
+	return fmt.Sprintf("http://127.0.0.1:%d", *portFlag+10*node+1)
+}
+
+func (b *bench) rest() string { return fmt.Sprintf("http://127.0.0.1:%d", *portFlag+2) }
+
+func getJSON(url string, out any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, buf.String())
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (b *bench) claimsParams() (claimstypes.Params, error) {
+	var out struct {
+		Params struct {
+			MinDeposit sdk.Coin `json:"min_deposit"`
+			ClaimFee   sdk.Coin `json:"claim_fee"`
+		} `json:"params"`
+	}
+	if err := getJSON(b.rest()+"/buildchain/claims/v1/params", &out); err != nil {
+		return claimstypes.Params{}, err
+	}
+	return claimstypes.Params{MinDeposit: out.Params.MinDeposit, ClaimFee: out.Params.ClaimFee}, nil
+}
+
+func (b *bench) account(addr string) (num, seq uint64, err error) {
+	var out struct {
+		Account struct {
+			AccountNumber string `json:"account_number"`
+			Sequence      string `json:"sequence"`
+		} `json:"account"`
+	}
+	if err := getJSON(b.rest()+"/cosmos/auth/v1beta1/accounts/"+addr, &out); err != nil {
+		return 0, 0, err
+	}
+	num, _ = strconv.ParseUint(out.Account.AccountNumber, 10, 64)
+	seq, _ = strconv.ParseUint(out.Account.Sequence, 10, 64)
+	return num, seq, nil
+}
+
+func (b *bench) sign(k cryptotypes.PrivKey, msg sdk.Msg, num, seq, gas uint64) ([]byte, error) {
+	tx, err := simtestutil.GenSignedMockTx(rand.New(rand.NewSource(int64(seq))), b.txCfg, []sdk.Msg{msg}, sdk.NewCoins(), gas, b.chainID,
+		[]uint64{num}, []uint64{seq}, k)
+	if err != nil {
+		return nil, err
+	}
+	return b.txCfg.TxEncoder()(tx)
+}
+
+type rpcResult struct {
+	Result struct {
+		Code uint32 `json:"code"`
+		Log  string `json:"log"`
+		Hash string `json:"hash"`
+	} `json:"result"`
+	Error *struct {
+		Message string `json:"message"`
+		Data    string `json:"data"`
+	} `json:"error"`
+}
+
+func (b *bench) broadcast(node int, tx []byte) (string, error) {
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_sync",
+		"params": map[string]string{"tx": base64.StdEncoding.EncodeToString(tx)}})
+	resp, err := http.Post(b.rpc(node), "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out rpcResult
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", err
+	}
+	if out.Error != nil {
+		return "", fmt.Errorf("rpc: %s %s", out.Error.Message, out.Error.Data)
+	}
+	if out.Result.Code != 0 {
+		return "", fmt.Errorf("CheckTx code %d: %s", out.Result.Code, out.Result.Log)
+	}
+	return out.Result.Hash, nil
+}
+
+// committed returns the tx's block height once it is in a block.
+func (b *bench) committed(hash string) (int64, uint32, string, bool) {
+	var out struct {
+		Result struct {
+			Height   string `json:"height"`
+			TxResult struct {
+				Code uint32 `json:"code"`
+				Log  string `json:"log"`
+			} `json:"tx_result"`
+		} `json:"result"`
+	}
+	if err := getJSON(b.rpc(0)+"/tx?hash=0x"+hash, &out); err != nil || out.Result.Height == "" {
+		return 0, 0, "", false
+	}
+	h, _ := strconv.ParseInt(out.Result.Height, 10, 64)
+	return h, out.Result.TxResult.Code, out.Result.TxResult.Log, true
+}
+
+func (b *bench) sendAndWait(k cryptotypes.PrivKey, msg sdk.Msg, gas uint64) error {
+	addr := sdk.AccAddress(k.PubKey().Address()).String()
+	num, seq, err := b.account(addr)
+	if err != nil {
+		// A fresh account that only received coins has no number until it exists in state.
+		return err
+	}
+	bz, err := b.sign(k, msg, num, seq, gas)
+	if err != nil {
+		return err
+	}
+	hash, err := b.broadcast(0, bz)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, code, log, ok := b.committed(hash); ok {
+			if code != 0 {
+				return fmt.Errorf("tx failed: %s", log)
+			}
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("tx %s not committed", hash)
+}
+
+type blockMeta struct {
+	Header struct {
+		Height string    `json:"height"`
+		Time   time.Time `json:"time"`
+	} `json:"header"`
+	NumTxs string `json:"num_txs"`
+}
+
+func (b *bench) blocks(from, to int64) (map[int64]blockMeta, error) {
+	out := map[int64]blockMeta{}
+	for lo := from; lo <= to; lo += 20 {
+		hi := min(lo+19, to)
+		var res struct {
+			Result struct {
+				BlockMetas []blockMeta `json:"block_metas"`
+			} `json:"result"`
+		}
+		if err := getJSON(fmt.Sprintf("%s/blockchain?minHeight=%d&maxHeight=%d", b.rpc(0), lo, hi), &res); err != nil {
+			return nil, err
+		}
+		for _, m := range res.Result.BlockMetas {
+			h, _ := strconv.ParseInt(m.Header.Height, 10, 64)
+			out[h] = m
+		}
+	}
+	return out, nil
+}
+
+// phase broadcasts every account's txs concurrently and returns the committed tx/s.
+func (b *bench) phase(name string, txs [][][]byte) (float64, error) {
+	fmt.Printf("\n== %s: %d accounts × %d txs\n", name, len(txs), len(txs[0]))
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		hashes []string
+		errs   []error
+	)
+	start := time.Now()
+	for i := range txs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for _, tx := range txs[i] {
+				h, err := b.broadcast(i%*nodesFlag, tx)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					hashes = append(hashes, h)
+				}
+				mu.Unlock()
+				if err != nil {
+					return // later sequences would fail too
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	fmt.Printf("broadcast %d txs in %.1fs (%d refused)\n", len(hashes), time.Since(start).Seconds(), len(errs))
+	if len(errs) > 0 {
+		fmt.Printf("first refusal: %v\n", errs[0])
+	}
+	if len(hashes) == 0 {
+		return 0, fmt.Errorf("%s: nothing broadcast", name)
+	}
+	// Wait for every tx; find the block range.
+	var lo, hi int64 = 1 << 62, 0
+	failed := 0
+	for _, h := range hashes {
+		deadline := time.Now().Add(120 * time.Second)
+		for {
+			height, code, log, ok := b.committed(h)
+			if ok {
+				lo, hi = min(lo, height), max(hi, height)
+				if code != 0 {
+					failed++
+					if failed == 1 {
+						fmt.Printf("first failed tx: %s\n", log)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("%s: tx %s not committed after 120s", name, h)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	metas, err := b.blocks(lo-1, hi)
+	if err != nil {
+		return 0, err
+	}
+	// Count our txs only: blocks also carry the proposer's VRF beacon.
+	n := len(hashes)
+	span := metas[hi].Header.Time.Sub(metas[lo-1].Header.Time).Seconds()
+	tps := float64(n) / span
+	var per []string
+	for h := lo; h <= hi; h++ {
+		per = append(per, metas[h].NumTxs)
+	}
+	fmt.Printf("committed %d txs (%d failed in DeliverTx) in blocks %d..%d over %.2fs of block time: %.1f tx/s\n",
+		n, failed, lo, hi, span, tps)
+	fmt.Printf("txs per block: %s\n", strings.Join(per, " "))
+	if failed > 0 {
+		return 0, fmt.Errorf("%s: %d txs failed", name, failed)
+	}
+	return tps, nil
+}
