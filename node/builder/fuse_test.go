@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
 )
 
@@ -71,4 +74,33 @@ func TestMultiStepThroughFUSE(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(e.store.MountDir(), r.Output.String(), "share", "loud"))
 	require.NoError(t, err)
 	require.Equal(t, "HELLO FROM STEP ONE\n", string(got))
+}
+
+// A corrupted input block reaches the build as an I/O error, never as wrong bytes, and the
+// build fails.
+func TestCorruptInputFailsBuild(t *testing.T) {
+	e := newEnv(t)
+	e.mountFUSE()
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "src"), []byte("the right bytes\n"), 0o644))
+	src, err := e.store.AddPath(ctx, dir, storefs.AddOptions{PreserveMode: true})
+	require.NoError(t, err)
+	st, err := e.store.Stat(ctx, src, "src")
+	require.NoError(t, err)
+	blk := e.store.BlockPath(st.CID)
+	data, err := os.ReadFile(blk)
+	require.NoError(t, err)
+	bad := bytes.Replace(data, []byte("right"), []byte("wrong"), 1)
+	require.NotEqual(t, data, bad)
+	require.NoError(t, os.Chmod(blk, 0o644))
+	require.NoError(t, os.WriteFile(blk, bad, 0o444))
+
+	drv := e.add(`{"name":"reads-corrupt","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh",
+		"args":["-c","/ipfs/store/@bootstrap@/bin/cat /ipfs/store/@src@/src > $out"],"env":{},"inputs":["@bootstrap@","@src@"],"outputs":["out"]}`,
+		map[string]string{"src": src.String()})
+	_, err = e.b.Build(ctx, drv, Options{})
+	require.ErrorIs(t, err, sandbox.ErrExit)
+	require.Contains(t, e.log.String(), "Input/output error")
+	require.NotContains(t, e.log.String(), "wrong bytes")
 }
