@@ -132,3 +132,6 @@ func Substituter(cmd *cobra.Command, s *storefs.Store) (SubstituteFunc, func() e
 func AddSubstituteFlags(c *cobra.Command) {
 	addP2PFlags(c, []string{"/ip4/0.0.0.0/tcp/0"}, true)
 }
+
+// NewChainQuerier adapts an x/claims client for Substitution.
+func NewChainQuerier(c *chainclient.Claims) ChainQuerier { return chainQuerier{c} }

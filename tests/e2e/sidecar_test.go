@@ -2,15 +2,22 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	cid "github.com/ipfs/go-cid"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/node/nodecli"
 	"github.com/buildchain/buildchain/node/sidecar"
+	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/sidecar/sidecartest"
+	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/testutil/localnet"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
@@ -28,59 +35,202 @@ func needRootFUSE(t *testing.T) {
 	}
 }
 
-// reportsOf counts, per (round, validator), the reports a claim holds.
-func reportsOf(c claimstypes.Claim) map[string]int {
-	out := map[string]int{}
-	for _, a := range c.Assignments {
-		if a.OutputCid != "" {
-			out[a.Validator]++
-		}
-	}
-	return out
-}
-
-// TestSidecarPublishToValid: 4 authorities, 3 build validators with their own
-// store, FUSE view, sandbox and libp2p node; a publisher publishes hello; the
-// assigned builders fetch the inputs from the publisher over bitswap,
-// rebuild, report, and the claim goes VALID.
-func TestSidecarPublishToValid(t *testing.T) {
+// TestSidecarNetwork is issue 7's end-to-end test on one localnet (4
+// authorities) with 3 build validators, each with its own store (real FUSE
+// view), sandbox and libp2p node on loopback, and its sidecar:
+//   - publish hello: the assigned builders fetch the inputs from the
+//     publisher over bitswap, rebuild, report -> VALID;
+//   - a fresh node gets the verified output by substitution (hash-checked,
+//     from a builder, not the publisher), without building, same CID;
+//   - every sidecar restarted: nothing is reported twice;
+//   - a tampered output: the rebuild disagrees -> DISPUTED (market opened);
+//   - a builder killed mid-build: timeout, reassignment, still VALID; its
+//     restarted sidecar does not report the lost round.
+func TestSidecarNetwork(t *testing.T) {
 	needRootFUSE(t)
 	net := localnet.Start(t, localnet.Options{Nodes: 4, PortBase: sidecarPortBase()})
 	env := sidecartest.NewEnv(t, net)
+	ctx := context.Background()
 
 	pub := env.NewPeer("publisher", "val0", 0)
 	names := []string{"alice", "bob", "carol"}
 	var builders []*sidecartest.Peer
-	var running []*sidecartest.Running
+	running := map[string]*sidecartest.Running{}
 	for i, name := range names {
 		p := env.NewPeer(name, name, i+1, pub)
 		env.Register(p)
 		builders = append(builders, p)
 	}
 	for _, p := range builders {
-		running = append(running, env.StartSidecar(p))
+		running[p.Name] = env.StartSidecar(p)
 	}
+	byAddr := map[string]*sidecartest.Peer{}
+	for _, p := range builders {
+		byAddr[p.Claims.Validator()] = p
+	}
+	var allClaims []uint64
 
+	// 1. publish -> VALID.
 	drv := pub.Hello(t, "")
 	id, resolved, out, _, _ := pub.Publish(t, drv, cid.Undef)
+	allClaims = append(allClaims, id)
 	t.Logf("claim %d: %s -> %s", id, resolved, out)
 	c := sidecartest.WaitClaim(t, pub.Claims, id, 3*time.Minute, "VALID", func(c claimstypes.Claim) bool {
 		return c.Status == claimstypes.CLAIM_STATUS_VALID
 	})
 	t.Logf("VALID after %d rounds: %s", c.Round, sidecartest.FmtAssignments(c))
-	for v, n := range reportsOf(c) {
-		require.Equal(t, 1, n, "validator %s reported once", v)
-	}
 	for _, a := range c.Assignments {
 		require.Equal(t, out.String(), a.OutputCid, "every rebuild gave the publisher's output")
 		require.NotZero(t, a.BuildTimeMs)
+		b := byAddr[a.Validator]
+		require.NotNil(t, b, "assigned to one of our builders")
+		// The builder got the derivation and its inputs from the publisher
+		// over bitswap: they were only in the publisher's store.
+		has, err := b.Store.HasBlock(resolved)
+		require.NoError(t, err)
+		require.True(t, has, "%s fetched the derivation", b.Name)
 	}
-	v, found, err := pub.Claims.VerifiedOutput(context.Background(), resolved)
+	v, found, err := pub.Claims.VerifiedOutput(ctx, resolved)
 	require.NoError(t, err)
 	require.True(t, found)
 	require.Equal(t, out.String(), v.OutputCid)
-	_ = running
-	_ = sidecar.JobSent
+
+	// 2. A fresh node substitutes: it asks the chain for the verified output
+	// and fetches it from a builder (it knows no other peer), hash-checked,
+	// and never runs the builder.
+	first := byAddr[c.Assignments[0].Validator]
+	fresh := env.NewPeer("fresh", "", 1, first)
+	require.NoError(t, fresh.P2P.Fetch(ctx, resolved, nil), "derivation from the builder")
+	d, err := fresh.Builder.LoadDerivation(resolved)
+	require.NoError(t, err)
+	var subLog strings.Builder
+	sub := &nodecli.Substitution{Chain: nodecli.NewChainQuerier(env.Claims(1, "")), Log: &subLog,
+		Fetch: func() (nodecli.Fetcher, error) { return fresh.P2P, nil }}
+	got, ok, err := sub.Substitute(ctx, resolved, d)
+	require.NoError(t, err)
+	require.True(t, ok, "substituted: %s", subLog.String())
+	require.Equal(t, out, got, "same CID as the verified build")
+	var hello strings.Builder
+	require.NoError(t, fresh.Store.Cat(ctx, got, "bin/hello", &hello))
+	require.Contains(t, hello.String(), "Hello, world!")
+	_, err = os.Stat(filepath.Join(fresh.Dir, "builds", "logs", resolved.String()+".log"))
+	require.True(t, os.IsNotExist(err), "no build ran on the fresh node")
+	t.Log(strings.TrimSpace(subLog.String()))
+
+	// 3. Restart every sidecar: each resumes from its stored height and
+	// reports nothing again.
+	sentBefore := map[string]int{}
+	for _, p := range builders {
+		r := running[p.Name]
+		last := r.Sidecar.State().LastHeight()
+		r.Stop()
+		st := sidecar.StatusOf(r.Sidecar.State(), p.Claims.Validator())
+		sentBefore[p.Name] = st.ReportsSent
+		running[p.Name] = env.StartSidecar(p)
+		require.GreaterOrEqual(t, running[p.Name].Sidecar.State().LastHeight(), last)
+	}
+
+	// 4. A tampered output: the publisher claims a different tree.
+	tampered := filepath.Join(t.TempDir(), "out")
+	require.NoError(t, os.MkdirAll(filepath.Join(tampered, "bin"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(tampered, "bin", "hello"), []byte("#!/bin/sh\necho pwned\n"), 0o555))
+	fake, err := pub.Store.AddPath(ctx, tampered, storefs.AddOptions{PreserveMode: true})
+	require.NoError(t, err)
+	drv2 := pub.Hello(t, "tampered")
+	id2, resolved2, claimed2, _, _ := pub.Publish(t, drv2, fake)
+	allClaims = append(allClaims, id2)
+	require.Equal(t, fake, claimed2)
+	c2 := sidecartest.WaitClaim(t, pub.Claims, id2, 3*time.Minute, "DISPUTED or a verdict", func(c claimstypes.Claim) bool {
+		return c.Status == claimstypes.CLAIM_STATUS_DISPUTED || c.Status == claimstypes.CLAIM_STATUS_REJECTED
+	})
+	t.Logf("tampered claim %d: %s: %s", id2, c2.Status, sidecartest.FmtAssignments(c2))
+	var dissent string
+	for _, a := range c2.Assignments {
+		if a.Status == claimstypes.ROUND_STATUS_DISAGREED || (a.OutputCid != "" && a.OutputCid != fake.String()) {
+			dissent = a.OutputCid
+		}
+	}
+	require.NotEmpty(t, dissent, "a builder reported a different output")
+	require.NotEqual(t, fake.String(), dissent)
+	_ = resolved2
+
+	// 5. A builder killed mid-build: a slow derivation; stop the assigned
+	// builder's sidecar while it builds.
+	slow := pub.Slow(t, "killed", 6)
+	id3, resolved3, out3, _, _ := pub.Publish(t, slow, cid.Undef)
+	allClaims = append(allClaims, id3)
+	var victim *sidecartest.Peer
+	var victimRound uint32
+	sidecartest.WaitClaim(t, pub.Claims, id3, 2*time.Minute, "an assignment being built", func(c claimstypes.Claim) bool {
+		for _, a := range c.Assignments {
+			if a.Status != claimstypes.ROUND_STATUS_ASSIGNED {
+				continue
+			}
+			p := byAddr[a.Validator]
+			if p == nil {
+				continue
+			}
+			if j, ok := running[p.Name].Sidecar.State().Job(id3, a.Round); ok && j.Status == sidecar.JobBuilding {
+				victim, victimRound = p, a.Round
+				return true
+			}
+		}
+		return false
+	})
+	running[victim.Name].Stop()
+	t.Logf("killed %s's sidecar mid-build of claim %d round %d", victim.Name, id3, victimRound)
+	c3 := sidecartest.WaitClaim(t, pub.Claims, id3, 4*time.Minute, "VALID after reassignment", func(c claimstypes.Claim) bool {
+		return c.Status == claimstypes.CLAIM_STATUS_VALID
+	})
+	t.Logf("claim %d VALID: %s", id3, sidecartest.FmtAssignments(c3))
+	var timedOut bool
+	for _, a := range c3.Assignments {
+		if a.Validator == victim.Claims.Validator() && a.Round == victimRound {
+			require.Equal(t, claimstypes.ROUND_STATUS_TIMED_OUT, a.Status)
+			timedOut = true
+		}
+		if a.OutputCid != "" {
+			require.Equal(t, out3.String(), a.OutputCid)
+		}
+	}
+	require.True(t, timedOut, "the killed builder's round timed out")
+	_ = resolved3
+	// The killed sidecar comes back: the round is gone, it does not report.
+	running[victim.Name] = env.StartSidecar(victim)
+	require.Eventually(t, func() bool {
+		j, _ := running[victim.Name].Sidecar.State().Job(id3, victimRound)
+		return j.Status == sidecar.JobSkipped
+	}, time.Minute, 200*time.Millisecond, "the lost round is skipped after the restart")
+
+	// Nothing was reported twice: per claim, each validator's reports match
+	// its sidecar's sent jobs, and no sidecar ever had a report rejected.
+	for _, id := range allClaims {
+		cl, err := pub.Claims.Claim(ctx, id)
+		require.NoError(t, err)
+		perRound := map[string]int{}
+		for _, a := range cl.Assignments {
+			if a.OutputCid != "" {
+				perRound[fmt.Sprintf("%d/%s", a.Round, a.Validator)]++
+			}
+		}
+		for k, n := range perRound {
+			require.Equal(t, 1, n, "claim %d: %s reported once", id, k)
+		}
+	}
+	for _, p := range builders {
+		r := running[p.Name]
+		require.Zero(t, counterValue(r.Metrics.ReportErrors), "%s: no rejected (duplicate) report", p.Name)
+		for _, j := range r.Sidecar.State().Jobs() {
+			if j.Status != sidecar.JobSent {
+				continue
+			}
+			cl, err := pub.Claims.Claim(ctx, j.ClaimID)
+			require.NoError(t, err)
+			require.Equal(t, sidecar.RoundReported, chainclient.RoundStateOf(cl, j.Round, p.Claims.Validator()),
+				"%s: job %s sent once and on chain", p.Name, j.Key())
+		}
+	}
+	t.Logf("reports sent before restarts: %v", sentBefore)
 }
 
 // sidecarPortBase keeps the sidecar tests' localnets off the port blocks the
@@ -91,3 +241,9 @@ func sidecarPortBase() int {
 }
 
 var sidecarNets int
+
+func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
+}

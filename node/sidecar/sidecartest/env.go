@@ -379,3 +379,15 @@ func fmtAssignments(c claimstypes.Claim) string {
 
 // FmtAssignments renders a claim's assignments for test logs.
 func FmtAssignments(c claimstypes.Claim) string { return fmtAssignments(c) }
+
+// Slow is the hello example with a sleep of secs seconds first, so a test
+// can act while it builds.
+func (p *Peer) Slow(t testing.TB, salt string, secs int) cid.Cid {
+	c := p.Hello(t, salt)
+	d, err := p.Builder.LoadDerivation(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Args[len(d.Args)-1] = fmt.Sprintf("/ipfs/store/%s/bin/sleep %d\n", d.Inputs[0].CID, secs) + d.Args[len(d.Args)-1]
+	return p.AddDerivation(t, d)
+}
