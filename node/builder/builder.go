@@ -336,6 +336,10 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	}
 	defer logFile.Close()
 	fmt.Fprintf(b.cfg.Log, "building %s (%s)\n", d.Name, rc)
+	// On the shared stream every line says which build wrote it (builds run concurrently);
+	// the log file has the builder's output as is.
+	stream := &prefixWriter{w: b.cfg.Log, prefix: d.Name + "> "}
+	defer stream.Flush()
 	res, err := sandbox.Run(ctx, sandbox.Config{
 		Builder:      d.Builder,
 		Args:         d.Args,
@@ -344,7 +348,7 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		BuildHostDir: buildDir,
 		Limits:       b.cfg.Limits,
 		Timeout:      b.cfg.Timeout,
-		Log:          io.MultiWriter(logFile, b.cfg.Log),
+		Log:          io.MultiWriter(logFile, stream),
 	})
 	outHost := filepath.Join(storeView, placeholder)
 	fail := func(err error) (cid.Cid, time.Duration, error) {
@@ -618,5 +622,41 @@ func (b *Builder) sweepTmp() {
 		if unix.Kill(pid, 0) == unix.ESRCH {
 			removeAll(filepath.Join(dir, e.Name()))
 		}
+	}
+}
+
+// prefixWriter writes whole lines, each prefixed, to w (a lockedWriter, so lines of concurrent
+// builds do not mix).
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	var out []byte
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		out = append(out, p.prefix...)
+		out = append(out, p.buf[:i+1]...)
+		p.buf = p.buf[i+1:]
+	}
+	if len(out) > 0 {
+		if _, err := p.w.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
+}
+
+// Flush writes a last line that had no newline.
+func (p *prefixWriter) Flush() {
+	if len(p.buf) > 0 {
+		_, _ = p.w.Write(append(append([]byte(p.prefix), p.buf...), '\n'))
+		p.buf = nil
 	}
 }

@@ -118,10 +118,11 @@ func TestHelloReproducible(t *testing.T) {
 	require.False(t, r1.Cached)
 	require.Greater(t, r1.BuildTime, time.Duration(0))
 	require.Contains(t, e.cat(r1.Output, "bin/hello"), "echo Hello, world!")
-	require.Contains(t, e.log.String(), "built hello")
+	require.Contains(t, e.log.String(), "\nhello> built hello\n", "stream lines are prefixed with the build's name")
 	logData, err := os.ReadFile(r1.LogPath)
 	require.NoError(t, err)
 	require.Contains(t, string(logData), "built hello")
+	require.NotContains(t, string(logData), "hello> ")
 
 	// Cached: instant, same output.
 	r2, err := e.b.Build(context.Background(), drv, Options{})
