@@ -1,4 +1,6 @@
 // Package claims owns build claims (a publisher says derivation D builds to output O) and the
-// validation game of rounds played by assigned build validators (SPEC §3, VISION.md).
-// This is the skeleton: params, genesis and the params query; the game comes in a later issue.
+// validation game of VISION.md / SPEC §3: each round a randomly chosen build validator
+// rebuilds D and reports; PENDING → ASSIGNED(round) → VALID | DISPUTED | EXPIRED (and
+// REJECTED after a market verdict). The pure decisions live in x/claims/game; x/market
+// attaches through types.ClaimsHooks and Keeper.ResolveDispute.
 package claims
