@@ -162,10 +162,12 @@ func TestEscapeWriteInput(t *testing.T) {
 echo x > `+toolsPath+`/bin/new && echo WROTE
 rm `+toolsPath+`/bin/sh && echo REMOVED
 mount -o remount,rw `+toolsPath+` && echo REMOUNTED
+unshare -r -m sh -c "mount -o remount,rw,bind `+toolsPath+` && echo > `+toolsPath+`/bin/new && echo NESTED-REMOUNTED"
+unshare -r -m sh -c "umount -l `+toolsPath+` && ls `+toolsPath+`/.. && echo NESTED-UMOUNTED"
 touch /newfile && echo ROOTWRITE
 exit 6`, nil)
 	require.ErrorIs(t, err, ErrExit, log)
-	for _, bad := range []string{"WROTE", "REMOVED", "REMOUNTED", "ROOTWRITE"} {
+	for _, bad := range []string{"WROTE", "REMOVED", "REMOUNTED", "ROOTWRITE", "NESTED-REMOUNTED"} {
 		require.NotContains(t, log, bad)
 	}
 	require.Contains(t, log, "Read-only file system")
