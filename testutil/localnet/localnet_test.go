@@ -1,0 +1,42 @@
+package localnet
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFreePortBaseSkipsBusyAndTakenBlocks(t *testing.T) {
+	a := freePortBase(t, 4)
+	require.GreaterOrEqual(t, a, testPortLow)
+	require.Less(t, a+10*4, 32768, "port block must stay below the ephemeral range")
+	require.True(t, portsFree(a, 4))
+
+	// A second network of this process never gets the same block.
+	b := freePortBase(t, 4)
+	require.NotEqual(t, a, b)
+
+	// A block with a busy port is skipped.
+	t.Setenv("LOCALNET_TEST_PORT_BASE", fmt.Sprint(testPortLow+blockSize*testPortBlocks-blockSize*3))
+	first := testPortLow + blockSize*testPortBlocks - blockSize*3
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", first+12))
+	if err != nil {
+		t.Skipf("cannot hold port %d for the test: %v", first+12, err)
+	}
+	defer l.Close()
+	c := freePortBase(t, 2)
+	require.NotEqual(t, first, c)
+	require.False(t, portsFree(first, 2))
+}
+
+func TestHelpers(t *testing.T) {
+	require.True(t, hasFlag([]string{"send", "--chain-id", "x"}, "--chain-id"))
+	require.True(t, hasFlag([]string{"--chain-id=x"}, "--chain-id"))
+	require.False(t, hasFlag([]string{"--chain-idx"}, "--chain-id"))
+	require.Equal(t, `{"code":0}`, lastJSONLine("gas estimate: 1\n{\"code\":0}\n"))
+	require.True(t, needsKeyring([]string{"tx", "bank"}))
+	require.False(t, needsKeyring([]string{"query", "bank"}))
+	require.Equal(t, "bc1", GovAddress()[:3])
+}
