@@ -148,7 +148,9 @@ func TestSubmitAssignAgreeValid(t *testing.T) {
 	require.Equal(t, ubct(1_000_000_000).Sub(deposit).Sub(fee), e.Bank.GetBalance(e.Ctx, e.publisher, denom))
 	e.CheckInvariants(t)
 
+	require.Contains(t, eventTypes(e), "buildchain.claims.v1.EventClaimSubmitted")
 	e.EndBlock(t) // PENDING → ASSIGNED(1)
+	require.Contains(t, eventTypes(e), "buildchain.claims.v1.EventClaimAssigned")
 	a := e.assigned(t, id)
 	require.Equal(t, uint32(1), a.Round)
 	require.NotEqual(t, e.publisher.String(), a.Validator)
@@ -162,6 +164,9 @@ func TestSubmitAssignAgreeValid(t *testing.T) {
 	res, err := e.report(t, id, out)
 	require.NoError(t, err)
 	require.Equal(t, "valid", res.Status, "p_continue = 0 and min_rounds = 1")
+	for _, ev := range []string{"EventBuildReported", "EventClaimValid", "EventDepositReturned"} {
+		require.Contains(t, eventTypes(e), "buildchain.claims.v1."+ev)
+	}
 	c = e.claim(t, id)
 	require.Equal(t, types.CLAIM_STATUS_VALID, c.Status)
 	require.False(t, c.DepositLocked)
@@ -230,6 +235,7 @@ func TestMismatchDisputes(t *testing.T) {
 	require.Equal(t, otherOut, c.Assignments[c.DisputedAssignment()].OutputCid, "both outputs recorded")
 	require.True(t, c.DepositLocked)
 	require.Equal(t, []uint64{id}, e.hooks.disputed)
+	require.Contains(t, eventTypes(e), "buildchain.claims.v1.EventClaimDisputed")
 	// DISPUTED stays DISPUTED (until a market resolves it): nothing is assigned, nothing expires.
 	for i := 0; i < int(types.DefaultReportTimeoutBlocks)+2; i++ {
 		e.NextBlock(t, nil)
@@ -259,6 +265,9 @@ func TestDeadlineJailsAndReassigns(t *testing.T) {
 	c := e.claim(t, id)
 	require.Len(t, c.Assignments, 2)
 	require.Equal(t, types.ROUND_STATUS_TIMED_OUT, c.Assignments[0].Status)
+	for _, ev := range []string{"claims.v1.EventRoundTimedOut", "validators.v1.EventValidatorSlashed", "validators.v1.EventValidatorJailed", "claims.v1.EventClaimAssigned"} {
+		require.Contains(t, eventTypes(e), "buildchain."+ev)
+	}
 	next := e.assigned(t, id)
 	require.Equal(t, uint32(1), next.Round, "the same round is reassigned")
 	require.NotEqual(t, lazy.Validator, next.Validator)
@@ -290,6 +299,7 @@ func TestNoValidatorExpires(t *testing.T) {
 	e.EndBlock(t)
 	c := e.claim(t, id)
 	require.Equal(t, types.CLAIM_STATUS_EXPIRED, c.Status)
+	require.Contains(t, eventTypes(e), "buildchain.claims.v1.EventClaimExpired")
 	require.False(t, c.DepositLocked)
 	require.Equal(t, ubct(1_000_000_000).Sub(fee), e.Bank.GetBalance(e.Ctx, e.publisher, denom), "deposit refunded, fee kept")
 	e.CheckInvariants(t)
