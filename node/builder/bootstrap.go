@@ -81,6 +81,10 @@ func (b *Builder) ImportBusybox(ctx context.Context, busybox, user string) (cid.
 			return cid.Undef, fmt.Errorf("bootstrap: pin: %w", err)
 		}
 	}
+	// A static binary and links to it: no references, nothing to scan.
+	if err := writeAtomic(filepath.Join(b.cfg.StateDir, "refs", c.String()), nil); err != nil {
+		return cid.Undef, err
+	}
 	if err := writeAtomic(filepath.Join(b.cfg.StateDir, BootstrapFile), []byte(c.String()+"\n")); err != nil {
 		return cid.Undef, err
 	}

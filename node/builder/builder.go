@@ -10,7 +10,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -285,7 +287,7 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	if d.System != HostSystem() {
 		return cid.Undef, 0, fmt.Errorf("%w: %s is for %s, this machine builds %s", ErrWrongSystem, d.Name, d.System, HostSystem())
 	}
-	inputs, err := b.closure(d)
+	inputs, err := b.closure(ctx, d)
 	if err != nil {
 		return cid.Undef, 0, fmt.Errorf("%s: %w", d.Name, err)
 	}
@@ -404,7 +406,7 @@ func removeAll(dir string) {
 
 // closure returns the inputs plus every store path they reference (recorded when they were
 // built), so a build sees exactly the runtime closure of its inputs and nothing else.
-func (b *Builder) closure(d *derivation.Derivation) ([]cid.Cid, error) {
+func (b *Builder) closure(ctx context.Context, d *derivation.Derivation) ([]cid.Cid, error) {
 	var out []cid.Cid
 	seen := map[cid.Cid]bool{}
 	var visit func(c cid.Cid) error
@@ -421,9 +423,13 @@ func (b *Builder) closure(d *derivation.Derivation) ([]cid.Cid, error) {
 			return fmt.Errorf("%w: %s (fetch or add it first)", ErrMissingInput, c)
 		}
 		out = append(out, c)
-		for _, r := range b.refs(c) {
+		refs, err := b.refs(ctx, c)
+		if err != nil {
+			return err
+		}
+		for _, r := range refs {
 			if err := visit(r); err != nil {
-				return err
+				return fmt.Errorf("%w (referenced by %s)", err, c)
 			}
 		}
 		return nil
@@ -436,10 +442,13 @@ func (b *Builder) closure(d *derivation.Derivation) ([]cid.Cid, error) {
 	return out, nil
 }
 
-func (b *Builder) refs(c cid.Cid) []cid.Cid {
+func (b *Builder) refs(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
 	raw, err := os.ReadFile(filepath.Join(b.cfg.StateDir, "refs", c.String()))
+	if errors.Is(err, os.ErrNotExist) {
+		return b.scanRefs(ctx, c)
+	}
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	var out []cid.Cid
 	for _, f := range strings.Fields(string(raw)) {
@@ -447,7 +456,70 @@ func (b *Builder) refs(c cid.Cid) []cid.Cid {
 			out = append(out, r)
 		}
 	}
-	return out
+	return out, nil
+}
+
+var storePathRe = regexp.MustCompile(`/ipfs/store/(baf[a-z2-7]{56})`)
+
+// scanRefs finds the store paths a store path that was not built here (fetched, added by hand)
+// refers to, by scanning its files and symlinks through the store for /ipfs/store/{cid}, and
+// records them. Not knowing its inputs, it keeps every store path it finds: a build then fails
+// clearly on a missing one rather than later on a missing file.
+func (b *Builder) scanRefs(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
+	found := map[cid.Cid]bool{}
+	var order []cid.Cid
+	note := func(data []byte) {
+		for _, m := range storePathRe.FindAllSubmatch(data, -1) {
+			if r, err := cid.Decode(string(m[1])); err == nil && !r.Equals(c) && !found[r] {
+				found[r] = true
+				order = append(order, r)
+			}
+		}
+	}
+	var walk func(p string, e storefs.Entry) error
+	walk = func(p string, e storefs.Entry) error {
+		switch e.Kind {
+		case storefs.KindSymlink:
+			note([]byte(e.Target))
+		case storefs.KindFile:
+			f, err := b.store.OpenFile(ctx, c, p)
+			if err != nil {
+				return err
+			}
+			data, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			note(data)
+		case storefs.KindDir:
+			ents, err := b.store.List(ctx, c, p)
+			if err != nil {
+				return err
+			}
+			for _, ch := range ents {
+				if err := walk(path.Join(p, ch.Name), ch); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	root, err := b.store.Stat(ctx, c, "")
+	if err != nil {
+		return nil, fmt.Errorf("scan references of %s: %w", c, err)
+	}
+	if err := walk("", root); err != nil {
+		return nil, fmt.Errorf("scan references of %s: %w", c, err)
+	}
+	lines := make([]string, len(order))
+	for i, r := range order {
+		lines[i] = r.String()
+	}
+	if err := writeAtomic(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n"))); err != nil {
+		return nil, err
+	}
+	return order, nil
 }
 
 // recordRefs scans the output for the store paths it could reference (those it was built
@@ -492,8 +564,11 @@ func (b *Builder) recordRefs(out cid.Cid, dir string, candidates []cid.Cid) erro
 	return writeAtomic(filepath.Join(b.cfg.StateDir, "refs", out.String()), []byte(strings.Join(lines, "\n")))
 }
 
-// References lists the store paths an output built here refers to.
-func (b *Builder) References(out cid.Cid) []cid.Cid { return b.refs(out) }
+// References lists the store paths a store path refers to (recorded when built here, else
+// found by scanning it).
+func (b *Builder) References(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
+	return b.refs(ctx, c)
+}
 
 const fuseSuperMagic = 0x65735546
 

@@ -145,7 +145,9 @@ func TestHelloReproducible(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, r1.Output, r4.CheckOutput)
 	// The bootstrap tools are a runtime reference of hello (its shebang).
-	require.Equal(t, []cid.Cid{e.bb}, e.b.References(r1.Output))
+	refs, err := e.b.References(context.Background(), r1.Output)
+	require.NoError(t, err)
+	require.Equal(t, []cid.Cid{e.bb}, refs)
 }
 
 func TestMultiStep(t *testing.T) {
@@ -166,7 +168,8 @@ func TestMultiStep(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rd.Resolved())
 	require.Equal(t, "/ipfs/store/"+libRes.Output.String(), rd.Env["lib"])
-	refs := e.b.References(r.Output)
+	refs, err := e.b.References(context.Background(), r.Output)
+	require.NoError(t, err)
 	require.ElementsMatch(t, []cid.Cid{e.bb, libRes.Output}, refs)
 
 	// Twice from scratch: same CIDs.
@@ -412,4 +415,43 @@ func TestSweepTmp(t *testing.T) {
 	require.True(t, os.IsNotExist(err))
 	_, err = os.Stat(live)
 	require.NoError(t, err)
+}
+
+// A store path that was not built here (fetched from another node, added by hand) has no
+// recorded references: they are found by scanning it, so a build that uses it sees its runtime
+// closure too, and a missing part of that closure is a clear error.
+func TestScannedReferences(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	lib := e.example("multi-step/lib.json", nil)
+	libRes, err := e.b.Build(ctx, lib, Options{})
+	require.NoError(t, err, e.log.String())
+	// "Fetched": a tree that calls lib's script at run time, with no refs record here.
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	script := "#!/ipfs/store/" + e.bb.String() + "/bin/sh\n/ipfs/store/" + libRes.Output.String() + "/bin/greet\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "tool"), []byte(script), 0o555))
+	fetched, err := e.store.AddPath(ctx, dir, storefs.AddOptions{PreserveMode: true})
+	require.NoError(t, err)
+	refs, err := e.b.References(ctx, fetched)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []cid.Cid{e.bb, libRes.Output}, refs)
+	// Only "fetched" is an input, yet lib (its runtime dependency) is visible to the build.
+	drv := e.add(`{"name":"use-fetched","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh","args":["-c","/ipfs/store/@f@/bin/tool > $out"],"env":{},"inputs":["@bootstrap@","@f@"],"outputs":["out"]}`,
+		map[string]string{"f": fetched.String()})
+	r, err := e.b.Build(ctx, drv, Options{})
+	require.NoError(t, err, e.log.String())
+	require.Equal(t, "hello from step one\n", e.cat(r.Output, ""))
+
+	// A reference to a store path that is not here fails clearly.
+	missing := "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "tool"), []byte("/ipfs/store/"+missing+"/bin/x\n"), 0o555))
+	broken, err := e.store.AddPath(ctx, dir, storefs.AddOptions{PreserveMode: true})
+	require.NoError(t, err)
+	drv = e.add(`{"name":"use-broken","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh","args":["-c","true"],"env":{},"inputs":["@bootstrap@","@f@"],"outputs":["out"]}`,
+		map[string]string{"f": broken.String()})
+	_, err = e.b.Build(ctx, drv, Options{})
+	require.ErrorIs(t, err, ErrMissingInput)
+	require.Contains(t, err.Error(), missing)
+	require.Contains(t, err.Error(), "referenced by "+broken.String())
 }
