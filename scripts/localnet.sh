@@ -47,6 +47,22 @@ else
 fi
 
 die() { echo "localnet: $*" >&2; exit 1; }
+
+# A localnet keeps the port base and chain id it was created with (they are baked into its
+# config files), so later commands find it whatever the environment says.
+if [ -f "$DIR/settings" ]; then
+	saved_base="$(sed -n 's/^PORT_BASE=//p' "$DIR/settings")"
+	saved_chain="$(sed -n 's/^CHAIN_ID=//p' "$DIR/settings")"
+	if [ -n "${LOCALNET_PORT_BASE:-}" ] && [ "$LOCALNET_PORT_BASE" != "$saved_base" ]; then
+		echo "localnet: ignoring LOCALNET_PORT_BASE=$LOCALNET_PORT_BASE: $DIR was created with port base $saved_base (clean it to change)" >&2
+	fi
+	if [ -n "${LOCALNET_CHAIN_ID:-}" ] && [ "$LOCALNET_CHAIN_ID" != "$saved_chain" ]; then
+		echo "localnet: ignoring LOCALNET_CHAIN_ID=$LOCALNET_CHAIN_ID: $DIR was created with chain id $saved_chain (clean it to change)" >&2
+	fi
+	BASE="$saved_base"
+	CHAIN_ID="$saved_chain"
+fi
+
 need() { command -v "$1" >/dev/null 2>&1 || die "needs '$1' (run: make deps)"; }
 
 p2p_port() { echo $((BASE + 10 * $1)); }
@@ -219,7 +235,7 @@ init_net() {
 		set_toml "$cl" "" node "\"tcp://127.0.0.1:$(rpc_port "$i")\""
 		set_toml "$cl" "" broadcast-mode '"sync"'
 	done
-	echo "$n" >"$DIR/nodes"
+	printf 'PORT_BASE=%s\nCHAIN_ID=%s\n' "$BASE" "$CHAIN_ID" >"$DIR/settings"
 }
 
 start_node() {
