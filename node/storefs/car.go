@@ -20,7 +20,9 @@ func (s *Store) ExportCAR(ctx context.Context, root cid.Cid, w io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("export car %s: %w", root, err)
 	}
-	cw, err := storage.NewWritable(w, []cid.Cid{root}, car.WriteAsCarV1(true))
+	// Hide any io.WriterAt (an *os.File that is a pipe has one): go-car
+	// would then write by offset, which fails on pipes; CARv1 streams.
+	cw, err := storage.NewWritable(struct{ io.Writer }{w}, []cid.Cid{root}, car.WriteAsCarV1(true))
 	if err != nil {
 		return fmt.Errorf("export car %s: %w", root, err)
 	}

@@ -118,8 +118,9 @@ func (s *Store) gcRoots() ([]cid.Cid, int) {
 		pid, err := strconv.Atoi(d.Name())
 		dir := filepath.Join(tbase, d.Name())
 		if err != nil || !pidAlive(pid) {
+			ents, _ := os.ReadDir(dir)
 			if os.RemoveAll(dir) == nil {
-				dangling++
+				dangling += len(ents)
 			}
 			continue
 		}

@@ -96,14 +96,21 @@ func (s *Store) TempPinFor(pid int, c cid.Cid) error {
 		return errors.New("temp pin: undefined CID")
 	}
 	d := s.tempDir(pid)
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		return fmt.Errorf("temp pin %s: %w", c, err)
+	for {
+		// pins/temp exists (Open made it); the pid directory may come and
+		// go under concurrent Release calls, hence Mkdir and a retry.
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("temp pin %s: %w", c, err)
+		}
+		f, err := os.OpenFile(filepath.Join(d, c.String()), os.O_CREATE|os.O_WRONLY, 0o644)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // ReleaseTempPin removed the then-empty directory
+		}
+		if err != nil {
+			return fmt.Errorf("temp pin %s: %w", c, err)
+		}
+		return f.Close()
 	}
-	f, err := os.OpenFile(filepath.Join(d, c.String()), os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("temp pin %s: %w", c, err)
-	}
-	return f.Close()
 }
 
 // ReleaseTempPin drops this process's temp pin of c. It takes no lock (so
@@ -111,10 +118,12 @@ func (s *Store) TempPinFor(pid int, c cid.Cid) error {
 // the hand-over "add (temp pin), Pin, ReleaseTempPin" is always seen in one
 // of the two listings.
 func (s *Store) ReleaseTempPin(c cid.Cid) error {
-	err := os.Remove(filepath.Join(s.tempDir(os.Getpid()), c.String()))
+	d := s.tempDir(os.Getpid())
+	err := os.Remove(filepath.Join(d, c.String()))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("release temp pin %s: %w", c, err)
 	}
+	_ = os.Remove(d) // only succeeds when no temp pin is left
 	return nil
 }
 

@@ -34,6 +34,16 @@ Store root: --store, else $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs.`,
 	pin.AddCommand(pinAddCmd(), pinRmCmd(), pinLsCmd())
 	cmd.AddCommand(addCmd(), catCmd(), lsCmd(), getCmd(), pin, gcCmd(), verifyCmd(),
 		mountCmd(), exportCmd(), importCmd(), statCmd())
+	// cobra prints usage on an error unless the failing command (or the
+	// binary's root) silences it: a bad CID is not a usage problem.
+	var silence func(c *cobra.Command)
+	silence = func(c *cobra.Command) {
+		c.SilenceUsage = true
+		for _, sub := range c.Commands() {
+			silence(sub)
+		}
+	}
+	silence(cmd)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,5 +252,41 @@ func TestCLIMountUnmountsOnSignal(t *testing.T) {
 		if strings.Contains(string(mounts), mnt) {
 			t.Fatalf("%v: %s still mounted", sig, mnt)
 		}
+	}
+}
+
+// TestCLIExportToPipe: stdout is usually a pipe (store export CID > x.car,
+// | ipfs dag import); an *os.File pipe must work, and errors print no usage.
+func TestCLIExportToPipe(t *testing.T) {
+	store := t.TempDir()
+	f := filepath.Join(t.TempDir(), "f.txt")
+	os.WriteFile(f, []byte("piped\n"), 0o644)
+	root := strings.TrimSpace(mustRun(t, store, "add", "-q", f))
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(pr)
+		got <- b
+	}()
+	cmd := NewCmd()
+	cmd.SetOut(pw)
+	cmd.SetArgs([]string{"--store", store, "export", root})
+	err = cmd.Execute()
+	pw.Close()
+	car := <-got
+	if err != nil || len(car) == 0 {
+		t.Fatalf("export to a pipe: %v (%d bytes)", err, len(car))
+	}
+	store2 := t.TempDir()
+	out, _, err := run(t, store2, car, "import", "-")
+	if err != nil || out != "imported "+root+"\n" {
+		t.Fatalf("import piped car: %q %v", out, err)
+	}
+	_, errOut, err := run(t, store, nil, "cat", "nonsense")
+	if err == nil || strings.Contains(errOut, "Usage:") {
+		t.Fatalf("bad CID: err %v, stderr %q", err, errOut)
 	}
 }
