@@ -99,6 +99,11 @@ func TestCorruptInputFailsBuild(t *testing.T) {
 	drv := e.add(`{"name":"reads-corrupt","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh",
 		"args":["-c","/ipfs/store/@bootstrap@/bin/cat /ipfs/store/@src@/src > $out"],"env":{},"inputs":["@bootstrap@","@src@"],"outputs":["out"]}`,
 		map[string]string{"src": src.String()})
+	// Not built here, the input is scanned for references first: that read finds the corruption.
+	_, err = e.b.Build(ctx, drv, Options{})
+	require.ErrorIs(t, err, storefs.ErrCorrupt)
+	// With its references known, the build itself reads it through FUSE and gets EIO.
+	require.NoError(t, os.WriteFile(filepath.Join(e.b.cfg.StateDir, "refs", src.String()), nil, 0o644))
 	_, err = e.b.Build(ctx, drv, Options{})
 	require.ErrorIs(t, err, sandbox.ErrExit)
 	require.Contains(t, e.log.String(), "Input/output error")
