@@ -65,6 +65,9 @@ func (s *Store) ImportCAR(ctx context.Context, r io.Reader) ([]cid.Cid, error) {
 		if _, err := io.Copy(tmp, r); err != nil {
 			return nil, fmt.Errorf("import car: spool input: %w", err)
 		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("import car: spool input: %w", err)
+		}
 		rs = tmp
 	}
 	start, err := rs.Seek(0, io.SeekCurrent)

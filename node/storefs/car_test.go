@@ -3,6 +3,7 @@ package storefs
 import (
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,8 +40,14 @@ func TestCARRoundTrip(t *testing.T) {
 	if err != nil || len(br.Roots) != 1 || br.Roots[0] != root || br.Version != 1 {
 		t.Fatalf("car header: %v %v", br, err)
 	}
+	// A stream (stdin pipe) is spooled first; a seekable input is not.
+	streamed := openTemp(t)
+	roots, err := streamed.ImportCAR(ctx, struct{ io.Reader }{bytes.NewReader(carBuf.Bytes())})
+	if err != nil || len(roots) != 1 || roots[0] != root {
+		t.Fatalf("import from a stream: %v %v", roots, err)
+	}
 	dst := openTemp(t)
-	roots, err := dst.ImportCAR(ctx, bytes.NewReader(carBuf.Bytes()))
+	roots, err = dst.ImportCAR(ctx, bytes.NewReader(carBuf.Bytes()))
 	if err != nil || len(roots) != 1 || roots[0] != root {
 		t.Fatalf("import: %v %v", roots, err)
 	}

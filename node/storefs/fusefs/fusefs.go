@@ -313,6 +313,12 @@ type linkNode struct {
 }
 
 var _ = (fs.NodeReadlinker)((*linkNode)(nil))
+var _ = (fs.NodeGetattrer)((*linkNode)(nil))
+
+func (l *linkNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	setAttr(&out.Attr, storefs.Entry{Kind: storefs.KindSymlink, Size: uint64(len(l.target))})
+	return 0
+}
 
 func (l *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return l.target, 0

@@ -112,6 +112,10 @@ func TestFUSEReadsTreeByteForByte(t *testing.T) {
 	if n < 5000 {
 		t.Fatalf("compared %d paths only", n)
 	}
+	li, err := os.Lstat(filepath.Join(mnt, root.String(), "tree", "link"))
+	if err != nil || li.Mode().Perm() != 0o777 || li.Size() != int64(len("bin/hello")) {
+		t.Fatalf("symlink attributes: %v %v", li, err)
+	}
 	// A sub-CID is a root of its own; unknown and malformed names are ENOENT.
 	sub, err := s.Resolve(ctx, root, "tree")
 	if err != nil {
