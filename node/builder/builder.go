@@ -100,7 +100,6 @@ func New(store *storefs.Store, cfg Config) (*Builder, error) {
 	}
 	b := &Builder{store: store, cfg: cfg, inUse: map[cid.Cid]int{}}
 	b.sweepTmp()
-	sandbox.Prewarm()
 	b.loadDrv = b.LoadDerivation
 	return b, nil
 }
@@ -287,6 +286,9 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	if d.System != HostSystem() {
 		return cid.Undef, 0, fmt.Errorf("%w: %s is for %s, this machine builds %s", ErrWrongSystem, d.Name, d.System, HostSystem())
 	}
+	// Start the sandbox init now (if no spare is ready), in parallel with preparing the inputs
+	// and directories; a cached build never pays for it.
+	sandbox.Prewarm()
 	inputs, err := b.closure(ctx, d)
 	if err != nil {
 		return cid.Undef, 0, fmt.Errorf("%s: %w", d.Name, err)
