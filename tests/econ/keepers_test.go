@@ -257,13 +257,13 @@ func TestEconomicSimulationOnKeepers(t *testing.T) {
 
 	// Incomes from the chain's own balances and bonds.
 	type row struct {
-		n, assigned int
-		ms          int64
-		net         math.Int
+		n, assigned  int
+		ms           int64
+		net, rewards math.Int
 	}
 	var rows [4]row
 	for i := range rows {
-		rows[i].net = math.ZeroInt()
+		rows[i].net, rows[i].rewards = math.ZeroInt(), math.ZeroInt()
 	}
 	for _, a := range vals {
 		v, err := f.Validators.GetValidator(f.Ctx, a.addr)
@@ -277,17 +277,25 @@ func TestEconomicSimulationOnKeepers(t *testing.T) {
 		r.assigned += a.assigned
 		r.ms += a.assignedMs
 		r.net = r.net.Add(liquid.Sub(a.start)).Add(bondNow.Sub(bond))
+		if st, err := f.Bct.ValidatorStats.Get(f.Ctx, a.addr); err == nil {
+			r.rewards = r.rewards.Add(st.TotalRewards)
+		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-16s %3s %7s %12s %14s %16s %9s\n", "kind", "n", "assign", "assigned ms", "net BCT", "ubct/assign-ms", "vs honest")
+	fmt.Fprintf(&b, "%-16s %3s %7s %12s %12s %14s %16s %9s %16s\n", "kind", "n", "assign", "assigned ms", "rewards BCT", "net BCT", "ubct/assign-ms", "vs honest", "rewards vs honest")
 	per := make([]math.LegacyDec, 4)
 	for k, r := range rows {
 		per[k] = math.LegacyNewDecFromInt(r.net).QuoInt64(max(r.ms, 1))
 	}
+	bctStr := func(x math.Int) string {
+		s := math.LegacyNewDecFromInt(x).QuoInt64(1_000_000).String()
+		return s[:strings.Index(s, ".")+3]
+	}
+	rewPer := func(r row) math.LegacyDec { return math.LegacyNewDecFromInt(r.rewards).QuoInt64(max(r.ms, 1)) }
 	for k, r := range rows {
-		fmt.Fprintf(&b, "%-16s %3d %7d %12d %14s %16s %9s\n", vKindNames[k], r.n, r.assigned, r.ms,
-			math.LegacyNewDecFromInt(r.net).QuoInt64(1_000_000).String()[:strings.Index(math.LegacyNewDecFromInt(r.net).QuoInt64(1_000_000).String(), ".")+3],
-			per[k].String()[:strings.Index(per[k].String(), ".")+5], per[k].Quo(per[vHonest]).String()[:6])
+		fmt.Fprintf(&b, "%-16s %3d %7d %12d %12s %14s %16s %9s %16s\n", vKindNames[k], r.n, r.assigned, r.ms, bctStr(r.rewards), bctStr(r.net),
+			per[k].String()[:strings.Index(per[k].String(), ".")+5], per[k].Quo(per[vHonest]).String()[:6],
+			rewPer(r).Quo(rewPer(rows[vHonest])).String()[:6])
 	}
 	// Lies that reached a market: the fake claims must be REJECTED, the forging validators'
 	// reports REJECTED.

@@ -62,6 +62,9 @@ type config struct {
 	// RawAverage uses SPEC's plain u_a (AverageBuildTime) instead of the
 	// efficiency-normalized one, to measure what normalizing buys.
 	RawAverage bool
+	// FastLearning uses economics.EfficiencyWeight (mean of the first samples) instead of
+	// the fixed moving-average weight from the start.
+	FastLearning bool
 	// SlowPermille is how the "slow-reporting" kind scales its reported times (‰).
 	SlowPermille int64
 	// ForceAfterMarket plays at least one more round after every market,
@@ -86,6 +89,7 @@ func defaultConfig() config {
 		TraderJoin: 0.8, TraderReveal: 0.9, TraderRight: 0.95, Allies: 2,
 		WeightByEfficiency: false, // the chain default: see TestWeightingInvitesUnderReporting
 		SlowPermille:       3000,
+		FastLearning:       true, // as x/bct does
 	}
 }
 
@@ -96,6 +100,7 @@ type validator struct {
 	speed      int64 // machine speed, ‰ of the average machine's build time
 	bond       math.Int
 	eff        math.LegacyDec
+	samples    uint64         // informative efficiency samples (validations with >= 2 reports)
 	rewardable math.LegacyDec // in the current period
 
 	assignments            int
@@ -516,7 +521,14 @@ func (m *model) playClaim(pub *publisher) error {
 		}
 		for i, v := range who {
 			v.rewardable = v.rewardable.Add(bt.Average)
-			if v.eff, err = economics.UpdateEfficiency(v.eff, bt.Ratios[i], economics.DefaultEfficiencyWeight); err != nil {
+			alpha := economics.DefaultEfficiencyWeight
+			if m.cfg.FastLearning {
+				alpha = economics.EfficiencyWeight(v.samples)
+			}
+			if len(who) > 1 {
+				v.samples++
+			}
+			if v.eff, err = economics.UpdateEfficiency(v.eff, bt.Ratios[i], alpha); err != nil {
 				return err
 			}
 		}

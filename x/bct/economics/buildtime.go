@@ -172,3 +172,14 @@ func UpdateEfficiency(old, sample, alpha math.LegacyDec) (math.LegacyDec, error)
 func decU64(u uint64) math.LegacyDec {
 	return math.LegacyNewDecFromInt(math.NewIntFromUint64(u))
 }
+
+// EfficiencyWeight is the weight of a validator's next efficiency sample after `samples`
+// informative ones (validations with at least two reports): 1/(samples+1) — the plain mean
+// of the samples so far — until that falls below DefaultEfficiencyWeight, then the moving
+// average's fixed weight. A new validator's factor thus comes from its first comparisons
+// at once instead of creeping from the default 1 over ~16 of them, which is the window in
+// which over-reporting a lone build still paid.
+func EfficiencyWeight(samples uint64) math.LegacyDec {
+	w := math.LegacyOneDec().QuoInt64(int64(min(samples, 1<<62)) + 1)
+	return math.LegacyMaxDec(w, DefaultEfficiencyWeight)
+}

@@ -234,3 +234,11 @@ func TestNormalizedAverageBuildTime(t *testing.T) {
 	_, err = NormalizedAverageBuildTime(nil, nil)
 	require.ErrorIs(t, err, ErrNoReports)
 }
+
+func TestEfficiencyWeight(t *testing.T) {
+	require.Equal(t, math.LegacyOneDec(), EfficiencyWeight(0))
+	require.Equal(t, dec("0.5"), EfficiencyWeight(1))
+	require.Equal(t, DefaultEfficiencyWeight, EfficiencyWeight(7))
+	require.Equal(t, DefaultEfficiencyWeight, EfficiencyWeight(1000))
+	require.Equal(t, DefaultEfficiencyWeight, EfficiencyWeight(^uint64(0)))
+}

@@ -39,7 +39,8 @@ func (k Keeper) Efficiency(ctx context.Context, addr sdk.AccAddress) (sdkmath.Le
 // RecordValidation books one finished validation of a claim (SPEC §3): the reports' build
 // times, normalized by each validator's efficiency, give u_a after clipping around the
 // median; each validator adds u_a (not its own u_i) to its rewardable time of the current
-// period, and its efficiency moving average takes the sample r_i. x/claims calls it when a
+// period, and its efficiency average takes the sample r_i (plain mean of the first samples,
+// then a moving average: economics.EfficiencyWeight). x/claims calls it when a
 // claim's game ends, with the reports of every validator not named a liar.
 func (k Keeper) RecordValidation(ctx context.Context, claimID uint64, reports []types.BuildReport) error {
 	if err := types.ValidateReports(reports); err != nil {
@@ -67,8 +68,12 @@ func (k Keeper) RecordValidation(ctx context.Context, claimID uint64, reports []
 	for i, r := range reports {
 		s := all[i]
 		s.RewardableTime = s.RewardableTime.Add(bt.Average)
-		if s.Efficiency, err = economics.UpdateEfficiency(s.Efficiency, bt.Ratios[i], economics.DefaultEfficiencyWeight); err != nil {
+		if s.Efficiency, err = economics.UpdateEfficiency(s.Efficiency, bt.Ratios[i], economics.EfficiencyWeight(s.EfficiencySamples)); err != nil {
 			return errorsmod.Wrapf(types.ErrInvalidReports, "claim %d: %s", claimID, err)
+		}
+		if len(reports) > 1 {
+			// A lone report says nothing about speed (its sample is the factor itself).
+			s.EfficiencySamples++
 		}
 		s.Validations++
 		if err := k.ValidatorStats.Set(ctx, r.Validator, s); err != nil {
