@@ -220,6 +220,30 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 		return len(keys.VrfKeys) == 4 && r.Randomness.FromVrf && r.Randomness.Proof != ""
 	})
 
+	// The node's key file is what the chain registered; an authority may (re)register it with
+	// the CLI, an account that is not an authority may not.
+	key1 := strings.TrimSpace(net.MustCLI(t, "vrf", "show", "--home", net.Home(1)))
+	var keys struct {
+		VrfKeys []struct {
+			PublicKey string `json:"public_key"`
+			Operator  string `json:"operator"`
+		} `json:"vrf_keys"`
+	}
+	net.REST(t, 0, "/buildchain/validators/v1/vrf_keys", &keys)
+	found := false
+	for _, k := range keys.VrfKeys {
+		found = found || k.PublicKey == key1
+	}
+	require.True(t, found, "node1's key %s is registered: %+v", key1, keys.VrfKeys)
+	claimsMustTx(t, net, "validators", "register-vrf-key", key1, "--from", "val1")
+	require.Contains(t, claimsTxErr(t, net, "validators", "register-vrf-key", key1, "--from", "carol"), "not a consensus authority")
+	net.REST(t, 0, "/buildchain/validators/v1/vrf_keys", &keys)
+	found = false
+	for _, k := range keys.VrfKeys {
+		found = found || (k.Operator != "" && strings.HasPrefix(k.Operator, "bcvaloper"))
+	}
+	require.True(t, found, "the registration names its operator: %+v", keys.VrfKeys)
+
 	deposit := "10000000ubct"
 	submit := func(drv, out string) uint64 {
 		res := claimsMustTx(t, net, "claims", "submit", drv, out, "--deposit", deposit, "--from", "carol")
