@@ -14,7 +14,10 @@ import (
 	"github.com/buildchain/buildchain/node/storefs/corpus"
 )
 
-const fixtureDir = "../../../shared/fixtures/kubo-cids"
+// fixtureDir holds a copy of shared/fixtures/kubo-cids (root CIDs from a real
+// kubo v0.42.0 run and the corpus generator), so the test does not depend on
+// where the checkout lives.
+const fixtureDir = "testdata/kubo-cids"
 
 var (
 	corpusOnce sync.Once
@@ -52,8 +55,7 @@ func fixturePath(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(fixtureDir, "cids.tsv")
 	if _, err := os.Stat(p); err != nil {
-		// The fixtures live beside the repository in this team's layout;
-		// BUILDCHAIN_FIXTURES points elsewhere (e.g. in CI).
+		// BUILDCHAIN_FIXTURES points at another copy of shared/fixtures.
 		if d := os.Getenv("BUILDCHAIN_FIXTURES"); d != "" {
 			return filepath.Join(d, "kubo-cids")
 		}

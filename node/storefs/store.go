@@ -20,7 +20,7 @@ import (
 
 // Import parameters of SPEC §1. They equal kubo v0.42's defaults for
 // `ipfs add --cid-version=1 --raw-leaves --chunker=size-262144`, checked
-// against ../shared/fixtures/kubo-cids by the tests.
+// against testdata/kubo-cids (a copy of shared/fixtures/kubo-cids) by the tests.
 const (
 	ChunkSize        = 262144
 	LinksPerBlock    = 174 // kubo's legacy FileDAGWidth
