@@ -12,10 +12,12 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
+	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/spf13/cobra"
 
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/sidecar"
+	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 )
 
 // NodeCmd returns `node` with `run` and `status`.
@@ -104,6 +106,20 @@ status are served on --metrics-addr; "node status" prints the state.`,
 			if err != nil {
 				return err
 			}
+			if noMarkets, _ := f.GetBool("no-markets"); !noMarkets {
+				stakeStr, _ := f.GetString("market-stake")
+				var stake sdk.Coin
+				if stakeStr != "" {
+					if stake, err = sdk.ParseCoinNormalized(stakeStr); err != nil {
+						return fmt.Errorf("--market-stake %q: %w", stakeStr, err)
+					}
+				}
+				mk, err := chainclient.NewMarkets(ctx, claims.C, stake)
+				if err != nil {
+					return err
+				}
+				sc.SetMarkets(mk)
+			}
 			if err := writeInfo(dir, node, claims.Validator(), metricsAddr); err != nil {
 				return err
 			}
@@ -117,6 +133,8 @@ status are served on --metrics-addr; "node status" prints the state.`,
 	f.Duration("poll", 2*time.Second, "poll the chain this often when websocket ticks are missing")
 	f.Bool("fuse", true, "mount the store's FUSE view for builds (root or allow_other needed)")
 	f.Bool("debug", false, "debug logs")
+	f.Bool("no-markets", false, "do not rebuild disputed derivations and predict in their markets")
+	f.String("market-stake", "", "stake per market prediction (default: the market quorum)")
 	addStoreFlags(c)
 	addP2PFlags(c, p2p.DefaultListenAddrs, true)
 	flags.AddTxFlagsToCmd(c)

@@ -230,3 +230,78 @@ func testutilValue(c interface{ Write(*dto.Metric) error }) float64 {
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
 }
+
+type memMarkets struct {
+	mu      sync.Mutex
+	drv     map[uint64]cid.Cid
+	commits map[uint64]Outcome
+	salts   map[uint64][]byte
+	reveals map[uint64]Outcome
+}
+
+func newMemMarkets() *memMarkets {
+	return &memMarkets{drv: map[uint64]cid.Cid{}, commits: map[uint64]Outcome{}, salts: map[uint64][]byte{}, reveals: map[uint64]Outcome{}}
+}
+
+func marketEvent(id, claim uint64, claimed, reported string, commitEnd, revealEnd int64) abci.Event {
+	return abci.Event{Type: "test.market", Attributes: []abci.EventAttribute{
+		{Key: "id", Value: strconv.FormatUint(id, 10)}, {Key: "claim", Value: strconv.FormatUint(claim, 10)},
+		{Key: "claimed", Value: claimed}, {Key: "reported", Value: reported},
+		{Key: "commit_end", Value: strconv.FormatInt(commitEnd, 10)}, {Key: "reveal_end", Value: strconv.FormatInt(revealEnd, 10)},
+	}}
+}
+
+func (m *memMarkets) DecodeMarkets(evs []abci.Event) ([]MarketOpened, error) {
+	var out []MarketOpened
+	for _, e := range evs {
+		if e.Type != "test.market" {
+			continue
+		}
+		id, _ := strconv.ParseUint(attr(e, "id"), 10, 64)
+		claim, _ := strconv.ParseUint(attr(e, "claim"), 10, 64)
+		ce, _ := strconv.ParseInt(attr(e, "commit_end"), 10, 64)
+		re, _ := strconv.ParseInt(attr(e, "reveal_end"), 10, 64)
+		out = append(out, MarketOpened{MarketID: id, ClaimID: claim, Claimed: attr(e, "claimed"), Reported: attr(e, "reported"), CommitEnd: ce, RevealEnd: re})
+	}
+	return out, nil
+}
+
+func (m *memMarkets) ClaimDerivation(_ context.Context, claim uint64) (cid.Cid, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.drv[claim]
+	if !ok {
+		return cid.Undef, errors.New("unknown claim")
+	}
+	return d, nil
+}
+
+func (m *memMarkets) Commit(_ context.Context, id uint64, o Outcome, salt []byte) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, dup := m.commits[id]; dup {
+		return "", errors.New("already committed")
+	}
+	m.commits[id], m.salts[id] = o, salt
+	return "C", nil
+}
+
+func (m *memMarkets) Reveal(_ context.Context, id uint64, o Outcome, salt []byte) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.commits[id]; !ok || c != o || string(m.salts[id]) != string(salt) {
+		return "", errors.New("reveal does not match the commit")
+	}
+	if _, dup := m.reveals[id]; dup {
+		return "", errors.New("already revealed")
+	}
+	m.reveals[id] = o
+	return "R", nil
+}
+
+func (m *memMarkets) revealed(id uint64) (Outcome, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.reveals[id]
+	return o, ok
+}

@@ -50,6 +50,7 @@ type Sidecar struct {
 	claims  Claims
 	builder Builder
 	net     Network // may be nil: inputs must then be local
+	markets Markets // nil: no market participation
 	m       *Metrics
 
 	sem chan struct{}
@@ -120,6 +121,13 @@ func (s *Sidecar) Run(ctx context.Context) error {
 			s.dispatch(ctx, j)
 		}
 	}
+	if s.markets != nil {
+		for _, p := range s.state.Predictions() {
+			if p.Status == PredDeciding || p.Status == PredCommitting {
+				s.dispatchPrediction(ctx, p)
+			}
+		}
+	}
 	start := s.state.LastHeight() + 1
 	if s.state.LastHeight() == 0 && s.cfg.StartHeight > 1 {
 		start = s.cfg.StartHeight
@@ -154,7 +162,18 @@ func (s *Sidecar) handleHeight(ctx context.Context, h int64, events []abci.Event
 		}
 		jobs = append(jobs, Job{ClaimID: a.ClaimID, Round: a.Round, Derivation: a.Derivation.String(), Deadline: a.Deadline, Height: h})
 	}
-	added, err := s.state.AdvanceHeight(h, jobs)
+	var preds []Prediction
+	if s.markets != nil {
+		opened, err := s.markets.DecodeMarkets(events)
+		if err != nil {
+			return fmt.Errorf("decode market events: %w", err)
+		}
+		for _, m := range opened {
+			preds = append(preds, Prediction{MarketID: m.MarketID, ClaimID: m.ClaimID, Claimed: m.Claimed,
+				Reported: m.Reported, CommitEnd: m.CommitEnd, RevealEnd: m.RevealEnd})
+		}
+	}
+	added, addedPreds, err := s.state.Advance(h, jobs, preds)
 	if err != nil {
 		return err
 	}
@@ -166,6 +185,9 @@ func (s *Sidecar) handleHeight(ctx context.Context, h int64, events []abci.Event
 		s.m.Assignments.Inc()
 		s.log.Info("assigned", "claim", j.ClaimID, "round", j.Round, "derivation", j.Derivation, "height", h, "deadline", j.Deadline)
 		s.dispatch(ctx, j)
+	}
+	if s.markets != nil {
+		s.marketHeight(ctx, h, addedPreds)
 	}
 	return nil
 }

@@ -248,3 +248,45 @@ func TestSidecarWorkerPoolIsBounded(t *testing.T) {
 	require.Equal(t, 2, h.b.maxSeen)
 	require.Equal(t, 6, h.claims.reportCount())
 }
+
+func TestDecide(t *testing.T) {
+	require.Equal(t, OutcomeMisbehaviourReport, Decide("a", "a", "b"))
+	require.Equal(t, OutcomeMisbehaviourClaim, Decide("b", "a", "b"))
+	require.Equal(t, OutcomeNonDeterminism, Decide("c", "a", "b"))
+}
+
+// A market opens on a claim: a sidecar that was not assigned rebuilds the
+// derivation, commits the outcome its output implies, and reveals it once
+// the commit window has closed, with the persisted salt.
+func TestSidecarPredictsInMarkets(t *testing.T) {
+	h := newHarness(t)
+	mk := newMemMarkets()
+	drv := testCID("drv-disputed")
+	honest := testCID("out-of-" + drv.String()).String() // what gateBuilder builds
+	mk.drv[21] = drv
+	h.chain.addBlock(marketEvent(4, 21, "bafy-lie", honest, 3, 5))
+	sc, err := New(Config{StatePath: h.path, Workers: 1, Poll: 10 * time.Millisecond, Log: quiet}, h.chain, h.claims, h.b, nil)
+	require.NoError(t, err)
+	sc.SetMarkets(mk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sc.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		p, ok := sc.State().Prediction(4)
+		return ok && p.Status == PredCommitted
+	}, 5*time.Second, 5*time.Millisecond)
+	_, ok := mk.revealed(4)
+	require.False(t, ok, "no reveal while commits are open")
+	h.chain.addBlock() // 2
+	h.chain.addBlock() // 3 = commit_end
+	h.chain.addBlock() // 4: reveals open
+	require.Eventually(t, func() bool {
+		p, _ := sc.State().Prediction(4)
+		return p.Status == PredRevealed
+	}, 5*time.Second, 5*time.Millisecond)
+	o, ok := mk.revealed(4)
+	require.True(t, ok)
+	require.Equal(t, OutcomeMisbehaviourClaim, o, "our rebuild matched the dissent: the claim lied")
+	cancel()
+	require.NoError(t, <-done)
+}

@@ -60,10 +60,47 @@ func JobKey(claimID uint64, round uint32) string {
 	return strconv.FormatUint(claimID, 10) + "/" + strconv.FormatUint(uint64(round), 10)
 }
 
+// PredictionStatus is where this sidecar's part in one market stands.
+type PredictionStatus string
+
+const (
+	// PredDeciding: our own rebuild of the derivation is being obtained.
+	PredDeciding PredictionStatus = "deciding"
+	// PredCommitting: outcome and salt are chosen and persisted; the commit
+	// is being sent (persisted first, so a restart reveals the same salt).
+	PredCommitting PredictionStatus = "committing"
+	// PredCommitted: the commit is on chain; reveal after commit_end.
+	PredCommitted PredictionStatus = "committed"
+	// PredRevealed: the reveal is on chain (terminal).
+	PredRevealed PredictionStatus = "revealed"
+	// PredFailed: gave up (window closed, build failed) (terminal).
+	PredFailed PredictionStatus = "failed"
+)
+
+// Terminal reports whether nothing more will be done for a prediction.
+func (s PredictionStatus) Terminal() bool { return s == PredRevealed || s == PredFailed }
+
+// Prediction is our part in one market, as recorded in the state file.
+type Prediction struct {
+	MarketID  uint64           `json:"market_id"`
+	ClaimID   uint64           `json:"claim_id"`
+	Claimed   string           `json:"claimed"`
+	Reported  string           `json:"reported"`
+	CommitEnd int64            `json:"commit_end"`
+	RevealEnd int64            `json:"reveal_end"`
+	Output    string           `json:"output,omitempty"` // our own rebuild
+	Outcome   Outcome          `json:"outcome,omitempty"`
+	Salt      []byte           `json:"salt,omitempty"`
+	Status    PredictionStatus `json:"status"`
+	Error     string           `json:"error,omitempty"`
+	Updated   time.Time        `json:"updated"`
+}
+
 type stateFile struct {
-	Version    int             `json:"version"`
-	LastHeight int64           `json:"last_height"`
-	Jobs       map[string]*Job `json:"jobs"`
+	Version     int                    `json:"version"`
+	LastHeight  int64                  `json:"last_height"`
+	Jobs        map[string]*Job        `json:"jobs"`
+	Predictions map[string]*Prediction `json:"predictions,omitempty"`
 }
 
 // State is the sidecar's durable memory, one JSON file in the node home. Each
@@ -79,7 +116,7 @@ type State struct {
 // OpenState loads the state file at path, or starts an empty state (height 0)
 // if there is none.
 func OpenState(path string) (*State, error) {
-	s := &State{path: path, f: stateFile{Version: 1, Jobs: map[string]*Job{}}}
+	s := &State{path: path, f: stateFile{Version: 1, Jobs: map[string]*Job{}, Predictions: map[string]*Prediction{}}}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -95,6 +132,9 @@ func OpenState(path string) (*State, error) {
 	}
 	if s.f.Jobs == nil {
 		s.f.Jobs = map[string]*Job{}
+	}
+	if s.f.Predictions == nil {
+		s.f.Predictions = map[string]*Prediction{}
 	}
 	return s, nil
 }
@@ -139,10 +179,16 @@ func (s *State) Jobs() []Job {
 // both. Jobs already known are left as they are (a re-read height must not
 // reset a job in progress).
 func (s *State) AdvanceHeight(h int64, newJobs []Job) (added []Job, err error) {
+	added, _, err = s.Advance(h, newJobs, nil)
+	return added, err
+}
+
+// Advance is AdvanceHeight that also records new markets to predict in.
+func (s *State) Advance(h int64, newJobs []Job, newPreds []Prediction) (added []Job, addedPreds []Prediction, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h <= s.f.LastHeight {
-		return nil, fmt.Errorf("sidecar state: height %d already handled (last %d)", h, s.f.LastHeight)
+		return nil, nil, fmt.Errorf("sidecar state: height %d already handled (last %d)", h, s.f.LastHeight)
 	}
 	old := s.f.LastHeight
 	var keys []string
@@ -160,15 +206,74 @@ func (s *State) AdvanceHeight(h int64, newJobs []Job) (added []Job, err error) {
 		keys = append(keys, k)
 		added = append(added, j)
 	}
+	var pkeys []string
+	for _, p := range newPreds {
+		k := strconv.FormatUint(p.MarketID, 10)
+		if _, ok := s.f.Predictions[k]; ok {
+			continue
+		}
+		p := p
+		if p.Status == "" {
+			p.Status = PredDeciding
+		}
+		p.Updated = time.Now().UTC()
+		s.f.Predictions[k] = &p
+		pkeys = append(pkeys, k)
+		addedPreds = append(addedPreds, p)
+	}
 	s.f.LastHeight = h
 	if err := s.saveLocked(); err != nil {
 		s.f.LastHeight = old
 		for _, k := range keys {
 			delete(s.f.Jobs, k)
 		}
-		return nil, err
+		for _, k := range pkeys {
+			delete(s.f.Predictions, k)
+		}
+		return nil, nil, err
 	}
-	return added, nil
+	return added, addedPreds, nil
+}
+
+// Predictions returns copies of all predictions, by market id.
+func (s *State) Predictions() []Prediction {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Prediction, 0, len(s.f.Predictions))
+	for _, p := range s.f.Predictions {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].MarketID < out[b].MarketID })
+	return out
+}
+
+// Prediction returns a copy of our prediction in a market.
+func (s *State) Prediction(marketID uint64) (Prediction, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.f.Predictions[strconv.FormatUint(marketID, 10)]
+	if !ok {
+		return Prediction{}, false
+	}
+	return *p, true
+}
+
+// UpdatePrediction changes a prediction with fn and persists it.
+func (s *State) UpdatePrediction(marketID uint64, fn func(*Prediction)) (Prediction, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.f.Predictions[strconv.FormatUint(marketID, 10)]
+	if !ok {
+		return Prediction{}, fmt.Errorf("sidecar state: no prediction for market %d", marketID)
+	}
+	prev := *p
+	fn(p)
+	p.Updated = time.Now().UTC()
+	if err := s.saveLocked(); err != nil {
+		*p = prev
+		return Prediction{}, err
+	}
+	return *p, nil
 }
 
 // Update changes a job with fn and persists the result before returning.

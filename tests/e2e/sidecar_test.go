@@ -140,10 +140,27 @@ func TestSidecarNetwork(t *testing.T) {
 	id2, resolved2, claimed2, _, _ := pub.Publish(t, drv2, fake)
 	allClaims = append(allClaims, id2)
 	require.Equal(t, fake, claimed2)
-	c2 := sidecartest.WaitClaim(t, pub.Claims, id2, 3*time.Minute, "DISPUTED or a verdict", func(c claimstypes.Claim) bool {
+	sidecartest.WaitClaim(t, pub.Claims, id2, 3*time.Minute, "DISPUTED", func(c claimstypes.Claim) bool {
 		return c.Status == claimstypes.CLAIM_STATUS_DISPUTED || c.Status == claimstypes.CLAIM_STATUS_REJECTED
 	})
+	// The sidecars rebuild the disputed derivation and predict in its
+	// market: the claim is judged MISBEHAVIOUR_CLAIM and rejected, and the
+	// publisher loses the deposit.
+	c2 := sidecartest.WaitClaim(t, pub.Claims, id2, 3*time.Minute, "REJECTED (MISBEHAVIOUR_CLAIM)", func(c claimstypes.Claim) bool {
+		return c.Status == claimstypes.CLAIM_STATUS_REJECTED
+	})
 	t.Logf("tampered claim %d: %s: %s", id2, c2.Status, sidecartest.FmtAssignments(c2))
+	require.False(t, c2.DepositLocked, "the deposit was seized")
+	var predicted int
+	for _, p := range builders {
+		for _, pr := range running[p.Name].Sidecar.State().Predictions() {
+			if pr.ClaimID == id2 && pr.Status == sidecar.PredRevealed {
+				require.Equal(t, sidecar.OutcomeMisbehaviourClaim, pr.Outcome, "%s predicted from its own rebuild", p.Name)
+				predicted++
+			}
+		}
+	}
+	require.Positive(t, predicted)
 	var dissent string
 	for _, a := range c2.Assignments {
 		if a.Status == claimstypes.ROUND_STATUS_DISAGREED || (a.OutputCid != "" && a.OutputCid != fake.String()) {

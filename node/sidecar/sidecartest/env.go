@@ -228,6 +228,11 @@ func (e *Env) StartSidecar(p *Peer) *Running {
 	if err != nil {
 		t.Fatalf("%s: sidecar: %v", p.Name, err)
 	}
+	mk, err := chainclient.NewMarkets(context.Background(), p.Claims.C, sdk.Coin{})
+	if err != nil {
+		t.Fatalf("%s: markets: %v", p.Name, err)
+	}
+	sc.SetMarkets(mk)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Running{Peer: p, Sidecar: sc, Metrics: m, src: src, cancel: cancel, done: make(chan error, 1), env: e}
 	go func() { r.done <- sc.Run(ctx) }()
@@ -335,11 +340,6 @@ func (p *Peer) Publish(t testing.TB, drv, output cid.Cid) (claimID uint64, resol
 	if err != nil {
 		t.Fatalf("%s: submit claim: %v", p.Name, err)
 	}
-	res2, err := p.Claims.C.WaitTx(ctx, hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res2
 	tx, err := p.Claims.C.Context().Client.Tx(ctx, mustHex(hash), false)
 	if err != nil {
 		t.Fatal(err)
