@@ -5,10 +5,11 @@ import (
 
 	autocliv1 "cosmossdk.io/api/cosmos/autocli/v1"
 
-	"github.com/cosmos/cosmos-sdk/version"
-
 	"github.com/buildchain/buildchain/x/claims/types"
 )
+
+// appName is the binary named in examples (version.AppName is only set by release builds).
+const appName = "buildchaind"
 
 // AutoCLIOptions describes the CLI generated from the module's gRPC services.
 func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
@@ -52,7 +53,7 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod:      "UpdateParams",
 					Use:            "update-params-proposal [params]",
 					Short:          "Submit a governance proposal to update the claims params (all fields must be given)",
-					Example:        fmt.Sprintf("%s tx claims update-params-proposal \"$(%s query claims params -o json | jq -c .params)\" --from alice", version.AppName, version.AppName),
+					Example:        fmt.Sprintf("%s tx claims update-params-proposal \"$(%s query claims params -o json | jq -c .params)\" --from alice", appName, appName),
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "params"}},
 					GovProposal:    true,
 				},
@@ -60,7 +61,7 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod: "SubmitClaim",
 					Use:       "submit [derivation-cid] [output-cid]",
 					Short:     "Claim that output-cid is the build of derivation-cid; pays claim_fee and locks --deposit",
-					Example:   fmt.Sprintf("%s tx claims submit bagu...drv bafy...out --deposit 10000000ubct --system x86_64-linux --from alice", version.AppName),
+					Example:   fmt.Sprintf("%s tx claims submit bagu...drv bafy...out --deposit 10000000ubct --system x86_64-linux --from alice", appName),
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
 						{ProtoField: "derivation_cid"}, {ProtoField: "output_cid"},
 					},

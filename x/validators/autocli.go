@@ -5,10 +5,11 @@ import (
 
 	autocliv1 "cosmossdk.io/api/cosmos/autocli/v1"
 
-	"github.com/cosmos/cosmos-sdk/version"
-
 	"github.com/buildchain/buildchain/x/validators/types"
 )
+
+// appName is the binary named in examples (version.AppName is only set by release builds).
+const appName = "buildchaind"
 
 // AutoCLIOptions describes the CLI generated from the module's gRPC services.
 func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
@@ -41,7 +42,7 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod:      "UpdateParams",
 					Use:            "update-params-proposal [params]",
 					Short:          "Submit a governance proposal to update the validators params (all fields must be given)",
-					Example:        fmt.Sprintf("%s tx validators update-params-proposal \"$(%s query validators params -o json | jq -c .params)\" --from alice", version.AppName, version.AppName),
+					Example:        fmt.Sprintf("%s tx validators update-params-proposal \"$(%s query validators params -o json | jq -c .params)\" --from alice", appName, appName),
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "params"}},
 					GovProposal:    true,
 				},
@@ -49,7 +50,7 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod: "RegisterValidator",
 					Use:       "register [bond] [system,...]",
 					Short:     "Register the --from account as a build validator, locking bond (>= min_bond)",
-					Example:   fmt.Sprintf("%s tx validators register 1000000000ubct x86_64-linux --from builder1", version.AppName),
+					Example:   fmt.Sprintf("%s tx validators register 1000000000ubct x86_64-linux --from builder1", appName),
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{
 						{ProtoField: "bond"}, {ProtoField: "systems", Varargs: true},
 					},
@@ -58,7 +59,7 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod: "UpdateValidator",
 					Use:       "update",
 					Short:     "Replace the supported systems (--systems) and/or add bond (--add-bond)",
-					Example:   fmt.Sprintf("%s tx validators update --systems x86_64-linux,aarch64-linux --add-bond 5000000ubct --from builder1", version.AppName),
+					Example:   fmt.Sprintf("%s tx validators update --systems x86_64-linux,aarch64-linux --add-bond 5000000ubct --from builder1", appName),
 				},
 				{
 					RpcMethod: "UnbondValidator", Use: "unbond",
