@@ -151,7 +151,7 @@ func run() error {
 		total = total.Add(builderFunds...)
 	}
 	aliceAddr := sdk.AccAddress(alicePriv.PubKey().Address())
-	if err := b.sendAndWait(alicePriv, banktypes.NewMsgMultiSend(banktypes.NewInput(aliceAddr, total), outputs), 4_000_000); err != nil {
+	if err := b.sendAndWait(alicePriv, banktypes.NewMsgMultiSend(banktypes.NewInput(aliceAddr, total), outputs), 500_000+uint64(len(outputs))*80_000); err != nil {
 		return fmt.Errorf("funding: %w", err)
 	}
 	for _, k := range builders {
