@@ -42,8 +42,8 @@ func terminal(s claimstypes.ClaimStatus) bool {
 func PublishCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "publish DRV-CID",
-		Short: "Build a derivation (or take --output), announce output and inputs to peers, and submit the claim",
-		Long: `Builds DRV locally (a cached output is reused) unless --output names an existing
+		Short: "Build a derivation (or take --claim-output), announce output and inputs to peers, and submit the claim",
+		Long: `Builds DRV locally (a cached output is reused) unless --claim-output names an existing
 output, adds and announces the resolved derivation, its inputs and the output
 (DHT provider records and a signed gossip record), and submits the claim
 "output is the build of the resolved derivation" with --deposit. With --wait
@@ -56,7 +56,7 @@ every change of the claim until its verdict.`,
 				return err
 			}
 			f := cmd.Flags()
-			outFlag, _ := f.GetString("output")
+			outFlag, _ := f.GetString("claim-output")
 			depositStr, _ := f.GetString("deposit")
 			wait, _ := f.GetBool("wait")
 			waitTimeout, _ := f.GetDuration("wait-timeout")
@@ -88,18 +88,18 @@ every change of the claim until its verdict.`,
 
 			var resolved, output cid.Cid
 			if outFlag != "" {
-				if output, err = parseCID("--output", outFlag); err != nil {
+				if output, err = parseCID("--claim-output", outFlag); err != nil {
 					return err
 				}
 				if ok, err := l.store.HasBlock(output); err != nil || !ok {
-					return fmt.Errorf("--output %s is not in the local store (add it first): %v", output, err)
+					return fmt.Errorf("--claim-output %s is not in the local store (add it first): %v", output, err)
 				}
 				d, err := l.b.LoadDerivation(drv)
 				if err != nil {
 					return err
 				}
 				if !d.Resolved() {
-					return fmt.Errorf("--output needs a resolved derivation; %s has derivation inputs (build it once to resolve it)", drv)
+					return fmt.Errorf("--claim-output needs a resolved derivation; %s has derivation inputs (build it once to resolve it)", drv)
 				}
 				resolved = drv
 			} else {
@@ -154,7 +154,7 @@ every change of the claim until its verdict.`,
 		},
 	}
 	f := c.Flags()
-	f.String("output", "", "publish this existing output CID instead of building")
+	f.String("claim-output", "", "claim this existing output CID instead of building")
 	f.String("deposit", "", "deposit to lock (default: the chain's min_deposit)")
 	f.Bool("wait", true, "serve blocks and print the claim's progress until its verdict")
 	f.Duration("wait-timeout", 10*time.Minute, "stop waiting after this long")

@@ -11,6 +11,7 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
+	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/sidecar/chainclient"
@@ -135,3 +136,51 @@ func AddSubstituteFlags(c *cobra.Command) {
 
 // NewChainQuerier adapts an x/claims client for Substitution.
 func NewChainQuerier(c *chainclient.Claims) ChainQuerier { return chainQuerier{c} }
+
+// BuildWithSubstitution is `build` with the network cache: dependencies
+// first (each substituted or built), then the resolved derivation: a local
+// cached output, else the chain's verified output fetched from peers
+// (hash-checked), else a local build. substituted tells whether drv itself
+// came from the network. sub may be nil (plain build).
+func BuildWithSubstitution(ctx context.Context, b *builder.Builder, drv cid.Cid, sub SubstituteFunc, opts builder.Options) (res *builder.Result, substituted bool, err error) {
+	if sub == nil || opts.Check {
+		res, err := b.Build(ctx, drv, opts)
+		return res, false, err
+	}
+	d, err := b.LoadDerivation(drv)
+	if err != nil {
+		return nil, false, err
+	}
+	outputs := map[string]cid.Cid{}
+	for _, ref := range d.Refs() {
+		r, _, err := BuildWithSubstitution(ctx, b, ref.Drv, sub, builder.Options{KeepFailed: opts.KeepFailed})
+		if err != nil {
+			return nil, false, fmt.Errorf("input %s of %s: %w", ref.Drv, d.Name, err)
+		}
+		outputs[ref.String()] = r.Output
+	}
+	resolved, err := d.Resolve(outputs)
+	if err != nil {
+		return nil, false, fmt.Errorf("resolve %s: %w", drv, err)
+	}
+	rc, err := b.AddDerivation(resolved)
+	if err != nil {
+		return nil, false, err
+	}
+	if out, ok := b.CachedOutput(rc); ok {
+		return &builder.Result{Derivation: drv, Resolved: rc, Output: out, Cached: true}, false, nil
+	}
+	out, ok, err := sub(ctx, rc, resolved)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok {
+		return &builder.Result{Derivation: drv, Resolved: rc, Output: out}, true, nil
+	}
+	// rc is resolved: the builder builds exactly it.
+	res, err = b.Build(ctx, rc, opts)
+	if res != nil {
+		res.Derivation = drv
+	}
+	return res, false, err
+}

@@ -48,7 +48,9 @@ func needRootFUSE(t *testing.T) {
 //     restarted sidecar does not report the lost round.
 func TestSidecarNetwork(t *testing.T) {
 	needRootFUSE(t)
-	net := localnet.Start(t, localnet.Options{Nodes: 4, PortBase: sidecarPortBase()})
+	// A 20-block report deadline (default 50) keeps the killed-builder step short.
+	net := localnet.Start(t, localnet.Options{Nodes: 4, PortBase: sidecarPortBase(),
+		GenesisJQ: `.app_state.claims.params.report_timeout_blocks = "20"`})
 	env := sidecartest.NewEnv(t, net)
 	ctx := context.Background()
 
@@ -116,6 +118,31 @@ func TestSidecarNetwork(t *testing.T) {
 	_, err = os.Stat(filepath.Join(fresh.Dir, "builds", "logs", resolved.String()+".log"))
 	require.True(t, os.IsNotExist(err), "no build ran on the fresh node")
 	t.Log(strings.TrimSpace(subLog.String()))
+
+	// 2b. The user commands, in-process as under buildchaind: verify prints
+	// the verdict and fetches the output from a builder; install puts it in
+	// a profile; node status reads a builder's sidecar state.
+	user := filepath.Join(t.TempDir(), "user")
+	boot := first.P2P.Addrs()[0].String()
+	stdout, stderr, err := env.CLI(1, "", user, "verify", resolved.String(), "--store", filepath.Join(user, "ipfs"),
+		"--peer", boot, "--mdns=false")
+	require.NoError(t, err, "verify: %s %s", stdout, stderr)
+	require.Contains(t, stdout, "VALID: "+resolved.String()+" builds to "+out.String())
+	require.Contains(t, stdout, "fetched "+out.String())
+	stdout, stderr, err = env.CLI(1, "", user, "install", resolved.String(), "--store", filepath.Join(user, "ipfs"),
+		"--peer", boot, "--mdns=false", "--user", "tester")
+	require.NoError(t, err, "install: %s %s", stdout, stderr)
+	require.Contains(t, stdout, "generation 1")
+	// The profile is a symlink forest into the store path of the output.
+	link, err := os.Readlink(filepath.Join(user, "profiles", "per-user", "tester", "generations", "1", "bin", "hello"))
+	require.NoError(t, err)
+	require.Contains(t, link, out.String())
+	_, _, err = env.CLI(1, "", user, "verify", pub.Hello(t, "never-claimed").String(), "--store", filepath.Join(user, "ipfs"),
+		"--peer", pub.P2P.Addrs()[0].String(), "--mdns=false", "--no-fetch")
+	require.ErrorContains(t, err, "no verified output", "an unclaimed derivation is not verified")
+	stdout, _, err = env.CLI(first.Node, first.Key, first.Dir, "node", "status")
+	require.NoError(t, err)
+	require.Contains(t, stdout, "reports sent:  1")
 
 	// 3. Restart every sidecar: each resumes from its stored height and
 	// reports nothing again.
