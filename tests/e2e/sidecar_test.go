@@ -11,6 +11,7 @@ import (
 
 	cid "github.com/ipfs/go-cid"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/nodecli"
@@ -143,6 +144,19 @@ func TestSidecarNetwork(t *testing.T) {
 	stdout, _, err = env.CLI(first.Node, first.Key, first.Dir, "node", "status")
 	require.NoError(t, err)
 	require.Contains(t, stdout, "reports sent:  1")
+
+	// 2c. The real publish command: builds, announces, submits and waits
+	// for the verdict, serving the blocks meanwhile.
+	cliDrv := pub.Hello(t, "published-by-cli")
+	stdout, stderr, err = env.CLI(0, "val0", net.Home(0), "publish", cliDrv.String(), "--from", "val0",
+		"--store", filepath.Join(pub.Dir, "ipfs"), "--peer", boot, "--mdns=false", "--wait-timeout", "3m")
+	require.NoError(t, err, "publish: %s %s", stdout, stderr)
+	require.Contains(t, stdout, "submitted: derivation "+cliDrv.String())
+	require.Contains(t, stdout, "CLAIM_STATUS_VALID")
+	t.Logf("publish output:\n%s", stdout)
+	if v, found, err := pub.Claims.VerifiedOutput(ctx, cliDrv); assert.NoError(t, err) && assert.True(t, found) {
+		allClaims = append(allClaims, v.ClaimId)
+	}
 
 	// 3. Restart every sidecar: each resumes from its stored height and
 	// reports nothing again.
