@@ -245,9 +245,25 @@ func TestMarketOnLocalnet(t *testing.T) {
 		// A reveal that does not match its commit is refused and moves nothing.
 		e.tx("market", "commit", m.ID, "claim", "60000000ubct", "--from", "bob")
 		e.tx("market", "commit", m.ID, "claim", "60000000ubct", "--from", "carol")
-		e.waitHeight(fmt.Sprint(mustAtoi(t, m.CommitEnd) + 1))
+		// A second commit from the same account: the CLI refuses before broadcasting (its
+		// salt file exists), and nothing moves.
 		bob0 := e.balance("bob")
-		res, r := net.BroadcastTx("market", "reveal", m.ID, "--outcome", "nd", "--from", "bob", "-b", "sync")
+		_, r := net.BroadcastTx("market", "commit", m.ID, "nd", "60000000ubct", "--from", "bob")
+		require.Error(t, r.Err)
+		require.Contains(t, r.Stderr+r.Stdout, "already exists")
+		e.waitHeight(fmt.Sprint(mustAtoi(t, m.CommitEnd) + 1))
+		// A late commit is refused by the chain with a clear error and moves nothing.
+		alice1 := e.balance("alice")
+		res, r := net.BroadcastTx("market", "commit", m.ID, "nd", "60000000ubct", "--from", "alice")
+		require.NoError(t, r.Err, r.Stderr)
+		if res.Code == 0 {
+			res = net.WaitTx(t, res.TxHash, 30*time.Second)
+		}
+		require.NotZero(t, res.Code)
+		require.Contains(t, res.RawLog, "commit phase is over")
+		require.Equal(t, alice1, e.balance("alice"))
+		require.Equal(t, bob0, e.balance("bob"))
+		res, r = net.BroadcastTx("market", "reveal", m.ID, "--outcome", "nd", "--from", "bob", "-b", "sync")
 		require.NoError(t, r.Err, r.Stderr)
 		if res.Code == 0 {
 			res = net.WaitTx(t, res.TxHash, 30*time.Second)
