@@ -22,6 +22,19 @@ func TestModuleParamsAndGovUpdate(t *testing.T) {
 		GenesisJQ: `.app_state.bct.params.payment_period_blocks = "50"`,
 	})
 
+	// buildchaind status talks to the node's CometBFT RPC.
+	var st struct {
+		NodeInfo struct {
+			Network string `json:"network"`
+		} `json:"node_info"`
+		SyncInfo struct {
+			LatestBlockHeight string `json:"latest_block_height"`
+		} `json:"sync_info"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(net.MustCLI(t, "status")), &st))
+	require.Equal(t, "buildchain-1", st.NodeInfo.Network)
+	require.NotEqual(t, "0", st.SyncInfo.LatestBlockHeight)
+
 	for _, m := range []string{"validators", "claims", "market", "bct"} {
 		var rest struct {
 			Params map[string]any `json:"params"`
