@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -40,6 +41,11 @@ func TestTransferKillRestartSameAppHash(t *testing.T) {
 	net.WaitHeight(t, 0, h+3, 30*time.Second)
 	_, err := net.Status(3)
 	require.Error(t, err, "node 3 still answers after SIGKILL")
+	eventually(t, 20*time.Second, "localnet status: node3 stopped, node0 with 2 peers", func() bool {
+		out, err := net.Script("status")
+		return err == nil && regexp.MustCompile(`(?m)^node3\s+stopped`).MatchString(out) &&
+			regexp.MustCompile(`(?m)^node0\s+running pid \d+\s+height \d+\s+peers 2$`).MatchString(out)
+	})
 
 	// A transfer while it is down, so catching up means replaying real transactions.
 	res = net.Tx(t, "bank", "send", "alice", bob, amount.String()+denom)
@@ -49,6 +55,10 @@ func TestTransferKillRestartSameAppHash(t *testing.T) {
 	net.StartNode(t, 3)
 	target := net.Height(t, 0)
 	net.WaitHeight(t, 3, target, 90*time.Second)
+	eventually(t, 30*time.Second, "node3 running with 3 peers in localnet status", func() bool {
+		out, err := net.Script("status")
+		return err == nil && regexp.MustCompile(`(?m)^node3\s+running pid \d+\s+height \d+\s+peers 3$`).MatchString(out)
+	})
 	eventually(t, 10*time.Second, "bob's balance on the restarted node3", func() bool {
 		return balanceREST(t, net, 3, bob).Equal(want)
 	})
