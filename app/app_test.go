@@ -17,6 +17,7 @@ import (
 	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
+	bankkeeper "github.com/cosmos/cosmos-sdk/x/bank/keeper"
 	banktypes "github.com/cosmos/cosmos-sdk/x/bank/types"
 	govtypes "github.com/cosmos/cosmos-sdk/x/gov/types"
 
@@ -218,4 +219,37 @@ func withoutRandomness(t *testing.T, bz json.RawMessage) json.RawMessage {
 	out, err := json.Marshal(m)
 	require.NoError(t, err)
 	return out
+}
+
+func TestModuleAccountsAndBlockedAddresses(t *testing.T) {
+	a := setup(t)
+	ctx := a.NewUncachedContext(false, cmtproto.Header{Height: a.LastBlockHeight() + 1})
+
+	perms := app.GetMaccPerms()
+	require.NotContains(t, perms, "mint", "inflation belongs to x/bct")
+	for _, m := range []string{validatorstypes.ModuleName, claimstypes.ModuleName, markettypes.ModuleName, bcttypes.ModuleName, bcttypes.DevFundName} {
+		require.Contains(t, perms, m)
+		require.NotNil(t, a.AccountKeeper.GetModuleAccount(ctx, m), "module account %s", m)
+	}
+	bct := a.AccountKeeper.GetModuleAccount(ctx, bcttypes.ModuleName)
+	require.True(t, bct.HasPermission(authtypes.Minter), "x/bct mints the inflation")
+	require.True(t, bct.HasPermission(authtypes.Burner), "x/bct burns half of each slash")
+	require.False(t, a.AccountKeeper.GetModuleAccount(ctx, claimstypes.ModuleName).HasPermission(authtypes.Minter))
+
+	blocked := app.BlockedAddresses()
+	require.True(t, blocked[authtypes.NewModuleAddress(validatorstypes.ModuleName).String()], "bonds may not be topped up by plain sends")
+	require.True(t, blocked[authtypes.NewModuleAddress(bcttypes.ModuleName).String()])
+	require.False(t, blocked[authtypes.NewModuleAddress(govtypes.ModuleName).String()])
+	require.False(t, blocked[authtypes.NewModuleAddress(bcttypes.DevFundName).String()], "anyone may donate to the dev fund")
+
+	// A bank send to a blocked module account is refused and moves nothing.
+	from := sdk.AccAddress(secp256k1.GenPrivKey().PubKey().Address())
+	coins := sdk.NewCoins(sdk.NewCoin(appparams.BondDenom, sdkmath.NewInt(5)))
+	require.NoError(t, a.BankKeeper.MintCoins(ctx, bcttypes.ModuleName, coins))
+	require.NoError(t, a.BankKeeper.SendCoinsFromModuleToAccount(ctx, bcttypes.ModuleName, from, coins))
+	_, err := bankkeeper.NewMsgServerImpl(a.BankKeeper).Send(ctx, banktypes.NewMsgSend(from,
+		authtypes.NewModuleAddress(claimstypes.ModuleName), coins))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "not allowed to receive funds")
+	require.True(t, a.BankKeeper.GetBalance(ctx, from, appparams.BondDenom).Amount.Equal(sdkmath.NewInt(5)))
 }
