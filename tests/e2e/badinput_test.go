@@ -101,4 +101,17 @@ func TestBadInputChangesNothing(t *testing.T) {
 		require.Error(t, err)
 		require.Contains(t, out, "already running")
 	})
+
+	t.Run("stop then start resumes the same chain", func(t *testing.T) {
+		h := net.Height(t, 0)
+		out, err := net.Script("stop")
+		require.NoError(t, err, out)
+		_, err = net.Status(0)
+		require.Error(t, err, "node still answers after stop")
+		out, err = net.Script("start")
+		require.NoError(t, err, out)
+		require.Contains(t, out, "restarting the existing")
+		net.WaitHeight(t, 0, h+2, 30*time.Second)
+		require.Equal(t, aliceBefore, allBalancesREST(t, net, 0, alice))
+	})
 }
