@@ -22,7 +22,7 @@ E2E_TIMEOUT  ?= 20m
 
 LOCALNET := scripts/localnet.sh
 
-.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen lint deps clean help
+.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help
 
 all: build
 
@@ -32,7 +32,7 @@ help:
 	@echo "make test      install dependencies, then run every test"
 	@echo "make build     build $(BINARY);  make install: into GOPATH/bin"
 	@echo "make bench     run the benchmarks (figures as ratios against baselines)"
-	@echo "make proto-gen regenerate Go code from proto/ (offline)"
+	@echo "make proto-gen regenerate Go code from proto/ (offline); make proto-check: fail if stale"
 	@echo "make lint      gofmt + go vet;  make deps: Debian packages the tests need"
 
 build:
@@ -81,6 +81,10 @@ bench:
 
 proto-gen:
 	scripts/protocgen.sh
+
+# Fails if the committed generated code or OpenAPI document differ from what proto/ generates.
+proto-check: proto-gen
+	git diff --exit-code -- '*.pb.go' '*.pb.gw.go' app/openapi/openapi.json
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\(\.gw\)\?\.go$$'))"; \
