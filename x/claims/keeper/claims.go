@@ -1,7 +1,6 @@
 package keeper
 
 import (
-	"bytes"
 	"context"
 	"errors"
 
@@ -212,28 +211,50 @@ func (k Keeper) timeouts(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	for _, key := range due {
-		if err := k.isolated(ctx, "timeout", key.K2(), func(ctx context.Context) error {
-			return k.timeoutOne(ctx, key, params)
-		}); err != nil {
-			return err
+	ids := make([]uint64, len(due))
+	for i, key := range due {
+		ids[i] = key.K2()
+	}
+	return k.forEachClaim(ctx, "timeout", ids, func(ctx context.Context, i int) error {
+		return k.timeoutOne(ctx, due[i], params)
+	})
+}
+
+// forEachClaim runs one EndBlock step for each claim. Fast path: all of them in one cached
+// context (one cache per claim costs more than the claim's own work). If any fails — only a
+// bug in this module or a hook can cause that — the batch is discarded and redone with each
+// claim isolated, so the failing claim is logged and left for the next block while the
+// others proceed. Both paths are deterministic.
+func (k Keeper) forEachClaim(ctx context.Context, step string, ids []uint64, fn func(context.Context, int) error) error {
+	sdkCtx := sdk.UnwrapSDKContext(ctx)
+	cctx, write := sdkCtx.CacheContext()
+	failed := false
+	for i := range ids {
+		if err := fn(cctx, i); err != nil {
+			failed = true
+			break
 		}
+	}
+	if !failed {
+		write()
+		return nil
+	}
+	for i, id := range ids {
+		k.isolated(ctx, step, id, func(ctx context.Context) error { return fn(ctx, i) })
 	}
 	return nil
 }
 
-// isolated runs one claim's EndBlock step in a cached context: a failure (which only a bug
-// in this module or a hook can cause) is logged and leaves that claim untouched for the next
-// block instead of halting the chain. Store errors are returned.
-func (k Keeper) isolated(ctx context.Context, step string, id uint64, fn func(context.Context) error) error {
+// isolated runs one claim's EndBlock step in a cached context: a failure is logged and
+// leaves that claim untouched for the next block instead of halting the chain.
+func (k Keeper) isolated(ctx context.Context, step string, id uint64, fn func(context.Context) error) {
 	sdkCtx := sdk.UnwrapSDKContext(ctx)
 	cctx, write := sdkCtx.CacheContext()
 	if err := fn(cctx); err != nil {
 		k.logger(ctx).Error("claim end-block step failed; will retry next block", "step", step, "claim", id, "err", err)
-		return nil
+		return
 	}
 	write()
-	return nil
 }
 
 func (k Keeper) timeoutOne(ctx context.Context, key collections.Pair[int64, uint64], params types.Params) error {
@@ -289,14 +310,9 @@ func (k Keeper) assignPending(ctx context.Context) error {
 	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	// Candidates do not change while assigning, so read each system's list once per block.
 	cache := map[string][]assign.Candidate{}
-	for _, id := range ids {
-		if err := k.isolated(ctx, "assign", id, func(ctx context.Context) error {
-			return k.assignOne(ctx, id, params, rnd, cache, height)
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return k.forEachClaim(ctx, "assign", ids, func(ctx context.Context, i int) error {
+		return k.assignOne(ctx, ids[i], params, rnd, cache, height)
+	})
 }
 
 func (k Keeper) assignOne(ctx context.Context, id uint64, params types.Params, rnd []byte, cache map[string][]assign.Candidate, height int64) error {
@@ -318,9 +334,17 @@ func (k Keeper) assignOne(ctx context.Context, id uint64, params types.Params, r
 	if err != nil {
 		return err
 	}
-	exclude := func(a []byte) bool {
-		return bytes.Equal(a, pub) || c.HasValidator(sdk.AccAddress(a).String())
+	// Excluded: the publisher and every validator the claim already had (by address bytes,
+	// decoded once, rather than encoding every candidate to bech32).
+	excluded := map[string]bool{string(pub): true}
+	for _, as := range c.Assignments {
+		v, err := sdk.AccAddressFromBech32(as.Validator)
+		if err != nil {
+			return err
+		}
+		excluded[string(v)] = true
 	}
+	exclude := func(a []byte) bool { return excluded[string(a)] }
 	picked, err := assign.Pick(cands, assign.Seed(rnd, c.Id, c.Round), exclude)
 	if errors.Is(err, assign.ErrNoCandidate) {
 		return k.noCandidate(ctx, &c, params, height)

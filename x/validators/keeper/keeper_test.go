@@ -184,7 +184,7 @@ func TestMissedDeadlinesJailAndUnjail(t *testing.T) {
 		expect = expect.Sub(sdkmath.LegacyNewDecFromInt(expect).Mul(frac).TruncateInt())
 	}
 	require.Equal(t, expect, v.Bond.Amount)
-	require.Equal(t, sdkmath.NewInt(minBond*2).Sub(expect), f.Bank.Burned.AmountOf(denom))
+	require.Equal(t, sdkmath.NewInt(minBond*2).Sub(expect), f.Bank.Burned().AmountOf(denom))
 	c, _ := f.Validators.Candidates(f.Ctx, "x86_64-linux")
 	require.Empty(t, c, "jailed validators get no assignments")
 

@@ -26,76 +26,102 @@ import (
 	"github.com/buildchain/buildchain/x/validators/types"
 )
 
-// Bank is an in-memory ledger implementing the bank methods both modules use.
+// Bank is a ledger implementing the bank methods both modules use. Balances live in the
+// fixture's multistore, so a cached context that is discarded (a failed Msg, an isolated
+// EndBlock step) rolls transfers back exactly as with the real x/bank.
 type Bank struct {
-	balances map[string]sdk.Coins
-	Burned   sdk.Coins
+	key storetypes.StoreKey
+	ctx func() sdk.Context // the fixture's current context, for Fund/Snapshot/Burned
 }
 
-// NewBank returns an empty ledger.
-func NewBank() *Bank { return &Bank{balances: map[string]sdk.Coins{}, Burned: sdk.NewCoins()} }
+var burnedKey = []byte("burned")
+
+func (b *Bank) store(ctx context.Context) storetypes.KVStore {
+	return sdk.UnwrapSDKContext(ctx).KVStore(b.key)
+}
+
+func (b *Bank) get(ctx context.Context, key []byte) sdk.Coins {
+	bz := b.store(ctx).Get(key)
+	if bz == nil {
+		return sdk.NewCoins()
+	}
+	coins, err := sdk.ParseCoinsNormalized(string(bz))
+	if err != nil {
+		panic(err)
+	}
+	return coins
+}
+
+func (b *Bank) set(ctx context.Context, key []byte, coins sdk.Coins) {
+	b.store(ctx).Set(key, []byte(coins.String()))
+}
 
 // Fund credits coins out of thin air (genesis funding).
 func (b *Bank) Fund(addr sdk.AccAddress, coins sdk.Coins) {
-	b.balances[addr.String()] = b.balances[addr.String()].Add(coins...)
+	ctx := b.ctx()
+	b.set(ctx, addr, b.get(ctx, addr).Add(coins...))
 }
 
-func (b *Bank) move(from, to sdk.AccAddress, amt sdk.Coins) error {
-	have := b.balances[from.String()]
+// Burned returns everything burned so far.
+func (b *Bank) Burned() sdk.Coins { return b.get(b.ctx(), burnedKey) }
+
+func (b *Bank) move(ctx context.Context, from, to sdk.AccAddress, amt sdk.Coins) error {
+	have := b.get(ctx, from)
 	left, neg := have.SafeSub(amt...)
 	if neg {
 		return sdkerrors.ErrInsufficientFunds.Wrapf("%s < %s", have, amt)
 	}
-	b.balances[from.String()] = left
-	b.balances[to.String()] = b.balances[to.String()].Add(amt...)
+	b.set(ctx, from, left)
+	b.set(ctx, to, b.get(ctx, to).Add(amt...))
 	return nil
 }
 
 // SendCoinsFromAccountToModule implements the bank keeper method.
-func (b *Bank) SendCoinsFromAccountToModule(_ context.Context, from sdk.AccAddress, module string, amt sdk.Coins) error {
-	return b.move(from, authtypes.NewModuleAddress(module), amt)
+func (b *Bank) SendCoinsFromAccountToModule(ctx context.Context, from sdk.AccAddress, module string, amt sdk.Coins) error {
+	return b.move(ctx, from, authtypes.NewModuleAddress(module), amt)
 }
 
 // SendCoinsFromModuleToAccount implements the bank keeper method.
-func (b *Bank) SendCoinsFromModuleToAccount(_ context.Context, module string, to sdk.AccAddress, amt sdk.Coins) error {
-	return b.move(authtypes.NewModuleAddress(module), to, amt)
+func (b *Bank) SendCoinsFromModuleToAccount(ctx context.Context, module string, to sdk.AccAddress, amt sdk.Coins) error {
+	return b.move(ctx, authtypes.NewModuleAddress(module), to, amt)
 }
 
 // SendCoinsFromModuleToModule implements the bank keeper method.
-func (b *Bank) SendCoinsFromModuleToModule(_ context.Context, from, to string, amt sdk.Coins) error {
-	return b.move(authtypes.NewModuleAddress(from), authtypes.NewModuleAddress(to), amt)
+func (b *Bank) SendCoinsFromModuleToModule(ctx context.Context, from, to string, amt sdk.Coins) error {
+	return b.move(ctx, authtypes.NewModuleAddress(from), authtypes.NewModuleAddress(to), amt)
 }
 
 // BurnCoins implements the bank keeper method.
-func (b *Bank) BurnCoins(_ context.Context, module string, amt sdk.Coins) error {
+func (b *Bank) BurnCoins(ctx context.Context, module string, amt sdk.Coins) error {
 	addr := authtypes.NewModuleAddress(module)
-	have := b.balances[addr.String()]
+	have := b.get(ctx, addr)
 	left, neg := have.SafeSub(amt...)
 	if neg {
 		return sdkerrors.ErrInsufficientFunds.Wrapf("burn %s of %s", amt, have)
 	}
-	b.balances[addr.String()] = left
-	b.Burned = b.Burned.Add(amt...)
+	b.set(ctx, addr, left)
+	b.set(ctx, burnedKey, b.get(ctx, burnedKey).Add(amt...))
 	return nil
 }
 
 // GetBalance implements the bank keeper method.
-func (b *Bank) GetBalance(_ context.Context, addr sdk.AccAddress, denom string) sdk.Coin {
-	return sdk.NewCoin(denom, b.balances[addr.String()].AmountOf(denom))
+func (b *Bank) GetBalance(ctx context.Context, addr sdk.AccAddress, denom string) sdk.Coin {
+	return sdk.NewCoin(denom, b.get(ctx, addr).AmountOf(denom))
 }
 
 // SpendableCoins implements the bank keeper method.
-func (b *Bank) SpendableCoins(_ context.Context, addr sdk.AccAddress) sdk.Coins {
-	return b.balances[addr.String()]
+func (b *Bank) SpendableCoins(ctx context.Context, addr sdk.AccAddress) sdk.Coins {
+	return b.get(ctx, addr)
 }
 
 // Snapshot copies all balances (to check that a failed Msg moved nothing).
 func (b *Bank) Snapshot() map[string]string {
 	out := map[string]string{}
-	for k, v := range b.balances {
-		out[k] = v.String()
+	it := b.store(b.ctx()).Iterator(nil, nil)
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		out[string(it.Key())] = string(it.Value())
 	}
-	out["burned"] = b.Burned.String()
 	return out
 }
 
@@ -139,16 +165,17 @@ type Fixture struct {
 // NewFixture builds the keepers with default genesis at height 1.
 func NewFixture(t *testing.T) *Fixture {
 	t.Helper()
-	keys := storetypes.NewKVStoreKeys(types.StoreKey, claimstypes.StoreKey)
+	keys := storetypes.NewKVStoreKeys(types.StoreKey, claimstypes.StoreKey, "fakebank")
 	ctx := sdktestutil.DefaultContextWithKeys(keys, map[string]*storetypes.TransientStoreKey{}, nil).
 		WithBlockHeader(cmtproto.Header{Height: 1, ChainID: "buildchain-test"})
 	enc := moduletestutil.MakeTestEncodingConfig(validators.AppModuleBasic{}, claims.AppModuleBasic{})
 	f := &Fixture{
 		Ctx:       ctx,
-		Bank:      NewBank(),
+		Bank:      &Bank{key: keys["fakebank"]},
 		Staking:   &Staking{vals: map[string]stakingtypes.Validator{}},
 		Authority: authtypes.NewModuleAddress("gov"),
 	}
+	f.Bank.ctx = func() sdk.Context { return f.Ctx }
 	f.Validators = keeper.NewKeeper(enc.Codec, runtime.NewKVStoreService(keys[types.StoreKey]), f.Authority.String(), f.Bank, f.Staking)
 	f.Claims = claimskeeper.NewKeeper(enc.Codec, runtime.NewKVStoreService(keys[claimstypes.StoreKey]), f.Authority.String(), f.Bank, f.Validators)
 	require.NoError(t, f.Validators.InitGenesis(ctx, types.DefaultGenesis()))
