@@ -200,8 +200,9 @@ func statusCmd() *cobra.Command {
 			if inf.PID > 0 && syscall.Kill(inf.PID, 0) == nil {
 				running = fmt.Sprintf("yes (pid %d)", inf.PID)
 			}
-			fmt.Fprintf(out, "validator:     %s\nrunning:       %s\npeer id:       %s\nlast height:   %d\nreports sent:  %d\nskipped:       %d\nfailed:        %d\nin flight:     %d\n",
-				s.Validator, running, inf.PeerID, s.LastHeight, s.ReportsSent, s.Skipped, len(s.Failed), len(s.InFlight))
+			fmt.Fprintf(out, "validator:     %s\nrunning:       %s\npeer id:       %s\nlast height:   %d\nreports sent:  %d\nskipped:       %d\nfailed:        %d\nin flight:     %d\nmarkets:       %d (%d revealed)\n",
+				s.Validator, running, inf.PeerID, s.LastHeight, s.ReportsSent, s.Skipped, len(s.Failed), len(s.InFlight),
+				s.Markets, s.MarketsRevealed)
 			if len(s.InFlight)+len(s.Failed) > 0 {
 				tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "CLAIM\tROUND\tSTATUS\tDERIVATION\tERROR")

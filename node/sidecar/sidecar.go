@@ -455,6 +455,9 @@ type Status struct {
 	ReportsSent int    `json:"reports_sent"`
 	Skipped     int    `json:"skipped"`
 	Failed      []Job  `json:"failed,omitempty"`
+	// Markets this sidecar predicted in, and of those, revealed.
+	Markets         int `json:"markets"`
+	MarketsRevealed int `json:"markets_revealed"`
 }
 
 // StatusOf summarises a state (running or not).
@@ -470,6 +473,12 @@ func StatusOf(st *State, validator string) Status {
 			out.Failed = append(out.Failed, j)
 		default:
 			out.InFlight = append(out.InFlight, j)
+		}
+	}
+	for _, p := range st.Predictions() {
+		out.Markets++
+		if p.Status == PredRevealed {
+			out.MarketsRevealed++
 		}
 	}
 	return out

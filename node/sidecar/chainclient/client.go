@@ -17,6 +17,9 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/tx/signing"
 )
 
+// minGas is the least gas a tx is given: small txs vary most in relative terms.
+const minGas = 300_000
+
 // Client signs, broadcasts and waits for transactions of one account, and
 // runs queries. Broadcasts are serialised and the account sequence is kept
 // locally, so that several reports in one block do not collide.
@@ -52,7 +55,10 @@ func New(clientCtx client.Context, txf *tx.Factory) (*Client, error) {
 			WithAccountRetriever(clientCtx.AccountRetriever).
 			WithKeybase(clientCtx.Keyring).
 			WithChainID(clientCtx.ChainID).
-			WithGasAdjustment(1.5).
+			// Fees are zero on our chains and state may change between the
+			// simulation and the block (a report can end a round and start
+			// the next), so estimates get a wide margin.
+			WithGasAdjustment(2.5).
 			WithSimulateAndExecute(true).
 			WithSignMode(signing.SignMode_SIGN_MODE_DIRECT)
 	}
@@ -99,7 +105,7 @@ func (c *Client) send(ctx context.Context, msgs ...sdk.Msg) (string, error) {
 				}
 				return "", fmt.Errorf("simulate tx: %w", err)
 			}
-			txf = txf.WithGas(gas)
+			txf = txf.WithGas(max(gas, minGas))
 		}
 		txb, err := txf.BuildUnsignedTx(msgs...)
 		if err != nil {
