@@ -43,7 +43,7 @@ func main() {
 	testing.Init() // the harness logs through testing.B
 	claims := flag.Int("claims", 3, "claims to publish (median reported)")
 	withP2P := flag.Bool("p2p", true, "also run bench/p2p (block exchange vs file copy)")
-	portBase := flag.Int("port-base", 47000, "localnet port block")
+	portBase := flag.Int("port-base", 0, "localnet port block (0: a free one)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Println("bench/e2e: skipped (needs root for sandbox builds and FUSE)")

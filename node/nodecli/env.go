@@ -20,7 +20,6 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/p2p"
-	"github.com/buildchain/buildchain/node/sidecar"
 	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
@@ -163,7 +162,7 @@ func startP2P(ctx context.Context, cmd *cobra.Command, l *local, keyFile string,
 	}
 	n, err := p2p.New(ctx, p2p.Config{
 		KeyFile: keyFile, ListenAddrs: listen, Bootstrap: peers, EnableMDNS: mdns,
-		Blockstore: l.store.Blockstore(), TrustedBuilders: trusted, ExtraLinks: sidecar.DerivationLinks,
+		Blockstore: l.store.Blockstore(), TrustedBuilders: trusted, ExtraLinks: p2p.DerivationLinks,
 		Roots: func(context.Context) ([]cid.Cid, error) { return pinnedRoots(l.store) }, Logger: log,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package nodecli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	cid "github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
 	"github.com/buildchain/buildchain/node/p2p"
@@ -102,7 +104,7 @@ status are served on --metrics-addr; "node status" prints the state.`,
 				StatePath: filepath.Join(dir, "state.json"), Workers: workers, StartHeight: start,
 				FetchTimeout: fetchTTL, Poll: poll, MetricsAddr: metricsAddr, Address: claims.Validator(),
 				Log: log, Metrics: m,
-			}, src, claims, sidecar.LocalBuilder{B: l.b}, node)
+			}, src, claims, sidecar.LocalBuilder{B: l.b, Fetch: func(ctx context.Context, c cid.Cid) error { return node.Fetch(ctx, c, nil) }}, node)
 			if err != nil {
 				return err
 			}

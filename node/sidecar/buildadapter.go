@@ -3,15 +3,63 @@ package sidecar
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	cid "github.com/ipfs/go-cid"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/derivation"
 )
 
 // LocalBuilder adapts node/builder to the sidecar's Builder.
-type LocalBuilder struct{ B *builder.Builder }
+type LocalBuilder struct {
+	B *builder.Builder
+	// Fetch, if set, makes a store path's closure local (p2p). A build sees
+	// its inputs plus the store paths they refer to at run time, which are
+	// not part of the derivation's DAG: they are fetched here first.
+	Fetch func(ctx context.Context, c cid.Cid) error
+}
+
+// fetchReferences fetches, recursively, the store paths the inputs of d
+// refer to (builder.References: recorded, or found by scanning).
+func (l LocalBuilder) fetchReferences(ctx context.Context, d *derivation.Derivation) error {
+	if l.Fetch == nil {
+		return nil
+	}
+	seen := map[cid.Cid]bool{}
+	var visit func(c cid.Cid) error
+	visit = func(c cid.Cid) error {
+		if seen[c] {
+			return nil
+		}
+		seen[c] = true
+		refs, err := l.B.References(ctx, c)
+		if err != nil {
+			return fmt.Errorf("references of %s: %w", c, err)
+		}
+		for _, r := range refs {
+			if seen[r] {
+				continue
+			}
+			if err := l.Fetch(ctx, r); err != nil {
+				return fmt.Errorf("fetch %s (referenced by %s): %w", r, c, err)
+			}
+			if err := visit(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, in := range d.Inputs {
+		if !in.IsRef() {
+			if err := visit(in.CID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // Rebuild runs the build even when this node has a cached output for drv:
 // with a cache entry it asks for a checked rebuild (one sandbox run) and
@@ -20,6 +68,9 @@ type LocalBuilder struct{ B *builder.Builder }
 func (l LocalBuilder) Rebuild(ctx context.Context, drv cid.Cid) (cid.Cid, time.Duration, error) {
 	d, err := l.B.LoadDerivation(drv)
 	if err != nil {
+		return cid.Undef, 0, err
+	}
+	if err := l.fetchReferences(ctx, d); err != nil {
 		return cid.Undef, 0, err
 	}
 	_, cached := l.B.CachedOutput(drv)

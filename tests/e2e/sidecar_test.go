@@ -50,7 +50,7 @@ func needRootFUSE(t *testing.T) {
 func TestSidecarNetwork(t *testing.T) {
 	needRootFUSE(t)
 	// A 20-block report deadline (default 50) keeps the killed-builder step short.
-	net := localnet.Start(t, localnet.Options{Nodes: 4, PortBase: sidecarPortBase(),
+	net := localnet.Start(t, localnet.Options{Nodes: 4,
 		GenesisJQ: `.app_state.claims.params.report_timeout_blocks = "20"`})
 	env := sidecartest.NewEnv(t, net)
 	ctx := context.Background()
@@ -313,14 +313,6 @@ func TestSidecarNetwork(t *testing.T) {
 	t.Logf("reports sent before restarts: %v", sentBefore)
 }
 
-// sidecarPortBase keeps the sidecar tests' localnets off the port blocks the
-// other e2e tests take by default (36000+), so the suites can run side by side.
-func sidecarPortBase() int {
-	sidecarNets++
-	return 46000 + 100*sidecarNets
-}
-
-var sidecarNets int
 
 func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
 	var m dto.Metric

@@ -152,7 +152,7 @@ func (e *Env) NewPeer(name, key string, node int, bootstrap ...*Peer) *Peer {
 	}
 	p.P2P, err = p2p.New(context.Background(), p2p.Config{
 		KeyFile: filepath.Join(dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: boot, Blockstore: s.Blockstore(), ExtraLinks: sidecar.DerivationLinks,
+		Bootstrap: boot, Blockstore: s.Blockstore(), ExtraLinks: p2p.DerivationLinks,
 		ReprovideInterval: -1, Logger: e.Log.With("peer", name),
 	})
 	if err != nil {
@@ -224,7 +224,7 @@ func (e *Env) StartSidecar(p *Peer) *Running {
 	src.Reconnects = m.WSReconnects.Inc
 	sc, err := sidecar.New(sidecar.Config{StatePath: p.StatePath(), Workers: 2, Poll: 500 * time.Millisecond,
 		FetchTimeout: 2 * time.Minute, Address: p.Claims.Validator(), MetricsAddr: "127.0.0.1:0",
-		Log: e.Log.With("peer", p.Name), Metrics: m}, src, p.Claims, sidecar.LocalBuilder{B: p.Builder}, p.P2P)
+		Log: e.Log.With("peer", p.Name), Metrics: m}, src, p.Claims, sidecar.LocalBuilder{B: p.Builder, Fetch: func(ctx context.Context, c cid.Cid) error { return p.P2P.Fetch(ctx, c, nil) }}, p.P2P)
 	if err != nil {
 		t.Fatalf("%s: sidecar: %v", p.Name, err)
 	}
