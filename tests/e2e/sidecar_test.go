@@ -313,7 +313,6 @@ func TestSidecarNetwork(t *testing.T) {
 	t.Logf("reports sent before restarts: %v", sentBefore)
 }
 
-
 func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
