@@ -112,7 +112,9 @@ func TestBuildWithSubstitutionSkipsTheBuild(t *testing.T) {
 
 	// Without a substitute the build runs, and fails on the missing input:
 	// proof that the first call did not build.
-	none := func(context.Context, cid.Cid, *derivation.Derivation) (cid.Cid, bool, error) { return cid.Undef, false, nil }
+	none := func(context.Context, cid.Cid, *derivation.Derivation) (cid.Cid, bool, error) {
+		return cid.Undef, false, nil
+	}
 	_, substituted, err = BuildWithSubstitution(context.Background(), b, drv, none, builder.Options{})
 	require.False(t, substituted)
 	require.ErrorIs(t, err, builder.ErrMissingInput)
