@@ -93,13 +93,12 @@ status are served on --metrics-addr; "node status" prints the state.`,
 			defer closeP2P()
 			log.Info("p2p node up", "id", node.ID(), "addrs", node.Addrs())
 
-			src, err := sidecar.NewCometSource(claims.C.Context().NodeURI, log)
+			m := sidecar.NewMetrics()
+			src, err := sidecar.NewCometSource(claims.C.Context().NodeURI, log, m.WSReconnects.Inc)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			m := sidecar.NewMetrics()
-			src.Reconnects = m.WSReconnects.Inc
 			sc, err := sidecar.New(sidecar.Config{
 				StatePath: filepath.Join(dir, "state.json"), Workers: workers, StartHeight: start,
 				FetchTimeout: fetchTTL, Poll: poll, MetricsAddr: metricsAddr, Address: claims.Validator(),

@@ -142,13 +142,15 @@ type CometSource struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	// Reconnects counts websocket (re)creations after the first one.
-	Reconnects func()
+	// reconnected, if set, is called for each websocket recreated after
+	// the first one (metrics).
+	reconnected func()
 }
 
 // NewCometSource connects to a CometBFT RPC address such as
-// "tcp://127.0.0.1:26657". The websocket is started in the background.
-func NewCometSource(remote string, log *slog.Logger) (*CometSource, error) {
+// "tcp://127.0.0.1:26657". The websocket is started in the background;
+// reconnected (may be nil) is called whenever it has to be recreated.
+func NewCometSource(remote string, log *slog.Logger, reconnected func()) (*CometSource, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -157,7 +159,7 @@ func NewCometSource(remote string, log *slog.Logger) (*CometSource, error) {
 		return nil, fmt.Errorf("cometbft rpc %s: %w", remote, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &CometSource{remote: remote, log: log, rpc: c, ticks: make(chan int64, 1), cancel: cancel}
+	s := &CometSource{remote: remote, log: log, rpc: c, ticks: make(chan int64, 1), cancel: cancel, reconnected: reconnected}
 	s.wg.Add(1)
 	go s.wsLoop(ctx)
 	return s, nil
@@ -212,8 +214,8 @@ func (s *CometSource) wsLoop(ctx context.Context) {
 	const wsSilence = 15 * time.Second
 	first := true
 	for ctx.Err() == nil {
-		if !first && s.Reconnects != nil {
-			s.Reconnects()
+		if !first && s.reconnected != nil {
+			s.reconnected()
 		}
 		first = false
 		ch, ws, err := s.subscribe(ctx)

@@ -216,12 +216,11 @@ func (p *Peer) StatePath() string { return filepath.Join(p.Dir, "sidecar", "stat
 // StartSidecar runs the peer's sidecar until Stop (or the test's end).
 func (e *Env) StartSidecar(p *Peer) *Running {
 	t := e.T
-	src, err := sidecar.NewCometSource(e.Net.RPCAddr(p.Node), e.Log.With("peer", p.Name))
+	m := sidecar.NewMetrics()
+	src, err := sidecar.NewCometSource(e.Net.RPCAddr(p.Node), e.Log.With("peer", p.Name), m.WSReconnects.Inc)
 	if err != nil {
 		t.Fatalf("%s: comet source: %v", p.Name, err)
 	}
-	m := sidecar.NewMetrics()
-	src.Reconnects = m.WSReconnects.Inc
 	sc, err := sidecar.New(sidecar.Config{StatePath: p.StatePath(), Workers: 2, Poll: 500 * time.Millisecond,
 		FetchTimeout: 2 * time.Minute, Address: p.Claims.Validator(), MetricsAddr: "127.0.0.1:0",
 		Log: e.Log.With("peer", p.Name), Metrics: m}, src, p.Claims, sidecar.LocalBuilder{B: p.Builder, Fetch: func(ctx context.Context, c cid.Cid) error { return p.P2P.Fetch(ctx, c, nil) }}, p.P2P)
