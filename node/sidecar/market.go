@@ -160,7 +160,11 @@ func (s *Sidecar) stepPrediction(ctx context.Context, id uint64) {
 				return
 			}
 			log.Warn("commit failed", "attempt", attempt, "err", err)
-			time.Sleep(time.Duration(attempt) * time.Second)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Duration(attempt) * time.Second):
+			}
 		}
 		if err != nil {
 			s.failPrediction(id, "commit: "+err.Error())
@@ -183,7 +187,11 @@ func (s *Sidecar) stepPrediction(ctx context.Context, id uint64) {
 				return
 			}
 			log.Warn("reveal failed", "attempt", attempt, "err", err)
-			time.Sleep(time.Duration(attempt) * time.Second)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Duration(attempt) * time.Second):
+			}
 		}
 		if err != nil {
 			s.failPrediction(id, "reveal: "+err.Error())
