@@ -230,7 +230,15 @@ func buildCmd() *cobra.Command {
 			quiet, _ := f.GetBool("quiet")
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			res, err := e.b.Build(ctx, drv, builder.Options{Check: check, KeepFailed: keep})
+			var (
+				res         *builder.Result
+				substituted bool
+			)
+			if noSub, _ := f.GetBool("no-substitute"); substitution.build != nil && !noSub && !check {
+				res, substituted, err = substitution.build(cmd, e.store, e.b, drv, builder.Options{KeepFailed: keep})
+			} else {
+				res, err = e.b.Build(ctx, drv, builder.Options{Check: check, KeepFailed: keep})
+			}
 			if err != nil {
 				return err // for --check, the error names both outputs
 			}
@@ -243,6 +251,8 @@ func buildCmd() *cobra.Command {
 			fmt.Fprintln(out, res.Output)
 			if !quiet {
 				switch {
+				case substituted:
+					fmt.Fprintln(out, "substituted from the network: output verified on chain, not built here")
 				case res.Cached:
 					fmt.Fprintln(out, "build time: 0 ms (cached)")
 				case check:
@@ -263,6 +273,12 @@ func buildCmd() *cobra.Command {
 	f.Int64("memory", 0, "memory limit per build in bytes (0: none)")
 	f.Int64("pids", 4096, "task limit per build (0: none)")
 	f.Int64("cpu-millis", 0, "CPU limit per build in thousandths of a core (0: none)")
+	if substitution.build != nil {
+		f.Bool("no-substitute", false, "never take a verified output from the network; build locally")
+		if substitution.addFlags != nil {
+			substitution.addFlags(c)
+		}
+	}
 	return c
 }
 
