@@ -180,10 +180,19 @@ func inputCIDs(d *derivation.Derivation) []cid.Cid {
 func announce(ctx context.Context, n *p2p.Node, d *derivation.Derivation, drv, out cid.Cid, addr string, w io.Writer) {
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// The DHT needs a peer in its table: give bootstrap and mDNS a moment.
+	for wait := time.Now().Add(5 * time.Second); len(n.Peers()) == 0 && time.Now().Before(wait); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	var failed []string
+	var lastErr error
 	for _, c := range append([]cid.Cid{drv, out}, inputCIDs(d)...) {
 		if err := n.Provide(actx, c); err != nil {
-			fmt.Fprintf(w, "warning: provide %s: %v\n", c, err)
+			failed, lastErr = append(failed, c.String()), err
 		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "warning: no DHT provider record for %d roots (%v); peers connected directly still get the blocks\n", len(failed), lastErr)
 	}
 	if _, err := n.Announce(actx, p2p.BuildRecord{Derivation: drv, Output: out, Address: addr}); err != nil {
 		fmt.Fprintf(w, "warning: announce build record: %v\n", err)
