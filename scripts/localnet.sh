@@ -3,13 +3,17 @@
 # processes on loopback ports, each with its own home under one directory.
 #
 #   scripts/localnet.sh start [N]      init (first time) and start N authorities (default 4);
-#                                      returns once blocks are produced
-#   scripts/localnet.sh stop           stop the processes this localnet started (pid files)
-#   scripts/localnet.sh status         heights and peers of every node
+#                                      returns once blocks are produced, then registers
+#                                      LOCALNET_BUILDERS build validators and starts their sidecars
+#   scripts/localnet.sh stop           stop the processes this localnet started (pid files):
+#                                      the sidecars first, then the authorities
+#   scripts/localnet.sh status         heights and peers of every node, state of every sidecar
 #   scripts/localnet.sh clean          stop, then delete the localnet directory
 #   scripts/localnet.sh stop-node I    stop authority I only (SIGTERM; SIGKILL with KILL=1)
 #   scripts/localnet.sh start-node I   start authority I again (it catches up from its peers)
+#   scripts/localnet.sh stop-builder J / start-builder J   the same for builder J's sidecar
 #   scripts/localnet.sh env            print the endpoints as shell variables
+#   scripts/localnet.sh peers          the builders' libp2p addresses, comma separated (--peer)
 #
 # Environment (defaults in brackets):
 #   LOCALNET_DIR [.localnet in the repository] where the node homes, logs and pid files live
@@ -17,6 +21,11 @@
 #   LOCALNET_CHAIN_ID [buildchain-1]
 #   LOCALNET_TIMEOUT_COMMIT [500ms]  block time
 #   LOCALNET_START_TIMEOUT [90]  seconds `start` waits for blocks
+#   LOCALNET_BUILDERS [3]        build validators (keys alice, bob, carol, ... in that order; at most 3)
+#                                registered with the genesis min_bond for x86_64-linux, each with a
+#                                sidecar (`buildchaind node run`) in $LOCALNET_DIR/builderJ. Builder J
+#                                takes the port slot of node N+J: +0 libp2p, +1 metrics (/metrics, /status).
+#                                0: authorities only.
 #   LOCALNET_GENESIS_JQ          a jq filter applied to the genesis when it is created, e.g.
 #                                '.app_state.claims.params.report_timeout_blocks = "5"'
 #   BUILDCHAIND [build/buildchaind if present, else buildchaind on PATH]
@@ -32,6 +41,8 @@ BASE="${LOCALNET_PORT_BASE:-26600}"
 CHAIN_ID="${LOCALNET_CHAIN_ID:-buildchain-1}"
 TIMEOUT_COMMIT="${LOCALNET_TIMEOUT_COMMIT:-500ms}"
 START_TIMEOUT="${LOCALNET_START_TIMEOUT:-90}"
+BUILDERS="${LOCALNET_BUILDERS:-3}"
+BUILDER_SYSTEM=x86_64-linux
 DENOM=ubct
 ACCOUNTS=(alice bob carol)
 ACCOUNT_FUNDS="1000000000000${DENOM}" # 1,000,000 BCT
@@ -317,6 +328,13 @@ print_summary() {
 		printf '  node%d  rpc http://127.0.0.1:%d  rest http://127.0.0.1:%d  grpc 127.0.0.1:%d  log %s\n' \
 			"$i" "$(rpc_port "$i")" "$(api_port "$i")" "$(grpc_port "$i")" "$DIR/node$i.log"
 	done
+	local j
+	for ((j = 0; j < $(builder_count); j++)); do
+		builder_alive "$j" || continue
+		printf '  builder%d (%s)  sidecar pid %s  libp2p %s  metrics http://127.0.0.1:%d/status  log %s\n' \
+			"$j" "$(builder_key "$j")" "$(cat "$(builder_pidfile "$j")")" "$(builder_peer "$j")" \
+			"$(builder_metrics_port "$j")" "$DIR/builder$j.log"
+	done
 	echo "  OpenAPI: http://127.0.0.1:$(api_port 0)/buildchain/openapi.json (buildchain modules), http://127.0.0.1:$(api_port 0)/swagger/ (SDK modules)"
 	echo "accounts (keyring-backend test, in --home $DIR/node0):"
 	for a in "${ACCOUNTS[@]}"; do
@@ -327,15 +345,169 @@ print_summary() {
 	done
 }
 
+# --- build validators (sidecars) ---------------------------------------------------------
+
+builder_home() { echo "$DIR/builder$1"; }
+builder_pidfile() { echo "$DIR/builder$1.pid"; }
+builder_key() { echo "${ACCOUNTS[$1]}"; }
+# Builder J takes the port slot of node N+J, so one LOCALNET_PORT_BASE block holds everything.
+builder_p2p_port() { echo $((BASE + 10 * ($(node_count) + $1))); }
+builder_metrics_port() { echo $((BASE + 10 * ($(node_count) + $1) + 1)); }
+
+# builder_count prints the number of builder homes (builders started at least once).
+builder_count() {
+	local m=0
+	while [ -d "$(builder_home "$m")" ]; do m=$((m + 1)); done
+	echo "$m"
+}
+
+# builder_alive J: like node_alive, for builder J's sidecar.
+builder_alive() {
+	local f pid
+	f="$(builder_pidfile "$1")"
+	[ -f "$f" ] || return 1
+	pid="$(cat "$f")"
+	proc_running "$pid" || return 1
+	{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF " node run --home $(builder_home "$1") "
+}
+
+# builder_peer J: builder J's libp2p address (multiaddr/p2p/ID) on 127.0.0.1, from the
+# info.json its sidecar writes at start; empty if it has not written one yet.
+builder_peer() {
+	local info
+	info="$(builder_home "$1")/sidecar/info.json"
+	[ -f "$info" ] || return 0
+	jq -r --arg p "/ip4/127.0.0.1/tcp/$(builder_p2p_port "$1")" \
+		'select(.peer_id != null and .peer_id != "") | $p + "/p2p/" + .peer_id' "$info" 2>/dev/null || true
+}
+
+# builder_peers: every builder's address, comma separated (for --peer).
+builder_peers() {
+	local j m p out=""
+	m="$(builder_count)"
+	for ((j = 0; j < m; j++)); do
+		p="$(builder_peer "$j")"
+		[ -n "$p" ] && out="${out:+$out,}$p"
+	done
+	echo "$out"
+}
+
+check_builders() { # check_builders M: M is a valid builder count
+	[[ "$1" =~ ^[0-9]+$ ]] || die "LOCALNET_BUILDERS must be a number, got '$1'"
+	[ "$1" -le "${#ACCOUNTS[@]}" ] || die "LOCALNET_BUILDERS=$1: at most ${#ACCOUNTS[@]} builders (keys ${ACCOUNTS[*]})"
+}
+
+# register_builders M: makes the first M accounts build validators (those already registered
+# on chain are left alone, so a restarted localnet keeps its builders) and waits for inclusion.
+register_builders() {
+	local m="$1" j key addr bond out hash code hashes=() deadline
+	[ "$m" -gt 0 ] || return 0
+	# shellcheck disable=SC2046
+	bond="$(run query validators params --home "$DIR/node0" -o json | jq -r '.params.min_bond | .amount + .denom')"
+	[[ "$bond" =~ ^[0-9]+[a-z]+$ ]] || die "could not read validators min_bond (got '$bond')"
+	for ((j = 0; j < m; j++)); do
+		key="$(builder_key "$j")"
+		addr="$(addr_of "$key")"
+		if "$BIN" query validators validator "$addr" --home "$DIR/node0" -o json >/dev/null 2>&1; then
+			continue
+		fi
+		# shellcheck disable=SC2046
+		out="$(run tx validators register "$bond" "$BUILDER_SYSTEM" --from "$key" --home "$DIR/node0" \
+			$(keyring_flags) --gas 400000 -y -o json)"
+		code="$(jq -r '.code // 0' <<<"$out")"
+		[ "$code" = 0 ] || die "register $key as a build validator: $(jq -r '.raw_log' <<<"$out")"
+		hashes+=("$(jq -r '.txhash' <<<"$out")")
+	done
+	for hash in "${hashes[@]}"; do
+		deadline=$((SECONDS + 30))
+		while :; do
+			if out="$("$BIN" query tx "$hash" --home "$DIR/node0" -o json 2>/dev/null)"; then
+				code="$(jq -r '.code // 0' <<<"$out")"
+				[ "$code" = 0 ] || die "register tx $hash failed: $(jq -r '.raw_log' <<<"$out")"
+				break
+			fi
+			[ $SECONDS -lt $deadline ] || die "register tx $hash not included after 30s"
+			sleep 0.5
+		done
+	done
+	[ "${#hashes[@]}" -eq 0 ] || echo "localnet: registered ${#hashes[@]} build validator(s) with bond $bond for $BUILDER_SYSTEM" >&2
+}
+
+# start_builder J: starts builder J's sidecar against authority J mod N and waits until it
+# serves its status, so callers can publish right away.
+start_builder() {
+	local j="$1" n h key peers deadline
+	n="$(node_count)"
+	h="$(builder_home "$j")"
+	key="$(builder_key "$j")"
+	builder_alive "$j" && die "builder $j is already running (pid $(cat "$(builder_pidfile "$j")"))"
+	mkdir -p "$h"
+	# Peers: the builders already up (mDNS may be unavailable, e.g. in containers).
+	peers="$(builder_peers)"
+	# Each sidecar writes its own info.json; a stale one from a previous run must not be read
+	# as this run's address (same key and port, but wait for the fresh pid below).
+	rm -f "$h/sidecar/info.json"
+	# shellcheck disable=SC2046
+	setsid "$BIN" node run --home "$h" --from "$key" $(keyring_flags) \
+		--node "tcp://127.0.0.1:$(rpc_port $((j % n)))" --chain-id "$CHAIN_ID" \
+		--store "$h/ipfs" --p2p-listen "/ip4/127.0.0.1/tcp/$(builder_p2p_port "$j")" \
+		--metrics-addr "127.0.0.1:$(builder_metrics_port "$j")" \
+		${peers:+--peer "$peers"} --log_no_color >>"$DIR/builder$j.log" 2>&1 </dev/null &
+	echo $! >"$(builder_pidfile "$j")"
+	deadline=$((SECONDS + 60))
+	while :; do
+		sleep 0.3 # (also lets the forked shell exec the binary before its cmdline is checked)
+		builder_alive "$j" || { tail -20 "$DIR/builder$j.log" >&2; die "builder $j ($key) exited; log $DIR/builder$j.log"; }
+		if [ -f "$h/sidecar/info.json" ] &&
+			curl -fsS --max-time 2 "http://127.0.0.1:$(builder_metrics_port "$j")/status" >/dev/null 2>&1; then
+			return 0
+		fi
+		[ $SECONDS -lt $deadline ] || { tail -20 "$DIR/builder$j.log" >&2; die "builder $j ($key) not serving its status after 60s"; }
+	done
+}
+
+stop_builder() {
+	local j="$1" f pid sig="TERM"
+	f="$(builder_pidfile "$j")"
+	[ "${KILL:-0}" = 1 ] && sig="KILL"
+	if builder_alive "$j"; then
+		pid="$(cat "$f")"
+		kill "-$sig" "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			proc_running "$pid" || break
+			sleep 0.1
+		done
+		if proc_running "$pid"; then
+			kill -KILL "$pid" 2>/dev/null || true
+			sleep 0.2
+		fi
+	fi
+	rm -f "$f"
+}
+
+# unmount_under DIR: lazily unmounts FUSE views a killed sidecar left under DIR, so clean
+# can delete them.
+unmount_under() {
+	local mp
+	awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/mounts 2>/dev/null | sort -r | while read -r mp; do
+		fusermount3 -u -z "$mp" 2>/dev/null || fusermount -u -z "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
+	done
+}
+
 # port_in_use PORT: true if something accepts connections on 127.0.0.1:PORT.
 port_in_use() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-check_ports_free() { # check_ports_free N
+check_ports_free() { # check_ports_free N [M]: N authorities and M builders
 	local i p busy=()
 	for ((i = 0; i < $1; i++)); do
 		for p in $(p2p_port "$i") $(rpc_port "$i") $(api_port "$i") $(grpc_port "$i") $(pprof_port "$i"); do
+			port_in_use "$p" && busy+=("$p")
+		done
+	done
+	for ((i = $1; i < $1 + ${2:-0}; i++)); do
+		for p in $((BASE + 10 * i)) $((BASE + 10 * i + 1)); do
 			port_in_use "$p" && busy+=("$p")
 		done
 	done
@@ -344,8 +516,9 @@ check_ports_free() { # check_ports_free N
 }
 
 cmd_start() {
-	local explicit="${1:-}" n="${1:-4}" running i
+	local explicit="${1:-}" n="${1:-4}" running i j
 	[[ "$n" =~ ^[1-9][0-9]*$ ]] || die "start: N must be a positive integer, got '$n'"
+	check_builders "$BUILDERS"
 	need curl
 	need jq
 	command -v "$BIN" >/dev/null 2>&1 || die "binary '$BIN' not found (run: make build)"
@@ -354,7 +527,7 @@ cmd_start() {
 		die "already running in $DIR (nodes: $running); run '$0 stop' first. Nothing was changed."
 	fi
 	if [ -d "$DIR/node0/config" ]; then
-		check_ports_free "$(node_count)"
+		check_ports_free "$(node_count)" "$BUILDERS"
 		local have
 		have="$(node_count)"
 		if [ -n "$explicit" ] && [ "$explicit" != "$have" ]; then
@@ -363,7 +536,7 @@ cmd_start() {
 		n="$have"
 		echo "localnet: restarting the existing $n-node localnet in $DIR" >&2
 	else
-		check_ports_free "$n"
+		check_ports_free "$n" "$BUILDERS"
 		echo "localnet: initialising $n authorities in $DIR" >&2
 		init_net "$n"
 	fi
@@ -374,6 +547,14 @@ cmd_start() {
 		for ((i = 0; i < n; i++)); do stop_node "$i"; done
 		die "start failed; nodes stopped"
 	fi
+	if [ "$BUILDERS" -gt 0 ]; then
+		# A failed builder stops everything this start began, so a retry starts clean.
+		if ! (register_builders "$BUILDERS" && for ((j = 0; j < BUILDERS; j++)); do start_builder "$j"; done); then
+			for ((j = 0; j < BUILDERS; j++)); do stop_builder "$j"; done
+			for ((i = 0; i < n; i++)); do stop_node "$i"; done
+			die "starting the builders failed; everything stopped"
+		fi
+	fi
 	print_summary
 	echo "try:"
 	echo "  $BIN --home $DIR/node0 tx bank send alice $(addr_of bob) 1000000ubct -y"
@@ -382,7 +563,14 @@ cmd_start() {
 }
 
 cmd_stop() {
-	local any=0
+	local any=0 f i
+	# Sidecars first: they follow the chain and would log errors while it goes away.
+	for f in "$DIR"/builder*.pid; do
+		[ -e "$f" ] || continue
+		i="${f##*/builder}"
+		stop_builder "${i%.pid}"
+		any=1
+	done
 	for f in "$DIR"/node*.pid; do
 		[ -e "$f" ] || continue
 		i="${f##*/node}"
@@ -408,11 +596,26 @@ cmd_status() {
 		fi
 		printf 'node%d  %-18s height %-8s peers %s\n' "$i" "$state" "${h:--}" "${p:--}"
 	done
+	local j m last
+	m="$(builder_count)"
+	for ((j = 0; j < m; j++)); do
+		if builder_alive "$j"; then
+			state="running pid $(cat "$(builder_pidfile "$j")")"
+		else
+			state="stopped"
+		fi
+		last="$("$BIN" node status --home "$(builder_home "$j")" --json 2>/dev/null | jq -r '.last_height // empty' 2>/dev/null || true)"
+		printf 'builder%d  %-18s key %-6s last handled height %s\n' "$j" "$state" "$(builder_key "$j")" "${last:--}"
+		if [ "${VERBOSE:-0}" = 1 ]; then
+			"$BIN" node status --home "$(builder_home "$j")" 2>&1 | sed 's/^/    /' || true
+		fi
+	done
 }
 
 cmd_clean() {
 	cmd_stop >/dev/null
 	case "$DIR" in "" | / | "$HOME") die "refusing to delete '$DIR'" ;; esac
+	unmount_under "$DIR"
 	rm -rf "$DIR"
 	echo "localnet: removed $DIR"
 }
@@ -425,6 +628,9 @@ clean) cmd_clean ;;
 start-node) [ -n "${2:-}" ] || die "usage: $0 start-node I"; start_node "$2" ;;
 stop-node) [ -n "${2:-}" ] || die "usage: $0 stop-node I"; stop_node "$2" ;;
 env) print_env ;;
+peers) builder_peers ;;
+start-builder) [ -n "${2:-}" ] || die "usage: $0 start-builder J"; start_builder "$2" ;;
+stop-builder) [ -n "${2:-}" ] || die "usage: $0 stop-builder J"; stop_builder "$2" ;;
 *)
 	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 	exit 2

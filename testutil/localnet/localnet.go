@@ -175,6 +175,9 @@ func New(t testing.TB, opts Options) *Net {
 		"LOCALNET_CHAIN_ID="+n.ChainID,
 		"BUILDCHAIND="+n.Binary,
 		"LOCALNET_GENESIS_JQ="+opts.GenesisJQ,
+		// Authorities only: tests register the build validators they need themselves (and
+		// alice, bob, carol stay plain accounts). ScriptEnv can override it.
+		"LOCALNET_BUILDERS=0",
 	)
 	return n
 }
