@@ -27,7 +27,7 @@ LOCALNET := scripts/localnet.sh
 all: build
 
 help:
-	@echo "make run       build and start a local 4-authority network (scripts/localnet.sh)"
+	@echo "make run       build, start a local network (4 authorities, 3 builders) and publish hello"
 	@echo "make stop      stop it; make status: heights and peers"
 	@echo "make test      install dependencies, then run every test"
 	@echo "make build     build $(BINARY);  make install: into GOPATH/bin"
@@ -43,14 +43,17 @@ install:
 
 # The localnet script embeds its default configuration (4 authorities, ports 26600+,
 # chain id buildchain-1, funded test accounts); see the header of scripts/localnet.sh.
+# run: a 4-authority network with 3 build validators (their sidecars as processes), then, as a
+# user, publish examples/hello and wait until the chain verifies it (scripts/localnet.sh demo).
+# A second `make run` leaves the running network alone and only repeats the (idempotent) demo.
 run: build
-	@if $(LOCALNET) status >/dev/null 2>&1 && $(LOCALNET) status | grep -q running; then \
+	@if $(LOCALNET) status >/dev/null 2>&1 && $(LOCALNET) status | grep running >/dev/null; then \
 		echo "localnet already running:"; $(LOCALNET) status; \
 	else \
 		BUILDCHAIND=$(CURDIR)/$(BINARY) $(LOCALNET) start; \
 	fi
 	@echo
-	@echo "Next: make status | make stop | scripts/localnet.sh clean (wipe the chain)"
+	@BUILDCHAIND=$(CURDIR)/$(BINARY) $(LOCALNET) demo
 
 stop:
 	$(LOCALNET) stop

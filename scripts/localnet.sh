@@ -14,6 +14,8 @@
 #   scripts/localnet.sh stop-builder J / start-builder J   the same for builder J's sidecar
 #   scripts/localnet.sh env            print the endpoints as shell variables
 #   scripts/localnet.sh peers          the builders' libp2p addresses, comma separated (--peer)
+#   scripts/localnet.sh demo           as a user: bootstrap, add examples/hello, publish it from
+#                                      val0 and wait until it is VALID; print what to try next
 #
 # Environment (defaults in brackets):
 #   LOCALNET_DIR [.localnet in the repository] where the node homes, logs and pid files live
@@ -620,6 +622,48 @@ cmd_clean() {
 	echo "localnet: removed $DIR"
 }
 
+# cmd_demo: what `make run` does once the network is up: as a user (store in $DIR/user)
+# import the bootstrap tools, add examples/hello, publish it from val0 (an authority operator,
+# funded and not a builder) and wait for the verdict; then print what to try next. Running it
+# again publishes nothing new once hello is verified.
+cmd_demo() {
+	local user="$DIR/user" drv verdict claim output peers from="${LOCALNET_PUBLISHER:-val0}"
+	[ -n "$(running_nodes)" ] || die "demo: no localnet running in $DIR (run '$0 start')"
+	need jq
+	peers="$(builder_peers)"
+	[ -n "$peers" ] || die "demo: no builders running (start the localnet with LOCALNET_BUILDERS>0)"
+	export BUILDCHAIN_HOME="$user"
+	mkdir -p "$user"
+	run bootstrap >/dev/null
+	drv="$(run drv add "$root/examples/hello/hello.json")"
+	echo "localnet: hello derivation $drv"
+	if ! "$BIN" verify "$drv" --home "$DIR/node0" --no-fetch 2>/dev/null | grep -q '^VALID'; then
+		echo "localnet: publishing it from $from; the builders rebuild it and the chain decides:"
+		# shellcheck disable=SC2046
+		"$BIN" publish "$drv" --from "$from" --home "$DIR/node0" $(keyring_flags) --peer "$peers" \
+			--wait-timeout "${LOCALNET_PUBLISH_TIMEOUT:-5m}" -y 2>&1 | sed 's/^/  /'
+		[ "${PIPESTATUS[0]}" = 0 ] || die "publish failed (builder logs: $DIR/builder*.log)"
+	fi
+	verdict="$("$BIN" verify "$drv" --home "$DIR/node0" --no-fetch 2>&1)" || true
+	grep -q '^VALID' <<<"$verdict" || die "hello is not verified: $verdict"
+	claim="$(sed -n 's/.*(claim \([0-9]*\),.*/\1/p' <<<"$verdict" | head -1)"
+	output="$(sed -n 's/.* builds to \([a-z0-9]*\).*/\1/p' <<<"$verdict" | head -1)"
+	echo "localnet: $verdict"
+	local b="$BIN" u="BUILDCHAIN_HOME=$user"
+	cat <<EOF
+
+Try next (the user's store and profile are in $user):
+  $u $b verify $drv --home $DIR/node0 --peer $peers
+  $u $b install $drv --home $DIR/node0 --peer $peers
+  $u $b store cat $output/bin/hello
+  $u $b store mount $user/ipfs/store &   # then: sh $user/profiles/per-user/$(id -un)/current/bin/hello
+  curl http://127.0.0.1:$(api_port 0)/buildchain/claims/v1/claims/$claim
+  $b --home $DIR/node0 query claims claim $claim
+  $0 status        # authorities and builders (VERBOSE=1: each sidecar's node status)
+  make stop        # or: $0 clean (wipe the chain and the stores)
+EOF
+}
+
 case "${1:-}" in
 start) shift; cmd_start "$@" ;;
 stop) cmd_stop ;;
@@ -629,6 +673,7 @@ start-node) [ -n "${2:-}" ] || die "usage: $0 start-node I"; start_node "$2" ;;
 stop-node) [ -n "${2:-}" ] || die "usage: $0 stop-node I"; stop_node "$2" ;;
 env) print_env ;;
 peers) builder_peers ;;
+demo) cmd_demo ;;
 start-builder) [ -n "${2:-}" ] || die "usage: $0 start-builder J"; start_builder "$2" ;;
 stop-builder) [ -n "${2:-}" ] || die "usage: $0 stop-builder J"; stop_builder "$2" ;;
 *)
