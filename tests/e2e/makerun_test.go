@@ -1,0 +1,260 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildchain/buildchain/testutil/localnet"
+)
+
+// TestMakeRunFlow runs what `make run` runs, with the real script and binary: a localnet of
+// 4 authorities and 3 build validators (sidecars as processes), then `localnet.sh demo`
+// (bootstrap, drv add examples/hello, publish from val0 until VALID). It then checks the
+// verdict over REST, installs hello into a fresh user's profile (fetched from the builders
+// over libp2p), runs it through the FUSE store, and checks that `stop` leaves no process
+// and no mount behind.
+func TestMakeRunFlow(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: sandboxed builds and FUSE mounts")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("needs /dev/fuse: the sidecars and the user mount the store")
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("needs busybox-static (/bin/busybox) for bootstrap: run make deps")
+	}
+	start := time.Now()
+	// New, not Start: the localnet helper keeps networks authority-only, this test wants
+	// the builders exactly as `make run` starts them.
+	net := localnet.New(t, localnet.Options{})
+	builders := []string{"LOCALNET_BUILDERS=3"}
+
+	var pids []int
+	stopped := false
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpTails(t, net.Dir, "builder0.log", "builder1.log", "builder2.log", "node0.log")
+		}
+		if !stopped {
+			if out, err := net.Script("stop"); err != nil {
+				t.Logf("localnet stop: %v\n%s", err, out)
+			}
+		}
+	})
+	out, err := net.ScriptEnv(builders, "start", "4")
+	if err != nil {
+		t.Fatalf("localnet start with builders: %v\n%s", err, out)
+	}
+	pids = readPIDs(t, net.Dir)
+	if len(pids) != 7 {
+		t.Fatalf("want 7 pid files (4 authorities, 3 sidecars), got %d: %v", len(pids), pids)
+	}
+	t.Logf("network with builders up after %s", time.Since(start).Round(time.Millisecond))
+
+	// The three builders are registered build validators on chain.
+	var vals struct {
+		Validators []struct {
+			Operator string `json:"operator"`
+		} `json:"validators"`
+	}
+	net.REST(t, 0, "/buildchain/validators/v1/validators", &vals)
+	registered := map[string]bool{}
+	for _, v := range vals.Validators {
+		registered[v.Operator] = true
+	}
+	for _, k := range []string{"alice", "bob", "carol"} {
+		if !registered[net.Addr(t, k)] {
+			t.Fatalf("%s is not a registered build validator: %+v", k, vals)
+		}
+	}
+
+	// make run's second half, bounded to a minute for the verdict.
+	demoStart := time.Now()
+	out, err = net.ScriptEnv([]string{"LOCALNET_PUBLISH_TIMEOUT=60s"}, "demo")
+	if err != nil {
+		t.Fatalf("localnet.sh demo: %v\n%s", err, out)
+	}
+	t.Logf("demo (bootstrap, drv add, publish until VALID) took %s:\n%s", time.Since(demoStart).Round(time.Millisecond), out)
+	m := regexp.MustCompile(`VALID: (\S+) builds to (\S+) \(claim (\d+),`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("demo did not report a VALID verdict:\n%s", out)
+	}
+	drv, output, claimID := m[1], m[2], m[3]
+	for _, want := range []string{"/buildchain/claims/v1/claims/" + claimID, "make stop", "install " + drv} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo's hints lack %q", want)
+		}
+	}
+
+	// The chain's word, over REST from another authority: VALID, published by val0.
+	var claim struct {
+		Claim struct {
+			Publisher     string `json:"publisher"`
+			DerivationCID string `json:"derivation_cid"`
+			OutputCID     string `json:"output_cid"`
+			Status        string `json:"status"`
+		} `json:"claim"`
+	}
+	net.REST(t, 1, "/buildchain/claims/v1/claims/"+claimID, &claim)
+	if claim.Claim.Status != "CLAIM_STATUS_VALID" || claim.Claim.DerivationCID != drv || claim.Claim.OutputCID != output {
+		t.Fatalf("claim %s over REST: %+v, want VALID %s -> %s", claimID, claim.Claim, drv, output)
+	}
+	if claim.Claim.Publisher != net.Addr(t, "val0") {
+		t.Fatalf("claim published by %s, want val0", claim.Claim.Publisher)
+	}
+	if d := time.Since(demoStart); d > time.Minute {
+		t.Errorf("hello took %s to become VALID, want < 1 minute", d)
+	}
+
+	// A second demo (a second `make run`) publishes nothing new.
+	out, err = net.ScriptEnv(nil, "demo")
+	if err != nil || strings.Contains(out, "publishing") || !strings.Contains(out, "VALID: "+drv) {
+		t.Fatalf("second demo: err %v\n%s", err, out)
+	}
+
+	// A fresh user (empty store) installs hello: the output comes from the builders.
+	peers, err := net.Script("peers")
+	peers = strings.TrimSpace(peers)
+	if err != nil || strings.Count(peers, "/p2p/") != 3 {
+		t.Fatalf("localnet.sh peers: %v %q", err, peers)
+	}
+	user := filepath.Join(net.Dir, "user2")
+	userEnv := append(os.Environ(), "BUILDCHAIN_HOME="+user, "HOME="+t.TempDir())
+	bin := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, net.Binary, args...)
+		cmd.Env = userEnv
+		bz, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("buildchaind %s: %v\n%s", strings.Join(args, " "), err, bz)
+		}
+		return string(bz)
+	}
+	out = bin("install", drv, "--home", net.Home(0), "--peer", peers, "--mdns=false")
+	if !strings.Contains(out, "installed "+output) {
+		t.Fatalf("install: %s", out)
+	}
+	if got := bin("store", "cat", output+"/bin/hello"); !strings.Contains(got, "echo Hello, world!") {
+		t.Fatalf("store cat hello: %q", got)
+	}
+
+	// Run the installed hello: the profile links into the store's FUSE view.
+	mountDir := filepath.Join(user, "ipfs", "store")
+	mount := exec.Command(net.Binary, "store", "mount", mountDir)
+	mount.Env = userEnv
+	var mountOut strings.Builder
+	mount.Stdout, mount.Stderr = &mountOut, &mountOut
+	if err := mount.Start(); err != nil {
+		t.Fatalf("store mount: %v", err)
+	}
+	defer func() {
+		_ = mount.Process.Signal(os.Interrupt)
+		_ = mount.Wait()
+	}()
+	profileBin := filepath.Join(user, "profiles", "per-user", currentUser(t), "current", "bin", "hello")
+	eventually(t, 20*time.Second, "hello visible through the FUSE store", func() bool {
+		_, err := os.Stat(profileBin)
+		return err == nil
+	})
+	// sh, not exec: the script's #! names the bootstrap shell under /ipfs/store, a
+	// system-wide mount point this test does not take over.
+	run, err := exec.Command("/bin/sh", profileBin).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(run)) != "Hello, world!" {
+		t.Fatalf("installed hello: %v %q (mount log %s)", err, run, mountOut.String())
+	}
+
+	// status lists every sidecar, each past the heights it handled.
+	out, err = net.Script("status")
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	for j := 0; j < 3; j++ {
+		re := regexp.MustCompile(fmt.Sprintf(`builder%d\s+running pid \d+\s+key \w+\s+last handled height (\d+)`, j))
+		sm := re.FindStringSubmatch(out)
+		if sm == nil {
+			t.Fatalf("status lacks a running builder%d:\n%s", j, out)
+		}
+		if h, _ := strconv.Atoi(sm[1]); h < 1 {
+			t.Fatalf("builder%d handled no height:\n%s", j, out)
+		}
+	}
+
+	// stop: sidecars and authorities gone, nothing mounted under the localnet but our own.
+	_ = mount.Process.Signal(os.Interrupt)
+	_ = mount.Wait()
+	stopped = true
+	if out, err := net.Script("stop"); err != nil {
+		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	for _, pid := range pids {
+		if processAlive(pid) {
+			t.Errorf("pid %d still running after stop", pid)
+		}
+	}
+	if mounts, _ := os.ReadFile("/proc/mounts"); strings.Contains(string(mounts), net.Dir+"/") {
+		t.Errorf("mounts left under %s after stop:\n%s", net.Dir, mounts)
+	}
+	if left, _ := filepath.Glob(filepath.Join(net.Dir, "*.pid")); len(left) > 0 {
+		t.Errorf("pid files left after stop: %v", left)
+	}
+	t.Logf("whole flow took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// readPIDs reads every pid file the localnet wrote (authorities and sidecars).
+func readPIDs(t *testing.T, dir string) []int {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
+	var pids []int
+	for _, f := range files {
+		bz, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(bz)))
+		if err != nil || !processAlive(pid) {
+			t.Fatalf("%s: pid %q not running", f, bz)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// processAlive: an empty cmdline means gone or a zombie (after setsid the parent may be an
+// init that reaps late).
+func processAlive(pid int) bool {
+	bz, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && len(bz) > 0
+}
+
+func currentUser(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("id", "-un").Output()
+	if err != nil {
+		t.Fatalf("id -un: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func dumpTails(t *testing.T, dir string, names ...string) {
+	for _, n := range names {
+		bz, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(bz), "\n"), "\n")
+		if len(lines) > 30 {
+			lines = lines[len(lines)-30:]
+		}
+		t.Logf("--- %s (tail)\n%s", n, strings.Join(lines, "\n"))
+	}
+}
