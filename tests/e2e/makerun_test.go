@@ -144,6 +144,10 @@ func TestMakeRunFlow(t *testing.T) {
 	if !strings.Contains(out, "installed "+output) {
 		t.Fatalf("install: %s", out)
 	}
+	// The user's store was empty: every block came from the builders.
+	if fm := regexp.MustCompile(`(\d+) blocks, (\d+) from peers`).FindStringSubmatch(out); fm == nil || fm[2] == "0" || fm[1] != fm[2] {
+		t.Fatalf("install did not fetch the output from the builders: %s", out)
+	}
 	if got := bin("store", "cat", output+"/bin/hello"); !strings.Contains(got, "echo Hello, world!") {
 		t.Fatalf("store cat hello: %q", got)
 	}
