@@ -320,6 +320,14 @@ print_env() {
 		echo "NODE${i}_REST=http://127.0.0.1:$(api_port "$i")"
 		echo "NODE${i}_GRPC=127.0.0.1:$(grpc_port "$i")"
 	done
+	local j m
+	m="$(builder_count)"
+	for ((j = 0; j < m; j++)); do
+		echo "BUILDER${j}_HOME=$(builder_home "$j")"
+		echo "BUILDER${j}_STATUS=http://127.0.0.1:$(builder_metrics_port "$j")/status"
+	done
+	echo "BUILDER_PEERS=$(builder_peers)"
+	echo "USER_HOME=$DIR/user"
 }
 
 print_summary() {
