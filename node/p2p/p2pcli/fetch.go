@@ -143,7 +143,7 @@ hash-checked before it is stored; a peer sending wrong bytes is ignored.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&peers, "peer", nil, "extra peer to dial, a multiaddr ending in /p2p/{peer id} (repeatable)")
+	f.StringSliceVar(&peers, "peer", nil, "extra peers to dial, multiaddrs ending in /p2p/{peer id} (repeatable or comma-separated, as the node commands take them)")
 	f.DurationVar(&timeout, "timeout", 30*time.Minute, "give up after this long (0: never)")
 	f.BoolVar(&noMDNS, "no-mdns", false, "do not look for peers on the local network")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
