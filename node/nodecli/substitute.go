@@ -94,6 +94,17 @@ func (q chainQuerier) VerifiedOutput(ctx context.Context, drv cid.Cid) (string, 
 // client context (--node) and p2p flags (if the command has them; else
 // defaults: ephemeral port, mDNS). The returned close stops the p2p node.
 func Substituter(cmd *cobra.Command, s *storefs.Store) (SubstituteFunc, func() error, error) {
+	sub, closeFn, err := NewSubstitution(cmd, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sub.Substitute, closeFn, nil
+}
+
+// NewSubstitution is Substituter's Substitution itself, for callers that also
+// fetch other closures (e.g. a derivation the local store lacks) over the same
+// lazily started p2p node. The returned close stops that node.
+func NewSubstitution(cmd *cobra.Command, s *storefs.Store) (*Substitution, func() error, error) {
 	claims, err := chainClaims(cmd, false)
 	if err != nil {
 		return nil, nil, err
@@ -121,7 +132,7 @@ func Substituter(cmd *cobra.Command, s *storefs.Store) (SubstituteFunc, func() e
 		return n, nil
 	}
 	sub := &Substitution{Chain: chainQuerier{claims}, Fetch: fetch, Log: cmd.ErrOrStderr()}
-	return sub.Substitute, func() error {
+	return sub, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		closeFn()

@@ -152,6 +152,19 @@ func TestMakeRunFlow(t *testing.T) {
 		t.Fatalf("store cat hello: %q", got)
 	}
 
+	// A third user with an empty store builds hello by its derivation CID alone: the
+	// derivation comes from peers, the verified output by substitution, and no builder runs.
+	userEnv = append(os.Environ(), "BUILDCHAIN_HOME="+filepath.Join(net.Dir, "user3"), "HOME="+t.TempDir())
+	out = bin("build", drv, "--home", net.Home(0), "--node", "tcp://"+strings.TrimPrefix(net.RPCAddr(1), "http://"), "--peer", peers, "--mdns=false")
+	if !strings.Contains(out, "fetching derivation "+drv) || !strings.Contains(out, output) ||
+		!strings.Contains(out, "substituted from the network") {
+		t.Fatalf("build by substitution on a fresh store: %s", out)
+	}
+	if logs, _ := filepath.Glob(filepath.Join(net.Dir, "user3", "builds", "logs", "*")); len(logs) != 0 {
+		t.Fatalf("a substituted build ran a builder: logs %v", logs)
+	}
+	userEnv = append(os.Environ(), "BUILDCHAIN_HOME="+user, "HOME="+t.TempDir())
+
 	// Run the installed hello: the profile links into the store's FUSE view.
 	mountDir := filepath.Join(user, "ipfs", "store")
 	mount := exec.Command(net.Binary, "store", "mount", mountDir)

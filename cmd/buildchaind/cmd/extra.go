@@ -1,7 +1,10 @@
 package cmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"os/user"
 
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	cid "github.com/ipfs/go-cid"
@@ -31,15 +34,48 @@ func extraCommands() []*cobra.Command {
 	return append(cmds, nodecli.Commands()...)
 }
 
-// buildWithSubstitution adapts the sidecar's substituter to `build`. Without a reachable
-// chain it still builds: the substituter then finds no verified output and builds locally.
+// buildWithSubstitution adapts the sidecar's substitution to `build`. A derivation CID the
+// local store lacks is fetched from peers first (a fresh node asks for it by CID alone).
+// Without a reachable chain it still builds: the substitution then finds no verified
+// output and builds locally.
 func buildWithSubstitution(cmd *cobra.Command, s *storefs.Store, b *builder.Builder, drv cid.Cid, opts builder.Options) (*builder.Result, bool, error) {
-	sub, closeSub, err := nodecli.Substituter(cmd, s)
+	sub, closeSub, err := nodecli.NewSubstitution(cmd, s)
 	if err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "no network cache (%v): building locally\n", err)
 		res, err := b.Build(cmd.Context(), drv, opts)
 		return res, false, err
 	}
 	defer closeSub()
-	return nodecli.BuildWithSubstitution(cmd.Context(), b, drv, sub, opts)
+	if _, err := b.LoadDerivation(drv); errors.Is(err, builder.ErrMissingDerivation) {
+		if err := fetchDerivation(cmd, s, sub, drv); err != nil {
+			return nil, false, fmt.Errorf("derivation %s is not in the local store and could not be fetched from peers: %w", drv, err)
+		}
+	}
+	return nodecli.BuildWithSubstitution(cmd.Context(), b, drv, sub.Substitute, opts)
+}
+
+// fetchDerivation brings drv (and the inputs it names) from peers and pins it as `drv add`
+// does, under the store's add lock so a concurrent GC cannot sweep it before the pin.
+func fetchDerivation(cmd *cobra.Command, s *storefs.Store, sub *nodecli.Substitution, drv cid.Cid) error {
+	f, err := sub.Fetch()
+	if err != nil {
+		return err
+	}
+	owner := "root"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		owner = u.Username
+	}
+	ctx := cmd.Context()
+	if d, _ := cmd.Flags().GetDuration("fetch-timeout"); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "fetching derivation %s from peers\n", drv)
+	return s.WithAddLock(func() error {
+		if _, err := f.FetchClosure(ctx, drv, nil); err != nil {
+			return err
+		}
+		return s.Pin(owner, "derivations", drv)
+	})
 }
