@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,16 +50,6 @@ func home() (string, error) {
 		return "", fmt.Errorf("no BUILDCHAIN_HOME and no home directory: %w", err)
 	}
 	return filepath.Join(u, ".buildchain"), nil
-}
-
-func userName() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	return "root"
 }
 
 type env struct {
@@ -192,7 +181,7 @@ func addFile(e *env, file string, sets []string) (cid.Cid, error) {
 	}
 	// A derivation someone added stays until they unpin it (store pin rm): GC must not take
 	// it from under a later build or claim.
-	if err := e.store.Pin(userName(), "derivations", c); err != nil {
+	if err := e.store.Pin(storefs.CurrentUser(), "derivations", c); err != nil {
 		return cid.Undef, fmt.Errorf("pin derivation %s: %w", c, err)
 	}
 	return c, nil
@@ -294,7 +283,7 @@ func bootstrapCmd() *cobra.Command {
 			}
 			defer e.Close()
 			bb, _ := cmd.Flags().GetString("busybox")
-			c, err := e.b.ImportBusybox(cmd.Context(), bb, userName())
+			c, err := e.b.ImportBusybox(cmd.Context(), bb, storefs.CurrentUser())
 			if err != nil {
 				return err
 			}
@@ -313,7 +302,7 @@ func openProfile(cmd *cobra.Command) (*env, *profile.Profile, error) {
 	}
 	u, _ := cmd.Flags().GetString("user")
 	if u == "" {
-		u = userName()
+		u = storefs.CurrentUser()
 	}
 	p, err := profile.Open(e.store, filepath.Join(e.home, "profiles"), u, e.store.MountDir())
 	if err != nil {
@@ -476,7 +465,7 @@ func outLink(e *env, link string, out cid.Cid) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := e.store.AutoPin(userName(), "build", abs); err != nil {
+	if err := e.store.AutoPin(storefs.CurrentUser(), "build", abs); err != nil {
 		return fmt.Errorf("register %s as a GC root: %w", link, err)
 	}
 	return nil

@@ -32,7 +32,7 @@ func StoreFetchEnv(cmd *cobra.Command) (*p2pcli.Env, error) {
 		s.Close()
 		return nil, err
 	}
-	user := userName()
+	user := storefs.CurrentUser()
 	return &p2pcli.Env{
 		Blockstore: s.Blockstore(),
 		Config: p2p.Config{KeyFile: filepath.Join(dir, "p2p.key"), EnableMDNS: true,

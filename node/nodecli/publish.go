@@ -16,6 +16,7 @@ import (
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/profile"
 	"github.com/buildchain/buildchain/node/sidecar/chainclient"
+	"github.com/buildchain/buildchain/node/storefs"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 
 	"github.com/cosmos/cosmos-sdk/client/flags"
@@ -120,7 +121,7 @@ every change of the claim until its verdict.`,
 			}
 			// Keep what builders will fetch from us alive while they do.
 			for _, c := range append([]cid.Cid{resolved, output}, inputCIDs(d)...) {
-				if err := l.store.Pin(userName(), "publish", c); err != nil {
+				if err := l.store.Pin(storefs.CurrentUser(), "publish", c); err != nil {
 					return fmt.Errorf("pin %s: %w", c, err)
 				}
 			}
@@ -262,7 +263,7 @@ func InstallCmd() *cobra.Command {
 			}
 			user, _ := cmd.Flags().GetString("user")
 			if user == "" {
-				user = userName()
+				user = storefs.CurrentUser()
 			}
 			_, err = verifyAndFetch(cmd, drv, true, func(l *local, out cid.Cid) error {
 				p, err := profile.Open(l.store, l.home+"/profiles", user, l.store.MountDir())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -15,6 +16,18 @@ import (
 
 	"github.com/ipfs/go-cid"
 )
+
+// CurrentUser names the pin owner for commands run by this process
+// (pins/per-user/{user}/...): the login name, else $USER, else the numeric uid.
+func CurrentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return strconv.Itoa(os.Getuid())
+}
 
 func flockRetry(f *os.File, how int) error {
 	for {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/user"
 
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	cid "github.com/ipfs/go-cid"
@@ -61,10 +60,6 @@ func fetchDerivation(cmd *cobra.Command, s *storefs.Store, sub *nodecli.Substitu
 	if err != nil {
 		return err
 	}
-	owner := "root"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		owner = u.Username
-	}
 	ctx := cmd.Context()
 	if d, _ := cmd.Flags().GetDuration("fetch-timeout"); d > 0 {
 		var cancel context.CancelFunc
@@ -76,6 +71,6 @@ func fetchDerivation(cmd *cobra.Command, s *storefs.Store, sub *nodecli.Substitu
 		if _, err := f.FetchClosure(ctx, drv, nil); err != nil {
 			return err
 		}
-		return s.Pin(owner, "derivations", drv)
+		return s.Pin(storefs.CurrentUser(), "derivations", drv)
 	})
 }

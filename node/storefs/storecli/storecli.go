@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"os/user"
 	"path/filepath"
 	"syscall"
 	"text/tabwriter"
@@ -71,16 +70,6 @@ func openStore(cmd *cobra.Command) (*storefs.Store, error) {
 	return storefs.Open(root)
 }
 
-func currentUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	return fmt.Sprint(os.Getuid())
-}
-
 func addCmd() *cobra.Command {
 	var quiet, preserve, noPin, onlyHash bool
 	var selfRef, pinUser, pinProg string
@@ -103,7 +92,7 @@ pinned for --user/--prog (default: you / store-add) unless --no-pin.`,
 				opts.SelfRef = []byte(selfRef)
 			}
 			if pinUser == "" {
-				pinUser = currentUser()
+				pinUser = storefs.CurrentUser()
 			}
 			for _, p := range args {
 				if _, err := os.Lstat(p); err != nil {
@@ -263,7 +252,7 @@ func pinAddCmd() *cobra.Command {
 			}
 			defer s.Close()
 			if u == "" {
-				u = currentUser()
+				u = storefs.CurrentUser()
 			}
 			for _, a := range args {
 				c, rest, err := parseArg(a)
@@ -301,7 +290,7 @@ func pinRmCmd() *cobra.Command {
 			}
 			defer s.Close()
 			if u == "" {
-				u = currentUser()
+				u = storefs.CurrentUser()
 			}
 			for _, a := range args {
 				c, _, err := parseArg(a)
@@ -520,7 +509,7 @@ func importCmd() *cobra.Command {
 				return err
 			}
 			if u == "" {
-				u = currentUser()
+				u = storefs.CurrentUser()
 			}
 			for _, c := range roots {
 				if !noPin {
