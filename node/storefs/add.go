@@ -12,11 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	chunk "github.com/ipfs/boxo/chunker"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/boxo/ipld/unixfs"
-	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
-	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -248,7 +245,8 @@ func (im *importer) addDir(ctx context.Context, path string, fi os.FileInfo) (ip
 	return nd, im.dag.Add(ctx, nd)
 }
 
-// addFileReader runs boxo's balanced importer over r.
+// addFileReader imports r as one UnixFS file (the DAG of boxo's balanced
+// layout, see fileimport.go) and returns a node that stands for its root.
 func (s *Store) addFileReader(ctx context.Context, dag *importDAG, r io.Reader, mode os.FileMode, opts *AddOptions, read *atomic.Int64) (ipld.Node, error) {
 	var sr *selfRefScanner
 	if opts.SelfRef != nil {
@@ -258,33 +256,15 @@ func (s *Store) addFileReader(ctx context.Context, dag *importDAG, r io.Reader, 
 	if opts.Progress != nil {
 		r = &progressReader{r: r, total: read, fn: opts.Progress}
 	}
-	params := helpers.DagBuilderParams{
-		Dagserv:    dag,
-		RawLeaves:  !opts.PreserveMode,
-		Maxlinks:   LinksPerBlock,
-		CidBuilder: cidBuilder,
-	}
+	l := fileLayout{chunkSize: ChunkSize, maxLinks: LinksPerBlock, raw: !opts.PreserveMode}
 	if opts.PreserveMode {
-		params.FileMode = mode
+		l.mode = mode
 	}
-	db, err := params.New(chunk.NewSizeSplitter(r, ChunkSize))
+	link, err := importFile(ctx, dag, r, l, sr, len(opts.SelfRef))
 	if err != nil {
 		return nil, err
 	}
-	nd, err := balanced.Layout(db)
-	if err != nil {
-		return nil, err
-	}
-	if sr != nil && len(sr.offsets) > 0 {
-		nd, err = attachSelfRefs(nd, SelfRefs{Len: len(opts.SelfRef), Offsets: sr.offsets})
-		if err != nil {
-			return nil, err
-		}
-		if err := dag.Add(ctx, nd); err != nil {
-			return nil, err
-		}
-	}
-	return nd, nil
+	return storedFile{link}, nil
 }
 
 type progressReader struct {

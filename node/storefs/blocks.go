@@ -129,11 +129,24 @@ func (w *writer) fail(err error) {
 
 // put schedules block (c, data); data must not be modified afterwards.
 // The caller has already computed c from data (importer) or verified it.
-func (w *writer) put(c cid.Cid, data []byte) { w.putLinks(c, data, nil, false) }
+func (w *writer) put(c cid.Cid, data []byte) { w.putLinks(c, data, nil, false, nil) }
+
+// putOwned is put for a file leaf (no children) whose buffer the writer
+// hands back through release once it no longer needs the bytes.
+func (w *writer) putOwned(c cid.Cid, data []byte, release func()) {
+	w.putLinks(c, data, nil, true, release)
+}
 
 // putLinks is put with the block's children already known (the importer
-// has the decoded node), which saves decoding dag-pb blocks again.
-func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool) {
+// has the decoded node), which saves decoding dag-pb blocks again. release,
+// when set, is called once data is no longer needed.
+func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool, release func()) {
+	async := false
+	defer func() {
+		if !async && release != nil {
+			release()
+		}
+	}()
 	if _, ok := identityData(c); ok {
 		return
 	}
@@ -162,8 +175,15 @@ func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool
 	}
 	w.sem <- struct{}{}
 	w.wg.Add(1)
+	async = true
 	go func() {
-		defer func() { <-w.sem; w.wg.Done() }()
+		defer func() {
+			<-w.sem
+			if release != nil {
+				release()
+			}
+			w.wg.Done()
+		}()
 		tmp, err := w.s.writeTempBlock(data)
 		if err != nil {
 			w.fail(fmt.Errorf("block %s: %w", c, err))

@@ -125,6 +125,9 @@ func (d *importDAG) GetMany(ctx context.Context, cs []cid.Cid) <-chan *ipld.Node
 }
 
 func (d *importDAG) Add(ctx context.Context, nd ipld.Node) error {
+	if _, ok := nd.(storedFile); ok {
+		return nil // its blocks are queued already (the HAMT code re-adds children)
+	}
 	c := nd.Cid()
 	if c.Type() != cid.Raw {
 		d.mu.Lock()
@@ -137,7 +140,7 @@ func (d *importDAG) Add(ctx context.Context, nd ipld.Node) error {
 		for i, l := range links {
 			children[i] = l.Cid
 		}
-		d.w.putLinks(c, nd.RawData(), children, true)
+		d.w.putLinks(c, nd.RawData(), children, true, nil)
 	}
 	return nil
 }
