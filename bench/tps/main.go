@@ -17,7 +17,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -60,6 +62,9 @@ var (
 	portFlag     = flag.Int("port-base", 37600, "localnet port base")
 	commitFlag   = flag.String("timeout-commit", "1s", "CometBFT block time")
 	keepFlag     = flag.Bool("keep", false, "keep the localnet directory")
+	profFlag     = flag.String("cpuprofile", "", "write every node's CPU profile of each phase to DIR/<phase>-node<I>.pprof")
+	verboseFlag  = flag.Bool("v", false, "also show when node0 stored each block (consensus decided, before execution)")
+	profSecs     = flag.Int("profile-seconds", 12, "length of the -cpuprofile profiles from the start of a phase")
 )
 
 func main() {
@@ -100,7 +105,10 @@ func run() error {
 		return fmt.Errorf("build: %w", err)
 	}
 	b.env = append(os.Environ(), "LOCALNET_DIR="+filepath.Join(dir, "net"), "LOCALNET_PORT_BASE="+strconv.Itoa(*portFlag),
-		"LOCALNET_TIMEOUT_COMMIT="+*commitFlag, "LOCALNET_CHAIN_ID="+b.chainID, "BUILDCHAIND="+b.bin)
+		"LOCALNET_TIMEOUT_COMMIT="+*commitFlag, "LOCALNET_CHAIN_ID="+b.chainID, "BUILDCHAIND="+b.bin,
+		// The bench registers its own build validators; builder sidecars would only compete
+		// with the authorities for this machine's CPUs.
+		"LOCALNET_BUILDERS=0")
 	fmt.Printf("starting a %d-authority localnet...\n", *nodesFlag)
 	if out, err := b.script("start", strconv.Itoa(*nodesFlag)); err != nil {
 		return fmt.Errorf("localnet start: %w\n%s", err, out)
@@ -368,34 +376,6 @@ func (b *bench) sendAndWait(k cryptotypes.PrivKey, msg sdk.Msg, gas uint64) erro
 	return fmt.Errorf("tx %s not committed", hash)
 }
 
-type blockMeta struct {
-	Header struct {
-		Height string    `json:"height"`
-		Time   time.Time `json:"time"`
-	} `json:"header"`
-	NumTxs string `json:"num_txs"`
-}
-
-func (b *bench) blocks(from, to int64) (map[int64]blockMeta, error) {
-	out := map[int64]blockMeta{}
-	for lo := from; lo <= to; lo += 20 {
-		hi := min(lo+19, to)
-		var res struct {
-			Result struct {
-				BlockMetas []blockMeta `json:"block_metas"`
-			} `json:"result"`
-		}
-		if err := getJSON(fmt.Sprintf("%s/blockchain?minHeight=%d&maxHeight=%d", b.rpc(0), lo, hi), &res); err != nil {
-			return nil, err
-		}
-		for _, m := range res.Result.BlockMetas {
-			h, _ := strconv.ParseInt(m.Header.Height, 10, 64)
-			out[h] = m
-		}
-	}
-	return out, nil
-}
-
 // phase broadcasts every account's txs concurrently and returns the committed tx/s.
 func (b *bench) phase(name string, txs [][][]byte) (float64, error) {
 	fmt.Printf("\n== %s: %d accounts × %d txs\n", name, len(txs), len(txs[0]))
@@ -406,6 +386,13 @@ func (b *bench) phase(name string, txs [][][]byte) (float64, error) {
 		errs   []error
 		last   = make([]string, len(txs))
 	)
+	stopProf := b.profile(name)
+	defer stopProf()
+	watch, err := b.watchCommits()
+	if err != nil {
+		return 0, err
+	}
+	defer watch.close()
 	start := time.Now()
 	for i := range txs {
 		wg.Add(1)
@@ -430,28 +417,20 @@ func (b *bench) phase(name string, txs [][][]byte) (float64, error) {
 	wg.Wait()
 	fmt.Printf("broadcast %d txs in %.1fs (%d refused)\n", len(hashes), time.Since(start).Seconds(), len(errs))
 	// An account's txs commit in sequence order, so once every account's last tx is in a
-	// block, all are: that moment ends the measured interval (polled every 50 ms).
+	// committed block, all are: the commit of that block (as node0's app reports it, polled
+	// every 20 ms) ends the measured interval.
 	pending := map[string]bool{}
 	for _, h := range last {
 		if h != "" {
 			pending[h] = true
 		}
 	}
-	waitUntil := time.Now().Add(180 * time.Second)
-	for len(pending) > 0 {
-		for h := range pending {
-			if _, _, _, ok := b.committed(h); ok {
-				delete(pending, h)
-			}
-		}
-		if time.Now().After(waitUntil) {
-			return 0, fmt.Errorf("%s: %d accounts' txs not committed after 180s", name, len(pending))
-		}
-		if len(pending) > 0 {
-			time.Sleep(50 * time.Millisecond)
-		}
+	end, err := watch.untilCommitted(pending, 180*time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
 	}
-	elapsed := time.Since(start).Seconds()
+	elapsed := end.Sub(start).Seconds()
+	watch.printTimeline(start)
 	if len(errs) > 0 {
 		fmt.Printf("first refusal: %v\n", errs[0])
 	}
@@ -481,24 +460,222 @@ func (b *bench) phase(name string, txs [][][]byte) (float64, error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	metas, err := b.blocks(lo-1, hi)
-	if err != nil {
-		return 0, err
-	}
 	// Count our successful txs only (blocks also carry the proposer's VRF beacon). Under this
 	// load a few txs can fail with "account sequence mismatch" when gossip delivers an
 	// account's txs to the proposer out of order; they are reported and not counted.
 	n := len(hashes) - failed
 	tps := float64(n) / elapsed
-	var per []string
-	for h := lo; h <= hi; h++ {
-		per = append(per, metas[h].NumTxs)
-	}
 	fmt.Printf("committed %d successful txs (%d failed in DeliverTx) in blocks %d..%d, %.2fs from the first broadcast to the last commit: %.1f tx/s\n",
 		n, failed, lo, hi, elapsed, tps)
-	fmt.Printf("txs per block: %s\n", strings.Join(per, " "))
 	if failed*20 > len(hashes) {
 		return 0, fmt.Errorf("%s: %d of %d txs failed", name, failed, len(hashes))
 	}
 	return tps, nil
+}
+
+// profile starts fetching every node's CPU profile (CometBFT's pprof_laddr, which
+// localnet.sh sets to port +4) for -profile-seconds; the returned func waits for them.
+func (b *bench) profile(phase string) func() {
+	if *profFlag == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(*profFlag, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return func() {}
+	}
+	tag := strings.Fields(phase)[0]
+	var wg sync.WaitGroup
+	for i := 0; i < *nodesFlag; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", *portFlag+10*i+4, *profSecs)
+			resp, err := http.Get(url)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "profile:", err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(*profFlag, fmt.Sprintf("%s-node%d.pprof", tag, i)))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "profile:", err)
+				return
+			}
+			defer f.Close()
+			if _, err := f.ReadFrom(resp.Body); err != nil {
+				fmt.Fprintln(os.Stderr, "profile:", err)
+			}
+		}(i)
+	}
+	return wg.Wait
+}
+
+// commitWatch records when node0's application committed each height (ABCI Info's
+// last_block_height, polled every 20 ms: one cheap request, so the measuring client takes
+// almost no CPU from the nodes it measures).
+type commitWatch struct {
+	b      *bench
+	mu     sync.Mutex
+	first  int64 // the height committed when the watch started
+	latest int64
+	seen   map[int64]time.Time
+	// decided: when node0's block store had the height (consensus done, before execution).
+	decided map[int64]time.Time
+	stored  int64
+	txs     map[int64]int
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func (b *bench) appHeight() (int64, error) {
+	var out struct {
+		Result struct {
+			Response struct {
+				LastBlockHeight string `json:"last_block_height"`
+			} `json:"response"`
+		} `json:"result"`
+	}
+	if err := getJSON(b.rpc(0)+"/abci_info", &out); err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(out.Result.Response.LastBlockHeight, 10, 64)
+}
+
+func (b *bench) watchCommits() (*commitWatch, error) {
+	h, err := b.appHeight()
+	if err != nil {
+		return nil, err
+	}
+	w := &commitWatch{b: b, first: h, latest: h, seen: map[int64]time.Time{}, decided: map[int64]time.Time{}, stored: h, txs: map[int64]int{}, done: make(chan struct{})}
+	// Separate pollers: ABCI Info waits for the app (CometBFT's local client serialises every
+	// ABCI call), /status does not.
+	w.poll(func(now time.Time) {
+		h, err := b.appHeight()
+		if err != nil {
+			return
+		}
+		w.mu.Lock()
+		for ; w.latest < h; w.latest++ {
+			w.seen[w.latest+1] = now
+		}
+		w.mu.Unlock()
+	})
+	if *verboseFlag {
+		w.poll(func(now time.Time) {
+			var st struct {
+				Result struct {
+					SyncInfo struct {
+						LatestBlockHeight string `json:"latest_block_height"`
+					} `json:"sync_info"`
+				} `json:"result"`
+			}
+			if getJSON(b.rpc(0)+"/status", &st) != nil {
+				return
+			}
+			sh, _ := strconv.ParseInt(st.Result.SyncInfo.LatestBlockHeight, 10, 64)
+			w.mu.Lock()
+			for ; w.stored < sh; w.stored++ {
+				w.decided[w.stored+1] = now
+			}
+			w.mu.Unlock()
+		})
+	}
+	return w, nil
+}
+
+// poll calls fn every 20 ms with the time the poll started, until close.
+func (w *commitWatch) poll(fn func(time.Time)) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case now := <-t.C:
+				fn(now)
+			}
+		}
+	}()
+}
+
+func (w *commitWatch) close() {
+	close(w.done)
+	w.wg.Wait()
+}
+
+// untilCommitted waits until every hash in pending is in a committed block and returns when
+// that block was committed.
+func (w *commitWatch) untilCommitted(pending map[string]bool, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	next := w.first + 1
+	for {
+		w.mu.Lock()
+		latest := w.latest
+		w.mu.Unlock()
+		for ; next <= latest; next++ {
+			hashes, err := w.b.blockTxHashes(next)
+			if err != nil {
+				return time.Time{}, err
+			}
+			w.mu.Lock()
+			w.txs[next] = len(hashes)
+			at := w.seen[next]
+			w.mu.Unlock()
+			for _, h := range hashes {
+				delete(pending, h)
+			}
+			if len(pending) == 0 {
+				return at, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("%d accounts' txs not committed after %s", len(pending), timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// printTimeline shows when each block of the phase was committed and how many txs it had.
+func (w *commitWatch) printTimeline(start time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var parts []string
+	for h := w.first + 1; ; h++ {
+		n, ok := w.txs[h]
+		if !ok {
+			break
+		}
+		p := fmt.Sprintf("%d:%d@%.2fs", h, n, w.seen[h].Sub(start).Seconds())
+		if d, ok := w.decided[h]; ok {
+			p += fmt.Sprintf("(decided@%.2fs)", d.Sub(start).Seconds())
+		}
+		parts = append(parts, p)
+	}
+	fmt.Printf("blocks (height:txs@commit time): %s\n", strings.Join(parts, " "))
+}
+
+// blockTxHashes returns the hashes (upper-case hex, as broadcast_tx_sync reports them) of
+// the txs in block h.
+func (b *bench) blockTxHashes(h int64) ([]string, error) {
+	var out struct {
+		Result struct {
+			Block struct {
+				Data struct {
+					Txs [][]byte `json:"txs"`
+				} `json:"data"`
+			} `json:"block"`
+		} `json:"result"`
+	}
+	if err := getJSON(fmt.Sprintf("%s/block?height=%d", b.rpc(0), h), &out); err != nil {
+		return nil, err
+	}
+	hashes := make([]string, len(out.Result.Block.Data.Txs))
+	for i, tx := range out.Result.Block.Data.Txs {
+		sum := sha256.Sum256(tx)
+		hashes[i] = strings.ToUpper(hex.EncodeToString(sum[:]))
+	}
+	return hashes, nil
 }

@@ -6,8 +6,10 @@ import (
 
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
+	sdkmath "cosmossdk.io/math"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/buildchain/buildchain/x/claims/game"
 	"github.com/buildchain/buildchain/x/claims/types"
@@ -187,9 +189,48 @@ func (k Keeper) decideAfterAgreement(ctx context.Context, c types.Claim) (game.D
 	return game.AfterAgreement(rules(params), c.Round, game.ContinueSeed(rnd, c.Id, c.Round))
 }
 
-// EndBlocker times out late assignments (penalising and jailing their validators) and then
+// addBlockFee notes a claim fee the module account received in this block.
+func (k Keeper) addBlockFee(ctx context.Context, fee sdk.Coin) error {
+	sum, err := k.BlockFees.Get(ctx, fee.Denom)
+	if errors.Is(err, collections.ErrNotFound) {
+		sum = fee.Amount
+	} else if err != nil {
+		return err
+	} else {
+		sum = sum.Add(fee.Amount)
+	}
+	return k.BlockFees.Set(ctx, fee.Denom, sum)
+}
+
+// PendingBlockFees returns the claim fees of this block not yet forwarded (the module account
+// holds them next to the locked deposits until EndBlock).
+func (k Keeper) PendingBlockFees(ctx context.Context) (sdk.Coins, error) {
+	fees := sdk.NewCoins()
+	err := k.BlockFees.Walk(ctx, nil, func(denom string, amt sdkmath.Int) (bool, error) {
+		fees = fees.Add(sdk.NewCoin(denom, amt))
+		return false, nil
+	})
+	return fees, err
+}
+
+// forwardBlockFees pays the block's claim fees to the fee collector in one transfer.
+func (k Keeper) forwardBlockFees(ctx context.Context) error {
+	fees, err := k.PendingBlockFees(ctx)
+	if err != nil || fees.IsZero() {
+		return err
+	}
+	if err := k.BlockFees.Clear(ctx, nil); err != nil {
+		return err
+	}
+	return k.bank.SendCoinsFromModuleToModule(ctx, types.ModuleName, authtypes.FeeCollectorName, fees)
+}
+
+// EndBlocker forwards the block's claim fees, times out late assignments (penalising and jailing their validators) and then
 // assigns a validator to every PENDING claim, using this block's randomness.
 func (k Keeper) EndBlocker(ctx context.Context) error {
+	if err := k.forwardBlockFees(ctx); err != nil {
+		return errorsmod.Wrap(err, "forwarding claim fees")
+	}
 	if err := k.timeouts(ctx); err != nil {
 		return errorsmod.Wrap(err, "timing out assignments")
 	}
@@ -370,10 +411,15 @@ func (k Keeper) assignOne(ctx context.Context, id uint64, params types.Params, r
 			return err
 		}
 	}
-	return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimAssigned{
+	ev, err := (&types.EventClaimAssigned{
 		ClaimId: c.Id, Round: c.Round, Validator: a.Validator, DerivationCid: c.DerivationCid,
 		System: c.System, DeadlineHeight: a.DeadlineHeight,
-	})
+	}).ToEvent()
+	if err != nil {
+		return err
+	}
+	sdk.UnwrapSDKContext(ctx).EventManager().EmitEvent(ev)
+	return nil
 }
 
 // noCandidate handles a PENDING claim nobody can build: if it already has min_rounds agreeing

@@ -7,6 +7,7 @@ import (
 	"cosmossdk.io/collections"
 	corestore "cosmossdk.io/core/store"
 	"cosmossdk.io/log"
+	sdkmath "cosmossdk.io/math"
 
 	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
@@ -40,6 +41,8 @@ type Keeper struct {
 	Pending         collections.KeySet[uint64]
 	Deadlines       collections.KeySet[collections.Pair[int64, uint64]]
 	Verified        collections.Map[string, uint64]
+	// BlockFees: claim fees paid in this block (denom → amount), forwarded in EndBlock.
+	BlockFees collections.Map[string, sdkmath.Int]
 }
 
 type hooksHolder struct{ h types.ClaimsHooks }
@@ -72,7 +75,8 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, aut
 		Pending:         collections.NewKeySet(sb, types.PendingKey, "pending", collections.Uint64Key),
 		Deadlines: collections.NewKeySet(sb, types.DeadlinesKey, "deadlines",
 			collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
-		Verified: collections.NewMap(sb, types.VerifiedKey, "verified", collections.StringKey, collections.Uint64Value),
+		Verified:  collections.NewMap(sb, types.VerifiedKey, "verified", collections.StringKey, collections.Uint64Value),
+		BlockFees: collections.NewMap(sb, types.BlockFeesKey, "block_fees", collections.StringKey, sdk.IntValue),
 	}
 	schema, err := sb.Build()
 	if err != nil {

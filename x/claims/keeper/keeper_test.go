@@ -39,6 +39,8 @@ var (
 	minBond  = valtypes.DefaultMinBond.Amount.Int64()
 	deposit  = types.DefaultMinDeposit
 	fee      = types.DefaultClaimFee
+
+	feeCollector = authtypes.NewModuleAddress(authtypes.FeeCollectorName)
 )
 
 // recorder records hook calls.
@@ -143,13 +145,19 @@ func TestSubmitAssignAgreeValid(t *testing.T) {
 	c := e.claim(t, id)
 	require.Equal(t, types.CLAIM_STATUS_PENDING, c.Status)
 	require.True(t, c.DepositLocked)
-	require.Equal(t, deposit, e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), denom))
-	require.Equal(t, fee, e.Bank.GetBalance(e.Ctx, authtypes.NewModuleAddress(authtypes.FeeCollectorName), denom))
+	// The fee leaves the publisher with the deposit; the module holds it until EndBlock.
+	require.Equal(t, deposit.Add(fee), e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), denom))
+	require.True(t, e.Bank.GetBalance(e.Ctx, feeCollector, denom).IsZero())
 	require.Equal(t, ubct(1_000_000_000).Sub(deposit).Sub(fee), e.Bank.GetBalance(e.Ctx, e.publisher, denom))
 	e.CheckInvariants(t)
 
 	require.Contains(t, eventTypes(e), "buildchain.claims.v1.EventClaimSubmitted")
-	e.EndBlock(t) // PENDING → ASSIGNED(1)
+	e.EndBlock(t) // PENDING → ASSIGNED(1); the fee goes to the fee collector
+	require.Equal(t, deposit, e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), denom))
+	require.Equal(t, fee, e.Bank.GetBalance(e.Ctx, feeCollector, denom))
+	fees, err := e.Claims.PendingBlockFees(e.Ctx)
+	require.NoError(t, err)
+	require.True(t, fees.IsZero(), "forwarded fees are forgotten: %s", fees)
 	require.Contains(t, eventTypes(e), "buildchain.claims.v1.EventClaimAssigned")
 	a := e.assigned(t, id)
 	require.Equal(t, uint32(1), a.Round)

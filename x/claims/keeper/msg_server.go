@@ -7,8 +7,6 @@ import (
 	errorsmod "cosmossdk.io/errors"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
-	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
-	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/buildchain/buildchain/x/claims/types"
 )
@@ -34,8 +32,10 @@ func (m msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams)
 	return &types.MsgUpdateParamsResponse{}, nil
 }
 
-// SubmitClaim pays claim_fee to the fee collector, locks the deposit and queues the claim
-// for assignment at the end of the block.
+// SubmitClaim takes claim_fee and the deposit from the publisher in one transfer to the module
+// account (the deposit stays locked there; the fee is forwarded to the fee collector with the
+// rest of the block's claim fees in EndBlock, so distribution sees it at the next BeginBlock
+// as if it had been paid directly) and queues the claim for assignment at the end of the block.
 func (m msgServer) SubmitClaim(ctx context.Context, msg *types.MsgSubmitClaim) (*types.MsgSubmitClaimResponse, error) {
 	if err := msg.ValidateBasic(); err != nil {
 		return nil, err
@@ -51,18 +51,16 @@ func (m msgServer) SubmitClaim(ctx context.Context, msg *types.MsgSubmitClaim) (
 		return nil, errorsmod.Wrapf(types.ErrInsufficientDepos, "deposit %s is below min_deposit %s", msg.Deposit, params.MinDeposit)
 	}
 	pub, _ := sdk.AccAddressFromBech32(msg.Publisher)
-	// Check both amounts up front so the error names the total the publisher needs.
+	// One transfer: bank checks the spendable balance against the total (an insufficient
+	// balance fails with sdkerrors.ErrInsufficientFunds naming both amounts).
 	need := sdk.NewCoins(msg.Deposit).Add(params.ClaimFee)
-	if have := m.k.bank.SpendableCoins(ctx, pub); !have.IsAllGTE(need) {
-		return nil, errorsmod.Wrapf(sdkerrors.ErrInsufficientFunds, "need %s (deposit + claim fee), have %s", need, have)
+	if err := m.k.bank.SendCoinsFromAccountToModule(ctx, pub, types.ModuleName, need); err != nil {
+		return nil, errorsmod.Wrapf(err, "locking deposit + claim fee %s", need)
 	}
 	if params.ClaimFee.IsPositive() {
-		if err := m.k.bank.SendCoinsFromAccountToModule(ctx, pub, authtypes.FeeCollectorName, sdk.NewCoins(params.ClaimFee)); err != nil {
-			return nil, errorsmod.Wrap(err, "paying claim fee")
+		if err := m.k.addBlockFee(ctx, params.ClaimFee); err != nil {
+			return nil, err
 		}
-	}
-	if err := m.k.bank.SendCoinsFromAccountToModule(ctx, pub, types.ModuleName, sdk.NewCoins(msg.Deposit)); err != nil {
-		return nil, errorsmod.Wrap(err, "locking deposit")
 	}
 	id, err := m.k.NextClaimID.Next(ctx)
 	if err != nil {
@@ -80,9 +78,14 @@ func (m msgServer) SubmitClaim(ctx context.Context, msg *types.MsgSubmitClaim) (
 	if err := m.k.Pending.Set(ctx, id); err != nil {
 		return nil, err
 	}
-	return &types.MsgSubmitClaimResponse{ClaimId: id}, sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimSubmitted{
+	ev, err := (&types.EventClaimSubmitted{
 		ClaimId: id, Publisher: c.Publisher, DerivationCid: c.DerivationCid, OutputCid: c.OutputCid, System: c.System, Deposit: c.Deposit,
-	})
+	}).ToEvent()
+	if err != nil {
+		return nil, err
+	}
+	sdk.UnwrapSDKContext(ctx).EventManager().EmitEvent(ev)
+	return &types.MsgSubmitClaimResponse{ClaimId: id}, nil
 }
 
 // indexNew stores a claim with its permanent indexes.

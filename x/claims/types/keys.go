@@ -34,4 +34,8 @@ var (
 	DeadlinesKey = collections.NewPrefix(9)
 	// VerifiedKey maps derivation CID → id of the first claim about it that became VALID.
 	VerifiedKey = collections.NewPrefix(10)
+	// BlockFeesKey maps denom → claim fees paid in the current block, held by the module
+	// account until EndBlock forwards them to the fee collector in one transfer (empty
+	// between blocks).
+	BlockFeesKey = collections.NewPrefix(11)
 )
