@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"testing"
 
@@ -162,6 +163,10 @@ func TestFileLayoutMatchesBoxo(t *testing.T) {
 // TestFileImportReadError: a failing reader mid-file aborts the add with
 // its error and leaves no block behind.
 func TestFileImportReadError(t *testing.T) {
+	// Background syncs run during this add (every 64 KiB here): they make
+	// temp files durable but must not publish any block of a failed add.
+	defer func(old int64) { syncEvery = old }(syncEvery)
+	syncEvery = 64 << 10
 	s := openTestStore(t)
 	before, err := s.AllBlocks()
 	if err != nil {
@@ -178,6 +183,26 @@ func TestFileImportReadError(t *testing.T) {
 	}
 	if len(after) != len(before) {
 		t.Fatalf("a failed add left %d blocks (had %d)", len(after), len(before))
+	}
+	if tmps, _ := os.ReadDir(filepath.Join(s.Root(), "tmp")); len(tmps) != 0 {
+		t.Fatalf("a failed add left %d temp files", len(tmps))
+	}
+	// The same bytes then add fine, across several background syncs.
+	data := make([]byte, 5*ChunkSize+77)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	c, err := s.AddReader(context.Background(), bytes.NewReader(data), 0, AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := s.Cat(context.Background(), c, "", &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatal("read back differs")
 	}
 }
 
