@@ -317,12 +317,10 @@ func (s *Store) writeTempBlock(data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", tmp, err)
 	}
+	// No sync_file_range per block: the writer's background syncfs every
+	// syncEvery bytes starts the writeback in large merged batches, which
+	// measured 0.8-1 CPU-s/GiB cheaper than one small writeback per block.
 	err = writeFull(fd, data)
-	if err == nil {
-		// Start writeback now so the disk works while the importer
-		// hashes; the durable sync later has little left to do.
-		_ = unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
-	}
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
