@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"runtime/pprof"
 	"syscall"
 	"testing"
 	"time"
@@ -13,8 +15,10 @@ import (
 	cmtdb "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
+	blockidx "github.com/cometbft/cometbft/state/indexer/block/kv"
 	"github.com/cometbft/cometbft/state/txindex"
 	"github.com/cometbft/cometbft/state/txindex/kv"
+	cmttypes "github.com/cometbft/cometbft/types"
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/ipfs/go-cid"
 
@@ -41,9 +45,10 @@ type blockEnv struct {
 	sink    sdk.AccAddress
 	height  int64
 	chainID string
-	// index is CometBFT's kv tx indexer on goleveldb, as a node with the default
-	// tx_index.indexer = "kv" runs it after every block.
-	index *kv.TxIndex
+	// index and blockIndex are CometBFT's kv indexers on goleveldb, as a node with the
+	// default tx_index.indexer = "kv" runs them after every block.
+	index      *kv.TxIndex
+	blockIndex *blockidx.BlockerIndexer
 }
 
 func newBlockEnv(tb testing.TB, accounts int) *blockEnv {
@@ -60,7 +65,7 @@ func newBlockEnv(tb testing.TB, accounts int) *blockEnv {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { idb.Close() })
-	e := &blockEnv{app: a, chainID: chainID, index: kv.NewTxIndex(idb)}
+	e := &blockEnv{app: a, chainID: chainID, index: kv.NewTxIndex(idb), blockIndex: blockidx.New(cmtdb.NewPrefixDB(idb, []byte("block_events")))}
 	var accs []authtypes.GenesisAccount
 	var bals []banktypes.Balance
 	fund := func(k *secp256k1.PrivKey) {
@@ -122,7 +127,7 @@ func (c *costs) add(o costs) {
 func (c costs) total() time.Duration { return c.check + c.finalize + c.index }
 
 // block runs (and measures in CPU time) what every node does with a block's txs: CheckTx of each (when it reached the
-// mempool), FinalizeBlock and Commit, then the tx indexer.
+// mempool), FinalizeBlock and Commit, then the tx and block-event indexers.
 func (e *blockEnv) block(tb testing.TB, txs [][]byte) costs {
 	tb.Helper()
 	var c costs
@@ -146,6 +151,9 @@ func (e *blockEnv) block(tb testing.TB, txs [][]byte) costs {
 		}
 	}
 	if err := e.index.AddBatch(batch); err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.blockIndex.Index(cmttypes.EventDataNewBlockEvents{Height: height, Events: res.Events, NumTxs: int64(len(txs))}); err != nil {
 		tb.Fatal(err)
 	}
 	c.index = cpuTime(tb) - start
@@ -220,7 +228,7 @@ func (e *blockEnv) signBlock(tb testing.TB, claims bool, perAccount int, rng *ra
 }
 
 // BenchmarkNodeWork measures the work each node of the localnet bench does per tx: CheckTx
-// when the tx enters its mempool, FinalizeBlock + Commit, and CometBFT's kv tx indexer, for a
+// when the tx enters its mempool, FinalizeBlock + Commit, and CometBFT's kv indexers, for a
 // block of bank sends and one of claim submissions (same senders, same block size). It reports
 // per-tx costs by stage and the ratio of the totals (sends' time ÷ claims' time, i.e.
 // claims/s ÷ sends/s as bench/tps prints it when the nodes are CPU-bound). Consensus, gossip
@@ -238,8 +246,9 @@ func BenchmarkNodeWork(b *testing.B) {
 		sends := e.signBlock(b, false, perAccount, rng)
 		claims := e.signBlock(b, true, perAccount, rng)
 		b.StartTimer()
-		send.add(e.block(b, sends))
-		claim.add(e.block(b, claims))
+		// Labelled, so a -cpuprofile can be split by kind (pprof -tagfocus kind=claim).
+		pprof.Do(context.Background(), pprof.Labels("kind", "send"), func(context.Context) { send.add(e.block(b, sends)) })
+		pprof.Do(context.Background(), pprof.Labels("kind", "claim"), func(context.Context) { claim.add(e.block(b, claims)) })
 	}
 	n := float64(b.N * accounts * perAccount)
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / n }
@@ -250,7 +259,7 @@ func BenchmarkNodeWork(b *testing.B) {
 		name string
 		c    costs
 	}{{"send ", send}, {"claim", claim}} {
-		fmt.Printf("%s per tx: CheckTx %4.0f µs, FinalizeBlock+Commit %4.0f µs, indexer %4.0f µs: total %4.0f µs\n",
+		fmt.Printf("%s per tx: CheckTx %4.0f µs, FinalizeBlock+Commit %4.0f µs, indexers %4.0f µs: total %4.0f µs\n",
 			r.name, us(r.c.check), us(r.c.finalize), us(r.c.index), us(r.c.total()))
 	}
 	fmt.Printf("claim throughput ÷ send throughput (CPU-bound node) = %.2f\n", float64(send.total())/float64(claim.total()))

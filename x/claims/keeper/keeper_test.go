@@ -611,3 +611,67 @@ func TestEndBlockIsolatesAFailingClaim(t *testing.T) {
 	require.True(t, e.claim(t, 2).DepositLocked)
 	e.CheckInvariants(t)
 }
+
+// The claim fees of a block's submissions leave each publisher with the deposit (one transfer)
+// and reach the fee collector together at EndBlock; the invariant holds in between, a failed
+// submission adds no fee, and a fee in another denom than the deposit is forwarded too.
+func TestClaimFeesForwardedAtEndBlock(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	for i := 0; i < 3; i++ {
+		e.submit(t)
+		e.CheckInvariants(t)
+	}
+	poor := vt.Addr(201)
+	e.Bank.Fund(poor, sdk.NewCoins(deposit)) // the deposit but not the fee
+	e.expectNoChange(t, sdkerrors.ErrInsufficientFunds, func() error {
+		_, err := e.ClaimMsgs.SubmitClaim(e.Ctx, &types.MsgSubmitClaim{
+			Publisher: poor.String(), DerivationCid: drv, OutputCid: out, System: "x86_64-linux", Deposit: deposit,
+		})
+		return err
+	})
+	require.Equal(t, deposit, e.Bank.GetBalance(e.Ctx, poor, denom), "nothing taken from the failed publisher")
+	fees, err := e.Claims.PendingBlockFees(e.Ctx)
+	require.NoError(t, err)
+	require.Equal(t, sdk.NewCoins(ubct(3*fee.Amount.Int64())), fees)
+	require.Equal(t, ubct(3*(deposit.Amount.Int64()+fee.Amount.Int64())), e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), denom))
+	require.True(t, e.Bank.GetBalance(e.Ctx, feeCollector, denom).IsZero())
+
+	e.NextBlock(t, nil)
+	require.Equal(t, ubct(3*fee.Amount.Int64()), e.Bank.GetBalance(e.Ctx, feeCollector, denom))
+	require.Equal(t, ubct(3*deposit.Amount.Int64()), e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), denom))
+	fees, err = e.Claims.PendingBlockFees(e.Ctx)
+	require.NoError(t, err)
+	require.True(t, fees.IsZero())
+	e.CheckInvariants(t)
+
+	// A block without claims moves nothing.
+	e.NextBlock(t, nil)
+	require.Equal(t, ubct(3*fee.Amount.Int64()), e.Bank.GetBalance(e.Ctx, feeCollector, denom))
+
+	// A fee in another denom is taken and forwarded as well.
+	p, err := e.Claims.Params.Get(e.Ctx)
+	require.NoError(t, err)
+	p.ClaimFee = sdk.NewInt64Coin("uother", 7)
+	_, err = e.ClaimMsgs.UpdateParams(e.Ctx, &types.MsgUpdateParams{Authority: e.Authority.String(), Params: p})
+	require.NoError(t, err)
+	e.Bank.Fund(e.publisher, sdk.NewCoins(sdk.NewInt64Coin("uother", 17)))
+	e.submit(t)
+	e.submit(t)
+	require.Equal(t, int64(14), e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), "uother").Amount.Int64())
+	e.CheckInvariants(t)
+	e.NextBlock(t, nil)
+	require.Equal(t, int64(14), e.Bank.GetBalance(e.Ctx, feeCollector, "uother").Amount.Int64())
+	require.True(t, e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), "uother").IsZero())
+	require.Equal(t, int64(3), e.Bank.GetBalance(e.Ctx, e.publisher, "uother").Amount.Int64())
+	e.CheckInvariants(t)
+
+	// A zero fee records nothing.
+	p.ClaimFee = sdk.NewInt64Coin(denom, 0)
+	_, err = e.ClaimMsgs.UpdateParams(e.Ctx, &types.MsgUpdateParams{Authority: e.Authority.String(), Params: p})
+	require.NoError(t, err)
+	e.submit(t)
+	fees, err = e.Claims.PendingBlockFees(e.Ctx)
+	require.NoError(t, err)
+	require.True(t, fees.IsZero())
+	e.CheckInvariants(t)
+}
