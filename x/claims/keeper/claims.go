@@ -213,24 +213,32 @@ func (k Keeper) PendingBlockFees(ctx context.Context) (sdk.Coins, error) {
 	return fees, err
 }
 
-// forwardBlockFees pays the block's claim fees to the fee collector in one transfer.
-func (k Keeper) forwardBlockFees(ctx context.Context) error {
+// forwardBlockFees pays the block's claim fees to the fee collector in one transfer. Only a
+// bug (the module account not holding them) can make that fail: then the fees stay recorded
+// for the next block and the failure is logged, rather than halting the chain.
+func (k Keeper) forwardBlockFees(ctx context.Context) {
 	fees, err := k.PendingBlockFees(ctx)
-	if err != nil || fees.IsZero() {
-		return err
+	if err == nil && fees.IsZero() {
+		return
 	}
-	if err := k.BlockFees.Clear(ctx, nil); err != nil {
-		return err
+	cctx, write := sdk.UnwrapSDKContext(ctx).CacheContext()
+	if err == nil {
+		err = k.BlockFees.Clear(cctx, nil)
 	}
-	return k.bank.SendCoinsFromModuleToModule(ctx, types.ModuleName, authtypes.FeeCollectorName, fees)
+	if err == nil {
+		err = k.bank.SendCoinsFromModuleToModule(cctx, types.ModuleName, authtypes.FeeCollectorName, fees)
+	}
+	if err != nil {
+		k.logger(ctx).Error("forwarding claim fees failed; will retry next block", "fees", fees, "err", err)
+		return
+	}
+	write()
 }
 
 // EndBlocker forwards the block's claim fees, times out late assignments (penalising and jailing their validators) and then
 // assigns a validator to every PENDING claim, using this block's randomness.
 func (k Keeper) EndBlocker(ctx context.Context) error {
-	if err := k.forwardBlockFees(ctx); err != nil {
-		return errorsmod.Wrap(err, "forwarding claim fees")
-	}
+	k.forwardBlockFees(ctx)
 	if err := k.timeouts(ctx); err != nil {
 		return errorsmod.Wrap(err, "timing out assignments")
 	}
