@@ -240,50 +240,46 @@ func pinFlags(cmd *cobra.Command, u, p *string) {
 }
 
 func pinAddCmd() *cobra.Command {
+	return pinChangeCmd("add CID...", "Pin roots (their whole closure must be present)", "pinned",
+		func(s *storefs.Store, user, prog string, c cid.Cid, rest string) error {
+			if rest != "" {
+				return fmt.Errorf("pin add %s/%s: pin a CID, not a path inside one", c, rest)
+			}
+			if _, err := s.Closure(c); err != nil {
+				return fmt.Errorf("pin add %s: incomplete content: %w", c, err)
+			}
+			return s.Pin(user, prog, c)
+		})
+}
+
+func pinRmCmd() *cobra.Command {
+	return pinChangeCmd("rm CID...", "Remove pins", "unpinned",
+		func(s *storefs.Store, user, prog string, c cid.Cid, _ string) error {
+			return s.Unpin(user, prog, c)
+		})
+}
+
+// pinChangeCmd is pin add and pin rm: every argument is parsed before any
+// pin changes, so a malformed CID among several changes nothing.
+func pinChangeCmd(use, short, done string, apply func(s *storefs.Store, user, prog string, c cid.Cid, rest string) error) *cobra.Command {
 	var u, p string
 	cmd := &cobra.Command{
-		Use:   "add CID...",
-		Short: "Pin roots (their whole closure must be present)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
+			type target struct {
+				c    cid.Cid
+				rest string
 			}
-			defer s.Close()
-			if u == "" {
-				u = storefs.CurrentUser()
-			}
-			for _, a := range args {
+			targets := make([]target, len(args))
+			for i, a := range args {
 				c, rest, err := parseArg(a)
 				if err != nil {
 					return err
 				}
-				if rest != "" {
-					return fmt.Errorf("pin add %q: pin a CID, not a path inside one", a)
-				}
-				if _, err := s.Closure(c); err != nil {
-					return fmt.Errorf("pin add %s: incomplete content: %w", c, err)
-				}
-				if err := s.Pin(u, p, c); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "pinned %s for %s/%s\n", c, u, p)
+				targets[i] = target{c, rest}
 			}
-			return nil
-		},
-	}
-	pinFlags(cmd, &u, &p)
-	return cmd
-}
-
-func pinRmCmd() *cobra.Command {
-	var u, p string
-	cmd := &cobra.Command{
-		Use:   "rm CID...",
-		Short: "Remove pins",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := openStore(cmd)
 			if err != nil {
 				return err
@@ -292,15 +288,11 @@ func pinRmCmd() *cobra.Command {
 			if u == "" {
 				u = storefs.CurrentUser()
 			}
-			for _, a := range args {
-				c, _, err := parseArg(a)
-				if err != nil {
+			for _, t := range targets {
+				if err := apply(s, u, p, t.c, t.rest); err != nil {
 					return err
 				}
-				if err := s.Unpin(u, p, c); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "unpinned %s for %s/%s\n", c, u, p)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s for %s/%s\n", done, t.c, u, p)
 			}
 			return nil
 		},

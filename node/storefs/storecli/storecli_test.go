@@ -123,6 +123,13 @@ func TestCLIEndToEnd(t *testing.T) {
 	if out := mustRun(t, store, "gc"); !strings.Contains(out, "removed 0 blocks") {
 		t.Fatalf("gc with pin: %s", out)
 	}
+	// A malformed CID among several changes no pin.
+	if _, _, err := run(t, store, nil, "pin", "add", "--user", "carol", root, "not-a-cid"); err == nil {
+		t.Fatal("pin add with a malformed CID: no error")
+	}
+	if pins := mustRun(t, store, "pin", "ls"); strings.Contains(pins, "carol") {
+		t.Fatalf("a failed pin add pinned for carol:\n%s", pins)
+	}
 	mustRun(t, store, "pin", "add", "--user", "bob", "--prog", "demo", root)
 	mustRun(t, store, "pin", "rm", root)
 	if out := mustRun(t, store, "gc"); !strings.Contains(out, "removed 0 blocks") {
