@@ -112,7 +112,7 @@ func sortedKeys(m map[cid.Cid][]byte) []string {
 // leaves and with dag-pb leaves with and without a mode. Small chunks and
 // fan-out make the deep shapes cheap; the real parameters are checked too.
 func TestFileLayoutMatchesBoxo(t *testing.T) {
-	s := openTestStore(t)
+	s := openTemp(t)
 	rng := rand.New(rand.NewPCG(7, 11))
 	const ck, links = 16, 3
 	var sizes []int
@@ -167,7 +167,7 @@ func TestFileImportReadError(t *testing.T) {
 	// temp files durable but must not publish any block of a failed add.
 	defer func(old int64) { syncEvery = old }(syncEvery)
 	syncEvery = 64 << 10
-	s := openTestStore(t)
+	s := openTemp(t)
 	before, err := s.AllBlocks()
 	if err != nil {
 		t.Fatal(err)
@@ -218,14 +218,4 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	n := copy(p, f.data)
 	f.data = f.data[n:]
 	return n, nil
-}
-
-func openTestStore(t *testing.T) *Store {
-	t.Helper()
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
