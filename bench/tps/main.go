@@ -16,7 +16,8 @@
 // every 20 ms and reading each new block once, so the client takes almost no CPU from the
 // nodes). Results are checked; failed or dropped txs are reported and not counted. The
 // medians of the rounds are compared, so load from elsewhere and block-boundary luck hit both
-// kinds alike.
+// kinds alike. (A 2000-tx phase lasts ~5 s, 2-3 blocks: whether its last few txs make the
+// big block or wait a whole block time for the next moves one phase's figure by ±20 %.)
 //
 // Where the time goes (profiles: -cpuprofile DIR fetches every node's CPU profile per phase;
 // go test ./bench/tps -bench NodeWork splits one node's work per tx by stage): with 4 nodes on
@@ -33,7 +34,7 @@
 // libsecp256k1_sdk (cgo signature verification: 56 µs instead of 195 µs, twice per tx and
 // node) takes ~280 µs off every tx's ~0.7-1 ms per node, for both kinds.
 //
-// Usage: go run ./bench/tps [-nodes 4] [-accounts 40] [-txs 50] [-rounds 3] [-port-base 37600]
+// Usage: go run ./bench/tps [-nodes 4] [-accounts 40] [-txs 50] [-rounds 5] [-port-base 37600]
 // [-timeout-commit 1s] [-tags BUILD_TAGS] [-cpuprofile DIR] [-v] [-keep]
 package main
 
@@ -85,7 +86,7 @@ var (
 	portFlag     = flag.Int("port-base", 37600, "localnet port base")
 	commitFlag   = flag.String("timeout-commit", "1s", "CometBFT block time")
 	keepFlag     = flag.Bool("keep", false, "keep the localnet directory")
-	roundsFlag   = flag.Int("rounds", 3, "alternating bank/claim rounds; the medians are compared")
+	roundsFlag   = flag.Int("rounds", 5, "alternating bank/claim rounds; the medians are compared")
 	tagsFlag     = flag.String("tags", "", "extra go build -tags for buildchaind (e.g. libsecp256k1_sdk: cgo signature verification)")
 	profFlag     = flag.String("cpuprofile", "", "write every node's CPU profile of each phase to DIR/r<round>-<kind>-node<I>.pprof")
 	verboseFlag  = flag.Bool("v", false, "also show when node0 stored each block (consensus decided, before execution)")
