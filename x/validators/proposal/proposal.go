@@ -1,10 +1,13 @@
 package proposal
 
 import (
+	"sort"
+
 	"cosmossdk.io/log"
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	txtypes "github.com/cosmos/cosmos-sdk/types/tx"
 
 	"github.com/buildchain/buildchain/crypto/vrf"
 	"github.com/buildchain/buildchain/x/validators/keeper"
@@ -28,7 +31,8 @@ func NewHandler(k keeper.Keeper, key vrf.PrivateKey, prepare sdk.PrepareProposal
 	return &Handler{keeper: k, key: key, prepare: prepare, process: process, logger: logger.With("module", "vrf-beacon")}
 }
 
-// PrepareProposal adds the beacon as the first transaction when one is due.
+// PrepareProposal adds the beacon as the first transaction when one is due, and hands the
+// ordinary transactions to the inner handler with each sender's in sequence order.
 func (h *Handler) PrepareProposal() sdk.PrepareProposalHandler {
 	return func(ctx sdk.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
 		var beacon []byte
@@ -41,7 +45,7 @@ func (h *Handler) PrepareProposal() sdk.PrepareProposalHandler {
 			beacon = b
 		}
 		inner := *req
-		inner.Txs = withoutBeacons(req.Txs)
+		inner.Txs = inSequenceOrder(withoutBeacons(req.Txs))
 		inner.MaxTxBytes -= int64(len(beacon))
 		resp, err := h.prepare(ctx, &inner)
 		if err != nil {
@@ -96,4 +100,67 @@ func withoutBeacons(txs [][]byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// inSequenceOrder returns txs with each sender's transactions in increasing sequence order,
+// within the positions that sender's transactions hold; every other transaction keeps its
+// place. CometBFT 0.38's mempool can hold one sender's transactions out of order (CheckTx
+// results are appended to the mempool outside the ABCI lock, so when RPC and several peers
+// deliver a sender's consecutive txs concurrently, k+1 can land before k). Proposed as is,
+// tx k+1 fails its sequence check and the sender's later txs are evicted at recheck; sorted,
+// all of them go through. Only single-signer, ordered (not "unordered") txs with a public key
+// in their signer info are moved; anything that does not decode stays where it is.
+func inSequenceOrder(txs [][]byte) [][]byte {
+	senders := map[string][]int{} // sender's public key → positions of its txs
+	seqs := make([]uint64, len(txs))
+	for i, bz := range txs {
+		key, seq, ok := senderSequence(bz)
+		if !ok {
+			continue
+		}
+		seqs[i] = seq
+		senders[key] = append(senders[key], i)
+	}
+	var out [][]byte
+	// Each sender's positions are disjoint from the others', so the order in which senders
+	// are visited does not matter.
+	for _, pos := range senders {
+		if len(pos) < 2 || sort.SliceIsSorted(pos, func(a, b int) bool { return seqs[pos[a]] < seqs[pos[b]] }) {
+			continue
+		}
+		if out == nil {
+			out = append([][]byte(nil), txs...)
+		}
+		sorted := append([]int(nil), pos...)
+		sort.SliceStable(sorted, func(a, b int) bool { return seqs[sorted[a]] < seqs[sorted[b]] })
+		for j, p := range pos {
+			out[p] = txs[sorted[j]]
+		}
+	}
+	if out == nil {
+		return txs
+	}
+	return out
+}
+
+// senderSequence reads a tx's only signer (its public key, as encoded) and sequence without
+// decoding the messages.
+func senderSequence(bz []byte) (string, uint64, bool) {
+	var raw txtypes.TxRaw
+	if err := raw.Unmarshal(bz); err != nil {
+		return "", 0, false
+	}
+	var auth txtypes.AuthInfo
+	if err := auth.Unmarshal(raw.AuthInfoBytes); err != nil || len(auth.SignerInfos) != 1 {
+		return "", 0, false
+	}
+	si := auth.SignerInfos[0]
+	if si == nil || si.PublicKey == nil || len(si.PublicKey.Value) == 0 {
+		return "", 0, false
+	}
+	var body txtypes.TxBody
+	if err := body.Unmarshal(raw.BodyBytes); err != nil || body.Unordered {
+		return "", 0, false
+	}
+	return si.PublicKey.TypeUrl + "/" + string(si.PublicKey.Value), si.Sequence, true
 }
