@@ -28,7 +28,10 @@
 // a second bank transfer per claim (now one transfer of deposit + fee; the block's fees go to
 // the fee collector in one EndBlock transfer), reflective JSON encoding of the two per-claim
 // typed events (now built directly, byte-identical), builder sidecars sharing the CPUs, and
-// the bench's own /tx polling (800 requests/s against node0). A claim still writes ~8 new
+// the bench's own /tx polling (800 requests/s against node0). Both kinds also lost txs to
+// CometBFT 0.38 holding a sender's txs out of order in a mempool (tx k+1 failed, later ones
+// were evicted; claims more, as their longer blocks made more CheckTx calls race);
+// PrepareProposal now sorts each sender's txs by sequence. A claim still writes ~8 new
 // state entries (claim, its indexes, its assignment) and indexes ~2× a send's event
 // attributes, so it costs ~1.3× a send per node. Build option measured, not default: -tags
 // libsecp256k1_sdk (cgo signature verification: 56 µs instead of 195 µs, twice per tx and
@@ -545,10 +548,8 @@ func (b *bench) phase(name, tag string, txs [][][]byte) (float64, error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	// Count our successful txs only (blocks also carry the proposer's VRF beacon). Under this
-	// load a few txs can fail with "account sequence mismatch" (or be dropped) when a mempool
-	// holds an account's txs out of order (see untilCommitted); they are reported and not
-	// counted.
+	// Count our successful txs only (blocks also carry the proposer's VRF beacon). Failed or
+	// dropped txs (see untilCommitted) are reported and not counted.
 	n := len(hashes) - failed - dropped
 	tps := float64(n) / elapsed
 	fmt.Printf("committed %d successful txs (%d failed in DeliverTx) in blocks %d..%d, %.2fs from the first broadcast to the last commit: %.1f tx/s\n",
@@ -728,10 +729,11 @@ func (w *commitWatch) untilCommitted(pending map[string]bool, timeout time.Durat
 			return last, 0, nil
 		}
 		// A tx can also be dropped: CometBFT 0.38 may reorder one sender's txs in a mempool
-		// (CheckTx callbacks run outside the ABCI lock), so a proposer can include tx k+1
-		// before k; k+1 fails and the sender's later txs are evicted at recheck. Once every
-		// mempool is empty, whatever is not in a block up to the then committed height never
-		// will be.
+		// (CheckTx callbacks run outside the ABCI lock); had a proposer included tx k+1
+		// before k, k+1 would fail and the sender's later txs be evicted at recheck.
+		// (x/validators/proposal now sorts each sender's txs, so this should not happen.)
+		// Once every mempool is empty, whatever is not in a block up to the then committed
+		// height never will be.
 		if time.Since(lastMempoolCheck) > 250*time.Millisecond {
 			lastMempoolCheck = time.Now()
 			if empty, err := w.b.mempoolsEmpty(); err == nil && empty {
