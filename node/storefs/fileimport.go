@@ -318,10 +318,9 @@ func (fb *fileBuilder) storeLeaf(lb *leafBuf, root bool) (fileLink, error) {
 // protobuf encoders: UnixFS fields by number; the PBNode has no links, so
 // only its Data field.
 func encodeFileLeaf(lb *leafBuf, root bool, mode os.FileMode) ([]byte, uint64) {
-	var empty leafBuf
-	if lb == nil {
-		lb = &empty
-		lb.b = make([]byte, leafHeadroom+leafTailroom)
+	emptyFile := lb == nil
+	if emptyFile {
+		lb = &leafBuf{b: make([]byte, leafHeadroom+leafTailroom)}
 	}
 	n := uint64(lb.n)
 	start, end := leafHeadroom, leafHeadroom+lb.n
@@ -341,7 +340,7 @@ func encodeFileLeaf(lb *leafBuf, root bool, mode os.FileMode) ([]byte, uint64) {
 	var hdr [leafHeadroom]byte
 	h := protowire.AppendTag(hdr[:0], 1, protowire.VarintType)
 	h = protowire.AppendVarint(h, uint64(unixfs.TFile))
-	if lb != &empty {
+	if !emptyFile {
 		h = protowire.AppendTag(h, 2, protowire.BytesType)
 		h = protowire.AppendVarint(h, n)
 	}
