@@ -2,27 +2,14 @@ package simulation_test
 
 import (
 	"fmt"
-	"io"
-	"math/rand"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
-	"cosmossdk.io/log"
-	dbm "github.com/cosmos/cosmos-db"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cosmos/cosmos-sdk/baseapp"
-	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
 	sdk "github.com/cosmos/cosmos-sdk/types"
-	"github.com/cosmos/cosmos-sdk/types/module"
-	simtypes "github.com/cosmos/cosmos-sdk/types/simulation"
-	vestingtypes "github.com/cosmos/cosmos-sdk/x/auth/vesting/types"
-	"github.com/cosmos/cosmos-sdk/x/simulation"
 
 	"github.com/buildchain/buildchain/app"
+	"github.com/buildchain/buildchain/app/simtest"
 	bctkeeper "github.com/buildchain/buildchain/x/bct/keeper"
 	bcttypes "github.com/buildchain/buildchain/x/bct/types"
 	claimskeeper "github.com/buildchain/buildchain/x/claims/keeper"
@@ -43,72 +30,26 @@ func TestSimulateAllFourModules(t *testing.T) {
 		t.Skip("simulation: skipped with -short")
 	}
 	blocks := 520
-	// One seed keeps `make test` reasonable; BUILDCHAIN_SIM_SEEDS="7 42 99" runs more.
-	seeds := []int64{11}
-	if env := os.Getenv("BUILDCHAIN_SIM_SEEDS"); env != "" {
-		seeds = nil
-		for _, f := range strings.Fields(env) {
-			s, err := strconv.ParseInt(f, 10, 64)
-			require.NoError(t, err, "BUILDCHAIN_SIM_SEEDS")
-			seeds = append(seeds, s)
-		}
-	}
-	for _, seed := range seeds {
+	for _, seed := range simtest.Seeds(t, 11) {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) { simulate(t, seed, blocks) })
 	}
 }
 
 func simulate(t *testing.T, seed int64, blocks int) {
-	config := simtypes.Config{
-		ChainID: "buildchain-sim", Seed: seed, NumBlocks: blocks, BlockSize: 30, Commit: true,
-		InitialBlockHeight: 1, GenesisTime: time.Now().Unix(), DBBackend: "memdb", BlockMaxGas: -1,
-	}
-	a := app.New(log.NewNopLogger(), dbm.NewMemDB(), nil, true,
-		simtestutil.NewAppOptionsWithFlagHome(t.TempDir()), baseapp.SetChainID(config.ChainID))
-	// The app's auth simulation creates vesting accounts, whose types the app does not
-	// register otherwise.
-	vestingtypes.RegisterInterfaces(a.InterfaceRegistry())
-
-	simState := module.SimulationState{AppParams: make(simtypes.AppParams), Cdc: a.AppCodec(), TxConfig: a.TxConfig(), BondDenom: sdk.DefaultBondDenom}
-	var ops []simtypes.WeightedOperation
-	for _, name := range []string{valtypes.ModuleName, claimstypes.ModuleName, markettypes.ModuleName, bcttypes.ModuleName} {
-		ops = append(ops, a.ModuleManager.Modules[name].(module.AppModuleSimulation).WeightedOperations(simState)...)
-	}
-	invariants := map[string]sdk.Invariant{
-		"validators/bonded-balance": valkeeper.BondedBalanceInvariant(a.ValidatorsKeeper),
-		"claims/locked-deposits":    claimskeeper.LockedDepositsInvariant(a.ClaimsKeeper),
-		"claims/queues":             claimskeeper.QueuesInvariant(a.ClaimsKeeper),
-		"market/locked-stakes":      marketkeeper.LockedStakesInvariant(a.MarketKeeper, a.AccountKeeper),
-		"bct/supply-schedule":       bctkeeper.SupplyInvariant(a.BctKeeper),
-		"bct/module-account":        bctkeeper.ModuleAccountInvariant(a.BctKeeper),
-		"bct/rewardable-sum":        bctkeeper.RewardableSumInvariant(a.BctKeeper),
-	}
-	checks := 0
-	check := func(ctx sdk.Context) error {
-		checks++
-		for name, inv := range invariants {
-			if msg, broken := inv(ctx); broken {
-				return fmt.Errorf("invariant %s broken at height %d: %s", name, ctx.BlockHeight(), msg)
-			}
+	modules := []string{valtypes.ModuleName, claimstypes.ModuleName, markettypes.ModuleName, bcttypes.ModuleName}
+	r := simtest.Run(t, seed, blocks, modules, func(a *app.App) map[string]sdk.Invariant {
+		return map[string]sdk.Invariant{
+			"validators/bonded-balance": valkeeper.BondedBalanceInvariant(a.ValidatorsKeeper),
+			"claims/locked-deposits":    claimskeeper.LockedDepositsInvariant(a.ClaimsKeeper),
+			"claims/queues":             claimskeeper.QueuesInvariant(a.ClaimsKeeper),
+			"market/locked-stakes":      marketkeeper.LockedStakesInvariant(a.MarketKeeper, a.AccountKeeper),
+			"bct/supply-schedule":       bctkeeper.SupplyInvariant(a.BctKeeper),
+			"bct/module-account":        bctkeeper.ModuleAccountInvariant(a.BctKeeper),
+			"bct/rewardable-sum":        bctkeeper.RewardableSumInvariant(a.BctKeeper),
 		}
-		return nil
-	}
-	ops = append(ops, simulation.NewWeightedOperation(60, func(_ *rand.Rand, _ *baseapp.BaseApp, ctx sdk.Context, _ []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
-		return simtypes.NoOpMsg("invariants", "check", "ok"), nil, check(ctx)
-	}))
-
-	var w io.Writer = io.Discard
-	if testing.Verbose() {
-		w = os.Stdout
-	}
-	_, _, err := simulation.SimulateFromSeed(t, w, a.BaseApp,
-		simtestutil.AppStateFn(a.AppCodec(), a.SimulationManager(), a.DefaultGenesis()),
-		simtypes.RandomAccounts, ops, app.BlockedAddresses(), config, a.AppCodec())
-	require.NoError(t, err)
-
+	})
+	a, ctx, checks := r.App, r.Ctx, r.Checks
 	require.GreaterOrEqual(t, a.LastBlockHeight(), int64(500))
-	ctx := a.NewContext(true).WithBlockHeight(a.LastBlockHeight())
-	require.NoError(t, check(ctx))
 
 	// Coverage: markets were played to every kind of end, periods paid out.
 	outcomes := map[string]int{}
