@@ -14,7 +14,11 @@ for p in "${apt_pkgs[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "deps: need root to install: ${missing[*]} (run: sudo $0)" >&2
+		# The absolute path, so the printed command works from any directory.
+		self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+		echo "deps: missing Debian packages: ${missing[*]}" >&2
+		echo "deps: installing them needs root; run this command, then run make again:" >&2
+		echo "  sudo $self" >&2
 		exit 1
 	fi
 	echo "deps: installing ${missing[*]}" >&2
