@@ -22,6 +22,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"golang.org/x/sys/unix"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
@@ -260,19 +261,7 @@ func (b *Builder) cachedOutput(rc cid.Cid) (cid.Cid, bool) {
 func (b *Builder) CachedOutput(rc cid.Cid) (cid.Cid, bool) { return b.cachedOutput(rc) }
 
 func (b *Builder) setCache(rc, out cid.Cid) error {
-	return writeAtomic(b.cachePath(rc), []byte(out.String()+"\n"))
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp-" + randHex()
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(b.cachePath(rc), []byte(out.String()+"\n"), 0o644)
 }
 
 func randHex() string {
@@ -518,7 +507,7 @@ func (b *Builder) scanRefs(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
 	for i, r := range order {
 		lines[i] = r.String()
 	}
-	if err := writeAtomic(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n"))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		return nil, err
 	}
 	return order, nil
@@ -563,7 +552,7 @@ func (b *Builder) recordRefs(out cid.Cid, dir string, candidates []cid.Cid) erro
 			lines = append(lines, c.String())
 		}
 	}
-	return writeAtomic(filepath.Join(b.cfg.StateDir, "refs", out.String()), []byte(strings.Join(lines, "\n")))
+	return atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", out.String()), []byte(strings.Join(lines, "\n")), 0o644)
 }
 
 // References lists the store paths a store path refers to (recorded when built here, else
