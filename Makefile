@@ -27,7 +27,7 @@ LOCALNET := scripts/localnet.sh
 all: build
 
 help:
-	@echo "make run       build, start a local network (4 authorities, 3 builders) and publish hello"
+	@echo "make run       install deps, build, start a local network (4 authorities, 3 builders) and publish hello"
 	@echo "make stop      stop it; make status: heights and peers"
 	@echo "make test      install dependencies, then run every test"
 	@echo "make build     build $(BINARY);  make install: into GOPATH/bin"
@@ -47,7 +47,9 @@ install:
 # run: a 4-authority network with 3 build validators (their sidecars as processes), then, as a
 # user, publish examples/hello and wait until the chain verifies it (scripts/localnet.sh demo).
 # A second `make run` leaves the running network alone and only repeats the (idempotent) demo.
-run: build
+# run does its own set-up (deps: the Debian packages, as root), so it is the first command on a
+# fresh machine; as another user deps prints the one command to run as root.
+run: deps build
 	@if $(LOCALNET) status >/dev/null 2>&1 && $(LOCALNET) status | grep running >/dev/null; then \
 		echo "localnet already running:"; $(LOCALNET) status; \
 	else \
