@@ -22,7 +22,7 @@ E2E_TIMEOUT  ?= 20m
 
 LOCALNET := scripts/localnet.sh
 
-.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help
+.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help flaky
 
 all: build
 
@@ -34,6 +34,7 @@ help:
 	@echo "make bench     run the benchmarks (figures as ratios against baselines)"
 	@echo "make proto-gen regenerate Go code from proto/ (offline); make proto-check: fail if stale"
 	@echo "make lint      gofmt + go vet;  make deps: Debian packages the tests need"
+	@echo "make flaky     run the p2p, sidecar and e2e tests FLAKY_RUNS times (default 10), print failures per package"
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/buildchaind
@@ -86,6 +87,10 @@ bench:
 
 proto-gen:
 	scripts/protocgen.sh
+
+# Failure count per package over FLAKY_RUNS runs (FLAKY_PKGS, FLAKY_RUN narrow it; see scripts/flaky.sh).
+flaky:
+	scripts/flaky.sh
 
 # Fails if the committed generated code or OpenAPI document differ from what proto/ generates.
 proto-check: proto-gen

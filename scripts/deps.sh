@@ -26,3 +26,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The Go toolchain module that `buildchaind bootstrap --toolchain go` imports by default (the
+# first line of node/toolchain/gotoolchain/go.lock) into the Go module cache, where the importer
+# and the tests find it; the go command checks it against sum.golang.org, the importer against go.lock.
+go_tc=$(awk '$1 == "golang.org/toolchain" { print $2; exit }' "$(dirname "$0")/../node/toolchain/gotoolchain/go.lock")
+if [ -n "$go_tc" ] && ! [ -f "$(go env GOMODCACHE)/cache/download/golang.org/toolchain/@v/$go_tc.zip" ]; then
+	echo "deps: go mod download golang.org/toolchain@$go_tc" >&2
+	(cd / && GOFLAGS=-mod=mod go mod download golang.org/toolchain@"$go_tc")
+fi
