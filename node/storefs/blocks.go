@@ -17,6 +17,8 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 	"golang.org/x/sys/unix"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // verify checks that data hashes to c.
@@ -293,7 +295,7 @@ func (w *writer) commit() error {
 		}
 	}
 	if len(w.renames) > 0 {
-		if err := syncDir(w.s.blocksDir); err != nil {
+		if err := atomicfile.SyncDir(w.s.blocksDir); err != nil {
 			return err
 		}
 	}
@@ -401,18 +403,6 @@ func (s *Store) syncFS() error {
 // testHookBeforeRename lets the crash test stop a child process after a
 // batch is written and fsynced but before it is renamed into place.
 var testHookBeforeRename func(tmp string)
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
 
 // deleteBlock removes block c (GC sweep and DeleteBlock).
 func (s *Store) deleteBlock(c cid.Cid) error {
