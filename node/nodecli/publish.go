@@ -18,6 +18,7 @@ import (
 	"github.com/buildchain/buildchain/node/progress"
 	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/node/storefs/fusefs"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 
 	"github.com/cosmos/cosmos-sdk/client/flags"
@@ -267,7 +268,7 @@ func InstallCmd() *cobra.Command {
 				user = storefs.CurrentUser()
 			}
 			_, err = verifyAndFetch(cmd, drv, true, func(l *local, out cid.Cid) error {
-				p, err := profile.Open(l.store, l.home+"/profiles", user, l.store.MountDir())
+				p, err := profile.Open(l.store, l.home+"/profiles", user, fusefs.ViewDir(l.store))
 				if err != nil {
 					return err
 				}
@@ -276,6 +277,11 @@ func InstallCmd() *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "installed %s into profile of %s: generation %d (%s)\n", out, user, gen, p.CurrentLink())
+				if link, err := p.LinkUserHome(); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s/bin: its programs (they run where the store is mounted at %s)\n", link, fusefs.SystemDir)
+				}
 				return nil
 			})
 			return err

@@ -50,7 +50,7 @@ func Mount(s *storefs.Store, dir string, opts Options) (*fuse.Server, error) {
 		NegativeTimeout: &neg,
 		MountOptions: fuse.MountOptions{
 			AllowOther:           opts.AllowOther,
-			FsName:               "buildchain-store",
+			FsName:               fsNamePrefix + s.Root(), // see MountedStore
 			Name:                 "buildchain",
 			MaxWrite:             1 << 20, // also max_read: large reads
 			MaxReadAhead:         1 << 20,
