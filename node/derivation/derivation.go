@@ -15,6 +15,8 @@ import (
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 	mc "github.com/multiformats/go-multicodec"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // StorePrefix is where every store path lives inside a build.
@@ -396,12 +398,8 @@ func DecodeBlock(c cid.Cid, data []byte) (*Derivation, error) {
 	if c.Prefix().Codec != uint64(mc.DagJson) {
 		return nil, fmt.Errorf("%w: %s is not a dag-json CID", ErrInvalid, c)
 	}
-	got, err := c.Prefix().Sum(data)
-	if err != nil {
+	if err := block.Verify(c, data); err != nil {
 		return nil, err
-	}
-	if !got.Equals(c) {
-		return nil, fmt.Errorf("derivation block %s hashes to %s", c, got)
 	}
 	return Decode(data)
 }

@@ -161,7 +161,7 @@ func startP2P(ctx context.Context, cmd *cobra.Command, l *local, keyFile string,
 	}
 	n, err := p2p.New(ctx, p2p.Config{
 		KeyFile: keyFile, ListenAddrs: listen, Bootstrap: peers, EnableMDNS: mdns,
-		Blockstore: l.store.Blockstore(), TrustedBuilders: trusted, ExtraLinks: p2p.DerivationLinks,
+		Blockstore: l.store.Blockstore(), TrustedBuilders: trusted, Links: l.store.Walker().Children,
 		Roots: func(context.Context) ([]cid.Cid, error) { return pinnedRoots(l.store) }, Logger: log,
 	})
 	if err != nil {

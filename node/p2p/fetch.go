@@ -14,28 +14,9 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/buildchain/buildchain/node/block"
 )
-
-// ErrBlockMismatch is returned for a block whose bytes do not hash to its CID.
-var ErrBlockMismatch = errors.New("block bytes do not match their CID")
-
-// VerifyBlock checks that data hashes to c with c's own hash function and
-// that the function is one we accept (boxo's verifcid allowlist: no weak or
-// truncated hashes). Every block received from a peer passes here before it
-// is stored.
-func VerifyBlock(c cid.Cid, data []byte) error {
-	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c); err != nil {
-		return fmt.Errorf("block %s: %w", c, err)
-	}
-	got, err := c.Prefix().Sum(data)
-	if err != nil {
-		return fmt.Errorf("hash block %s: %w", c, err)
-	}
-	if !got.Equals(c) {
-		return fmt.Errorf("%w: want %s, bytes hash to %s", ErrBlockMismatch, c, got)
-	}
-	return nil
-}
 
 // FetchStats describes a finished closure fetch.
 type FetchStats struct {
@@ -45,7 +26,7 @@ type FetchStats struct {
 }
 
 // Fetch makes the whole closure of root local: every block reachable from it
-// through IPLD links (and Config.ExtraLinks) ends up in the blockstore,
+// through the links Config.Links names ends up in the blockstore,
 // hash-checked. progress, if not nil, is called from one goroutine after each
 // block with the blocks done and the blocks known so far (the total grows as
 // the walk discovers the DAG; done == total at the end). Fetch waits for
@@ -365,7 +346,7 @@ func (n *Node) walkOne(ctx context.Context, t walkTask) walkResult {
 	switch {
 	case t.blk != nil:
 		data = t.blk.RawData()
-		if err := VerifyBlock(t.c, data); err != nil {
+		if err := block.Verify(t.c, data); err != nil {
 			r.err = fmt.Errorf("p2p: rejected block from network: %w", err)
 			return r
 		}
@@ -386,18 +367,14 @@ func (n *Node) walkOne(ctx context.Context, t walkTask) walkResult {
 		data = b.RawData()
 	}
 
-	links, err := Links(t.c, data)
+	linksOf := n.cfg.Links
+	if linksOf == nil {
+		linksOf = block.Links
+	}
+	links, err := linksOf(t.c, data)
 	if err != nil {
 		r.err = fmt.Errorf("p2p: walk: %w", err)
 		return r
-	}
-	if n.cfg.ExtraLinks != nil {
-		more, err := n.cfg.ExtraLinks(t.c, data)
-		if err != nil {
-			r.err = fmt.Errorf("p2p: walk: extra links of %s: %w", t.c, err)
-			return r
-		}
-		links = append(links, more...)
 	}
 	r.children = make([]walkChild, 0, len(links))
 	for _, l := range links {

@@ -22,6 +22,8 @@ import (
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 const (
@@ -92,8 +94,11 @@ type Config struct {
 	// that joined later or missed a message while the gossip mesh formed
 	// still learn them.
 	ReannounceInterval time.Duration
-	// ExtraLinks, if set, adds non-IPLD references to the closure walk.
-	ExtraLinks LinkFunc
+	// Links names the children of a block in a closure walk (Fetch,
+	// FetchClosure). The node passes node/closure's Walker.Children, which
+	// knows derivation inputs and runtime references: p2p itself knows no
+	// format above the block. Nil means IPLD links only (block.Links).
+	Links block.LinkFunc
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }

@@ -58,9 +58,6 @@ type Store struct {
 // ErrNotFound is returned (wrapped) when a block is not in the store.
 var ErrNotFound = errors.New("block not found")
 
-// ErrCorrupt is returned (wrapped) when a block's bytes do not hash to its CID.
-var ErrCorrupt = errors.New("block corrupted")
-
 // Open opens (creating if needed) the store rooted at root.
 func Open(root string) (*Store, error) {
 	if root == "" {
@@ -77,7 +74,7 @@ func Open(root string) (*Store, error) {
 		pinsDir:   filepath.Join(abs, "pins"),
 	}
 	for _, d := range []string{s.blocksDir, s.tmpDir, filepath.Join(s.pinsDir, "per-user"),
-		filepath.Join(s.pinsDir, "temp"), filepath.Join(abs, "store")} {
+		filepath.Join(s.pinsDir, "temp"), filepath.Join(abs, "store"), filepath.Join(abs, "references")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("open store %q: %w", root, err)
 		}

@@ -152,7 +152,7 @@ func (e *Env) NewPeer(name, key string, node int, bootstrap ...*Peer) *Peer {
 	}
 	p.P2P, err = p2p.New(context.Background(), p2p.Config{
 		KeyFile: filepath.Join(dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: boot, Blockstore: s.Blockstore(), ExtraLinks: p2p.DerivationLinks,
+		Bootstrap: boot, Blockstore: s.Blockstore(), Links: s.Walker().Children,
 		ReprovideInterval: -1, Logger: e.Log.With("peer", name),
 	})
 	if err != nil {
