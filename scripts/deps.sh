@@ -14,11 +14,24 @@ for p in "${apt_pkgs[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "deps: need root to install: ${missing[*]} (run: sudo $0)" >&2
+		# The absolute path, so the printed command works from any directory.
+		self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+		echo "deps: missing Debian packages: ${missing[*]}" >&2
+		echo "deps: installing them needs root; run this command, then run make again:" >&2
+		echo "  sudo $self" >&2
 		exit 1
 	fi
 	echo "deps: installing ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Go toolchain module that `buildchaind bootstrap --toolchain go` imports by default (the
+# first line of node/toolchain/gotoolchain/go.lock) into the Go module cache, where the importer
+# and the tests find it; the go command checks it against sum.golang.org, the importer against go.lock.
+go_tc=$(awk '$1 == "golang.org/toolchain" { print $2; exit }' "$(dirname "$0")/../node/toolchain/gotoolchain/go.lock")
+if [ -n "$go_tc" ] && ! [ -f "$(go env GOMODCACHE)/cache/download/golang.org/toolchain/@v/$go_tc.zip" ]; then
+	echo "deps: go mod download golang.org/toolchain@$go_tc" >&2
+	(cd / && GOFLAGS=-mod=mod go mod download golang.org/toolchain@"$go_tc")
 fi

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/buildchain/buildchain/node/profile"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/node/toolchain"
 )
 
 // Commands returns the top-level commands drv, build, profile and bootstrap.
@@ -107,7 +109,7 @@ func drvCmd() *cobra.Command {
 			return nil
 		},
 	}
-	add.Flags().StringArray("set", nil, "template variable name=value (repeatable); @bootstrap@ and @system@ are set automatically")
+	add.Flags().StringArray("set", nil, "template variable name=value (repeatable); @bootstrap@, @system@ and @NAME@ of every imported toolchain are set automatically")
 	show := &cobra.Command{
 		Use:   "show CID",
 		Short: "Print a stored derivation (canonical DAG-JSON; --pretty indents it)",
@@ -157,9 +159,9 @@ func addFile(e *env, file string, sets []string) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, err
 	}
-	vars := map[string]string{"system": builder.HostSystem()}
-	if bb, err := e.b.Bootstrap(); err == nil {
-		vars["bootstrap"] = bb.String()
+	vars, err := e.b.TemplateVars()
+	if err != nil {
+		return cid.Undef, err
 	}
 	for _, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
@@ -274,17 +276,37 @@ func buildCmd() *cobra.Command {
 
 func bootstrapCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "bootstrap",
-		Short: "Import a static busybox (Debian busybox-static) into the store as the bootstrap tools; prints its CID",
-		Args:  cobra.NoArgs,
+		Use:   "bootstrap [--toolchain NAME]",
+		Short: "Import the bootstrap tools (a static busybox) or, with --toolchain, a toolchain into the store; prints its CID",
+		Long: "Without --toolchain: imports a static busybox (Debian busybox-static), @bootstrap@ in derivation templates.\n" +
+			"With --toolchain NAME: imports that toolchain (the same CID on any machine), @NAME@ in templates.\n" +
+			toolchainHelp(),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := open(cmd, builder.Config{})
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			bb, _ := cmd.Flags().GetString("busybox")
-			c, err := e.b.ImportBusybox(cmd.Context(), bb, storefs.CurrentUser())
+			f := cmd.Flags()
+			var c cid.Cid
+			if name, _ := f.GetString("toolchain"); name != "" {
+				src, _ := f.GetString("source")
+				optList, _ := f.GetStringArray("option")
+				opts := map[string]string{}
+				for _, o := range optList {
+					k, v, ok := strings.Cut(o, "=")
+					if !ok || k == "" {
+						return fmt.Errorf("--option %q: want key=value", o)
+					}
+					opts[k] = v
+				}
+				c, err = toolchain.Import(cmd.Context(), name, storefs.CurrentUser(), &toolchain.Env{
+					Store: e.store, Builder: e.b, Source: src, Options: opts, Log: cmd.ErrOrStderr()})
+			} else {
+				bb, _ := f.GetString("busybox")
+				c, err = e.b.ImportBusybox(cmd.Context(), bb, storefs.CurrentUser())
+			}
 			if err != nil {
 				return err
 			}
@@ -293,7 +315,28 @@ func bootstrapCmd() *cobra.Command {
 		},
 	}
 	c.Flags().String("busybox", builder.DefaultBusybox, "static busybox binary to import")
+	c.Flags().String("toolchain", "", "import this toolchain instead ("+strings.Join(toolchain.Names(), ", ")+")")
+	c.Flags().String("source", "", "with --toolchain: read it from this file or directory instead of its default source")
+	c.Flags().StringArray("option", nil, "with --toolchain: importer option key=value (repeatable)")
 	return c
+}
+
+// toolchainHelp lists the registered toolchains and their options.
+func toolchainHelp() string {
+	var b strings.Builder
+	for _, n := range toolchain.Names() {
+		t, _ := toolchain.Lookup(n)
+		fmt.Fprintf(&b, "\n  %s: %s\n", n, t.Short)
+		keys := make([]string, 0, len(t.Options))
+		for k := range t.Options {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "    --option %s=...: %s\n", k, t.Options[k])
+		}
+	}
+	return b.String()
 }
 
 func openProfile(cmd *cobra.Command) (*env, *profile.Profile, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,8 +36,8 @@ func (b *Builder) ImportBusybox(ctx context.Context, busybox, user string) (cid.
 	if err != nil {
 		return cid.Undef, fmt.Errorf("bootstrap: read %s (install Debian busybox-static): %w", busybox, err)
 	}
-	if err := checkStatic(data); err != nil {
-		return cid.Undef, fmt.Errorf("bootstrap: %s: %w", busybox, err)
+	if err := CheckStatic(data); err != nil {
+		return cid.Undef, fmt.Errorf("bootstrap: %s: %w; use a static busybox (Debian busybox-static)", busybox, err)
 	}
 	list, err := exec.CommandContext(ctx, busybox, "--list").Output()
 	if err != nil {
@@ -101,15 +102,21 @@ func (b *Builder) Bootstrap() (cid.Cid, error) {
 	return cid.Decode(strings.TrimSpace(string(raw)))
 }
 
-// checkStatic refuses a dynamically linked ELF: it would need the host's libc in the sandbox.
-func checkStatic(data []byte) error {
+// ErrDynamic: a bootstrap binary that needs a dynamic loader (the host's libc is not in the sandbox).
+var ErrDynamic = errors.New("dynamically linked")
+
+// CheckStatic refuses a dynamically linked ELF (one with a program interpreter): it would need
+// the host's libc in the sandbox. Bootstrap binaries must be static.
+func CheckStatic(data []byte) error {
 	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("not an ELF executable: %w", err)
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("dynamically linked; use a static busybox (Debian busybox-static)")
+			interp := make([]byte, p.Filesz)
+			_, _ = p.ReadAt(interp, 0)
+			return fmt.Errorf("%w (program interpreter %s)", ErrDynamic, strings.TrimRight(string(interp), "\x00"))
 		}
 	}
 	return nil

@@ -36,6 +36,9 @@ var (
 	ErrNoOutput          = errors.New("builder did not create its output")
 	ErrWrongSystem       = errors.New("derivation is for another system")
 	ErrNondeterministic  = errors.New("build is not reproducible")
+	// ErrFixedOutputMismatch: a fixed-output derivation built something else than the CID it
+	// declared (a changed or corrupted download). Nothing of it is added to the store.
+	ErrFixedOutputMismatch = errors.New("fixed-output derivation produced another output")
 )
 
 // HostSystem is the derivation system string of this machine.
@@ -342,6 +345,9 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		Limits:       b.cfg.Limits,
 		Timeout:      b.cfg.Timeout,
 		Log:          io.MultiWriter(logFile, stream),
+		// Only a build whose output is fixed in advance may fetch: what it fetches is checked
+		// below before anything reaches the store (Nix's fixed-output derivations).
+		HostNetwork: d.Fixed(),
 	})
 	outHost := filepath.Join(storeView, placeholder)
 	fail := func(err error) (cid.Cid, time.Duration, error) {
@@ -364,7 +370,19 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	if err := canonicalise(outHost); err != nil {
 		return fail(err)
 	}
-	out, err := b.store.AddPath(ctx, outHost, storefs.AddOptions{PreserveMode: true, SelfRef: []byte(placeholder)})
+	addOpts := storefs.AddOptions{PreserveMode: true, SelfRef: []byte(placeholder)}
+	if d.Fixed() {
+		hashOpts := addOpts
+		hashOpts.OnlyHash = true
+		got, err := b.store.AddPath(ctx, outHost, hashOpts)
+		if err != nil {
+			return fail(fmt.Errorf("hash output: %w", err))
+		}
+		if !got.Equals(d.OutputHash) {
+			return fail(fmt.Errorf("%w: expected %s, got %s", ErrFixedOutputMismatch, d.OutputHash, got))
+		}
+	}
+	out, err := b.store.AddPath(ctx, outHost, addOpts)
 	if err != nil {
 		return fail(fmt.Errorf("add output: %w", err))
 	}

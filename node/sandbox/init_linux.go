@@ -71,8 +71,10 @@ func runInit() error {
 	if err := unix.Setdomainname([]byte("(none)")); err != nil {
 		return fmt.Errorf("setdomainname: %w", err)
 	}
-	if err := loopbackUp(); err != nil {
-		return err
+	if len(os.Args) < 2 || os.Args[1] != hostNetArg {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
 	}
 	if _, err := os.NewFile(fdErr, "errpipe").Write([]byte{readySignal}); err != nil {
 		return fmt.Errorf("signal ready: %w", err)

@@ -146,7 +146,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	st, err := takeInit(hostUID, hostGID)
+	var st *started
+	if cfg.HostNetwork {
+		st, err = takeHostNetInit(hostUID, hostGID)
+	} else {
+		st, err = takeInit(hostUID, hostGID)
+	}
 	if err != nil {
 		return nil, err
 	}

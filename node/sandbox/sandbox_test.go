@@ -345,3 +345,32 @@ func TestSweepStaleCgroups(t *testing.T) {
 	_, err = os.Stat(mine)
 	require.NoError(t, err)
 }
+
+// A HostNetwork sandbox (fixed-output builds) reaches a server on the host's loopback; the
+// rest of the sandbox (mounts, pid namespace, uid) is unchanged.
+func TestHostNetwork(t *testing.T) {
+	tools := requireSandbox(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("from-host\n"))
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	log, err := sh(t, tools, fmt.Sprintf(`nc 127.0.0.1 %d </dev/null; echo "pid=$$ uid=$(id -u) host=$(hostname)"`, port),
+		func(c *Config) { c.HostNetwork = true })
+	require.NoError(t, err, log)
+	require.Contains(t, log, "from-host")
+	require.Contains(t, log, "pid=1 uid=1000 host=localhost")
+	// The next ordinary build still has no network (a host-network init is never a spare).
+	log, err = sh(t, tools, fmt.Sprintf(`nc -w 2 127.0.0.1 %d </dev/null || { echo "connect failed"; exit 3; }`, port), nil)
+	require.ErrorIs(t, err, ErrExit, log)
+	require.Contains(t, log, "connect failed")
+}

@@ -277,7 +277,12 @@ func (p *Peer) Derivation(t testing.TB, example, salt string) cid.Cid {
 	if err != nil {
 		t.Fatal(err)
 	}
-	filled, err := builder.Template(data, map[string]string{"system": builder.HostSystem(), "bootstrap": bb.String()})
+	vars, err := p.Builder.TemplateVars()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars["bootstrap"] = bb.String()
+	filled, err := builder.Template(data, vars)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,12 +259,21 @@ func (d *dirNode) load(ctx context.Context) error {
 			d.err = err
 			return
 		}
+		// Names with self-references are shown with the root's CID, like
+		// file contents and symlink targets.
+		refs, err := storefs.DirNameRefs(d.nd)
+		if err != nil {
+			d.err = err
+			return
+		}
+		rootStr := []byte(d.root.String())
 		d.links = make(map[string]cid.Cid, len(links))
 		for _, l := range links {
-			if _, dup := d.links[l.Name]; !dup {
-				d.names = append(d.names, l.Name)
+			name := refs.Shown(l.Name, rootStr)
+			if _, dup := d.links[name]; !dup {
+				d.names = append(d.names, name)
 			}
-			d.links[l.Name] = l.Cid
+			d.links[name] = l.Cid
 		}
 	})
 	return d.err
