@@ -10,49 +10,21 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cid "github.com/ipfs/go-cid"
+
+	"github.com/buildchain/buildchain/node/chain"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
-
-// Outcome of a prediction market (x/market's numbering).
-type Outcome int32
-
-const (
-	OutcomeNonDeterminism     Outcome = 1 // the build is not reproducible
-	OutcomeMisbehaviourClaim  Outcome = 2 // the publisher's output is a lie
-	OutcomeMisbehaviourReport Outcome = 3 // the dissenting report is a lie
-)
-
-func (o Outcome) String() string {
-	switch o {
-	case OutcomeNonDeterminism:
-		return "NON_DETERMINISM"
-	case OutcomeMisbehaviourClaim:
-		return "MISBEHAVIOUR_CLAIM"
-	case OutcomeMisbehaviourReport:
-		return "MISBEHAVIOUR_REPORT"
-	}
-	return "UNSPECIFIED"
-}
-
-// MarketOpened is a market the chain opened on a disputed claim.
-type MarketOpened struct {
-	MarketID  uint64
-	ClaimID   uint64
-	Claimed   string // the publisher's output
-	Reported  string // the dissenting report's output
-	CommitEnd int64  // last height for commits
-	RevealEnd int64  // last height for reveals
-}
 
 // Markets is the sidecar's view of x/market. With it, the sidecar takes
 // part in every market: it rebuilds the disputed derivation (or uses its
 // own report) and predicts from what it got, which is what makes a lying
 // publisher or a lying rebuilder lose (SPEC §3).
 type Markets interface {
-	DecodeMarkets(events []abci.Event) ([]MarketOpened, error)
+	DecodeMarkets(events []abci.Event) ([]chain.MarketOpened, error)
 	// ClaimDerivation names the derivation a claim is about.
 	ClaimDerivation(ctx context.Context, claimID uint64) (cid.Cid, error)
-	Commit(ctx context.Context, marketID uint64, o Outcome, salt []byte) (txHash string, err error)
-	Reveal(ctx context.Context, marketID uint64, o Outcome, salt []byte) (txHash string, err error)
+	Commit(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (txHash string, err error)
+	Reveal(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (txHash string, err error)
 }
 
 // SetMarkets turns market participation on (before Run).
@@ -61,14 +33,14 @@ func (s *Sidecar) SetMarkets(m Markets) { s.markets = m }
 // Decide is the prediction from our own rebuild: matching the claim says
 // the dissent lied, matching the dissent says the claim lied, neither says
 // the build is not reproducible.
-func Decide(ours, claimed, reported string) Outcome {
+func Decide(ours, claimed, reported string) markettypes.Outcome {
 	switch ours {
 	case claimed:
-		return OutcomeMisbehaviourReport
+		return markettypes.OUTCOME_MISBEHAVIOUR_REPORT
 	case reported:
-		return OutcomeMisbehaviourClaim
+		return markettypes.OUTCOME_MISBEHAVIOUR_CLAIM
 	}
-	return OutcomeNonDeterminism
+	return markettypes.OUTCOME_NON_DETERMINISM
 }
 
 func predKey(id uint64) string { return "market/" + strconv.FormatUint(id, 10) }

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
+	"github.com/buildchain/buildchain/node/chain"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -183,7 +185,7 @@ func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
 	_, err = st.Update(3, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o").String(), 5 })
 	require.NoError(t, err)
 	h.chain.addBlock(assignEvent(3, 1, "bc1me", drv))
-	h.claims.reported[RoundKey{3, 1}] = true
+	h.claims.reported[chain.RoundKey{ClaimID: 3, Round: 1}] = true
 
 	h.start(1)
 	defer h.stop()
@@ -201,7 +203,7 @@ func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
 	_, err = st2.Update(4, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o4").String(), 5 })
 	require.NoError(t, err)
 	h2.chain.addBlock()
-	h2.claims.open[RoundKey{4, 1}] = true
+	h2.claims.open[chain.RoundKey{ClaimID: 4, Round: 1}] = true
 	h2.start(1)
 	defer h2.stop()
 	j := h2.waitJob(4, 1, JobSent)
@@ -252,9 +254,9 @@ func TestSidecarWorkerPoolIsBounded(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	require.Equal(t, OutcomeMisbehaviourReport, Decide("a", "a", "b"))
-	require.Equal(t, OutcomeMisbehaviourClaim, Decide("b", "a", "b"))
-	require.Equal(t, OutcomeNonDeterminism, Decide("c", "a", "b"))
+	require.Equal(t, markettypes.OUTCOME_MISBEHAVIOUR_REPORT, Decide("a", "a", "b"))
+	require.Equal(t, markettypes.OUTCOME_MISBEHAVIOUR_CLAIM, Decide("b", "a", "b"))
+	require.Equal(t, markettypes.OUTCOME_NON_DETERMINISM, Decide("c", "a", "b"))
 }
 
 // A market opens on a claim: a sidecar that was not assigned rebuilds the
@@ -288,7 +290,7 @@ func TestSidecarPredictsInMarkets(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	o, ok := mk.revealed(4)
 	require.True(t, ok)
-	require.Equal(t, OutcomeMisbehaviourClaim, o, "our rebuild matched the dissent: the claim lied")
+	require.Equal(t, markettypes.OUTCOME_MISBEHAVIOUR_CLAIM, o, "our rebuild matched the dissent: the claim lied")
 	cancel()
 	require.NoError(t, <-done)
 }

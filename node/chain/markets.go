@@ -1,4 +1,4 @@
-package chainclient
+package chain
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	cid "github.com/ipfs/go-cid"
 
-	"github.com/buildchain/buildchain/node/sidecar"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	"github.com/buildchain/buildchain/x/market/tally"
 	markettypes "github.com/buildchain/buildchain/x/market/types"
@@ -20,8 +19,6 @@ type Markets struct {
 	C     *Client
 	Stake sdk.Coin
 }
-
-var _ sidecar.Markets = (*Markets)(nil)
 
 // NewMarkets uses stake per prediction; a zero stake means the market's
 // quorum, so that one honest prediction can decide a market alone.
@@ -42,8 +39,8 @@ func NewMarkets(ctx context.Context, c *Client, stake sdk.Coin) (*Markets, error
 var marketOpenedType = typeName(&markettypes.EventMarketOpened{})
 
 // DecodeMarkets implements sidecar.Markets.
-func (m *Markets) DecodeMarkets(events []abci.Event) ([]sidecar.MarketOpened, error) {
-	var out []sidecar.MarketOpened
+func (m *Markets) DecodeMarkets(events []abci.Event) ([]MarketOpened, error) {
+	var out []MarketOpened
 	for _, e := range events {
 		if e.Type != marketOpenedType {
 			continue
@@ -53,7 +50,7 @@ func (m *Markets) DecodeMarkets(events []abci.Event) ([]sidecar.MarketOpened, er
 			return nil, fmt.Errorf("event %s: %w", e.Type, err)
 		}
 		ev := msg.(*markettypes.EventMarketOpened)
-		out = append(out, sidecar.MarketOpened{MarketID: ev.MarketId, ClaimID: ev.ClaimId, Claimed: ev.ClaimedOutput,
+		out = append(out, MarketOpened{MarketID: ev.MarketId, ClaimID: ev.ClaimId, Claimed: ev.ClaimedOutput,
 			Reported: ev.ReportedOutput, CommitEnd: ev.CommitEnd, RevealEnd: ev.RevealEnd})
 	}
 	return out, nil
@@ -69,7 +66,7 @@ func (m *Markets) ClaimDerivation(ctx context.Context, claimID uint64) (cid.Cid,
 }
 
 // Commit implements sidecar.Markets with x/market's commit hash.
-func (m *Markets) Commit(ctx context.Context, marketID uint64, o sidecar.Outcome, salt []byte) (string, error) {
+func (m *Markets) Commit(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (string, error) {
 	h, err := tally.CommitHash(tally.Outcome(o), salt, m.C.ctx.FromAddress)
 	if err != nil {
 		return "", err
@@ -80,7 +77,7 @@ func (m *Markets) Commit(ctx context.Context, marketID uint64, o sidecar.Outcome
 }
 
 // Reveal implements sidecar.Markets.
-func (m *Markets) Reveal(ctx context.Context, marketID uint64, o sidecar.Outcome, salt []byte) (string, error) {
+func (m *Markets) Reveal(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (string, error) {
 	_, hash, err := m.C.Broadcast(ctx, &markettypes.MsgRevealPrediction{Predictor: m.C.Address(), MarketId: marketID,
 		Outcome: markettypes.Outcome(o), Salt: salt})
 	return hash, err

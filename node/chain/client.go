@@ -1,4 +1,4 @@
-package chainclient
+package chain
 
 import (
 	"context"
