@@ -11,6 +11,7 @@ import (
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	"github.com/buildchain/buildchain/x/market/tally"
 	markettypes "github.com/buildchain/buildchain/x/market/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
 )
 
 // Markets is sidecar.Markets over x/market, predicting as Client's account
@@ -81,4 +82,26 @@ func (m *Markets) Reveal(ctx context.Context, marketID uint64, o markettypes.Out
 	_, hash, err := m.C.Broadcast(ctx, &markettypes.MsgRevealPrediction{Predictor: m.C.Address(), MarketId: marketID,
 		Outcome: markettypes.Outcome(o), Salt: salt})
 	return hash, err
+}
+
+// OnChain implements sidecar.Markets: our prediction in market marketID, read
+// from the market's predictions at the latest height.
+func (m *Markets) OnChain(ctx context.Context, marketID uint64) (PredictionState, error) {
+	q := markettypes.NewQueryClient(m.C.ctx)
+	req := &markettypes.QueryPredictionsRequest{MarketId: marketID, Pagination: &query.PageRequest{Limit: 200}}
+	for {
+		res, err := q.Predictions(ctx, req)
+		if err != nil {
+			return PredictionState{}, fmt.Errorf("query predictions of market %d: %w", marketID, err)
+		}
+		for _, p := range res.Predictions {
+			if p.Predictor == m.C.Address() {
+				return PredictionState{Committed: true, Revealed: p.Revealed}, nil
+			}
+		}
+		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
+			return PredictionState{}, nil
+		}
+		req.Pagination = &query.PageRequest{Key: res.Pagination.NextKey, Limit: 200}
+	}
 }

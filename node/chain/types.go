@@ -53,3 +53,9 @@ type MarketOpened struct {
 	CommitEnd int64  // last height for commits
 	RevealEnd int64  // last height for reveals
 }
+
+// PredictionState is what the chain holds of our prediction in a market.
+type PredictionState struct {
+	Committed bool // a commit of ours is on chain
+	Revealed  bool // and it was revealed
+}

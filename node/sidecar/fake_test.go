@@ -240,6 +240,10 @@ type memMarkets struct {
 	commits map[uint64]markettypes.Outcome
 	salts   map[uint64][]byte
 	reveals map[uint64]markettypes.Outcome
+	// failAfterLanding makes Commit and Reveal take effect and then fail,
+	// as a tx that timed out waiting for its block does.
+	failAfterLanding bool
+	sends            int
 }
 
 func newMemMarkets() *memMarkets {
@@ -286,6 +290,10 @@ func (m *memMarkets) Commit(_ context.Context, id uint64, o markettypes.Outcome,
 		return "", errors.New("already committed")
 	}
 	m.commits[id], m.salts[id] = o, salt
+	m.sends++
+	if m.failAfterLanding {
+		return "", errors.New("tx not included: context deadline exceeded")
+	}
 	return "C", nil
 }
 
@@ -299,6 +307,10 @@ func (m *memMarkets) Reveal(_ context.Context, id uint64, o markettypes.Outcome,
 		return "", errors.New("already revealed")
 	}
 	m.reveals[id] = o
+	m.sends++
+	if m.failAfterLanding {
+		return "", errors.New("tx not included: context deadline exceeded")
+	}
 	return "R", nil
 }
 
@@ -307,4 +319,18 @@ func (m *memMarkets) revealed(id uint64) (markettypes.Outcome, bool) {
 	defer m.mu.Unlock()
 	o, ok := m.reveals[id]
 	return o, ok
+}
+
+func (m *memMarkets) OnChain(_ context.Context, id uint64) (chain.PredictionState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, c := m.commits[id]
+	_, r := m.reveals[id]
+	return chain.PredictionState{Committed: c, Revealed: r}, nil
+}
+
+func (m *memMarkets) sent() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sends
 }

@@ -25,6 +25,9 @@ type Markets interface {
 	ClaimDerivation(ctx context.Context, claimID uint64) (cid.Cid, error)
 	Commit(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (txHash string, err error)
 	Reveal(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (txHash string, err error)
+	// OnChain reads our prediction in a market from the chain's latest
+	// state (the check of sendOnce).
+	OnChain(ctx context.Context, marketID uint64) (chain.PredictionState, error)
 }
 
 // SetMarkets turns market participation on (before Run).
@@ -121,25 +124,18 @@ func (s *Sidecar) stepPrediction(ctx context.Context, id uint64) {
 		log.Info("predicting", "outcome", o, "own_output", out)
 	}
 	if p.Status == PredCommitting {
-		var err error
-		for attempt := 1; attempt <= 3; attempt++ {
-			var hash string
-			if hash, err = s.markets.Commit(ctx, id, p.Outcome, p.Salt); err == nil {
-				log.Info("prediction committed", "tx", hash)
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("commit failed", "attempt", attempt, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Duration(attempt) * time.Second):
-			}
+		// Outcome and salt are persisted (above, or before a crash): ask
+		// the chain before (re)sending, so a commit that landed is never
+		// resent nor given up on.
+		landed := func(ctx context.Context) (bool, error) {
+			st, err := s.markets.OnChain(ctx, id)
+			return st.Committed, err
 		}
-		if err != nil {
-			s.failPrediction(id, "commit: "+err.Error())
+		send := func(ctx context.Context) (string, error) { return s.markets.Commit(ctx, id, p.Outcome, p.Salt) }
+		if err := sendOnce(ctx, log, "prediction commit", landed, send); err != nil {
+			if ctx.Err() == nil {
+				s.failPrediction(id, err.Error())
+			}
 			return
 		}
 		if _, err := s.state.UpdatePrediction(id, func(x *Prediction) { x.Status = PredCommitted }); err != nil {
@@ -148,25 +144,15 @@ func (s *Sidecar) stepPrediction(ctx context.Context, id uint64) {
 		return // revealed once a height past commit_end is handled
 	}
 	if p.Status == PredCommitted {
-		var err error
-		for attempt := 1; attempt <= 3; attempt++ {
-			var hash string
-			if hash, err = s.markets.Reveal(ctx, id, p.Outcome, p.Salt); err == nil {
-				log.Info("prediction revealed", "outcome", p.Outcome, "tx", hash)
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("reveal failed", "attempt", attempt, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Duration(attempt) * time.Second):
-			}
+		landed := func(ctx context.Context) (bool, error) {
+			st, err := s.markets.OnChain(ctx, id)
+			return st.Revealed, err
 		}
-		if err != nil {
-			s.failPrediction(id, "reveal: "+err.Error())
+		send := func(ctx context.Context) (string, error) { return s.markets.Reveal(ctx, id, p.Outcome, p.Salt) }
+		if err := sendOnce(ctx, log.With("outcome", p.Outcome), "prediction reveal", landed, send); err != nil {
+			if ctx.Err() == nil {
+				s.failPrediction(id, err.Error())
+			}
 			return
 		}
 		if _, err := s.state.UpdatePrediction(id, func(x *Prediction) { x.Status = PredRevealed }); err != nil {
