@@ -106,7 +106,7 @@ var (
 	refRe    = regexp.MustCompile(`\{\{drv:([a-z2-7]+):([A-Za-z0-9_-]+)\}\}`)
 )
 
-// reservedEnv are set by the sandbox for every build (SPEC §2); a derivation may not set them.
+// reservedEnv are set by the sandbox for every build (docs/ARCHITECTURE.md §Derivations and builds); a derivation may not set them.
 var reservedEnv = map[string]bool{"out": true, "HOME": true, "TZ": true, "SOURCE_DATE_EPOCH": true, "TMPDIR": true, "NIX_BUILD_TOP": true}
 
 func invalid(format string, a ...any) error {

@@ -32,7 +32,7 @@ const (
 	// servers in small local networks where Amino's filters would not.
 	DHTProtocolPrefix protocol.ID = "/buildchain"
 
-	// BuildsTopic is the gossipsub topic of signed build records (SPEC §4).
+	// BuildsTopic is the gossipsub topic of signed build records (docs/ARCHITECTURE.md §Node).
 	BuildsTopic = "/buildchain/builds/1"
 
 	// DefaultMDNSServiceName is the DNS-SD service our nodes announce on the
@@ -50,7 +50,7 @@ const (
 	// recent ones win).
 	maxReannounced = 1024
 
-	// mdnsTag protects connections to LAN peers found by mDNS: SPEC §4
+	// mdnsTag protects connections to LAN peers found by mDNS: docs/ARCHITECTURE.md §Node
 	// assumes they may hold any block, so they join every bitswap session
 	// (bitswap always broadcasts wants to local peers) and must not be pruned.
 	mdnsTag = "buildchain-mdns"

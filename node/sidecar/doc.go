@@ -1,4 +1,4 @@
-// Package sidecar is the build validator's daemon (`buildchaind node run`, SPEC §4).
+// Package sidecar is the build validator's daemon (`buildchaind node run`, docs/ARCHITECTURE.md §Node).
 //
 // It follows the chain strictly height by height (CometBFT NewBlock events over
 // the websocket are only a tick; every height's events are read with

@@ -18,7 +18,7 @@ import (
 // Markets is the sidecar's view of x/market. With it, the sidecar takes
 // part in every market: it rebuilds the disputed derivation (or uses its
 // own report) and predicts from what it got, which is what makes a lying
-// publisher or a lying rebuilder lose (SPEC §3).
+// publisher or a lying rebuilder lose (docs/ARCHITECTURE.md §Chain).
 type Markets interface {
 	DecodeMarkets(events []abci.Event) ([]chain.MarketOpened, error)
 	// ClaimDerivation names the derivation a claim is about.

@@ -1,4 +1,4 @@
-// Package storefs owns the local content-addressed store of SPEC §1: UnixFS v1
+// Package storefs owns the local content-addressed store of docs/ARCHITECTURE.md §Store: UnixFS v1
 // import with kubo-identical CIDs (boxo importer, CIDv1, raw leaves, 256 KiB
 // chunks, balanced layout, kubo's HAMT sharding), one hash-checked file per
 // block under blocks/, a refs index of each block's children (bbolt), the

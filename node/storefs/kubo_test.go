@@ -17,7 +17,7 @@ import (
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 )
 
-// fixtureDir holds a copy of shared/fixtures/kubo-cids (root CIDs from a real
+// fixtureDir holds the kubo fixtures (root CIDs from a real
 // kubo v0.42.0 run and the corpus generator), so the test does not depend on
 // where the checkout lives.
 const fixtureDir = "testdata/kubo-cids"
