@@ -269,12 +269,9 @@ func TestSidecarPredictsInMarkets(t *testing.T) {
 	honest := testCID("out-of-" + drv.String()).String() // what gateBuilder builds
 	mk.drv[21] = drv
 	h.chain.addBlock(marketEvent(4, 21, "bafy-lie", honest, 3, 5))
-	sc, err := New(Config{StatePath: h.path, Workers: 1, Poll: 10 * time.Millisecond, Log: quiet}, h.chain, h.claims, h.b, nil)
-	require.NoError(t, err)
-	sc.SetMarkets(mk)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sc.Run(ctx) }()
+	stop := runMarkets(t, h, mk)
+	defer stop()
+	sc := h.sc
 	require.Eventually(t, func() bool {
 		p, ok := sc.State().Prediction(4)
 		return ok && p.Status == PredCommitted
@@ -291,8 +288,6 @@ func TestSidecarPredictsInMarkets(t *testing.T) {
 	o, ok := mk.revealed(4)
 	require.True(t, ok)
 	require.Equal(t, markettypes.OUTCOME_MISBEHAVIOUR_CLAIM, o, "our rebuild matched the dissent: the claim lied")
-	cancel()
-	require.NoError(t, <-done)
 }
 
 // runMarkets runs a sidecar with markets until it is cancelled.
