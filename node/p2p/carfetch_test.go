@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/node/block"
 	"github.com/buildchain/buildchain/node/p2p/carstream"
 )
 
@@ -145,7 +146,7 @@ func dfsOrder(t *testing.T, bs blockstore.Blockstore, root cid.Cid) []cid.Cid {
 		out = append(out, c)
 		b, err := bs.Get(context.Background(), c)
 		require.NoError(t, err)
-		links, err := Links(c, b.RawData())
+		links, err := block.Links(c, b.RawData())
 		require.NoError(t, err)
 		for _, l := range links {
 			visit(l)
@@ -178,7 +179,7 @@ func TestCARFetchLyingPeer(t *testing.T) {
 			require.ErrorIs(t, err, ErrBadPeer)
 			require.ErrorContains(t, err, liar.ID().String())
 			if kind == "badHash" {
-				require.ErrorIs(t, err, carstream.ErrBadBlock)
+				require.ErrorIs(t, err, block.ErrCorrupt)
 				has, err := v.bstore.Has(ctx, bad)
 				require.NoError(t, err)
 				require.False(t, has, "the block that failed its hash was stored")

@@ -17,6 +17,7 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
 )
 
@@ -195,7 +196,7 @@ func (s *Sidecar) handleHeight(ctx context.Context, h int64, events []abci.Event
 // endRound cancels our work on a round the chain has closed (e.g. its
 // deadline passed): a report could not be accepted any more. Round 0 means
 // every round of the claim (the claim reached a verdict).
-func (s *Sidecar) endRound(k RoundKey) {
+func (s *Sidecar) endRound(k chain.RoundKey) {
 	var cancels []context.CancelFunc
 	s.mu.Lock()
 	for key, cancel := range s.inflight {
@@ -268,12 +269,12 @@ func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
 	switch {
 	case err != nil:
 		return // resumed (and asked again) at the next start
-	case rs == RoundReported:
+	case rs == chain.RoundReported:
 		if cur.Status == JobSending {
 			s.m.ReportsSent.Inc()
 		}
 		s.setStatus(j, JobSent, "")
-	case rs == RoundGone:
+	case rs == chain.RoundGone:
 		s.m.Skipped.Inc()
 		s.setStatus(j, JobSkipped, "round ended on chain before our report")
 	}
@@ -291,10 +292,10 @@ func (s *Sidecar) setStatus(j Job, st JobStatus, msg string) {
 }
 
 // roundState asks the chain, retrying transient errors a few times.
-func (s *Sidecar) roundState(ctx context.Context, j Job) (RoundState, error) {
+func (s *Sidecar) roundState(ctx context.Context, j Job) (chain.RoundState, error) {
 	var err error
 	for i := 0; i < 5; i++ {
-		var rs RoundState
+		var rs chain.RoundState
 		if rs, err = s.claims.RoundState(ctx, j.ClaimID, j.Round); err == nil {
 			return rs, nil
 		}
@@ -320,14 +321,14 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		return
 	}
 	switch rs {
-	case RoundReported:
+	case chain.RoundReported:
 		if j.Status == JobSending {
 			s.m.DuplicateAvoids.Inc()
 			log.Info("report already on chain (sent before a restart); not sending again")
 		}
 		s.setStatus(j, JobSent, "")
 		return
-	case RoundGone:
+	case chain.RoundGone:
 		log.Info("round no longer ours; skipping")
 		s.m.Skipped.Inc()
 		s.setStatus(j, JobSkipped, "round no longer assigned to us")
@@ -408,11 +409,11 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		rs, rerr := s.roundState(ctx, j)
 		switch {
 		case rerr != nil:
-		case rs == RoundReported:
+		case rs == chain.RoundReported:
 			s.m.DuplicateAvoids.Inc()
 			s.setStatus(j, JobSent, "")
 			return
-		case rs == RoundGone:
+		case rs == chain.RoundGone:
 			s.m.Skipped.Inc()
 			s.setStatus(j, JobSkipped, "round ended before our report landed: "+err.Error())
 			return

@@ -211,7 +211,8 @@ func (im *importer) addDir(ctx context.Context, path string, fi os.FileInfo) (ip
 	if err != nil {
 		return nil, err
 	}
-	dopts := []uio.DirectoryOption{uio.WithCidBuilder(cidBuilder), uio.WithMaxHAMTFanout(HAMTFanout)}
+	dopts := []uio.DirectoryOption{uio.WithCidBuilder(cidBuilder), uio.WithMaxHAMTFanout(HAMTFanout),
+		uio.WithSizeEstimationMode(uio.SizeEstimationLinks)}
 	if im.opts.PreserveMode {
 		dopts = append(dopts, uio.WithStat(fi.Mode(), zeroTime))
 	}
@@ -219,6 +220,9 @@ func (im *importer) addDir(ctx context.Context, path string, fi os.FileInfo) (ip
 	if err != nil {
 		return nil, err
 	}
+	// Per directory, not boxo's global uio.HAMTShardingSize (carried over
+	// when the directory converts to or from a HAMT).
+	dir.SetHAMTShardingSize(HAMTShardingSize)
 	// Children are imported concurrently (files bounded by im.sem) and
 	// linked in name order.
 	nodes := make([]ipld.Node, len(ents))

@@ -1,4 +1,4 @@
-// Package validators owns the registry of build validators (SPEC §3): accounts that bond BCT,
+// Package validators owns the registry of build validators (docs/ARCHITECTURE.md §Chain): accounts that bond BCT,
 // rebuild the derivations they are assigned and report the output — not the CometBFT
 // authorities of x/staking. It also owns the chain's randomness: the per-block VRF beacon
 // (x/validators/proposal) proven by each block's proposer with its registered VRF key, and the

@@ -28,6 +28,6 @@
 // The client accepts a block only if its CID is the root or was linked by
 // a block already accepted on the same stream, and only if its bytes hash
 // to that CID (boxo's verifcid allowlist: no weak hashes). Any other block
-// ends the stream with an error wrapping ErrBadBlock or ErrUnexpectedBlock
+// ends the stream with an error wrapping block.ErrCorrupt or ErrUnexpectedBlock
 // that names the peer; nothing from such a block reaches the caller.
 package carstream
