@@ -5,7 +5,9 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -163,10 +165,34 @@ func TestGCCToolchain(t *testing.T) {
 	require.NoError(t, err, e2.log.String())
 	require.Equal(t, "hello from C\nhello from C\n", e2.cat(r2.Output, "said"))
 	require.Equal(t, r1.Output, r2.Output, "the same C programs from both stores")
-	// The dynamic program refers to the toolchain (its loader and libc), the static one to nothing.
+	// The dynamic program refers to the toolchain (its loader and libc).
 	refs, err := e2.b.References(context.Background(), r2.Output)
 	require.NoError(t, err)
 	require.Contains(t, refs, gcc2)
+
+	// examples/lua: Lua 5.4.7 at -O2, static, byte-identical from both stores; the built lua
+	// runs on the host straight from the FUSE store.
+	l1 := e1.buildLua()
+	l2 := e2.buildLua()
+	require.Equal(t, l1, l2, "Lua from two stores with different roots")
+	out, err := exec.Command(filepath.Join(e2.env.Store.MountDir(), l2.String(), "bin", "lua"), "-e", "print(1+1)").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, "2\n", string(out))
+}
+
+// buildLua adds the vendored Lua source and builds examples/lua/lua.json.
+func (e *tenv) buildLua() cid.Cid {
+	e.t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	examples := filepath.Join(filepath.Dir(file), "..", "..", "..", "examples")
+	src, err := e.env.Store.AddPath(context.Background(), filepath.Join(examples, "lua", "src"), storefs.AddOptions{})
+	require.NoError(e.t, err)
+	tmpl, err := os.ReadFile(filepath.Join(examples, "lua", "lua.json"))
+	require.NoError(e.t, err)
+	r, err := e.build(string(tmpl), map[string]string{"luasrc": src.String()})
+	require.NoError(e.t, err, e.log.String())
+	e.t.Logf("lua built in %s", r.BuildTime)
+	return r.Output
 }
 
 // A .deb that differs from the lock (one byte changed, or cut short) fails the import with an
