@@ -343,3 +343,43 @@ func TestCARFetchThreePeersSplitDirectory(t *testing.T) {
 	require.Equal(t, len(want), st.Blocks)
 	requireSameBlocks(t, servers[0].bstore, c.bstore, want)
 }
+
+// batchRecorder records the PutMany calls of a fetch.
+type batchRecorder struct {
+	blockstore.Blockstore
+	calls, maxBytes atomic.Int64
+}
+
+func (r *batchRecorder) PutMany(ctx context.Context, bs []blocks.Block) error {
+	var n int64
+	for _, b := range bs {
+		n += int64(len(b.RawData()))
+	}
+	r.calls.Add(1)
+	if n > r.maxBytes.Load() {
+		r.maxBytes.Store(n)
+	}
+	return r.Blockstore.PutMany(ctx, bs)
+}
+
+// Streaming does not buffer: the verified blocks waiting for the writer
+// never exceed the budget, so a closure many times the budget is written
+// in many small puts while it streams.
+func TestCARFetchWithinBudget(t *testing.T) {
+	old := carBudget
+	carBudget = 1 << 20
+	defer func() { carBudget = old }()
+	a := newTestNode(t)
+	data := randomBytes(71, 16<<20)
+	root := importFile(t, a.bstore, data, 256<<10, 174)
+	rec := &batchRecorder{Blockstore: newMemStore()}
+	b := newTestNode(t, func(c *Config) { c.Blockstore = rec })
+	connect(t, b, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := b.FetchClosure(ctx, root, nil)
+	require.NoError(t, err)
+	require.Equal(t, data, readFileBytes(t, b.bstore, root))
+	require.LessOrEqual(t, rec.maxBytes.Load(), int64(carBudget), "more than the budget waited for the writer")
+	require.GreaterOrEqual(t, rec.calls.Load(), int64(16), "the closure was not written as it streamed")
+}
