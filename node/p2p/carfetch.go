@@ -24,9 +24,7 @@ const (
 	// maxCARPeers bounds the peers asked at all (the others wait as
 	// stand-ins for parts whose peer fails).
 	maxCARPeers = 8
-	// carBudget bounds the bytes of verified blocks waiting for the
-	// writer, whatever the closure's size; budgetUnit is its granularity.
-	carBudget  = 64 << 20
+	// budgetUnit is the granularity of carBudget.
 	budgetUnit = 64 << 10
 	// carBatch is the most the writer puts in one PutMany (one durable
 	// commit in storefs).
@@ -38,6 +36,10 @@ const (
 	// for closures again.
 	badPeerFor = time.Hour
 )
+
+// carBudget bounds the bytes of verified blocks waiting for the writer,
+// whatever the closure's size (a variable for the test that checks it).
+var carBudget = 64 << 20
 
 // ErrBadPeer wraps the error of a peer that sent a block failing its hash
 // or not part of the DAG asked for; it was disconnected.

@@ -1,7 +1,6 @@
 package storefs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,20 +177,7 @@ func (im *importer) addSymlink(ctx context.Context, path string) (ipld.Node, err
 	}
 	// Self-references in link targets ($out/bin/y -> $out/share/x) are
 	// hashed modulo the placeholder like file contents.
-	var offs []uint64
-	if ph := im.opts.SelfRef; ph != nil {
-		b := []byte(target)
-		for from := 0; ; {
-			i := bytes.Index(b[from:], ph)
-			if i < 0 {
-				break
-			}
-			copy(b[from+i:], SelfRefFiller[:len(ph)])
-			offs = append(offs, uint64(from+i))
-			from += i + len(ph)
-		}
-		target = string(b)
-	}
+	target, offs := scanName(target, im.opts.SelfRef)
 	data, err := unixfs.SymlinkData(target)
 	if err != nil {
 		return nil, err
