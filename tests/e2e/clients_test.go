@@ -38,7 +38,9 @@ import (
 // TestClientsOnLocalnet checks the chain from the point of view of standard Cosmos clients
 // on one shared 2-authority localnet (one network keeps the added CI time small): every
 // transaction of every block decodes with the SDK's tx decoder and the VRF beacon executes with
-// code 0.
+// code 0; CosmJS reads, searches, sends and submits a claim; the routes Ping.pub reads answer
+// over REST (and gRPC); the shipped chain-registry and Ping.pub files match the chain; and
+// CometBFT, the SDK and the sidecar expose their Prometheus metrics.
 func TestClientsOnLocalnet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts a network")
