@@ -22,7 +22,7 @@ E2E_TIMEOUT  ?= 20m
 
 LOCALNET := scripts/localnet.sh
 
-.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help flaky fuzz fuzz-short crashloop
+.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clients-deps clean help flaky fuzz fuzz-short crashloop
 
 all: build
 
@@ -69,8 +69,15 @@ status:
 deps:
 	scripts/deps.sh
 
+# The CosmJS client test's npm packages, pinned by tests/clients/package-lock.json; npm ci
+# runs again only when the lock file changed.
+clients-deps: deps
+	@if [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then \
+		cd tests/clients && npm ci --no-audit --no-fund; \
+	fi
+
 # Both suites run even if the first fails, so one CI run shows every failure.
-test: deps
+test: deps clients-deps
 	@rc=0; $(MAKE) --no-print-directory test-unit || rc=1; \
 	$(MAKE) --no-print-directory test-e2e || rc=1; exit $$rc
 

@@ -20,7 +20,9 @@
 #
 # Environment (defaults in brackets):
 #   LOCALNET_DIR [.localnet in the repository] where the node homes, logs and pid files live
-#   LOCALNET_PORT_BASE [26600]   node I listens on BASE+10*I+{0 p2p, 1 rpc, 2 rest, 3 grpc, 4 pprof}
+#   LOCALNET_PORT_BASE [26600]   node I listens on BASE+10*I+{0 p2p, 1 rpc, 2 rest, 3 grpc, 4 pprof,
+#                                5 abci, 6 CometBFT Prometheus /metrics}; the SDK's telemetry is
+#                                on REST at /metrics?format=prometheus
 #   LOCALNET_CHAIN_ID [buildchain-1]
 #   LOCALNET_TIMEOUT_COMMIT [500ms]  block time
 #   LOCALNET_START_TIMEOUT [90]  seconds `start` waits for blocks
@@ -87,6 +89,7 @@ rpc_port() { echo $((BASE + 10 * $1 + 1)); }
 api_port() { echo $((BASE + 10 * $1 + 2)); }
 grpc_port() { echo $((BASE + 10 * $1 + 3)); }
 pprof_port() { echo $((BASE + 10 * $1 + 4)); }
+prom_port() { echo $((BASE + 10 * $1 + 6)); }
 home_of() { echo "$DIR/node$1"; }
 pidfile_of() { echo "$DIR/node$1.pid"; }
 
@@ -241,6 +244,14 @@ init_net() {
 		set_toml "$c" p2p addr_book_strict false
 		set_toml "$c" p2p allow_duplicate_ip true
 		set_toml "$c" consensus timeout_commit "\"$TIMEOUT_COMMIT\""
+		# Operators' view: CometBFT's Prometheus metrics, the SDK's telemetry (REST
+		# /metrics?format=prometheus), and CORS so that a browser explorer (Ping.pub) can read.
+		set_toml "$c" instrumentation prometheus true
+		set_toml "$c" instrumentation prometheus_listen_addr "\"127.0.0.1:$(prom_port "$i")\""
+		set_toml "$c" rpc cors_allowed_origins '["*"]'
+		set_toml "$a" telemetry enabled true
+		set_toml "$a" telemetry prometheus-retention-time 600
+		set_toml "$a" api enabled-unsafe-cors true
 		set_toml "$a" api enable true
 		set_toml "$a" api swagger true
 		set_toml "$a" api address "\"tcp://127.0.0.1:$(api_port "$i")\""
@@ -601,7 +612,7 @@ port_in_use() {
 check_ports_free() { # check_ports_free N [M]: N authorities and M builders
 	local i p busy=()
 	for ((i = 0; i < $1; i++)); do
-		for p in $(p2p_port "$i") $(rpc_port "$i") $(api_port "$i") $(grpc_port "$i") $(pprof_port "$i"); do
+		for p in $(p2p_port "$i") $(rpc_port "$i") $(api_port "$i") $(grpc_port "$i") $(pprof_port "$i") $(prom_port "$i"); do
 			port_in_use "$p" && busy+=("$p")
 		done
 	done

@@ -89,6 +89,7 @@ func (s *Sidecar) dispatchPrediction(ctx context.Context, p Prediction) {
 
 func (s *Sidecar) failPrediction(id uint64, msg string) {
 	s.log.Warn("market prediction abandoned", "market", id, "reason", msg)
+	s.m.Predictions.WithLabelValues("failed").Inc()
 	if _, err := s.state.UpdatePrediction(id, func(x *Prediction) { x.Status, x.Error = PredFailed, msg }); err != nil {
 		s.log.Error("persist prediction", "market", id, "err", err)
 	}
@@ -138,6 +139,7 @@ func (s *Sidecar) stepPrediction(ctx context.Context, id uint64) {
 			}
 			return
 		}
+		s.m.Predictions.WithLabelValues("committed").Inc()
 		if _, err := s.state.UpdatePrediction(id, func(x *Prediction) { x.Status = PredCommitted }); err != nil {
 			log.Error("persist prediction", "err", err)
 		}
@@ -155,6 +157,7 @@ func (s *Sidecar) stepPrediction(ctx context.Context, id uint64) {
 			}
 			return
 		}
+		s.m.Predictions.WithLabelValues("revealed").Inc()
 		if _, err := s.state.UpdatePrediction(id, func(x *Prediction) { x.Status = PredRevealed }); err != nil {
 			log.Error("persist prediction", "err", err)
 		}
@@ -181,7 +184,7 @@ func (s *Sidecar) ownOutput(ctx context.Context, p Prediction, log *slog.Logger)
 	defer func() { <-s.sem }()
 	if s.net != nil {
 		fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
-		err := s.net.Fetch(fctx, drv, nil)
+		err := s.fetch(fctx, drv)
 		cancel()
 		if err != nil {
 			return "", fmt.Errorf("fetch %s: %w", drv, err)

@@ -281,6 +281,7 @@ func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
 }
 
 func (s *Sidecar) setStatus(j Job, st JobStatus, msg string) {
+	s.countRound(st) // before the status is visible, so that whoever sees it sees the count
 	if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) {
 		x.Status = st
 		if msg != "" {
@@ -289,6 +290,31 @@ func (s *Sidecar) setStatus(j Job, st JobStatus, msg string) {
 	}); err != nil {
 		s.log.Error("persist job status", "claim", j.ClaimID, "round", j.Round, "err", err)
 	}
+}
+
+// countRound counts a round that reached a terminal status in Metrics.Rounds.
+func (s *Sidecar) countRound(st JobStatus) {
+	switch st {
+	case JobSent:
+		s.m.Rounds.WithLabelValues("reported").Inc()
+	case JobSkipped:
+		s.m.Rounds.WithLabelValues("closed").Inc()
+	case JobFailed:
+		s.m.Rounds.WithLabelValues("failed").Inc()
+	}
+}
+
+// fetch makes drv's closure local, counting the bytes that came from peers when the network
+// reports them (*p2p.Node does).
+func (s *Sidecar) fetch(ctx context.Context, drv cid.Cid) error {
+	if n, ok := s.net.(interface {
+		FetchClosure(context.Context, cid.Cid, func(done, total int)) (p2p.FetchStats, error)
+	}); ok {
+		st, err := n.FetchClosure(ctx, drv, nil)
+		s.m.FetchBytes.Add(float64(st.FetchedBytes))
+		return err
+	}
+	return s.net.Fetch(ctx, drv, nil)
 }
 
 // roundState asks the chain, retrying transient errors a few times.
@@ -350,7 +376,7 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		if s.net != nil {
 			fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 			t0 := time.Now()
-			err := s.net.Fetch(fctx, drv, nil)
+			err := s.fetch(fctx, drv)
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
@@ -395,6 +421,7 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		if err == nil {
 			s.m.ReportsSent.Inc()
 			log.Info("report sent", "output", out, "build_ms", buildMs, "tx", hash)
+			s.countRound(JobSent)
 			if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) { x.Status, x.TxHash, x.Error = JobSent, hash, "" }); err != nil {
 				log.Error("persist", "err", err)
 			}

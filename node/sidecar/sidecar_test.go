@@ -10,6 +10,8 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
@@ -137,6 +139,9 @@ func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
 	st := StatusOf(h.sc.State(), "bc1me")
 	require.Equal(t, 1, st.ReportsSent)
 	require.Empty(t, st.InFlight)
+	require.Equal(t, 1.0, counterValue(t, h.sc.m.Rounds.WithLabelValues("reported")))
+	require.Equal(t, 0.0, counterValue(t, h.sc.m.Rounds.WithLabelValues("failed")))
+	require.Equal(t, 1.0, counterValue(t, h.sc.m.Builds.WithLabelValues("ok")))
 }
 
 func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
@@ -365,4 +370,11 @@ func TestSidecarRestartedPredictionAsksChainFirst(t *testing.T) {
 			require.Equal(t, want, mk.sent(), "only what had not landed is sent")
 		})
 	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, c.Write(&m))
+	return m.GetCounter().GetValue()
 }
