@@ -22,18 +22,19 @@ E2E_TIMEOUT  ?= 20m
 
 LOCALNET := scripts/localnet.sh
 
-.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help selfhost
+.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help flaky selfhost
 
 all: build
 
 help:
-	@echo "make run       build, start a local network (4 authorities, 3 builders) and publish hello"
+	@echo "make run       install deps, build, start a local network (4 authorities, 3 builders) and publish hello"
 	@echo "make stop      stop it; make status: heights and peers"
 	@echo "make test      install dependencies, then run every test"
 	@echo "make build     build $(BINARY);  make install: into GOPATH/bin"
 	@echo "make bench     run the benchmarks (figures as ratios against baselines)"
 	@echo "make proto-gen regenerate Go code from proto/ (offline); make proto-check: fail if stale"
 	@echo "make lint      gofmt + go vet;  make deps: Debian packages the tests need"
+	@echo "make flaky     run the p2p, sidecar and e2e tests FLAKY_RUNS times (default 10), print failures per package"
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/buildchaind
@@ -46,7 +47,9 @@ install:
 # run: a 4-authority network with 3 build validators (their sidecars as processes), then, as a
 # user, publish examples/hello and wait until the chain verifies it (scripts/localnet.sh demo).
 # A second `make run` leaves the running network alone and only repeats the (idempotent) demo.
-run: build
+# run does its own set-up (deps: the Debian packages, as root), so it is the first command on a
+# fresh machine; as another user deps prints the one command to run as root.
+run: deps build
 	@if $(LOCALNET) status >/dev/null 2>&1 && $(LOCALNET) status | grep running >/dev/null; then \
 		echo "localnet already running:"; $(LOCALNET) status; \
 	else \
@@ -89,6 +92,10 @@ selfhost: deps build
 
 proto-gen:
 	scripts/protocgen.sh
+
+# Failure count per package over FLAKY_RUNS runs (FLAKY_PKGS, FLAKY_RUN narrow it; see scripts/flaky.sh).
+flaky:
+	scripts/flaky.sh
 
 # Fails if the committed generated code or OpenAPI document differ from what proto/ generates.
 proto-check: proto-gen

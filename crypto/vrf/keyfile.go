@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // DefaultKeyFile is the key file's path relative to a node home, next to
@@ -25,8 +27,8 @@ type keyFileJSON struct {
 // KeyFilePath returns the key file path for a node home.
 func KeyFilePath(home string) string { return filepath.Join(home, DefaultKeyFile) }
 
-// SaveKeyFile writes k to path with mode 0600, atomically (temp file +
-// rename), creating parent directories. It refuses to overwrite an existing
+// SaveKeyFile writes k to path with mode 0600, atomically and durably
+// (internal/atomicfile), creating parent directories. It refuses to overwrite an existing
 // file because losing a registered VRF key stops its authority from
 // proposing valid blocks.
 func SaveKeyFile(path string, k PrivateKey) error {
@@ -36,9 +38,6 @@ func SaveKeyFile(path string, k PrivateKey) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("vrf: save %s: %w", path, fs.ErrExist)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("vrf: save: %w", err)
-	}
 	data, err := json.MarshalIndent(keyFileJSON{
 		Suite:     SuiteName,
 		Seed:      hex.EncodeToString(k.Seed()),
@@ -47,29 +46,9 @@ func SaveKeyFile(path string, k PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("vrf: save: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".vrf_key-*")
-	if err != nil {
+	// Create links the file into place, so a concurrent writer is never clobbered.
+	if err := atomicfile.Create(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("vrf: save: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("vrf: save: %w", err)
-	}
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("vrf: save: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("vrf: save: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("vrf: save: %w", err)
-	}
-	// Link rather than rename so a concurrent writer cannot be clobbered.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return fmt.Errorf("vrf: save %s: %w", path, err)
 	}
 	return nil
 }

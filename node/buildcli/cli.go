@@ -16,6 +16,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/profile"
@@ -499,13 +500,7 @@ func outLink(e *env, link string, out cid.Cid) error {
 	if fi, err := os.Lstat(abs); err == nil && fi.Mode()&os.ModeSymlink == 0 {
 		return fmt.Errorf("--out-link %s exists and is not a symlink", link)
 	}
-	tmp := abs + ".tmp-link"
-	_ = os.Remove(tmp)
-	if err := os.Symlink(filepath.Join(e.store.MountDir(), out.String()), tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, abs); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Symlink(filepath.Join(e.store.MountDir(), out.String()), abs); err != nil {
 		return err
 	}
 	if err := e.store.AutoPin(storefs.CurrentUser(), "build", abs); err != nil {

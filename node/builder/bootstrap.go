@@ -14,6 +14,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -83,10 +84,10 @@ func (b *Builder) ImportBusybox(ctx context.Context, busybox, user string) (cid.
 		}
 	}
 	// A static binary and links to it: no references, nothing to scan.
-	if err := writeAtomic(filepath.Join(b.cfg.StateDir, "refs", c.String()), nil); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", c.String()), nil, 0o644); err != nil {
 		return cid.Undef, err
 	}
-	if err := writeAtomic(filepath.Join(b.cfg.StateDir, BootstrapFile), []byte(c.String()+"\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, BootstrapFile), []byte(c.String()+"\n"), 0o644); err != nil {
 		return cid.Undef, err
 	}
 	return c, nil

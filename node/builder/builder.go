@@ -22,6 +22,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"golang.org/x/sys/unix"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
@@ -35,6 +36,9 @@ var (
 	ErrNoOutput          = errors.New("builder did not create its output")
 	ErrWrongSystem       = errors.New("derivation is for another system")
 	ErrNondeterministic  = errors.New("build is not reproducible")
+	// ErrFixedOutputMismatch: a fixed-output derivation built something else than the CID it
+	// declared (a changed or corrupted download). Nothing of it is added to the store.
+	ErrFixedOutputMismatch = errors.New("fixed-output derivation produced another output")
 )
 
 // HostSystem is the derivation system string of this machine.
@@ -260,19 +264,7 @@ func (b *Builder) cachedOutput(rc cid.Cid) (cid.Cid, bool) {
 func (b *Builder) CachedOutput(rc cid.Cid) (cid.Cid, bool) { return b.cachedOutput(rc) }
 
 func (b *Builder) setCache(rc, out cid.Cid) error {
-	return writeAtomic(b.cachePath(rc), []byte(out.String()+"\n"))
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp-" + randHex()
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(b.cachePath(rc), []byte(out.String()+"\n"), 0o644)
 }
 
 func randHex() string {
@@ -353,6 +345,9 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		Limits:       b.cfg.Limits,
 		Timeout:      b.cfg.Timeout,
 		Log:          io.MultiWriter(logFile, stream),
+		// Only a build whose output is fixed in advance may fetch: what it fetches is checked
+		// below before anything reaches the store (Nix's fixed-output derivations).
+		HostNetwork: d.Fixed(),
 	})
 	outHost := filepath.Join(storeView, placeholder)
 	fail := func(err error) (cid.Cid, time.Duration, error) {
@@ -375,7 +370,19 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	if err := canonicalise(outHost); err != nil {
 		return fail(err)
 	}
-	out, err := b.store.AddPath(ctx, outHost, storefs.AddOptions{PreserveMode: true, SelfRef: []byte(placeholder)})
+	addOpts := storefs.AddOptions{PreserveMode: true, SelfRef: []byte(placeholder)}
+	if d.Fixed() {
+		hashOpts := addOpts
+		hashOpts.OnlyHash = true
+		got, err := b.store.AddPath(ctx, outHost, hashOpts)
+		if err != nil {
+			return fail(fmt.Errorf("hash output: %w", err))
+		}
+		if !got.Equals(d.OutputHash) {
+			return fail(fmt.Errorf("%w: expected %s, got %s", ErrFixedOutputMismatch, d.OutputHash, got))
+		}
+	}
+	out, err := b.store.AddPath(ctx, outHost, addOpts)
 	if err != nil {
 		return fail(fmt.Errorf("add output: %w", err))
 	}
@@ -518,7 +525,7 @@ func (b *Builder) scanRefs(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
 	for i, r := range order {
 		lines[i] = r.String()
 	}
-	if err := writeAtomic(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n"))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		return nil, err
 	}
 	return order, nil
@@ -563,7 +570,7 @@ func (b *Builder) recordRefs(out cid.Cid, dir string, candidates []cid.Cid) erro
 			lines = append(lines, c.String())
 		}
 	}
-	return writeAtomic(filepath.Join(b.cfg.StateDir, "refs", out.String()), []byte(strings.Join(lines, "\n")))
+	return atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", out.String()), []byte(strings.Join(lines, "\n")), 0o644)
 }
 
 // References lists the store paths a store path refers to (recorded when built here, else

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/ipfs/go-cid"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // toolchainDir (under StateDir) holds one file per imported toolchain, named after it and
@@ -28,7 +30,7 @@ func (b *Builder) RecordToolchain(name string, c cid.Cid) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, name), []byte(c.String()+"\n"))
+	return atomicfile.WriteFile(filepath.Join(dir, name), []byte(c.String()+"\n"), 0o644)
 }
 
 // Toolchains returns every recorded toolchain: name → store root.
@@ -89,7 +91,7 @@ func (b *Builder) RecordRefs(c cid.Cid, refs []cid.Cid) error {
 	for i, r := range refs {
 		lines[i] = r.String()
 	}
-	return writeAtomic(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n")))
+	return atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n")), 0o644)
 }
 
 // TempDir makes a scratch directory under StateDir/tmp (same file system as the builds, swept

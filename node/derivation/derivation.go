@@ -29,6 +29,8 @@ var (
 	ErrInvalid      = errors.New("invalid derivation")
 	ErrNonCanonical = errors.New("derivation is not in canonical DAG-JSON form")
 	ErrUnresolved   = errors.New("derivation has unresolved inputs")
+	// ErrOutputHash: a fixed-output derivation's outputHash is not the CID of a store path.
+	ErrOutputHash = errors.New("malformed outputHash")
 )
 
 // Input is either a store path (CID set, Drv undefined) or an output of another derivation
@@ -56,8 +58,40 @@ type Derivation struct {
 	Env     map[string]string
 	Inputs  []Input
 	Name    string
-	Outputs []string
-	System  string
+	// OutputHash, when set, makes this a fixed-output derivation (Nix's outputHash): the CID
+	// its output must have, declared in advance. Only such a build may use the network (it
+	// fetches sources); a different output fails the build. Written "outputHash" only when
+	// set, so other derivations keep their encoding and CID.
+	OutputHash cid.Cid
+	Outputs    []string
+	System     string
+}
+
+// Fixed tells whether the derivation declares its output CID in advance.
+func (d *Derivation) Fixed() bool { return d.OutputHash.Defined() }
+
+// ParseOutputHash reads the outputHash of a fixed-output derivation: a CIDv1 (base32) of a
+// store path (dag-pb or raw, sha2-256), as `store add` prints it.
+func ParseOutputHash(s string) (cid.Cid, error) {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %q is not a CID: %v", ErrOutputHash, s, err)
+	}
+	if c.String() != s {
+		return cid.Undef, fmt.Errorf("%w: %q: write it as CIDv1 base32 (%s)", ErrOutputHash, s, c)
+	}
+	if err := checkOutputHash(c); err != nil {
+		return cid.Undef, err
+	}
+	return c, nil
+}
+
+func checkOutputHash(c cid.Cid) error {
+	p := c.Prefix()
+	if p.Version != 1 || (p.Codec != uint64(mc.DagPb) && p.Codec != uint64(mc.Raw)) || p.MhType != mh.SHA2_256 {
+		return fmt.Errorf("%w: %s is not the CID of a store path (want CIDv1, dag-pb or raw, sha2-256)", ErrOutputHash, c)
+	}
+	return nil
 }
 
 // Ref returns the placeholder a derivation uses, in builder, args or env, for the store path of
@@ -96,6 +130,11 @@ func (d *Derivation) Validate() error {
 	}
 	if i := sort.SearchStrings(Systems, d.System); i == len(Systems) || Systems[i] != d.System {
 		return invalid("unknown system %q (known: %s)", d.System, strings.Join(Systems, ", "))
+	}
+	if d.Fixed() {
+		if err := checkOutputHash(d.OutputHash); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 	}
 	if len(d.Outputs) != 1 || d.Outputs[0] != "out" {
 		return invalid("outputs must be [\"out\"] (multiple outputs are not supported), got %q", d.Outputs)
@@ -192,7 +231,7 @@ func (d *Derivation) Refs() []Input {
 // Resolve returns a copy whose ref inputs are replaced by the store CIDs in outputs (keyed by
 // Input.String()) and whose placeholders are replaced by /ipfs/store/{cid}.
 func (d *Derivation) Resolve(outputs map[string]cid.Cid) (*Derivation, error) {
-	r := &Derivation{Name: d.Name, System: d.System, Outputs: append([]string(nil), d.Outputs...)}
+	r := &Derivation{Name: d.Name, System: d.System, OutputHash: d.OutputHash, Outputs: append([]string(nil), d.Outputs...)}
 	repl := map[string]string{}
 	have := map[cid.Cid]bool{}
 	for _, in := range d.Inputs {
@@ -237,7 +276,11 @@ func (d *Derivation) Resolve(outputs map[string]cid.Cid) (*Derivation, error) {
 // Encode returns the canonical DAG-JSON bytes.
 func (d *Derivation) Encode() ([]byte, error) {
 	nb := basicnode.Prototype.Map.NewBuilder()
-	ma, err := nb.BeginMap(7)
+	n := int64(7)
+	if d.Fixed() {
+		n++
+	}
+	ma, err := nb.BeginMap(n)
 	if err != nil {
 		return nil, err
 	}
@@ -320,6 +363,9 @@ func (d *Derivation) Encode() ([]byte, error) {
 		return la.Finish()
 	})
 	put("name", str(d.Name))
+	if d.Fixed() {
+		put("outputHash", str(d.OutputHash.String()))
+	}
 	put("outputs", strList(d.Outputs))
 	put("system", str(d.System))
 	if err != nil {

@@ -105,3 +105,39 @@ func TestResolve(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, c, rc)
 }
+
+func TestFixedOutput(t *testing.T) {
+	const src = "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+	d := sample()
+	d.OutputHash = cid.MustParse(src)
+	b, c, err := d.Block()
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"name":"hello","outputHash":"`+src+`","outputs":["out"]`)
+	back, err := DecodeBlock(c, b)
+	require.NoError(t, err)
+	require.True(t, back.Fixed())
+	require.Equal(t, d.OutputHash, back.OutputHash)
+	_, plain, err := sample().Block()
+	require.NoError(t, err)
+	require.NotEqual(t, plain, c, "the declared output is part of the derivation")
+	r, err := back.Resolve(nil)
+	require.NoError(t, err)
+	require.Equal(t, d.OutputHash, r.OutputHash)
+
+	good := string(b)
+	for name, tc := range map[string]struct{ value, says string }{
+		"not a CID":  {"sha256-abc", `"sha256-abc" is not a CID`},
+		"CIDv0":      {"QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n", "want CIDv1"},
+		"derivation": {"baguqeeraw5bpukjflsuxhrrfpkupkjfdzbsnfmqt3vnwgi7tr4ynpvtppkkq", "not the CID of a store path"},
+		"empty":      {"", "is not a CID"},
+		"upper case": {strings.ToUpper(src), "write it as CIDv1 base32"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bad := strings.Replace(good, src, tc.value, 1)
+			_, err := Parse([]byte(bad))
+			require.ErrorIs(t, err, ErrInvalid)
+			require.ErrorIs(t, err, ErrOutputHash)
+			require.Contains(t, err.Error(), tc.says)
+		})
+	}
+}

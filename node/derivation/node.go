@@ -34,6 +34,13 @@ func fromNode(n datamodel.Node) (*Derivation, error) {
 			d.Inputs, err = inputs(v)
 		case "name":
 			d.Name, err = str(key, v)
+		case "outputHash":
+			var s string
+			if s, err = str(key, v); err == nil {
+				if d.OutputHash, err = ParseOutputHash(s); err != nil {
+					err = fmt.Errorf("%w: %w", ErrInvalid, err)
+				}
+			}
 		case "outputs":
 			d.Outputs, err = strList(key, v)
 		case "system":

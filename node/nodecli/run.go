@@ -17,6 +17,7 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/sidecar"
 	"github.com/buildchain/buildchain/node/sidecar/chainclient"
@@ -165,7 +166,7 @@ func writeInfo(dir string, n *p2p.Node, validator, metrics string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return sidecar.WriteFileAtomic(filepath.Join(dir, "info.json"), data, 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, "info.json"), data, 0o644)
 }
 
 func statusCmd() *cobra.Command {

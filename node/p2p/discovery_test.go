@@ -29,10 +29,8 @@ func TestDHTProviderLookupAndFetch(t *testing.T) {
 	}), "routing tables stay empty")
 	require.NoError(t, a.Provide(ctx, root))
 
-	provs, err := c.FindProviders(ctx, root, 5)
-	require.NoError(t, err)
+	provs := waitProviders(t, c, root, a.ID())
 	require.Len(t, provs, 1)
-	require.Equal(t, a.ID(), provs[0].ID)
 	require.NotEmpty(t, provs[0].Addrs)
 
 	st0 := a.Status()
@@ -50,10 +48,7 @@ func TestDHTProviderLookupAndFetch(t *testing.T) {
 	require.False(t, has)
 
 	// After fetching, C provides the root too (in the background).
-	require.True(t, eventually(20*time.Second, func() bool {
-		ps, err := b.FindProviders(ctx, root, 5)
-		return err == nil && len(ps) == 2
-	}), "fetcher did not become a provider")
+	require.Len(t, waitProviders(t, b, root, a.ID(), c.ID()), 2, "fetcher did not become a provider")
 }
 
 // Providing a block the node does not hold is refused.
@@ -80,10 +75,7 @@ func TestReprovideIncludesStoreRoots(t *testing.T) {
 	defer cancel()
 	require.Equal(t, 2, a.Reprovide(ctx))
 	for _, r := range []cid.Cid{r1, r2} {
-		ps, err := b.FindProviders(ctx, r, 2)
-		require.NoError(t, err)
-		require.Len(t, ps, 1)
-		require.Equal(t, a.ID(), ps[0].ID)
+		require.Len(t, waitProviders(t, b, r, a.ID()), 1)
 	}
 }
 

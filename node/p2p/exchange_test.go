@@ -12,9 +12,16 @@ import (
 )
 
 // A two-node exchange of a multi-level DAG over real libp2p on loopback.
+// Both paths: closure streams (the default between buildchain nodes) and
+// bitswap alone (as with IPFS peers).
 func TestFetchTwoNodes(t *testing.T) {
-	a := newTestNode(t)
-	b := newTestNode(t)
+	t.Run("car", func(t *testing.T) { fetchTwoNodes(t) })
+	t.Run("bitswap", func(t *testing.T) { fetchTwoNodes(t, func(c *Config) { c.NoCARStream = true }) })
+}
+
+func fetchTwoNodes(t *testing.T, opts ...nodeOpt) {
+	a := newTestNode(t, opts...)
+	b := newTestNode(t, opts...)
 	data := randomBytes(1, 600<<10)
 	// 2 KiB chunks with fan-out 16: 300 leaves under 3 levels of dag-pb nodes.
 	root := importFile(t, a.bstore, data, 2048, 16)

@@ -14,34 +14,26 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/buildchain/buildchain/node/p2p/carstream"
 )
 
-// ErrBlockMismatch is returned for a block whose bytes do not hash to its CID.
-var ErrBlockMismatch = errors.New("block bytes do not match their CID")
+// ErrBlockMismatch is returned for a block whose bytes do not hash to its
+// CID (on every path: bitswap, CAR streams).
+var ErrBlockMismatch = carstream.ErrBadBlock
 
 // VerifyBlock checks that data hashes to c with c's own hash function and
 // that the function is one we accept (boxo's verifcid allowlist: no weak or
 // truncated hashes). Every block received from a peer passes here before it
 // is stored.
-func VerifyBlock(c cid.Cid, data []byte) error {
-	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c); err != nil {
-		return fmt.Errorf("block %s: %w", c, err)
-	}
-	got, err := c.Prefix().Sum(data)
-	if err != nil {
-		return fmt.Errorf("hash block %s: %w", c, err)
-	}
-	if !got.Equals(c) {
-		return fmt.Errorf("%w: want %s, bytes hash to %s", ErrBlockMismatch, c, got)
-	}
-	return nil
-}
+func VerifyBlock(c cid.Cid, data []byte) error { return carstream.VerifyBlock(c, data) }
 
 // FetchStats describes a finished closure fetch.
 type FetchStats struct {
-	Blocks       int   // blocks in the closure
-	Fetched      int   // of which came from peers
-	FetchedBytes int64 // bytes that came from peers
+	Blocks       int     // blocks in the closure
+	Fetched      int     // of which came from peers
+	FetchedBytes int64   // bytes that came from peers
+	Dropped      []error // peers dropped for bad blocks (each error names one, wraps ErrBadPeer)
 }
 
 // Fetch makes the whole closure of root local: every block reachable from it
@@ -79,6 +71,28 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 	rootLocal, err := n.isLocal(ctx, root)
 	if err != nil {
 		return st, err
+	}
+	// A closure we do not have yet comes fastest as closure streams from
+	// buildchain peers; bitswap then completes whatever they did not
+	// bring (and is the only path for IPFS peers and partial closures).
+	var peerErrs []error
+	if !rootLocal && !n.cfg.NoCARStream {
+		cr, err := n.fetchCAR(ctx, root, progress)
+		if err != nil {
+			return st, errors.Join(append([]error{fmt.Errorf("p2p: fetch %s: %w", root, err)}, cr.peerErrs...)...)
+		}
+		peerErrs = cr.peerErrs
+		st.Dropped = cr.peerErrs
+		if cr.complete {
+			st.Blocks, st.Fetched, st.FetchedBytes = cr.stats.Blocks, cr.stats.Fetched, cr.stats.FetchedBytes
+			n.provideInBackground(root)
+			return st, nil
+		}
+		st.Fetched, st.FetchedBytes = cr.stats.Fetched, cr.stats.FetchedBytes
+		rootLocal, err = n.isLocal(ctx, root)
+		if err != nil {
+			return st, err
+		}
 	}
 	if !rootLocal {
 		bg.Add(1)
@@ -244,14 +258,18 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 			}
 			st.FetchedBytes += s.bytes
 		case <-ctx.Done():
-			return st, fmt.Errorf("p2p: fetch %s: %d of %d known blocks done: %w", root, st.Blocks, len(seen), ctx.Err())
+			return st, errors.Join(append([]error{fmt.Errorf("p2p: fetch %s: %d of %d known blocks done: %w", root, st.Blocks, len(seen), ctx.Err())}, peerErrs...)...)
 		}
 	}
+	n.provideInBackground(root)
+	return st, nil
+}
 
-	// We now hold the closure: tell the DHT, in the background and best
-	// effort (a node without DHT peers still fetched successfully).
+// provideInBackground tells the DHT we now hold the closure of root, best
+// effort (a node without DHT peers still fetched successfully).
+func (n *Node) provideInBackground(root cid.Cid) {
 	if n.ctx.Err() != nil {
-		return st, nil // closing: no new background work
+		return // closing: no new background work
 	}
 	n.wg.Add(1)
 	go func() {
@@ -262,7 +280,6 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 			n.log.Debug("provide fetched root", "cid", root, "err", err)
 		}
 	}()
-	return st, nil
 }
 
 const (
@@ -386,18 +403,10 @@ func (n *Node) walkOne(ctx context.Context, t walkTask) walkResult {
 		data = b.RawData()
 	}
 
-	links, err := Links(t.c, data)
+	links, err := n.blockLinks(t.c, data)
 	if err != nil {
 		r.err = fmt.Errorf("p2p: walk: %w", err)
 		return r
-	}
-	if n.cfg.ExtraLinks != nil {
-		more, err := n.cfg.ExtraLinks(t.c, data)
-		if err != nil {
-			r.err = fmt.Errorf("p2p: walk: extra links of %s: %w", t.c, err)
-			return r
-		}
-		links = append(links, more...)
 	}
 	r.children = make([]walkChild, 0, len(links))
 	for _, l := range links {

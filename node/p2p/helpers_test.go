@@ -177,3 +177,33 @@ func eventually(d time.Duration, cond func() bool) bool {
 	}
 	return cond()
 }
+
+// waitProviders polls n's DHT until the providers it finds for c are exactly
+// want, and returns them. Provide cannot be followed by a single lookup: the
+// DHT's ADD_PROVIDER message has no reply, so Provide returns once the record
+// is sent, before any peer stored it, and a lookup that reaches that peer
+// first finds nothing (issue 13: 2 failures in 61 runs under load).
+func waitProviders(t *testing.T, n *Node, c cid.Cid, want ...peer.ID) []peer.AddrInfo {
+	t.Helper()
+	var got []peer.AddrInfo
+	ok := eventually(30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ps, err := n.FindProviders(ctx, c, len(want)+1)
+		if err != nil {
+			return false
+		}
+		got = ps
+		if len(ps) != len(want) {
+			return false
+		}
+		for _, p := range ps {
+			if !peerIn(want, p.ID) {
+				return false
+			}
+		}
+		return true
+	})
+	require.True(t, ok, "providers of %s: want %v, last lookup found %v", c, want, got)
+	return got
+}

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // LoadOrCreateIdentity returns the node's private key stored at path, creating
@@ -45,7 +46,7 @@ func LoadOrCreateIdentity(path string) (crypto.PrivKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p identity: marshal key: %w", err)
 	}
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := atomicfile.Create(path, data, 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			// Another process created the identity first: use its key.
 			return LoadOrCreateIdentity(path)
@@ -63,46 +64,4 @@ func PeerIDFromKeyFile(path string) (peer.ID, error) {
 		return "", err
 	}
 	return peer.IDFromPrivateKey(key)
-}
-
-// writeFileAtomic writes data to a temporary file beside path, fsyncs it and
-// links it into place, so a crash never leaves a half-written key. Linking
-// (not renaming) fails with fs.ErrExist when the file already exists, so two
-// processes racing on first start end up sharing the first writer's key.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".p2pkey-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op once linked into place
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// Link fails if path already exists, so a concurrent first start cannot
-	// replace a key another process already handed out.
-	if err := os.Link(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -94,6 +94,9 @@ type Config struct {
 	ReannounceInterval time.Duration
 	// ExtraLinks, if set, adds non-IPLD references to the closure walk.
 	ExtraLinks LinkFunc
+	// NoCARStream turns off closure streams (node/p2p/carstream), serving
+	// and fetching: only bitswap then (for comparisons).
+	NoCARStream bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -117,6 +120,7 @@ type Node struct {
 	mu       sync.Mutex
 	provided map[cid.Cid]struct{}
 	trusted  map[peer.ID]struct{}
+	bad      map[peer.ID]time.Time // peers that sent bad blocks, until
 	// announced holds this node's recent signed records, keyed by
 	// (derivation, output), oldest first, for re-announcing.
 	announced []announcedRecord
@@ -172,6 +176,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		cancel:   cancel,
 		provided: make(map[cid.Cid]struct{}),
 		trusted:  make(map[peer.ID]struct{}),
+		bad:      make(map[peer.ID]time.Time),
 	}
 	for _, p := range cfg.TrustedBuilders {
 		n.trusted[p] = struct{}{}
@@ -207,6 +212,9 @@ func (n *Node) start(ctx context.Context, bootstrap []peer.AddrInfo) error {
 		// our small networks.
 		bitswap.MaxOutstandingBytesPerPeer(8<<20),
 	)
+	if !n.cfg.NoCARStream {
+		n.startCARServer()
+	}
 
 	n.ps, err = pubsub.NewGossipSub(n.ctx, n.host,
 		// Advertise and find topic peers through our DHT so gossip reaches

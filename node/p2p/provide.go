@@ -15,6 +15,11 @@ const provideTimeout = 2 * time.Minute
 // Provide announces in the DHT that this node holds root c, and remembers c
 // for reproviding. Only roots the blockstore holds may be provided: a record
 // for a block we cannot serve would send fetchers to a dead end.
+//
+// A nil error means the record was sent to the closest peers, not that any
+// of them stored it: the DHT's ADD_PROVIDER message has no reply, so a lookup
+// started right after Provide can still find nothing (NOTES.md). Fetches do
+// not depend on it: bitswap keeps searching for providers.
 func (n *Node) Provide(ctx context.Context, c cid.Cid) error {
 	has, err := n.bstore.Has(ctx, c)
 	if err != nil {

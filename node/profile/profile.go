@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -297,13 +298,7 @@ func (p *Profile) Switch(id int) error {
 	if _, err := os.Stat(p.manifestPath(id)); err != nil {
 		return fmt.Errorf("%w: %d", ErrNoGeneration, id)
 	}
-	tmp := p.CurrentLink() + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Symlink(filepath.Join("generations", strconv.Itoa(id)), tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p.CurrentLink()); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Symlink(filepath.Join("generations", strconv.Itoa(id)), p.CurrentLink()); err != nil {
 		return fmt.Errorf("switch to generation %d: %w", id, err)
 	}
 	return nil
@@ -359,10 +354,5 @@ func (p *Profile) LinkHome(link string) error {
 	if fi, err := os.Lstat(link); err == nil && fi.Mode()&os.ModeSymlink == 0 {
 		return fmt.Errorf("%s exists and is not a symlink; not replacing it", link)
 	}
-	tmp := link + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Symlink(p.CurrentLink(), tmp); err != nil {
-		return err
-	}
-	return os.Rename(tmp, link)
+	return atomicfile.Symlink(p.CurrentLink(), link)
 }

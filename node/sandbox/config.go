@@ -47,6 +47,10 @@ type Config struct {
 	Log io.Writer
 	// HostUID/HostGID are the host ids the builder's uid 1000 / gid 100 map to.
 	HostUID, HostGID int
+	// HostNetwork keeps the build in the host's network namespace instead of a new one with
+	// only a loopback. Only fixed-output builds (whose output is checked against a CID
+	// declared in advance) get it; every other build has no network.
+	HostNetwork bool
 }
 
 // Result is what a finished (successful) sandbox run reports.

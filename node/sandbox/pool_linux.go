@@ -26,6 +26,7 @@ type started struct {
 	errR     *os.File // fdErr of the init
 	out      *switchWriter
 	uid, gid int
+	hostNet  bool    // shares the host's network namespace (fixed-output builds only)
 	cg       *cgroup // the build's cgroups, joined already; limits are set when used
 }
 
@@ -50,7 +51,11 @@ func (s *switchWriter) set(w io.Writer) {
 	s.mu.Unlock()
 }
 
-func startInit(hostUID, hostGID int) (*started, error) {
+// hostNetArg is argv[1] of an init that shares the host's network namespace: it has no
+// loopback of its own to bring up.
+const hostNetArg = "hostnet"
+
+func startInit(hostUID, hostGID int, hostNet bool) (*started, error) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -62,9 +67,17 @@ func startInit(hostUID, hostGID int) (*started, error) {
 		return nil, err
 	}
 	out := &switchWriter{}
+	args := []string{initArg0}
+	cloneflags := uintptr(syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
+	if hostNet {
+		// A fixed-output build may fetch (its output is checked against the declared CID,
+		// as Nix does for outputHash): it stays in the host's network namespace.
+		args = append(args, hostNetArg)
+		cloneflags &^= syscall.CLONE_NEWNET
+	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{initArg0},
+		Args:       args,
 		Env:        []string{},
 		Stdout:     out,
 		Stderr:     out,
@@ -73,8 +86,7 @@ func startInit(hostUID, hostGID int) (*started, error) {
 			// No CLONE_NEWNS here: the init unshares its mount namespace only when it gets its
 			// config. A spare that copied the host's mounts at clone time would pin every one
 			// of them (a FUSE store could then never finish unmounting while a spare waits).
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID |
-				syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
+			Cloneflags: cloneflags,
 			// uid 0 inside is host root so the init can reach and bind the host paths it is
 			// given; the builder runs as 1000 -> hostUID after the init dropped to it.
 			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: BuilderUID, HostID: hostUID, Size: 1}},
@@ -91,7 +103,7 @@ func startInit(hostUID, hostGID int) (*started, error) {
 		errR.Close()
 		return nil, fmt.Errorf("%w: start init: %v", ErrSetup, err)
 	}
-	st := &started{cmd: cmd, cfgW: cfgW, errR: errR, out: out, uid: hostUID, gid: hostGID}
+	st := &started{cmd: cmd, cfgW: cfgW, errR: errR, out: out, uid: hostUID, gid: hostGID, hostNet: hostNet}
 	// Wait until the init is really up (the Go runtime and package initialisation of a large
 	// binary take tens of milliseconds after exec): only then is a spare worth waiting for.
 	var ready [1]byte
@@ -177,6 +189,12 @@ func Prewarm() {
 	go refill(DefaultHostUID, DefaultHostGID)
 }
 
+// takeHostNetInit starts an init in the host's network namespace. Such builds are rare
+// (fetches), so no spare is kept for them.
+func takeHostNetInit(hostUID, hostGID int) (*started, error) {
+	return startInit(hostUID, hostGID, true)
+}
+
 // takeInit returns the spare if it fits (waiting for one being started: that is never slower
 // than starting another), else starts an init; then it starts the next spare in the background.
 func takeInit(hostUID, hostGID int) (*started, error) {
@@ -194,7 +212,7 @@ func takeInit(hostUID, hostGID int) (*started, error) {
 	}
 	if s == nil {
 		var err error
-		if s, err = startInit(hostUID, hostGID); err != nil {
+		if s, err = startInit(hostUID, hostGID, false); err != nil {
 			return nil, err
 		}
 	}
@@ -210,7 +228,7 @@ func takeInit(hostUID, hostGID int) (*started, error) {
 }
 
 func refill(hostUID, hostGID int) {
-	s, err := startInit(hostUID, hostGID)
+	s, err := startInit(hostUID, hostGID, false)
 	spares.Lock()
 	spares.starting = false
 	spares.cond.Broadcast()

@@ -11,6 +11,8 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/stretchr/testify/require"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -45,7 +47,7 @@ func TestStatePersistsAtomically(t *testing.T) {
 
 func TestStateCorruptIsClearError(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
-	require.NoError(t, WriteFileAtomic(p, []byte("{not json"), 0o600))
+	require.NoError(t, atomicfile.WriteFile(p, []byte("{not json"), 0o600))
 	_, err := OpenState(p)
 	require.ErrorContains(t, err, "corrupt")
 }

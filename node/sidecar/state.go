@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // JobStatus is where one (claim, round) assignment stands in this sidecar.
@@ -299,47 +301,5 @@ func (s *State) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("encode sidecar state: %w", err)
 	}
-	return WriteFileAtomic(s.path, data, 0o600)
-}
-
-// WriteFileAtomic writes data to a temporary file next to path, fsyncs it,
-// renames it over path and fsyncs the directory, so readers and crashes see
-// the old or the new content only.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // makes the rename durable; not fatal where unsupported
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(s.path, data, 0o600)
 }

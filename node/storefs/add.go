@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -233,14 +235,33 @@ func (im *importer) addDir(ctx context.Context, path string, fi os.FileInfo) (ip
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// Self-references in entry names are stored as the filler, like those
+	// in contents, with their offsets in the directory's root node.
+	var refs NameRefs
+	stored := make(map[string]string, len(ents)) // stored name → on-disk name
 	for i, e := range ents {
-		if err := dir.AddChild(ctx, e.Name(), nodes[i]); err != nil {
+		name, offs := scanName(e.Name(), im.opts.SelfRef)
+		if prev, dup := stored[name]; dup {
+			return nil, fmt.Errorf("%s: entries %q and %q have the same name modulo the self-reference placeholder", path, prev, e.Name())
+		}
+		stored[name] = e.Name()
+		if len(offs) > 0 {
+			refs.Names = append(refs.Names, NameRef{Stored: name, Offsets: offs})
+		}
+		if err := dir.AddChild(ctx, name, nodes[i]); err != nil {
 			return nil, fmt.Errorf("%s: link %q: %w", path, e.Name(), err)
 		}
 	}
 	nd, err := dir.GetNode()
 	if err != nil {
 		return nil, err
+	}
+	if len(refs.Names) > 0 {
+		refs.Len = len(im.opts.SelfRef)
+		slices.SortFunc(refs.Names, func(a, b NameRef) int { return strings.Compare(a.Stored, b.Stored) })
+		if nd, err = attachNameRefs(nd, refs); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	return nd, im.dag.Add(ctx, nd)
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 	"golang.org/x/sys/unix"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // verify checks that data hashes to c.
@@ -107,6 +109,9 @@ type writer struct {
 	refs    []refEntry
 	renames [][2]string // temp name, final name, in the order the writes finished
 	queued  map[cid.Cid]struct{}
+	// verifyPuts hashes each block in its write goroutine (in parallel)
+	// before writing it: for blocks from outside (Batch), not the importer's.
+	verifyPuts bool
 
 	// Durability is made while the import runs: every syncEvery bytes
 	// written, one background syncfs makes all temp files finished so far
@@ -199,6 +204,12 @@ func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool
 			}
 			w.wg.Done()
 		}()
+		if w.verifyPuts {
+			if err := verify(c, data); err != nil {
+				w.fail(fmt.Errorf("put block: %w", err))
+				return
+			}
+		}
 		tmp, err := w.s.writeTempBlock(data)
 		if err != nil {
 			w.fail(fmt.Errorf("block %s: %w", c, err))
@@ -284,7 +295,7 @@ func (w *writer) commit() error {
 		}
 	}
 	if len(w.renames) > 0 {
-		if err := syncDir(w.s.blocksDir); err != nil {
+		if err := atomicfile.SyncDir(w.s.blocksDir); err != nil {
 			return err
 		}
 	}
@@ -392,18 +403,6 @@ func (s *Store) syncFS() error {
 // testHookBeforeRename lets the crash test stop a child process after a
 // batch is written and fsynced but before it is renamed into place.
 var testHookBeforeRename func(tmp string)
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
 
 // deleteBlock removes block c (GC sweep and DeleteBlock).
 func (s *Store) deleteBlock(c cid.Cid) error {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/ipfs/go-cid"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // GCResult summarises one collection.
@@ -84,7 +86,7 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	res.Kept = len(live) - res.MissingBlocks
 	res.Removed = len(swept)
 	if len(swept) > 0 {
-		if err := syncDir(s.blocksDir); err != nil {
+		if err := atomicfile.SyncDir(s.blocksDir); err != nil {
 			return res, err
 		}
 		err = db.Update(func(tx *bolt.Tx) error {

@@ -114,6 +114,7 @@ func (s *Store) Resolve(ctx context.Context, root cid.Cid, p string) (ipld.Node,
 	if err != nil {
 		return nil, err
 	}
+	rootStr := []byte(root.String())
 	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
 		if name == "" || name == "." {
 			continue
@@ -122,7 +123,15 @@ func (s *Store) Resolve(ctx context.Context, root cid.Cid, p string) (ipld.Node,
 		if err != nil {
 			return nil, fmt.Errorf("resolve %s/%s: %q is not a directory", root, p, name)
 		}
-		nd, err = dir.Find(ctx, name)
+		refs, err := DirNameRefs(nd)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s/%s: directory %s: %w", root, p, nd.Cid(), err)
+		}
+		stored, ok := refs.Stored(name, rootStr)
+		if !ok {
+			return nil, fmt.Errorf("resolve %s/%s: no entry %q", root, p, name)
+		}
+		nd, err = dir.Find(ctx, stored)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) || ipld.IsNotFound(err) && !errors.Is(err, ErrNotFound) {
 				return nil, fmt.Errorf("resolve %s/%s: no entry %q", root, p, name)
@@ -161,13 +170,18 @@ func (s *Store) List(ctx context.Context, root cid.Cid, p string) ([]Entry, erro
 	if err != nil {
 		return nil, fmt.Errorf("list %s/%s: %w", root, p, err)
 	}
+	refs, err := DirNameRefs(nd)
+	if err != nil {
+		return nil, fmt.Errorf("list %s/%s: %w", root, p, err)
+	}
+	rootStr := []byte(root.String())
 	out := make([]Entry, 0, len(links))
 	for _, l := range links {
 		child, err := s.GetNode(l.Cid)
 		if err != nil {
 			return nil, fmt.Errorf("list %s/%s: %w", root, p, err)
 		}
-		e, err := StatNode(l.Name, child)
+		e, err := StatNode(refs.Shown(l.Name, rootStr), child)
 		if err != nil {
 			return nil, err
 		}
@@ -316,15 +330,21 @@ func (s *Store) exportNode(ctx context.Context, nd ipld.Node, root cid.Cid, dest
 		if err != nil {
 			return err
 		}
+		refs, err := DirNameRefs(nd)
+		if err != nil {
+			return fmt.Errorf("directory %s: %w", nd.Cid(), err)
+		}
+		rootStr := []byte(root.String())
 		for _, l := range links {
-			if err := validName("entry", l.Name); err != nil {
+			name := refs.Shown(l.Name, rootStr)
+			if err := validName("entry", name); err != nil {
 				return fmt.Errorf("directory %s: %w", nd.Cid(), err)
 			}
 			child, err := s.GetNode(l.Cid)
 			if err != nil {
 				return err
 			}
-			if err := s.exportNode(ctx, child, root, filepath.Join(dest, l.Name)); err != nil {
+			if err := s.exportNode(ctx, child, root, filepath.Join(dest, name)); err != nil {
 				return err
 			}
 		}

@@ -92,31 +92,41 @@ func attachSelfRefs(nd ipld.Node, r SelfRefs) (ipld.Node, error) {
 // FileSelfRefs returns the self-references recorded in a file's root node
 // (none for raw leaves and ordinary UnixFS files).
 func FileSelfRefs(nd ipld.Node) (SelfRefs, error) {
-	pn, ok := nd.(*merkledag.ProtoNode)
-	if !ok {
-		return SelfRefs{}, nil
+	payload, ok, err := unixfsExtField(nd, selfRefField)
+	if err != nil || !ok {
+		return SelfRefs{}, err
+	}
+	return decodeSelfRefs(payload)
+}
+
+// unixfsExtField returns the payload of one of our extension fields in the
+// UnixFS Data of a dag-pb node (ok is false when absent or for raw nodes).
+func unixfsExtField(nd ipld.Node, field protowire.Number) (payload []byte, ok bool, err error) {
+	pn, isPB := nd.(*merkledag.ProtoNode)
+	if !isPB {
+		return nil, false, nil
 	}
 	b := pn.Data()
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return SelfRefs{}, fmt.Errorf("unixfs data: %w", protowire.ParseError(n))
+			return nil, false, fmt.Errorf("unixfs data: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
-		if num == selfRefField && typ == protowire.BytesType {
+		if num == field && typ == protowire.BytesType {
 			payload, m := protowire.ConsumeBytes(b)
 			if m < 0 {
-				return SelfRefs{}, fmt.Errorf("self-refs field: %w", protowire.ParseError(m))
+				return nil, false, fmt.Errorf("unixfs field %d: %w", field, protowire.ParseError(m))
 			}
-			return decodeSelfRefs(payload)
+			return payload, true, nil
 		}
 		m := protowire.ConsumeFieldValue(num, typ, b)
 		if m < 0 {
-			return SelfRefs{}, fmt.Errorf("unixfs data: %w", protowire.ParseError(m))
+			return nil, false, fmt.Errorf("unixfs data: %w", protowire.ParseError(m))
 		}
 		b = b[m:]
 	}
-	return SelfRefs{}, nil
+	return nil, false, nil
 }
 
 func decodeSelfRefs(p []byte) (SelfRefs, error) {

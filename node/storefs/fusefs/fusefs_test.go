@@ -321,3 +321,43 @@ func TestFUSESelfReference(t *testing.T) {
 		t.Errorf("file without self-references changed CID: %s vs %s", withRef.Cid(), plainOnly)
 	}
 }
+
+// TestFUSESelfReferenceInNames: a file named after its own output is listed
+// under the root's CID and a symlink to it resolves through the mount.
+func TestFUSESelfReferenceInNames(t *testing.T) {
+	needFUSE(t)
+	s := openStore(t)
+	ph := string(storefs.Placeholder("drv-names"))
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Mkdir(filepath.Join(dir, "lib"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "lib", "lib-"+ph+".so"), []byte("lib of /ipfs/store/"+ph+"\n"), 0o644))
+	must(os.Symlink("/ipfs/store/"+ph+"/lib/lib-"+ph+".so", filepath.Join(dir, "lib", "libx.so")))
+	root, err := s.AddPath(context.Background(), dir, storefs.AddOptions{PreserveMode: true, SelfRef: []byte(ph)})
+	must(err)
+	r := root.String()
+	mnt := mountTemp(t, s)
+	ents, err := os.ReadDir(filepath.Join(mnt, r, "lib"))
+	must(err)
+	if len(ents) != 2 || ents[0].Name() != "lib-"+r+".so" {
+		t.Fatalf("listing: %v", ents)
+	}
+	tgt, err := os.Readlink(filepath.Join(mnt, r, "lib", "libx.so"))
+	must(err)
+	// The mount stands in for /ipfs/store.
+	got, err := os.ReadFile(filepath.Join(mnt, strings.TrimPrefix(tgt, "/ipfs/store/")))
+	if err != nil {
+		t.Fatalf("symlink %q to the self-named file dangles: %v", tgt, err)
+	}
+	if string(got) != "lib of /ipfs/store/"+r+"\n" {
+		t.Fatalf("content %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, r, "lib", "lib-"+string(storefs.SelfRefFiller)+".so")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stored name visible: %v", err)
+	}
+}

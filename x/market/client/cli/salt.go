@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // SaltRecord is what `commit` keeps so that `reveal` can open the commit.
@@ -26,30 +28,18 @@ func SaltPath(home, chainID string, marketID uint64, predictor string) string {
 	return filepath.Join(home, "market-salts", chainID, strconv.FormatUint(marketID, 10)+"-"+predictor+".json")
 }
 
-// WriteSalt stores a record (0600, written to a temp file and renamed so a crash never
-// leaves half a salt). It refuses to overwrite an existing record: losing the salt of a
+// WriteSalt stores a record (0600, atomically and durably through internal/atomicfile,
+// so a crash never leaves half a salt). It refuses to overwrite an existing record: losing the salt of a
 // broadcast commit would forfeit its stake.
 func WriteSalt(path string, r SaltRecord) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("a salt for this market and account already exists at %s: you have committed already (remove the file only if that commit never made it on chain)", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("creating salt directory: %w", err)
-	}
 	bz, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, bz, 0o600); err != nil {
-		return fmt.Errorf("writing salt: %w", err)
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		_ = f.Sync()
-		_ = f.Close()
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Create(path, bz, 0o600); err != nil {
 		return fmt.Errorf("storing salt: %w", err)
 	}
 	return nil

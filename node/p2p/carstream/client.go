@@ -1,0 +1,187 @@
+package carstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/ipfs/boxo/verifcid"
+	blocks "github.com/ipfs/go-block-format"
+	cid "github.com/ipfs/go-cid"
+	car "github.com/ipld/go-car/v2"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Stats describes one finished (or failed) request.
+type Stats struct {
+	Blocks int   // verified blocks handed to put
+	Bytes  int64 // their bytes
+}
+
+// Verified is a block that passed every check, with its links.
+type Verified struct {
+	Block blocks.Block
+	Links []cid.Cid
+}
+
+// Fetch asks peer p for req and calls put with every block, in stream
+// order, after checking that it is the root or linked from a block
+// accepted earlier on this stream and that its bytes hash to its CID. A
+// block failing either check ends the fetch with an error naming p and
+// wrapping ErrBadBlock or ErrUnexpectedBlock; it never reaches put. A put
+// error ends the fetch with that error. The stream is read one block at a
+// time: memory does not grow with the closure.
+func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkFunc, put func(Verified) error) (Stats, error) {
+	var st Stats
+	if err := req.validate(); err != nil {
+		return st, err
+	}
+	s, err := h.NewStream(ctx, p, ProtocolID)
+	if err != nil {
+		return st, fmt.Errorf("carstream: open stream to %s: %w", p, err)
+	}
+	defer s.Close()
+	stop := context.AfterFunc(ctx, func() { s.Reset() })
+	defer stop()
+	fail := func(err error) (Stats, error) {
+		s.Reset()
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		return st, fmt.Errorf("carstream: peer %s, root %s: %w", p, req.Root, err)
+	}
+	if err := writeRequest(s, req); err != nil {
+		return fail(err)
+	}
+	if err := s.CloseWrite(); err != nil {
+		return fail(err)
+	}
+	br := bufio.NewReaderSize(s, 1<<20)
+	status, err := br.ReadByte()
+	if err != nil {
+		return fail(fmt.Errorf("%w: read status: %v", ErrProtocol, err))
+	}
+	if status != StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(br, maxMessage))
+		if status == StatusNotFound {
+			return fail(fmt.Errorf("%w (%s)", ErrNotFound, msg))
+		}
+		return fail(fmt.Errorf("%w: status %d: %s", ErrProtocol, status, msg))
+	}
+	cr, err := car.NewBlockReader(br, car.WithTrustedCAR(true), car.MaxAllowedSectionSize(MaxBlockSize))
+	if err != nil {
+		return fail(fmt.Errorf("%w: car header: %v", ErrProtocol, err))
+	}
+	if len(cr.Roots) != 1 || cr.Roots[0] != req.Root {
+		return fail(fmt.Errorf("%w: car roots %v, asked for %s", ErrProtocol, cr.Roots, req.Root))
+	}
+	// The stream is read in one goroutine (which checks that each block is
+	// expected and extracts its links), the blocks are hashed by a pool of
+	// verifiers on every core, and handed to put in stream order, each
+	// only after every earlier block passed: a block after a bad one never
+	// reaches put, and neither does anything linked only from a bad one.
+	type job struct {
+		blk   blocks.Block
+		links []cid.Cid
+		err   error // set before done is closed
+		done  chan struct{}
+	}
+	jobs := make(chan *job, verifyWindow)  // to the verifiers
+	order := make(chan *job, verifyWindow) // to the emitter, in stream order
+	readErr := make(chan error, 1)
+	rctx, stopRead := context.WithCancel(ctx)
+	defer stopRead()
+	for range verifiers {
+		go func() {
+			for j := range jobs {
+				j.err = VerifyBlock(j.blk.Cid(), j.blk.RawData())
+				close(j.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		expected := map[cid.Cid]struct{}{req.Root: {}}
+		for n := 1; ; n++ {
+			blk, err := cr.Next()
+			if errors.Is(err, io.EOF) {
+				readErr <- nil
+				return
+			}
+			if err != nil {
+				readErr <- fmt.Errorf("%w: block %d: %v", ErrProtocol, n, err)
+				return
+			}
+			c := blk.Cid()
+			if _, ok := expected[c]; !ok {
+				readErr <- fmt.Errorf("%w: %s", ErrUnexpectedBlock, c)
+				return
+			}
+			// Links of bytes not verified yet: if the block turns out bad,
+			// the emitter stops at it and nothing after it is used.
+			ls, err := links(c, blk.RawData())
+			if err != nil {
+				readErr <- fmt.Errorf("%w: links of %s: %v", ErrBadBlock, c, err)
+				return
+			}
+			delete(expected, c)
+			for _, l := range ls {
+				expected[l] = struct{}{}
+			}
+			j := &job{blk: blk, links: ls, done: make(chan struct{})}
+			select {
+			case order <- j:
+			case <-rctx.Done():
+				readErr <- rctx.Err()
+				return
+			}
+			jobs <- j
+		}
+	}()
+	for j := range order {
+		<-j.done
+		if j.err != nil {
+			stopRead()
+			return fail(j.err)
+		}
+		if err := put(Verified{Block: j.blk, Links: j.links}); err != nil {
+			stopRead()
+			s.Reset()
+			return st, err
+		}
+		st.Blocks++
+		st.Bytes += int64(len(j.blk.RawData()))
+	}
+	if err := <-readErr; err != nil {
+		return fail(err)
+	}
+	return st, nil
+}
+
+// verifyWindow bounds the blocks of one stream read but not yet handed to
+// put (at most 2 MiB each); verifiers hash them in parallel.
+const verifyWindow = 16
+
+var verifiers = max(2, runtime.GOMAXPROCS(0))
+
+// VerifyBlock checks that data hashes to c with c's own hash function and
+// that the function is one we accept (boxo's verifcid allowlist: no weak or
+// truncated hashes). The error wraps ErrBadBlock.
+func VerifyBlock(c cid.Cid, data []byte) error {
+	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadBlock, c, err)
+	}
+	got, err := c.Prefix().Sum(data)
+	if err != nil {
+		return fmt.Errorf("%w: hash %s: %v", ErrBadBlock, c, err)
+	}
+	if !got.Equals(c) {
+		return fmt.Errorf("%w: want %s, bytes hash to %s", ErrBadBlock, c, got)
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package carstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	blocks "github.com/ipfs/go-block-format"
+	cid "github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// Getter reads a block; it must hash-check what it returns (a storefs
+// blockstore does), since whatever it returns is sent.
+type Getter interface {
+	Get(ctx context.Context, c cid.Cid) (blocks.Block, error)
+}
+
+// Server answers closure requests from a block getter.
+type Server struct {
+	Blocks Getter
+	Links  LinkFunc
+	Log    *slog.Logger
+	// ReadAhead is how many blocks per DAG level are read ahead of the
+	// one being sent (0: 8), so that reading and hashing blocks overlaps
+	// sending them.
+	ReadAhead int
+}
+
+// serveTimeout bounds one request; a closure that takes longer is
+// continued by the client with a new request.
+const serveTimeout = 30 * time.Minute
+
+// Handle serves one request on s (a network.StreamHandler).
+func (sv *Server) Handle(s network.Stream) {
+	defer s.Close()
+	_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
+	req, err := readRequest(s)
+	if err != nil {
+		sv.reply(s, StatusError, err.Error())
+		return
+	}
+	_ = s.SetReadDeadline(time.Time{})
+	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
+	defer cancel()
+	root, err := sv.Blocks.Get(ctx, req.Root)
+	if err != nil {
+		if ipld.IsNotFound(err) {
+			sv.reply(s, StatusNotFound, "no block "+req.Root.String())
+		} else {
+			sv.logf("carstream: serve %s: %v", req.Root, err)
+			sv.reply(s, StatusError, "cannot read the root")
+		}
+		return
+	}
+	bw := bufio.NewWriterSize(s, 256<<10)
+	if err := bw.WriteByte(StatusOK); err != nil {
+		s.Reset()
+		return
+	}
+	if err := writeCARHeader(bw, req.Root); err != nil {
+		s.Reset()
+		return
+	}
+	w := &walker{sv: sv, ctx: ctx, req: req, bw: bw, seen: map[cid.Cid]struct{}{req.Root: {}}}
+	if err := w.visit(root); err != nil {
+		// A broken stream tells the client something went wrong; it
+		// fetches the rest elsewhere.
+		if !errors.Is(err, context.Canceled) {
+			sv.logf("carstream: serve %s to %s: %v", req.Root, s.Conn().RemotePeer(), err)
+		}
+		s.Reset()
+		return
+	}
+	if err := bw.Flush(); err != nil {
+		s.Reset()
+		return
+	}
+	_ = s.CloseWrite()
+}
+
+func (sv *Server) reply(s network.Stream, status byte, msg string) {
+	if len(msg) > maxMessage {
+		msg = msg[:maxMessage]
+	}
+	_, _ = s.Write(append([]byte{status}, msg...))
+	_ = s.CloseWrite()
+}
+
+func (sv *Server) logf(format string, args ...any) {
+	if sv.Log != nil {
+		sv.Log.Debug(fmt.Sprintf(format, args...))
+	}
+}
+
+type walker struct {
+	sv   *Server
+	ctx  context.Context
+	req  Request
+	bw   *bufio.Writer
+	seen map[cid.Cid]struct{}
+}
+
+type readResult struct {
+	blk blocks.Block
+	err error
+}
+
+// visit sends b, then the closure of its links depth-first in link order.
+// The children of one block are read ahead (ReadAhead at a time) while
+// earlier ones are sent, so the disk, the hashing and the network overlap.
+func (w *walker) visit(b blocks.Block) error {
+	if err := writeSection(w.bw, b.Cid(), b.RawData()); err != nil {
+		return err
+	}
+	links, err := w.sv.Links(b.Cid(), b.RawData())
+	if err != nil {
+		return err
+	}
+	var todo []cid.Cid
+	for _, l := range links {
+		if _, ok := w.seen[l]; ok {
+			continue
+		}
+		w.seen[l] = struct{}{}
+		// A raw block has no links: when it is another part's, it is
+		// neither read nor sent.
+		if l.Type() == cid.Raw && !inPart(l, w.req.Part, w.req.Parts) {
+			continue
+		}
+		todo = append(todo, l)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	ahead := w.sv.ReadAhead
+	if ahead <= 0 {
+		ahead = 8
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	results := make([]chan readResult, len(todo))
+	for i := range results {
+		results[i] = make(chan readResult, 1)
+	}
+	sem := make(chan struct{}, ahead)
+	go func() {
+		for i, c := range todo {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				blk, err := w.sv.Blocks.Get(ctx, c)
+				results[i] <- readResult{blk, err}
+			}()
+		}
+	}()
+	for i, c := range todo {
+		var r readResult
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		<-sem
+		if r.err != nil {
+			if ipld.IsNotFound(r.err) {
+				continue // a gap: the client fetches it elsewhere
+			}
+			return fmt.Errorf("read %s: %w", c, r.err)
+		}
+		if c.Type() != cid.Raw && !inPart(c, w.req.Part, w.req.Parts) {
+			if l, err := w.sv.Links(c, r.blk.RawData()); err == nil && len(l) == 0 {
+				continue // another part's data block
+			}
+		}
+		if err := w.visit(r.blk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
