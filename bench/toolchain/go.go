@@ -123,6 +123,11 @@ func benchGo(ctx context.Context, w *work) error {
 		return fmt.Errorf("fetch the toolchain from the peer: %w", err)
 	}
 	fetched := time.Since(start)
+	// The fetched toolchain is the same store path: @go@ names it (its references are found by
+	// scanning it at the first build, part of the measured build).
+	if err := b.b.RecordToolchain("go", tc); err != nil {
+		return err
+	}
 	if err := peerB.Fetch(ctx, src, nil); err != nil {
 		return err
 	}
