@@ -26,9 +26,9 @@ import (
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
-// Commands returns the top-level commands drv, build, profile and bootstrap.
+// Commands returns the top-level commands drv, build, profile, bootstrap and go.
 func Commands() []*cobra.Command {
-	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd()}
+	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd(), goCmd()}
 	for _, c := range cmds {
 		c.PersistentFlags().String("store", "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
 		silenceUsage(c)
