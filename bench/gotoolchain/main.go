@@ -1,4 +1,4 @@
-// Command gotoolchain measures the go toolchain in the store (issue 11; bench/toolchain has the C one). Each toolchain's file
+// Command gotoolchain measures the go toolchain in the store (issue 11; bench/gotoolchain has the C one). Each toolchain's file
 // registers its benchmarks (go.go: the go toolchain and examples/go-cli; others add theirs in
 // their own file with register), and every figure is printed with the baseline it is measured
 // against in the same run:
@@ -107,7 +107,7 @@ func main() {
 	n := flag.Int("n", 3, "repetitions of each timed build (median)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "bench/toolchain: needs root (sandbox namespaces)")
+		fmt.Fprintln(os.Stderr, "bench/gotoolchain: needs root (sandbox namespaces)")
 		os.Exit(1)
 	}
 	dir, err := os.MkdirTemp("", "bench-toolchain-")
@@ -117,7 +117,7 @@ func main() {
 	}
 	defer builder.RemoveAll(dir)
 	w := &work{dir: dir, n: *n}
-	fmt.Printf("bench/toolchain: load average %s at start\n", loadavg())
+	fmt.Printf("bench/gotoolchain: load average %s at start\n", loadavg())
 	failed := false
 	for _, b := range benches {
 		if *only != "" && b.name != *only {
@@ -125,11 +125,11 @@ func main() {
 		}
 		fmt.Printf("== %s\n", b.name)
 		if err := b.run(context.Background(), w); err != nil {
-			fmt.Fprintf(os.Stderr, "bench/toolchain %s: %v\n", b.name, err)
+			fmt.Fprintf(os.Stderr, "bench/gotoolchain %s: %v\n", b.name, err)
 			failed = true
 		}
 	}
-	fmt.Printf("bench/toolchain: load average %s at end\n", loadavg())
+	fmt.Printf("bench/gotoolchain: load average %s at end\n", loadavg())
 	if failed {
 		os.Exit(1)
 	}
