@@ -7,6 +7,11 @@ set -euo pipefail
 # bootstrap toolchain imported into the store for hermetic builds; jq and curl are used by
 # scripts/localnet.sh (genesis edits, node status).
 apt_pkgs=(fuse3 busybox-static jq curl)
+# node and npm run the CosmJS client test (tests/clients): Debian's, unless a node with its npm
+# (e.g. nodesource's nodejs package) is installed already.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	apt_pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -15,11 +15,14 @@
 #   scripts/localnet.sh env            print the endpoints as shell variables
 #   scripts/localnet.sh peers          the builders' libp2p addresses, comma separated (--peer)
 #   scripts/localnet.sh demo           as a user: bootstrap, add examples/hello, publish it from
-#                                      val0 and wait until it is VALID; print what to try next
+#                                      val0 and wait until it is VALID; as root mount the user's
+#                                      store at /ipfs/store; print what to try next
 #
 # Environment (defaults in brackets):
 #   LOCALNET_DIR [.localnet in the repository] where the node homes, logs and pid files live
-#   LOCALNET_PORT_BASE [26600]   node I listens on BASE+10*I+{0 p2p, 1 rpc, 2 rest, 3 grpc, 4 pprof}
+#   LOCALNET_PORT_BASE [26600]   node I listens on BASE+10*I+{0 p2p, 1 rpc, 2 rest, 3 grpc, 4 pprof,
+#                                5 abci, 6 CometBFT Prometheus /metrics}; the SDK's telemetry is
+#                                on REST at /metrics?format=prometheus
 #   LOCALNET_CHAIN_ID [buildchain-1]
 #   LOCALNET_TIMEOUT_COMMIT [500ms]  block time
 #   LOCALNET_START_TIMEOUT [90]  seconds `start` waits for blocks
@@ -30,6 +33,9 @@
 #                                0: authorities only.
 #   LOCALNET_GENESIS_JQ          a jq filter applied to the genesis when it is created, e.g.
 #                                '.app_state.claims.params.report_timeout_blocks = "5"'
+#   LOCALNET_SYSTEM_STORE [/ipfs/store]  where demo (as root) mounts the user's store, so installed
+#                                programs (whose #! lines name /ipfs/store/...) run as plain commands;
+#                                stop unmounts it. Empty: no mount.
 #   BUILDCHAIND [build/buildchaind if present, else buildchaind on PATH]
 #
 # Accounts (keyring-backend test, keyring in $LOCALNET_DIR/node0): val0..valN-1 (the
@@ -83,6 +89,7 @@ rpc_port() { echo $((BASE + 10 * $1 + 1)); }
 api_port() { echo $((BASE + 10 * $1 + 2)); }
 grpc_port() { echo $((BASE + 10 * $1 + 3)); }
 pprof_port() { echo $((BASE + 10 * $1 + 4)); }
+prom_port() { echo $((BASE + 10 * $1 + 6)); }
 home_of() { echo "$DIR/node$1"; }
 pidfile_of() { echo "$DIR/node$1.pid"; }
 
@@ -237,6 +244,14 @@ init_net() {
 		set_toml "$c" p2p addr_book_strict false
 		set_toml "$c" p2p allow_duplicate_ip true
 		set_toml "$c" consensus timeout_commit "\"$TIMEOUT_COMMIT\""
+		# Operators' view: CometBFT's Prometheus metrics, the SDK's telemetry (REST
+		# /metrics?format=prometheus), and CORS so that a browser explorer (Ping.pub) can read.
+		set_toml "$c" instrumentation prometheus true
+		set_toml "$c" instrumentation prometheus_listen_addr "\"127.0.0.1:$(prom_port "$i")\""
+		set_toml "$c" rpc cors_allowed_origins '["*"]'
+		set_toml "$a" telemetry enabled true
+		set_toml "$a" telemetry prometheus-retention-time 600
+		set_toml "$a" api enabled-unsafe-cors true
 		set_toml "$a" api enable true
 		set_toml "$a" api swagger true
 		set_toml "$a" api address "\"tcp://127.0.0.1:$(api_port "$i")\""
@@ -504,6 +519,91 @@ unmount_under() {
 	done
 }
 
+# --- the user's store at /ipfs/store ------------------------------------------------------
+# Build outputs name /ipfs/store/{cid}, in their #! lines too, so an installed program runs as
+# a plain command only where a store is mounted there (as /nix/store for Nix). As root, demo
+# mounts the user's store there with a `store mount` process (pid file like a sidecar's); stop
+# ends it, which unmounts. contrib/systemd/buildchain-store.service does the same for operators.
+
+SYSTEM_STORE="${LOCALNET_SYSTEM_STORE-/ipfs/store}"
+user_store() { echo "$DIR/user/ipfs"; }
+mount_pidfile() { echo "$DIR/store-mount.pid"; }
+
+# mounted_store DIR: the root of the store whose view is mounted at DIR (the kernel's mount
+# table names it in the mount's source, see fusefs.MountedStore), "?" for another kind of
+# mount, empty for none.
+mounted_store() {
+	awk -v d="$1" '
+		{
+			split($0, half, " - "); split(half[1], p, " "); split(half[2], q, " ")
+			if (p[5] == d) { src = (q[1] ~ /^fuse\./ && q[2] ~ /^buildchain-store:/) ? substr(q[2], 18) : "?" }
+		}
+		END { print src }' /proc/self/mountinfo 2>/dev/null || true
+}
+
+# mount_alive: the pid file names a live `store mount` of the user's store at SYSTEM_STORE.
+mount_alive() {
+	local f pid
+	f="$(mount_pidfile)"
+	[ -f "$f" ] || return 1
+	pid="$(cat "$f")"
+	proc_running "$pid" || return 1
+	{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF " store mount --store $(user_store) "
+}
+
+# start_user_mount: mounts the user's store at SYSTEM_STORE (as root) unless it is mounted
+# there already; as another user, prints the command to run. Never takes over a mount
+# point that holds something else.
+start_user_mount() {
+	local cur deadline
+	[ -n "$SYSTEM_STORE" ] || return 0
+	cur="$(mounted_store "$SYSTEM_STORE")"
+	[ "$cur" != "$(user_store)" ] || return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "localnet: installed programs run as plain commands where the store is mounted at $SYSTEM_STORE; as root, run:"
+		echo "  sudo $BIN store mount --store $(user_store) $SYSTEM_STORE --allow-other &"
+		return 0
+	fi
+	if [ -n "$cur" ]; then
+		echo "localnet: $SYSTEM_STORE already holds another mount (${cur/#\?/not a store}); leaving it alone" >&2
+		return 0
+	fi
+	stop_user_mount # a process whose mount went away (unmounted from outside)
+	setsid "$BIN" store mount --store "$(user_store)" "$SYSTEM_STORE" --allow-other \
+		>>"$DIR/store-mount.log" 2>&1 </dev/null &
+	echo $! >"$(mount_pidfile)"
+	deadline=$((SECONDS + 30))
+	until [ "$(mounted_store "$SYSTEM_STORE")" = "$(user_store)" ]; do
+		if ! mount_alive || [ $SECONDS -ge $deadline ]; then
+			tail -5 "$DIR/store-mount.log" >&2
+			stop_user_mount
+			die "could not mount the user's store at $SYSTEM_STORE (log $DIR/store-mount.log)"
+		fi
+		sleep 0.2
+	done
+	echo "localnet: the user's store is mounted at $SYSTEM_STORE (pid $(cat "$(mount_pidfile)"), log $DIR/store-mount.log)"
+}
+
+# stop_user_mount: ends the mount process (SIGTERM: it unmounts); if it had to be killed, or
+# the unmount failed (a busy mount), detaches what is left of the user's store there.
+stop_user_mount() {
+	local f pid
+	f="$(mount_pidfile)"
+	if mount_alive; then
+		pid="$(cat "$f")"
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			proc_running "$pid" || break
+			sleep 0.1
+		done
+		proc_running "$pid" && kill -KILL "$pid" 2>/dev/null || true
+	fi
+	if [ -n "$SYSTEM_STORE" ] && [ "$(mounted_store "$SYSTEM_STORE")" = "$(user_store)" ]; then
+		fusermount3 -u -z "$SYSTEM_STORE" 2>/dev/null || umount -l "$SYSTEM_STORE" 2>/dev/null || true
+	fi
+	rm -f "$f"
+}
+
 # port_in_use PORT: true if something accepts connections on 127.0.0.1:PORT.
 port_in_use() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -512,7 +612,7 @@ port_in_use() {
 check_ports_free() { # check_ports_free N [M]: N authorities and M builders
 	local i p busy=()
 	for ((i = 0; i < $1; i++)); do
-		for p in $(p2p_port "$i") $(rpc_port "$i") $(api_port "$i") $(grpc_port "$i") $(pprof_port "$i"); do
+		for p in $(p2p_port "$i") $(rpc_port "$i") $(api_port "$i") $(grpc_port "$i") $(pprof_port "$i") $(prom_port "$i"); do
 			port_in_use "$p" && busy+=("$p")
 		done
 	done
@@ -574,6 +674,10 @@ cmd_start() {
 
 cmd_stop() {
 	local any=0 f i
+	if [ -e "$(mount_pidfile)" ]; then
+		stop_user_mount
+		any=1
+	fi
 	# Sidecars first: they follow the chain and would log errors while it goes away.
 	for f in "$DIR"/builder*.pid; do
 		[ -e "$f" ] || continue
@@ -620,6 +724,9 @@ cmd_status() {
 			"$BIN" node status --home "$(builder_home "$j")" 2>&1 | sed 's/^/    /' || true
 		fi
 	done
+	if mount_alive; then
+		echo "store mount  running pid $(cat "$(mount_pidfile)"): the user's store at $SYSTEM_STORE"
+	fi
 }
 
 cmd_clean() {
@@ -657,14 +764,15 @@ cmd_demo() {
 	claim="$(sed -n 's/.*(claim \([0-9]*\),.*/\1/p' <<<"$verdict" | head -1)"
 	output="$(sed -n 's/.* builds to \([a-z0-9]*\).*/\1/p' <<<"$verdict" | head -1)"
 	echo "localnet: $verdict"
+	start_user_mount
 	local b="$BIN" u="BUILDCHAIN_HOME=$user"
 	cat <<EOF
 
 Try next (the user's store and profile are in $user):
   $u $b verify $drv --home $DIR/node0 --peer $peers
   $u $b install $drv --home $DIR/node0 --peer $peers
+  ~/.buildchain-profile/bin/hello
   $u $b store cat $output/bin/hello
-  $u $b store mount $user/ipfs/store &   # then: sh $user/profiles/per-user/$(id -un)/current/bin/hello
   curl http://127.0.0.1:$(api_port 0)/buildchain/claims/v1/claims/$claim
   $b --home $DIR/node0 query claims claim $claim
   $0 status        # authorities and builders (VERBOSE=1: each sidecar's node status)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copies the third-party .proto files our protos import out of the Go module cache into
 # third_party/proto. WHY: the buf schema registry is not reachable from our build machines
-# (SPEC §0), so buf.yaml has no deps; the exact versions pinned in go.mod are the source of
+# (it is not reachable offline), so buf.yaml has no deps; the exact versions pinned in go.mod are the source of
 # truth and the module cache already holds them after `go mod download`.
 # The result is regenerated on every `make proto-gen` and is not committed (see .gitignore).
 set -euo pipefail

@@ -22,12 +22,13 @@ import (
 	"github.com/buildchain/buildchain/node/profile"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/node/storefs/fusefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
-// Commands returns the top-level commands drv, build, profile and bootstrap.
+// Commands returns the top-level commands drv, build, profile, bootstrap and go.
 func Commands() []*cobra.Command {
-	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd()}
+	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd(), goCmd()}
 	for _, c := range cmds {
 		c.PersistentFlags().String("store", "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
 		silenceUsage(c)
@@ -348,7 +349,7 @@ func openProfile(cmd *cobra.Command) (*env, *profile.Profile, error) {
 	if u == "" {
 		u = storefs.CurrentUser()
 	}
-	p, err := profile.Open(e.store, filepath.Join(e.home, "profiles"), u, e.store.MountDir())
+	p, err := profile.Open(e.store, filepath.Join(e.home, "profiles"), u, fusefs.ViewDir(e.store))
 	if err != nil {
 		e.Close()
 		return nil, nil, err
@@ -381,10 +382,8 @@ func profileCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if h, err := os.UserHomeDir(); err == nil {
-				if err := p.LinkHome(filepath.Join(h, ".buildchain-profile")); err != nil {
-					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
-				}
+			if _, err := p.LinkUserHome(); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "generation %d\n", id)
 			return nil

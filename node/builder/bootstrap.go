@@ -84,7 +84,7 @@ func (b *Builder) ImportBusybox(ctx context.Context, busybox, user string) (cid.
 		}
 	}
 	// A static binary and links to it: no references, nothing to scan.
-	if err := atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", c.String()), nil, 0o644); err != nil {
+	if err := b.store.SetReferences(c, nil); err != nil {
 		return cid.Undef, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, BootstrapFile), []byte(c.String()+"\n"), 0o644); err != nil {

@@ -93,7 +93,7 @@ func New(store *storefs.Store, cfg Config) (*Builder, error) {
 	}
 	// Concurrent builds share the progress stream.
 	cfg.Log = &lockedWriter{w: cfg.Log}
-	for _, d := range []string{"cache", "logs", "inputs", "tmp", "failed", "refs"} {
+	for _, d := range []string{"cache", "logs", "inputs", "tmp", "failed"} {
 		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("builder state dir: %w", err)
 		}
@@ -452,20 +452,11 @@ func (b *Builder) closure(ctx context.Context, d *derivation.Derivation) ([]cid.
 }
 
 func (b *Builder) refs(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
-	raw, err := os.ReadFile(filepath.Join(b.cfg.StateDir, "refs", c.String()))
-	if errors.Is(err, os.ErrNotExist) {
-		return b.scanRefs(ctx, c)
+	refs, ok, err := b.store.RecordedReferences(c)
+	if err != nil || ok {
+		return refs, err
 	}
-	if err != nil {
-		return nil, err
-	}
-	var out []cid.Cid
-	for _, f := range strings.Fields(string(raw)) {
-		if r, err := cid.Decode(f); err == nil {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return b.scanRefs(ctx, c)
 }
 
 var storePathRe = regexp.MustCompile(`/ipfs/store/(baf[a-z2-7]{56})`)
@@ -521,11 +512,7 @@ func (b *Builder) scanRefs(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
 	if err := walk("", root); err != nil {
 		return nil, fmt.Errorf("scan references of %s: %w", c, err)
 	}
-	lines := make([]string, len(order))
-	for i, r := range order {
-		lines[i] = r.String()
-	}
-	if err := atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+	if err := b.store.SetReferences(c, order); err != nil {
 		return nil, err
 	}
 	return order, nil
@@ -564,13 +551,13 @@ func (b *Builder) recordRefs(out cid.Cid, dir string, candidates []cid.Cid) erro
 	if err != nil {
 		return fmt.Errorf("scan output references: %w", err)
 	}
-	var lines []string
+	var refs []cid.Cid
 	for _, c := range candidates { // candidates order is deterministic
 		if found[c] && !c.Equals(out) {
-			lines = append(lines, c.String())
+			refs = append(refs, c)
 		}
 	}
-	return atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", out.String()), []byte(strings.Join(lines, "\n")), 0o644)
+	return b.store.SetReferences(out, refs)
 }
 
 // References lists the store paths a store path refers to (recorded when built here, else

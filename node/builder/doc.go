@@ -1,4 +1,4 @@
-// Package builder is the build front end (SPEC §2): it loads a derivation from the store, builds
+// Package builder is the build front end (docs/ARCHITECTURE.md §Derivations and builds): it loads a derivation from the store, builds
 // the derivations its inputs name first, resolves it into one whose inputs are store CIDs only,
 // runs it in node/sandbox with the inputs' closure read-only at /ipfs/store/{cid}, adds the
 // output to node/storefs (modes preserved, self-references rewritten), and caches

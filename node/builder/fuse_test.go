@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/node/block"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
@@ -101,9 +102,9 @@ func TestCorruptInputFailsBuild(t *testing.T) {
 		map[string]string{"src": src.String()})
 	// Not built here, the input is scanned for references first: that read finds the corruption.
 	_, err = e.b.Build(ctx, drv, Options{})
-	require.ErrorIs(t, err, storefs.ErrCorrupt)
+	require.ErrorIs(t, err, block.ErrCorrupt)
 	// With its references known, the build itself reads it through FUSE and gets EIO.
-	require.NoError(t, os.WriteFile(filepath.Join(e.b.cfg.StateDir, "refs", src.String()), nil, 0o644))
+	require.NoError(t, e.b.store.SetReferences(src, nil))
 	_, err = e.b.Build(ctx, drv, Options{})
 	require.ErrorIs(t, err, sandbox.ErrExit)
 	require.Contains(t, e.log.String(), "Input/output error")

@@ -87,11 +87,7 @@ func (b *Builder) TemplateVars() (map[string]string, error) {
 // RecordRefs records the store paths c refers to at run time (none for a self-contained
 // toolchain), so builds using c need not scan it (see References).
 func (b *Builder) RecordRefs(c cid.Cid, refs []cid.Cid) error {
-	lines := make([]string, len(refs))
-	for i, r := range refs {
-		lines[i] = r.String()
-	}
-	return atomicfile.WriteFile(filepath.Join(b.cfg.StateDir, "refs", c.String()), []byte(strings.Join(lines, "\n")), 0o644)
+	return b.store.SetReferences(c, refs)
 }
 
 // TempDir makes a scratch directory under StateDir/tmp (same file system as the builds, swept

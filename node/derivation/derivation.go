@@ -15,6 +15,8 @@ import (
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 	mc "github.com/multiformats/go-multicodec"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // StorePrefix is where every store path lives inside a build.
@@ -104,7 +106,7 @@ var (
 	refRe    = regexp.MustCompile(`\{\{drv:([a-z2-7]+):([A-Za-z0-9_-]+)\}\}`)
 )
 
-// reservedEnv are set by the sandbox for every build (SPEC §2); a derivation may not set them.
+// reservedEnv are set by the sandbox for every build (docs/ARCHITECTURE.md §Derivations and builds); a derivation may not set them.
 var reservedEnv = map[string]bool{"out": true, "HOME": true, "TZ": true, "SOURCE_DATE_EPOCH": true, "TMPDIR": true, "NIX_BUILD_TOP": true}
 
 func invalid(format string, a ...any) error {
@@ -442,12 +444,8 @@ func DecodeBlock(c cid.Cid, data []byte) (*Derivation, error) {
 	if c.Prefix().Codec != uint64(mc.DagJson) {
 		return nil, fmt.Errorf("%w: %s is not a dag-json CID", ErrInvalid, c)
 	}
-	got, err := c.Prefix().Sum(data)
-	if err != nil {
+	if err := block.Verify(c, data); err != nil {
 		return nil, err
-	}
-	if !got.Equals(c) {
-		return nil, fmt.Errorf("derivation block %s hashes to %s", c, got)
 	}
 	return Decode(data)
 }

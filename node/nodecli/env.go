@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
-	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
 )
@@ -161,7 +161,7 @@ func startP2P(ctx context.Context, cmd *cobra.Command, l *local, keyFile string,
 	}
 	n, err := p2p.New(ctx, p2p.Config{
 		KeyFile: keyFile, ListenAddrs: listen, Bootstrap: peers, EnableMDNS: mdns,
-		Blockstore: l.store.Blockstore(), TrustedBuilders: trusted, ExtraLinks: p2p.DerivationLinks,
+		Blockstore: l.store.Blockstore(), TrustedBuilders: trusted, Links: l.store.Walker().Children,
 		Roots: func(context.Context) ([]cid.Cid, error) { return pinnedRoots(l.store) }, Logger: log,
 	})
 	if err != nil {
@@ -190,7 +190,7 @@ func pinnedRoots(s *storefs.Store) ([]cid.Cid, error) {
 
 // chainClaims builds the x/claims client from the command's client context.
 // withKey requires --from (to sign).
-func chainClaims(cmd *cobra.Command, withKey bool) (*chainclient.Claims, error) {
+func chainClaims(cmd *cobra.Command, withKey bool) (*chain.Claims, error) {
 	var (
 		cctx client.Context
 		err  error
@@ -206,11 +206,11 @@ func chainClaims(cmd *cobra.Command, withKey bool) (*chainclient.Claims, error) 
 	if withKey && cctx.FromAddress.Empty() {
 		return nil, errors.New("no signing key: pass --from KEY (and --keyring-backend, --home)")
 	}
-	c, err := chainclient.New(cctx, nil)
+	c, err := chain.New(cctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return chainclient.NewClaims(c), nil
+	return chain.NewClaims(c), nil
 }
 
 func newLogger(w io.Writer, debug bool) *slog.Logger {

@@ -36,7 +36,7 @@ func StoreFetchEnv(cmd *cobra.Command) (*p2pcli.Env, error) {
 	return &p2pcli.Env{
 		Blockstore: s.Blockstore(),
 		Config: p2p.Config{KeyFile: filepath.Join(dir, "p2p.key"), EnableMDNS: true,
-			ExtraLinks: p2p.DerivationLinks, ReprovideInterval: -1},
+			Links: s.Walker().Children, ReprovideInterval: -1},
 		AfterFetch: func(_ context.Context, c cid.Cid) error { return s.Pin(user, "fetch", c) },
 		Guard:      s.WithAddLock,
 		Close: func() error {

@@ -12,12 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/profile"
 	"github.com/buildchain/buildchain/node/progress"
-	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/node/storefs/fusefs"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 
 	"github.com/cosmos/cosmos-sdk/client/flags"
@@ -203,7 +204,7 @@ func announce(ctx context.Context, n *p2p.Node, d *derivation.Derivation, drv, o
 
 // waitClaim polls the claim and prints each change until a verdict.
 // DISPUTED is printed and waited through (a market may still decide it).
-func waitClaim(ctx context.Context, claims *chainclient.Claims, id uint64, w io.Writer) (claimstypes.Claim, error) {
+func waitClaim(ctx context.Context, claims *chain.Claims, id uint64, w io.Writer) (claimstypes.Claim, error) {
 	var last string
 	start := time.Now()
 	for {
@@ -267,7 +268,7 @@ func InstallCmd() *cobra.Command {
 				user = storefs.CurrentUser()
 			}
 			_, err = verifyAndFetch(cmd, drv, true, func(l *local, out cid.Cid) error {
-				p, err := profile.Open(l.store, l.home+"/profiles", user, l.store.MountDir())
+				p, err := profile.Open(l.store, l.home+"/profiles", user, fusefs.ViewDir(l.store))
 				if err != nil {
 					return err
 				}
@@ -276,6 +277,11 @@ func InstallCmd() *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "installed %s into profile of %s: generation %d (%s)\n", out, user, gen, p.CurrentLink())
+				if link, err := p.LinkUserHome(); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s/bin: its programs (they run where the store is mounted at %s)\n", link, fusefs.SystemDir)
+				}
 				return nil
 			})
 			return err
@@ -371,7 +377,7 @@ func verifyAndFetch(cmd *cobra.Command, drv cid.Cid, fetch bool, then func(*loca
 	return output, nil
 }
 
-func printClaims(ctx context.Context, claims *chainclient.Claims, drv cid.Cid, w io.Writer) {
+func printClaims(ctx context.Context, claims *chain.Claims, drv cid.Cid, w io.Writer) {
 	res, err := claims.Query().ClaimsByDerivation(ctx, &claimstypes.QueryClaimsByDerivationRequest{DerivationCid: drv.String()})
 	if err != nil || len(res.Claims) == 0 {
 		fmt.Fprintf(w, "no claims about %s\n", drv)
@@ -385,7 +391,7 @@ func printClaims(ctx context.Context, claims *chainclient.Claims, drv cid.Cid, w
 // resolveViaChain resolves drv's derivation inputs to the verified outputs
 // the chain names for them (recursively), fetching derivation blocks that
 // are not local with fetch. The result is the CID claims are made about.
-func resolveViaChain(ctx context.Context, l *local, claims *chainclient.Claims, drv cid.Cid, fetch func(cid.Cid) error) (cid.Cid, error) {
+func resolveViaChain(ctx context.Context, l *local, claims *chain.Claims, drv cid.Cid, fetch func(cid.Cid) error) (cid.Cid, error) {
 	if ok, _ := l.store.HasBlock(drv); !ok {
 		if err := fetch(drv); err != nil {
 			return cid.Undef, fmt.Errorf("derivation %s is not local and could not be fetched: %w", drv, err)

@@ -18,9 +18,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/sidecar"
-	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 )
 
 // NodeCmd returns `node` with `run` and `status`.
@@ -116,7 +116,7 @@ status are served on --metrics-addr; "node status" prints the state.`,
 						return fmt.Errorf("--market-stake %q: %w", stakeStr, err)
 					}
 				}
-				mk, err := chainclient.NewMarkets(ctx, claims.C, stake)
+				mk, err := chain.NewMarkets(ctx, claims.C, stake)
 				if err != nil {
 					return err
 				}

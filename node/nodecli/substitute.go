@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/progress"
-	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -83,8 +83,8 @@ func (s *Substitution) Substitute(ctx context.Context, resolved cid.Cid, d *deri
 	return out, true, nil
 }
 
-// chainQuerier adapts chainclient.Claims.
-type chainQuerier struct{ c *chainclient.Claims }
+// chainQuerier adapts chain.Claims.
+type chainQuerier struct{ c *chain.Claims }
 
 func (q chainQuerier) VerifiedOutput(ctx context.Context, drv cid.Cid) (string, uint64, bool, error) {
 	v, found, err := q.c.VerifiedOutput(ctx, drv)
@@ -150,7 +150,7 @@ func AddSubstituteFlags(c *cobra.Command) {
 }
 
 // NewChainQuerier adapts an x/claims client for Substitution.
-func NewChainQuerier(c *chainclient.Claims) ChainQuerier { return chainQuerier{c} }
+func NewChainQuerier(c *chain.Claims) ChainQuerier { return chainQuerier{c} }
 
 // BuildWithSubstitution is `build` with the network cache: dependencies
 // first (each substituted or built), then the resolved derivation: a local

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/buildchain/buildchain/node/block"
 	"github.com/buildchain/buildchain/node/p2p/carstream"
 )
 
@@ -23,9 +24,7 @@ const (
 	// maxCARPeers bounds the peers asked at all (the others wait as
 	// stand-ins for parts whose peer fails).
 	maxCARPeers = 8
-	// carBudget bounds the bytes of verified blocks waiting for the
-	// writer, whatever the closure's size; budgetUnit is its granularity.
-	carBudget  = 64 << 20
+	// budgetUnit is the granularity of carBudget.
 	budgetUnit = 64 << 10
 	// carBatch is the most the writer puts in one PutMany (one durable
 	// commit in storefs).
@@ -38,26 +37,22 @@ const (
 	badPeerFor = time.Hour
 )
 
+// carBudget bounds the bytes of verified blocks waiting for the writer,
+// whatever the closure's size (a variable for the test that checks it).
+var carBudget = 64 << 20
+
 // ErrBadPeer wraps the error of a peer that sent a block failing its hash
 // or not part of the DAG asked for; it was disconnected.
 var ErrBadPeer = errors.New("peer dropped for sending a bad block")
 
 // blockLinks is the closure walk's one definition of a block's references:
-// its IPLD links plus Config.ExtraLinks. Both fetch paths and the CAR
-// stream server use it.
+// Config.Links (the node's closure walker), else its IPLD links. Both fetch
+// paths and the CAR stream server use it.
 func (n *Node) blockLinks(c cid.Cid, data []byte) ([]cid.Cid, error) {
-	links, err := Links(c, data)
-	if err != nil {
-		return nil, err
+	if n.cfg.Links != nil {
+		return n.cfg.Links(c, data)
 	}
-	if n.cfg.ExtraLinks != nil {
-		more, err := n.cfg.ExtraLinks(c, data)
-		if err != nil {
-			return nil, fmt.Errorf("extra links of %s: %w", c, err)
-		}
-		links = append(links, more...)
-	}
-	return links, nil
+	return block.Links(c, data)
 }
 
 // startCARServer serves closure streams from the blockstore.
@@ -232,7 +227,7 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 				_, err := carstream.Fetch(ctx, n.host, p, carstream.Request{Root: root, Part: k, Parts: parts}, n.blockLinks, put)
 				if err != nil {
 					queue <- k
-					if errors.Is(err, carstream.ErrBadBlock) || errors.Is(err, carstream.ErrUnexpectedBlock) {
+					if errors.Is(err, block.ErrCorrupt) || errors.Is(err, carstream.ErrUnexpectedBlock) {
 						n.dropPeer(p, err)
 						errMu.Lock()
 						res.peerErrs = append(res.peerErrs, fmt.Errorf("%w: %w", ErrBadPeer, err))

@@ -9,11 +9,12 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/stretchr/testify/require"
 
+	nodeclosure "github.com/buildchain/buildchain/node/closure"
 	"github.com/buildchain/buildchain/node/derivation"
 )
 
 // A real derivation whose inputs are a store path and another derivation's
-// output: fetching it with DerivationLinks brings both derivations and the
+// output: fetching it with the closure walker brings both derivations and the
 // store paths they name.
 func TestFetchDerivationClosure(t *testing.T) {
 	a := newTestNode(t)
@@ -41,22 +42,11 @@ func TestFetchDerivationClosure(t *testing.T) {
 		Name:    "top", Outputs: []string{"out"}, System: "x86_64-linux",
 	})
 
-	b := newTestNode(t, func(c *Config) { c.ExtraLinks = DerivationLinks })
+	b := newTestNode(t, func(c *Config) { c.Links = nodeclosure.Walker{}.Children })
 	connect(t, b, a)
 	st, err := b.FetchClosure(ctx, top, nil)
 	require.NoError(t, err)
 	want := append(closure(t, a.bstore, tools), closure(t, a.bstore, src)...)
 	require.Equal(t, len(want)+2, st.Blocks)
 	requireSameBlocks(t, a.bstore, b.bstore, append(want, top, dep))
-
-	// Non-derivation dag-json and other codecs have no extra links.
-	links, err := DerivationLinks(tools, nil)
-	require.NoError(t, err)
-	require.Empty(t, links)
-	other := []byte(`{"hello":"world"}`)
-	oc, err := derivation.CIDOf(other)
-	require.NoError(t, err)
-	links, err = DerivationLinks(oc, other)
-	require.NoError(t, err)
-	require.Empty(t, links)
 }

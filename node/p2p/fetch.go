@@ -15,18 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/buildchain/buildchain/node/p2p/carstream"
+	"github.com/buildchain/buildchain/node/block"
 )
-
-// ErrBlockMismatch is returned for a block whose bytes do not hash to its
-// CID (on every path: bitswap, CAR streams).
-var ErrBlockMismatch = carstream.ErrBadBlock
-
-// VerifyBlock checks that data hashes to c with c's own hash function and
-// that the function is one we accept (boxo's verifcid allowlist: no weak or
-// truncated hashes). Every block received from a peer passes here before it
-// is stored.
-func VerifyBlock(c cid.Cid, data []byte) error { return carstream.VerifyBlock(c, data) }
 
 // FetchStats describes a finished closure fetch.
 type FetchStats struct {
@@ -37,7 +27,7 @@ type FetchStats struct {
 }
 
 // Fetch makes the whole closure of root local: every block reachable from it
-// through IPLD links (and Config.ExtraLinks) ends up in the blockstore,
+// through the links Config.Links names ends up in the blockstore,
 // hash-checked. progress, if not nil, is called from one goroutine after each
 // block with the blocks done and the blocks known so far (the total grows as
 // the walk discovers the DAG; done == total at the end). Fetch waits for
@@ -382,7 +372,7 @@ func (n *Node) walkOne(ctx context.Context, t walkTask) walkResult {
 	switch {
 	case t.blk != nil:
 		data = t.blk.RawData()
-		if err := VerifyBlock(t.c, data); err != nil {
+		if err := block.Verify(t.c, data); err != nil {
 			r.err = fmt.Errorf("p2p: rejected block from network: %w", err)
 			return r
 		}

@@ -23,6 +23,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
 	"github.com/stretchr/testify/require"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // newMemStore is boxo's in-memory blockstore that hash-checks on read (the
@@ -123,7 +125,7 @@ func closure(t testing.TB, bs blockstore.Blockstore, root cid.Cid) []cid.Cid {
 		out = append(out, c)
 		b, err := bs.Get(ctx, c)
 		require.NoError(t, err)
-		links, err := Links(c, b.RawData())
+		links, err := block.Links(c, b.RawData())
 		require.NoError(t, err)
 		stack = append(stack, links...)
 	}

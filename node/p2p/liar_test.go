@@ -17,6 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-msgio"
 	"github.com/stretchr/testify/require"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // startLiar runs a raw libp2p host speaking bitswap 1.2.0 by hand: to every
@@ -118,7 +120,7 @@ func TestWalkRejectsMismatchedBlock(t *testing.T) {
 	require.NoError(t, err)
 
 	r := n.walkOne(context.Background(), walkTask{c: c, blk: forged})
-	require.ErrorIs(t, r.err, ErrBlockMismatch)
+	require.ErrorIs(t, r.err, block.ErrCorrupt)
 	require.Nil(t, r.fetched, "a forged block was passed on for storing")
 
 	ok, err := blocks.NewBlockWithCid(real.RawData(), c)
@@ -126,17 +128,4 @@ func TestWalkRejectsMismatchedBlock(t *testing.T) {
 	r = n.walkOne(context.Background(), walkTask{c: c, blk: ok})
 	require.NoError(t, r.err)
 	require.Equal(t, ok, r.fetched)
-}
-
-func TestVerifyBlock(t *testing.T) {
-	data := []byte("hello")
-	c, err := cid.V1Builder{Codec: cid.Raw, MhType: 0x12}.Sum(data)
-	require.NoError(t, err)
-	require.NoError(t, VerifyBlock(c, data))
-	require.ErrorIs(t, VerifyBlock(c, []byte("hellO")), ErrBlockMismatch)
-
-	// Weak hashes are refused even when the bytes match (md5 = 0xd5).
-	weak, err := cid.V1Builder{Codec: cid.Raw, MhType: 0xd5}.Sum(data)
-	require.NoError(t, err)
-	require.Error(t, VerifyBlock(weak, data))
 }

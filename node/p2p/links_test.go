@@ -10,6 +10,8 @@ import (
 	cid "github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 	"github.com/stretchr/testify/require"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 func TestLinksByCodec(t *testing.T) {
@@ -21,30 +23,30 @@ func TestLinksByCodec(t *testing.T) {
 	doc := []byte(`{"a":{"/":"` + file.String() + `"},"b":[{"/":"` + raw.String() + `"},"plain string"]}`)
 	c, err := cid.V1Builder{Codec: cid.DagJSON, MhType: mh.SHA2_256}.Sum(doc)
 	require.NoError(t, err)
-	links, err := Links(c, doc)
+	links, err := block.Links(c, doc)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []cid.Cid{file, raw}, links)
 
-	links, err = Links(raw, []byte("leaf"))
+	links, err = block.Links(raw, []byte("leaf"))
 	require.NoError(t, err)
 	require.Empty(t, links)
 
 	fb, err := bs.Get(context.Background(), file)
 	require.NoError(t, err)
-	links, err = Links(file, fb.RawData())
+	links, err = block.Links(file, fb.RawData())
 	require.NoError(t, err)
 	require.Len(t, links, 2) // 5000 bytes in 1 KiB chunks, fan-out 4: two subtrees
 
-	_, err = Links(c, []byte("{broken"))
+	_, err = block.Links(c, []byte("{broken"))
 	require.Error(t, err)
 	unknown := cid.NewCidV1(0x300000, c.Hash())
-	_, err = Links(unknown, doc)
+	_, err = block.Links(unknown, doc)
 	require.ErrorContains(t, err, "no decoder")
 }
 
 // A derivation-like dag-json root whose inputs are plain CID strings (SPEC
-// §2) is fetched with its inputs' closures when ExtraLinks reads them.
-func TestFetchWithExtraLinks(t *testing.T) {
+// §2) is fetched with its inputs' closures when Config.Links reads them.
+func TestFetchWithLinksHook(t *testing.T) {
 	a := newTestNode(t)
 	in1 := importFile(t, a.bstore, randomBytes(12, 20<<10), 1024, 8)
 	in2 := importFile(t, a.bstore, randomBytes(13, 20<<10), 1024, 8)
@@ -74,7 +76,15 @@ func TestFetchWithExtraLinks(t *testing.T) {
 		}
 		return out, nil
 	}
-	b := newTestNode(t, func(c *Config) { c.ExtraLinks = inputs })
+	withInputs := func(c cid.Cid, data []byte) ([]cid.Cid, error) {
+		links, err := block.Links(c, data)
+		if err != nil {
+			return nil, err
+		}
+		more, err := inputs(c, data)
+		return append(links, more...), err
+	}
+	b := newTestNode(t, func(c *Config) { c.Links = withInputs })
 	connect(t, b, a)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

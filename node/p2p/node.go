@@ -22,6 +22,8 @@ import (
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 const (
@@ -30,7 +32,7 @@ const (
 	// servers in small local networks where Amino's filters would not.
 	DHTProtocolPrefix protocol.ID = "/buildchain"
 
-	// BuildsTopic is the gossipsub topic of signed build records (SPEC §4).
+	// BuildsTopic is the gossipsub topic of signed build records (docs/ARCHITECTURE.md §Node).
 	BuildsTopic = "/buildchain/builds/1"
 
 	// DefaultMDNSServiceName is the DNS-SD service our nodes announce on the
@@ -48,7 +50,7 @@ const (
 	// recent ones win).
 	maxReannounced = 1024
 
-	// mdnsTag protects connections to LAN peers found by mDNS: SPEC §4
+	// mdnsTag protects connections to LAN peers found by mDNS: docs/ARCHITECTURE.md §Node
 	// assumes they may hold any block, so they join every bitswap session
 	// (bitswap always broadcasts wants to local peers) and must not be pruned.
 	mdnsTag = "buildchain-mdns"
@@ -92,8 +94,11 @@ type Config struct {
 	// that joined later or missed a message while the gossip mesh formed
 	// still learn them.
 	ReannounceInterval time.Duration
-	// ExtraLinks, if set, adds non-IPLD references to the closure walk.
-	ExtraLinks LinkFunc
+	// Links names the children of a block in a closure walk (Fetch,
+	// FetchClosure). The node passes node/closure's Walker.Children, which
+	// knows derivation inputs and runtime references: p2p itself knows no
+	// format above the block. Nil means IPLD links only (block.Links).
+	Links block.LinkFunc
 	// NoCARStream turns off closure streams (node/p2p/carstream), serving
 	// and fetching: only bitswap then (for comparisons).
 	NoCARStream bool

@@ -349,6 +349,20 @@ func (p *Profile) Delete(id int) error {
 	return nil
 }
 
+// HomeLinkName is the user's link to the current generation, in their home directory, so
+// ~/.buildchain-profile/bin is the one directory to put on PATH (as ~/.nix-profile/bin).
+const HomeLinkName = ".buildchain-profile"
+
+// LinkUserHome points ~/.buildchain-profile at current and returns the link's path.
+func (p *Profile) LinkUserHome() (string, error) {
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("link %s: %w", HomeLinkName, err)
+	}
+	link := filepath.Join(h, HomeLinkName)
+	return link, p.LinkHome(link)
+}
+
 // LinkHome points link (normally ~/.buildchain-profile) at current, replacing an old link.
 func (p *Profile) LinkHome(link string) error {
 	if fi, err := os.Lstat(link); err == nil && fi.Mode()&os.ModeSymlink == 0 {

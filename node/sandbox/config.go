@@ -36,7 +36,7 @@ type Limits struct {
 type Config struct {
 	Builder string            // absolute path inside the sandbox
 	Args    []string          // arguments after argv[0]
-	Env     map[string]string // derivation env (plus out); the fixed SPEC §2 variables are added
+	Env     map[string]string // derivation env (plus out); the fixed variables of docs/ARCHITECTURE.md §Derivations and builds are added
 	Mounts  []Mount
 	// BuildHostDir is the host directory mounted writable at /build (kept after a failed
 	// build for inspection). When empty, /build is a tmpfs that vanishes with the sandbox.

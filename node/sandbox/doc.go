@@ -1,4 +1,4 @@
-// Package sandbox runs one build command hermetically (SPEC §2).
+// Package sandbox runs one build command hermetically (docs/ARCHITECTURE.md §Derivations and builds).
 //
 // It owns the Linux mechanics only: new user, mount, pid, net (loopback only, up), uts and ipc
 // namespaces; a re-executed init (this binary, see Init) that builds a fresh tmpfs root and

@@ -47,7 +47,7 @@ func rootMountpoint() (string, error) {
 	return rootOnce.dir, rootOnce.err
 }
 
-// FixedEnv returns the variables every build gets on top of its derivation's env (SPEC §2).
+// FixedEnv returns the variables every build gets on top of its derivation's env (docs/ARCHITECTURE.md §Derivations and builds).
 // The derivation may not override them.
 func FixedEnv() map[string]string {
 	return map[string]string{

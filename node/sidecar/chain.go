@@ -7,48 +7,9 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cid "github.com/ipfs/go-cid"
 
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
 )
-
-// Assignment is a (claim, round) given to a validator, as the chain announced it.
-type Assignment struct {
-	ClaimID    uint64
-	Round      uint32
-	Validator  string // bech32 account of the build validator
-	Derivation cid.Cid
-	Deadline   int64 // last height at which a report is accepted (0: unknown)
-}
-
-// RoundKey names one round of one claim.
-type RoundKey struct {
-	ClaimID uint64
-	Round   uint32
-}
-
-// RoundState is what the chain currently says about our (claim, round).
-type RoundState int
-
-const (
-	// RoundOpen: assigned to us, no report from us yet, still reportable.
-	RoundOpen RoundState = iota
-	// RoundReported: our report for this round is on chain.
-	RoundReported
-	// RoundGone: not ours to report any more (timed out and reassigned,
-	// claim finished or unknown).
-	RoundGone
-)
-
-func (r RoundState) String() string {
-	switch r {
-	case RoundOpen:
-		return "open"
-	case RoundReported:
-		return "reported"
-	case RoundGone:
-		return "gone"
-	}
-	return "unknown"
-}
 
 // Claims is the sidecar's view of x/claims: decoding its events, reading a
 // round's state and sending a report. CosmosClaims implements it over the
@@ -58,9 +19,9 @@ type Claims interface {
 	Validator() string
 	// Decode picks the assignments and the rounds that ended (reported,
 	// timed out, claim decided) out of one height's events.
-	Decode(events []abci.Event) (assigned []Assignment, ended []RoundKey, err error)
-	// RoundState asks the chain (at its latest state) about our round.
-	RoundState(ctx context.Context, claimID uint64, round uint32) (RoundState, error)
+	Decode(events []abci.Event) (assigned []chain.Assignment, ended []chain.RoundKey, err error)
+	// chain.RoundState asks the chain (at its latest state) about our round.
+	RoundState(ctx context.Context, claimID uint64, round uint32) (chain.RoundState, error)
 	// Report signs and broadcasts MsgReportBuild; it returns once the chain
 	// accepted it into a block (or failed).
 	Report(ctx context.Context, claimID uint64, round uint32, output cid.Cid, buildTimeMs uint64) (txHash string, err error)
@@ -82,3 +43,9 @@ type Network interface {
 }
 
 var _ Network = (*p2p.Node)(nil)
+
+// node/chain implements Claims and Markets over a real chain.
+var (
+	_ Claims  = (*chain.Claims)(nil)
+	_ Markets = (*chain.Markets)(nil)
+)

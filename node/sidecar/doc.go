@@ -1,4 +1,4 @@
-// Package sidecar is the build validator's daemon (`buildchaind node run`, SPEC §4).
+// Package sidecar is the build validator's daemon (`buildchaind node run`, docs/ARCHITECTURE.md §Node).
 //
 // It follows the chain strictly height by height (CometBFT NewBlock events over
 // the websocket are only a tick; every height's events are read with
@@ -14,5 +14,5 @@
 // that `buildchaind node status` prints. Chain specifics (which events are
 // assignments, how a report is sent) sit behind the Claims interface, so the
 // daemon's logic is testable without a chain; the real implementation over
-// the Cosmos SDK client lives in cosmos.go.
+// the Cosmos SDK client is node/chain.
 package sidecar

@@ -12,6 +12,9 @@ import (
 	cid "github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/buildchain/buildchain/node/chain"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
 // Test doubles: an in-memory chain (heights of events), a claims module that
@@ -84,7 +87,7 @@ func timeoutEvent(claim uint64, round uint32) abci.Event {
 }
 
 type report struct {
-	key RoundKey
+	key chain.RoundKey
 	out cid.Cid
 	ms  uint64
 }
@@ -93,8 +96,8 @@ type memClaims struct {
 	me string
 	mu sync.Mutex
 	// rounds open for us; reported ones move to reported.
-	open     map[RoundKey]bool
-	reported map[RoundKey]bool
+	open     map[chain.RoundKey]bool
+	reported map[chain.RoundKey]bool
 	reports  []report
 	// failAfterLanding makes the next Report land on chain and then return
 	// an error, as a broadcast whose response was lost.
@@ -102,7 +105,7 @@ type memClaims struct {
 }
 
 func newMemClaims(me string) *memClaims {
-	return &memClaims{me: me, open: map[RoundKey]bool{}, reported: map[RoundKey]bool{}}
+	return &memClaims{me: me, open: map[chain.RoundKey]bool{}, reported: map[chain.RoundKey]bool{}}
 }
 
 func (m *memClaims) Validator() string { return m.me }
@@ -116,9 +119,9 @@ func attr(e abci.Event, k string) string {
 	return ""
 }
 
-func (m *memClaims) Decode(evs []abci.Event) ([]Assignment, []RoundKey, error) {
-	var as []Assignment
-	var ended []RoundKey
+func (m *memClaims) Decode(evs []abci.Event) ([]chain.Assignment, []chain.RoundKey, error) {
+	var as []chain.Assignment
+	var ended []chain.RoundKey
 	for _, e := range evs {
 		claim, _ := strconv.ParseUint(attr(e, "claim"), 10, 64)
 		round, _ := strconv.ParseUint(attr(e, "round"), 10, 32)
@@ -128,15 +131,15 @@ func (m *memClaims) Decode(evs []abci.Event) ([]Assignment, []RoundKey, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			a := Assignment{ClaimID: claim, Round: uint32(round), Validator: attr(e, "validator"), Derivation: drv}
+			a := chain.Assignment{ClaimID: claim, Round: uint32(round), Validator: attr(e, "validator"), Derivation: drv}
 			as = append(as, a)
 			if a.Validator == m.me {
 				m.mu.Lock()
-				m.open[RoundKey{claim, uint32(round)}] = true
+				m.open[chain.RoundKey{ClaimID: claim, Round: uint32(round)}] = true
 				m.mu.Unlock()
 			}
 		case "test.timeout":
-			k := RoundKey{claim, uint32(round)}
+			k := chain.RoundKey{ClaimID: claim, Round: uint32(round)}
 			ended = append(ended, k)
 			m.mu.Lock()
 			delete(m.open, k)
@@ -146,23 +149,23 @@ func (m *memClaims) Decode(evs []abci.Event) ([]Assignment, []RoundKey, error) {
 	return as, ended, nil
 }
 
-func (m *memClaims) RoundState(_ context.Context, claim uint64, round uint32) (RoundState, error) {
+func (m *memClaims) RoundState(_ context.Context, claim uint64, round uint32) (chain.RoundState, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := RoundKey{claim, round}
+	k := chain.RoundKey{ClaimID: claim, Round: round}
 	switch {
 	case m.reported[k]:
-		return RoundReported, nil
+		return chain.RoundReported, nil
 	case m.open[k]:
-		return RoundOpen, nil
+		return chain.RoundOpen, nil
 	}
-	return RoundGone, nil
+	return chain.RoundGone, nil
 }
 
 func (m *memClaims) Report(_ context.Context, claim uint64, round uint32, out cid.Cid, ms uint64) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := RoundKey{claim, round}
+	k := chain.RoundKey{ClaimID: claim, Round: round}
 	if m.reported[k] {
 		// The real chain rejects a second report; count it so tests fail loudly.
 		m.reports = append(m.reports, report{k, out, ms})
@@ -234,13 +237,17 @@ func testutilValue(c interface{ Write(*dto.Metric) error }) float64 {
 type memMarkets struct {
 	mu      sync.Mutex
 	drv     map[uint64]cid.Cid
-	commits map[uint64]Outcome
+	commits map[uint64]markettypes.Outcome
 	salts   map[uint64][]byte
-	reveals map[uint64]Outcome
+	reveals map[uint64]markettypes.Outcome
+	// failAfterLanding makes Commit and Reveal take effect and then fail,
+	// as a tx that timed out waiting for its block does.
+	failAfterLanding bool
+	sends            int
 }
 
 func newMemMarkets() *memMarkets {
-	return &memMarkets{drv: map[uint64]cid.Cid{}, commits: map[uint64]Outcome{}, salts: map[uint64][]byte{}, reveals: map[uint64]Outcome{}}
+	return &memMarkets{drv: map[uint64]cid.Cid{}, commits: map[uint64]markettypes.Outcome{}, salts: map[uint64][]byte{}, reveals: map[uint64]markettypes.Outcome{}}
 }
 
 func marketEvent(id, claim uint64, claimed, reported string, commitEnd, revealEnd int64) abci.Event {
@@ -251,8 +258,8 @@ func marketEvent(id, claim uint64, claimed, reported string, commitEnd, revealEn
 	}}
 }
 
-func (m *memMarkets) DecodeMarkets(evs []abci.Event) ([]MarketOpened, error) {
-	var out []MarketOpened
+func (m *memMarkets) DecodeMarkets(evs []abci.Event) ([]chain.MarketOpened, error) {
+	var out []chain.MarketOpened
 	for _, e := range evs {
 		if e.Type != "test.market" {
 			continue
@@ -261,7 +268,7 @@ func (m *memMarkets) DecodeMarkets(evs []abci.Event) ([]MarketOpened, error) {
 		claim, _ := strconv.ParseUint(attr(e, "claim"), 10, 64)
 		ce, _ := strconv.ParseInt(attr(e, "commit_end"), 10, 64)
 		re, _ := strconv.ParseInt(attr(e, "reveal_end"), 10, 64)
-		out = append(out, MarketOpened{MarketID: id, ClaimID: claim, Claimed: attr(e, "claimed"), Reported: attr(e, "reported"), CommitEnd: ce, RevealEnd: re})
+		out = append(out, chain.MarketOpened{MarketID: id, ClaimID: claim, Claimed: attr(e, "claimed"), Reported: attr(e, "reported"), CommitEnd: ce, RevealEnd: re})
 	}
 	return out, nil
 }
@@ -276,17 +283,21 @@ func (m *memMarkets) ClaimDerivation(_ context.Context, claim uint64) (cid.Cid, 
 	return d, nil
 }
 
-func (m *memMarkets) Commit(_ context.Context, id uint64, o Outcome, salt []byte) (string, error) {
+func (m *memMarkets) Commit(_ context.Context, id uint64, o markettypes.Outcome, salt []byte) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, dup := m.commits[id]; dup {
 		return "", errors.New("already committed")
 	}
 	m.commits[id], m.salts[id] = o, salt
+	m.sends++
+	if m.failAfterLanding {
+		return "", errors.New("tx not included: context deadline exceeded")
+	}
 	return "C", nil
 }
 
-func (m *memMarkets) Reveal(_ context.Context, id uint64, o Outcome, salt []byte) (string, error) {
+func (m *memMarkets) Reveal(_ context.Context, id uint64, o markettypes.Outcome, salt []byte) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c, ok := m.commits[id]; !ok || c != o || string(m.salts[id]) != string(salt) {
@@ -296,12 +307,30 @@ func (m *memMarkets) Reveal(_ context.Context, id uint64, o Outcome, salt []byte
 		return "", errors.New("already revealed")
 	}
 	m.reveals[id] = o
+	m.sends++
+	if m.failAfterLanding {
+		return "", errors.New("tx not included: context deadline exceeded")
+	}
 	return "R", nil
 }
 
-func (m *memMarkets) revealed(id uint64) (Outcome, bool) {
+func (m *memMarkets) revealed(id uint64) (markettypes.Outcome, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o, ok := m.reveals[id]
 	return o, ok
+}
+
+func (m *memMarkets) OnChain(_ context.Context, id uint64) (chain.PredictionState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, c := m.commits[id]
+	_, r := m.reveals[id]
+	return chain.PredictionState{Committed: c, Revealed: r}, nil
+}
+
+func (m *memMarkets) sent() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sends
 }

@@ -10,49 +10,24 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cid "github.com/ipfs/go-cid"
+
+	"github.com/buildchain/buildchain/node/chain"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
-
-// Outcome of a prediction market (x/market's numbering).
-type Outcome int32
-
-const (
-	OutcomeNonDeterminism     Outcome = 1 // the build is not reproducible
-	OutcomeMisbehaviourClaim  Outcome = 2 // the publisher's output is a lie
-	OutcomeMisbehaviourReport Outcome = 3 // the dissenting report is a lie
-)
-
-func (o Outcome) String() string {
-	switch o {
-	case OutcomeNonDeterminism:
-		return "NON_DETERMINISM"
-	case OutcomeMisbehaviourClaim:
-		return "MISBEHAVIOUR_CLAIM"
-	case OutcomeMisbehaviourReport:
-		return "MISBEHAVIOUR_REPORT"
-	}
-	return "UNSPECIFIED"
-}
-
-// MarketOpened is a market the chain opened on a disputed claim.
-type MarketOpened struct {
-	MarketID  uint64
-	ClaimID   uint64
-	Claimed   string // the publisher's output
-	Reported  string // the dissenting report's output
-	CommitEnd int64  // last height for commits
-	RevealEnd int64  // last height for reveals
-}
 
 // Markets is the sidecar's view of x/market. With it, the sidecar takes
 // part in every market: it rebuilds the disputed derivation (or uses its
 // own report) and predicts from what it got, which is what makes a lying
-// publisher or a lying rebuilder lose (SPEC §3).
+// publisher or a lying rebuilder lose (docs/ARCHITECTURE.md §Chain).
 type Markets interface {
-	DecodeMarkets(events []abci.Event) ([]MarketOpened, error)
+	DecodeMarkets(events []abci.Event) ([]chain.MarketOpened, error)
 	// ClaimDerivation names the derivation a claim is about.
 	ClaimDerivation(ctx context.Context, claimID uint64) (cid.Cid, error)
-	Commit(ctx context.Context, marketID uint64, o Outcome, salt []byte) (txHash string, err error)
-	Reveal(ctx context.Context, marketID uint64, o Outcome, salt []byte) (txHash string, err error)
+	Commit(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (txHash string, err error)
+	Reveal(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (txHash string, err error)
+	// OnChain reads our prediction in a market from the chain's latest
+	// state (the check of sendOnce).
+	OnChain(ctx context.Context, marketID uint64) (chain.PredictionState, error)
 }
 
 // SetMarkets turns market participation on (before Run).
@@ -61,14 +36,14 @@ func (s *Sidecar) SetMarkets(m Markets) { s.markets = m }
 // Decide is the prediction from our own rebuild: matching the claim says
 // the dissent lied, matching the dissent says the claim lied, neither says
 // the build is not reproducible.
-func Decide(ours, claimed, reported string) Outcome {
+func Decide(ours, claimed, reported string) markettypes.Outcome {
 	switch ours {
 	case claimed:
-		return OutcomeMisbehaviourReport
+		return markettypes.OUTCOME_MISBEHAVIOUR_REPORT
 	case reported:
-		return OutcomeMisbehaviourClaim
+		return markettypes.OUTCOME_MISBEHAVIOUR_CLAIM
 	}
-	return OutcomeNonDeterminism
+	return markettypes.OUTCOME_NON_DETERMINISM
 }
 
 func predKey(id uint64) string { return "market/" + strconv.FormatUint(id, 10) }
@@ -114,6 +89,7 @@ func (s *Sidecar) dispatchPrediction(ctx context.Context, p Prediction) {
 
 func (s *Sidecar) failPrediction(id uint64, msg string) {
 	s.log.Warn("market prediction abandoned", "market", id, "reason", msg)
+	s.m.Predictions.WithLabelValues("failed").Inc()
 	if _, err := s.state.UpdatePrediction(id, func(x *Prediction) { x.Status, x.Error = PredFailed, msg }); err != nil {
 		s.log.Error("persist prediction", "market", id, "err", err)
 	}
@@ -149,54 +125,39 @@ func (s *Sidecar) stepPrediction(ctx context.Context, id uint64) {
 		log.Info("predicting", "outcome", o, "own_output", out)
 	}
 	if p.Status == PredCommitting {
-		var err error
-		for attempt := 1; attempt <= 3; attempt++ {
-			var hash string
-			if hash, err = s.markets.Commit(ctx, id, p.Outcome, p.Salt); err == nil {
-				log.Info("prediction committed", "tx", hash)
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("commit failed", "attempt", attempt, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Duration(attempt) * time.Second):
-			}
+		// Outcome and salt are persisted (above, or before a crash): ask
+		// the chain before (re)sending, so a commit that landed is never
+		// resent nor given up on.
+		landed := func(ctx context.Context) (bool, error) {
+			st, err := s.markets.OnChain(ctx, id)
+			return st.Committed, err
 		}
-		if err != nil {
-			s.failPrediction(id, "commit: "+err.Error())
+		send := func(ctx context.Context) (string, error) { return s.markets.Commit(ctx, id, p.Outcome, p.Salt) }
+		if err := sendOnce(ctx, log, "prediction commit", landed, send); err != nil {
+			if ctx.Err() == nil {
+				s.failPrediction(id, err.Error())
+			}
 			return
 		}
+		s.m.Predictions.WithLabelValues("committed").Inc()
 		if _, err := s.state.UpdatePrediction(id, func(x *Prediction) { x.Status = PredCommitted }); err != nil {
 			log.Error("persist prediction", "err", err)
 		}
 		return // revealed once a height past commit_end is handled
 	}
 	if p.Status == PredCommitted {
-		var err error
-		for attempt := 1; attempt <= 3; attempt++ {
-			var hash string
-			if hash, err = s.markets.Reveal(ctx, id, p.Outcome, p.Salt); err == nil {
-				log.Info("prediction revealed", "outcome", p.Outcome, "tx", hash)
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("reveal failed", "attempt", attempt, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Duration(attempt) * time.Second):
-			}
+		landed := func(ctx context.Context) (bool, error) {
+			st, err := s.markets.OnChain(ctx, id)
+			return st.Revealed, err
 		}
-		if err != nil {
-			s.failPrediction(id, "reveal: "+err.Error())
+		send := func(ctx context.Context) (string, error) { return s.markets.Reveal(ctx, id, p.Outcome, p.Salt) }
+		if err := sendOnce(ctx, log.With("outcome", p.Outcome), "prediction reveal", landed, send); err != nil {
+			if ctx.Err() == nil {
+				s.failPrediction(id, err.Error())
+			}
 			return
 		}
+		s.m.Predictions.WithLabelValues("revealed").Inc()
 		if _, err := s.state.UpdatePrediction(id, func(x *Prediction) { x.Status = PredRevealed }); err != nil {
 			log.Error("persist prediction", "err", err)
 		}
@@ -223,7 +184,7 @@ func (s *Sidecar) ownOutput(ctx context.Context, p Prediction, log *slog.Logger)
 	defer func() { <-s.sem }()
 	if s.net != nil {
 		fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
-		err := s.net.Fetch(fctx, drv, nil)
+		err := s.fetch(fctx, drv)
 		cancel()
 		if err != nil {
 			return "", fmt.Errorf("fetch %s: %w", drv, err)

@@ -22,6 +22,14 @@ type Metrics struct {
 	WSReconnects    prometheus.Counter
 	AnnounceErrors  prometheus.Counter
 	DuplicateAvoids prometheus.Counter
+	// FetchBytes counts closure bytes that came from peers (blocks already local are free).
+	FetchBytes prometheus.Counter
+	// Rounds counts the claim rounds assigned to us by what became of them: reported (our
+	// MsgReportBuild is on chain), closed (the chain ended the round first: deadline passed or
+	// the claim reached a verdict) or failed (fetch or build failed).
+	Rounds *prometheus.CounterVec
+	// Predictions counts market predictions by step: committed, revealed or failed.
+	Predictions *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the metrics (plus Go runtime and process
@@ -56,7 +64,25 @@ func NewMetrics() *Metrics {
 			Name: "announce_errors_total", Help: "Failed DHT provides or gossip announcements of outputs."}),
 		DuplicateAvoids: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
 			Name: "duplicate_reports_avoided_total", Help: "Reports not sent because the chain already had ours (after a restart)."}),
+		FetchBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
+			Name: "fetch_bytes_total", Help: "Bytes of derivation closures fetched from peers."}),
+		Rounds: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
+			Name: "rounds_total", Help: "Claim rounds assigned to this validator, by what became of them."}, []string{"result"}),
+		Predictions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
+			Name: "predictions_total", Help: "Market predictions of this validator, by step."}, []string{"step"}),
 	}
+	// Every labelled series exists from the start (at 0), so dashboards and alerts see it
+	// before the first event.
+	for _, l := range []string{"ok", "failed"} {
+		m.Builds.WithLabelValues(l)
+	}
+	for _, l := range []string{"reported", "closed", "failed"} {
+		m.Rounds.WithLabelValues(l)
+	}
+	for _, l := range []string{"committed", "revealed", "failed"} {
+		m.Predictions.WithLabelValues(l)
+	}
+	r.MustRegister(m.FetchBytes, m.Rounds, m.Predictions)
 	r.MustRegister(m.Height, m.Assignments, m.InFlight, m.Builds, m.BuildSeconds, m.FetchSeconds, m.ReportsSent,
 		m.ReportErrors, m.Skipped, m.FollowErrors, m.WSReconnects, m.AnnounceErrors, m.DuplicateAvoids,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -17,6 +17,7 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
 )
 
@@ -195,7 +196,7 @@ func (s *Sidecar) handleHeight(ctx context.Context, h int64, events []abci.Event
 // endRound cancels our work on a round the chain has closed (e.g. its
 // deadline passed): a report could not be accepted any more. Round 0 means
 // every round of the claim (the claim reached a verdict).
-func (s *Sidecar) endRound(k RoundKey) {
+func (s *Sidecar) endRound(k chain.RoundKey) {
 	var cancels []context.CancelFunc
 	s.mu.Lock()
 	for key, cancel := range s.inflight {
@@ -268,18 +269,19 @@ func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
 	switch {
 	case err != nil:
 		return // resumed (and asked again) at the next start
-	case rs == RoundReported:
+	case rs == chain.RoundReported:
 		if cur.Status == JobSending {
 			s.m.ReportsSent.Inc()
 		}
 		s.setStatus(j, JobSent, "")
-	case rs == RoundGone:
+	case rs == chain.RoundGone:
 		s.m.Skipped.Inc()
 		s.setStatus(j, JobSkipped, "round ended on chain before our report")
 	}
 }
 
 func (s *Sidecar) setStatus(j Job, st JobStatus, msg string) {
+	s.countRound(st) // before the status is visible, so that whoever sees it sees the count
 	if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) {
 		x.Status = st
 		if msg != "" {
@@ -290,11 +292,36 @@ func (s *Sidecar) setStatus(j Job, st JobStatus, msg string) {
 	}
 }
 
+// countRound counts a round that reached a terminal status in Metrics.Rounds.
+func (s *Sidecar) countRound(st JobStatus) {
+	switch st {
+	case JobSent:
+		s.m.Rounds.WithLabelValues("reported").Inc()
+	case JobSkipped:
+		s.m.Rounds.WithLabelValues("closed").Inc()
+	case JobFailed:
+		s.m.Rounds.WithLabelValues("failed").Inc()
+	}
+}
+
+// fetch makes drv's closure local, counting the bytes that came from peers when the network
+// reports them (*p2p.Node does).
+func (s *Sidecar) fetch(ctx context.Context, drv cid.Cid) error {
+	if n, ok := s.net.(interface {
+		FetchClosure(context.Context, cid.Cid, func(done, total int)) (p2p.FetchStats, error)
+	}); ok {
+		st, err := n.FetchClosure(ctx, drv, nil)
+		s.m.FetchBytes.Add(float64(st.FetchedBytes))
+		return err
+	}
+	return s.net.Fetch(ctx, drv, nil)
+}
+
 // roundState asks the chain, retrying transient errors a few times.
-func (s *Sidecar) roundState(ctx context.Context, j Job) (RoundState, error) {
+func (s *Sidecar) roundState(ctx context.Context, j Job) (chain.RoundState, error) {
 	var err error
 	for i := 0; i < 5; i++ {
-		var rs RoundState
+		var rs chain.RoundState
 		if rs, err = s.claims.RoundState(ctx, j.ClaimID, j.Round); err == nil {
 			return rs, nil
 		}
@@ -320,14 +347,14 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		return
 	}
 	switch rs {
-	case RoundReported:
+	case chain.RoundReported:
 		if j.Status == JobSending {
 			s.m.DuplicateAvoids.Inc()
 			log.Info("report already on chain (sent before a restart); not sending again")
 		}
 		s.setStatus(j, JobSent, "")
 		return
-	case RoundGone:
+	case chain.RoundGone:
 		log.Info("round no longer ours; skipping")
 		s.m.Skipped.Inc()
 		s.setStatus(j, JobSkipped, "round no longer assigned to us")
@@ -349,7 +376,7 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		if s.net != nil {
 			fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 			t0 := time.Now()
-			err := s.net.Fetch(fctx, drv, nil)
+			err := s.fetch(fctx, drv)
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
@@ -394,6 +421,7 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		if err == nil {
 			s.m.ReportsSent.Inc()
 			log.Info("report sent", "output", out, "build_ms", buildMs, "tx", hash)
+			s.countRound(JobSent)
 			if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) { x.Status, x.TxHash, x.Error = JobSent, hash, "" }); err != nil {
 				log.Error("persist", "err", err)
 			}
@@ -408,11 +436,11 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		rs, rerr := s.roundState(ctx, j)
 		switch {
 		case rerr != nil:
-		case rs == RoundReported:
+		case rs == chain.RoundReported:
 			s.m.DuplicateAvoids.Inc()
 			s.setStatus(j, JobSent, "")
 			return
-		case rs == RoundGone:
+		case rs == chain.RoundGone:
 			s.m.Skipped.Inc()
 			s.setStatus(j, JobSkipped, "round ended before our report landed: "+err.Error())
 			return

@@ -10,9 +10,13 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
+	"github.com/buildchain/buildchain/node/chain"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -135,6 +139,9 @@ func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
 	st := StatusOf(h.sc.State(), "bc1me")
 	require.Equal(t, 1, st.ReportsSent)
 	require.Empty(t, st.InFlight)
+	require.Equal(t, 1.0, counterValue(t, h.sc.m.Rounds.WithLabelValues("reported")))
+	require.Equal(t, 0.0, counterValue(t, h.sc.m.Rounds.WithLabelValues("failed")))
+	require.Equal(t, 1.0, counterValue(t, h.sc.m.Builds.WithLabelValues("ok")))
 }
 
 func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
@@ -183,7 +190,7 @@ func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
 	_, err = st.Update(3, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o").String(), 5 })
 	require.NoError(t, err)
 	h.chain.addBlock(assignEvent(3, 1, "bc1me", drv))
-	h.claims.reported[RoundKey{3, 1}] = true
+	h.claims.reported[chain.RoundKey{ClaimID: 3, Round: 1}] = true
 
 	h.start(1)
 	defer h.stop()
@@ -201,7 +208,7 @@ func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
 	_, err = st2.Update(4, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o4").String(), 5 })
 	require.NoError(t, err)
 	h2.chain.addBlock()
-	h2.claims.open[RoundKey{4, 1}] = true
+	h2.claims.open[chain.RoundKey{ClaimID: 4, Round: 1}] = true
 	h2.start(1)
 	defer h2.stop()
 	j := h2.waitJob(4, 1, JobSent)
@@ -252,9 +259,9 @@ func TestSidecarWorkerPoolIsBounded(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	require.Equal(t, OutcomeMisbehaviourReport, Decide("a", "a", "b"))
-	require.Equal(t, OutcomeMisbehaviourClaim, Decide("b", "a", "b"))
-	require.Equal(t, OutcomeNonDeterminism, Decide("c", "a", "b"))
+	require.Equal(t, markettypes.OUTCOME_MISBEHAVIOUR_REPORT, Decide("a", "a", "b"))
+	require.Equal(t, markettypes.OUTCOME_MISBEHAVIOUR_CLAIM, Decide("b", "a", "b"))
+	require.Equal(t, markettypes.OUTCOME_NON_DETERMINISM, Decide("c", "a", "b"))
 }
 
 // A market opens on a claim: a sidecar that was not assigned rebuilds the
@@ -267,12 +274,9 @@ func TestSidecarPredictsInMarkets(t *testing.T) {
 	honest := testCID("out-of-" + drv.String()).String() // what gateBuilder builds
 	mk.drv[21] = drv
 	h.chain.addBlock(marketEvent(4, 21, "bafy-lie", honest, 3, 5))
-	sc, err := New(Config{StatePath: h.path, Workers: 1, Poll: 10 * time.Millisecond, Log: quiet}, h.chain, h.claims, h.b, nil)
-	require.NoError(t, err)
-	sc.SetMarkets(mk)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sc.Run(ctx) }()
+	stop := runMarkets(t, h, mk)
+	defer stop()
+	sc := h.sc
 	require.Eventually(t, func() bool {
 		p, ok := sc.State().Prediction(4)
 		return ok && p.Status == PredCommitted
@@ -288,7 +292,89 @@ func TestSidecarPredictsInMarkets(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	o, ok := mk.revealed(4)
 	require.True(t, ok)
-	require.Equal(t, OutcomeMisbehaviourClaim, o, "our rebuild matched the dissent: the claim lied")
-	cancel()
-	require.NoError(t, <-done)
+	require.Equal(t, markettypes.OUTCOME_MISBEHAVIOUR_CLAIM, o, "our rebuild matched the dissent: the claim lied")
+}
+
+// runMarkets runs a sidecar with markets until it is cancelled.
+func runMarkets(t *testing.T, h *harness, mk *memMarkets) (stop func()) {
+	sc, err := New(Config{StatePath: h.path, Workers: 1, Poll: 10 * time.Millisecond, Log: quiet}, h.chain, h.claims, h.b, nil)
+	require.NoError(t, err)
+	sc.SetMarkets(mk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sc.Run(ctx) }()
+	h.sc = sc
+	return func() { cancel(); require.NoError(t, <-done) }
+}
+
+// A commit and a reveal that land but whose wait for the block fails (a
+// timeout) are not resent, which the chain would refuse, and the prediction
+// is not abandoned: persist, then ask the chain before resending.
+func TestSidecarPredictionThatLandedButTimedOutIsRevealed(t *testing.T) {
+	h := newHarness(t)
+	mk := newMemMarkets()
+	mk.failAfterLanding = true
+	drv := testCID("drv-disputed")
+	mk.drv[21] = drv
+	h.chain.addBlock(marketEvent(4, 21, "bafy-lie", testCID("out-of-"+drv.String()).String(), 1, 5))
+	stop := runMarkets(t, h, mk)
+	defer stop()
+	require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredCommitted },
+		10*time.Second, 5*time.Millisecond)
+	h.chain.addBlock() // 2: past commit_end
+	require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredRevealed },
+		10*time.Second, 5*time.Millisecond)
+	require.Equal(t, 2, mk.sent(), "one commit and one reveal, none resent")
+}
+
+// A sidecar killed after sending a commit (state "committing", the commit on
+// chain) or a reveal (state "committed", the reveal on chain) finds them on
+// chain after the restart and neither resends nor gives up.
+func TestSidecarRestartedPredictionAsksChainFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		status   PredictionStatus
+		revealed bool
+	}{{"killed while committing", PredCommitting, false}, {"killed while revealing", PredCommitted, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			mk := newMemMarkets()
+			salt := []byte("0123456789abcdef0123456789abcdef")
+			o := markettypes.OUTCOME_MISBEHAVIOUR_CLAIM
+			st, err := OpenState(h.path)
+			require.NoError(t, err)
+			_, _, err = st.Advance(1, nil, []Prediction{{MarketID: 4, ClaimID: 21, Claimed: "a", Reported: "b", CommitEnd: 1, RevealEnd: 9}})
+			require.NoError(t, err)
+			_, err = st.UpdatePrediction(4, func(p *Prediction) { p.Status, p.Outcome, p.Salt, p.Output = tc.status, o, salt, "b" })
+			require.NoError(t, err)
+			mk.commits[4], mk.salts[4] = o, salt // the commit landed before the kill
+			if tc.revealed {
+				mk.reveals[4] = o // and so did the reveal
+			}
+			h.chain.addBlock()
+			h.chain.addBlock() // 2: past commit_end, reveals open
+			stop := runMarkets(t, h, mk)
+			defer stop()
+			require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status != tc.status },
+				10*time.Second, 5*time.Millisecond)
+			h.chain.addBlock() // the reveal goes out when a height in its window is handled
+			require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredRevealed },
+				10*time.Second, 5*time.Millisecond)
+			got, ok := mk.revealed(4)
+			require.True(t, ok)
+			require.Equal(t, o, got)
+			want := 1
+			if tc.revealed {
+				want = 0
+			}
+			require.Equal(t, want, mk.sent(), "only what had not landed is sent")
+		})
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, c.Write(&m))
+	return m.GetCounter().GetValue()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
 // JobStatus is where one (claim, round) assignment stands in this sidecar.
@@ -84,18 +85,18 @@ func (s PredictionStatus) Terminal() bool { return s == PredRevealed || s == Pre
 
 // Prediction is our part in one market, as recorded in the state file.
 type Prediction struct {
-	MarketID  uint64           `json:"market_id"`
-	ClaimID   uint64           `json:"claim_id"`
-	Claimed   string           `json:"claimed"`
-	Reported  string           `json:"reported"`
-	CommitEnd int64            `json:"commit_end"`
-	RevealEnd int64            `json:"reveal_end"`
-	Output    string           `json:"output,omitempty"` // our own rebuild
-	Outcome   Outcome          `json:"outcome,omitempty"`
-	Salt      []byte           `json:"salt,omitempty"`
-	Status    PredictionStatus `json:"status"`
-	Error     string           `json:"error,omitempty"`
-	Updated   time.Time        `json:"updated"`
+	MarketID  uint64              `json:"market_id"`
+	ClaimID   uint64              `json:"claim_id"`
+	Claimed   string              `json:"claimed"`
+	Reported  string              `json:"reported"`
+	CommitEnd int64               `json:"commit_end"`
+	RevealEnd int64               `json:"reveal_end"`
+	Output    string              `json:"output,omitempty"` // our own rebuild
+	Outcome   markettypes.Outcome `json:"outcome,omitempty"`
+	Salt      []byte              `json:"salt,omitempty"`
+	Status    PredictionStatus    `json:"status"`
+	Error     string              `json:"error,omitempty"`
+	Updated   time.Time           `json:"updated"`
 }
 
 type stateFile struct {

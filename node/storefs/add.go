@@ -1,7 +1,6 @@
 package storefs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,20 +177,7 @@ func (im *importer) addSymlink(ctx context.Context, path string) (ipld.Node, err
 	}
 	// Self-references in link targets ($out/bin/y -> $out/share/x) are
 	// hashed modulo the placeholder like file contents.
-	var offs []uint64
-	if ph := im.opts.SelfRef; ph != nil {
-		b := []byte(target)
-		for from := 0; ; {
-			i := bytes.Index(b[from:], ph)
-			if i < 0 {
-				break
-			}
-			copy(b[from+i:], SelfRefFiller[:len(ph)])
-			offs = append(offs, uint64(from+i))
-			from += i + len(ph)
-		}
-		target = string(b)
-	}
+	target, offs := scanName(target, im.opts.SelfRef)
 	data, err := unixfs.SymlinkData(target)
 	if err != nil {
 		return nil, err
@@ -211,7 +197,8 @@ func (im *importer) addDir(ctx context.Context, path string, fi os.FileInfo) (ip
 	if err != nil {
 		return nil, err
 	}
-	dopts := []uio.DirectoryOption{uio.WithCidBuilder(cidBuilder), uio.WithMaxHAMTFanout(HAMTFanout)}
+	dopts := []uio.DirectoryOption{uio.WithCidBuilder(cidBuilder), uio.WithMaxHAMTFanout(HAMTFanout),
+		uio.WithSizeEstimationMode(uio.SizeEstimationLinks)}
 	if im.opts.PreserveMode {
 		dopts = append(dopts, uio.WithStat(fi.Mode(), zeroTime))
 	}
@@ -219,6 +206,9 @@ func (im *importer) addDir(ctx context.Context, path string, fi os.FileInfo) (ip
 	if err != nil {
 		return nil, err
 	}
+	// Per directory, not boxo's global uio.HAMTShardingSize (carried over
+	// when the directory converts to or from a HAMT).
+	dir.SetHAMTShardingSize(HAMTShardingSize)
 	// Children are imported concurrently (files bounded by im.sem) and
 	// linked in name order.
 	nodes := make([]ipld.Node, len(ents))

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // storeSnapshot lists blocks, pins and temp files, to prove "unchanged".
@@ -100,7 +102,7 @@ func TestBadInputLeavesStoreUnchanged(t *testing.T) {
 	}
 	// Put of a block whose bytes do not match its CID.
 	err = s.PutBlock(base, []byte("not the content"))
-	if !errors.Is(err, ErrCorrupt) {
+	if !errors.Is(err, block.ErrCorrupt) {
 		t.Fatalf("put mismatched block: %v", err)
 	}
 	err = s.Blockstore().Put(ctx, mustBlock(t, base, []byte("forged")))

@@ -1,7 +1,6 @@
 package storefs
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -19,20 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
+	"github.com/buildchain/buildchain/node/block"
 )
-
-// verify checks that data hashes to c.
-func verify(c cid.Cid, data []byte) error {
-	pref := c.Prefix()
-	sum, err := mh.Sum(data, pref.MhType, pref.MhLength)
-	if err != nil {
-		return fmt.Errorf("hash block %s: %w", c, err)
-	}
-	if !bytes.Equal(sum, c.Hash()) {
-		return fmt.Errorf("%w: %s", ErrCorrupt, c)
-	}
-	return nil
-}
 
 // identityData returns the inline data of an identity-hashed CID.
 func identityData(c cid.Cid) ([]byte, bool) {
@@ -47,7 +34,7 @@ func identityData(c cid.Cid) ([]byte, bool) {
 }
 
 // GetBlock reads block c and checks its hash: it never returns bytes that do
-// not match c. A missing block gives ErrNotFound, a bad one ErrCorrupt.
+// not match c. A missing block gives ErrNotFound, a bad one block.ErrCorrupt.
 func (s *Store) GetBlock(c cid.Cid) ([]byte, error) {
 	if !c.Defined() {
 		return nil, errors.New("get block: undefined CID")
@@ -62,7 +49,7 @@ func (s *Store) GetBlock(c cid.Cid) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("read block %s: %w", c, err)
 	}
-	if err := verify(c, data); err != nil {
+	if err := block.Verify(c, data); err != nil {
 		return nil, err
 	}
 	return data, nil
@@ -85,7 +72,7 @@ func (s *Store) HasBlock(c cid.Cid) (bool, error) {
 
 // PutBlock verifies that data hashes to c and stores it durably.
 func (s *Store) PutBlock(c cid.Cid, data []byte) error {
-	if err := verify(c, data); err != nil {
+	if err := block.Verify(c, data); err != nil {
 		return fmt.Errorf("put block: %w", err)
 	}
 	w := s.newWriter()
@@ -180,7 +167,7 @@ func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool
 	if c.Type() == cid.DagProtobuf {
 		if !known {
 			var err error
-			if children, err = dagPBChildren(data); err != nil {
+			if children, err = block.Links(c, data); err != nil {
 				w.fail(fmt.Errorf("decode dag-pb block %s: %w", c, err))
 				return
 			}
@@ -205,7 +192,7 @@ func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool
 			w.wg.Done()
 		}()
 		if w.verifyPuts {
-			if err := verify(c, data); err != nil {
+			if err := block.Verify(c, data); err != nil {
 				w.fail(fmt.Errorf("put block: %w", err))
 				return
 			}

@@ -10,6 +10,8 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // Blockstore returns the store as a boxo blockstore (for bitswap and CAR
@@ -66,7 +68,7 @@ func (b *bstore) Put(ctx context.Context, blk blocks.Block) error {
 
 func (b *bstore) PutMany(ctx context.Context, blks []blocks.Block) error {
 	for _, blk := range blks {
-		if err := verify(blk.Cid(), blk.RawData()); err != nil {
+		if err := block.Verify(blk.Cid(), blk.RawData()); err != nil {
 			return fmt.Errorf("put blocks: %w", err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // TestBlockstoreContract: what bitswap relies on. Get hash-checks, missing
@@ -38,7 +40,7 @@ func TestBlockstoreContract(t *testing.T) {
 		t.Fatalf("getsize missing: %v", err)
 	}
 	forged, _ := blocks.NewBlockWithCid([]byte("not it"), other.Cid())
-	if err := bs.PutMany(ctx, []blocks.Block{good, forged}); !errors.Is(err, ErrCorrupt) {
+	if err := bs.PutMany(ctx, []blocks.Block{good, forged}); !errors.Is(err, block.ErrCorrupt) {
 		t.Fatalf("putmany with a forged block: %v", err)
 	}
 	if ok, _ := bs.Has(ctx, good.Cid()); ok {
@@ -126,7 +128,7 @@ func TestBatch(t *testing.T) {
 	bt = bs.NewBatch()
 	_ = bt.Put(ctx, c)
 	_ = bt.Put(ctx, forged)
-	if err := bt.Commit(); !errors.Is(err, ErrCorrupt) {
+	if err := bt.Commit(); !errors.Is(err, block.ErrCorrupt) {
 		t.Fatalf("commit with a forged block: %v", err)
 	}
 	for _, k := range []cid.Cid{c.Cid(), forged.Cid()} {

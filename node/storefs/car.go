@@ -10,6 +10,8 @@ import (
 	"github.com/ipfs/go-cid"
 	car "github.com/ipld/go-car/v2"
 	"github.com/ipld/go-car/v2/storage"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // ExportCAR streams the closure of root as a CARv1 (readable by kubo's
@@ -127,11 +129,11 @@ func (s *Store) scanCAR(ctx context.Context, r io.Reader, w *writer) ([]cid.Cid,
 		}
 		// BlockReader already checks the hash; check again with our own
 		// code so a reader option can never let a bad block through.
-		if err := verify(blk.Cid(), blk.RawData()); err != nil {
+		if err := block.Verify(blk.Cid(), blk.RawData()); err != nil {
 			return nil, n, fmt.Errorf("block %d: %w", n+1, err)
 		}
 		if blk.Cid().Type() == cid.DagProtobuf {
-			if _, err := dagPBChildren(blk.RawData()); err != nil {
+			if _, err := block.Links(blk.Cid(), blk.RawData()); err != nil {
 				return nil, n, fmt.Errorf("block %d (%s): malformed dag-pb: %w", n+1, blk.Cid(), err)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // decodeNode turns verified block bytes into an IPLD node.
@@ -72,7 +74,7 @@ func (d *readDAG) Add(ctx context.Context, nd ipld.Node) error {
 func (d *readDAG) AddMany(ctx context.Context, nds []ipld.Node) error {
 	w := d.s.newWriter()
 	for _, nd := range nds {
-		if err := verify(nd.Cid(), nd.RawData()); err != nil {
+		if err := block.Verify(nd.Cid(), nd.RawData()); err != nil {
 			return fmt.Errorf("add node: %w", err)
 		}
 		w.put(nd.Cid(), nd.RawData())

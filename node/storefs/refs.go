@@ -7,14 +7,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/go-cid"
 	bolt "go.etcd.io/bbolt"
 )
 
 var refsBucket = []byte("refs")
 
-// refsIndex maps each dag-pb block to its children. It is a cache of what
+// refsIndex maps each dag-pb block to its IPLD links (its "refs" in kubo's
+// sense; the runtime references of node/closure are another thing, kept in
+// references/). It is a cache of what
 // the blocks themselves say (Closure falls back to decoding a block whose
 // entry is missing), so losing it costs speed, never correctness.
 //
@@ -122,48 +123,33 @@ func (r *refsIndex) put(entries []refEntry) error {
 	return nil
 }
 
-// dagPBChildren decodes the links of a dag-pb block.
-func dagPBChildren(data []byte) ([]cid.Cid, error) {
-	nd, err := merkledag.DecodeProtobuf(data)
-	if err != nil {
-		return nil, err
-	}
-	links := nd.Links()
-	out := make([]cid.Cid, len(links))
-	for i, l := range links {
-		out[i] = l.Cid
-	}
-	return out, nil
-}
-
-// blockChildren returns the children of block c: from the index when it
-// knows c, else by decoding the block (raw blocks have none).
+// blockChildren returns the children of block c by the store's Walker: the
+// links of a dag-pb block come from the index when it knows c (it is a cache
+// of what the block says), everything else from the block itself.
 func (s *Store) blockChildren(tx *bolt.Tx, c cid.Cid) ([]cid.Cid, error) {
-	switch c.Type() {
-	case cid.Raw:
-		return nil, nil
-	case cid.DagProtobuf:
-	default:
-		// Other codecs are stored but not traversed (no UnixFS meaning).
-		return nil, nil
+	w := s.Walker()
+	if c.Type() == cid.Raw {
+		return w.Children(c, nil) // raw: no links, only references
 	}
-	if tx != nil {
+	if tx != nil && c.Type() == cid.DagProtobuf {
 		if v := tx.Bucket(refsBucket).Get(c.Bytes()); v != nil {
-			return decodeRefs(v)
+			ch, err := decodeRefs(v)
+			if err != nil {
+				return nil, err
+			}
+			refs, _, err := s.RecordedReferences(c)
+			return append(ch, refs...), err
 		}
 	}
 	data, err := s.GetBlock(c)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := dagPBChildren(data)
-	if err != nil {
-		return nil, fmt.Errorf("decode dag-pb block %s: %w", c, err)
-	}
-	return ch, nil
+	return w.Children(c, data)
 }
 
-// Closure returns every CID reachable from root (root included), each once,
+// Closure returns every CID reachable from root by the store's Walker (IPLD
+// links, derivation inputs, runtime references; root included), each once,
 // in breadth-first order. A missing block is an error: the closure is then
 // incomplete.
 func (s *Store) Closure(root cid.Cid) ([]cid.Cid, error) {

@@ -36,8 +36,9 @@ type NameRef struct {
 	Offsets []uint64 // ascending byte offsets of the references in it
 }
 
-// scanName replaces each occurrence of ph in name by the filler and returns
-// the stored name and the offsets (none when name has no reference).
+// scanName replaces each occurrence of ph in name (an entry name or a
+// symlink target) by the filler and returns the stored string and the
+// offsets (none when it has no reference).
 func scanName(name string, ph []byte) (string, []uint64) {
 	if ph == nil || !strings.Contains(name, string(ph)) {
 		return name, nil

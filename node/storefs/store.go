@@ -11,16 +11,17 @@ import (
 	"syscall"
 	"time"
 
-	chunk "github.com/ipfs/boxo/chunker"
-	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
-	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 )
 
-// Import parameters of SPEC §1. They equal kubo v0.42's defaults for
+// Import parameters of the store (docs/ARCHITECTURE.md). They equal kubo
+// v0.42's defaults for
 // `ipfs add --cid-version=1 --raw-leaves --chunker=size-262144`, checked
-// against testdata/kubo-cids (a copy of shared/fixtures/kubo-cids) by the tests.
+// against testdata/kubo-cids by the tests. They are passed to the file layout
+// and to every directory explicitly (dirOptions), never set as boxo's
+// process-wide defaults, so that importing storefs changes nothing else in
+// a binary.
 const (
 	ChunkSize        = 262144
 	LinksPerBlock    = 174 // kubo's legacy FileDAGWidth
@@ -31,16 +32,6 @@ const (
 // cidBuilder gives CIDv1 dag-pb sha2-256 nodes; raw leaves get the raw codec
 // from the importer itself.
 var cidBuilder = cid.Prefix{Version: 1, Codec: cid.DagProtobuf, MhType: mh.SHA2_256, MhLength: -1}
-
-func init() {
-	// boxo keeps these as process-wide globals; pin them to kubo's values so
-	// that nothing else in the binary can make our CIDs drift.
-	chunk.DefaultBlockSize = ChunkSize
-	helpers.DefaultLinksPerBlock = LinksPerBlock
-	uio.HAMTShardingSize = HAMTShardingSize
-	uio.HAMTSizeEstimation = uio.SizeEstimationLinks
-	uio.DefaultShardWidth = HAMTFanout
-}
 
 // Store is an open store root. It is safe for concurrent use by many
 // goroutines and, through file locks, by many processes.
@@ -58,9 +49,6 @@ type Store struct {
 // ErrNotFound is returned (wrapped) when a block is not in the store.
 var ErrNotFound = errors.New("block not found")
 
-// ErrCorrupt is returned (wrapped) when a block's bytes do not hash to its CID.
-var ErrCorrupt = errors.New("block corrupted")
-
 // Open opens (creating if needed) the store rooted at root.
 func Open(root string) (*Store, error) {
 	if root == "" {
@@ -77,7 +65,7 @@ func Open(root string) (*Store, error) {
 		pinsDir:   filepath.Join(abs, "pins"),
 	}
 	for _, d := range []string{s.blocksDir, s.tmpDir, filepath.Join(s.pinsDir, "per-user"),
-		filepath.Join(s.pinsDir, "temp"), filepath.Join(abs, "store")} {
+		filepath.Join(s.pinsDir, "temp"), filepath.Join(abs, "store"), filepath.Join(abs, "references")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("open store %q: %w", root, err)
 		}

@@ -38,7 +38,9 @@ import (
 // TestClientsOnLocalnet checks the chain from the point of view of standard Cosmos clients
 // on one shared 2-authority localnet (one network keeps the added CI time small): every
 // transaction of every block decodes with the SDK's tx decoder and the VRF beacon executes with
-// code 0.
+// code 0; CosmJS reads, searches, sends and submits a claim; the routes Ping.pub reads answer
+// over REST (and gRPC); the shipped chain-registry and Ping.pub files match the chain; and
+// CometBFT, the SDK and the sidecar expose their Prometheus metrics.
 func TestClientsOnLocalnet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts a network")
@@ -63,6 +65,10 @@ func TestClientsOnLocalnet(t *testing.T) {
 	}
 
 	t.Run("EveryTxDecodes", func(t *testing.T) { testEveryTxDecodes(t, net) })
+	t.Run("CosmJS", func(t *testing.T) { testCosmJS(t, net) })
+	t.Run("ExplorerRoutes", func(t *testing.T) { testExplorerRoutes(t, net) })
+	t.Run("ChainRegistry", func(t *testing.T) { testChainRegistry(t, net) })
+	t.Run("Metrics", func(t *testing.T) { testMetrics(t, net, builders) })
 }
 
 // testMetrics scrapes, in Prometheus text format (parsed with expfmt's parser), CometBFT's
@@ -105,7 +111,7 @@ func testMetrics(t *testing.T, net *localnet.Net, builders int) {
 	want(fams, comet, "cometbft_consensus_height", "cometbft_consensus_validators", "cometbft_consensus_num_txs",
 		"cometbft_p2p_peers", "cometbft_mempool_size", "cometbft_state_block_processing_time")
 	require.Greater(t, value(fams["cometbft_consensus_height"]), 1.0)
-	require.Equal(t, float64(net.Nodes-1), value(fams["cometbft_p2p_peers"]))
+	require.GreaterOrEqual(t, value(fams["cometbft_p2p_peers"]), 1.0)
 
 	sdk := net.RESTAddr(0) + "/metrics?format=prometheus"
 	fams = scrape(sdk)
@@ -153,7 +159,7 @@ func testExplorerRoutes(t *testing.T, net *localnet.Net) {
 	net.REST(t, 0, "/buildchain/claims/v1/derivations/"+drv+"/claims", &claims)
 	require.Len(t, claims.Claims, 1)
 	proposal := filepath.Join(t.TempDir(), "proposal.json")
-	require.NoError(t, os.WriteFile(proposal, []byte(`{"messages":[],"deposit":"10000000ubct","title":"explorer routes","summary":"a proposal for the explorer routes test","metadata":""}`), 0o644))
+	require.NoError(t, os.WriteFile(proposal, []byte(`{"messages":[],"deposit":"10000000ubct","title":"explorer routes","summary":"a proposal for the explorer routes test","metadata":"explorer routes test"}`), 0o644))
 	if res := net.Tx(t, "gov", "submit-proposal", proposal, "--from", "val0", "--gas", "400000"); res.Code != 0 {
 		t.Fatalf("submit-proposal: %s", res.RawLog)
 	}

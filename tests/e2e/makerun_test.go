@@ -17,10 +17,13 @@ import (
 
 // TestMakeRunFlow runs what `make run` runs, with the real script and binary: a localnet of
 // 4 authorities and 3 build validators (sidecars as processes), then `localnet.sh demo`
-// (bootstrap, drv add examples/hello, publish from val0 until VALID). It then checks the
-// verdict over REST, installs hello into a fresh user's profile (fetched from the builders
-// over libp2p), runs it through the FUSE store, and checks that `stop` leaves no process
-// and no mount behind.
+// (bootstrap, drv add examples/hello, publish from val0 until VALID, mount the user's store
+// at /ipfs/store). It then checks the verdict over REST, runs the printed next steps (install
+// hello, then run ~/.buildchain-profile/bin/hello as a plain command), installs hello into a
+// fresh user's profile (fetched from the builders over libp2p), and checks that `stop` leaves
+// no process and no mount behind. demo and everything that uses its mount run in a mount
+// namespace of the test's own (unshare -m): /ipfs/store is machine-wide, and tests on one
+// machine must not take it from each other.
 func TestMakeRunFlow(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: sandboxed builds and FUSE mounts")
@@ -30,6 +33,11 @@ func TestMakeRunFlow(t *testing.T) {
 	}
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skip("needs busybox-static (/bin/busybox) for bootstrap: run make deps")
+	}
+	for _, tool := range []string{"unshare", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (util-linux) to keep /ipfs/store private to the test", tool)
+		}
 	}
 	start := time.Now()
 	// New, not Start: the localnet helper keeps networks authority-only, this test wants
@@ -76,11 +84,32 @@ func TestMakeRunFlow(t *testing.T) {
 		}
 	}
 
-	// make run's second half, bounded to a minute for the verdict.
+	// make run's second half, bounded to a minute for the verdict, in a new mount namespace:
+	// its mount of the user's store at /ipfs/store is seen by this test alone.
 	demoStart := time.Now()
-	out, err = net.ScriptEnv([]string{"LOCALNET_PUBLISH_TIMEOUT=60s"}, "demo")
+	userHome := t.TempDir() // the HOME of make run's user, where ~/.buildchain-profile goes
+	mountEnv := []string{"LOCALNET_SYSTEM_STORE=/ipfs/store", "HOME=" + userHome}
+	demo := net.ScriptCmd(append([]string{"LOCALNET_PUBLISH_TIMEOUT=60s"}, mountEnv...), "demo")
+	demo.Args = append([]string{"unshare", "--mount", "--propagation", "private"}, demo.Args...)
+	if demo.Path, err = exec.LookPath("unshare"); err != nil {
+		t.Fatal(err)
+	}
+	bz, err := demo.CombinedOutput()
+	out = string(bz)
 	if err != nil {
 		t.Fatalf("localnet.sh demo: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "the user's store is mounted at /ipfs/store") {
+		t.Fatalf("demo (as root) did not mount the user's store at /ipfs/store:\n%s", out)
+	}
+	mountPID := readPID(t, filepath.Join(net.Dir, "store-mount.pid"))
+	// inMount runs a command where demo's mount is: in the mount namespace of its process.
+	inMount := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(mountPID), "-m", "--"}, args...)...)
+		cmd.Dir = localnet.RepoRoot()
+		cmd.Env = append(os.Environ(), env...)
+		bz, err := cmd.CombinedOutput()
+		return string(bz), err
 	}
 	t.Logf("demo (bootstrap, drv add, publish until VALID) took %s:\n%s", time.Since(demoStart).Round(time.Millisecond), out)
 	m := regexp.MustCompile(`VALID: (\S+) builds to (\S+) \(claim (\d+),`).FindStringSubmatch(out)
@@ -88,7 +117,7 @@ func TestMakeRunFlow(t *testing.T) {
 		t.Fatalf("demo did not report a VALID verdict:\n%s", out)
 	}
 	drv, output, claimID := m[1], m[2], m[3]
-	for _, want := range []string{"/buildchain/claims/v1/claims/" + claimID, "make stop", "install " + drv} {
+	for _, want := range []string{"/buildchain/claims/v1/claims/" + claimID, "make stop", "install " + drv, "\n  ~/.buildchain-profile/bin/hello\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo's hints lack %q", want)
 		}
@@ -114,10 +143,40 @@ func TestMakeRunFlow(t *testing.T) {
 		t.Errorf("hello took %s to become VALID, want < 1 minute", d)
 	}
 
-	// A second demo (a second `make run`) publishes nothing new.
-	out, err = net.ScriptEnv(nil, "demo")
-	if err != nil || strings.Contains(out, "publishing") || !strings.Contains(out, "VALID: "+drv) {
+	hints := out
+
+	// A second demo (a second `make run`, on the same machine) publishes nothing new and
+	// leaves the mount as it is.
+	out, err = inMount(append(net.ScriptCmd(nil).Env, mountEnv...), filepath.Join(localnet.RepoRoot(), "scripts", "localnet.sh"), "demo")
+	if err != nil || strings.Contains(out, "publishing") || !strings.Contains(out, "VALID: "+drv) || strings.Contains(out, "mounted at") {
 		t.Fatalf("second demo: err %v\n%s", err, out)
+	}
+	if pid := readPID(t, filepath.Join(net.Dir, "store-mount.pid")); pid != mountPID {
+		t.Fatalf("second demo replaced the store mount (pid %d, was %d)", pid, mountPID)
+	}
+
+	// The printed next steps, as printed: install hello, then run it as a plain command.
+	// The profile links into /ipfs/store, where the #! line of hello points too.
+	var install string
+	for _, l := range strings.Split(hints, "\n") {
+		if strings.Contains(l, " install "+drv) {
+			install = strings.TrimSpace(l)
+		}
+	}
+	if install == "" {
+		t.Fatalf("no install command among demo's hints:\n%s", hints)
+	}
+	out, err = inMount([]string{"HOME=" + userHome}, "bash", "-c", install)
+	if err != nil || !strings.Contains(out, "installed "+output) || !strings.Contains(out, userHome+"/.buildchain-profile/bin") {
+		t.Fatalf("the printed install (%s): %v\n%s", install, err, out)
+	}
+	profileHello := filepath.Join(userHome, ".buildchain-profile", "bin", "hello")
+	if target, err := os.Readlink(profileHello); err != nil || target != "/ipfs/store/"+output+"/bin/hello" {
+		t.Fatalf("%s links to %q (%v), want /ipfs/store/%s/bin/hello", profileHello, target, err, output)
+	}
+	out, err = inMount([]string{"HOME=" + userHome}, "bash", "-c", "~/.buildchain-profile/bin/hello")
+	if err != nil || strings.TrimSpace(out) != "Hello, world!" {
+		t.Fatalf("~/.buildchain-profile/bin/hello as a plain command: %v %q", err, out)
 	}
 
 	// A fresh user (empty store) installs hello: the output comes from the builders.
@@ -165,31 +224,6 @@ func TestMakeRunFlow(t *testing.T) {
 	}
 	userEnv = append(os.Environ(), "BUILDCHAIN_HOME="+user, "HOME="+t.TempDir())
 
-	// Run the installed hello: the profile links into the store's FUSE view.
-	mountDir := filepath.Join(user, "ipfs", "store")
-	mount := exec.Command(net.Binary, "store", "mount", mountDir)
-	mount.Env = userEnv
-	var mountOut strings.Builder
-	mount.Stdout, mount.Stderr = &mountOut, &mountOut
-	if err := mount.Start(); err != nil {
-		t.Fatalf("store mount: %v", err)
-	}
-	defer func() {
-		_ = mount.Process.Signal(os.Interrupt)
-		_ = mount.Wait()
-	}()
-	profileBin := filepath.Join(user, "profiles", "per-user", currentUser(t), "current", "bin", "hello")
-	eventually(t, 20*time.Second, "hello visible through the FUSE store", func() bool {
-		_, err := os.Stat(profileBin)
-		return err == nil
-	})
-	// sh, not exec: the script's #! names the bootstrap shell under /ipfs/store, a
-	// system-wide mount point this test does not take over.
-	run, err := exec.Command("/bin/sh", profileBin).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(run)) != "Hello, world!" {
-		t.Fatalf("installed hello: %v %q (mount log %s)", err, run, mountOut.String())
-	}
-
 	// status lists every sidecar, each past the heights it handled.
 	out, err = net.Script("status")
 	if err != nil {
@@ -206,14 +240,16 @@ func TestMakeRunFlow(t *testing.T) {
 		}
 	}
 
-	// stop: sidecars and authorities gone, nothing mounted under the localnet but our own.
-	_ = mount.Process.Signal(os.Interrupt)
-	_ = mount.Wait()
+	if !strings.Contains(out, fmt.Sprintf("store mount  running pid %d", mountPID)) {
+		t.Fatalf("status lacks the store mount:\n%s", out)
+	}
+
+	// stop: the store mount, sidecars and authorities gone, nothing left mounted.
 	stopped = true
 	if out, err := net.Script("stop"); err != nil {
 		t.Fatalf("stop: %v\n%s", err, out)
 	}
-	for _, pid := range pids {
+	for _, pid := range append(pids, mountPID) {
 		if processAlive(pid) {
 			t.Errorf("pid %d still running after stop", pid)
 		}
@@ -221,10 +257,28 @@ func TestMakeRunFlow(t *testing.T) {
 	if mounts, _ := os.ReadFile("/proc/mounts"); strings.Contains(string(mounts), net.Dir+"/") {
 		t.Errorf("mounts left under %s after stop:\n%s", net.Dir, mounts)
 	}
+	// The mount process unmounted /ipfs/store itself on SIGTERM (no lazy detach needed).
+	if log, _ := os.ReadFile(filepath.Join(net.Dir, "store-mount.log")); !strings.Contains(string(log), "unmounted /ipfs/store") {
+		t.Errorf("the store mount did not unmount cleanly; its log:\n%s", log)
+	}
 	if left, _ := filepath.Glob(filepath.Join(net.Dir, "*.pid")); len(left) > 0 {
 		t.Errorf("pid files left after stop: %v", left)
 	}
 	t.Logf("whole flow took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// readPID reads one pid file.
+func readPID(t *testing.T, file string) int {
+	t.Helper()
+	bz, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(bz)))
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return pid
 }
 
 // readPIDs reads every pid file the localnet wrote (authorities and sidecars).
@@ -251,15 +305,6 @@ func readPIDs(t *testing.T, dir string) []int {
 func processAlive(pid int) bool {
 	bz, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return err == nil && len(bz) > 0
-}
-
-func currentUser(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("id", "-un").Output()
-	if err != nil {
-		t.Fatalf("id -un: %v", err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func dumpTails(t *testing.T, dir string, names ...string) {

@@ -14,13 +14,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/nodecli"
 	"github.com/buildchain/buildchain/node/sidecar"
-	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/sidecar/sidecartest"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/testutil/localnet"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
 func needRootFUSE(t *testing.T) {
@@ -217,7 +218,7 @@ func TestSidecarNetwork(t *testing.T) {
 	for _, p := range builders {
 		for _, pr := range running[p.Name].Sidecar.State().Predictions() {
 			if pr.ClaimID == id2 && pr.Status == sidecar.PredRevealed {
-				require.Equal(t, sidecar.OutcomeMisbehaviourClaim, pr.Outcome, "%s predicted from its own rebuild", p.Name)
+				require.Equal(t, markettypes.OUTCOME_MISBEHAVIOUR_CLAIM, pr.Outcome, "%s predicted from its own rebuild", p.Name)
 				predicted++
 			}
 		}
@@ -306,7 +307,7 @@ func TestSidecarNetwork(t *testing.T) {
 			}
 			cl, err := pub.Claims.Claim(ctx, j.ClaimID)
 			require.NoError(t, err)
-			require.Equal(t, sidecar.RoundReported, chainclient.RoundStateOf(cl, j.Round, p.Claims.Validator()),
+			require.Equal(t, chain.RoundReported, chain.RoundStateOf(cl, j.Round, p.Claims.Validator()),
 				"%s: job %s sent once and on chain", p.Name, j.Key())
 		}
 	}

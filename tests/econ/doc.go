@@ -5,4 +5,8 @@
 // (x/validators/assign, x/claims/game, x/market/tally, x/bct/economics), to
 // show that building honestly is the best-paid strategy per unit of work and
 // that every lie that reaches a market is slashed. The test prints the table.
+// attack_test.go asserts the attack figures of x/claims/README.md §Parameters (fake-claim
+// acceptance against the analytical bound, a lying publisher's profit curve, builds per claim,
+// honest income above lazy and colluding builders) and that the default game is the cheapest
+// safe point of the curve.
 package econ

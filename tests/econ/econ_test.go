@@ -196,7 +196,7 @@ func TestWeightingInvitesUnderReporting(t *testing.T) {
 }
 
 // TestAssignmentWeighting measures what weighting assignments by the
-// efficiency factor (SPEC §3 option) does: the mean real time an assigned
+// efficiency factor (docs/ARCHITECTURE.md §Economics) does: the mean real time an assigned
 // build takes, and honest validators' income, with and without it.
 func TestAssignmentWeighting(t *testing.T) {
 	var wall [2]float64

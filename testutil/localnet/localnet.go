@@ -178,6 +178,9 @@ func New(t testing.TB, opts Options) *Net {
 		// Authorities only: tests register the build validators they need themselves (and
 		// alice, bob, carol stay plain accounts). ScriptEnv can override it.
 		"LOCALNET_BUILDERS=0",
+		// demo mounts nothing at the machine-wide /ipfs/store: tests run side by side (a test
+		// that wants the mount sets it and runs demo in a mount namespace of its own).
+		"LOCALNET_SYSTEM_STORE=",
 	)
 	return n
 }
@@ -222,11 +225,17 @@ func (n *Net) Script(args ...string) (string, error) {
 
 // ScriptEnv is Script with extra environment variables.
 func (n *Net) ScriptEnv(extraEnv []string, args ...string) (string, error) {
+	out, err := n.ScriptCmd(extraEnv, args...).CombinedOutput()
+	return string(out), err
+}
+
+// ScriptCmd is the command ScriptEnv runs, for callers that run it differently (e.g. in a
+// mount namespace of their own).
+func (n *Net) ScriptCmd(extraEnv []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(n.script, args...)
 	cmd.Dir = RepoRoot()
 	cmd.Env = append(append([]string(nil), n.env...), extraEnv...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return cmd
 }
 
 // Home returns the home directory of node i. Node 0's home also holds the test keyring.

@@ -1,5 +1,5 @@
 // Package market owns the commit-reveal prediction markets opened when a validator's output
-// differs from a claim's (SPEC §3). x/claims' AfterClaimDisputed hook opens a market holding
+// differs from a claim's (docs/ARCHITECTURE.md §Economics). x/claims' AfterClaimDisputed hook opens a market holding
 // both outputs; anyone commits sha256(outcome ‖ len(salt) ‖ salt ‖ sender) with a stake until
 // commit_end, reveals until reveal_end, and may attach evidence (diff report CIDs). In the
 // EndBlocker of reveal_end the market resolves by stake-weighted plurality of revealed stake

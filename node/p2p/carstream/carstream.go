@@ -38,9 +38,6 @@ const (
 )
 
 var (
-	// ErrBadBlock: a block's bytes do not hash to its CID (or its hash
-	// function is not allowed).
-	ErrBadBlock = errors.New("block fails its hash check")
 	// ErrUnexpectedBlock: a block not linked from the stream's earlier
 	// blocks (nor the root).
 	ErrUnexpectedBlock = errors.New("block not linked from the requested DAG")

@@ -8,12 +8,13 @@ import (
 	"io"
 	"runtime"
 
-	"github.com/ipfs/boxo/verifcid"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 	car "github.com/ipld/go-car/v2"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/buildchain/buildchain/node/block"
 )
 
 // Stats describes one finished (or failed) request.
@@ -32,7 +33,7 @@ type Verified struct {
 // order, after checking that it is the root or linked from a block
 // accepted earlier on this stream and that its bytes hash to its CID. A
 // block failing either check ends the fetch with an error naming p and
-// wrapping ErrBadBlock or ErrUnexpectedBlock; it never reaches put. A put
+// wrapping block.ErrCorrupt or ErrUnexpectedBlock; it never reaches put. A put
 // error ends the fetch with that error. The stream is read one block at a
 // time: memory does not grow with the closure.
 func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkFunc, put func(Verified) error) (Stats, error) {
@@ -98,7 +99,7 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 	for range verifiers {
 		go func() {
 			for j := range jobs {
-				j.err = VerifyBlock(j.blk.Cid(), j.blk.RawData())
+				j.err = block.Verify(j.blk.Cid(), j.blk.RawData())
 				close(j.done)
 			}
 		}()
@@ -126,7 +127,7 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 			// the emitter stops at it and nothing after it is used.
 			ls, err := links(c, blk.RawData())
 			if err != nil {
-				readErr <- fmt.Errorf("%w: links of %s: %v", ErrBadBlock, c, err)
+				readErr <- fmt.Errorf("%w: links of %s: %v", block.ErrCorrupt, c, err)
 				return
 			}
 			delete(expected, c)
@@ -168,20 +169,3 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 const verifyWindow = 16
 
 var verifiers = max(2, runtime.GOMAXPROCS(0))
-
-// VerifyBlock checks that data hashes to c with c's own hash function and
-// that the function is one we accept (boxo's verifcid allowlist: no weak or
-// truncated hashes). The error wraps ErrBadBlock.
-func VerifyBlock(c cid.Cid, data []byte) error {
-	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadBlock, c, err)
-	}
-	got, err := c.Prefix().Sum(data)
-	if err != nil {
-		return fmt.Errorf("%w: hash %s: %v", ErrBadBlock, c, err)
-	}
-	if !got.Equals(c) {
-		return fmt.Errorf("%w: want %s, bytes hash to %s", ErrBadBlock, c, got)
-	}
-	return nil
-}

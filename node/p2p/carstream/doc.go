@@ -15,10 +15,13 @@
 // server answers one status byte: StatusOK followed by a CARv1 whose header
 // names the root, or StatusNotFound / StatusError followed by a short
 // message. The server walks the closure depth-first in link order (every
-// block after the block that links to it) and sends every block that has
-// links, and of the blocks without links (file data) only those whose
-// multihash digest's last byte modulo n is k. n peers asked for the n parts
-// of one root thus send the file data once between them, each stream still
+// block after the block that links to it). Part k of n: a block's raw
+// (data) children belong to the part their multihash digest's last byte
+// modulo n names; a block with many (splitSubtrees) children that are not
+// raw (a directory of many files) hands each such child's whole subtree to
+// one part the same way; everything else (the root, the internal nodes of a
+// file) is sent by every part. n peers asked for the n parts of one root
+// thus send and read each file's data once between them, each stream still
 // verifiable on its own. Blocks the server does not hold are skipped: the
 // client notices the gap and fetches it elsewhere. A block that fails its
 // hash on the server is never sent: the stream ends (truncated) instead.
@@ -28,6 +31,6 @@
 // The client accepts a block only if its CID is the root or was linked by
 // a block already accepted on the same stream, and only if its bytes hash
 // to that CID (boxo's verifcid allowlist: no weak hashes). Any other block
-// ends the stream with an error wrapping ErrBadBlock or ErrUnexpectedBlock
+// ends the stream with an error wrapping block.ErrCorrupt or ErrUnexpectedBlock
 // that names the peer; nothing from such a block reaches the caller.
 package carstream

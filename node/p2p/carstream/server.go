@@ -67,7 +67,7 @@ func (sv *Server) Handle(s network.Stream) {
 		return
 	}
 	w := &walker{sv: sv, ctx: ctx, req: req, bw: bw, seen: map[cid.Cid]struct{}{req.Root: {}}}
-	if err := w.visit(root); err != nil {
+	if err := w.visit(root, req.Parts == 1); err != nil {
 		// A broken stream tells the client something went wrong; it
 		// fetches the rest elsewhere.
 		if !errors.Is(err, context.Canceled) {
@@ -110,10 +110,18 @@ type readResult struct {
 	err error
 }
 
+// splitSubtrees: a block with at least this many children that have links
+// of their own, or may have (not raw), is split between parts by subtree:
+// each such child's whole closure is sent by one part's server only
+// (directories of many files). With fewer (the internal nodes of one file)
+// every part walks them and splits only their raw data blocks.
+const splitSubtrees = 8
+
 // visit sends b, then the closure of its links depth-first in link order.
-// The children of one block are read ahead (ReadAhead at a time) while
-// earlier ones are sent, so the disk, the hashing and the network overlap.
-func (w *walker) visit(b blocks.Block) error {
+// owned is true inside a subtree this part sends whole. The children of
+// one block are read ahead (ReadAhead at a time) while earlier ones are
+// sent, so the disk, the hashing and the network overlap.
+func (w *walker) visit(b blocks.Block, owned bool) error {
 	if err := writeSection(w.bw, b.Cid(), b.RawData()); err != nil {
 		return err
 	}
@@ -121,18 +129,37 @@ func (w *walker) visit(b blocks.Block) error {
 	if err != nil {
 		return err
 	}
-	var todo []cid.Cid
+	bySubtree := false
+	if !owned {
+		n := 0
+		for _, l := range links {
+			if l.Type() != cid.Raw {
+				n++
+			}
+		}
+		bySubtree = n >= splitSubtrees
+	}
+	type child struct {
+		c     cid.Cid
+		owned bool
+	}
+	var todo []child
 	for _, l := range links {
 		if _, ok := w.seen[l]; ok {
 			continue
 		}
-		w.seen[l] = struct{}{}
-		// A raw block has no links: when it is another part's, it is
-		// neither read nor sent.
-		if l.Type() == cid.Raw && !inPart(l, w.req.Part, w.req.Parts) {
-			continue
+		childOwned := owned
+		if !owned && (l.Type() == cid.Raw || bySubtree) {
+			// Another part's data block or subtree is neither read
+			// nor sent (nor marked seen: it may come up again inside a
+			// subtree this part owns).
+			if !inPart(l, w.req.Part, w.req.Parts) {
+				continue
+			}
+			childOwned = bySubtree
 		}
-		todo = append(todo, l)
+		w.seen[l] = struct{}{}
+		todo = append(todo, child{l, childOwned})
 	}
 	if len(todo) == 0 {
 		return nil
@@ -149,19 +176,19 @@ func (w *walker) visit(b blocks.Block) error {
 	}
 	sem := make(chan struct{}, ahead)
 	go func() {
-		for i, c := range todo {
+		for i, ch := range todo {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
 			go func() {
-				blk, err := w.sv.Blocks.Get(ctx, c)
+				blk, err := w.sv.Blocks.Get(ctx, ch.c)
 				results[i] <- readResult{blk, err}
 			}()
 		}
 	}()
-	for i, c := range todo {
+	for i, ch := range todo {
 		var r readResult
 		select {
 		case r = <-results[i]:
@@ -173,14 +200,9 @@ func (w *walker) visit(b blocks.Block) error {
 			if ipld.IsNotFound(r.err) {
 				continue // a gap: the client fetches it elsewhere
 			}
-			return fmt.Errorf("read %s: %w", c, r.err)
+			return fmt.Errorf("read %s: %w", ch.c, r.err)
 		}
-		if c.Type() != cid.Raw && !inPart(c, w.req.Part, w.req.Parts) {
-			if l, err := w.sv.Links(c, r.blk.RawData()); err == nil && len(l) == 0 {
-				continue // another part's data block
-			}
-		}
-		if err := w.visit(r.blk); err != nil {
+		if err := w.visit(r.blk, ch.owned); err != nil {
 			return err
 		}
 	}

@@ -21,7 +21,9 @@ type Env struct {
 	// Config is the base p2p configuration (KeyFile, Bootstrap, MDNS...).
 	// Its Blockstore field is ignored in favour of Blockstore above. Empty
 	// ListenAddrs mean an ephemeral TCP port, so a fetch can run beside a
-	// running node; nil ExtraLinks mean p2p.DerivationLinks.
+	// running node. Config.Links should be the store's closure walker
+	// (storefs.Store.Walker), so that `store fetch DRV` brings the
+	// derivation's inputs too.
 	Config p2p.Config
 	// AfterFetch, if set, runs once the closure is local (e.g. to pin it).
 	AfterFetch func(ctx context.Context, root cid.Cid) error
@@ -73,10 +75,6 @@ hash-checked before it is stored; a peer sending wrong bytes is ignored.`,
 			cfg.Bootstrap = append(append([]string(nil), cfg.Bootstrap...), peers...)
 			if len(cfg.ListenAddrs) == 0 {
 				cfg.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/0"}
-			}
-			if cfg.ExtraLinks == nil {
-				// `store fetch DRV` brings the derivation's inputs too.
-				cfg.ExtraLinks = p2p.DerivationLinks
 			}
 			if noMDNS {
 				cfg.EnableMDNS = false

@@ -24,10 +24,10 @@ import (
 
 	"github.com/buildchain/buildchain/app"
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/sidecar"
-	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
 	"github.com/buildchain/buildchain/testutil/localnet"
@@ -99,12 +99,12 @@ func (e *Env) ClientCtx(node int, key string) client.Context {
 }
 
 // Claims is an x/claims client signing as key through authority node.
-func (e *Env) Claims(node int, key string) *chainclient.Claims {
-	c, err := chainclient.New(e.ClientCtx(node, key), nil)
+func (e *Env) Claims(node int, key string) *chain.Claims {
+	c, err := chain.New(e.ClientCtx(node, key), nil)
 	if err != nil {
 		e.T.Fatalf("chain client: %v", err)
 	}
-	return chainclient.NewClaims(c)
+	return chain.NewClaims(c)
 }
 
 // Peer is one machine's node side: store, FUSE view, builder, libp2p node.
@@ -116,7 +116,7 @@ type Peer struct {
 	Store   *storefs.Store
 	Builder *builder.Builder
 	P2P     *p2p.Node
-	Claims  *chainclient.Claims
+	Claims  *chain.Claims
 	fuse    *fuse.Server
 }
 
@@ -152,7 +152,7 @@ func (e *Env) NewPeer(name, key string, node int, bootstrap ...*Peer) *Peer {
 	}
 	p.P2P, err = p2p.New(context.Background(), p2p.Config{
 		KeyFile: filepath.Join(dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: boot, Blockstore: s.Blockstore(), ExtraLinks: p2p.DerivationLinks,
+		Bootstrap: boot, Blockstore: s.Blockstore(), Links: s.Walker().Children,
 		ReprovideInterval: -1, Logger: e.Log.With("peer", name),
 	})
 	if err != nil {
@@ -227,7 +227,7 @@ func (e *Env) StartSidecar(p *Peer) *Running {
 	if err != nil {
 		t.Fatalf("%s: sidecar: %v", p.Name, err)
 	}
-	mk, err := chainclient.NewMarkets(context.Background(), p.Claims.C, sdk.Coin{})
+	mk, err := chain.NewMarkets(context.Background(), p.Claims.C, sdk.Coin{})
 	if err != nil {
 		t.Fatalf("%s: markets: %v", p.Name, err)
 	}
@@ -352,7 +352,7 @@ func (p *Peer) Publish(t testing.TB, drv, output cid.Cid) (claimID uint64, resol
 }
 
 // WaitClaim polls until pred holds for the claim or timeout.
-func WaitClaim(t testing.TB, c *chainclient.Claims, id uint64, timeout time.Duration, what string, pred func(claimstypes.Claim) bool) claimstypes.Claim {
+func WaitClaim(t testing.TB, c *chain.Claims, id uint64, timeout time.Duration, what string, pred func(claimstypes.Claim) bool) claimstypes.Claim {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last claimstypes.Claim

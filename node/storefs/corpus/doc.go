@@ -1,4 +1,4 @@
 // Package corpus writes the deterministic test corpus of
-// ../shared/fixtures/kubo-cids/gen-corpus.py (a faithful Go port), whose
+// node/storefs/testdata/kubo-cids/gen-corpus.py (a faithful Go port), whose
 // kubo root CIDs are recorded in cids.tsv, plus the benchmark tree.
 package corpus

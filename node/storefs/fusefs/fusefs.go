@@ -50,7 +50,7 @@ func Mount(s *storefs.Store, dir string, opts Options) (*fuse.Server, error) {
 		NegativeTimeout: &neg,
 		MountOptions: fuse.MountOptions{
 			AllowOther:           opts.AllowOther,
-			FsName:               "buildchain-store",
+			FsName:               fsNamePrefix + s.Root(), // see MountedStore
 			Name:                 "buildchain",
 			MaxWrite:             1 << 20, // also max_read: large reads
 			MaxReadAhead:         1 << 20,
@@ -237,6 +237,9 @@ func (f *filesystem) newChild(ctx context.Context, parent *fs.Inode, name string
 		refs, err := storefs.FileSelfRefs(nd)
 		if err != nil {
 			return nil, f.eio("self-refs of "+name, err)
+		}
+		if len(refs.Offsets) > 0 && refs.Len != len(root.String()) {
+			return nil, f.eio("self-refs of "+name, fmt.Errorf("a self-reference of %d bytes cannot hold root %s", refs.Len, root))
 		}
 		emb = &fileNode{fsys: f, nd: nd, size: e.Size, refs: refs, rootStr: []byte(root.String())}
 		mode = fuse.S_IFREG

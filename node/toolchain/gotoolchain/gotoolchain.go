@@ -158,13 +158,9 @@ func Import(ctx context.Context, env *toolchain.Env, pin Pin, opts Options) (cid
 
 // locate finds the zip in the module cache or downloads it from GOPROXY into dir.
 func locate(ctx context.Context, log io.Writer, pin Pin, dir string) (string, error) {
-	escaped, err := module.EscapePath(Module)
-	if err != nil {
-		return "", err
-	}
-	rel := escaped + "/@v/" + pin.Version + ".zip"
-	if mc := modCache(); mc != "" {
-		p := filepath.Join(mc, "cache", "download", filepath.FromSlash(rel))
+	// The module path has no upper-case letters: its escaped form (module.EscapePath) is itself.
+	rel := Module + "/@v/" + pin.Version + ".zip"
+	if p := CachePath(pin); p != "" {
 		if _, err := os.Stat(p); err == nil {
 			fmt.Fprintf(log, "go toolchain %s: from the module cache %s\n", pin.Version, p)
 			return p, nil
@@ -194,6 +190,15 @@ func locate(ctx context.Context, log io.Writer, pin Pin, dir string) (string, er
 	}
 	return "", fmt.Errorf("%w %s@%s: not in the module cache (`go mod download %s@%s` puts it there) and %s",
 		ErrFetch, Module, pin.Version, Module, pin.Version, strings.Join(errs, "; "))
+}
+
+// CachePath is where `go mod download` keeps the zip of pin in the module cache.
+func CachePath(pin Pin) string {
+	mc := modCache()
+	if mc == "" {
+		return ""
+	}
+	return filepath.Join(mc, "cache", "download", Module, "@v", pin.Version+".zip")
 }
 
 // modCache is $GOMODCACHE, else the first GOPATH entry's pkg/mod, else ~/go/pkg/mod (the go

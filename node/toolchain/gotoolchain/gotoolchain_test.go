@@ -24,7 +24,7 @@ func cachedZip(t *testing.T) (Pin, string) {
 	t.Helper()
 	pin, err := Lookup("")
 	require.NoError(t, err)
-	p := filepath.Join(modCache(), "cache", "download", Module, "@v", pin.Version+".zip")
+	p := CachePath(pin)
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("%s not in the module cache: run `make deps`", pin.Version)
 	}

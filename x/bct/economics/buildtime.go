@@ -9,7 +9,7 @@ import (
 )
 
 // ClipFactor bounds a report to [median/ClipFactor, ClipFactor×median] before
-// averaging (SPEC §3: [median/4, 4×median]).
+// averaging (docs/ARCHITECTURE.md §Economics: [median/4, 4×median]).
 const ClipFactor = 4
 
 // BuildTimeResult is what one finished validation of a claim contributes.
@@ -33,7 +33,7 @@ var ErrNoReports = errors.New("no build time reports")
 
 // AverageBuildTime computes the median, clips each report u_i (milliseconds)
 // to [median/4, 4×median], and returns u_a (mean of clipped) and r_i
-// exactly as SPEC §3 states it. The median of an even count is the mean of
+// exactly as docs/ARCHITECTURE.md §Economics states it. The median of an even count is the mean of
 // the two middle values. A report of 0 ms is allowed (a cache hit); if every
 // report is 0 then u_a = 0 and all ratios are 1.
 func AverageBuildTime(reports []uint64) (BuildTimeResult, error) {
@@ -52,7 +52,7 @@ const MaxRatio = 16
 // NormalizedAverageBuildTime is what x/bct uses. Each report is first divided
 // by its validator's current efficiency factor e_i (u_i/e_i is the report
 // expressed in "average validator" milliseconds), then median, clipping and
-// mean give u_a as in SPEC §3, and r_i = u_i / (mean of the other reports'
+// mean give u_a as in docs/ARCHITECTURE.md §Economics, and r_i = u_i / (mean of the other reports'
 // clipped normalized values), clamped to [1/16, 16]. Why: with one report per claim (min_rounds = 1, p_continue =
 // 0.5, so about half the claims) the plain u_a equals that validator's own
 // u_i, and a validator inflating its reports ×3 would earn ×3 there. Dividing

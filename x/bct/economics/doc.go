@@ -1,5 +1,5 @@
 // Package economics holds the pure, deterministic arithmetic of the BCT token
-// (SPEC §3): the per-claim build-time average u_a with outlier clipping, the
+// (docs/ARCHITECTURE.md §Economics): the per-claim build-time average u_a with outlier clipping, the
 // efficiency moving average, the per-period mint, the split of a mint between
 // the development fund and validators in proportion to rewardable build time,
 // and the split of a slash between exposers and the burn.

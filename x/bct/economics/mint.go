@@ -19,7 +19,7 @@ func MulDecFloor(x math.Int, d math.LegacyDec) math.Int {
 	return math.NewIntFromBigInt(n.Quo(n, precisionDenom))
 }
 
-// MintAmount is the per-period mint of SPEC §3:
+// MintAmount is the per-period mint of docs/ARCHITECTURE.md §Economics:
 //
 //	floor(supply × inflation_rate × period_blocks / blocks_per_year)
 //

@@ -18,7 +18,7 @@ func SlashAmount(bond math.Int, fraction math.LegacyDec) (math.Int, error) {
 	return MulDecFloor(bond, fraction), nil
 }
 
-// SlashSplit is how a slashed amount is shared out (SPEC §3: half to the
+// SlashSplit is how a slashed amount is shared out (docs/ARCHITECTURE.md §Economics: half to the
 // validators who exposed it, half burned).
 type SlashSplit struct {
 	// Exposers[i] is paid to exposer i (same order as given).

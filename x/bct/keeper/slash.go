@@ -94,7 +94,7 @@ func (k Keeper) NoteSlash(ctx context.Context, offender sdk.AccAddress, kind str
 	})
 }
 
-// DistributeSlash shares out total ubct slashed for one verdict, held by fromModule (SPEC §3):
+// DistributeSlash shares out total ubct slashed for one verdict, held by fromModule (docs/ARCHITECTURE.md §Economics):
 // half to the exposers in equal parts, the rest burned (economics.SplitSlash: the odd ubct
 // and the remainder of the equal split are burned; with no exposer all of it is burned).
 func (k Keeper) DistributeSlash(ctx context.Context, claimID uint64, fromModule string, total sdkmath.Int, exposers []sdk.AccAddress) (economics.SlashSplit, error) {

@@ -36,7 +36,7 @@ func (k Keeper) Efficiency(ctx context.Context, addr sdk.AccAddress) (sdkmath.Le
 	return s.Efficiency, nil
 }
 
-// RecordValidation books one finished validation of a claim (SPEC §3): the reports' build
+// RecordValidation books one finished validation of a claim (docs/ARCHITECTURE.md §Economics): the reports' build
 // times, normalized by each validator's efficiency, give u_a after clipping around the
 // median; each validator adds u_a (not its own u_i) to its rewardable time of the current
 // period, and its efficiency average takes the sample r_i (plain mean of the first samples,

@@ -12,7 +12,7 @@ import (
 // Params.DevFundAddress is empty.
 const DevFundName = "bct_dev_fund"
 
-// Defaults of SPEC §5 for localnet; all changeable by gov.
+// Defaults of docs/ARCHITECTURE.md §Parameters for localnet; all changeable by gov.
 const (
 	DefaultPaymentPeriodBlocks uint64 = 100
 	// DefaultBlocksPerYear assumes 5 s blocks: 365.25 * 24 * 3600 / 5.

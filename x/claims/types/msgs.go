@@ -32,7 +32,7 @@ func ValidateSystem(s string) error {
 	return nil
 }
 
-// ParseCID checks that s is a canonical CIDv1 with a sha2-256 multihash (SPEC §1) and one of
+// ParseCID checks that s is a canonical CIDv1 with a sha2-256 multihash (docs/ARCHITECTURE.md §Store) and one of
 // the allowed codecs. Canonical means s is exactly the CID's own string form (base32), so
 // one CID has one string and indexes never split.
 func ParseCID(field, s string, codecs ...uint64) (cid.Cid, error) {
@@ -87,7 +87,7 @@ func codecNames(codecs []uint64) string {
 	return out
 }
 
-// DerivationCodecs are the codecs a derivation CID may have (SPEC §2: dag-json).
+// DerivationCodecs are the codecs a derivation CID may have (docs/ARCHITECTURE.md §Derivations and builds: dag-json).
 var DerivationCodecs = []uint64{cid.DagJSON}
 
 // OutputCodecs are the codecs an output CID may have (UnixFS: dag-pb, or raw for small files).

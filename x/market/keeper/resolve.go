@@ -145,7 +145,7 @@ func DisputeOutcome(o types.Outcome, decided bool) claimstypes.DisputeOutcome {
 	}
 }
 
-// applyVerdict tells x/claims and slashes the liars the market named (SPEC §3):
+// applyVerdict tells x/claims and slashes the liars the market named (docs/ARCHITECTURE.md §Economics):
 //   - MISBEHAVIOUR_CLAIM: the claim is REJECTED; the publisher loses its whole deposit and
 //     every validator whose report agreed with the claim loses slash_fraction_validator of its
 //     bond; the dissenter exposed them (and is credited its build time, which no VALID claim

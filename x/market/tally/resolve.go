@@ -52,7 +52,7 @@ type Result struct {
 
 // Resolve tallies a market at reveal_end.
 //
-// Rules (SPEC §3, with the team's decisions):
+// Rules (docs/ARCHITECTURE.md §Economics, with the team's decisions):
 //   - Only revealed stake counts. If it is below quorum (or zero), the market
 //     is undecided: NON_DETERMINISM with extra rounds.
 //   - Otherwise the outcome with the most revealed stake wins. A tie for the

@@ -10,7 +10,7 @@ import (
 	appparams "github.com/buildchain/buildchain/app/params"
 )
 
-// Defaults of SPEC §5 for localnet; all changeable by gov.
+// Defaults of docs/ARCHITECTURE.md §Parameters for localnet; all changeable by gov.
 const (
 	DefaultCommitBlocks uint64 = 20
 	DefaultRevealBlocks uint64 = 20

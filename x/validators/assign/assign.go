@@ -117,7 +117,7 @@ var (
 
 // Weight returns a validator's selection weight. With byEfficiency the bond
 // is divided by the efficiency factor r (1 = average; >1 slower than average),
-// clamped to [1/4, 4] like the build-time clipping of SPEC §3 so that one odd
+// clamped to [1/4, 4] like the build-time clipping of docs/ARCHITECTURE.md §Economics so that one odd
 // measurement cannot make a validator (nearly) unpickable or dominant. A
 // zero/nil efficiency means "no history yet" and counts as 1.
 func Weight(bond sdkmath.Int, efficiency sdkmath.LegacyDec, byEfficiency bool) sdkmath.Int {

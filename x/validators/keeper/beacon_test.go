@@ -6,6 +6,7 @@ import (
 
 	"cosmossdk.io/log"
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/stretchr/testify/require"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
@@ -222,4 +223,34 @@ func TestRegisterVrfKeyAndRotation(t *testing.T) {
 	keys, err := f.ValQuery.VrfKeys(f.Ctx, &types.QueryVrfKeysRequest{})
 	require.NoError(t, err)
 	require.Len(t, keys.VrfKeys, 1)
+}
+
+// A block with a beacon leaves the beacon's gas out of what the ordinary transactions may use,
+// in PrepareProposal and in ProcessProposal alike, when the consensus params cap block gas.
+func TestBeaconReservesBlockGas(t *testing.T) {
+	f := vt.NewFixture(t)
+	key, err := vrf.GenerateKey(nil)
+	require.NoError(t, err)
+	cons := f.Staking.AddAuthority(t, vt.Addr(101))
+	var prepareGas, processGas int64
+	h := proposal.NewHandler(f.Validators, key,
+		func(ctx sdk.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
+			prepareGas = ctx.ConsensusParams().Block.MaxGas
+			return &abci.ResponsePrepareProposal{Txs: req.Txs}, nil
+		},
+		func(ctx sdk.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+			processGas = ctx.ConsensusParams().Block.MaxGas
+			return &abci.ResponseProcessProposal{Status: accept}, nil
+		}, log.NewNopLogger())
+	const maxGas = 1_000_000
+	f.Ctx = f.Ctx.WithConsensusParams(cmtproto.ConsensusParams{Block: &cmtproto.BlockParams{MaxBytes: 1 << 20, MaxGas: maxGas}})
+	prep, err := h.PrepareProposal()(f.Ctx, &abci.RequestPrepareProposal{MaxTxBytes: 1 << 20, Height: f.Ctx.BlockHeight(), ProposerAddress: cons})
+	require.NoError(t, err)
+	require.Len(t, prep.Txs, 1, "the bootstrap beacon")
+	require.EqualValues(t, maxGas-keeper.BeaconGasLimit, prepareGas)
+	res, err := h.ProcessProposal()(f.Ctx, &abci.RequestProcessProposal{Txs: prep.Txs, Height: f.Ctx.BlockHeight(), ProposerAddress: cons})
+	require.NoError(t, err)
+	require.Equal(t, accept, res.Status)
+	require.EqualValues(t, maxGas-keeper.BeaconGasLimit, processGas)
+	require.EqualValues(t, maxGas, f.Ctx.ConsensusParams().Block.MaxGas, "the caller's params are not changed")
 }

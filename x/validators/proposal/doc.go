@@ -7,6 +7,13 @@
 // proposer from sending a beacon: CheckTx and simulation refuse it, and in FinalizeBlock it
 // skips the fee and signature checks ProcessProposal replaced. The rules themselves live in
 // the x/validators keeper (beacon.go).
+//
+// Why a transaction and not vote extensions: the beacon is one proof by the block's proposer
+// over the previous randomness and the height, needed before the block's own transactions
+// run. Vote extensions carry every validator's data for the next height and still reach the
+// application only through the next proposal (by convention as an opaque first "tx", the very
+// thing that made clients choke), so they would change the randomness design without making
+// blocks any more decodable.
 // PrepareProposal also puts each sender's transactions in sequence order, which CometBFT
 // 0.38's mempool does not guarantee.
 package proposal

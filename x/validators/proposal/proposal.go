@@ -47,6 +47,9 @@ func (h *Handler) PrepareProposal() sdk.PrepareProposalHandler {
 		inner := *req
 		inner.Txs = inSequenceOrder(withoutBeacons(req.Txs))
 		inner.MaxTxBytes -= int64(len(beacon))
+		if beacon != nil {
+			ctx = reserveBeaconGas(ctx)
+		}
 		resp, err := h.prepare(ctx, &inner)
 		if err != nil {
 			return nil, err
@@ -69,6 +72,7 @@ func (h *Handler) ProcessProposal() sdk.ProcessProposalHandler {
 		inner := *req
 		if len(req.Txs) > 0 && keeper.IsBeaconTx(req.Txs[0]) {
 			inner.Txs = req.Txs[1:]
+			ctx = reserveBeaconGas(ctx)
 		}
 		return h.process(ctx, &inner)
 	}
@@ -90,6 +94,21 @@ func (h *Handler) PreBlocker(inner sdk.PreBlocker) sdk.PreBlocker {
 		}
 		return resp, nil
 	}
+}
+
+// reserveBeaconGas lowers the block gas limit the inner handlers fill (or check) by the
+// beacon's gas limit when the consensus params set one: FinalizeBlock counts the beacon's gas in
+// the block gas meter, so without the reserve a full block's last transaction could run out of
+// block gas.
+func reserveBeaconGas(ctx sdk.Context) sdk.Context {
+	cp := ctx.ConsensusParams()
+	if cp.Block == nil || cp.Block.MaxGas <= 0 {
+		return ctx
+	}
+	block := *cp.Block
+	block.MaxGas = max(block.MaxGas-keeper.BeaconGasLimit, 1)
+	cp.Block = &block
+	return ctx.WithConsensusParams(cp)
 }
 
 func withoutBeacons(txs [][]byte) [][]byte {

@@ -10,7 +10,7 @@ import (
 	appparams "github.com/buildchain/buildchain/app/params"
 )
 
-// Defaults of SPEC §5 for localnet; all changeable by gov.
+// Defaults of docs/ARCHITECTURE.md §Parameters for localnet; all changeable by gov.
 const (
 	DefaultUnbondingBlocks      uint64 = 100
 	DefaultMaxMissedAssignments uint64 = 3

@@ -1,4 +1,4 @@
-package chainclient
+package chain
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	cid "github.com/ipfs/go-cid"
 
-	"github.com/buildchain/buildchain/node/sidecar"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	"github.com/buildchain/buildchain/x/market/tally"
 	markettypes "github.com/buildchain/buildchain/x/market/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
 )
 
 // Markets is sidecar.Markets over x/market, predicting as Client's account
@@ -20,8 +20,6 @@ type Markets struct {
 	C     *Client
 	Stake sdk.Coin
 }
-
-var _ sidecar.Markets = (*Markets)(nil)
 
 // NewMarkets uses stake per prediction; a zero stake means the market's
 // quorum, so that one honest prediction can decide a market alone.
@@ -42,8 +40,8 @@ func NewMarkets(ctx context.Context, c *Client, stake sdk.Coin) (*Markets, error
 var marketOpenedType = typeName(&markettypes.EventMarketOpened{})
 
 // DecodeMarkets implements sidecar.Markets.
-func (m *Markets) DecodeMarkets(events []abci.Event) ([]sidecar.MarketOpened, error) {
-	var out []sidecar.MarketOpened
+func (m *Markets) DecodeMarkets(events []abci.Event) ([]MarketOpened, error) {
+	var out []MarketOpened
 	for _, e := range events {
 		if e.Type != marketOpenedType {
 			continue
@@ -53,7 +51,7 @@ func (m *Markets) DecodeMarkets(events []abci.Event) ([]sidecar.MarketOpened, er
 			return nil, fmt.Errorf("event %s: %w", e.Type, err)
 		}
 		ev := msg.(*markettypes.EventMarketOpened)
-		out = append(out, sidecar.MarketOpened{MarketID: ev.MarketId, ClaimID: ev.ClaimId, Claimed: ev.ClaimedOutput,
+		out = append(out, MarketOpened{MarketID: ev.MarketId, ClaimID: ev.ClaimId, Claimed: ev.ClaimedOutput,
 			Reported: ev.ReportedOutput, CommitEnd: ev.CommitEnd, RevealEnd: ev.RevealEnd})
 	}
 	return out, nil
@@ -69,7 +67,7 @@ func (m *Markets) ClaimDerivation(ctx context.Context, claimID uint64) (cid.Cid,
 }
 
 // Commit implements sidecar.Markets with x/market's commit hash.
-func (m *Markets) Commit(ctx context.Context, marketID uint64, o sidecar.Outcome, salt []byte) (string, error) {
+func (m *Markets) Commit(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (string, error) {
 	h, err := tally.CommitHash(tally.Outcome(o), salt, m.C.ctx.FromAddress)
 	if err != nil {
 		return "", err
@@ -80,8 +78,30 @@ func (m *Markets) Commit(ctx context.Context, marketID uint64, o sidecar.Outcome
 }
 
 // Reveal implements sidecar.Markets.
-func (m *Markets) Reveal(ctx context.Context, marketID uint64, o sidecar.Outcome, salt []byte) (string, error) {
+func (m *Markets) Reveal(ctx context.Context, marketID uint64, o markettypes.Outcome, salt []byte) (string, error) {
 	_, hash, err := m.C.Broadcast(ctx, &markettypes.MsgRevealPrediction{Predictor: m.C.Address(), MarketId: marketID,
 		Outcome: markettypes.Outcome(o), Salt: salt})
 	return hash, err
+}
+
+// OnChain implements sidecar.Markets: our prediction in market marketID, read
+// from the market's predictions at the latest height.
+func (m *Markets) OnChain(ctx context.Context, marketID uint64) (PredictionState, error) {
+	q := markettypes.NewQueryClient(m.C.ctx)
+	req := &markettypes.QueryPredictionsRequest{MarketId: marketID, Pagination: &query.PageRequest{Limit: 200}}
+	for {
+		res, err := q.Predictions(ctx, req)
+		if err != nil {
+			return PredictionState{}, fmt.Errorf("query predictions of market %d: %w", marketID, err)
+		}
+		for _, p := range res.Predictions {
+			if p.Predictor == m.C.Address() {
+				return PredictionState{Committed: true, Revealed: p.Revealed}, nil
+			}
+		}
+		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
+			return PredictionState{}, nil
+		}
+		req.Pagination = &query.PageRequest{Key: res.Pagination.NextKey, Limit: 200}
+	}
 }

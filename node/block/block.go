@@ -1,10 +1,20 @@
-package p2p
+// Package block is what buildchain knows about a single block, whatever its
+// format: whether its bytes match its CID (Verify, and ErrCorrupt, the one
+// error every layer returns for a block that does not) and which blocks it
+// links to as IPLD links (Links: raw, dag-pb, dag-json, dag-cbor).
+//
+// It is the bottom of the node's layers (docs/ARCHITECTURE.md): links that
+// are not IPLD links, such as a derivation's inputs or an output's runtime
+// references, are added on top by node/closure, the one closure walker.
+package block
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/verifcid"
 	cid "github.com/ipfs/go-cid"
 	_ "github.com/ipld/go-ipld-prime/codec/dagcbor" // registers dag-cbor for link extraction
 	_ "github.com/ipld/go-ipld-prime/codec/dagjson" // registers dag-json (derivations) for link extraction
@@ -13,12 +23,36 @@ import (
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 	"github.com/ipld/go-ipld-prime/traversal"
 	mc "github.com/multiformats/go-multicodec"
+	mh "github.com/multiformats/go-multihash"
 )
 
-// LinkFunc returns CIDs a block refers to beyond its IPLD links. The
-// closure walk calls it for every block and follows the union. It lets the
-// caller teach the walk about references that are not IPLD links, such as a
-// derivation's "inputs", which SPEC §2 stores as plain CID strings.
+// ErrCorrupt is returned (wrapped) for a block whose bytes do not hash to its
+// CID, wherever the bytes came from: a peer, a file under blocks/, a CAR.
+var ErrCorrupt = errors.New("block corrupted: its bytes do not hash to its CID")
+
+// Verify checks that data hashes to c with c's own hash function and that
+// the function is one we accept (boxo's verifcid allowlist: no weak or
+// truncated hashes). A mismatch is ErrCorrupt.
+func Verify(c cid.Cid, data []byte) error {
+	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c); err != nil {
+		return fmt.Errorf("block %s: %w", c, err)
+	}
+	// mh.Sum and a byte compare, not Prefix().Sum: this runs on every
+	// block read (FUSE included) and builds no CID.
+	pref := c.Prefix()
+	sum, err := mh.Sum(data, pref.MhType, pref.MhLength)
+	if err != nil {
+		return fmt.Errorf("hash block %s: %w", c, err)
+	}
+	if !bytes.Equal(sum, c.Hash()) {
+		return fmt.Errorf("%w: %s", ErrCorrupt, c)
+	}
+	return nil
+}
+
+// LinkFunc returns the CIDs the block (c, data) refers to. Links is one;
+// node/closure's Walker.Children, which adds the references that are not
+// IPLD links, is the one the node uses.
 type LinkFunc func(c cid.Cid, data []byte) ([]cid.Cid, error)
 
 // Links returns the CIDs that the block (c, data) links to as IPLD links:

@@ -1,4 +1,4 @@
-package chainclient
+package chain
 
 import (
 	"testing"
@@ -7,7 +7,6 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/buildchain/buildchain/node/sidecar"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
@@ -43,7 +42,7 @@ func TestDecodeEventsFromEndBlock(t *testing.T) {
 	require.Equal(t, "bc1v", as[0].Validator)
 	require.Equal(t, drv, as[0].Derivation.String())
 	require.Equal(t, int64(99), as[0].Deadline)
-	require.Equal(t, []sidecar.RoundKey{{ClaimID: 5, Round: 1}, {ClaimID: 4}}, ended)
+	require.Equal(t, []RoundKey{{ClaimID: 5, Round: 1}, {ClaimID: 4}}, ended)
 
 	bad := typed(t, &claimstypes.EventClaimAssigned{ClaimId: 1, Round: 1, Validator: "bc1v", DerivationCid: "not-a-cid"})
 	_, _, err = DecodeEvents([]abci.Event{bad})
@@ -56,10 +55,10 @@ func TestRoundStateOf(t *testing.T) {
 		{Round: 1, Validator: "b", Status: claimstypes.ROUND_STATUS_AGREED, OutputCid: "x"},
 		{Round: 2, Validator: "a", Status: claimstypes.ROUND_STATUS_ASSIGNED},
 	}}
-	require.Equal(t, sidecar.RoundGone, RoundStateOf(c, 1, "a"), "timed out and reassigned")
-	require.Equal(t, sidecar.RoundReported, RoundStateOf(c, 1, "b"))
-	require.Equal(t, sidecar.RoundOpen, RoundStateOf(c, 2, "a"))
-	require.Equal(t, sidecar.RoundGone, RoundStateOf(c, 3, "a"))
+	require.Equal(t, RoundGone, RoundStateOf(c, 1, "a"), "timed out and reassigned")
+	require.Equal(t, RoundReported, RoundStateOf(c, 1, "b"))
+	require.Equal(t, RoundOpen, RoundStateOf(c, 2, "a"))
+	require.Equal(t, RoundGone, RoundStateOf(c, 3, "a"))
 	c.Status = claimstypes.CLAIM_STATUS_EXPIRED
-	require.Equal(t, sidecar.RoundGone, RoundStateOf(c, 2, "a"), "an open assignment of a finished claim is gone")
+	require.Equal(t, RoundGone, RoundStateOf(c, 2, "a"), "an open assignment of a finished claim is gone")
 }

@@ -1,4 +1,4 @@
-package chainclient
+package chain
 
 import (
 	"context"
@@ -99,9 +99,14 @@ func (c *Client) send(ctx context.Context, msgs ...sdk.Msg) (string, error) {
 		if txf.SimulateAndExecute() {
 			_, gas, err := tx.CalculateGas(c.ctx, txf, msgs...)
 			if err != nil {
-				if attempt == 0 && strings.Contains(err.Error(), "account sequence mismatch") {
-					c.seqKnown = false
-					continue
+				// A stale sequence (another process used the key) fails the
+				// simulation. The gRPC error does not carry the SDK's code,
+				// so the account is read again rather than the text parsed.
+				if attempt == 0 {
+					if _, seq, qerr := c.ctx.AccountRetriever.GetAccountNumberSequence(c.ctx, c.ctx.FromAddress); qerr == nil && seq != c.seq {
+						c.seq = seq
+						continue
+					}
 				}
 				return "", fmt.Errorf("simulate tx: %w", err)
 			}

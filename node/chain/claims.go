@@ -1,4 +1,4 @@
-package chainclient
+package chain
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/buildchain/buildchain/node/sidecar"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
@@ -22,8 +21,6 @@ type Claims struct {
 	C *Client
 	q claimstypes.QueryClient
 }
-
-var _ sidecar.Claims = (*Claims)(nil)
 
 // NewClaims wraps a client.
 func NewClaims(c *Client) *Claims {
@@ -39,14 +36,14 @@ func (cl *Claims) Query() claimstypes.QueryClient { return cl.q }
 // Decode implements sidecar.Claims: EventClaimAssigned gives assignments;
 // reports, timeouts and final verdicts end rounds (Round 0: every round of
 // the claim).
-func (cl *Claims) Decode(events []abci.Event) ([]sidecar.Assignment, []sidecar.RoundKey, error) {
+func (cl *Claims) Decode(events []abci.Event) ([]Assignment, []RoundKey, error) {
 	return DecodeEvents(events)
 }
 
 // DecodeEvents is Decode without a client.
-func DecodeEvents(events []abci.Event) ([]sidecar.Assignment, []sidecar.RoundKey, error) {
-	var as []sidecar.Assignment
-	var ended []sidecar.RoundKey
+func DecodeEvents(events []abci.Event) ([]Assignment, []RoundKey, error) {
+	var as []Assignment
+	var ended []RoundKey
 	for _, e := range events {
 		// Only the x/claims events the sidecar acts on; others (bank, market,
 		// events added later) are not ours to read.
@@ -63,20 +60,20 @@ func DecodeEvents(events []abci.Event) ([]sidecar.Assignment, []sidecar.RoundKey
 			if err != nil {
 				return nil, nil, fmt.Errorf("claim %d assigned with bad derivation CID %q: %w", ev.ClaimId, ev.DerivationCid, err)
 			}
-			as = append(as, sidecar.Assignment{ClaimID: ev.ClaimId, Round: ev.Round, Validator: ev.Validator,
+			as = append(as, Assignment{ClaimID: ev.ClaimId, Round: ev.Round, Validator: ev.Validator,
 				Derivation: drv, Deadline: ev.DeadlineHeight})
 		case *claimstypes.EventRoundTimedOut:
-			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId, Round: ev.Round})
+			ended = append(ended, RoundKey{ClaimID: ev.ClaimId, Round: ev.Round})
 		case *claimstypes.EventBuildReported:
-			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId, Round: ev.Round})
+			ended = append(ended, RoundKey{ClaimID: ev.ClaimId, Round: ev.Round})
 		case *claimstypes.EventClaimValid:
-			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId})
+			ended = append(ended, RoundKey{ClaimID: ev.ClaimId})
 		case *claimstypes.EventClaimDisputed:
-			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId})
+			ended = append(ended, RoundKey{ClaimID: ev.ClaimId})
 		case *claimstypes.EventClaimExpired:
-			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId})
+			ended = append(ended, RoundKey{ClaimID: ev.ClaimId})
 		case *claimstypes.EventClaimRejected:
-			ended = append(ended, sidecar.RoundKey{ClaimID: ev.ClaimId})
+			ended = append(ended, RoundKey{ClaimID: ev.ClaimId})
 		}
 	}
 	return as, ended, nil
@@ -106,11 +103,11 @@ var handledEvents = map[string]bool{
 func typeName(m gogoproto.Message) string { return gogoproto.MessageName(m) }
 
 // RoundState implements sidecar.Claims from the claim's assignment list.
-func (cl *Claims) RoundState(ctx context.Context, claimID uint64, round uint32) (sidecar.RoundState, error) {
+func (cl *Claims) RoundState(ctx context.Context, claimID uint64, round uint32) (RoundState, error) {
 	res, err := cl.q.Claim(ctx, &claimstypes.QueryClaimRequest{Id: claimID})
 	if err != nil {
 		if status.Code(err) == codes.NotFound {
-			return sidecar.RoundGone, nil
+			return RoundGone, nil
 		}
 		return 0, fmt.Errorf("query claim %d: %w", claimID, err)
 	}
@@ -118,7 +115,7 @@ func (cl *Claims) RoundState(ctx context.Context, claimID uint64, round uint32) 
 }
 
 // RoundStateOf reads our round's state from a claim.
-func RoundStateOf(c claimstypes.Claim, round uint32, validator string) sidecar.RoundState {
+func RoundStateOf(c claimstypes.Claim, round uint32, validator string) RoundState {
 	for _, a := range c.Assignments {
 		if a.Round != round || a.Validator != validator {
 			continue
@@ -126,17 +123,17 @@ func RoundStateOf(c claimstypes.Claim, round uint32, validator string) sidecar.R
 		switch a.Status {
 		case claimstypes.ROUND_STATUS_ASSIGNED:
 			if c.Status == claimstypes.CLAIM_STATUS_ASSIGNED {
-				return sidecar.RoundOpen
+				return RoundOpen
 			}
-			return sidecar.RoundGone
+			return RoundGone
 		case claimstypes.ROUND_STATUS_AGREED, claimstypes.ROUND_STATUS_DISAGREED,
 			claimstypes.ROUND_STATUS_NON_DETERMINISM, claimstypes.ROUND_STATUS_REJECTED:
-			return sidecar.RoundReported
+			return RoundReported
 		default:
-			return sidecar.RoundGone
+			return RoundGone
 		}
 	}
-	return sidecar.RoundGone
+	return RoundGone
 }
 
 // Report implements sidecar.Claims.

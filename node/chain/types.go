@@ -1,0 +1,61 @@
+package chain
+
+import (
+	cid "github.com/ipfs/go-cid"
+)
+
+// Assignment is a (claim, round) given to a validator, as the chain announced it.
+type Assignment struct {
+	ClaimID    uint64
+	Round      uint32
+	Validator  string // bech32 account of the build validator
+	Derivation cid.Cid
+	Deadline   int64 // last height at which a report is accepted (0: unknown)
+}
+
+// RoundKey names one round of one claim.
+type RoundKey struct {
+	ClaimID uint64
+	Round   uint32
+}
+
+// RoundState is what the chain currently says about our (claim, round).
+type RoundState int
+
+const (
+	// RoundOpen: assigned to us, no report from us yet, still reportable.
+	RoundOpen RoundState = iota
+	// RoundReported: our report for this round is on chain.
+	RoundReported
+	// RoundGone: not ours to report any more (timed out and reassigned,
+	// claim finished or unknown).
+	RoundGone
+)
+
+func (r RoundState) String() string {
+	switch r {
+	case RoundOpen:
+		return "open"
+	case RoundReported:
+		return "reported"
+	case RoundGone:
+		return "gone"
+	}
+	return "unknown"
+}
+
+// MarketOpened is a market the chain opened on a disputed claim.
+type MarketOpened struct {
+	MarketID  uint64
+	ClaimID   uint64
+	Claimed   string // the publisher's output
+	Reported  string // the dissenting report's output
+	CommitEnd int64  // last height for commits
+	RevealEnd int64  // last height for reveals
+}
+
+// PredictionState is what the chain holds of our prediction in a market.
+type PredictionState struct {
+	Committed bool // a commit of ours is on chain
+	Revealed  bool // and it was revealed
+}

@@ -1,0 +1,32 @@
+// Package gobuild is `buildchaind go build`: a Go build whose every compile, assemble and link
+// step is a derivation, built in the sandbox with the go toolchain from the store (node/toolchain/
+// gotoolchain), cached by the builder, so that a step whose inputs did not change never runs
+// again.
+//
+// # How the steps are found
+//
+// The go command itself plans and drives the build: `go build -trimpath -toolexec FORWARDER`
+// with an empty GOCACHE, so it invokes every tool step. The forwarder (forwarder/main.go, a tiny
+// std-only program compiled once with the toolchain) hands each invocation to this process over
+// a unix socket. Each one becomes a derivation:
+//
+//   - the tool is the toolchain's (/ipfs/store/{go}/pkg/tool/...);
+//   - the files it reads are copied into one "step" store path (a directory d{k} per host
+//     directory, in order of first use: sources, embedded files, go_asm.h, symabis, and the
+//     rewritten importcfg/embedcfg), except the toolchain's own files (GOROOT) and archives
+//     (.a, .o), which are store paths of their own (added once per file version) named in the
+//     importcfg, so a step does not copy its dependencies;
+//   - -trimpath rules, the working directory and GOROOT are rewritten to the sandbox paths, so
+//     the compiler writes the same bytes as on the host; -c=N (the compiler's backend
+//     concurrency, which depends on the machine and never on the output) is fixed;
+//   - outputs (-o, -asmhdr) go to $out and are copied back where the go command expects them.
+//
+// No host path, user name or time enters a derivation, so the same source at two paths gives the
+// same derivation CIDs. Because the go command computes the build IDs (its action and content
+// IDs) and does the packing and build-ID stamping itself, and -toolexec is recorded neither in
+// its cache keys nor in the binary's build info, the binary is byte-identical to a plain
+// `go build -trimpath` with the same toolchain and settings.
+//
+// Version queries (`compile -V=full`, which the go command hashes into its cache keys) run on
+// the host directly. Only CGO_ENABLED=0 builds are supported.
+package gobuild

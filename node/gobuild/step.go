@@ -1,0 +1,469 @@
+package gobuild
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/derivation"
+	"github.com/buildchain/buildchain/node/storefs"
+)
+
+// toolFlags: per tool, the flags that take the next argument as their value, and what the
+// value is: "out" (a file the tool writes), "in" (a file it reads), "cfg" (an importcfg),
+// "embed" (an embedcfg), "dir" (an include directory), "trim" (-trimpath rules), "" (a plain
+// value).
+var toolFlags = map[string]map[string]string{
+	"compile": {"-o": "out", "-asmhdr": "out", "-importcfg": "cfg", "-embedcfg": "embed", "-symabis": "in",
+		"-pgoprofile": "in", "-trimpath": "trim", "-p": "", "-lang": "", "-buildid": "", "-goversion": "", "-D": ""},
+	"asm":  {"-o": "out", "-I": "dir", "-trimpath": "trim", "-p": "", "-D": ""},
+	"link": {"-o": "out", "-importcfg": "cfg", "-X": "", "-extldflags": "", "-linkmode": "", "-r": ""},
+}
+
+// toolEnv are the variables a tool reads that the go command may set for it.
+var toolEnv = []string{"GOROOT", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GO386", "GOARM", "GOEXPERIMENT", "GOFIPS140", "GOPPC64", "GORISCV64", "GOWASM"}
+
+var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9+._?=-]+`)
+
+// plan is one invocation being translated.
+type plan struct {
+	s       *server
+	stage   string         // host staging dir of the step store path
+	dirs    map[string]int // host dir -> d{k}
+	inputs  []cid.Cid      // archive store paths
+	haveIn  map[cid.Cid]bool
+	outputs map[string]string // base name in $out -> host path
+}
+
+// sandboxDir maps a host directory: GOROOT into the toolchain, others to d{k} of the step.
+func (p *plan) sandboxDir(dir string) string {
+	if rel, ok := under(p.s.goroot, dir); ok {
+		return path.Join(derivation.StorePrefix+p.s.cfg.Toolchain.String(), rel)
+	}
+	k, ok := p.dirs[dir]
+	if !ok {
+		k = len(p.dirs)
+		p.dirs[dir] = k
+	}
+	return fmt.Sprintf("@STEP@/d%d", k)
+}
+
+func under(root, p string) (string, bool) {
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+// file maps a file the tool reads: copied into the step (d{k}/base), or, for an archive (a
+// package file of an importcfg, which may be a GOCACHE entry, or a .a/.o argument), its own
+// store path.
+func (p *plan) file(ctx context.Context, host string, archive bool) (string, error) {
+	if rel, ok := under(p.s.goroot, host); ok {
+		return path.Join(derivation.StorePrefix+p.s.cfg.Toolchain.String(), rel), nil
+	}
+	if ext := filepath.Ext(host); archive || ext == ".a" || ext == ".o" {
+		c, err := p.s.archive(ctx, host)
+		if err != nil {
+			return "", err
+		}
+		if !p.haveIn[c] {
+			p.haveIn[c] = true
+			p.inputs = append(p.inputs, c)
+		}
+		return derivation.StorePrefix + c.String(), nil
+	}
+	d := p.sandboxDir(filepath.Dir(host))
+	if err := p.copyIn(host, d, filepath.Base(host)); err != nil {
+		return "", err
+	}
+	return d + "/" + filepath.Base(host), nil
+}
+
+// archive adds an archive as a single-file store path, once per version of the file.
+func (s *server) archive(ctx context.Context, host string) (cid.Cid, error) {
+	fi, err := os.Stat(host)
+	if err != nil {
+		return cid.Undef, err
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	key := fileKey{path: host, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st != nil {
+		key.ino = st.Ino
+	}
+	s.mu.Lock()
+	c, ok := s.files[key]
+	s.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err = s.cfg.Store.AddPath(ctx, host, storefs.AddOptions{})
+	if err != nil {
+		return cid.Undef, fmt.Errorf("add %s: %w", host, err)
+	}
+	if err := s.cfg.Builder.RecordRefs(c, nil); err != nil {
+		return cid.Undef, err
+	}
+	s.mu.Lock()
+	s.files[key] = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+func shellQuote(s string) string {
+	if strings.Contains(s, "@OUT@") {
+		// "$out" must expand: double quotes around it, single quotes around the rest.
+		parts := strings.Split(s, "@OUT@")
+		for i, p := range parts {
+			parts[i] = shellQuote(p)
+		}
+		return strings.Join(parts, `"$out"`)
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// step translates one invocation into a derivation, builds it (or takes it from the cache)
+// and writes its outputs where the go command expects them. log is the tool's output of a
+// failed build, with sandbox paths put back to host paths.
+func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
+	if len(req.Args) == 0 {
+		return nil, "", fmt.Errorf("%w: empty", ErrStep)
+	}
+	toolHost := req.Args[0]
+	rel, ok := under(filepath.Join(s.goroot, "pkg", "tool"), toolHost)
+	if !ok {
+		return nil, "", fmt.Errorf("%w: %s is not a tool of the go toolchain", ErrStep, toolHost)
+	}
+	tool := path.Base(rel)
+	flags, ok := toolFlags[tool]
+	if !ok {
+		return nil, "", fmt.Errorf("%w: go tool %s", ErrStep, tool)
+	}
+	env := map[string]string{}
+	importPath := ""
+	for _, kv := range req.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "TOOLEXEC_IMPORTPATH" {
+			importPath = v
+		}
+		for _, e := range toolEnv {
+			if k == e {
+				env[k] = v
+			}
+		}
+	}
+	stage, err := s.cfg.Builder.TempDir("gostep")
+	if err != nil {
+		return nil, "", err
+	}
+	defer builder.RemoveAll(stage)
+	p := &plan{s: s, stage: filepath.Join(stage, "step"), dirs: map[string]int{}, haveIn: map[cid.Cid]bool{}, outputs: map[string]string{}}
+	if err := os.MkdirAll(p.stage, 0o755); err != nil {
+		return nil, "", err
+	}
+	abs := func(f string) string {
+		if filepath.IsAbs(f) {
+			return filepath.Clean(f)
+		}
+		return filepath.Join(req.Dir, f)
+	}
+	var args []string
+	var trim []int // indexes in args of -trimpath values, rewritten last
+	in := req.Args[1:]
+	for i := 0; i < len(in); i++ {
+		a := in[i]
+		if strings.HasPrefix(a, "-c=") && tool == "compile" {
+			args = append(args, "-c=4") // backend concurrency: machine-dependent, never in the output
+			continue
+		}
+		kind, takesValue := flags[a]
+		if !takesValue {
+			if strings.HasPrefix(a, "-") {
+				args = append(args, a)
+				continue
+			}
+			// A positional argument: a source file or, for link, the main package archive.
+			m, err := p.file(ctx, abs(a), false)
+			if err != nil {
+				return nil, "", fmt.Errorf("%w: %s %s: %v", ErrStep, tool, a, err)
+			}
+			args = append(args, m)
+			continue
+		}
+		if i+1 >= len(in) {
+			return nil, "", fmt.Errorf("%w: %s %s without a value", ErrStep, tool, a)
+		}
+		i++
+		v := in[i]
+		args = append(args, a)
+		switch kind {
+		case "out":
+			base := filepath.Base(v)
+			if _, dup := p.outputs[base]; dup {
+				return nil, "", fmt.Errorf("%w: two outputs named %s", ErrStep, base)
+			}
+			p.outputs[base] = abs(v)
+			args = append(args, "@OUT@/"+base)
+		case "in":
+			m, err := p.file(ctx, abs(v), false)
+			if err != nil {
+				return nil, "", err
+			}
+			args = append(args, m)
+		case "dir":
+			d := abs(v)
+			m := p.sandboxDir(d)
+			if !strings.HasPrefix(m, "@STEP@") {
+				args = append(args, m)
+				break
+			}
+			// An include dir of the work dir: the headers in it (go_asm.h) come along.
+			hs, _ := filepath.Glob(filepath.Join(d, "*.h"))
+			for _, h := range hs {
+				if _, err := p.file(ctx, h, false); err != nil {
+					return nil, "", err
+				}
+			}
+			if err := os.MkdirAll(filepath.Join(p.stage, strings.TrimPrefix(m, "@STEP@/")), 0o755); err != nil {
+				return nil, "", err
+			}
+			args = append(args, m+"/")
+		case "cfg":
+			m, err := p.importcfg(ctx, abs(v))
+			if err != nil {
+				return nil, "", err
+			}
+			args = append(args, m)
+		case "embed":
+			m, err := p.embedcfg(abs(v), p.sandboxDir(filepath.Clean(req.Dir)))
+			if err != nil {
+				return nil, "", err
+			}
+			args = append(args, m)
+		case "trim":
+			trim = append(trim, len(args))
+			args = append(args, v)
+		default:
+			args = append(args, v)
+		}
+	}
+	// The working directory: the compiler may record it (trimmed by the same rules).
+	cwd := p.sandboxDir(filepath.Clean(req.Dir))
+	for _, i := range trim {
+		var rules []string
+		for _, r := range strings.Split(args[i], ";") {
+			from, to, ok := strings.Cut(r, "=>")
+			if !ok || from == "" {
+				rules = append(rules, r)
+				continue
+			}
+			rules = append(rules, p.sandboxDir(filepath.Clean(from))+"=>"+to)
+		}
+		args[i] = strings.Join(rules, ";")
+	}
+	if strings.HasPrefix(cwd, "@STEP@") {
+		if err := os.MkdirAll(filepath.Join(p.stage, strings.TrimPrefix(cwd, "@STEP@/")), 0o755); err != nil {
+			return nil, "", err
+		}
+	}
+	if v, ok := env["GOROOT"]; ok && v != "" {
+		env["GOROOT"] = derivation.StorePrefix + s.cfg.Toolchain.String()
+	}
+	if len(p.outputs) == 0 {
+		return nil, "", fmt.Errorf("%w: %s writes no file", ErrStep, tool)
+	}
+	if err := builder.Canonicalise(p.stage); err != nil {
+		return nil, "", err
+	}
+	stepCID, err := s.cfg.Store.AddPath(ctx, p.stage, storefs.AddOptions{PreserveMode: true})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.cfg.Builder.RecordRefs(stepCID, nil); err != nil {
+		return nil, "", err
+	}
+	stepPath := derivation.StorePrefix + stepCID.String()
+	fill := func(x string) string { return strings.ReplaceAll(x, "@STEP@", stepPath) }
+	var script strings.Builder
+	fmt.Fprintf(&script, "mkdir -p \"$out\" && cd %s && exec %s", shellQuote(fill(cwd)), shellQuote(path.Join(derivation.StorePrefix+s.cfg.Toolchain.String(), "pkg", "tool", rel)))
+	for _, a := range args {
+		script.WriteString(" " + shellQuote(fill(a)))
+	}
+	bb := derivation.StorePrefix + s.cfg.Bootstrap.String()
+	env["PATH"] = bb + "/bin"
+	name := tool
+	if importPath != "" {
+		name += "-" + strings.Trim(nameUnsafe.ReplaceAllString(importPath, "_"), "._")
+	}
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	inputs := []derivation.Input{{CID: s.cfg.Bootstrap}, {CID: s.cfg.Toolchain}, {CID: stepCID}}
+	for _, c := range p.inputs {
+		inputs = append(inputs, derivation.Input{CID: c})
+	}
+	d := &derivation.Derivation{Name: name, System: builder.HostSystem(), Builder: bb + "/bin/sh",
+		Args: []string{"-c", script.String()}, Env: env, Inputs: inputs, Outputs: []string{"out"}}
+	drv, err := s.cfg.Builder.AddDerivation(d)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s %s: %w", tool, importPath, err)
+	}
+	res, err := s.cfg.Builder.Build(ctx, drv, builder.Options{})
+	if err != nil {
+		log, _ := os.ReadFile(s.cfg.Builder.LogPath(drv))
+		text := string(log)
+		for dir, k := range p.dirs {
+			text = strings.ReplaceAll(text, fmt.Sprintf("%s/d%d", stepPath, k), dir)
+		}
+		var be *builder.Error
+		if errors.As(err, &be) && text != "" {
+			return nil, strings.TrimRight(text, "\n"), err
+		}
+		return nil, "", err
+	}
+	for base, host := range p.outputs {
+		if err := s.copyOut(ctx, res.Output, base, host); err != nil {
+			return nil, "", err
+		}
+	}
+	return &Step{Tool: tool, ImportPath: importPath, Derivation: drv, Output: res.Output, Cached: res.Cached}, "", nil
+}
+
+// copyOut writes $out/base of the step's output to host (replacing it: the go command may
+// have made an empty file there).
+func (s *server) copyOut(ctx context.Context, out cid.Cid, base, host string) error {
+	e, err := s.cfg.Store.Stat(ctx, out, base)
+	if err != nil {
+		return fmt.Errorf("step output %s: %w", base, err)
+	}
+	tmp := host + ".tmp-gobuild"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644|(e.Mode.Perm()&0o111))
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.Cat(ctx, out, base, f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, host)
+}
+
+// importcfg rewrites an importcfg: each packagefile names the archive's store path.
+func (p *plan) importcfg(ctx context.Context, host string) (string, error) {
+	data, err := os.ReadFile(host)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "packagefile "); ok {
+			pkg, file, ok := strings.Cut(strings.TrimRight(rest, "\n"), "=")
+			if !ok {
+				return "", fmt.Errorf("%w: importcfg line %q", ErrStep, line)
+			}
+			m, err := p.file(ctx, file, true)
+			if err != nil {
+				return "", err
+			}
+			line = "packagefile " + pkg + "=" + m + "\n"
+		}
+		out.WriteString(line)
+	}
+	return p.generated(host, []byte(out.String()))
+}
+
+// embedcfg rewrites an embedcfg: each embedded file is copied into the step.
+func (p *plan) embedcfg(host, cwd string) (string, error) {
+	data, err := os.ReadFile(host)
+	if err != nil {
+		return "", err
+	}
+	var cfg struct {
+		Patterns map[string][]string
+		Files    map[string]string
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return "", fmt.Errorf("%w: embedcfg %s: %v", ErrStep, host, err)
+	}
+	for name, f := range cfg.Files {
+		m, err := p.embedFile(f, name)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(m, "@STEP@") {
+			// The step cannot name its own CID: relative to the working directory (in the step).
+			if m, err = filepath.Rel(cwd, m); err != nil {
+				return "", err
+			}
+		}
+		cfg.Files[name] = m
+	}
+	out, err := json.Marshal(cfg) // map keys sorted: deterministic
+	if err != nil {
+		return "", err
+	}
+	return p.generated(host, out)
+}
+
+// filepathDirOf is the package directory of an embedded file: f minus its pattern-relative name.
+func filepathDirOf(f, name string) string {
+	return strings.TrimSuffix(filepath.ToSlash(f), "/"+name)
+}
+
+// embedFile copies an embedded file (name relative to its package directory, possibly in a
+// subdirectory) into the step under the package directory's d{k}.
+func (p *plan) embedFile(host, name string) (string, error) {
+	d := p.sandboxDir(filepath.FromSlash(filepathDirOf(host, name)))
+	if !strings.HasPrefix(d, "@STEP@") {
+		return path.Join(d, name), nil
+	}
+	if err := p.copyIn(host, d, name); err != nil {
+		return "", err
+	}
+	return path.Join(d, name), nil
+}
+
+// copyIn copies host into the step at d (a @STEP@ directory) / name, once.
+func (p *plan) copyIn(host, d, name string) error {
+	dst := filepath.Join(p.stage, strings.TrimPrefix(d, "@STEP@/"), filepath.FromSlash(name))
+	if _, err := os.Lstat(dst); err == nil {
+		return nil
+	}
+	data, err := os.ReadFile(host)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o444)
+}
+
+// generated writes a rewritten config file into the step, under the d{k} of the original's
+// directory and its base name.
+func (p *plan) generated(host string, data []byte) (string, error) {
+	d := p.sandboxDir(filepath.Dir(host))
+	dst := filepath.Join(p.stage, strings.TrimPrefix(d, "@STEP@/"), filepath.Base(host))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(dst, data, 0o444); err != nil {
+		return "", err
+	}
+	return d + "/" + filepath.Base(host), nil
+}
