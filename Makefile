@@ -22,7 +22,7 @@ E2E_TIMEOUT  ?= 20m
 
 LOCALNET := scripts/localnet.sh
 
-.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help flaky
+.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help flaky fuzz fuzz-short crashloop
 
 all: build
 
@@ -35,6 +35,8 @@ help:
 	@echo "make proto-gen regenerate Go code from proto/ (offline); make proto-check: fail if stale"
 	@echo "make lint      gofmt + go vet;  make deps: Debian packages the tests need"
 	@echo "make flaky     run the p2p, sidecar and e2e tests FLAKY_RUNS times (default 10), print failures per package"
+	@echo "make fuzz      run every Go fuzz target FUZZTIME each (default 60s; make fuzz-short: 10s each)"
+	@echo "make crashloop kill -9 a store process (add, pin, GC) CRASHLOOP_KILLS times (default 50), verify after each"
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/buildchaind
@@ -91,6 +93,20 @@ proto-gen:
 # Failure count per package over FLAKY_RUNS runs (FLAKY_PKGS, FLAKY_RUN narrow it; see scripts/flaky.sh).
 flaky:
 	scripts/flaky.sh
+
+# Every fuzz target in turn (one -fuzz per go test run); findings land in testdata/fuzz as regression
+# tests. `go test` (so make test) runs every target on its seeds and those regressions already.
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+fuzz-short:
+	FUZZTIME=10s scripts/fuzz.sh
+
+# make test runs the same test with 5 kills.
+CRASHLOOP_KILLS ?= 50
+crashloop:
+	CRASHLOOP_KILLS=$(CRASHLOOP_KILLS) $(GO) test -count=1 -v -run '^TestCrashLoop$$' ./node/storefs
 
 # Fails if the committed generated code or OpenAPI document differ from what proto/ generates.
 proto-check: proto-gen

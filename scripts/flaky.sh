@@ -46,6 +46,7 @@ for line in "${list[@]}"; do
 		log="$dir/$name.$i.log"
 		if (cd "$pdir" && "$bin" -test.count=1 -test.timeout="$timeout" -test.run="$pattern") >"$log" 2>&1; then
 			rm -f "$log"
+			echo "flaky: $ip run $i ok" >&2
 		else
 			failed=$((failed + 1))
 			n=0

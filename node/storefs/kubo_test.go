@@ -41,7 +41,7 @@ func sharedCorpus(t testing.TB) string {
 }
 
 func TestMain(m *testing.M) {
-	if childMain() {
+	if childMain() || crashLoopChild() {
 		return
 	}
 	code := m.Run()

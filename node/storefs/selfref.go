@@ -153,9 +153,12 @@ func decodeSelfRefs(p []byte) (SelfRefs, error) {
 }
 
 // Patch writes value over each self-reference that overlaps buf, where buf
-// holds the file's bytes starting at offset off.
+// holds the file's bytes starting at offset off. value must be r.Len bytes:
+// readers refuse a file whose recorded length cannot hold its root (the field
+// comes from a block a peer may have made); Patch leaves buf alone then
+// rather than index past value.
 func (r SelfRefs) Patch(buf []byte, off int64, value []byte) {
-	if len(r.Offsets) == 0 || len(buf) == 0 {
+	if len(r.Offsets) == 0 || len(buf) == 0 || len(value) != r.Len {
 		return
 	}
 	end := off + int64(len(buf))

@@ -238,6 +238,9 @@ func (f *filesystem) newChild(ctx context.Context, parent *fs.Inode, name string
 		if err != nil {
 			return nil, f.eio("self-refs of "+name, err)
 		}
+		if len(refs.Offsets) > 0 && refs.Len != len(root.String()) {
+			return nil, f.eio("self-refs of "+name, fmt.Errorf("a self-reference of %d bytes cannot hold root %s", refs.Len, root))
+		}
 		emb = &fileNode{fsys: f, nd: nd, size: e.Size, refs: refs, rootStr: []byte(root.String())}
 		mode = fuse.S_IFREG
 	}
