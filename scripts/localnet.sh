@@ -31,6 +31,9 @@
 #                                sidecar (`buildchaind node run`) in $LOCALNET_DIR/builderJ. Builder J
 #                                takes the port slot of node N+J: +0 libp2p, +1 metrics (/metrics, /status).
 #                                0: authorities only.
+#   LOCALNET_SNAPSHOT_INTERVAL [20]  every authority keeps a state-sync snapshot every this many
+#                                blocks (app.toml [state-sync]), so a new node can join by state
+#                                sync (docs/operator-guide.md); 0: none
 #   LOCALNET_GENESIS_JQ          a jq filter applied to the genesis when it is created, e.g.
 #                                '.app_state.claims.params.report_timeout_blocks = "5"'
 #   LOCALNET_SYSTEM_STORE [/ipfs/store]  where demo (as root) mounts the user's store, so installed
@@ -50,6 +53,7 @@ CHAIN_ID="${LOCALNET_CHAIN_ID:-buildchain-1}"
 TIMEOUT_COMMIT="${LOCALNET_TIMEOUT_COMMIT:-500ms}"
 START_TIMEOUT="${LOCALNET_START_TIMEOUT:-90}"
 BUILDERS="${LOCALNET_BUILDERS:-3}"
+SNAPSHOT_INTERVAL="${LOCALNET_SNAPSHOT_INTERVAL:-20}"
 BUILDER_SYSTEM=x86_64-linux
 DENOM=ubct
 ACCOUNTS=(alice bob carol)
@@ -258,6 +262,7 @@ init_net() {
 		set_toml "$a" grpc enable true
 		set_toml "$a" grpc address "\"127.0.0.1:$(grpc_port "$i")\""
 		set_toml "$a" "" minimum-gas-prices "\"0$DENOM\""
+		set_toml "$a" state-sync snapshot-interval "$SNAPSHOT_INTERVAL"
 		set_toml "$cl" "" chain-id "\"$CHAIN_ID\""
 		set_toml "$cl" "" keyring-backend '"test"'
 		set_toml "$cl" "" node "\"tcp://127.0.0.1:$(rpc_port "$i")\""
