@@ -17,8 +17,8 @@ LDFLAGS := -X github.com/cosmos/cosmos-sdk/version.Name=buildchain \
 E2E_PKGS   := ./tests/e2e/...
 UNIT_PKGS   = $(shell $(GO) list ./... | grep -v '/tests/e2e')
 TEST_FLAGS ?= -count=1
-UNIT_TIMEOUT ?= 20m
-E2E_TIMEOUT  ?= 20m
+UNIT_TIMEOUT ?= 40m
+E2E_TIMEOUT  ?= 60m
 
 LOCALNET := scripts/localnet.sh
 
