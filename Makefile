@@ -14,15 +14,15 @@ LDFLAGS := -X github.com/cosmos/cosmos-sdk/version.Name=buildchain \
 
 # Unit and integration tests run in parallel; the end-to-end package starts real
 # multi-process networks on fixed port blocks and runs alone (-p 1).
-E2E_PKGS   := ./tests/e2e/...
-UNIT_PKGS   = $(shell $(GO) list ./... | grep -v '/tests/e2e')
+E2E_PKGS   := ./tests/e2e/... ./tests/chaos/...
+UNIT_PKGS   = $(shell $(GO) list ./... | grep -v -e '/tests/e2e' -e '/tests/chaos')
 TEST_FLAGS ?= -count=1
 UNIT_TIMEOUT ?= 20m
 E2E_TIMEOUT  ?= 20m
 
 LOCALNET := scripts/localnet.sh
 
-.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help flaky
+.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clean help flaky chaos
 
 all: build
 
@@ -34,6 +34,7 @@ help:
 	@echo "make bench     run the benchmarks (figures as ratios against baselines)"
 	@echo "make proto-gen regenerate Go code from proto/ (offline); make proto-check: fail if stale"
 	@echo "make lint      gofmt + go vet;  make deps: Debian packages the tests need"
+	@echo "make chaos     4 authorities + full node + 3 builders in network namespaces under load and faults, CHAOS_DURATION (30m)"
 	@echo "make flaky     run the p2p, sidecar and e2e tests FLAKY_RUNS times (default 10), print failures per package"
 
 build:
@@ -91,6 +92,12 @@ proto-gen:
 # Failure count per package over FLAKY_RUNS runs (FLAKY_PKGS, FLAKY_RUN narrow it; see scripts/flaky.sh).
 flaky:
 	scripts/flaky.sh
+
+# The perturbation run (tests/chaos) for CHAOS_DURATION (default 30m) instead of make test's one
+# cycle of about 2 minutes; it prints its figures at the end (see tests/chaos/doc.go).
+CHAOS_DURATION ?= 30m
+chaos: deps
+	BUILDCHAIN_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -v -timeout 0 -run TestChaos ./tests/chaos/
 
 # Fails if the committed generated code or OpenAPI document differ from what proto/ generates.
 proto-check: proto-gen
