@@ -81,6 +81,7 @@ import (
 	markettypes "github.com/buildchain/buildchain/x/market/types"
 	"github.com/buildchain/buildchain/x/validators"
 	validatorskeeper "github.com/buildchain/buildchain/x/validators/keeper"
+	validatorsproposal "github.com/buildchain/buildchain/x/validators/proposal"
 	validatorstypes "github.com/buildchain/buildchain/x/validators/types"
 )
 
@@ -317,7 +318,8 @@ func New(
 	if err != nil {
 		panic(fmt.Errorf("ante handler: %w", err))
 	}
-	app.SetAnteHandler(anteHandler)
+	// Beacon transactions (unsigned, from the block proposer) run only in FinalizeBlock.
+	app.SetAnteHandler(validatorsproposal.AnteHandler(anteHandler))
 
 	if err := app.ValidateProtoAnnotations(); err != nil {
 		// Annotation problems are logged, not fatal, as in simapp: they only affect clients.

@@ -100,7 +100,7 @@ func TestParamsQueriesReturnGenesisDefaults(t *testing.T) {
 	var c claimstypes.QueryParamsResponse
 	query(t, a, "/buildchain.claims.v1.Query/Params", &claimstypes.QueryParamsRequest{}, &c)
 	require.Equal(t, claimstypes.DefaultParams(), c.Params)
-	require.Equal(t, "0.500000000000000000", c.Params.PContinue.String())
+	require.Equal(t, "0.300000000000000000", c.Params.PContinue.String())
 
 	var m markettypes.QueryParamsResponse
 	query(t, a, "/buildchain.market.v1.Query/Params", &markettypes.QueryParamsRequest{}, &m)

@@ -35,3 +35,34 @@ if [ -n "$go_tc" ] && ! [ -f "$(go env GOMODCACHE)/cache/download/golang.org/too
 	echo "deps: go mod download golang.org/toolchain@$go_tc" >&2
 	(cd / && GOFLAGS=-mod=mod go mod download golang.org/toolchain@"$go_tc")
 fi
+
+# The .debs of the Debian toolchains (`buildchaind bootstrap --toolchain gcc`), pinned in
+# node/toolchain/debian/debian.lock, into the cache the importer and the tests read
+# ($BUILDCHAIN_DEB_CACHE, else $BUILDCHAIN_HOME/debs, else ~/.buildchain/debs), each checked
+# against its sha256 there. patchelf comes from the lock too, never from the host.
+deb_cache="${BUILDCHAIN_DEB_CACHE:-${BUILDCHAIN_HOME:-$HOME/.buildchain}/debs}"
+mkdir -p "$deb_cache"
+apt_updated=
+while read -r name version arch size sha; do
+	case "$name" in ''|'#'*) continue ;; esac
+	file="${name}_${version//:/%3a}_${arch}.deb"
+	if [ -f "$deb_cache/$file" ] && echo "$sha  $deb_cache/$file" | sha256sum -c --quiet - 2>/dev/null; then
+		continue
+	fi
+	echo "deps: apt-get download $name=$version" >&2
+	tmp=$(mktemp -d "$deb_cache/.download-XXXXXX")
+	if ! (cd "$tmp" && apt-get download -qq "$name:$arch=$version" 2>/dev/null); then
+		if [ -z "$apt_updated" ] && [ "$(id -u)" -eq 0 ]; then
+			apt-get update -qq
+			apt_updated=1
+		fi
+		(cd "$tmp" && apt-get download -qq "$name:$arch=$version")
+	fi
+	if ! echo "$sha  $tmp/$file" | sha256sum -c --quiet -; then
+		echo "deps: $file does not match node/toolchain/debian/debian.lock" >&2
+		rm -rf "$tmp"
+		exit 1
+	fi
+	mv "$tmp/$file" "$deb_cache/$file"
+	rm -rf "$tmp"
+done < "$(dirname "$0")/../node/toolchain/debian/debian.lock"

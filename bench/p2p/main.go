@@ -1,40 +1,55 @@
-// Command p2p measures block exchange throughput between two local buildchain
-// nodes (real libp2p hosts on loopback, bitswap, the real on-disk store) and
-// prints it as a ratio to a plain file copy of the same bytes on the same
-// disk, measured in the same run (issue 7, bench/e2e).
+// Command p2p measures closure fetches between buildchain nodes (real
+// libp2p hosts on loopback, the real on-disk store on every side, every
+// block hash-checked and stored durably) and prints each as a ratio to a
+// plain copy of the same files on the same disk, measured in the same run
+// (issue 15):
 //
-//	go run ./bench/p2p -size 64 -store storefs
+//   - one large file and a tree of small files, fetched by closure stream
+//     from one peer and from three peers (each serving a part), and by
+//     bitswap from one peer, against a copy that fsyncs (goal >= 0.5);
+//   - a toolchain-shaped tree (the Go toolchain from the module cache if
+//     present, else a generated ~190 MB, 6,700-file tree) substituted from
+//     a peer, against `cp -r` + sync of the same tree (goal <= 2x the time).
+//
+// It also prints the peak RSS of the whole process (all nodes) during each
+// fetch, the load average, and the fetcher's figures are best of -runs.
+//
+//	go run ./bench/p2p -size 128 -files 2000
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/ipfs/boxo/blockstore"
 	cid "github.com/ipfs/go-cid"
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
 func main() {
-	sizeMiB := flag.Int("size", 64, "MiB of random data to exchange")
-	store := flag.String("store", "storefs", "block store of both nodes: storefs (on disk, fsynced) or mem")
-	dir := flag.String("dir", "", "scratch directory (default: a new temp dir, removed afterwards)")
-	runs := flag.Int("runs", 3, "repetitions; the best of each side is reported")
-	files := flag.Int("files", 2000, "also exchange a directory of this many small files (storefs only; 0: skip)")
+	sizeMiB := flag.Int("size", 128, "MiB of the large file (0: skip)")
+	files := flag.Int("files", 2000, "small files in the tree case (0: skip)")
 	fileSize := flag.Int("filesize", 4096, "bytes per small file")
+	toolchain := flag.String("toolchain", "auto", "tree for the substitution case: a directory, auto (the Go toolchain in the module cache, else a generated one), gen, or none")
+	dir := flag.String("dir", "", "scratch directory (default: beside the module cache's disk, removed afterwards)")
+	runs := flag.Int("runs", 3, "repetitions; the best of each is reported")
+	bitswap := flag.Bool("bitswap", true, "also measure bitswap alone")
+	flag.IntVar(&nServers, "servers", 3, "server nodes holding the closure (1 skips the 3-peer figures; e.g. for -size 4096 to check memory)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -48,66 +63,303 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	err := run(*sizeMiB, *store, *dir, *runs)
-	if err == nil && *files > 0 && *store == "storefs" {
-		err = runTree(*files, *fileSize, *dir, *runs)
-	}
-	if err != nil {
+	if err := run(*sizeMiB, *files, *fileSize, *toolchain, *dir, *runs, *bitswap); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench/p2p:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sizeMiB int, store, dir string, runs int) error {
+func run(sizeMiB, files, fileSize int, toolchain, dir string, runs int, bitswap bool) error {
 	if dir == "" {
-		d, err := os.MkdirTemp("", "bench-p2p-")
+		// Not /tmp: see storefs NOTES (recently deleted inodes make file
+		// creation slow there).
+		d, err := os.MkdirTemp(".", ".bench-p2p-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	size := int64(sizeMiB) << 20
-	data := make([]byte, size)
-	if _, err := rand.Read(data); err != nil {
-		return err
+	dir, _ = filepath.Abs(dir)
+	fmt.Printf("bench/p2p: nodes on loopback, storefs on every side (%s), best of %d, load average at start %s\n", dir, runs, loadavg())
+	if sizeMiB > 0 {
+		src := filepath.Join(dir, "large.bin")
+		if err := writeRandomFile(src, int64(sizeMiB)<<20); err != nil {
+			return err
+		}
+		c := &benchCase{name: fmt.Sprintf("one %d MiB file", sizeMiB), src: src, dir: dir, runs: runs, bitswap: bitswap}
+		if err := c.measure(func(dst string) error { return copyFile(src, dst) }, "copy + fsync"); err != nil {
+			return err
+		}
 	}
-	src := filepath.Join(dir, "src.bin")
-	if err := os.WriteFile(src, data, 0o644); err != nil {
-		return err
+	if files > 0 {
+		src := filepath.Join(dir, "tree")
+		if err := writeFlatTree(src, files, fileSize); err != nil {
+			return err
+		}
+		c := &benchCase{name: fmt.Sprintf("%d files of %d bytes", files, fileSize), src: src, dir: dir, runs: runs, bitswap: bitswap}
+		if err := c.measure(func(dst string) error { return copyTree(src, dst) }, "copy + fsync each file"); err != nil {
+			return err
+		}
 	}
-
-	var bestCopy, bestSyncCopy, bestFetch time.Duration
-	var blocks int
-	for i := range runs {
-		d, err := copyFile(src, filepath.Join(dir, fmt.Sprintf("copy%d.bin", i)), false)
+	if toolchain != "none" {
+		src, desc, err := toolchainTree(toolchain, dir)
 		if err != nil {
 			return err
 		}
-		bestCopy = minDur(bestCopy, d)
-		d, err = copyFile(src, filepath.Join(dir, fmt.Sprintf("synccopy%d.bin", i)), true)
-		if err != nil {
+		c := &benchCase{name: "substitute " + desc, src: src, dir: dir, runs: runs, substitute: true}
+		if err := c.measure(func(dst string) error { return cpSync(src, dst) }, "cp -r + sync"); err != nil {
 			return err
 		}
-		bestSyncCopy = minDur(bestSyncCopy, d)
-		d, n, err := exchange(data, store, filepath.Join(dir, fmt.Sprintf("run%d", i)))
-		if err != nil {
-			return err
-		}
-		bestFetch = minDur(bestFetch, d)
-		blocks = n
 	}
-
-	mibps := func(d time.Duration) float64 { return float64(size) / (1 << 20) / d.Seconds() }
-	fmt.Printf("block exchange, 2 nodes on loopback, %d MiB in %d blocks (UnixFS, 256 KiB raw leaves), store=%s, best of %d\n",
-		sizeMiB, blocks, store, runs)
-	fmt.Printf("  bitswap fetch:           %8.1f MiB/s (%v)\n", mibps(bestFetch), bestFetch.Round(time.Millisecond))
-	fmt.Printf("  file copy:               %8.1f MiB/s (%v)\n", mibps(bestCopy), bestCopy.Round(time.Millisecond))
-	fmt.Printf("  file copy + fsync:       %8.1f MiB/s (%v)\n", mibps(bestSyncCopy), bestSyncCopy.Round(time.Millisecond))
-	fmt.Printf("ratio exchange/file-copy:         %.3f\n", bestCopy.Seconds()/bestFetch.Seconds())
-	fmt.Printf("ratio exchange/file-copy+fsync:   %.3f\n", bestSyncCopy.Seconds()/bestFetch.Seconds())
+	fmt.Printf("load average at end %s\n", loadavg())
 	return nil
+}
+
+var nServers = 3
+
+type benchCase struct {
+	name       string
+	src, dir   string
+	runs       int
+	bitswap    bool
+	substitute bool // report time ratio against cp -r + sync (goal <= 2)
+}
+
+type fetchMode struct {
+	name  string
+	peers int
+	noCAR bool
+}
+
+// measure imports src on three server nodes (untimed), then per run times
+// the baseline and a fresh node fetching the closure in each mode.
+func (bc *benchCase) measure(baseline func(dst string) error, baseName string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	work := filepath.Join(bc.dir, "case")
+	defer os.RemoveAll(work)
+	ns := nServers
+	if bc.substitute {
+		ns = 1 // one peer serves it
+	}
+	servers, root, blocks, bytes, err := startServers(ctx, bc.src, work, ns)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range servers {
+			s.close()
+		}
+	}()
+	modes := []fetchMode{{"closure stream, 1 peer", 1, false}, {"closure stream, 3 peers", 3, false}}
+	if bc.bitswap {
+		modes = append(modes, fetchMode{"bitswap, 1 peer", 1, true})
+	}
+	if bc.substitute {
+		modes = modes[:1]
+	}
+	var kept []fetchMode
+	for _, m := range modes {
+		if m.peers <= len(servers) {
+			kept = append(kept, m)
+		}
+	}
+	modes = kept
+	best := make([]time.Duration, len(modes))
+	cpu := make([]time.Duration, len(modes))
+	peak := make([]int64, len(modes))
+	var bestBase time.Duration
+	for i := range bc.runs {
+		dst := filepath.Join(work, fmt.Sprintf("copy%d", i))
+		start := time.Now()
+		if err := baseline(dst); err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		bestBase = minDur(bestBase, time.Since(start))
+		if err := os.RemoveAll(dst); err != nil {
+			return err
+		}
+		for m, mode := range modes {
+			d, rss, err := fetchOnce(ctx, servers[:mode.peers], root, filepath.Join(work, fmt.Sprintf("fetch%d-%d", i, m)), mode.noCAR)
+			if err != nil {
+				return fmt.Errorf("%s: %w", mode.name, err)
+			}
+			if best[m] == 0 || d < best[m] {
+				cpu[m] = lastCPU
+			}
+			best[m] = minDur(best[m], d)
+			peak[m] = max(peak[m], rss)
+		}
+	}
+	mib := float64(bytes) / (1 << 20)
+	fmt.Printf("%s (%d blocks, %.1f MiB):\n", bc.name, blocks, mib)
+	fmt.Printf("  %-26s %8.1f MiB/s (%v)\n", baseName+":", mib/bestBase.Seconds(), bestBase.Round(time.Millisecond))
+	for m, mode := range modes {
+		fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU of all nodes %v = %.2f s/GiB), peak RSS %d MiB\n", mode.name+":", mib/best[m].Seconds(),
+			best[m].Round(time.Millisecond), cpu[m].Round(time.Millisecond), cpu[m].Seconds()/(mib/1024), peak[m]>>20)
+	}
+	for m, mode := range modes {
+		if bc.substitute {
+			fmt.Printf("ratio %s time / %s time: %.2f (goal <= 2)\n", mode.name, baseName, best[m].Seconds()/bestBase.Seconds())
+		} else {
+			fmt.Printf("ratio %s / %s: %.3f (goal >= 0.5)\n", mode.name, baseName, bestBase.Seconds()/best[m].Seconds())
+		}
+	}
+	return nil
+}
+
+type server struct {
+	s     *storefs.Store
+	n     *p2p.Node
+	close func()
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func newNode(ctx context.Context, dir string, s *storefs.Store, noCAR bool) (*p2p.Node, error) {
+	return p2p.New(ctx, p2p.Config{
+		KeyFile: filepath.Join(dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		Blockstore: s.Blockstore(), ReprovideInterval: -1, ReannounceInterval: -1, Logger: quiet,
+		NoCARStream: noCAR,
+	})
+}
+
+// startServers imports src into nServers stores, each with a node.
+func startServers(ctx context.Context, src, work string, nServers int) ([]server, cid.Cid, int, int64, error) {
+	var out []server
+	var root cid.Cid
+	fail := func(err error) ([]server, cid.Cid, int, int64, error) {
+		for _, s := range out {
+			s.close()
+		}
+		return nil, cid.Undef, 0, 0, err
+	}
+	for i := range nServers {
+		d := filepath.Join(work, fmt.Sprintf("server%d", i))
+		s, err := storefs.Open(filepath.Join(d, "store"))
+		if err != nil {
+			return fail(err)
+		}
+		r, err := s.AddPath(ctx, src, storefs.AddOptions{PreserveMode: true})
+		if err != nil {
+			s.Close()
+			return fail(fmt.Errorf("import on server %d: %w", i, err))
+		}
+		root = r
+		n, err := newNode(ctx, d, s, false)
+		if err != nil {
+			s.Close()
+			return fail(err)
+		}
+		out = append(out, server{s: s, n: n, close: func() { n.Close(); s.Close() }})
+	}
+	cl, err := out[0].s.Closure(root)
+	if err != nil {
+		return fail(err)
+	}
+	var size int64
+	for _, c := range cl {
+		d, err := out[0].s.GetBlock(c)
+		if err != nil {
+			return fail(err)
+		}
+		size += int64(len(d))
+	}
+	return out, root, len(cl), size, nil
+}
+
+// fetchOnce times a fresh node fetching root's closure from servers and
+// checks it holds the whole closure afterwards. It samples the process RSS.
+func fetchOnce(ctx context.Context, servers []server, root cid.Cid, dir string, noCAR bool) (time.Duration, int64, error) {
+	defer os.RemoveAll(dir)
+	s, err := storefs.Open(filepath.Join(dir, "store"))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer s.Close()
+	n, err := newNode(ctx, dir, s, noCAR)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer n.Close()
+	for _, sv := range servers {
+		if err := n.Connect(ctx, sv.n.AddrInfo()); err != nil {
+			return 0, 0, err
+		}
+	}
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak.Store(max(peak.Load(), rss()))
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	start, cpu0 := time.Now(), cpuTime()
+	_, err = n.FetchClosure(ctx, root, nil)
+	d := time.Since(start)
+	lastCPU = cpuTime() - cpu0
+	close(stop)
+	<-sampled
+	if err != nil {
+		return 0, 0, err
+	}
+	want, err := servers[0].s.Closure(root)
+	if err != nil {
+		return 0, 0, err
+	}
+	got, err := s.Closure(root)
+	if err != nil {
+		return 0, 0, fmt.Errorf("fetched closure: %w", err)
+	}
+	if len(got) != len(want) {
+		return 0, 0, fmt.Errorf("fetched %d of %d blocks", len(got), len(want))
+	}
+	return d, peak.Load(), nil
+}
+
+// lastCPU is the process CPU time (user + system, all nodes) of the last
+// fetch: a figure that depends less on the machine's load than wall time.
+var lastCPU time.Duration
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rss is the process's resident set size now, in bytes.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func minDur(a, b time.Duration) time.Duration {
@@ -117,131 +369,192 @@ func minDur(a, b time.Duration) time.Duration {
 	return a
 }
 
-// copyFile is the baseline: read the source, write a new file (and fsync it
-// when durable, as the store does for every block).
-func copyFile(src, dst string, durable bool) (time.Duration, error) {
-	start := time.Now()
+func writeRandomFile(path string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0; left -= int64(len(buf)) {
+		b := buf[:min(int64(len(buf)), left)]
+		if _, err := rand.Read(b); err != nil {
+			f.Close()
+			return err
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+func writeFlatTree(dir string, n, size int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	buf := make([]byte, size)
+	for i := range n {
+		if _, err := rand.Read(buf); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%06d", i)), buf, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyFile is the large-file baseline: read the source, write a new file
+// and fsync it.
+func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer in.Close()
 	out, err := os.Create(dst)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
-		return 0, err
+		return err
 	}
-	if durable {
-		if err := out.Sync(); err != nil {
-			out.Close()
-			return 0, err
-		}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
 	}
-	if err := out.Close(); err != nil {
-		return 0, err
-	}
-	d := time.Since(start)
-	return d, os.Remove(dst)
+	return out.Close()
 }
 
-type openedStore struct {
-	bs    blockstore.Blockstore
-	add   func(ctx context.Context, data []byte) (cid.Cid, error)
-	read  func(ctx context.Context, root cid.Cid) ([]byte, error)
-	close func() error
-}
-
-func openStore(kind, dir string) (*openedStore, error) {
-	switch kind {
-	case "storefs":
-		s, err := storefs.Open(dir)
+// copyTree is the small-files baseline: each file read, written and
+// fsynced (the store makes every block durable).
+func copyTree(src, dst string) error {
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return &openedStore{
-			bs: s.Blockstore(),
-			add: func(ctx context.Context, data []byte) (cid.Cid, error) {
-				return s.AddReader(ctx, bytes.NewReader(data), 0, storefs.AddOptions{})
-			},
-			read: func(ctx context.Context, root cid.Cid) ([]byte, error) {
-				var buf bytes.Buffer
-				err := s.Cat(ctx, root, "", &buf)
-				return buf.Bytes(), err
-			},
-			close: s.Close,
-		}, nil
-	case "mem":
-		bs := &blockstore.ValidatingBlockstore{Blockstore: blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()))}
-		return &openedStore{
-			bs:    bs,
-			add:   func(ctx context.Context, data []byte) (cid.Cid, error) { return addMem(ctx, bs, data) },
-			read:  func(ctx context.Context, root cid.Cid) ([]byte, error) { return readMem(ctx, bs, root) },
-			close: func() error { return nil },
-		}, nil
+		f, err := os.Create(filepath.Join(dst, e.Name()))
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return nil, fmt.Errorf("unknown -store %q (storefs or mem)", kind)
+	return nil
 }
 
-// exchange imports data on node A (untimed), then times node B fetching the
-// closure from A, and checks B's copy byte for byte.
-func exchange(data []byte, kind, dir string) (time.Duration, int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	sa, err := openStore(kind, filepath.Join(dir, "a"))
-	if err != nil {
-		return 0, 0, err
+// cpSync is the substitution baseline: cp -r, then sync the filesystem.
+func cpSync(src, dst string) error {
+	if out, err := exec.Command("cp", "-r", src, dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("cp -r: %v: %s", err, out)
 	}
-	defer sa.close()
-	sb, err := openStore(kind, filepath.Join(dir, "b"))
-	if err != nil {
-		return 0, 0, err
+	if out, err := exec.Command("sync", "-f", dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("sync -f: %v: %s", err, out)
 	}
-	defer sb.close()
-	defer os.RemoveAll(dir)
+	return nil
+}
 
-	root, err := sa.add(ctx, data)
-	if err != nil {
-		return 0, 0, fmt.Errorf("import on A: %w", err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	cfg := func(name string, bs blockstore.Blockstore) p2p.Config {
-		return p2p.Config{
-			KeyFile:           filepath.Join(dir, name+".key"),
-			ListenAddrs:       []string{"/ip4/127.0.0.1/tcp/0"},
-			Blockstore:        bs,
-			ReprovideInterval: -1,
-			Logger:            quiet,
+// toolchainTree picks the substitution tree and describes its shape.
+func toolchainTree(arg, dir string) (string, string, error) {
+	src := arg
+	if arg == "auto" {
+		src = ""
+		if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+			m, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "golang.org", "toolchain@*"))
+			if len(m) > 0 {
+				src = m[len(m)-1]
+			}
 		}
 	}
-	na, err := p2p.New(ctx, cfg("a", sa.bs))
+	if src == "" || arg == "gen" {
+		src = filepath.Join(dir, "toolchain")
+		if err := genToolchain(src, 6700, 190<<20); err != nil {
+			return "", "", err
+		}
+	}
+	var n int
+	var size int64
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			n++
+			size += fi.Size()
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, 0, err
+		return "", "", err
 	}
-	defer na.Close()
-	nb, err := p2p.New(ctx, cfg("b", sb.bs))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer nb.Close()
-	if err := nb.Connect(ctx, na.AddrInfo()); err != nil {
-		return 0, 0, err
-	}
+	return src, fmt.Sprintf("%s (%d files, %.0f MB)", filepath.Base(src), n, float64(size)/1e6), nil
+}
 
-	start := time.Now()
-	st, err := nb.FetchClosure(ctx, root, nil)
-	d := time.Since(start)
-	if err != nil {
-		return 0, 0, fmt.Errorf("fetch on B: %w", err)
+// genToolchain writes a toolchain-shaped tree: n files in nested
+// directories, sizes log-uniform between 100 B and 1 MiB plus a few large
+// binaries, total about size bytes.
+func genToolchain(dir string, n int, size int64) error {
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	r := newXorshift(seed)
+	buf := make([]byte, 16<<20)
+	_, _ = rand.Read(buf)
+	var written int64
+	big := []int64{24 << 20, 16 << 20, 12 << 20, 10 << 20, 8 << 20, 6 << 20}
+	for i := range n {
+		sub := filepath.Join(dir, fmt.Sprintf("pkg%02d", i%40), fmt.Sprintf("sub%02d", (i/40)%8))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return err
+		}
+		var sz int64
+		if i < len(big) {
+			sz = big[i]
+		} else {
+			sz = int64(100 * math.Pow(2, float64(r.next()%1000)/1000*12))
+		}
+		if rest := size - written; i == n-1 && rest > sz {
+			sz = min(rest, int64(len(buf)))
+		}
+		off := int64(r.next() % uint64(len(buf)-int(sz)))
+		if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%05d", i)), buf[off:off+sz], 0o644); err != nil {
+			return err
+		}
+		written += sz
 	}
-	got, err := sb.read(ctx, root)
-	if err != nil {
-		return 0, 0, fmt.Errorf("read back on B: %w", err)
+	return nil
+}
+
+type xorshift struct{ s uint64 }
+
+func newXorshift(seed [8]byte) *xorshift {
+	var s uint64
+	for _, b := range seed {
+		s = s<<8 | uint64(b)
 	}
-	if !bytes.Equal(got, data) {
-		return 0, 0, fmt.Errorf("B's copy of %s differs from the source", root)
-	}
-	return d, st.Blocks, nil
+	return &xorshift{s: s | 1}
+}
+
+func (x *xorshift) next() uint64 {
+	x.s ^= x.s << 13
+	x.s ^= x.s >> 7
+	x.s ^= x.s << 17
+	return x.s
 }

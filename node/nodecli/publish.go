@@ -15,6 +15,7 @@ import (
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/profile"
+	"github.com/buildchain/buildchain/node/progress"
 	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/storefs"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
@@ -356,10 +357,13 @@ func verifyAndFetch(cmd *cobra.Command, drv cid.Cid, fetch bool, then func(*loca
 	}
 	fctx, cancel := context.WithTimeout(ctx, ttl)
 	defer cancel()
-	st, err := n.FetchClosure(fctx, output, progressPrinter(cmd.ErrOrStderr()))
+	bar := progress.New(cmd.ErrOrStderr(), "fetching "+progress.Abbrev(output.String()), 0, progress.Options{Label: "blocks"})
+	st, err := n.FetchClosure(fctx, output, bar.Func())
 	if err != nil {
+		bar.Stop()
 		return cid.Undef, fmt.Errorf("fetch verified output %s: %w", output, err)
 	}
+	bar.Finish()
 	fmt.Fprintf(out, "fetched %s: %s (every block hash-checked)\n", output, fetchSummary(st))
 	if then != nil {
 		return output, then(l, output)
@@ -422,18 +426,4 @@ func resolveViaChain(ctx context.Context, l *local, claims *chainclient.Claims, 
 
 func fetchSummary(st p2p.FetchStats) string {
 	return fmt.Sprintf("%d blocks, %d from peers (%d bytes)", st.Blocks, st.Fetched, st.FetchedBytes)
-}
-
-// progressPrinter draws a one-line progress counter on w.
-func progressPrinter(w io.Writer) func(done, total int) {
-	last := time.Time{}
-	return func(done, total int) {
-		if done == total || time.Since(last) > 200*time.Millisecond {
-			fmt.Fprintf(w, "\rfetching: %d/%d blocks", done, total)
-			last = time.Now()
-			if done == total {
-				fmt.Fprintln(w)
-			}
-		}
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/progress"
 	"github.com/buildchain/buildchain/node/sidecar/chainclient"
 	"github.com/buildchain/buildchain/node/storefs"
 )
@@ -70,11 +71,14 @@ func (s *Substitution) Substitute(ctx context.Context, resolved cid.Cid, d *deri
 	}
 	fctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
-	st, err := f.FetchClosure(fctx, out, nil)
+	bar := progress.New(s.Log, d.Name+": fetching "+progress.Abbrev(out.String()), 0, progress.Options{Label: "blocks"})
+	st, err := f.FetchClosure(fctx, out, bar.Func())
 	if err != nil {
+		bar.Stop()
 		fmt.Fprintf(s.Log, "%s: verified output %s could not be fetched (%v); building locally\n", d.Name, out, err)
 		return cid.Undef, false, nil
 	}
+	bar.Finish()
 	fmt.Fprintf(s.Log, "%s: substituted %s, verified on chain by claim %d (%s)\n", d.Name, out, claimID, fetchSummary(st))
 	return out, true, nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -29,6 +30,9 @@ const (
 	// carBatch is the most the writer puts in one PutMany (one durable
 	// commit in storefs).
 	carBatch = 32 << 20
+	// carCommit is how many bytes a store batch collects before it is
+	// committed (made visible; it is made durable every 64 MiB as it goes).
+	carCommit = 256 << 20
 	// badPeerFor is how long a peer that sent a bad block is not asked
 	// for closures again.
 	badPeerFor = time.Hour
@@ -172,52 +176,39 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 		}
 	}
 
-	// The writer: everything queued so far in one PutMany, up to carBatch.
+	// The writer reports each stored run of blocks here.
+	stored := func(bs []blocks.Block, size int64) {
+		if err := n.bswap.Server.NotifyNewBlocks(ctx, bs...); err != nil {
+			n.log.Debug("notify bitswap server", "err", err)
+		}
+		res.stats.FetchedBytes += size
+		for range bs {
+			res.stats.Fetched++
+			if progress != nil {
+				mu.Lock()
+				total := len(needed)
+				mu.Unlock()
+				progress(res.stats.Fetched, total)
+			}
+		}
+	}
+	release := func(b blocks.Block) {
+		for range units(b) {
+			<-budget
+		}
+	}
 	var werr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for b := range writes {
-			batch, size := []blocks.Block{b}, len(b.RawData())
-		more:
-			for size < carBatch {
-				select {
-				case b, ok := <-writes:
-					if !ok {
-						break more
-					}
-					batch = append(batch, b)
-					size += len(b.RawData())
-				default:
-					break more
-				}
-			}
-			if werr == nil {
-				if err := n.bstore.PutMany(ctx, batch); err != nil {
-					werr = fmt.Errorf("p2p: store %d fetched blocks: %w", len(batch), err)
-					cancel()
-				} else {
-					if err := n.bswap.Server.NotifyNewBlocks(ctx, batch...); err != nil {
-						n.log.Debug("notify bitswap server", "err", err)
-					}
-					res.stats.FetchedBytes += int64(size)
-					for range batch {
-						res.stats.Fetched++
-						if progress != nil {
-							mu.Lock()
-							total := len(needed)
-							mu.Unlock()
-							progress(res.stats.Fetched, total)
-						}
-					}
-				}
-			}
-			for _, b := range batch {
-				for range units(b) {
-					<-budget
-				}
-			}
+		if bs, ok := n.bstore.(batchingStore); ok {
+			werr = writeBatched(ctx, bs, writes, release, stored)
+		} else {
+			werr = writePutMany(ctx, n.bstore, writes, release, stored)
+		}
+		if werr != nil {
+			cancel()
 		}
 	}()
 
@@ -291,4 +282,92 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 		progress(res.stats.Blocks, res.stats.Blocks) // the rest was local
 	}
 	return res, nil
+}
+
+// batchingStore is a blockstore that can store many blocks as one durable
+// unit (storefs: one sync per 64 MiB instead of one per PutMany). The
+// interface literal is identical to storefs.BlockBatch.
+type batchingStore interface {
+	NewBatch() interface {
+		Put(ctx context.Context, b blocks.Block) error
+		Commit() error
+		Abort()
+	}
+}
+
+// writeBatched stores the blocks from in through store batches committed
+// every carCommit bytes (and at the end). Blocks become visible to readers
+// and peers at each commit. It drains in even after a failure, so senders
+// never block on it.
+func writeBatched(ctx context.Context, bs batchingStore, in <-chan blocks.Block, release func(blocks.Block), stored func([]blocks.Block, int64)) error {
+	var err error
+	batch := bs.NewBatch()
+	var pending []blocks.Block
+	var size int64
+	commit := func() {
+		if err == nil {
+			if err = batch.Commit(); err != nil {
+				err = fmt.Errorf("p2p: store %d fetched blocks: %w", len(pending), err)
+			} else {
+				stored(pending, size)
+			}
+		}
+		batch, pending, size = bs.NewBatch(), nil, 0
+	}
+	for b := range in {
+		if err == nil {
+			if err = batch.Put(ctx, b); err != nil {
+				err = fmt.Errorf("p2p: store fetched block %s: %w", b.Cid(), err)
+			} else {
+				// Keep the CID only: the batch holds the bytes until written.
+				cb, _ := blocks.NewBlockWithCid(nil, b.Cid())
+				pending = append(pending, cb)
+				size += int64(len(b.RawData()))
+			}
+		}
+		release(b)
+		if size >= carCommit {
+			commit()
+		}
+	}
+	if len(pending) > 0 {
+		commit()
+	}
+	if err != nil {
+		batch.Abort()
+	}
+	return err
+}
+
+// writePutMany stores the blocks from in with PutMany, everything queued
+// so far in one call (up to carBatch bytes).
+func writePutMany(ctx context.Context, bs blockstore.Blockstore, in <-chan blocks.Block, release func(blocks.Block), stored func([]blocks.Block, int64)) error {
+	var err error
+	for b := range in {
+		batch, size := []blocks.Block{b}, int64(len(b.RawData()))
+	more:
+		for size < carBatch {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, b)
+				size += int64(len(b.RawData()))
+			default:
+				break more
+			}
+		}
+		if err == nil {
+			if err = bs.PutMany(ctx, batch); err != nil {
+				err = fmt.Errorf("p2p: store %d fetched blocks: %w", len(batch), err)
+			} else {
+				stored(batch, size)
+			}
+		}
+		for _, b := range batch {
+			release(b)
+		}
+	}
+	return err
 }

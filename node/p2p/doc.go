@@ -2,7 +2,9 @@
 // persistent Ed25519 identity, a Kademlia DHT under our own protocol prefix
 // (/buildchain) holding provider records for the roots a node holds, mDNS
 // discovery of local peers, bitswap (boxo) serving and fetching blocks from a
-// caller-supplied blockstore, whole-closure fetches in few round trips, and the
+// caller-supplied blockstore, whole-closure fetches (closure streams from
+// buildchain peers, see carstream, split across up to three peers, with
+// bitswap completing what they did not bring and serving IPFS peers), and the
 // gossipsub topic /buildchain/builds/1 carrying signed build records.
 //
 // It does not own the block store itself (node/storefs does) nor what a build

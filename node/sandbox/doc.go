@@ -2,8 +2,9 @@
 //
 // It owns the Linux mechanics only: new user, mount, pid, net (loopback only, up), uts and ipc
 // namespaces; a re-executed init (this binary, see Init) that builds a fresh tmpfs root and
-// pivot_roots into it with the bind mounts it is given (inputs read-only, nosuid, nodev; the
-// output view and /build writable), a minimal /dev, a new /proc, the cleared environment, and
+// pivot_roots into it with the host paths it is given (inputs read-only, nosuid, nodev; the
+// output view and /build writable), each mounted as an overlay so that no host path shows in
+// /proc/self/mountinfo (layers_linux.go), a minimal /dev, a new /proc, the cleared environment, and
 // then drops to an unprivileged uid (1000 inside, Config.HostUID outside) without capabilities
 // before it execs the builder; memory, pids and cpu limits through cgroup v2 where those
 // controllers are delegated to our cgroup, else through the cgroup v1 hierarchies; the

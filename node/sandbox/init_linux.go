@@ -125,10 +125,8 @@ func runInit() error {
 	// Sorted by target so a parent directory is mounted before anything below it.
 	mounts := append([]Mount(nil), cfg.Mounts...)
 	sort.SliceStable(mounts, func(i, j int) bool { return mounts[i].Target < mounts[j].Target })
-	for _, m := range mounts {
-		if err := bindMount(m.Source, filepath.Join(root, m.Target), m.Writable); err != nil {
-			return err
-		}
+	if err := mountLayers(root, mounts); err != nil {
+		return err
 	}
 	if cfg.BuildTmpfs {
 		// uid/gid are read in this user namespace: the builder's ids.

@@ -131,6 +131,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		mounts = append(mounts, Mount{Source: cfg.BuildHostDir, Target: BuildDir, Writable: true})
 	}
+	// Each writable mount is an overlay that needs an empty work directory next to its source
+	// (layers_linux.go); a stale one from a crashed run is replaced.
+	for _, m := range mounts {
+		if m.Writable {
+			w := WorkDir(m.Source)
+			if err := os.RemoveAll(w); err != nil {
+				return nil, fmt.Errorf("%w: overlay work dir: %v", ErrSetup, err)
+			}
+			if err := os.Mkdir(w, 0o700); err != nil {
+				return nil, fmt.Errorf("%w: overlay work dir: %v", ErrSetup, err)
+			}
+			defer os.RemoveAll(w)
+		}
+	}
 
 	ic := initConfig{
 		Root:    root,

@@ -177,6 +177,44 @@ exit 6`, nil)
 	require.True(t, os.IsNotExist(err))
 }
 
+// The mount table shows no host path (layers_linux.go): not the sources of read-only,
+// writable and file mounts nor the host build dir; what is written lands on the host, and
+// directories list (an overlay whose empty layer was removed would list nothing).
+func TestEscapeHostPaths(t *testing.T) {
+	tools := requireSandbox(t)
+	out, build := t.TempDir(), t.TempDir()
+	require.NoError(t, os.Chmod(out, 0o755))
+	file := filepath.Join(t.TempDir(), "afile")
+	require.NoError(t, os.WriteFile(file, []byte("FILE-CONTENT\n"), 0o644))
+	log, err := sh(t, tools, `
+cat /proc/self/mountinfo /proc/self/mounts
+cat /ipfs/store/f
+mkdir -p /ipfs/store/bafyout/d && echo o > /ipfs/store/bafyout/d/o && echo b > /build/b
+ls -a /build /ipfs/store /ipfs/store/bafyout /`, func(c *Config) {
+		c.Mounts = append(c.Mounts, Mount{Source: out, Target: "/ipfs/store/bafyout", Writable: true},
+			Mount{Source: file, Target: "/ipfs/store/f"})
+		c.BuildHostDir = build
+	})
+	require.NoError(t, err, log)
+	for _, leak := range []string{tools, out, build, filepath.Dir(file), os.TempDir() + "/", ".stage", ".sandbox-work."} {
+		if !strings.Contains(leak, ".sandbox-work.") {
+			require.NotContains(t, log, leak)
+			continue
+		}
+		// Overlay options name the work directory relative to the staging area; it never shows
+		// as a file.
+		require.NotContains(t, strings.SplitN(log, "FILE-CONTENT", 2)[1], leak)
+	}
+	require.Contains(t, log, "FILE-CONTENT")
+	require.Regexp(t, `/ipfs/store/bafyout:\n\.\n\.\.\nd\n`, log)
+	require.Regexp(t, `/build:\n\.\n\.\.\nb\n`, log)
+	got, err := os.ReadFile(filepath.Join(out, "d", "o"))
+	require.NoError(t, err)
+	require.Equal(t, "o\n", string(got))
+	_, err = os.Stat(WorkDir(out))
+	require.True(t, os.IsNotExist(err), "overlay work dir removed after the build")
+}
+
 func TestEscapeHostProcesses(t *testing.T) {
 	tools := requireSandbox(t)
 	self := os.Getpid()

@@ -109,6 +109,9 @@ type writer struct {
 	refs    []refEntry
 	renames [][2]string // temp name, final name, in the order the writes finished
 	queued  map[cid.Cid]struct{}
+	// verifyPuts hashes each block in its write goroutine (in parallel)
+	// before writing it: for blocks from outside (Batch), not the importer's.
+	verifyPuts bool
 
 	// Durability is made while the import runs: every syncEvery bytes
 	// written, one background syncfs makes all temp files finished so far
@@ -201,6 +204,12 @@ func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool
 			}
 			w.wg.Done()
 		}()
+		if w.verifyPuts {
+			if err := verify(c, data); err != nil {
+				w.fail(fmt.Errorf("put block: %w", err))
+				return
+			}
+		}
 		tmp, err := w.s.writeTempBlock(data)
 		if err != nil {
 			w.fail(fmt.Errorf("block %s: %w", c, err))

@@ -95,3 +95,44 @@ func (b *bstore) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
 	}()
 	return out, nil
 }
+
+// BlockBatch is what NewBatch returns. node/p2p declares the same
+// interface type (an identical literal) so it needs no import of storefs.
+type BlockBatch = interface {
+	Put(ctx context.Context, b blocks.Block) error
+	Commit() error
+	Abort()
+}
+
+// NewBatch returns a batch that stores many blocks as one unit, the way an
+// add does: each Put is hash-checked and written to a temp file in the
+// background (several in parallel), a background syncfs makes them durable
+// every 64 MiB, and Commit makes the whole batch durable and visible at
+// once; a bad block fails the batch at Commit. Abort (or a failed Commit)
+// leaves the store unchanged. A closure fetch uses it instead of PutMany so
+// that it pays one sync per 64 MiB instead of one per batch.
+func (b *bstore) NewBatch() BlockBatch {
+	w := b.s.newWriter()
+	w.verifyPuts = true
+	return &batch{w: w}
+}
+
+type batch struct{ w *writer }
+
+func (bt *batch) Put(ctx context.Context, blk blocks.Block) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	bt.w.mu.Lock()
+	err := bt.w.err
+	bt.w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	bt.w.put(blk.Cid(), blk.RawData())
+	return nil
+}
+
+func (bt *batch) Commit() error { return bt.w.commit() }
+
+func (bt *batch) Abort() { bt.w.abort() }

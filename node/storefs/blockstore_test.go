@@ -93,3 +93,45 @@ func mustSum(t *testing.T, b []byte) mh.Multihash {
 	}
 	return h
 }
+
+// TestBatch: blocks put in a batch appear only at Commit; a forged block
+// fails the whole batch at Commit and leaves the store unchanged.
+func TestBatch(t *testing.T) {
+	s := openTemp(t)
+	bs := s.Blockstore().(*bstore)
+	ctx := context.Background()
+	mk := func(d string) blocks.Block {
+		b, _ := blocks.NewBlockWithCid([]byte(d), cid.NewCidV1(cid.Raw, mustSum(t, []byte(d))))
+		return b
+	}
+	a, b, c := mk("batch a"), mk("batch b"), mk("batch c")
+	bt := bs.NewBatch()
+	for _, blk := range []blocks.Block{a, b} {
+		if err := bt.Put(ctx, blk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, _ := bs.Has(ctx, a.Cid()); ok {
+		t.Fatal("block visible before commit")
+	}
+	if err := bt.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, blk := range []blocks.Block{a, b} {
+		if got, err := bs.Get(ctx, blk.Cid()); err != nil || string(got.RawData()) != string(blk.RawData()) {
+			t.Fatalf("after commit: %v", err)
+		}
+	}
+	forged, _ := blocks.NewBlockWithCid([]byte("forged"), mk("real").Cid())
+	bt = bs.NewBatch()
+	_ = bt.Put(ctx, c)
+	_ = bt.Put(ctx, forged)
+	if err := bt.Commit(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("commit with a forged block: %v", err)
+	}
+	for _, k := range []cid.Cid{c.Cid(), forged.Cid()} {
+		if ok, _ := bs.Has(ctx, k); ok {
+			t.Fatalf("%s stored by a failed batch", k)
+		}
+	}
+}

@@ -251,15 +251,22 @@ func TestForceRoundAfterMarket(t *testing.T) {
 	}
 }
 
-// TestMinRoundsMeasured measures the price of detection: with a quarter of the validators
-// lazy or lying, a fake claim whose only rebuilders copy it is never disputed. More
-// mandatory rounds catch more of them at the cost of more builds per claim.
+// TestMinRoundsMeasured measures the price of detection in the full economy (a quarter of
+// the validators lazy or lying, 15% of claims fake), with the claimed output public (the game
+// before blind rounds: a lazy builder copies it) and with blind rounds (it can only guess):
+// the share of fake claims never disputed, and assignments per claim. Blind rounds leave only
+// the colluders to rubber-stamp a fake, and more mandatory rounds catch more of those.
 func TestMinRoundsMeasured(t *testing.T) {
-	for _, mr := range []uint32{1, 2, 3} {
-		undetected, fake, builds := 0, 0, 0
-		for seed := int64(1); seed <= 3; seed++ {
+	if testing.Short() {
+		t.Skip("full economy runs")
+	}
+	rate := map[bool][]float64{}
+	for _, open := range []bool{true, false} {
+		for _, mr := range []uint32{1, 2} {
+			undetected, fake, builds := 0, 0, 0
 			cfg := defaultConfig()
-			cfg.Seed = seed
+			cfg.Claims = 400
+			cfg.Open = open
 			cfg.Rules.MinRounds = mr
 			m := newModel(cfg)
 			require.NoError(t, m.run())
@@ -272,8 +279,14 @@ func TestMinRoundsMeasured(t *testing.T) {
 			for _, v := range m.vals {
 				builds += v.assignments
 			}
+			r := float64(undetected) / float64(fake)
+			rate[open] = append(rate[open], r)
+			t.Logf("claimed output public %v, min_rounds %d: fake claims never disputed %d of %d (%.1f%%), assignments per claim %.2f",
+				open, mr, undetected, fake, 100*r, float64(builds)/float64(cfg.Claims))
 		}
-		t.Logf("min_rounds %d: fake claims never disputed %d of %d (%.1f%%), assignments per claim %.2f",
-			mr, undetected, fake, 100*float64(undetected)/float64(fake), float64(builds)/float64(3*defaultConfig().Claims))
 	}
+	require.Less(t, rate[false][0], rate[true][0], "blind rounds must leave fewer fakes undisputed")
+	require.LessOrEqual(t, rate[false][1], rate[true][1])
+	require.Less(t, rate[false][1], rate[false][0], "a second mandatory round must catch more fakes")
+	require.Less(t, rate[true][1], rate[true][0])
 }

@@ -25,11 +25,11 @@ type vKind int
 const (
 	vHonest vKind = iota // builds, reports its real time
 	vSlow                // builds, reports 3× its real time to earn more
-	vLazy                // copies the claimed output without building
-	vLiar                // lies: a fake output against honest claims, rubber-stamps fake claims
+	vLazy                // does not build: copies the claimed output, or (blind rounds) guesses
+	vLiar                // colludes with lying publishers: knows their fake output and rubber-stamps it; a fake output against honest claims
 )
 
-var vKindNames = []string{"honest", "slow-reporting", "lazy (copies)", "lying"}
+var vKindNames = []string{"honest", "slow-reporting", "lazy (no build)", "lying"}
 
 type pKind int
 
@@ -70,6 +70,11 @@ type config struct {
 	// ForceAfterMarket plays at least one more round after every market,
 	// not only after undecided ones.
 	ForceAfterMarket bool
+	// Open plays the game with the claimed output public (x/claims as it is until blind
+	// rounds are wired in): a lazy builder copies it. With blind rounds (the model's default,
+	// x/claims/README.md §Parameters) it only sees the publisher's commitment and has nothing
+	// to copy: it can only guess.
+	Open bool
 }
 
 func defaultConfig() config {
@@ -118,6 +123,7 @@ type publisher struct {
 	key                    string
 	kind                   pKind
 	claims, valid, misb    int
+	builds                 int // assignments of its claims
 	depositsLost, feesPaid math.Int
 	liesToMarket           int
 	liesSlashed            int
@@ -234,8 +240,12 @@ func (m *model) act(v *validator, claimed, trueOut string, nondet bool, fake boo
 		return report{v: v, output: built(), ms: noise(real * m.cfg.SlowPermille / 1000)}
 	case vLazy:
 		// Knows roughly how long the build takes (from public builds of
-		// similar derivations) and reports that.
-		return report{v: v, output: claimed, ms: noise(avgMs)}
+		// similar derivations) and reports that. The output: the claimed one when
+		// it is public; under blind rounds a guess, which never matches a hash.
+		if m.cfg.Open {
+			return report{v: v, output: claimed, ms: noise(avgMs)}
+		}
+		return report{v: v, output: fmt.Sprintf("guess-by-%s-%d", v.key, round), ms: noise(avgMs)}
 	default: // vLiar
 		if fake {
 			return report{v: v, output: claimed, ms: noise(avgMs)}
@@ -411,6 +421,7 @@ func (m *model) playClaim(pub *publisher) error {
 			return err
 		}
 		used[v.key] = true
+		pub.builds++
 		v.assignments++
 		v.assignedMs += avgMs
 		r := m.act(v, claimed, trueOut, nondet, fake, avgMs, int(round))
@@ -440,7 +451,8 @@ func (m *model) playClaim(pub *publisher) error {
 			switch {
 			case fake:
 				truth, lie, party = tally.MisbehaviourClaim, tally.NonDeterminism, v.key
-			case v.kind == vLiar:
+			case v.kind == vLiar || v.kind == vLazy:
+				// A lazy builder's dissent is a guess: a lie about a build it never ran.
 				truth, lie = tally.MisbehaviourReport, tally.MisbehaviourClaim
 			}
 			res, err := m.runMarket(truth, lie, party)
@@ -546,7 +558,9 @@ func (m *model) playClaim(pub *publisher) error {
 			}
 		}
 		for _, r := range reports {
-			if r.v.kind == vLiar && r.output != claimed {
+			// A lazy guess against a fake claim is a dissent the market rightly upholds (the
+			// claim was fake): markets judge outputs, not whether a build ran.
+			if (r.v.kind == vLiar || (r.v.kind == vLazy && !fake)) && r.output != claimed {
 				liars = append(liars, r.v.key)
 			}
 		}
@@ -575,7 +589,7 @@ func (m *model) playClaim(pub *publisher) error {
 
 func hasLiarDissent(reports []report, claimed string) bool {
 	for _, r := range reports {
-		if r.v.kind == vLiar && r.output != claimed {
+		if (r.v.kind == vLiar || r.v.kind == vLazy) && r.output != claimed {
 			return true
 		}
 	}

@@ -28,7 +28,7 @@ import (
 type Options struct {
 	// Nodes is the number of authorities (default 4).
 	Nodes int
-	// PortBase is the first port of the block; node i uses PortBase+10*i+{0..5}. Default: a
+	// PortBase is the first port of the block; node i uses PortBase+10*i+{0..6}. Default: a
 	// free block in 27000-31999 (see freePortBase).
 	PortBase int
 	// TimeoutCommit is CometBFT's block time (default 500ms).
@@ -137,7 +137,7 @@ func freePortBase(t testing.TB, nodes int) int {
 // portsFree reports whether every port node i of a network at base would use can be bound.
 func portsFree(base, nodes int) bool {
 	for i := 0; i < nodes; i++ {
-		for p := 0; p < 6; p++ {
+		for p := 0; p < 7; p++ {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+10*i+p))
 			if err != nil {
 				return false
@@ -416,6 +416,15 @@ func getJSON(url string, out any) error {
 
 func (n *Net) rpcGet(i int, path string, out any) error {
 	return getJSON(n.RPCAddr(i)+path, out)
+}
+
+// RPC GETs path (e.g. "/block?height=3") from node i's CometBFT RPC server and decodes the
+// JSON into out.
+func (n *Net) RPC(t testing.TB, i int, path string, out any) {
+	t.Helper()
+	if err := n.rpcGet(i, path, out); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // REST GETs path from node i's REST server and decodes the JSON into out.

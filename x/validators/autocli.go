@@ -71,6 +71,8 @@ func (am AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Short:          "Register the VRF key of the x/staking validator operated by --from (see `vrf show`)",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "public_key"}},
 				},
+				// Only block proposers put beacons in blocks (x/validators/proposal).
+				{RpcMethod: "Beacon", Skip: true},
 			},
 		},
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/nodecli"
 	"github.com/buildchain/buildchain/node/p2p/p2pcli"
+	"github.com/buildchain/buildchain/node/progress"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/storecli"
 )
@@ -68,9 +69,12 @@ func fetchDerivation(cmd *cobra.Command, s *storefs.Store, sub *nodecli.Substitu
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "fetching derivation %s from peers\n", drv)
 	return s.WithAddLock(func() error {
-		if _, err := f.FetchClosure(ctx, drv, nil); err != nil {
+		bar := progress.New(cmd.ErrOrStderr(), "fetching "+progress.Abbrev(drv.String()), 0, progress.Options{Label: "blocks"})
+		if _, err := f.FetchClosure(ctx, drv, bar.Func()); err != nil {
+			bar.Stop()
 			return err
 		}
+		bar.Finish()
 		return s.Pin(storefs.CurrentUser(), "derivations", drv)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/ipfs/boxo/verifcid"
 	blocks "github.com/ipfs/go-block-format"
@@ -78,38 +79,95 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 	if len(cr.Roots) != 1 || cr.Roots[0] != req.Root {
 		return fail(fmt.Errorf("%w: car roots %v, asked for %s", ErrProtocol, cr.Roots, req.Root))
 	}
-	expected := map[cid.Cid]struct{}{req.Root: {}}
-	for {
-		blk, err := cr.Next()
-		if errors.Is(err, io.EOF) {
-			return st, nil
+	// The stream is read in one goroutine (which checks that each block is
+	// expected and extracts its links), the blocks are hashed by a pool of
+	// verifiers on every core, and handed to put in stream order, each
+	// only after every earlier block passed: a block after a bad one never
+	// reaches put, and neither does anything linked only from a bad one.
+	type job struct {
+		blk   blocks.Block
+		links []cid.Cid
+		err   error // set before done is closed
+		done  chan struct{}
+	}
+	jobs := make(chan *job, verifyWindow)  // to the verifiers
+	order := make(chan *job, verifyWindow) // to the emitter, in stream order
+	readErr := make(chan error, 1)
+	rctx, stopRead := context.WithCancel(ctx)
+	defer stopRead()
+	for range verifiers {
+		go func() {
+			for j := range jobs {
+				j.err = VerifyBlock(j.blk.Cid(), j.blk.RawData())
+				close(j.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		expected := map[cid.Cid]struct{}{req.Root: {}}
+		for n := 1; ; n++ {
+			blk, err := cr.Next()
+			if errors.Is(err, io.EOF) {
+				readErr <- nil
+				return
+			}
+			if err != nil {
+				readErr <- fmt.Errorf("%w: block %d: %v", ErrProtocol, n, err)
+				return
+			}
+			c := blk.Cid()
+			if _, ok := expected[c]; !ok {
+				readErr <- fmt.Errorf("%w: %s", ErrUnexpectedBlock, c)
+				return
+			}
+			// Links of bytes not verified yet: if the block turns out bad,
+			// the emitter stops at it and nothing after it is used.
+			ls, err := links(c, blk.RawData())
+			if err != nil {
+				readErr <- fmt.Errorf("%w: links of %s: %v", ErrBadBlock, c, err)
+				return
+			}
+			delete(expected, c)
+			for _, l := range ls {
+				expected[l] = struct{}{}
+			}
+			j := &job{blk: blk, links: ls, done: make(chan struct{})}
+			select {
+			case order <- j:
+			case <-rctx.Done():
+				readErr <- rctx.Err()
+				return
+			}
+			jobs <- j
 		}
-		if err != nil {
-			return fail(fmt.Errorf("%w: block %d: %v", ErrProtocol, st.Blocks+1, err))
+	}()
+	for j := range order {
+		<-j.done
+		if j.err != nil {
+			stopRead()
+			return fail(j.err)
 		}
-		c := blk.Cid()
-		if _, ok := expected[c]; !ok {
-			return fail(fmt.Errorf("%w: %s", ErrUnexpectedBlock, c))
-		}
-		if err := VerifyBlock(c, blk.RawData()); err != nil {
-			return fail(err)
-		}
-		ls, err := links(c, blk.RawData())
-		if err != nil {
-			return fail(fmt.Errorf("%w: links of %s: %v", ErrBadBlock, c, err))
-		}
-		delete(expected, c)
-		for _, l := range ls {
-			expected[l] = struct{}{}
-		}
-		if err := put(Verified{Block: blk, Links: ls}); err != nil {
+		if err := put(Verified{Block: j.blk, Links: j.links}); err != nil {
+			stopRead()
 			s.Reset()
 			return st, err
 		}
 		st.Blocks++
-		st.Bytes += int64(len(blk.RawData()))
+		st.Bytes += int64(len(j.blk.RawData()))
 	}
+	if err := <-readErr; err != nil {
+		return fail(err)
+	}
+	return st, nil
 }
+
+// verifyWindow bounds the blocks of one stream read but not yet handed to
+// put (at most 2 MiB each); verifiers hash them in parallel.
+const verifyWindow = 16
+
+var verifiers = max(2, runtime.GOMAXPROCS(0))
 
 // VerifyBlock checks that data hashes to c with c's own hash function and
 // that the function is one we accept (boxo's verifcid allowlist: no weak or

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/ipfs/boxo/blockstore"
@@ -14,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/progress"
 )
 
 // Env is what `store fetch` needs from the node's home.
@@ -105,23 +103,20 @@ hash-checked before it is stored; a peer sending wrong bytes is ignored.`,
 			if len(node.Peers()) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "no peers connected yet: waiting for mDNS or DHT peers (give bootstrap peers or --peer; timeout %s)\n", timeout)
 			}
-			var bar *progressBar
-			var progress func(done, total int)
+			var bar *progress.Bar
 			if !quiet {
-				bar = newProgressBar(cmd.ErrOrStderr(), root.String())
-				progress = bar.update
+				bar = progress.New(cmd.ErrOrStderr(), "fetching "+progress.Abbrev(root.String()), 0, progress.Options{Label: "blocks"})
 			}
 			start := time.Now()
 			var st p2p.FetchStats
 			fetch := func() error {
 				var err error
-				st, err = node.FetchClosure(ctx, root, progress)
-				if bar != nil {
-					bar.finish()
-				}
+				st, err = node.FetchClosure(ctx, root, bar.Func())
 				if err != nil {
+					bar.Stop()
 					return fmt.Errorf("store fetch %s: %w", root, err)
 				}
+				bar.Finish()
 				if env.AfterFetch != nil {
 					if err := env.AfterFetch(ctx, root); err != nil {
 						return fmt.Errorf("store fetch %s: after fetch: %w", root, err)
@@ -138,7 +133,7 @@ hash-checked before it is stored; a peer sending wrong bytes is ignored.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "fetched %s: %d blocks, %d from peers (%s) in %s\n",
-				root, st.Blocks, st.Fetched, humanBytes(st.FetchedBytes), time.Since(start).Round(time.Millisecond))
+				root, st.Blocks, st.Fetched, progress.HumanBytes(st.FetchedBytes), time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	}
@@ -148,69 +143,4 @@ hash-checked before it is stored; a peer sending wrong bytes is ignored.`,
 	f.BoolVar(&noMDNS, "no-mdns", false, "do not look for peers on the local network")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	return cmd
-}
-
-// progressBar draws "[#####.....] done/total blocks" on one terminal line,
-// at most ten times a second. The total grows as the walk discovers the DAG,
-// so the bar may move back; it ends at 100 %. On a non-terminal it prints
-// only the final line, so logs are not filled with carriage returns.
-type progressBar struct {
-	w           io.Writer
-	label       string
-	tty         bool
-	last        time.Time
-	done, total int
-}
-
-func newProgressBar(w io.Writer, label string) *progressBar {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	if len(label) > 20 {
-		label = label[:8] + "…" + label[len(label)-8:]
-	}
-	return &progressBar{w: w, label: label, tty: tty}
-}
-
-func (b *progressBar) update(done, total int) {
-	b.done, b.total = done, total
-	if !b.tty || time.Since(b.last) < 100*time.Millisecond {
-		return
-	}
-	b.last = time.Now()
-	fmt.Fprint(b.w, "\r"+b.line())
-}
-
-func (b *progressBar) finish() {
-	if b.tty {
-		fmt.Fprint(b.w, "\r"+b.line()+"\n")
-		return
-	}
-	fmt.Fprintln(b.w, b.line())
-}
-
-func (b *progressBar) line() string {
-	const width = 30
-	filled := 0
-	if b.total > 0 {
-		filled = b.done * width / b.total
-	}
-	return fmt.Sprintf("fetch %s [%s%s] %d/%d blocks", b.label,
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), b.done, b.total)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -7,7 +7,9 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,20 +95,29 @@ type filesystem struct {
 
 // leafCache keeps the last few verified leaves of the whole mount: the
 // kernel often reads a 256 KiB leaf in several requests, and rehashing it
-// each time would double the cost of a cold read. It is small and shared so
-// that memory does not grow with the number of files read.
+// each time would double the cost of a cold read; readahead (fileNode.Read)
+// puts the next leaves of a sequential read here before the kernel asks.
+// It is small and shared so that memory does not grow with the number of
+// files read (ring × 256 KiB, plus at most readaheadWorkers leaves being
+// read). A leaf being read is in loading, so a reader and the readahead
+// never read and hash the same leaf twice.
 type leafCache struct {
 	mu   sync.Mutex
-	ring [32]struct {
+	ring [64]struct {
 		c    cid.Cid
 		data []byte
 	}
-	next int
+	next    int
+	loading map[cid.Cid]*leafLoad
 }
 
-func (lc *leafCache) get(c cid.Cid) []byte {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
+type leafLoad struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+func (lc *leafCache) getLocked(c cid.Cid) []byte {
 	for i := range lc.ring {
 		if lc.ring[i].c == c && lc.ring[i].data != nil {
 			return lc.ring[i].data
@@ -115,11 +126,44 @@ func (lc *leafCache) get(c cid.Cid) []byte {
 	return nil
 }
 
-func (lc *leafCache) put(c cid.Cid, data []byte) {
+// load returns leaf c from the cache, waits for a read of it in progress,
+// or reads it with read (once, whoever asks first) and caches it.
+func (lc *leafCache) load(c cid.Cid, read func() ([]byte, error)) ([]byte, error) {
+	lc.mu.Lock()
+	if d := lc.getLocked(c); d != nil {
+		lc.mu.Unlock()
+		return d, nil
+	}
+	if l, ok := lc.loading[c]; ok {
+		lc.mu.Unlock()
+		<-l.done
+		return l.data, l.err
+	}
+	l := &leafLoad{done: make(chan struct{})}
+	if lc.loading == nil {
+		lc.loading = map[cid.Cid]*leafLoad{}
+	}
+	lc.loading[c] = l
+	lc.mu.Unlock()
+
+	l.data, l.err = read()
+	lc.mu.Lock()
+	delete(lc.loading, c)
+	if l.err == nil {
+		lc.ring[lc.next].c, lc.ring[lc.next].data = c, l.data
+		lc.next = (lc.next + 1) % len(lc.ring)
+	}
+	lc.mu.Unlock()
+	close(l.done)
+	return l.data, l.err
+}
+
+// has reports whether c is cached or being read.
+func (lc *leafCache) has(c cid.Cid) bool {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	lc.ring[lc.next].c, lc.ring[lc.next].data = c, data
-	lc.next = (lc.next + 1) % len(lc.ring)
+	_, loading := lc.loading[c]
+	return loading || lc.getLocked(c) != nil
 }
 
 func (f *filesystem) logf(format string, args ...any) {
@@ -355,6 +399,8 @@ type fileNode struct {
 	once   sync.Once
 	leaves []leaf
 	err    error
+
+	lastEnd atomic.Int64 // end offset of the last read, to spot sequential reads
 }
 
 var _ = (fs.NodeOpener)((*fileNode)(nil))
@@ -446,18 +492,47 @@ func (f *fileNode) leafData(l *leaf) ([]byte, error) {
 	if l.data != nil {
 		return l.data, nil
 	}
-	if d := f.fsys.leaves.get(l.c); d != nil {
+	return f.fsys.leaves.load(l.c, func() ([]byte, error) {
+		d, err := f.fsys.s.GetBlock(l.c)
+		if err != nil {
+			return nil, err
+		}
+		if uint64(len(d)) != l.size {
+			return nil, fmt.Errorf("leaf %s has %d bytes, parent says %d", l.c, len(d), l.size)
+		}
 		return d, nil
+	})
+}
+
+// readaheadLeaves is how many leaves past a sequential read are read and
+// hash-checked in the background (4 MiB of 256 KiB leaves): the kernel's
+// own readahead stops at max_readahead (1 MiB), and hashing is the cost of
+// a cold read, so the next leaves are hashed on other cores while the
+// current ones are copied out. A variable for the benchmark's comparison.
+var readaheadLeaves = 16
+
+// readaheadWorkers bounds background leaf reads of the whole mount.
+var readaheadWorkers = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// readahead starts background reads of the leaves after index from that
+// are neither cached nor being read. Errors are dropped: the reader that
+// needs the leaf reads it again and gets its own EIO.
+func (f *fileNode) readahead(from int) {
+	for i := from; i < min(from+readaheadLeaves, len(f.leaves)); i++ {
+		l := &f.leaves[i]
+		if l.data != nil || f.fsys.leaves.has(l.c) {
+			continue
+		}
+		select {
+		case readaheadWorkers <- struct{}{}:
+		default:
+			return // all workers busy: the read is ahead enough
+		}
+		go func() {
+			defer func() { <-readaheadWorkers }()
+			_, _ = f.leafData(l)
+		}()
 	}
-	d, err := f.fsys.s.GetBlock(l.c)
-	if err != nil {
-		return nil, err
-	}
-	if uint64(len(d)) != l.size {
-		return nil, fmt.Errorf("leaf %s has %d bytes, parent says %d", l.c, len(d), l.size)
-	}
-	f.fsys.leaves.put(l.c, d)
-	return d, nil
 }
 
 func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -487,6 +562,11 @@ func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 	hi = lo
 	for hi < len(f.leaves) && f.leaves[hi].off < end {
 		hi++
+	}
+	// A read that continues where the last one ended is sequential: read
+	// the next leaves ahead.
+	if last := f.lastEnd.Swap(int64(end)); last == off && hi < len(f.leaves) {
+		f.readahead(hi)
 	}
 	// A large request spans several leaves: read and verify them in
 	// parallel (hashing is the cost of a cold read).

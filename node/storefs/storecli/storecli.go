@@ -3,12 +3,14 @@ package storecli
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/buildchain/buildchain/node/progress"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
 	"github.com/ipfs/go-cid"
@@ -77,7 +79,8 @@ func addCmd() *cobra.Command {
 		Use:   "add PATH...",
 		Short: "Add files or directory trees; print their root CIDs",
 		Long: `Add files, directory trees and symlinks. Prints "added CID PATH" per path, or only
-the CID with -q. On a terminal a progress bar is shown on stderr. The root is
+the CID with -q. Progress goes to stderr (a bar on a terminal, plain lines otherwise;
+none with -q). The root is
 pinned for --user/--prog (default: you / store-add) unless --no-pin.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -100,17 +103,17 @@ pinned for --user/--prog (default: you / store-add) unless --no-pin.`,
 				}
 			}
 			for _, p := range args {
-				bar := newProgress(cmd.ErrOrStderr(), p, quiet)
-				if bar != nil {
-					opts.Progress = bar.update
+				var bar *progress.Bar
+				if !quiet {
+					bar = progress.New(cmd.ErrOrStderr(), "adding "+filepath.Base(p), treeSize(p), progress.Options{Unit: progress.Bytes})
+					opts.Progress = bar.Set
 				}
 				c, err := s.AddPath(ctx, p, opts)
-				if bar != nil {
-					bar.done()
-				}
 				if err != nil {
+					bar.Stop()
 					return err
 				}
+				bar.Finish()
 				if !onlyHash {
 					if !noPin {
 						if err := s.Pin(pinUser, pinProg, c); err != nil {
@@ -383,6 +386,20 @@ func verifyCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// treeSize is the size of the regular files under path (what an add reads), for progress.
+func treeSize(path string) int64 {
+	var total int64
+	_ = filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
 }
 
 func mountCmd() *cobra.Command {

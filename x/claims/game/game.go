@@ -31,6 +31,10 @@ func (d Decision) String() string {
 		return "valid"
 	case Dispute:
 		return "dispute"
+	case Reveal:
+		return "reveal"
+	case Replay:
+		return "replay"
 	default:
 		return fmt.Sprintf("decision(%d)", int(d))
 	}

@@ -78,6 +78,9 @@ func newEnv(t *testing.T, n int, tune func(*types.Params)) *env {
 		e.vals = append(e.vals, a)
 	}
 	p := types.DefaultParams()
+	// These tests are about the mechanics, written for a game one agreeing report can end;
+	// the defaults (README.md §Parameters) always play two rounds.
+	p.MinRounds, p.MaxRounds, p.PContinue = 1, 8, sdkmath.LegacyNewDecWithPrec(5, 1)
 	if tune != nil {
 		tune(&p)
 	}
@@ -584,6 +587,7 @@ func TestEndBlockIsolatesAFailingClaim(t *testing.T) {
 	_, err := f.ValMsgs.RegisterValidator(f.Ctx, &valtypes.MsgRegisterValidator{Operator: a.String(), Systems: []string{"x86_64-linux"}, Bond: ubct(minBond)})
 	require.NoError(t, err)
 	p := types.DefaultParams()
+	p.MinRounds = 1
 	p.PContinue = sdkmath.LegacyOneDec() // every agreeing report asks for another round...
 	_, err = f.ClaimMsgs.UpdateParams(f.Ctx, &types.MsgUpdateParams{Authority: f.Authority.String(), Params: p})
 	require.NoError(t, err)

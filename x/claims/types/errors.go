@@ -22,3 +22,11 @@ var (
 	ErrInvalidOutcome    = errorsmod.Register(ModuleName, 17, "invalid dispute outcome")
 	ErrDepositNotLocked  = errorsmod.Register(ModuleName, 18, "deposit is not locked")
 )
+
+// Errors of blind rounds (README.md §Blind rounds).
+var (
+	ErrInvalidSalt       = errorsmod.Register(ModuleName, 19, "invalid salt")
+	ErrInvalidCommitment = errorsmod.Register(ModuleName, 20, "invalid commitment")
+	ErrRevealMismatch    = errorsmod.Register(ModuleName, 21, "reveal does not match the commitment")
+	ErrRevealTooEarly    = errorsmod.Register(ModuleName, 22, "reveal before the reveal phase")
+)

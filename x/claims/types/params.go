@@ -10,10 +10,13 @@ import (
 	appparams "github.com/buildchain/buildchain/app/params"
 )
 
-// Defaults of SPEC §5 for localnet; all changeable by gov.
+// Defaults; all changeable by gov. min_rounds, p_continue and max_rounds are the cheapest
+// game (fewest expected builds per claim) at which a publisher whose fake would be
+// rubber-stamped by a third of the bond loses money for any gain up to 10 deposits per
+// accepted fake: README.md §Parameters (tests/econ TestDefaultsFromTheCurve checks it).
 const (
-	DefaultMinRounds           uint32 = 1
-	DefaultMaxRounds           uint32 = 8
+	DefaultMinRounds           uint32 = 2
+	DefaultMaxRounds           uint32 = 3
 	DefaultReportTimeoutBlocks uint64 = 50
 )
 
@@ -22,8 +25,8 @@ var (
 	DefaultMinDeposit = sdk.NewCoin(appparams.BondDenom, sdkmath.NewInt(10_000_000))
 	// DefaultClaimFee is 0.1 BCT.
 	DefaultClaimFee = sdk.NewCoin(appparams.BondDenom, sdkmath.NewInt(100_000))
-	// DefaultPContinue is 0.5.
-	DefaultPContinue = sdkmath.LegacyNewDecWithPrec(5, 1)
+	// DefaultPContinue is 0.3.
+	DefaultPContinue = sdkmath.LegacyNewDecWithPrec(3, 1)
 	// DefaultSlashFractionTimeout is 0.01.
 	DefaultSlashFractionTimeout = sdkmath.LegacyNewDecWithPrec(1, 2)
 )

@@ -10,43 +10,109 @@ import (
 	"cosmossdk.io/collections"
 	errorsmod "cosmossdk.io/errors"
 
+	"github.com/cosmos/gogoproto/proto"
+
+	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	txtypes "github.com/cosmos/cosmos-sdk/types/tx"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/buildchain/buildchain/crypto/vrf"
 	"github.com/buildchain/buildchain/x/validators/types"
 )
 
-// The beacon is injected by the proposer as the block's first "transaction": raw bytes that
-// are not an SDK tx (so nobody can submit one through the mempool: CheckTx cannot decode it).
-//
-//	BeaconMagic (6 bytes) ‖ VRF public key (32) ‖ proof (80)
+// The beacon is the block's first transaction: a standard Cosmos SDK transaction (TxRaw)
+// holding one MsgBeacon{authority, public_key, proof}, no signature and no fee, so that every
+// transaction of every block decodes with the standard Cosmos tx decoder (CosmJS decodeTxRaw,
+// explorers, the SDK's tx service) and executes with code 0. Its signer is the x/validators
+// module account, which no key controls: nobody can send one (x/validators/proposal's ante
+// handler also refuses it in CheckTx and simulation), only the proposer injects it.
 //
 // The public key is carried so that an authority without a registered key can bootstrap
 // (trust on first use: only the real proposer can put a block at its slot, and the proof
 // shows it holds the secret key); for an authority with a key it must equal that key.
-var BeaconMagic = []byte("bcvrf\x01")
+//
+// EncodeBeacon is the only encoding DecodeBeacon accepts (it re-encodes and compares), so a
+// beacon's bytes are a function of (key, proof) and a proposer cannot vary them (memo, gas,
+// extension options, unknown fields).
 
-// BeaconSize is the length of a beacon transaction.
-const BeaconSize = 6 + vrf.PublicKeySize + vrf.ProofSize
+// BeaconGasLimit is the gas limit a beacon transaction carries: executing MsgBeacon reads two
+// records. It is reported as the transaction's gas_wanted.
+const BeaconGasLimit = 100_000
 
-// IsBeaconTx reports whether tx looks like a beacon (by its magic prefix).
-func IsBeaconTx(tx []byte) bool { return bytes.HasPrefix(tx, BeaconMagic) }
+// beaconTypeURL is MsgBeacon's type URL, as it appears in the transaction body.
+var beaconTypeURL = "/" + proto.MessageName(&types.MsgBeacon{})
+
+// BeaconAuthority is the signer of every MsgBeacon: the x/validators module account.
+func BeaconAuthority() string { return authtypes.NewModuleAddress(types.ModuleName).String() }
+
+// IsBeaconTx reports whether tx holds a MsgBeacon (whether or not it is a valid beacon).
+// Transactions that do not even mention MsgBeacon's type URL are skipped without decoding.
+func IsBeaconTx(tx []byte) bool {
+	if !bytes.Contains(tx, []byte(beaconTypeURL)) {
+		return false
+	}
+	var raw txtypes.TxRaw
+	if err := raw.Unmarshal(tx); err != nil {
+		return false
+	}
+	var body txtypes.TxBody
+	if err := body.Unmarshal(raw.BodyBytes); err != nil {
+		return false
+	}
+	for _, m := range body.Messages {
+		if m != nil && m.TypeUrl == beaconTypeURL {
+			return true
+		}
+	}
+	return false
+}
 
 // EncodeBeacon builds a beacon transaction.
 func EncodeBeacon(pk vrf.PublicKey, proof []byte) []byte {
-	out := make([]byte, 0, BeaconSize)
-	out = append(out, BeaconMagic...)
-	out = append(out, pk...)
-	return append(out, proof...)
+	msg, err := codectypes.NewAnyWithValue(&types.MsgBeacon{Authority: BeaconAuthority(), PublicKey: pk, Proof: proof})
+	if err != nil {
+		panic(err) // marshalling a fixed message type cannot fail
+	}
+	body, err := (&txtypes.TxBody{Messages: []*codectypes.Any{msg}}).Marshal()
+	if err != nil {
+		panic(err)
+	}
+	authInfo, err := (&txtypes.AuthInfo{Fee: &txtypes.Fee{GasLimit: BeaconGasLimit}}).Marshal()
+	if err != nil {
+		panic(err)
+	}
+	tx, err := (&txtypes.TxRaw{BodyBytes: body, AuthInfoBytes: authInfo}).Marshal()
+	if err != nil {
+		panic(err)
+	}
+	return tx
 }
 
-// DecodeBeacon splits a beacon transaction.
+// DecodeBeacon splits a beacon transaction; anything but EncodeBeacon's output is refused.
 func DecodeBeacon(tx []byte) (vrf.PublicKey, []byte, error) {
-	if !IsBeaconTx(tx) || len(tx) != BeaconSize {
-		return nil, nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "malformed beacon of %d bytes", len(tx))
+	var raw txtypes.TxRaw
+	var body txtypes.TxBody
+	if err := raw.Unmarshal(tx); err != nil {
+		return nil, nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "not a transaction: %s", err)
 	}
-	pk := vrf.PublicKey(tx[len(BeaconMagic) : len(BeaconMagic)+vrf.PublicKeySize])
-	return pk, tx[len(BeaconMagic)+vrf.PublicKeySize:], nil
+	if err := body.Unmarshal(raw.BodyBytes); err != nil {
+		return nil, nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "transaction body: %s", err)
+	}
+	if len(body.Messages) != 1 || body.Messages[0] == nil || body.Messages[0].TypeUrl != beaconTypeURL {
+		return nil, nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "a beacon transaction holds exactly one %s", beaconTypeURL)
+	}
+	var msg types.MsgBeacon
+	if err := msg.Unmarshal(body.Messages[0].Value); err != nil {
+		return nil, nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "MsgBeacon: %s", err)
+	}
+	if len(msg.PublicKey) != vrf.PublicKeySize || len(msg.Proof) != vrf.ProofSize {
+		return nil, nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "malformed beacon: %d-byte key, %d-byte proof", len(msg.PublicKey), len(msg.Proof))
+	}
+	if !bytes.Equal(tx, EncodeBeacon(msg.PublicKey, msg.Proof)) {
+		return nil, nil, errorsmod.Wrap(types.ErrInvalidBeacon, "beacon transaction is not in canonical form (authority, fee, memo or extra fields differ)")
+	}
+	return vrf.PublicKey(msg.PublicKey), msg.Proof, nil
 }
 
 // Alpha is the VRF input of a block: prev_randomness ‖ height (big-endian uint64).

@@ -126,6 +126,26 @@ func TestBeaconBootstrapActivationAndVRFRandomness(t *testing.T) {
 	last, err := f.ValQuery.Randomness(f.Ctx, &types.QueryRandomnessRequest{})
 	require.NoError(t, err)
 	require.Equal(t, prev, last.Randomness)
+
+	// Executing the beacon's MsgBeacon (FinalizeBlock, after the PreBlocker) succeeds only for
+	// the beacon applied at that height, and only in FinalizeBlock.
+	fin := f.Ctx.WithBlockHeight(prev.Height).WithExecMode(sdk.ExecModeFinalize)
+	msg := &types.MsgBeacon{Authority: keeper.BeaconAuthority(), PublicKey: a.key.Public(), Proof: prev.Proof}
+	_, err = f.ValMsgs.Beacon(fin, msg)
+	require.NoError(t, err)
+	_, err = f.ValMsgs.Beacon(f.Ctx.WithBlockHeight(prev.Height), msg)
+	require.ErrorIs(t, err, types.ErrBeaconNotSendable, "CheckTx")
+	other := *msg
+	other.Proof = bytes.Clone(prev.Proof)
+	other.Proof[3] ^= 1
+	_, err = f.ValMsgs.Beacon(fin, &other)
+	require.ErrorIs(t, err, types.ErrInvalidBeacon, "not the applied proof")
+	other = *msg
+	other.Authority = vt.Addr(5).String()
+	_, err = f.ValMsgs.Beacon(fin, &other)
+	require.ErrorIs(t, err, types.ErrInvalidBeacon, "another authority")
+	_, err = f.ValMsgs.Beacon(fin.WithBlockHeight(prev.Height+1000), msg)
+	require.ErrorIs(t, err, types.ErrInvalidBeacon, "no beacon at that height")
 }
 
 // The VRF test: a block with a forged or missing proof is rejected by ProcessProposal.
@@ -153,7 +173,7 @@ func TestProcessProposalRejectsForgedOrMissingProof(t *testing.T) {
 		"tampered proof":                    {keeper.EncodeBeacon(a.key.Public(), flipped)},
 		"proof for another height (replay)": {keeper.EncodeBeacon(a.key.Public(), a.key.Prove(keeper.Alpha(last.Value, f.Ctx.BlockHeight()-1)))},
 		"proof over other randomness":       {keeper.EncodeBeacon(a.key.Public(), a.key.Prove(keeper.Alpha(make([]byte, 64), f.Ctx.BlockHeight())))},
-		"truncated beacon":                  {good[0][:keeper.BeaconSize-1]},
+		"truncated beacon":                  {good[0][:len(good[0])-1]},
 		"beacon not first":                  {[]byte("tx"), good[0]},
 		"second beacon after a valid one":   {good[0], good[0]},
 	}

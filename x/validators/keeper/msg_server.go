@@ -1,6 +1,7 @@
 package keeper
 
 import (
+	"bytes"
 	"context"
 
 	"cosmossdk.io/collections"
@@ -196,4 +197,40 @@ func (m msgServer) RegisterVrfKey(ctx context.Context, msg *types.MsgRegisterVrf
 		return nil, err
 	}
 	return &types.MsgRegisterVrfKeyResponse{ActivationHeight: act}, nil
+}
+
+// Beacon executes the block's beacon transaction. The PreBlocker already applied it (the
+// randomness must be in place before BeginBlock and every transaction), and ProcessProposal
+// verified it before the block was accepted; this only checks that the message is the beacon
+// the PreBlocker applied at this height, so a MsgBeacon can never succeed anywhere else. The
+// ante handler of x/validators/proposal refuses it outside FinalizeBlock.
+func (m msgServer) Beacon(ctx context.Context, msg *types.MsgBeacon) (*types.MsgBeaconResponse, error) {
+	sctx := sdk.UnwrapSDKContext(ctx)
+	if sctx.ExecMode() != sdk.ExecModeFinalize {
+		return nil, types.ErrBeaconNotSendable
+	}
+	if msg.Authority != BeaconAuthority() {
+		return nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "authority %s is not the x/validators module account", msg.Authority)
+	}
+	height := sctx.BlockHeight()
+	r, err := m.k.Randomness.Get(ctx, height)
+	if err != nil {
+		return nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "no beacon was applied at height %d", height)
+	}
+	if r.FromVrf {
+		if !bytes.Equal(r.Proof, msg.Proof) {
+			return nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "not the proof applied at height %d", height)
+		}
+		return &types.MsgBeaconResponse{}, nil
+	}
+	// No VRF output: the beacon self-registered the proposer's first key.
+	cons, err := sdk.ConsAddressFromBech32(r.Proposer)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := m.k.VrfKeys.Get(ctx, cons)
+	if err != nil || !bytes.Equal(rec.NextPublicKey, msg.PublicKey) {
+		return nil, errorsmod.Wrapf(types.ErrInvalidBeacon, "the beacon at height %d registered no key %x", height, msg.PublicKey)
+	}
+	return &types.MsgBeaconResponse{}, nil
 }

@@ -56,9 +56,19 @@ func TestAppBeacon(t *testing.T) {
 		require.Equal(t, abci.ResponseProcessProposal_ACCEPT, proc.Status, "height %d", h)
 		return prep.Txs
 	}
+	// Every transaction of every block decodes with the SDK's tx decoder and succeeds: the
+	// beacon is a MsgBeacon signed by nobody, not raw bytes (which gave "tx parse error").
 	finalize := func(h int64, txs [][]byte) {
-		_, err := a.FinalizeBlock(&abci.RequestFinalizeBlock{Height: h, ProposerAddress: proposer, Txs: txs})
+		res, err := a.FinalizeBlock(&abci.RequestFinalizeBlock{Height: h, ProposerAddress: proposer, Txs: txs})
 		require.NoError(t, err)
+		require.Len(t, res.TxResults, len(txs))
+		for i, tx := range txs {
+			decoded, err := a.TxConfig().TxDecoder()(tx)
+			require.NoError(t, err, "height %d tx %d", h, i)
+			_, err = decoded.GetMsgsV2() // resolves the messages' signers, as the SDK's tx service does
+			require.NoError(t, err)
+			require.Equal(t, uint32(0), res.TxResults[i].Code, "height %d tx %d: %s", h, i, res.TxResults[i].Log)
+		}
 		_, err = a.Commit()
 		require.NoError(t, err)
 	}
@@ -71,6 +81,16 @@ func TestAppBeacon(t *testing.T) {
 	txs := block(1)
 	require.Len(t, txs, 1)
 	require.True(t, keeper.IsBeaconTx(txs[0]), "bootstrap beacon")
+	decoded, err := a.TxConfig().TxDecoder()(txs[0])
+	require.NoError(t, err)
+	require.Len(t, decoded.GetMsgs(), 1)
+	require.IsType(t, &types.MsgBeacon{}, decoded.GetMsgs()[0])
+	// Nobody can send a beacon: CheckTx and simulation refuse it with a clear error.
+	check, err := a.CheckTx(&abci.RequestCheckTx{Tx: txs[0], Type: abci.CheckTxType_New})
+	require.NoError(t, err)
+	require.Equal(t, types.ErrBeaconNotSendable.ABCICode(), check.Code, check.Log)
+	_, _, err = a.Simulate(txs[0])
+	require.ErrorIs(t, err, types.ErrBeaconNotSendable)
 	finalize(1, txs)
 	require.False(t, randomness(1).FromVrf)
 	delay := int64(types.DefaultVrfKeyActivationDelay)
@@ -97,6 +117,16 @@ func TestAppBeacon(t *testing.T) {
 	reject("forged proof", [][]byte{keeper.EncodeBeacon(pk, forged)})
 	other, _ := vrf.GenerateKey(nil)
 	reject("another key's proof", [][]byte{keeper.EncodeBeacon(other.Public(), other.Prove([]byte("x")))})
+	reject("beacon not first", [][]byte{txs[0], txs[0]})
+	// The same message in another transaction (a memo added) is not the canonical beacon.
+	builder := a.TxConfig().NewTxBuilder()
+	require.NoError(t, builder.SetMsgs(&types.MsgBeacon{Authority: keeper.BeaconAuthority(), PublicKey: pk, Proof: proof}))
+	builder.SetMemo("hi")
+	builder.SetGasLimit(keeper.BeaconGasLimit)
+	varied, err := a.TxConfig().TxEncoder()(builder.GetTx())
+	require.NoError(t, err)
+	require.True(t, keeper.IsBeaconTx(varied))
+	reject("non-canonical beacon", [][]byte{varied})
 
 	finalize(h, txs)
 	r := randomness(h)

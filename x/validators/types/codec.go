@@ -18,6 +18,7 @@ func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	legacy.RegisterAminoMsg(cdc, &MsgUnbondValidator{}, "buildchain/MsgUnbondValidator")
 	legacy.RegisterAminoMsg(cdc, &MsgUnjail{}, "buildchain/MsgUnjail")
 	legacy.RegisterAminoMsg(cdc, &MsgRegisterVrfKey{}, "buildchain/MsgRegisterVrfKey")
+	legacy.RegisterAminoMsg(cdc, &MsgBeacon{}, "buildchain/x/validators/MsgBeacon")
 }
 
 // RegisterInterfaces registers the module's Msgs with the interface registry.
@@ -29,6 +30,7 @@ func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 		&MsgUnbondValidator{},
 		&MsgUnjail{},
 		&MsgRegisterVrfKey{},
+		&MsgBeacon{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)
 }

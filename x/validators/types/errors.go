@@ -20,4 +20,5 @@ var (
 	ErrRandomnessNotFound  = errorsmod.Register(ModuleName, 15, "no randomness at height")
 	ErrNoEligibleValidator = errorsmod.Register(ModuleName, 16, "no eligible validator")
 	ErrInvalidAmount       = errorsmod.Register(ModuleName, 17, "invalid amount")
+	ErrBeaconNotSendable   = errorsmod.Register(ModuleName, 18, "a VRF beacon is put in a block by its proposer; it cannot be sent or simulated")
 )
