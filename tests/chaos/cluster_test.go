@@ -134,7 +134,7 @@ func (c *cluster) addFullNode() {
 		t.Fatal(err)
 	}
 	peersLine := regexp.MustCompile(`(?m)^persistent_peers = .*$`)
-	old := regexp.MustCompile(`:(` + strconv.Itoa(net.PortBase+10*(authorities-1)) + `)(\d)\b`)
+	old := regexp.MustCompile(`:(` + strconv.Itoa((net.PortBase+10*(authorities-1))/10) + `)(\d)\b`)
 	for _, f := range []string{"genesis.json", "config.toml", "app.toml", "client.toml"} {
 		bz, err := os.ReadFile(filepath.Join(from, "config", f))
 		if err != nil {
@@ -143,7 +143,7 @@ func (c *cluster) addFullNode() {
 		if f != "genesis.json" {
 			bz = []byte(strings.ReplaceAll(string(bz), `moniker = "node3"`, `moniker = "full"`))
 			bz = old.ReplaceAllFunc(bz, func(m []byte) []byte {
-				return []byte(fmt.Sprintf(":%d%s", net.PortBase+10*fullNode, m[len(m)-1:]))
+				return []byte(fmt.Sprintf(":%d%s", (net.PortBase+10*fullNode)/10, m[len(m)-1:]))
 			})
 			// ... but its peers are the four authorities, node 3 among them.
 			bz = peersLine.ReplaceAll(bz, peersLine.Find(peers))
