@@ -14,15 +14,16 @@ LDFLAGS := -X github.com/cosmos/cosmos-sdk/version.Name=buildchain \
 
 # Unit and integration tests run in parallel; the end-to-end package starts real
 # multi-process networks on fixed port blocks and runs alone (-p 1).
+# tests/chaos (make chaos) is not part of make test yet: its harness has not passed a run.
 E2E_PKGS   := ./tests/e2e/...
-UNIT_PKGS   = $(shell $(GO) list ./... | grep -v '/tests/e2e')
+UNIT_PKGS   = $(shell $(GO) list ./... | grep -v -e '/tests/e2e' -e '/tests/chaos')
 TEST_FLAGS ?= -count=1
 UNIT_TIMEOUT ?= 40m
 E2E_TIMEOUT  ?= 60m
 
 LOCALNET := scripts/localnet.sh
 
-.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clients-deps clean help flaky fuzz fuzz-short crashloop selfhost
+.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clients-deps clean help flaky fuzz fuzz-short crashloop selfhost chaos
 
 all: build
 
@@ -34,6 +35,7 @@ help:
 	@echo "make bench     run the benchmarks (figures as ratios against baselines)"
 	@echo "make proto-gen regenerate Go code from proto/ (offline); make proto-check: fail if stale"
 	@echo "make lint      gofmt + go vet;  make deps: Debian packages the tests need"
+	@echo "make chaos     4 authorities + full node + 3 builders in network namespaces under load and faults, CHAOS_DURATION (30m)"
 	@echo "make flaky     run the p2p, sidecar and e2e tests FLAKY_RUNS times (default 10), print failures per package"
 	@echo "make fuzz      run every Go fuzz target FUZZTIME each (default 60s; make fuzz-short: 10s each)"
 	@echo "make crashloop kill -9 a store process (add, pin, GC) CRASHLOOP_KILLS times (default 50), verify after each"
@@ -119,6 +121,12 @@ fuzz-short:
 CRASHLOOP_KILLS ?= 50
 crashloop:
 	CRASHLOOP_KILLS=$(CRASHLOOP_KILLS) $(GO) test -count=1 -v -run '^TestCrashLoop$$' ./node/storefs
+
+# The perturbation run (tests/chaos): one cycle of about 2 minutes, repeated for CHAOS_DURATION;
+# it prints its figures at the end. Not yet passing: see the header of tests/chaos/chaos_test.go.
+CHAOS_DURATION ?= 30m
+chaos: deps
+	BUILDCHAIN_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -v -timeout 0 -run TestChaos ./tests/chaos/
 
 # Fails if the committed generated code or OpenAPI document differ from what proto/ generates.
 proto-check: proto-gen

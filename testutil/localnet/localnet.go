@@ -48,6 +48,9 @@ type Net struct {
 	ChainID  string
 	PortBase int
 	Nodes    int
+	// Hosts[i], when set, is the address node i listens on instead of 127.0.0.1 (a test that
+	// puts each node in its own network namespace, tests/chaos, rewrites the configs to match).
+	Hosts []string
 
 	script string
 	env    []string
@@ -241,19 +244,27 @@ func (n *Net) ScriptCmd(extraEnv []string, args ...string) *exec.Cmd {
 // Home returns the home directory of node i. Node 0's home also holds the test keyring.
 func (n *Net) Home(i int) string { return filepath.Join(n.Dir, fmt.Sprintf("node%d", i)) }
 
+// Host returns the address node i listens on: Hosts[i] if set, else 127.0.0.1.
+func (n *Net) Host(i int) string {
+	if i < len(n.Hosts) && n.Hosts[i] != "" {
+		return n.Hosts[i]
+	}
+	return "127.0.0.1"
+}
+
 // RPCAddr returns the CometBFT RPC URL of node i.
 func (n *Net) RPCAddr(i int) string {
-	return fmt.Sprintf("http://127.0.0.1:%d", n.PortBase+10*i+1)
+	return fmt.Sprintf("http://%s:%d", n.Host(i), n.PortBase+10*i+1)
 }
 
 // RESTAddr returns the REST (grpc-gateway) URL of node i.
 func (n *Net) RESTAddr(i int) string {
-	return fmt.Sprintf("http://127.0.0.1:%d", n.PortBase+10*i+2)
+	return fmt.Sprintf("http://%s:%d", n.Host(i), n.PortBase+10*i+2)
 }
 
 // GRPCAddr returns the gRPC host:port of node i.
 func (n *Net) GRPCAddr(i int) string {
-	return fmt.Sprintf("127.0.0.1:%d", n.PortBase+10*i+3)
+	return fmt.Sprintf("%s:%d", n.Host(i), n.PortBase+10*i+3)
 }
 
 // CLIResult is the outcome of one buildchaind invocation.
