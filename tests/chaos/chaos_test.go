@@ -20,8 +20,8 @@ import (
 	"github.com/buildchain/buildchain/app"
 )
 
-// duration is how long the perturbation schedule runs: one cycle (about 2 minutes) in
-// `make test`, BUILDCHAIN_CHAOS_DURATION (e.g. 30m) in `make chaos`.
+// duration is how long the perturbation schedule runs: one cycle (about 2 minutes) by
+// default, BUILDCHAIN_CHAOS_DURATION (e.g. 30m) in `make chaos`.
 func duration(t *testing.T) time.Duration {
 	if s := os.Getenv("BUILDCHAIN_CHAOS_DURATION"); s != "" {
 		d, err := time.ParseDuration(s)
