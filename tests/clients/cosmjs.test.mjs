@@ -61,16 +61,22 @@ async function restJSON(p) {
 }
 
 async function main() {
+  const modules = ["bct", "claims", "market", "validators"];
   const protos = loadProtos([
-    "buildchain/claims/v1/tx.proto",
+    ...modules.map((m) => `buildchain/${m}/v1/tx.proto`),
     "buildchain/claims/v1/events.proto",
-    "buildchain/validators/v1/tx.proto",
   ]);
   const MsgSubmitClaim = protos.lookupType("buildchain.claims.v1.MsgSubmitClaim");
-  const MsgBeacon = protos.lookupType("buildchain.validators.v1.MsgBeacon");
+  // Every Msg of our modules, as an explorer would register them: any tx in a block (a builder's
+  // registration or report, a prediction) must decode, not only the ones this test sends.
   const registry = new Registry(defaultRegistryTypes);
-  registry.register("/buildchain.claims.v1.MsgSubmitClaim", asGenerated(MsgSubmitClaim));
-  registry.register("/buildchain.validators.v1.MsgBeacon", asGenerated(MsgBeacon));
+  for (const m of modules) {
+    for (const T of Object.values(protos.lookup(`buildchain.${m}.v1`).nested)) {
+      if (T instanceof protobuf.Type && T.name.startsWith("Msg") && !T.name.endsWith("Response")) {
+        registry.register("/" + T.fullName.slice(1), asGenerated(T));
+      }
+    }
+  }
 
   step("chain id and heights");
   const client = await StargateClient.connect(RPC);
