@@ -366,8 +366,8 @@ func testChainRegistry(t *testing.T, net *localnet.Net) {
 		return p - defaultBase + net.PortBase
 	}
 	var st map[string]any
-	require.NoError(t, getJSONURL(fmt.Sprintf("http://127.0.0.1:%d/status", port(chain.APIs.RPC[0].Address)), &st))
-	require.NoError(t, getJSONURL(fmt.Sprintf("http://127.0.0.1:%d/cosmos/base/tendermint/v1beta1/node_info", port(chain.APIs.REST[0].Address)), &st))
+	require.NoError(t, localnet.GetJSON(fmt.Sprintf("http://127.0.0.1:%d/status", port(chain.APIs.RPC[0].Address)), &st))
+	require.NoError(t, localnet.GetJSON(fmt.Sprintf("http://127.0.0.1:%d/cosmos/base/tendermint/v1beta1/node_info", port(chain.APIs.REST[0].Address)), &st))
 	grpcAddr := fmt.Sprintf("127.0.0.1:%d", port(chain.APIs.GRPC[0].Address))
 	require.Equal(t, net.GRPCAddr(0), grpcAddr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -396,19 +396,6 @@ func readJSON(t *testing.T, file string, out any) {
 	bz, err := os.ReadFile(file)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(bz, out), file)
-}
-
-func getJSONURL(url string, out any) error {
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 func mustUint(t *testing.T, s string) uint64 {

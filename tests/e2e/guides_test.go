@@ -277,7 +277,7 @@ func TestGuides(t *testing.T) {
 			} `json:"sync_info"`
 		} `json:"result"`
 	}
-	if err := getJSONURL(fmt.Sprintf("http://127.0.0.1:%d/status", p+31), &st); err != nil {
+	if err := localnet.GetJSON(fmt.Sprintf("http://127.0.0.1:%d/status", p+31), &st); err != nil {
 		t.Fatal(err)
 	}
 	if e, _ := strconv.Atoi(st.Result.SyncInfo.Earliest); e <= 1 {

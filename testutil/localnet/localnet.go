@@ -404,7 +404,9 @@ func lastJSONLine(s string) string {
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}
 
-func getJSON(url string, out any) error {
+// GetJSON GETs url (5 s timeout) and decodes its JSON body into out; a status other than 200 is an
+// error that carries the body.
+func GetJSON(url string, out any) error {
 	resp, err := httpClient.Get(url)
 	if err != nil {
 		return err
@@ -424,7 +426,7 @@ func getJSON(url string, out any) error {
 }
 
 func (n *Net) rpcGet(i int, path string, out any) error {
-	return getJSON(n.RPCAddr(i)+path, out)
+	return GetJSON(n.RPCAddr(i)+path, out)
 }
 
 // RPC GETs path (e.g. "/block?height=3") from node i's CometBFT RPC server and decodes the
@@ -439,14 +441,14 @@ func (n *Net) RPC(t testing.TB, i int, path string, out any) {
 // REST GETs path from node i's REST server and decodes the JSON into out.
 func (n *Net) REST(t testing.TB, i int, path string, out any) {
 	t.Helper()
-	if err := getJSON(n.RESTAddr(i)+path, out); err != nil {
+	if err := GetJSON(n.RESTAddr(i)+path, out); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // RESTErr is REST returning the error instead of failing.
 func (n *Net) RESTErr(i int, path string, out any) error {
-	return getJSON(n.RESTAddr(i)+path, out)
+	return GetJSON(n.RESTAddr(i)+path, out)
 }
 
 // GRPC dials node i's gRPC server. The connection uses the SDK's codec (gogoproto types)
