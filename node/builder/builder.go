@@ -199,6 +199,15 @@ func (b *Builder) build(ctx context.Context, drv cid.Cid, opts Options, visiting
 	}
 	res := &Result{Derivation: drv, Resolved: rc, LogPath: b.logPath(rc)}
 	cached, haveCached := b.cachedOutput(rc)
+	if !haveCached && resolved.Fixed() && b.haveWhole(resolved.OutputHash) {
+		// As in Nix, a fixed-output derivation whose output is already in the store (fetched by
+		// another derivation, added by hand, substituted) is not built: its CID is its identity,
+		// so no network access is needed to know what it would fetch. --check still fetches.
+		if err := b.setCache(rc, resolved.OutputHash); err != nil {
+			return nil, err
+		}
+		cached, haveCached = resolved.OutputHash, true
+	}
 	if haveCached && !opts.Check {
 		res.Output, res.Cached = cached, true
 		fmt.Fprintf(b.cfg.Log, "%s: cached %s\n", d.Name, cached)
@@ -258,6 +267,21 @@ func (b *Builder) cachedOutput(rc cid.Cid) (cid.Cid, bool) {
 		return cid.Undef, false
 	}
 	return c, true
+}
+
+// haveWhole tells whether every block of store path c (and of what it refers to) is in the
+// store: a fixed-output derivation's output may only be taken as built when it is complete.
+func (b *Builder) haveWhole(c cid.Cid) bool {
+	all, err := b.store.Closure(c)
+	if err != nil {
+		return false
+	}
+	for _, x := range all { // Closure takes a raw leaf's presence on trust
+		if ok, err := b.store.HasBlock(x); err != nil || !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // CachedOutput is the output a previous build of the resolved derivation rc produced.

@@ -64,7 +64,8 @@ func expectedCID(t *testing.T, s *storefs.Store, files map[string]string) cid.Ci
 
 // A fixed-output derivation fetches a tarball from an HTTP server on the host's loopback (it
 // alone gets the network); its output must be exactly the CID it declares, else nothing of it
-// reaches the store; the same fetch in an ordinary derivation fails.
+// reaches the store; once its output is in the store, another fixed-output derivation
+// declaring it is not built; the same fetch in an ordinary derivation fails.
 func TestFixedOutputFetch(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -98,15 +99,8 @@ func TestFixedOutputFetch(t *testing.T) {
 			"env":{},"inputs":["@bootstrap@"],"outputs":["out"]}`, map[string]string{"url": url})
 	}
 
-	// Declared and fetched agree: the output is in the store at that CID.
-	r, err := e.b.Build(ctx, fetch("src", want.String()), Options{})
-	require.NoError(t, err, e.log.String())
-	require.Equal(t, want, r.Output)
-	require.Equal(t, good["hello.c"], e.cat(r.Output, "src/hello.c"))
-	require.Equal(t, int64(1), hits.Load())
-
-	// The server now sends something else: the build fails naming both CIDs, and nothing but
-	// derivation blocks is added (no output blocks, no pin).
+	// The server sends something else than declared: the build fails naming both CIDs, and
+	// nothing but derivation blocks is added (no output blocks, no pin).
 	serveBad.Store(true)
 	actual := expectedCID(t, e.store, bad)
 	before, err := e.store.AllBlocks()
@@ -114,7 +108,7 @@ func TestFixedOutputFetch(t *testing.T) {
 	_, err = e.b.Build(ctx, fetch("src-changed", want.String()), Options{})
 	require.ErrorIs(t, err, ErrFixedOutputMismatch, e.log.String())
 	require.Contains(t, err.Error(), "expected "+want.String()+", got "+actual.String())
-	require.Equal(t, int64(2), hits.Load())
+	require.Equal(t, int64(1), hits.Load())
 	after, err := e.store.AllBlocks()
 	require.NoError(t, err)
 	for _, c := range after {
@@ -126,6 +120,23 @@ func TestFixedOutputFetch(t *testing.T) {
 	has, err := e.store.HasBlock(actual)
 	require.NoError(t, err)
 	require.False(t, has)
+
+	// Declared and fetched agree: the output is in the store at that CID.
+	serveBad.Store(false)
+	r, err := e.b.Build(ctx, fetch("src", want.String()), Options{})
+	require.NoError(t, err, e.log.String())
+	require.Equal(t, want, r.Output)
+	require.False(t, r.Cached)
+	require.Equal(t, good["hello.c"], e.cat(r.Output, "src/hello.c"))
+	require.Equal(t, int64(2), hits.Load())
+
+	// Another fixed-output derivation declaring an output the store already has is not built
+	// (Nix's rule): no fetch, the existing path is its output.
+	r, err = e.b.Build(ctx, fetch("src-elsewhere", want.String()), Options{})
+	require.NoError(t, err, e.log.String())
+	require.Equal(t, want, r.Output)
+	require.True(t, r.Cached)
+	require.Equal(t, int64(2), hits.Load(), "a fixed-output derivation whose output exists fetched again")
 
 	// Without a declared output the same fetch has no network.
 	_, err = e.b.Build(ctx, fetch("src-unfixed", ""), Options{})
