@@ -487,7 +487,10 @@ start_builder() {
 	deadline=$((SECONDS + 60))
 	while :; do
 		sleep 0.3 # (also lets the forked shell exec the binary before its cmdline is checked)
-		builder_alive "$j" || { tail -20 "$DIR/builder$j.log" >&2; die "builder $j ($key) exited; log $DIR/builder$j.log"; }
+		# Under load the forked shell may not have exec'd the binary yet: running is not exited.
+		if ! builder_alive "$j" && ! { proc_running "$(cat "$(builder_pidfile "$j")")" && [ $SECONDS -lt $deadline ]; }; then
+			tail -20 "$DIR/builder$j.log" >&2; die "builder $j ($key) exited; log $DIR/builder$j.log"
+		fi
 		if [ -f "$h/sidecar/info.json" ] &&
 			curl -fsS --max-time 2 "http://127.0.0.1:$(builder_metrics_port "$j")/status" >/dev/null 2>&1; then
 			return 0
