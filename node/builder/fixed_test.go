@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -19,7 +20,8 @@ import (
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
-// tarball packs files (path → content; a path ending in .sh is executable) into a .tar.gz.
+// tarball packs files (path → content; a path ending in .sh is executable) into a .tar.gz,
+// under src/.
 func tarball(t *testing.T, files map[string]string, order []string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -30,7 +32,7 @@ func tarball(t *testing.T, files map[string]string, order []string) []byte {
 		if filepath.Ext(name) == ".sh" {
 			mode = 0o755
 		}
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(files[name])), Typeflag: tar.TypeReg}))
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "src/" + name, Mode: mode, Size: int64(len(files[name])), Typeflag: tar.TypeReg}))
 		_, err := tw.Write([]byte(files[name]))
 		require.NoError(t, err)
 	}
@@ -89,14 +91,16 @@ func TestFixedOutputFetch(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/src.tar.gz", ln.Addr().(*net.TCPAddr).Port)
 
 	want := expectedCID(t, e.store, good)
+	// examples/fetch/tarball.json; without outputHash, the same fetch as an ordinary derivation.
+	tmpl, err := os.ReadFile(filepath.Join(examplesDir(), "fetch", "tarball.json"))
+	require.NoError(t, err)
 	fetch := func(name, outputHash string) cid.Cid {
-		field := ""
-		if outputHash != "" {
-			field = `"outputHash":"` + outputHash + `",`
+		data := string(tmpl)
+		if outputHash == "" {
+			data = strings.Replace(data, `"outputHash": "@hash@",`, "", 1)
+			require.NotContains(t, data, "outputHash")
 		}
-		return e.add(`{"name":"`+name+`","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh",`+field+`
-			"args":["-c","set -e; PATH=/ipfs/store/@bootstrap@/bin; wget -q -O /build/src.tar.gz @url@; mkdir -p $out/src; tar -xzf /build/src.tar.gz -C $out/src"],
-			"env":{},"inputs":["@bootstrap@"],"outputs":["out"]}`, map[string]string{"url": url})
+		return e.add(data, map[string]string{"name": name, "url": url, "hash": outputHash})
 	}
 
 	// The server sends something else than declared: the build fails naming both CIDs, and
