@@ -54,7 +54,7 @@ for b in "$LOCALNET_DIR"/builder[0-9]; do
 	BUILDCHAIN_HOME="$b" "$BIN" bootstrap --toolchain go >"$b.selfhost-toolchain" 2>"$b.selfhost-toolchain.log" &
 	pids+=("$!")
 done
-"$BIN" build -q "$drv"
+"$BIN" build -q --no-substitute "$drv"
 lap "built by the publisher"
 for p in "${pids[@]}"; do
 	wait "$p" || { echo "selfhost: a builder's toolchain import failed (see $LOCALNET_DIR/builder*.selfhost-toolchain.log)" >&2; exit 1; }
