@@ -44,10 +44,18 @@ func newEnv(t *testing.T) *env {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: builds run in user/mount/pid namespaces with cgroup limits")
 	}
+	return newEnvIn(t, t.TempDir())
+}
+
+// newEnvIn is newEnv with its store and build state in home.
+func newEnvIn(t *testing.T, home string) *env {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: builds run in user/mount/pid namespaces with cgroup limits")
+	}
 	if _, err := os.Stat(DefaultBusybox); err != nil {
 		t.Skip("needs Debian busybox-static at /bin/busybox")
 	}
-	home := t.TempDir()
 	require.NoError(t, os.Chmod(home, 0o755))
 	s, err := storefs.Open(filepath.Join(home, "ipfs"))
 	require.NoError(t, err)
