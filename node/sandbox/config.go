@@ -41,7 +41,7 @@ type Config struct {
 	// layout sets Nix's own variables (docs/NIX.md), which differ from ours (no TZ, no
 	// SOURCE_DATE_EPOCH, TEMP, TMP, NIX_STORE...), so its output equals Nix's build.
 	ExactEnv bool
-	Mounts  []Mount
+	Mounts   []Mount
 	// BuildHostDir is the host directory mounted writable at /build (kept after a failed
 	// build for inspection). When empty, /build is a tmpfs that vanishes with the sandbox.
 	BuildHostDir string
