@@ -21,6 +21,8 @@ func Env(extra ...string) []string {
 		"substituters =",
 		"cores = 1",
 		"experimental-features = nix-command",
+		// A 404 from a cache is remembered for an hour by default; tests ask again.
+		"narinfo-cache-negative-ttl = 0",
 	}, extra...), "\n")
 	env := []string{"NIX_CONFIG=" + conf, "PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
 	return env
