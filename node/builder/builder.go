@@ -354,19 +354,28 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	}
 	placeholder := string(storefs.Placeholder(rc.String()))
 	outPath := derivation.StorePrefix + placeholder
+	outName := placeholder // the output's name in storeView
 	mounts := []sandbox.Mount{{Source: storeView, Target: strings.TrimSuffix(derivation.StorePrefix, "/"), Writable: true}}
-	for _, in := range inputs {
-		src, err := b.inputSource(ctx, in)
-		if err != nil {
-			return cid.Undef, 0, err
-		}
-		mounts = append(mounts, sandbox.Mount{Source: src, Target: derivation.StorePrefix + in.String()})
-	}
 	env := map[string]string{}
 	for k, v := range d.Env {
 		env[k] = v
 	}
 	env["out"] = outPath
+	if d.Nix != nil {
+		// Nix's layout (nix.go): inputs at their Nix paths, the output at its Nix path.
+		outPath, outName = d.Nix.Out, path.Base(d.Nix.Out)
+		if mounts, env, err = b.nixLayout(ctx, d, storeView, buildDir); err != nil {
+			return cid.Undef, 0, fmt.Errorf("%s: %w", d.Name, err)
+		}
+	} else {
+		for _, in := range inputs {
+			src, err := b.inputSource(ctx, in)
+			if err != nil {
+				return cid.Undef, 0, err
+			}
+			mounts = append(mounts, sandbox.Mount{Source: src, Target: derivation.StorePrefix + in.String()})
+		}
+	}
 
 	logFile, err := os.Create(b.logPath(rc))
 	if err != nil {
@@ -390,15 +399,16 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		// Only a build whose output is fixed in advance may fetch: what it fetches is checked
 		// below before anything reaches the store (Nix's fixed-output derivations).
 		HostNetwork: d.Fixed(),
+		ExactEnv:    d.Nix != nil,
 	})
-	outHost := filepath.Join(storeView, placeholder)
+	outHost := filepath.Join(storeView, outName)
 	fail := func(err error) (cid.Cid, time.Duration, error) {
 		msg := fmt.Sprintf("build of %s (%s) failed: %v (log: %s)", d.Name, rc, err, logFile.Name())
 		if opts.KeepFailed {
 			kept := filepath.Join(b.cfg.StateDir, "failed", filepath.Base(work))
 			if rerr := os.Rename(work, kept); rerr == nil {
 				keep = true
-				msg += fmt.Sprintf("; kept build dir %s and partial output %s", filepath.Join(kept, "build"), filepath.Join(kept, "store", placeholder))
+				msg += fmt.Sprintf("; kept build dir %s and partial output %s", filepath.Join(kept, "build"), filepath.Join(kept, "store", outName))
 			}
 		}
 		return cid.Undef, 0, &Error{Err: err, Msg: msg}
@@ -413,6 +423,9 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		return fail(err)
 	}
 	addOpts := storefs.AddOptions{PreserveMode: true, SelfRef: []byte(placeholder)}
+	if d.Nix != nil {
+		addOpts.SelfRef = nil // a Nix output knows its final path: nothing to rewrite
+	}
 	if d.Fixed() {
 		hashOpts := addOpts
 		hashOpts.OnlyHash = true
@@ -428,7 +441,12 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	if err != nil {
 		return fail(fmt.Errorf("add output: %w", err))
 	}
-	if err := b.recordRefs(out, outHost, inputs); err != nil {
+	if d.Nix != nil {
+		err = b.recordNixRefs(out, outHost, d)
+	} else {
+		err = b.recordRefs(out, outHost, inputs)
+	}
+	if err != nil {
 		return cid.Undef, 0, err
 	}
 	fmt.Fprintf(b.cfg.Log, "built %s -> %s in %d ms\n", d.Name, out, res.Duration.Milliseconds())
