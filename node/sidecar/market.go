@@ -50,13 +50,16 @@ func predKey(id uint64) string { return "market/" + strconv.FormatUint(id, 10) }
 
 // marketHeight handles the markets of height h: records new ones (done by
 // the caller in the same atomic write), starts predictions and reveals
-// those whose reveal window is open.
+// those whose commit window is over. A reveal window that passed while the
+// sidecar was down is not skipped: the reveal step asks the chain, which
+// may hold a reveal sent just before a crash; if not, the prediction fails
+// for good (x/market refuses a late reveal).
 func (s *Sidecar) marketHeight(ctx context.Context, h int64, added []Prediction) {
 	for _, p := range added {
 		s.dispatchPrediction(ctx, p)
 	}
 	for _, p := range s.state.Predictions() {
-		if p.Status == PredCommitted && h > p.CommitEnd && h <= p.RevealEnd {
+		if p.Status == PredCommitted && h > p.CommitEnd {
 			s.dispatchPrediction(ctx, p)
 		}
 	}
