@@ -68,26 +68,7 @@ func (s *Sidecar) marketHeight(ctx context.Context, h int64, added []Prediction)
 // dispatchPrediction runs the next step of a prediction in the background
 // (at most one at a time per market).
 func (s *Sidecar) dispatchPrediction(ctx context.Context, p Prediction) {
-	key := predKey(p.MarketID)
-	s.mu.Lock()
-	if _, busy := s.inflight[key]; busy {
-		s.mu.Unlock()
-		return
-	}
-	pctx, cancel := context.WithCancel(ctx)
-	s.inflight[key] = cancel
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			cancel()
-			s.mu.Lock()
-			delete(s.inflight, key)
-			s.mu.Unlock()
-		}()
-		s.stepPrediction(pctx, p.MarketID)
-	}()
+	s.spawn(ctx, predKey(p.MarketID), func(pctx context.Context) { s.stepPrediction(pctx, p.MarketID) })
 }
 
 func (s *Sidecar) failPrediction(id uint64, msg string) {
