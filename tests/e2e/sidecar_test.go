@@ -51,8 +51,10 @@ func needRootFUSE(t *testing.T) {
 func TestSidecarNetwork(t *testing.T) {
 	needRootFUSE(t)
 	// A 20-block report deadline (default 50) keeps the killed-builder step short.
+	// Market windows of 40 blocks (default 20) leave a killed predictor
+	// time to restart under load.
 	net := localnet.Start(t, localnet.Options{Nodes: 4,
-		GenesisJQ: `.app_state.claims.params.report_timeout_blocks = "20"`})
+		GenesisJQ: `.app_state.claims.params.report_timeout_blocks = "20" | .app_state.market.params.commit_blocks = "40" | .app_state.market.params.reveal_blocks = "40"`})
 	env := sidecartest.NewEnv(t, net)
 	ctx := context.Background()
 
@@ -196,6 +198,12 @@ func TestSidecarNetwork(t *testing.T) {
 		follower.Name, follower.Node, before, running[follower.Name].Sidecar.State().LastHeight(),
 		counterValue(running[follower.Name].Metrics.FollowErrors), counterValue(running[follower.Name].Metrics.WSReconnects))
 
+	// 3c. A predictor as a real process (`buildchaind node run` of dave, an
+	// account that builds nothing but predicts in every market), armed to be
+	// killed (-9) right after it sends its commit (step 4's market).
+	dave := newPredictor(t, net, "dave", pub)
+	dave.run(chain.SentFailpoint(&markettypes.MsgCommitPrediction{}))
+
 	// 4. A tampered output: the publisher claims a different tree.
 	tampered := filepath.Join(t.TempDir(), "out")
 	require.NoError(t, os.MkdirAll(filepath.Join(tampered, "bin"), 0o755))
@@ -209,6 +217,9 @@ func TestSidecarNetwork(t *testing.T) {
 	sidecartest.WaitClaim(t, pub.Claims, id2, 3*time.Minute, "DISPUTED", func(c claimstypes.Claim) bool {
 		return c.Status == claimstypes.CLAIM_STATUS_DISPUTED || c.Status == claimstypes.CLAIM_STATUS_REJECTED
 	})
+	// dave is killed while committing and while revealing, and restarted:
+	// its prediction is revealed all the same.
+	testPredictorCrashes(t, env, dave, id2)
 	// The sidecars rebuild the disputed derivation and predict in its
 	// market: the claim is judged MISBEHAVIOUR_CLAIM and rejected, and the
 	// publisher loses the deposit.
@@ -227,6 +238,8 @@ func TestSidecarNetwork(t *testing.T) {
 		}
 	}
 	require.Positive(t, predicted)
+	stakeBack(t, dave) // and dave lost no stake
+	dave.stop()
 	var dissent string
 	for _, a := range c2.Assignments {
 		if a.Status == claimstypes.ROUND_STATUS_DISAGREED || (a.OutputCid != "" && a.OutputCid != fake.String()) {
