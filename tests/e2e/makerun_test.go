@@ -140,9 +140,9 @@ func TestMakeRunFlow(t *testing.T) {
 	if claim.Claim.Publisher != net.Addr(t, "val0") {
 		t.Fatalf("claim published by %s, want val0", claim.Claim.Publisher)
 	}
-	if d := time.Since(demoStart); d > time.Minute {
-		t.Errorf("hello took %s to become VALID, want < 1 minute", d)
-	}
+	// How long the demo took is a figure (bench/e2e), not a pass condition: a
+	// timing assertion fails on a loaded machine (brief: no timing assertions).
+	t.Logf("hello became VALID %s after the demo started", time.Since(demoStart).Round(time.Millisecond))
 
 	hints := out
 
