@@ -47,18 +47,6 @@ func silenceUsage(c *cobra.Command) {
 	}
 }
 
-// home is $BUILDCHAIN_HOME, else ~/.buildchain.
-func home() (string, error) {
-	if h := os.Getenv("BUILDCHAIN_HOME"); h != "" {
-		return h, nil
-	}
-	u, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no BUILDCHAIN_HOME and no home directory: %w", err)
-	}
-	return filepath.Join(u, ".buildchain"), nil
-}
-
 type env struct {
 	home  string
 	rt    *runtime.Runtime
@@ -76,7 +64,7 @@ func open(cmd *cobra.Command, cfg builder.Config) (*env, error) {
 
 // openWith is open with the network cache's parts (nil: none).
 func openWith(cmd *cobra.Command, cfg builder.Config, net NetworkFunc) (*env, error) {
-	h, err := home()
+	h, err := runtime.DefaultHome()
 	if err != nil {
 		return nil, err
 	}

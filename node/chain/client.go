@@ -15,6 +15,8 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
 	"github.com/cosmos/cosmos-sdk/types/tx/signing"
+
+	"github.com/buildchain/buildchain/internal/failpoint"
 )
 
 // minGas is the least gas a tx is given: small txs vary most in relative terms.
@@ -80,6 +82,9 @@ func (c *Client) Broadcast(ctx context.Context, msgs ...sdk.Msg) (*abci.ExecTxRe
 	if err != nil {
 		return nil, "", err
 	}
+	// Sent, not yet in a block: the e2e tests crash a sidecar here (kill -9)
+	// to check that a restart asks the chain before sending again.
+	failpoint.Hit(SentFailpoint(msgs[0]))
 	res, err := c.WaitTx(ctx, hash)
 	return res, hash, err
 }
@@ -140,6 +145,11 @@ func (c *Client) send(ctx context.Context, msgs ...sdk.Msg) (string, error) {
 		return strings.ToUpper(hex.EncodeToString(res.Hash)), nil
 	}
 }
+
+// SentFailpoint names the failpoint (internal/failpoint) between the
+// broadcast of a tx whose first message is msg and its inclusion in a block:
+// "sent " + the message's type URL.
+func SentFailpoint(msg sdk.Msg) string { return "sent " + sdk.MsgTypeURL(msg) }
 
 // WaitTx polls until the tx with hash is in a block; it returns its result,
 // or an error if it failed there.

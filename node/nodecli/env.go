@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -45,18 +44,6 @@ func addP2PFlags(c *cobra.Command, listen []string, mdns bool) {
 	f.Duration(flagFetchTTL, 5*time.Minute, "give up fetching a closure from peers after this long")
 }
 
-// bcHome is $BUILDCHAIN_HOME, else ~/.buildchain (as node/buildcli).
-func bcHome() (string, error) {
-	if h := os.Getenv("BUILDCHAIN_HOME"); h != "" {
-		return h, nil
-	}
-	u, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no BUILDCHAIN_HOME and no home directory: %w", err)
-	}
-	return filepath.Join(u, ".buildchain"), nil
-}
-
 // storeRoot resolves --store; the buildchain home (builds, profiles) is its parent.
 func storeRoot(cmd *cobra.Command) (string, error) {
 	if cmd.Flags().Lookup(flagStore) != nil {
@@ -64,7 +51,7 @@ func storeRoot(cmd *cobra.Command) (string, error) {
 			return filepath.Abs(s)
 		}
 	}
-	h, err := bcHome()
+	h, err := runtime.DefaultHome()
 	if err != nil {
 		return "", err
 	}

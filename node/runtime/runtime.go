@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -111,6 +112,20 @@ func Open(cfg Config) (*Runtime, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Runtime{cfg: cfg, home: home, store: s, b: b, ctx: ctx, cancel: cancel}, nil
+}
+
+// DefaultHome is the buildchain home of this user: $BUILDCHAIN_HOME, else
+// ~/.buildchain. The store root is its "ipfs", the builder's state its
+// "builds", profiles its "profiles".
+func DefaultHome() (string, error) {
+	if h := os.Getenv("BUILDCHAIN_HOME"); h != "" {
+		return h, nil
+	}
+	u, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no BUILDCHAIN_HOME and no home directory: %w", err)
+	}
+	return filepath.Join(u, ".buildchain"), nil
 }
 
 // Store is the runtime's store.

@@ -50,13 +50,16 @@ func predKey(id uint64) string { return "market/" + strconv.FormatUint(id, 10) }
 
 // marketHeight handles the markets of height h: records new ones (done by
 // the caller in the same atomic write), starts predictions and reveals
-// those whose reveal window is open.
+// those whose commit window is over. A reveal window that passed while the
+// sidecar was down is not skipped: the reveal step asks the chain, which
+// may hold a reveal sent just before a crash; if not, the prediction fails
+// for good (x/market refuses a late reveal).
 func (s *Sidecar) marketHeight(ctx context.Context, h int64, added []Prediction) {
 	for _, p := range added {
 		s.dispatchPrediction(ctx, p)
 	}
 	for _, p := range s.state.Predictions() {
-		if p.Status == PredCommitted && h > p.CommitEnd && h <= p.RevealEnd {
+		if p.Status == PredCommitted && h > p.CommitEnd {
 			s.dispatchPrediction(ctx, p)
 		}
 	}
@@ -65,26 +68,7 @@ func (s *Sidecar) marketHeight(ctx context.Context, h int64, added []Prediction)
 // dispatchPrediction runs the next step of a prediction in the background
 // (at most one at a time per market).
 func (s *Sidecar) dispatchPrediction(ctx context.Context, p Prediction) {
-	key := predKey(p.MarketID)
-	s.mu.Lock()
-	if _, busy := s.inflight[key]; busy {
-		s.mu.Unlock()
-		return
-	}
-	pctx, cancel := context.WithCancel(ctx)
-	s.inflight[key] = cancel
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			cancel()
-			s.mu.Lock()
-			delete(s.inflight, key)
-			s.mu.Unlock()
-		}()
-		s.stepPrediction(pctx, p.MarketID)
-	}()
+	s.spawn(ctx, predKey(p.MarketID), func(pctx context.Context) { s.stepPrediction(pctx, p.MarketID) })
 }
 
 func (s *Sidecar) failPrediction(id uint64, msg string) {

@@ -215,17 +215,16 @@ func (s *Sidecar) endRound(k chain.RoundKey) {
 	}
 }
 
-// dispatch runs a job on the bounded pool. Goroutines waiting for a slot are
-// cheap; the builds themselves never exceed Workers.
-func (s *Sidecar) dispatch(ctx context.Context, j Job) {
-	key := j.Key()
-	jctx, cancel := context.WithCancel(ctx)
+// spawn runs fn in the background under key, at most one at a time per
+// key (a second spawn of a busy key does nothing); endRound cancels it
+// through its context.
+func (s *Sidecar) spawn(ctx context.Context, key string, fn func(ctx context.Context)) {
 	s.mu.Lock()
-	if _, dup := s.inflight[key]; dup {
+	if _, busy := s.inflight[key]; busy {
 		s.mu.Unlock()
-		cancel()
 		return
 	}
+	kctx, cancel := context.WithCancel(ctx)
 	s.inflight[key] = cancel
 	s.mu.Unlock()
 	s.wg.Add(1)
@@ -238,6 +237,14 @@ func (s *Sidecar) dispatch(ctx context.Context, j Job) {
 			delete(s.ended, key)
 			s.mu.Unlock()
 		}()
+		fn(kctx)
+	}()
+}
+
+// dispatch runs a job on the bounded pool. Goroutines waiting for a slot are
+// cheap; the builds themselves never exceed Workers.
+func (s *Sidecar) dispatch(ctx context.Context, j Job) {
+	s.spawn(ctx, j.Key(), func(jctx context.Context) {
 		select {
 		case s.sem <- struct{}{}:
 		case <-jctx.Done():
@@ -251,7 +258,7 @@ func (s *Sidecar) dispatch(ctx context.Context, j Job) {
 		if jctx.Err() != nil {
 			s.afterCancel(ctx, j)
 		}
-	}()
+	})
 }
 
 // afterCancel settles a job whose round ended on chain while we were at it:
