@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"cosmossdk.io/log"
@@ -99,19 +100,34 @@ func (c *cluster) checkTxsEverywhere(txs []sentTx) []string {
 	return lost
 }
 
-// appHashMismatches compares the app hash every node committed after each block in [from, to].
+// appHashMismatches compares the app hash every node committed after each block in [from, to]
+// (each node asked by its own goroutine).
 func (c *cluster) appHashMismatches(from, to int64) []string {
+	got := make([]map[int64]string, len(allNodes))
+	errs := make([]map[int64]error, len(allNodes))
+	var wg sync.WaitGroup
+	for k, i := range allNodes {
+		got[k], errs[k] = map[int64]string{}, map[int64]error{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := from; h <= to; h++ {
+				got[k][h], errs[k][h] = c.net.AppHashAt(i, h)
+			}
+		}()
+	}
+	wg.Wait()
+	full := len(allNodes) - 1 // allNodes ends with the full node
 	var bad []string
 	for h := from; h <= to; h++ {
-		want, err := c.net.AppHashAt(fullNode, h)
+		want, err := got[full][h], errs[full][h]
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("height %d: full node: %v", h, err))
 			continue
 		}
-		for _, i := range allNodes[:authorities] {
-			got, err := c.net.AppHashAt(i, h)
-			if err != nil || got != want {
-				bad = append(bad, fmt.Sprintf("height %d: node %d app hash %s, full node %s (%v)", h, i, got, want, err))
+		for k, i := range allNodes[:full] {
+			if errs[k][h] != nil || got[k][h] != want {
+				bad = append(bad, fmt.Sprintf("height %d: node %d app hash %s, full node %s (%v)", h, i, got[k][h], want, errs[k][h]))
 			}
 		}
 	}
