@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"cosmossdk.io/log"
@@ -18,6 +19,8 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/buildchain/buildchain/app"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
 var httpc = &http.Client{Timeout: 5 * time.Second}
@@ -207,6 +210,12 @@ func validationKey(m sdk.Msg) (string, bool) {
 	if v, ok := m.(interface{ GetPublisher() string }); ok {
 		k += " publisher=" + v.GetPublisher()
 	}
+	if v, ok := m.(interface{ GetPredictor() string }); ok {
+		k += " predictor=" + v.GetPredictor()
+	}
+	if v, ok := m.(interface{ GetSubmitter() string }); ok {
+		k += " submitter=" + v.GetSubmitter()
+	}
 	if v, ok := m.(interface{ GetClaimId() uint64 }); ok {
 		k += fmt.Sprintf(" claim=%d", v.GetClaimId())
 	}
@@ -283,4 +292,28 @@ type invariantRegistry map[string]sdk.Invariant
 
 func (r invariantRegistry) RegisterRoute(module, route string, inv sdk.Invariant) {
 	r[module+"/"+route] = inv
+}
+
+// Two builders' predictions in one market are two messages, not one sent twice: the key names
+// the signer of every validation message.
+func TestValidationKeyNamesSigner(t *testing.T) {
+	a := validationKeyOf(t, &markettypes.MsgCommitPrediction{Predictor: "bc1a", MarketId: 1})
+	b := validationKeyOf(t, &markettypes.MsgCommitPrediction{Predictor: "bc1b", MarketId: 1})
+	if a == b {
+		t.Fatalf("two predictors' commits share the key %q", a)
+	}
+	r1 := validationKeyOf(t, &claimstypes.MsgReportBuild{Validator: "bc1a", ClaimId: 3, Round: 1})
+	r2 := validationKeyOf(t, &claimstypes.MsgReportBuild{Validator: "bc1a", ClaimId: 3, Round: 1})
+	if r1 != r2 {
+		t.Fatalf("the same report has two keys %q %q", r1, r2)
+	}
+}
+
+func validationKeyOf(t *testing.T, m sdk.Msg) string {
+	t.Helper()
+	k, ok := validationKey(m)
+	if !ok {
+		t.Fatalf("%T is not a validation message", m)
+	}
+	return k
 }
