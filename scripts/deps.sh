@@ -5,8 +5,9 @@ set -euo pipefail
 
 # Debian packages: fuse3 gives fusermount3 for the FUSE store; busybox-static is the
 # bootstrap toolchain imported into the store for hermetic builds; jq and curl are used by
-# scripts/localnet.sh (genesis edits, node status).
-apt_pkgs=(fuse3 busybox-static jq curl)
+# scripts/localnet.sh (genesis edits, node status); nix-bin (Nix 2.8) is the real Nix client of
+# the binary-cache test (node/nix, tests/e2e).
+apt_pkgs=(fuse3 busybox-static jq curl nix-bin)
 # node and npm run the CosmJS client test (tests/clients): Debian's, unless a node with its npm
 # (e.g. nodesource's nodejs package) is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

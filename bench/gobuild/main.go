@@ -28,7 +28,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,10 +39,9 @@ import (
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/gobuild"
-	"github.com/buildchain/buildchain/node/nodecli"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
-	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 	_ "github.com/buildchain/buildchain/node/toolchain/gotoolchain"
 )
@@ -73,39 +71,26 @@ func main() {
 	}
 }
 
-type node struct {
-	dir   string
-	store *storefs.Store
-	b     *builder.Builder
-	p2p   *p2p.Node
-}
-
-func newNode(dir string, peers ...*node) (*node, error) {
+// newNode opens a node (store, builder, p2p on loopback) at dir, bootstrapped to peers.
+func newNode(dir string, peers ...*runtime.Runtime) (*runtime.Runtime, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
-	if err != nil {
-		return nil, err
-	}
-	no := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: time.Hour, UseFUSE: &no, Log: io.Discard})
-	if err != nil {
 		return nil, err
 	}
 	var boot []string
 	for _, p := range peers {
-		for _, a := range p.p2p.Addrs() {
+		n, err := p.P2P()
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range n.Addrs() {
 			boot = append(boot, a.String())
 		}
 	}
-	n, err := p2p.New(context.Background(), p2p.Config{KeyFile: filepath.Join(dir, "p2p.key"),
-		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot, Blockstore: s.Blockstore(),
-		Links: s.Walker().Children, ReprovideInterval: -1, ReannounceInterval: -1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, err
-	}
-	return &node{dir: dir, store: s, b: b, p2p: n}, nil
+	no := false
+	return runtime.Open(runtime.Config{StoreRoot: filepath.Join(dir, "ipfs"),
+		Builder: builder.Config{Timeout: time.Hour, UseFUSE: &no, Log: io.Discard},
+		P2P: &p2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
+			ReprovideInterval: -1, ReannounceInterval: -1}})
 }
 
 // table plays the chain: the outputs the first store's steps produced.
@@ -140,16 +125,16 @@ func run(ctx context.Context, dir, pkg string) error {
 		return err
 	}
 	t0 := time.Now()
-	tc, err := toolchain.Import(ctx, "go", "", &toolchain.Env{Store: a.store, Builder: a.b})
+	tc, err := toolchain.Import(ctx, "go", "", &toolchain.Env{Store: a.Store(), Builder: a.Builder()})
 	if err != nil {
 		return fmt.Errorf("the go toolchain (make deps puts it in the module cache): %w", err)
 	}
-	bb, err := a.b.ImportBusybox(ctx, "", "")
+	bb, err := a.Builder().ImportBusybox(ctx, "", "")
 	if err != nil {
 		return err
 	}
 	fmt.Printf("setup: go toolchain %s imported in %s (not in the figures)\n", tc, time.Since(t0).Round(time.Millisecond))
-	goroot, err := a.b.InputPath(ctx, tc)
+	goroot, err := a.Builder().InputPath(ctx, tc)
 	if err != nil {
 		return err
 	}
@@ -173,9 +158,9 @@ func run(ctx context.Context, dir, pkg string) error {
 		}
 		return time.Since(t), nil
 	}
-	ours := func(n *node, sub *nodecli.Substitution, out string) (*gobuild.Stats, time.Duration, error) {
+	ours := func(n *runtime.Runtime, sub *runtime.Substitution, out string) (*gobuild.Stats, time.Duration, error) {
 		var log bytes.Buffer
-		cfg := gobuild.Config{Store: n.store, Builder: n.b, Toolchain: tc, Bootstrap: bb, Dir: src,
+		cfg := gobuild.Config{Store: n.Store(), Builder: n.Builder(), Toolchain: tc, Bootstrap: bb, Dir: src,
 			Args: []string{"-o", out, pkg}, Env: goEnv, Log: &log}
 		if sub != nil {
 			cfg.Substitute = sub.Substitute
@@ -232,18 +217,18 @@ func run(ctx context.Context, dir, pkg string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := bnode.p2p.FetchClosure(ctx, tc, nil); err != nil {
+	if _, _, err := bnode.Fetch(ctx, tc, nil); err != nil { // held until the end
 		return fmt.Errorf("toolchain from the peer: %w", err)
 	}
-	if err := bnode.b.RecordRefs(tc, nil); err != nil {
+	if err := bnode.Builder().RecordRefs(tc, nil); err != nil {
 		return err
 	}
-	if _, err := bnode.b.ImportBusybox(ctx, "", ""); err != nil {
+	if _, err := bnode.Builder().ImportBusybox(ctx, "", ""); err != nil {
 		return err
 	}
 	var subLog bytes.Buffer
-	sub := &nodecli.Substitution{Chain: outputs, Fetch: func() (nodecli.Fetcher, error) { return bnode.p2p, nil },
-		Timeout: 5 * time.Minute, Log: &subLog}
+	sub := &runtime.Substitution{Chain: outputs, Fetch: bnode.Fetch, Timeout: 5 * time.Minute, Log: &subLog}
+	defer sub.Release()
 	baseCold2, err := plain(bin("plain-cold2"), true)
 	if err != nil {
 		return err
@@ -294,17 +279,17 @@ func run(ctx context.Context, dir, pkg string) error {
 }
 
 // sandboxStart is the median time of a build of a derivation that does nothing.
-func sandboxStart(ctx context.Context, n *node, bb cid.Cid) (time.Duration, error) {
+func sandboxStart(ctx context.Context, n *runtime.Runtime, bb cid.Cid) (time.Duration, error) {
 	var ds []time.Duration
 	for i := range 5 {
 		d := &derivation.Derivation{Name: "noop", System: builder.HostSystem(), Builder: derivation.StorePrefix + bb.String() + "/bin/sh",
 			Args: []string{"-c", fmt.Sprintf("mkdir $out # %d %d", i, time.Now().UnixNano())},
 			Env:  map[string]string{"PATH": derivation.StorePrefix + bb.String() + "/bin"}, Inputs: []derivation.Input{{CID: bb}}, Outputs: []string{"out"}}
-		c, err := n.b.AddDerivation(d)
+		c, err := n.Builder().AddDerivation(d)
 		if err != nil {
 			return 0, err
 		}
-		res, err := n.b.Build(ctx, c, builder.Options{})
+		res, err := n.Builder().Build(ctx, c, builder.Options{})
 		if err != nil {
 			return 0, err
 		}

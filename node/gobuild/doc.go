@@ -36,7 +36,7 @@
 // whose derivation the builder has a cached output of is not run, and adds nothing. Otherwise
 // they are added to the store with the derivation, and, if
 // Config.Substitute is set (the `buildchaind go build` command sets the network cache of
-// node/nodecli: the chain's VALID claim for the derivation, the output's closure fetched from
+// node/runtime: the chain's VALID claim for the derivation, the output's closure fetched from
 // peers with every block hash-checked), the substitute is used and recorded as the cached
 // output; only then is the step built in the sandbox. At most Config.Jobs steps (one per core)
 // build at once, while the go command runs up to 4× as many steps, so that cached and

@@ -59,7 +59,7 @@ type Config struct {
 	// Log receives the go command's own output (errors); default os.Stderr.
 	Log io.Writer
 	// Substitute, if set, is asked for the output of a step the local cache lacks before it
-	// is built: the network cache (nodecli.Substitution.Substitute: a VALID claim on chain,
+	// is built: the network cache (runtime.Substitution.Substitute: a VALID claim on chain,
 	// the output's closure fetched from peers with every block hash-checked). ok=false
 	// builds the step.
 	Substitute func(ctx context.Context, drv cid.Cid, d *derivation.Derivation) (out cid.Cid, ok bool, err error)

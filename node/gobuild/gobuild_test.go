@@ -7,11 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +20,8 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	. "github.com/buildchain/buildchain/node/gobuild"
-	"github.com/buildchain/buildchain/node/nodecli"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
@@ -35,7 +34,7 @@ func TestMain(m *testing.M) {
 }
 
 func repo() string {
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := goruntime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
@@ -86,38 +85,33 @@ func (v verified) VerifiedOutput(_ context.Context, drv cid.Cid) (string, uint64
 	return out.String(), 1, true, nil
 }
 
-func newP2P(t *testing.T, s *storefs.Store, dir string, peers ...*p2p.Node) *p2p.Node {
-	t.Helper()
-	var boot []string
-	for _, p := range peers {
-		for _, a := range p.Addrs() {
-			boot = append(boot, a.String())
-		}
-	}
-	n, err := p2p.New(context.Background(), p2p.Config{KeyFile: filepath.Join(dir, "p2p.key"),
-		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot, Blockstore: s.Blockstore(),
-		Links: s.Walker().Children, ReprovideInterval: -1, ReannounceInterval: -1, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	t.Cleanup(func() { n.Close() })
-	return n
-}
-
 // timing is where a build's time went (for the log: never asserted).
 func timing(st *Stats) string {
 	return fmt.Sprintf("%s; store add %s, chain+fetch %s, sandbox %s, copy out %s", st.Line(), st.Times.Add, st.Times.Fetch, st.Times.Build, st.Times.Copy)
 }
 
-func newStore(t *testing.T) (*storefs.Store, *builder.Builder, string) {
+// newRuntime opens a node (store, builder, p2p on loopback) in a fresh home, bootstrapped
+// to peers.
+func newRuntime(t *testing.T, peers ...*runtime.Runtime) *runtime.Runtime {
 	t.Helper()
 	home := t.TempDir()
 	require.NoError(t, os.Chmod(home, 0o755))
-	s, err := storefs.Open(filepath.Join(home, "ipfs"))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	var boot []string
+	for _, p := range peers {
+		n, err := p.P2P()
+		require.NoError(t, err)
+		for _, a := range n.Addrs() {
+			boot = append(boot, a.String())
+		}
+	}
 	no := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds"), UseFUSE: &no, Log: io.Discard})
+	rt, err := runtime.Open(runtime.Config{StoreRoot: filepath.Join(home, "ipfs"),
+		Builder: builder.Config{UseFUSE: &no, Log: io.Discard},
+		P2P: &p2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
+			ReprovideInterval: -1, ReannounceInterval: -1}})
 	require.NoError(t, err)
-	return s, b, home
+	t.Cleanup(func() { rt.Close() })
+	return rt
 }
 
 // TestGoBuild: examples/go-cli (a vendored third-party module) built step by step in the
@@ -134,7 +128,8 @@ func TestGoBuild(t *testing.T) {
 		t.Skip("needs Debian busybox-static")
 	}
 	ctx := context.Background()
-	s, b, home := newStore(t)
+	rtA := newRuntime(t)
+	s, b := rtA.Store(), rtA.Builder()
 	tc, err := toolchain.Import(ctx, "go", "", &toolchain.Env{Store: s, Builder: b})
 	require.NoError(t, err, "the go toolchain (make deps puts it in the module cache)")
 	bb, err := b.ImportBusybox(ctx, "", "")
@@ -154,7 +149,7 @@ func TestGoBuild(t *testing.T) {
 		return sum(t, out)
 	}
 	var progress bytes.Buffer
-	buildIn := func(s *storefs.Store, b *builder.Builder, sub *nodecli.Substitution, dir string) (*Stats, string, error) {
+	buildIn := func(s *storefs.Store, b *builder.Builder, sub *runtime.Substitution, dir string) (*Stats, string, error) {
 		out := filepath.Join(t.TempDir(), "go-cli")
 		var log bytes.Buffer
 		cfg := Config{Store: s, Builder: b, Toolchain: tc, Bootstrap: bb, Dir: dir,
@@ -199,17 +194,17 @@ func TestGoBuild(t *testing.T) {
 	for _, st := range first.Steps {
 		chain[st.Derivation] = st.Output
 	}
-	nodeA := newP2P(t, s, home)
-	s2, b2, home2 := newStore(t)
-	nodeB := newP2P(t, s2, home2, nodeA)
-	_, err = nodeB.FetchClosure(ctx, tc, nil) // the toolchain as a second developer gets it: from a peer
+	rtB := newRuntime(t, rtA)
+	s2, b2 := rtB.Store(), rtB.Builder()
+	_, release, err := rtB.Fetch(ctx, tc, nil) // the toolchain as a second developer gets it: from a peer
 	require.NoError(t, err)
+	t.Cleanup(release)
 	require.NoError(t, b2.RecordRefs(tc, nil))
 	_, err = b2.ImportBusybox(ctx, "", "")
 	require.NoError(t, err)
 	var subLog bytes.Buffer
-	sub := &nodecli.Substitution{Chain: chain, Fetch: func() (nodecli.Fetcher, error) { return nodeB, nil },
-		Timeout: 5 * time.Minute, Log: &subLog}
+	sub := &runtime.Substitution{Chain: chain, Fetch: rtB.Fetch, Timeout: 5 * time.Minute, Log: &subLog}
+	defer sub.Release()
 	second := filepath.Join(t.TempDir(), "second", "go-cli")
 	copyTree(t, a, second)
 	subst, got5, err := buildIn(s2, b2, sub, second)

@@ -14,10 +14,11 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
+	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
-	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/gobuild"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
@@ -77,14 +78,24 @@ func runGoBuild(cmd *cobra.Command, args []string) error {
 		if claims, err = chainClaims(cmd, true); err != nil {
 			return err
 		}
+	} else if !noSub {
+		// The chain is only asked: an unreachable one means local builds only, said once.
+		var err error
+		if claims, err = reachableChain(ctx, cmd); err != nil {
+			fmt.Fprintf(stderr, "no network cache (%v): local cache and sandbox only\n", err)
+			claims = nil
+		}
 	}
-	// The steps' own output goes to their logs; a failed step's is shown by the go command.
-	l, err := openLocal(cmd, io.Discard)
+	ro := runtimeOpts{Progress: io.Discard} // the steps' own output goes to their logs; a failed step's is shown by the go command
+	if claims != nil {
+		ro.Chain = claims.C
+	}
+	rt, err := openRuntime(cmd, ro)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	tc, bb, err := goToolchain(ctx, l, stderr)
+	defer rt.Close()
+	tc, bb, err := goToolchain(ctx, rt, stderr)
 	if err != nil {
 		return err
 	}
@@ -104,14 +115,19 @@ func runGoBuild(cmd *cobra.Command, args []string) error {
 	}
 	goArgs = append(goArgs, args...)
 
-	p := &lazyP2P{cmd: cmd, l: l}
-	defer p.Close()
-	cfg := gobuild.Config{Store: l.store, Builder: l.b, Toolchain: tc, Bootstrap: bb, Dir: dir, Args: goArgs,
+	cfg := gobuild.Config{Store: rt.Store(), Builder: rt.Builder(), Toolchain: tc, Bootstrap: bb, Dir: dir, Args: goArgs,
 		Progress: stderr, Log: stderr}
-	if !noSub {
-		if cfg.Substitute, err = goSubstitute(ctx, cmd, claims, p, verbose); err != nil {
-			fmt.Fprintf(stderr, "no network cache (%v): local cache and sandbox only\n", err)
+	if claims != nil && !noSub {
+		sub, err := rt.Substitution()
+		if err != nil {
+			return err
 		}
+		defer sub.Release()
+		sub.Log = io.Discard
+		if verbose {
+			sub.Log = stderr
+		}
+		cfg.Substitute = sub.Substitute
 	}
 	start := time.Now()
 	stats, err := gobuild.Run(ctx, cfg)
@@ -130,95 +146,54 @@ func runGoBuild(cmd *cobra.Command, args []string) error {
 	if !publish {
 		return nil
 	}
-	node, err := p.Node()
+	node, err := rt.P2P()
 	if err != nil {
 		return err
 	}
-	return publishSteps(ctx, cmd, l, node, claims, stats)
+	return publishSteps(ctx, cmd, rt, node, claims, stats)
 }
 
-// goToolchain returns the go toolchain and busybox of the store, importing them if missing.
-func goToolchain(ctx context.Context, l *local, log io.Writer) (tc, bb cid.Cid, err error) {
-	tcs, err := l.b.Toolchains()
-	if err != nil {
-		return cid.Undef, cid.Undef, err
-	}
-	tc, ok := tcs["go"]
-	if !ok {
-		if tc, err = toolchain.Import(ctx, "go", storefs.CurrentUser(), &toolchain.Env{Store: l.store, Builder: l.b, Log: log}); err != nil {
-			return cid.Undef, cid.Undef, err
-		}
-	}
-	if bb, err = l.b.Bootstrap(); err != nil {
-		if bb, err = l.b.ImportBusybox(ctx, "", storefs.CurrentUser()); err != nil {
-			return cid.Undef, cid.Undef, err
-		}
-	}
-	return tc, bb, nil
-}
-
-// lazyP2P starts the command's libp2p node on first use: a build that substitutes nothing
-// and publishes nothing never starts one.
-type lazyP2P struct {
-	cmd   *cobra.Command
-	l     *local
-	mu    sync.Mutex
-	node  *p2p.Node
-	close func()
-}
-
-func (p *lazyP2P) Node() (*p2p.Node, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.node != nil {
-		return p.node, nil
-	}
-	n, c, err := startP2P(p.cmd.Context(), p.cmd, p.l, "", newLogger(io.Discard, false))
+// reachableChain is the chain at --node, if it answers.
+func reachableChain(ctx context.Context, cmd *cobra.Command) (*chain.Claims, error) {
+	claims, err := chainClaims(cmd, false)
 	if err != nil {
 		return nil, err
-	}
-	p.node, p.close = n, c
-	return n, nil
-}
-
-func (p *lazyP2P) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.close != nil {
-		p.close()
-	}
-}
-
-// goSubstitute is the network cache of a go build: the chain at --node is asked once up front
-// (an unreachable chain means local builds only, said once rather than for every step).
-func goSubstitute(ctx context.Context, cmd *cobra.Command, claims *chain.Claims, p *lazyP2P, verbose bool) (func(context.Context, cid.Cid, *derivation.Derivation) (cid.Cid, bool, error), error) {
-	if claims == nil {
-		var err error
-		if claims, err = chainClaims(cmd, false); err != nil {
-			return nil, err
-		}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := claims.Query().Params(pctx, &claimstypes.QueryParamsRequest{}); err != nil {
 		return nil, fmt.Errorf("chain not reachable: %w", err)
 	}
-	log := io.Discard
-	if verbose {
-		log = cmd.ErrOrStderr()
+	return claims, nil
+}
+
+// goToolchain returns the go toolchain and busybox of the store, importing them if missing.
+func goToolchain(ctx context.Context, rt *runtime.Runtime, log io.Writer) (tc, bb cid.Cid, err error) {
+	b := rt.Builder()
+	tcs, err := b.Toolchains()
+	if err != nil {
+		return cid.Undef, cid.Undef, err
 	}
-	ttl, _ := cmd.Flags().GetDuration(flagFetchTTL)
-	sub := &Substitution{Chain: NewChainQuerier(claims), Timeout: ttl, Log: log,
-		Fetch: func() (Fetcher, error) { return p.Node() }}
-	return sub.Substitute, nil
+	tc, ok := tcs["go"]
+	if !ok {
+		if tc, err = toolchain.Import(ctx, "go", storefs.CurrentUser(), &toolchain.Env{Store: rt.Store(), Builder: b, Log: log}); err != nil {
+			return cid.Undef, cid.Undef, err
+		}
+	}
+	if bb, err = b.Bootstrap(); err != nil {
+		if bb, err = b.ImportBusybox(ctx, "", storefs.CurrentUser()); err != nil {
+			return cid.Undef, cid.Undef, err
+		}
+	}
+	return tc, bb, nil
 }
 
 // publishSteps claims the steps of a build that were not substituted and have no claim of
 // their output yet, in as few txs as possible, and (with --wait) serves their blocks until
 // every claim has its verdict.
-func publishSteps(ctx context.Context, cmd *cobra.Command, l *local, node *p2p.Node, claims *chain.Claims, stats *gobuild.Stats) error {
+func publishSteps(ctx context.Context, cmd *cobra.Command, rt *runtime.Runtime, node *p2p.Node, claims *chain.Claims, stats *gobuild.Stats) error {
 	f := cmd.Flags()
-	out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	out := cmd.OutOrStdout()
 	deposit, err := claimDeposit(ctx, claims, f)
 	if err != nil {
 		return err
@@ -240,13 +215,13 @@ func publishSteps(ctx context.Context, cmd *cobra.Command, l *local, node *p2p.N
 			skipped++
 			continue
 		}
-		d, err := l.b.LoadDerivation(st.Derivation)
+		d, err := rt.Builder().LoadDerivation(st.Derivation)
 		if err != nil {
 			return err
 		}
 		// Keep what builders will fetch from us alive while they do.
 		for _, c := range append([]cid.Cid{st.Derivation, st.Output}, inputCIDs(d)...) {
-			if err := l.store.Pin(storefs.CurrentUser(), "publish", c); err != nil {
+			if err := rt.Store().Pin(storefs.CurrentUser(), "publish", c); err != nil {
 				return fmt.Errorf("pin %s: %w", c, err)
 			}
 		}
@@ -257,7 +232,7 @@ func publishSteps(ctx context.Context, cmd *cobra.Command, l *local, node *p2p.N
 	if len(todo) == 0 {
 		return nil
 	}
-	announceSteps(ctx, node, l, todo, claims.Validator(), stderr)
+	announceSteps(ctx, node, rt.Builder(), todo, claims.Validator())
 	var ids []uint64
 	for i := 0; i < len(todo); i += claimsPerTx {
 		batch := todo[i:min(i+claimsPerTx, len(todo))]
@@ -314,11 +289,11 @@ func alreadyClaimed(ctx context.Context, claims *chain.Claims, drv, out cid.Cid)
 // announceSteps provides every claimed step's derivation, output and inputs (a few at once:
 // hundreds of DHT provides one by one would take minutes). Peers connected directly fetch the
 // blocks even without the records.
-func announceSteps(ctx context.Context, node *p2p.Node, l *local, cs []chain.NewClaim, addr string, w io.Writer) {
+func announceSteps(ctx context.Context, node *p2p.Node, b *builder.Builder, cs []chain.NewClaim, addr string) {
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for _, c := range cs {
-		d, err := l.b.LoadDerivation(c.Derivation)
+		d, err := b.LoadDerivation(c.Derivation)
 		if err != nil {
 			continue
 		}
