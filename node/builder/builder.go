@@ -305,6 +305,16 @@ func (b *Builder) haveWhole(c cid.Cid) bool {
 // CachedOutput is the output a previous build of the resolved derivation rc produced.
 func (b *Builder) CachedOutput(rc cid.Cid) (cid.Cid, bool) { return b.cachedOutput(rc) }
 
+// RecordOutput makes out the cached output of the resolved derivation rc without building it:
+// for an output obtained another way that is as good as a build (a substitute the chain
+// verified, fetched with every block hash-checked). out must be in the store.
+func (b *Builder) RecordOutput(rc, out cid.Cid) error {
+	if ok, err := b.store.HasBlock(out); err != nil || !ok {
+		return fmt.Errorf("record output %s of %s: not in the store (%v)", out, rc, err)
+	}
+	return b.setCache(rc, out)
+}
+
 func (b *Builder) setCache(rc, out cid.Cid) error {
 	return atomicfile.WriteFile(b.cachePath(rc), []byte(out.String()+"\n"), 0o644)
 }
