@@ -7,6 +7,9 @@ set -euo pipefail
 # bootstrap toolchain imported into the store for hermetic builds; jq and curl are used by
 # scripts/localnet.sh (genesis edits, node status).
 apt_pkgs=(fuse3 busybox-static jq curl)
+# Debian's cargo (1.65) plans `buildchaind cargo build` (--build-plan); the librust-*-dev crates
+# (/usr/share/cargo/registry) are the registry of examples/rust-cli.
+apt_pkgs+=(cargo librust-serde-dev librust-serde-derive-dev librust-serde-json-dev)
 # node and npm run the CosmJS client test (tests/clients): Debian's, unless a node with its npm
 # (e.g. nodesource's nodejs package) is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

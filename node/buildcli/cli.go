@@ -28,7 +28,7 @@ import (
 
 // Commands returns the top-level commands drv, build, profile, bootstrap and go.
 func Commands() []*cobra.Command {
-	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd(), goCmd()}
+	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd(), goCmd(), cargoCmd()}
 	for _, c := range cmds {
 		c.PersistentFlags().String("store", "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
 		silenceUsage(c)
