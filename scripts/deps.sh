@@ -5,8 +5,9 @@ set -euo pipefail
 
 # Debian packages: fuse3 gives fusermount3 for the FUSE store; busybox-static is the
 # bootstrap toolchain imported into the store for hermetic builds; jq and curl are used by
-# scripts/localnet.sh (genesis edits, node status).
-apt_pkgs=(fuse3 busybox-static jq curl)
+# scripts/localnet.sh (genesis edits, node status); nix-bin (Nix 2.8) is the real Nix client of
+# the binary-cache test (node/nix, tests/e2e).
+apt_pkgs=(fuse3 busybox-static jq curl nix-bin)
 # Debian's cargo (1.65) plans `buildchaind cargo build` (--build-plan); the librust-*-dev crates
 # (/usr/share/cargo/registry) are the registry of examples/rust-cli.
 apt_pkgs+=(cargo librust-serde-dev librust-serde-derive-dev librust-serde-json-dev)

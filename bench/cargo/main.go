@@ -29,8 +29,8 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/cargobuild"
-	"github.com/buildchain/buildchain/node/nodecli"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
@@ -205,9 +205,14 @@ func run(ctx context.Context, work string) error {
 		return err
 	}
 	defer pb.Close()
-	sub := &nodecli.Substitution{Chain: peerCache{a.b}, Fetch: func() (nodecli.Fetcher, error) { return pb, nil }, Log: io.Discard}
+	sub := &runtime.Substitution{Chain: peerCache{a.b}, Log: io.Discard,
+		Fetch: func(ctx context.Context, root cid.Cid, progress func(done, total int)) (p2p.FetchStats, func(), error) {
+			st, err := pb.FetchClosure(ctx, root, progress)
+			return st, func() {}, err
+		}}
 	build := func(ctx context.Context, drv cid.Cid) (*builder.Result, bool, error) {
-		return nodecli.BuildWithSubstitution(ctx, b.b, drv, sub.Substitute, builder.Options{})
+		res, err := b.b.Build(ctx, drv, builder.Options{Substitute: sub.Substitute})
+		return res, res != nil && res.Substituted, err
 	}
 	dirB, err := checkout(work, "b-src")
 	if err != nil {

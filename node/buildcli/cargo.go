@@ -26,7 +26,15 @@ func cargoCmd() *cobra.Command {
 			"if missing), or takes it from the builder's cache or, verified on chain, from peers. The artifacts are written\n" +
 			"where cargo writes them (target/debug/NAME). A progress line shows units done.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := open(cmd, builder.Config{Log: io.Discard})
+			f := cmd.Flags()
+			noSub, _ := f.GetBool("no-substitute")
+			substitute := network.open != nil && !noSub
+			var net NetworkFunc
+			if substitute {
+				net = network.open
+			}
+			// The units' own output goes to their logs; a failed unit's is shown in the error.
+			e, err := openWith(cmd, builder.Config{Log: io.Discard}, net)
 			if err != nil {
 				return err
 			}
@@ -48,7 +56,6 @@ func cargoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f := cmd.Flags()
 			var cargoArgs []string
 			if rel, _ := f.GetBool("release"); rel {
 				cargoArgs = append(cargoArgs, "--release")
@@ -57,12 +64,11 @@ func cargoCmd() *cobra.Command {
 			cargo, _ := f.GetString("cargo")
 			jobs, _ := f.GetInt("jobs")
 			cfg := cargobuild.Config{Store: e.store, Builder: e.b, Rust: tcs["rust"], GCC: tcs["gcc"], Bootstrap: bb,
-				Dir: dir, Cargo: cargo, Args: cargoArgs, Jobs: jobs, Progress: cmd.ErrOrStderr()}
-			if noSub, _ := f.GetBool("no-substitute"); substitution.build != nil && !noSub {
-				cfg.Build = func(ctx context.Context, drv cid.Cid) (*builder.Result, bool, error) {
-					return substitution.build(cmd, e.store, e.b, drv, builder.Options{})
-				}
-			}
+				Dir: dir, Cargo: cargo, Args: cargoArgs, Jobs: jobs, Progress: cmd.ErrOrStderr(),
+				Build: func(ctx context.Context, drv cid.Cid) (*builder.Result, bool, error) {
+					res, err := e.rt.Build(ctx, drv, builder.Options{}, substitute)
+					return res, res != nil && res.Substituted, err
+				}}
 			stats, err := cargobuild.Run(ctx, cfg)
 			if stats != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "units: %d (%d cached, %d substituted, %d built)\n",
@@ -78,10 +84,10 @@ func cargoCmd() *cobra.Command {
 	f.Bool("release", false, "build with the release profile (as cargo build --release)")
 	f.String("cargo", cargobuild.DebianCargo, "the cargo that plans the build (its rustc must be the rust toolchain's release)")
 	f.IntP("jobs", "j", 0, "units built at once (default: the number of CPUs)")
-	if substitution.build != nil {
+	if network.open != nil {
 		f.Bool("no-substitute", false, "never take a verified unit output from the network; build locally")
-		if substitution.addFlags != nil {
-			substitution.addFlags(build)
+		if network.addFlags != nil {
+			network.addFlags(build)
 		}
 	}
 	c.AddCommand(build)

@@ -60,6 +60,9 @@ type Derivation struct {
 	Env     map[string]string
 	Inputs  []Input
 	Name    string
+	// Nix, when set, builds the derivation in Nix's layout (nix.go). Written "nix" only when
+	// set, so other derivations keep their encoding and CID.
+	Nix *NixLayout
 	// OutputHash, when set, makes this a fixed-output derivation (Nix's outputHash): the CID
 	// its output must have, declared in advance. Only such a build may use the network (it
 	// fetches sources); a different output fails the build. Written "outputHash" only when
@@ -124,7 +127,11 @@ func (d *Derivation) Validate() error {
 	if d.Builder == "" {
 		return invalid("missing builder")
 	}
-	if !path.IsAbs(d.Builder) || path.Clean(d.Builder) != d.Builder {
+	if d.Nix != nil {
+		if err := d.validateNix(); err != nil {
+			return err
+		}
+	} else if !path.IsAbs(d.Builder) || path.Clean(d.Builder) != d.Builder {
 		return invalid("builder %q is not a clean absolute path", d.Builder)
 	}
 	if d.System == "" {
@@ -165,6 +172,9 @@ func (d *Derivation) Validate() error {
 		}
 	}
 	for k := range d.Env {
+		if d.Nix != nil {
+			break // validateNix: Nix's env is the .drv's, out included
+		}
 		if !envKeyRe.MatchString(k) {
 			return invalid("env name %q", k)
 		}
@@ -182,7 +192,7 @@ func (d *Derivation) Validate() error {
 		}
 	}
 	// The builder must live in an input: nothing from the host is reachable in the sandbox.
-	if !d.inInputs(d.Builder) {
+	if d.Nix == nil && !d.inInputs(d.Builder) {
 		return invalid("builder %q is not inside an input (%s{cid}/... or %s)", d.Builder, StorePrefix, Ref(cid.Undef, "out"))
 	}
 	return nil
@@ -234,6 +244,9 @@ func (d *Derivation) Refs() []Input {
 // Input.String()) and whose placeholders are replaced by /ipfs/store/{cid}.
 func (d *Derivation) Resolve(outputs map[string]cid.Cid) (*Derivation, error) {
 	r := &Derivation{Name: d.Name, System: d.System, OutputHash: d.OutputHash, Outputs: append([]string(nil), d.Outputs...)}
+	if d.Nix != nil {
+		r.Nix = d.Nix.resolve(outputs)
+	}
 	repl := map[string]string{}
 	have := map[cid.Cid]bool{}
 	for _, in := range d.Inputs {
@@ -280,6 +293,9 @@ func (d *Derivation) Encode() ([]byte, error) {
 	nb := basicnode.Prototype.Map.NewBuilder()
 	n := int64(7)
 	if d.Fixed() {
+		n++
+	}
+	if d.Nix != nil {
 		n++
 	}
 	ma, err := nb.BeginMap(n)
@@ -365,6 +381,9 @@ func (d *Derivation) Encode() ([]byte, error) {
 		return la.Finish()
 	})
 	put("name", str(d.Name))
+	if d.Nix != nil {
+		put("nix", d.Nix.assemble)
+	}
 	if d.Fixed() {
 		put("outputHash", str(d.OutputHash.String()))
 	}

@@ -34,6 +34,8 @@ func fromNode(n datamodel.Node) (*Derivation, error) {
 			d.Inputs, err = inputs(v)
 		case "name":
 			d.Name, err = str(key, v)
+		case "nix":
+			d.Nix, err = nixLayout(v)
 		case "outputHash":
 			var s string
 			if s, err = str(key, v); err == nil {

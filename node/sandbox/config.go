@@ -37,7 +37,11 @@ type Config struct {
 	Builder string            // absolute path inside the sandbox
 	Args    []string          // arguments after argv[0]
 	Env     map[string]string // derivation env (plus out); the fixed variables of docs/ARCHITECTURE.md §Derivations and builds are added
-	Mounts  []Mount
+	// ExactEnv makes Env the builder's whole environment: nothing is added. A build in Nix's
+	// layout sets Nix's own variables (docs/NIX.md), which differ from ours (no TZ, no
+	// SOURCE_DATE_EPOCH, TEMP, TMP, NIX_STORE...), so its output equals Nix's build.
+	ExactEnv bool
+	Mounts   []Mount
 	// BuildHostDir is the host directory mounted writable at /build (kept after a failed
 	// build for inspection). When empty, /build is a tmpfs that vanishes with the sandbox.
 	BuildHostDir string

@@ -60,13 +60,18 @@ func FixedEnv() map[string]string {
 }
 
 // buildEnv merges derivation env and the fixed variables into a sorted list.
-func buildEnv(env map[string]string) []string {
+func buildEnv(env map[string]string, exact bool) []string {
 	merged := map[string]string{"PATH": "/path-not-set"}
+	if exact {
+		merged = map[string]string{}
+	}
 	for k, v := range env {
 		merged[k] = v
 	}
 	for k, v := range FixedEnv() {
-		merged[k] = v
+		if !exact {
+			merged[k] = v
+		}
 	}
 	out := make([]string, 0, len(merged))
 	for k, v := range merged {
@@ -150,7 +155,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Root:    root,
 		Builder: cfg.Builder,
 		Argv:    append([]string{cfg.Builder}, cfg.Args...),
-		Env:     buildEnv(cfg.Env),
+		Env:     buildEnv(cfg.Env, cfg.ExactEnv),
 		Mounts:  mounts,
 		// Without a host build dir, /build is a tmpfs of the sandbox: nothing on the host to
 		// create or delete (directory operations on a disk cost milliseconds).
