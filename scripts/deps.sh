@@ -6,8 +6,10 @@ set -euo pipefail
 # Debian packages: fuse3 gives fusermount3 for the FUSE store; busybox-static is the
 # bootstrap toolchain imported into the store for hermetic builds; jq and curl are used by
 # scripts/localnet.sh (genesis edits, node status); nix-bin (Nix 2.8) is the real Nix client of
-# the binary-cache test (node/nix, tests/e2e).
-apt_pkgs=(fuse3 busybox-static jq curl nix-bin)
+# the binary-cache test (node/nix, tests/e2e); iptables (its legacy backend) gives the
+# perturbation tests (tests/chaos) packet loss and an NFQUEUE to delay packets, as this kind of
+# kernel may have no sch_netem.
+apt_pkgs=(fuse3 busybox-static jq curl nix-bin iptables)
 # Debian's cargo (1.65) plans `buildchaind cargo build` (--build-plan); the librust-*-dev crates
 # (/usr/share/cargo/registry) are the registry of examples/rust-cli.
 apt_pkgs+=(cargo librust-serde-dev librust-serde-derive-dev librust-serde-json-dev)

@@ -35,6 +35,10 @@
 #                                blocks (app.toml [state-sync]), so a new node can join by state
 #                                sync (docs/operator-guide.md); 0: none
 #   LOCALNET_SIDECAR_FLAGS       extra flags of every builder's `node run`, e.g. '--fetch-timeout 60m'
+#   LOCALNET_SNAPSHOT_KEEP_RECENT [10]  how many of them each authority keeps: a joining node picks
+#                                a snapshot when it connects and fetches its chunks a while later
+#                                (discovery, light-client checks), so a snapshot must outlive that
+#                                (the SDK's default of 2 lasts 40 blocks, 20 s here: too short)
 #   LOCALNET_GENESIS_JQ          a jq filter applied to the genesis when it is created, e.g.
 #                                '.app_state.claims.params.report_timeout_blocks = "5"'
 #   LOCALNET_SYSTEM_STORE [/ipfs/store]  where demo (as root) mounts the user's store, so installed
@@ -55,6 +59,7 @@ TIMEOUT_COMMIT="${LOCALNET_TIMEOUT_COMMIT:-500ms}"
 START_TIMEOUT="${LOCALNET_START_TIMEOUT:-90}"
 BUILDERS="${LOCALNET_BUILDERS:-3}"
 SNAPSHOT_INTERVAL="${LOCALNET_SNAPSHOT_INTERVAL:-20}"
+SNAPSHOT_KEEP_RECENT="${LOCALNET_SNAPSHOT_KEEP_RECENT:-10}"
 BUILDER_SYSTEM=x86_64-linux
 DENOM=ubct
 ACCOUNTS=(alice bob carol)
@@ -264,6 +269,7 @@ init_net() {
 		set_toml "$a" grpc address "\"127.0.0.1:$(grpc_port "$i")\""
 		set_toml "$a" "" minimum-gas-prices "\"0$DENOM\""
 		set_toml "$a" state-sync snapshot-interval "$SNAPSHOT_INTERVAL"
+		set_toml "$a" state-sync snapshot-keep-recent "$SNAPSHOT_KEEP_RECENT"
 		set_toml "$cl" "" chain-id "\"$CHAIN_ID\""
 		set_toml "$cl" "" keyring-backend '"test"'
 		set_toml "$cl" "" node "\"tcp://127.0.0.1:$(rpc_port "$i")\""

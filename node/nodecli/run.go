@@ -121,7 +121,7 @@ status are served on --metrics-addr; "node status" prints the state.`,
 	f := c.Flags()
 	f.Int("workers", 2, "assignments handled at once (fetch + build + report)")
 	f.String("metrics-addr", "127.0.0.1:26690", "serve Prometheus /metrics and JSON /status here (empty: off)")
-	f.Int64("start-height", 1, "first height to read when the sidecar has no state yet")
+	f.Int64("start-height", 1, "first height to read when the sidecar has no state yet (1: the node's earliest block, after a state sync the first after its snapshot)")
 	f.Duration("poll", 2*time.Second, "poll the chain this often when websocket ticks are missing")
 	f.Bool("fuse", true, "mount the store's FUSE view for builds (root or allow_other needed)")
 	f.Bool("debug", false, "debug logs")

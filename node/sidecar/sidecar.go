@@ -27,7 +27,8 @@ type Config struct {
 	StatePath string
 	// Workers bounds concurrent assignments (fetch + build + report); default 2.
 	Workers int
-	// StartHeight is where a sidecar with no state starts following (default 1).
+	// StartHeight is where a sidecar with no state starts following (default 1: the node's
+	// earliest block, which after a state sync is the first one after the snapshot).
 	StartHeight int64
 	// FetchTimeout bounds fetching one derivation's closure (default 10 min).
 	FetchTimeout time.Duration
@@ -136,6 +137,9 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	f := &Follower{
 		Source: s.source, Start: start, Handle: s.handleHeight, Poll: s.cfg.Poll, Log: s.log,
 		OnError: func(error) { s.m.FollowErrors.Inc() },
+		// A new builder on a node that joined by state sync: no assignment to it can be
+		// in the blocks before the snapshot (it registered later), and the node has none.
+		FromEarliest: s.state.LastHeight() == 0 && s.cfg.StartHeight <= 1,
 	}
 	s.log.Info("following the chain", "from", start, "workers", s.cfg.Workers)
 	err := f.Run(ctx)
