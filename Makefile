@@ -103,6 +103,12 @@ bench:
 selfhost: deps build
 	scripts/selfhost.sh
 
+# The rust toolchain and `buildchaind cargo build` (node/cargobuild): toolchain imports and cold
+# cargo builds of examples/rust-cli, several minutes (not in make test).
+.PHONY: test-cargo
+test-cargo: deps
+	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
+
 proto-gen:
 	scripts/protocgen.sh
 
