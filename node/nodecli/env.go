@@ -95,7 +95,8 @@ func openLocal(cmd *cobra.Command, log io.Writer) (*local, error) {
 		return nil, err
 	}
 	home := filepath.Dir(root)
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds"), Log: log, Timeout: time.Hour})
+	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds"), Log: log, Timeout: time.Hour,
+		NixBuilt: nixBuilt(home)})
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildchain/buildchain/node/chain"
+	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/nix/importer"
 	"github.com/buildchain/buildchain/node/nix/nixcache"
 	"github.com/buildchain/buildchain/node/nix/storepath"
@@ -39,6 +40,21 @@ func NixCmd() *cobra.Command {
 
 // nixDir is $BUILDCHAIN_HOME/nix (index, cache key, compressed NARs) of the store's home.
 func nixDir(l *local) string { return filepath.Join(l.home, "nix") }
+
+// nixBuilt indexes every Nix-layout output the node builds (a validator's rebuilds
+// included), so `node run --nix-cache` serves what this node verified too.
+func nixBuilt(home string) func(*derivation.Derivation, cid.Cid) error {
+	return func(d *derivation.Derivation, resolved cid.Cid) error {
+		idx, err := importer.OpenIndex(filepath.Join(home, "nix", "index"))
+		if err != nil {
+			return err
+		}
+		if e, err := idx.Get(storepath.HashPart(d.Nix.Out)); err == nil && e.DrvPath == d.Nix.DrvPath {
+			return nil // imported here, or built before: keep the entry
+		}
+		return idx.Put(importer.Entry{Path: d.Nix.Out, DrvPath: d.Nix.DrvPath, Derivation: resolved.String()})
+	}
+}
 
 func nixImportCmd() *cobra.Command {
 	c := &cobra.Command{
