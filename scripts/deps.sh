@@ -6,8 +6,10 @@ set -euo pipefail
 # Debian packages: fuse3 gives fusermount3 for the FUSE store; busybox-static is the
 # bootstrap toolchain imported into the store for hermetic builds; jq and curl are used by
 # scripts/localnet.sh (genesis edits, node status); nix-bin (Nix 2.8) is the real Nix client of
-# the binary-cache test (node/nix, tests/e2e).
-apt_pkgs=(fuse3 busybox-static jq curl nix-bin)
+# the binary-cache test (node/nix, tests/e2e); iptables (its legacy backend) gives the
+# perturbation tests (tests/chaos) packet loss and an NFQUEUE to delay packets, as this kind of
+# kernel may have no sch_netem.
+apt_pkgs=(fuse3 busybox-static jq curl nix-bin iptables)
 # node and npm run the CosmJS client test (tests/clients): Debian's, unless a node with its npm
 # (e.g. nodesource's nodejs package) is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

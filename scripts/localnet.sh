@@ -34,6 +34,11 @@
 #   LOCALNET_SNAPSHOT_INTERVAL [20]  every authority keeps a state-sync snapshot every this many
 #                                blocks (app.toml [state-sync]), so a new node can join by state
 #                                sync (docs/operator-guide.md); 0: none
+#   LOCALNET_SIDECAR_FLAGS       extra flags of every builder's `node run`, e.g. '--fetch-timeout 60m'
+#   LOCALNET_SNAPSHOT_KEEP_RECENT [10]  how many of them each authority keeps: a joining node picks
+#                                a snapshot when it connects and fetches its chunks a while later
+#                                (discovery, light-client checks), so a snapshot must outlive that
+#                                (the SDK's default of 2 lasts 40 blocks, 20 s here: too short)
 #   LOCALNET_GENESIS_JQ          a jq filter applied to the genesis when it is created, e.g.
 #                                '.app_state.claims.params.report_timeout_blocks = "5"'
 #   LOCALNET_SYSTEM_STORE [/ipfs/store]  where demo (as root) mounts the user's store, so installed
@@ -54,6 +59,7 @@ TIMEOUT_COMMIT="${LOCALNET_TIMEOUT_COMMIT:-500ms}"
 START_TIMEOUT="${LOCALNET_START_TIMEOUT:-90}"
 BUILDERS="${LOCALNET_BUILDERS:-3}"
 SNAPSHOT_INTERVAL="${LOCALNET_SNAPSHOT_INTERVAL:-20}"
+SNAPSHOT_KEEP_RECENT="${LOCALNET_SNAPSHOT_KEEP_RECENT:-10}"
 BUILDER_SYSTEM=x86_64-linux
 DENOM=ubct
 ACCOUNTS=(alice bob carol)
@@ -263,6 +269,7 @@ init_net() {
 		set_toml "$a" grpc address "\"127.0.0.1:$(grpc_port "$i")\""
 		set_toml "$a" "" minimum-gas-prices "\"0$DENOM\""
 		set_toml "$a" state-sync snapshot-interval "$SNAPSHOT_INTERVAL"
+		set_toml "$a" state-sync snapshot-keep-recent "$SNAPSHOT_KEEP_RECENT"
 		set_toml "$cl" "" chain-id "\"$CHAIN_ID\""
 		set_toml "$cl" "" keyring-backend '"test"'
 		set_toml "$cl" "" node "\"tcp://127.0.0.1:$(rpc_port "$i")\""
@@ -477,17 +484,20 @@ start_builder() {
 	# Each sidecar writes its own info.json; a stale one from a previous run must not be read
 	# as this run's address (same key and port, but wait for the fresh pid below).
 	rm -f "$h/sidecar/info.json"
-	# shellcheck disable=SC2046
+	# shellcheck disable=SC2046,SC2086
 	setsid "$BIN" node run --home "$h" --from "$key" $(keyring_flags) \
 		--node "tcp://127.0.0.1:$(rpc_port $((j % n)))" --chain-id "$CHAIN_ID" \
 		--store "$h/ipfs" --p2p-listen "/ip4/127.0.0.1/tcp/$(builder_p2p_port "$j")" \
 		--metrics-addr "127.0.0.1:$(builder_metrics_port "$j")" \
-		${peers:+--peer "$peers"} --log_no_color >>"$DIR/builder$j.log" 2>&1 </dev/null &
+		${peers:+--peer "$peers"} ${LOCALNET_SIDECAR_FLAGS:-} --log_no_color >>"$DIR/builder$j.log" 2>&1 </dev/null &
 	echo $! >"$(builder_pidfile "$j")"
 	deadline=$((SECONDS + 60))
 	while :; do
 		sleep 0.3 # (also lets the forked shell exec the binary before its cmdline is checked)
-		builder_alive "$j" || { tail -20 "$DIR/builder$j.log" >&2; die "builder $j ($key) exited; log $DIR/builder$j.log"; }
+		# Under load the forked shell may not have exec'd the binary yet: running is not exited.
+		if ! builder_alive "$j" && ! { proc_running "$(cat "$(builder_pidfile "$j")")" && [ $SECONDS -lt $deadline ]; }; then
+			tail -20 "$DIR/builder$j.log" >&2; die "builder $j ($key) exited; log $DIR/builder$j.log"
+		fi
 		if [ -f "$h/sidecar/info.json" ] &&
 			curl -fsS --max-time 2 "http://127.0.0.1:$(builder_metrics_port "$j")/status" >/dev/null 2>&1; then
 			return 0

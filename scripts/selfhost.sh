@@ -3,9 +3,12 @@
 #   1. the source of HEAD (git archive) is vendored (`go mod vendor`, now: the vendor tree is
 #      not committed) and added to the store;
 #   2. the go toolchain is imported (`bootstrap --toolchain go`) and examples/selfhost/
-#      buildchaind.json builds ./cmd/buildchaind with it in the sandbox;
+#      buildchaind.json builds ./cmd/buildchaind with it in the sandbox; each builder's operator
+#      imports the toolchain too (as operators do once), meanwhile;
 #   3. the derivation is published on a local network whose claims need three agreeing
-#      builders (min_rounds=3, p_continue=0) and waits until it is VALID;
+#      builders (min_rounds=3, p_continue=0) and waits until it is VALID (the builders fetch
+#      the vendored source, ~170 MB, from the publisher, and build it cold: report deadline
+#      and fetch timeout are raised to fit a busy machine);
 #   4. the verified binary's sha256 is compared with a plain `go build -trimpath` of the same
 #      tree on the host with the same toolchain (the store's copy, CGO_ENABLED=0 as in the
 #      derivation; the go command uses the vendor tree by itself).
@@ -16,7 +19,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export LOCALNET_DIR="${SELFHOST_DIR:-$root/.localnet-selfhost}"
 export LOCALNET_BUILDERS=3
-export LOCALNET_GENESIS_JQ='.app_state.claims.params.min_rounds = 3 | .app_state.claims.params.p_continue = "0.000000000000000000"'
+export LOCALNET_GENESIS_JQ='.app_state.claims.params.min_rounds = 3 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "14400"'
+export LOCALNET_SIDECAR_FLAGS="--fetch-timeout ${SELFHOST_TIMEOUT:-90m}"
 BIN="${BUILDCHAIND:-$root/build/buildchaind}"
 export BUILDCHAIND="$BIN"
 t0=$(date +%s)
@@ -43,6 +47,22 @@ tc="$("$BIN" bootstrap --toolchain go)"
 src="$("$BIN" store add -q "$work/src")"
 drv="$("$BIN" drv add --set src="$src" "$root/examples/selfhost/buildchaind.json")"
 lap "go toolchain $tc, source $src, derivation $drv"
+
+pids=()
+for b in "$LOCALNET_DIR"/builder[0-9]; do
+	[ -d "$b" ] || continue
+	BUILDCHAIN_HOME="$b" "$BIN" bootstrap --toolchain go >"$b.selfhost-toolchain" 2>"$b.selfhost-toolchain.log" &
+	pids+=("$!")
+done
+"$BIN" build -q --no-substitute "$drv"
+lap "built by the publisher"
+for p in "${pids[@]}"; do
+	wait "$p" || { echo "selfhost: a builder's toolchain import failed (see $LOCALNET_DIR/builder*.selfhost-toolchain.log)" >&2; exit 1; }
+done
+for b in "$LOCALNET_DIR"/builder[0-9]; do
+	[ "$(cat "$b.selfhost-toolchain")" = "$tc" ] || { echo "selfhost: $b imported another toolchain CID" >&2; exit 1; }
+done
+lap "every builder has the go toolchain $tc"
 
 peers="$("$root/scripts/localnet.sh" peers)"
 "$BIN" publish "$drv" --from val0 --home "$LOCALNET_DIR/node0" --keyring-backend test --keyring-dir "$LOCALNET_DIR/node0" --peer "$peers" \

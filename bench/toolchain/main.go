@@ -1,8 +1,19 @@
 // Command toolchain measures the toolchains of `buildchaind bootstrap --toolchain NAME` (issue
-// 11), each figure as a ratio against a baseline measured in the same run. Each toolchain's
-// measurements live in their own file and register themselves (c.go: gcc; others beside it).
+// 11), every figure printed as a ratio against a baseline measured in the same run. Each
+// toolchain's measurements live in their own file and register themselves (gcc.go, go.go);
+// each prints, for its toolchain:
 //
-// Run as root after `make deps`: go run ./bench/toolchain [-runs 3] [-only gcc]
+//   - import: `bootstrap --toolchain NAME` into a fresh store vs the floor of reading the same
+//     pinned inputs (dpkg-deb -x of the .debs; a plain unzip of the module zip);
+//   - build: an example program (examples/lua, examples/go-cli) built in the sandbox vs the same
+//     script with the same toolchain run directly on the host (goal <= 1.15x);
+//   - substitute: a store that lacks the toolchain fetches it from a peer (libp2p/bitswap on
+//     loopback, every block hash-checked) vs importing it locally, each followed by the first
+//     build that needs it (substitute.go).
+//
+// Run as root after `make deps`, from the repository root (`make bench` does):
+//
+//	go run ./bench/toolchain [-runs 3] [-only gcc|go]
 package main
 
 import (
@@ -27,33 +38,48 @@ type measurement struct {
 
 var measurements []measurement
 
+// register adds a toolchain's measurements (from an init function of its file).
 func register(name string, run func(c *config) error) {
 	measurements = append(measurements, measurement{name, run})
 }
+
+var examplesDir = flag.String("examples", "examples", "the repository's examples directory")
 
 type config struct {
 	runs int
 	work string // scratch directory, removed at the end
 }
 
-// freshBuilder is an empty store and builder under the scratch directory (inputs bound from
-// materialised copies unless fuse; with fuse the caller mounts the store).
-func (c *config) freshBuilder(name string, fuse bool) (*storefs.Store, *builder.Builder, error) {
-	home := filepath.Join(c.work, name)
-	if err := os.MkdirAll(home, 0o755); err != nil {
-		return nil, nil, err
-	}
-	s, err := storefs.Open(filepath.Join(home, "ipfs"))
+// node is an empty store with its builder, in its own directory under the scratch directory.
+type node struct {
+	dir   string
+	store *storefs.Store
+	b     *builder.Builder
+}
+
+// newNode makes a node; with fuse its builds bind inputs from the store's FUSE view (the
+// caller mounts it), else from materialised copies.
+func (c *config) newNode(name string, fuse bool) (*node, error) {
+	dir, err := os.MkdirTemp(c.work, name+"-")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds"), Timeout: time.Hour, UseFUSE: &fuse})
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
+	if err != nil {
+		return nil, err
+	}
+	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: time.Hour, UseFUSE: &fuse})
 	if err != nil {
 		s.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return s, b, nil
+	return &node{dir: dir, store: s, b: b}, nil
 }
+
+func (n *node) close() { n.store.Close() }
 
 func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)
@@ -62,6 +88,15 @@ func median(ds []time.Duration) time.Duration {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+// ratio prints one figure against its baseline.
+func ratio(what string, got time.Duration, baseline string, base time.Duration, goal string) {
+	line := fmt.Sprintf("%-34s %9s   %-38s %9s   ratio %.2f", what, secs(got), baseline, secs(base), got.Seconds()/base.Seconds())
+	if goal != "" {
+		line += "   (goal " + goal + ")"
+	}
+	fmt.Println(line)
+}
 
 func loadavg() string {
 	b, _ := os.ReadFile("/proc/loadavg")
@@ -81,6 +116,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/toolchain: needs root (sandbox namespaces, FUSE)")
 		os.Exit(1)
 	}
+	if _, err := os.Stat(filepath.Join(*examplesDir, "lua", "lua.json")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/toolchain: run it from the repository root, or give -examples:", err)
+		os.Exit(1)
+	}
 	work, err := os.MkdirTemp("", "bench-toolchain-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/toolchain:", err)
@@ -89,17 +128,19 @@ func main() {
 	_ = os.Chmod(work, 0o755)
 	c := &config{runs: *runs, work: work}
 	sort.SliceStable(measurements, func(i, j int) bool { return measurements[i].name < measurements[j].name })
-	fmt.Printf("bench/toolchain (load average %s)\n", loadavg())
+	fmt.Printf("bench/toolchain: load average %s at start\n", loadavg())
 	failed := false
 	for _, m := range measurements {
 		if *only != "" && m.name != *only {
 			continue
 		}
+		fmt.Printf("== %s\n", m.name)
 		if err := m.run(c); err != nil {
 			fmt.Fprintf(os.Stderr, "bench/toolchain %s: %v\n", m.name, err)
 			failed = true
 		}
 	}
+	fmt.Printf("bench/toolchain: load average %s at end\n", loadavg())
 	builder.RemoveAll(work)
 	if failed {
 		os.Exit(1)

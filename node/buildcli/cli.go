@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/profile"
+	"github.com/buildchain/buildchain/node/progress"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
@@ -58,13 +61,21 @@ func home() (string, error) {
 
 type env struct {
 	home  string
+	rt    *runtime.Runtime
 	store *storefs.Store
 	b     *builder.Builder
 }
 
-func (e *env) Close() { e.store.Close() }
+func (e *env) Close() { e.rt.Close() }
 
+// open opens the node runtime of a command: the store of --store (else $BUILDCHAIN_HOME/ipfs)
+// and the builder with its state in $BUILDCHAIN_HOME/builds.
 func open(cmd *cobra.Command, cfg builder.Config) (*env, error) {
+	return openWith(cmd, cfg, nil)
+}
+
+// openWith is open with the network cache's parts (nil: none).
+func openWith(cmd *cobra.Command, cfg builder.Config, net NetworkFunc) (*env, error) {
 	h, err := home()
 	if err != nil {
 		return nil, err
@@ -73,20 +84,27 @@ func open(cmd *cobra.Command, cfg builder.Config) (*env, error) {
 	if root == "" {
 		root = filepath.Join(h, "ipfs")
 	}
-	s, err := storefs.Open(root)
-	if err != nil {
-		return nil, err
-	}
 	cfg.StateDir = filepath.Join(h, "builds")
 	if cfg.Log == nil {
 		cfg.Log = cmd.ErrOrStderr()
 	}
-	b, err := builder.New(s, cfg)
+	rc := runtime.Config{StoreRoot: root, Builder: cfg, Progress: cmd.ErrOrStderr()}
+	if net != nil {
+		c, pc, err := net(cmd)
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "no network cache (%v): building locally\n", err)
+		} else {
+			rc.Chain, rc.P2P = c, pc
+			if d, _ := cmd.Flags().GetDuration("fetch-timeout"); d > 0 {
+				rc.FetchTimeout = d
+			}
+		}
+	}
+	rt, err := runtime.Open(rc)
 	if err != nil {
-		s.Close()
 		return nil, err
 	}
-	return &env{home: h, store: s, b: b}, nil
+	return &env{home: h, rt: rt, store: rt.Store(), b: rt.Builder()}, nil
 }
 
 func drvCmd() *cobra.Command {
@@ -204,11 +222,22 @@ func buildCmd() *cobra.Command {
 			mem, _ := f.GetInt64("memory")
 			pids, _ := f.GetInt64("pids")
 			cpu, _ := f.GetInt64("cpu-millis")
-			e, err := open(cmd, builder.Config{Timeout: timeout, Limits: sandbox.Limits{MemoryBytes: mem, Pids: pids, CPUMillis: cpu}})
+			check, _ := f.GetBool("check")
+			keep, _ := f.GetBool("keep-failed")
+			quiet, _ := f.GetBool("quiet")
+			noSub, _ := f.GetBool("no-substitute")
+			substitute := network.open != nil && !noSub && !check
+			var net NetworkFunc
+			if substitute {
+				net = network.open
+			}
+			e, err := openWith(cmd, builder.Config{Timeout: timeout, Limits: sandbox.Limits{MemoryBytes: mem, Pids: pids, CPUMillis: cpu}}, net)
 			if err != nil {
 				return err
 			}
 			defer e.Close()
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
 			drv, err := cid.Decode(args[0])
 			if err != nil {
 				if _, serr := os.Stat(args[0]); serr != nil {
@@ -217,21 +246,15 @@ func buildCmd() *cobra.Command {
 				if drv, err = addFile(e, args[0], nil); err != nil {
 					return err
 				}
+			} else if substitute {
+				// A derivation the local store lacks is fetched from peers first (a fresh
+				// node asks for it by CID alone).
+				if err := fetchDerivation(cmd, e, drv); err != nil {
+					return err
+				}
 			}
-			check, _ := f.GetBool("check")
-			keep, _ := f.GetBool("keep-failed")
-			quiet, _ := f.GetBool("quiet")
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			var (
-				res         *builder.Result
-				substituted bool
-			)
-			if noSub, _ := f.GetBool("no-substitute"); substitution.build != nil && !noSub && !check {
-				res, substituted, err = substitution.build(cmd, e.store, e.b, drv, builder.Options{KeepFailed: keep})
-			} else {
-				res, err = e.b.Build(ctx, drv, builder.Options{Check: check, KeepFailed: keep})
-			}
+			res, err := e.rt.Build(ctx, drv, builder.Options{Check: check, KeepFailed: keep}, substitute)
+			substituted := res != nil && res.Substituted
 			if err != nil {
 				return err // for --check, the error names both outputs
 			}
@@ -266,10 +289,10 @@ func buildCmd() *cobra.Command {
 	f.Int64("memory", 0, "memory limit per build in bytes (0: none)")
 	f.Int64("pids", 4096, "task limit per build (0: none)")
 	f.Int64("cpu-millis", 0, "CPU limit per build in thousandths of a core (0: none)")
-	if substitution.build != nil {
+	if network.open != nil {
 		f.Bool("no-substitute", false, "never take a verified output from the network; build locally")
-		if substitution.addFlags != nil {
-			substitution.addFlags(c)
+		if network.addFlags != nil {
+			network.addFlags(c)
 		}
 	}
 	return c
@@ -506,4 +529,29 @@ func outLink(e *env, link string, out cid.Cid) error {
 		return fmt.Errorf("register %s as a GC root: %w", link, err)
 	}
 	return nil
+}
+
+// fetchDerivation brings drv (and what a build of it needs) from peers if the local store
+// lacks it, and pins it as `drv add` does; the fetch holds it against a concurrent GC
+// until the pin is made.
+func fetchDerivation(cmd *cobra.Command, e *env, drv cid.Cid) error {
+	if _, err := e.b.LoadDerivation(drv); !errors.Is(err, builder.ErrMissingDerivation) || e.rt.Chain() == nil {
+		return nil // local, or no network cache: the build names what is missing
+	}
+	ctx := cmd.Context()
+	if d, _ := cmd.Flags().GetDuration("fetch-timeout"); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "fetching derivation %s from peers\n", drv)
+	bar := progress.New(cmd.ErrOrStderr(), "fetching "+progress.Abbrev(drv.String()), 0, progress.Options{Label: "blocks"})
+	_, release, err := e.rt.Fetch(ctx, drv, bar.Func())
+	if err != nil {
+		bar.Stop()
+		return fmt.Errorf("derivation %s is not in the local store and could not be fetched from peers: %w", drv, err)
+	}
+	defer release()
+	bar.Finish()
+	return e.store.Pin(storefs.CurrentUser(), "derivations", drv)
 }

@@ -2,6 +2,8 @@ package buildcli
 
 import (
 	"bytes"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/sandbox"
 )
 
@@ -135,4 +138,29 @@ func TestCLIEndToEnd(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte(`{"name":"x","system":"@system@","outputs":["out"],"inputs":[],"args":[],"env":{}}`), 0o644))
 	_, _, err = run(t, "drv", "add", bad)
 	require.ErrorContains(t, err, "missing builder")
+	// A fixed-output derivation whose outputHash is not a CID: a clear error, nothing stored.
+	before := storeFiles(t, filepath.Join(h, "ipfs"))
+	_, _, err = run(t, "drv", "add", "--set", "name=x", "--set", "url=http://127.0.0.1:9/x.tar.gz",
+		"--set", "hash=sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", examples("fetch/tarball.json"))
+	require.ErrorIs(t, err, derivation.ErrOutputHash)
+	require.ErrorContains(t, err, `"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" is not a CID`)
+	require.Equal(t, before, storeFiles(t, filepath.Join(h, "ipfs")), "the store is unchanged")
+}
+
+// storeFiles lists every file under a store directory (blocks, pins, indexes), with its size.
+func storeFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, fmt.Sprintf("%s %d", p, info.Size()))
+		return nil
+	}))
+	return out
 }

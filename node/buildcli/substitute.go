@@ -1,29 +1,27 @@
 package buildcli
 
 import (
-	cid "github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
-	"github.com/buildchain/buildchain/node/builder"
-	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/node/chain"
+	"github.com/buildchain/buildchain/node/p2p"
 )
 
-// SubstituteBuild builds drv the way `build` does, but takes the output of any derivation
-// the chain has verified from peers (hash-checked) instead of running its builder.
-// substituted reports whether drv itself came from the network.
-type SubstituteBuild func(cmd *cobra.Command, s *storefs.Store, b *builder.Builder, drv cid.Cid, opts builder.Options) (res *builder.Result, substituted bool, err error)
+// NetworkFunc reads the network cache's parts from a command's flags: the chain client
+// asked for verified outputs and the p2p host that fetches them (node/runtime.Config's
+// Chain and P2P).
+type NetworkFunc func(cmd *cobra.Command) (*chain.Client, *p2p.Config, error)
 
-// substitution is the network cache `build` consults first; nil means local builds only.
-// It is a hook the binary sets, not an import, so the build tools do not depend on the
-// chain client and keep working as a plain local cache.
-var substitution struct {
-	build    SubstituteBuild
+// network is the network cache `build` consults first; nil means local builds only. The
+// binary sets it (the chain's client context and the p2p flags are node/nodecli's), so
+// the build tools keep working as a plain local cache without it.
+var network struct {
+	open     NetworkFunc
 	addFlags func(*cobra.Command)
 }
 
-// SetSubstituter makes `build` ask the network cache first (unless --no-substitute or
-// --check). addFlags adds the flags the substituter reads (chain node, p2p). Call it
-// before Commands.
-func SetSubstituter(build SubstituteBuild, addFlags func(*cobra.Command)) {
-	substitution.build, substitution.addFlags = build, addFlags
+// SetNetwork makes `build` ask the network cache first (unless --no-substitute or
+// --check). addFlags adds the flags open reads (chain node, p2p). Call it before Commands.
+func SetNetwork(open NetworkFunc, addFlags func(*cobra.Command)) {
+	network.open, network.addFlags = open, addFlags
 }

@@ -81,10 +81,6 @@ type Builder struct {
 	// loadDrv reads a derivation; tests replace it to build graphs the store cannot hold.
 	loadDrv func(cid.Cid) (*derivation.Derivation, error)
 	mu      sync.Mutex // serialises materialising an input
-	// inUse counts running builds per input: a temp pin (pins/temp/{pid}/{cid}) is shared by
-	// the whole process, so it is dropped only when the last build using the input ends.
-	pinMu sync.Mutex
-	inUse map[cid.Cid]int
 }
 
 // New returns a Builder over store.
@@ -106,7 +102,7 @@ func New(store *storefs.Store, cfg Config) (*Builder, error) {
 	if err := os.Chmod(cfg.StateDir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &Builder{store: store, cfg: cfg, inUse: map[cid.Cid]int{}}
+	b := &Builder{store: store, cfg: cfg}
 	b.sweepTmp()
 	b.loadDrv = b.LoadDerivation
 	return b, nil
@@ -144,7 +140,17 @@ type Options struct {
 	// KeepFailed keeps the build directory and partial output of a failed build under
 	// StateDir/failed and names it in the error.
 	KeepFailed bool
+	// Substitute, if set, is asked for every derivation of the build (dependencies
+	// included) that has no cached output here, once it is resolved: an output it returns
+	// (ok) is taken instead of building, e.g. a verified output fetched from peers
+	// (node/runtime). It keeps what it returns safe from GC until the build ends. It is
+	// not asked for a derivation built with Check.
+	Substitute SubstituteFunc
 }
+
+// SubstituteFunc is Options.Substitute: given a resolved derivation, an output to use
+// instead of building it (ok), or ok=false to build.
+type SubstituteFunc = func(ctx context.Context, resolved cid.Cid, d *derivation.Derivation) (out cid.Cid, ok bool, err error)
 
 // Result of a build.
 type Result struct {
@@ -156,6 +162,8 @@ type Result struct {
 	LogPath    string
 	// CheckOutput is the rebuilt output's CID when Options.Check was set.
 	CheckOutput cid.Cid
+	// Substituted: Output came from Options.Substitute, nothing was built.
+	Substituted bool
 }
 
 // Build builds drv (and, first, every derivation it depends on that is not cached). Inputs are
@@ -187,7 +195,7 @@ func (b *Builder) build(ctx context.Context, drv cid.Cid, opts Options, visiting
 			return nil, fmt.Errorf("input %s of %s: derivations have only the output \"out\", not %q", ref.Drv, d.Name, ref.Output)
 		}
 		// Dependencies are never re-checked: --check is about this derivation.
-		r, err := b.build(ctx, ref.Drv, Options{KeepFailed: opts.KeepFailed}, visiting, stack)
+		r, err := b.build(ctx, ref.Drv, Options{KeepFailed: opts.KeepFailed, Substitute: opts.Substitute}, visiting, stack)
 		if err != nil {
 			return nil, fmt.Errorf("input %s of %s: %w", ref.Drv, d.Name, err)
 		}
@@ -203,10 +211,29 @@ func (b *Builder) build(ctx context.Context, drv cid.Cid, opts Options, visiting
 	}
 	res := &Result{Derivation: drv, Resolved: rc, LogPath: b.logPath(rc)}
 	cached, haveCached := b.cachedOutput(rc)
+	if !haveCached && resolved.Fixed() && b.haveWhole(resolved.OutputHash) {
+		// As in Nix, a fixed-output derivation whose output is already in the store (fetched by
+		// another derivation, added by hand, substituted) is not built: its CID is its identity,
+		// so no network access is needed to know what it would fetch. --check still fetches.
+		if err := b.setCache(rc, resolved.OutputHash); err != nil {
+			return nil, err
+		}
+		cached, haveCached = resolved.OutputHash, true
+	}
 	if haveCached && !opts.Check {
 		res.Output, res.Cached = cached, true
 		fmt.Fprintf(b.cfg.Log, "%s: cached %s\n", d.Name, cached)
 		return res, nil
+	}
+	if opts.Substitute != nil && !opts.Check {
+		out, ok, err := opts.Substitute(ctx, rc, resolved)
+		if err != nil {
+			return nil, fmt.Errorf("substitute %s: %w", d.Name, err)
+		}
+		if ok {
+			res.Output, res.Substituted = out, true
+			return res, nil
+		}
 	}
 	out, dur, err := b.run(ctx, resolved, rc, opts)
 	if err != nil {
@@ -262,6 +289,21 @@ func (b *Builder) cachedOutput(rc cid.Cid) (cid.Cid, bool) {
 		return cid.Undef, false
 	}
 	return c, true
+}
+
+// haveWhole tells whether every block of store path c (and of what it refers to) is in the
+// store: a fixed-output derivation's output may only be taken as built when it is complete.
+func (b *Builder) haveWhole(c cid.Cid) bool {
+	all, err := b.store.Closure(c)
+	if err != nil {
+		return false
+	}
+	for _, x := range all { // Closure takes a raw leaf's presence on trust
+		if ok, err := b.store.HasBlock(x); err != nil || !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // CachedOutput is the output a previous build of the resolved derivation rc produced.
@@ -626,35 +668,21 @@ func (b *Builder) inputSource(ctx context.Context, c cid.Cid) (string, error) {
 	return dst, nil
 }
 
+// pinInputs temp-pins a build's inputs for as long as it runs. Temp pins
+// are counted by the store, so concurrent builds sharing an input (and
+// whoever else holds it) keep it pinned until the last one releases it.
 func (b *Builder) pinInputs(inputs []cid.Cid) error {
-	b.pinMu.Lock()
-	defer b.pinMu.Unlock()
 	for i, in := range inputs {
-		if b.inUse[in] == 0 {
-			if err := b.store.TempPin(in); err != nil {
-				for _, done := range inputs[:i] {
-					b.release(done)
-				}
-				return err
-			}
+		if err := b.store.TempPin(in); err != nil {
+			b.unpinInputs(inputs[:i])
+			return err
 		}
-		b.inUse[in]++
 	}
 	return nil
 }
 
 func (b *Builder) unpinInputs(inputs []cid.Cid) {
-	b.pinMu.Lock()
-	defer b.pinMu.Unlock()
 	for _, in := range inputs {
-		b.release(in)
-	}
-}
-
-// release drops one use of in; b.pinMu is held.
-func (b *Builder) release(in cid.Cid) {
-	if b.inUse[in]--; b.inUse[in] <= 0 {
-		delete(b.inUse, in)
 		_ = b.store.ReleaseTempPin(in)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -19,7 +20,8 @@ import (
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
-// tarball packs files (path → content; a path ending in .sh is executable) into a .tar.gz.
+// tarball packs files (path → content; a path ending in .sh is executable) into a .tar.gz,
+// under src/.
 func tarball(t *testing.T, files map[string]string, order []string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -30,7 +32,7 @@ func tarball(t *testing.T, files map[string]string, order []string) []byte {
 		if filepath.Ext(name) == ".sh" {
 			mode = 0o755
 		}
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(files[name])), Typeflag: tar.TypeReg}))
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "src/" + name, Mode: mode, Size: int64(len(files[name])), Typeflag: tar.TypeReg}))
 		_, err := tw.Write([]byte(files[name]))
 		require.NoError(t, err)
 	}
@@ -64,7 +66,8 @@ func expectedCID(t *testing.T, s *storefs.Store, files map[string]string) cid.Ci
 
 // A fixed-output derivation fetches a tarball from an HTTP server on the host's loopback (it
 // alone gets the network); its output must be exactly the CID it declares, else nothing of it
-// reaches the store; the same fetch in an ordinary derivation fails.
+// reaches the store; once its output is in the store, another fixed-output derivation
+// declaring it is not built; the same fetch in an ordinary derivation fails.
 func TestFixedOutputFetch(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -88,25 +91,20 @@ func TestFixedOutputFetch(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/src.tar.gz", ln.Addr().(*net.TCPAddr).Port)
 
 	want := expectedCID(t, e.store, good)
+	// examples/fetch/tarball.json; without outputHash, the same fetch as an ordinary derivation.
+	tmpl, err := os.ReadFile(filepath.Join(examplesDir(), "fetch", "tarball.json"))
+	require.NoError(t, err)
 	fetch := func(name, outputHash string) cid.Cid {
-		field := ""
-		if outputHash != "" {
-			field = `"outputHash":"` + outputHash + `",`
+		data := string(tmpl)
+		if outputHash == "" {
+			data = strings.Replace(data, `"outputHash": "@hash@",`, "", 1)
+			require.NotContains(t, data, "outputHash")
 		}
-		return e.add(`{"name":"`+name+`","system":"@system@","builder":"/ipfs/store/@bootstrap@/bin/sh",`+field+`
-			"args":["-c","set -e; PATH=/ipfs/store/@bootstrap@/bin; wget -q -O /build/src.tar.gz @url@; mkdir -p $out/src; tar -xzf /build/src.tar.gz -C $out/src"],
-			"env":{},"inputs":["@bootstrap@"],"outputs":["out"]}`, map[string]string{"url": url})
+		return e.add(data, map[string]string{"name": name, "url": url, "hash": outputHash})
 	}
 
-	// Declared and fetched agree: the output is in the store at that CID.
-	r, err := e.b.Build(ctx, fetch("src", want.String()), Options{})
-	require.NoError(t, err, e.log.String())
-	require.Equal(t, want, r.Output)
-	require.Equal(t, good["hello.c"], e.cat(r.Output, "src/hello.c"))
-	require.Equal(t, int64(1), hits.Load())
-
-	// The server now sends something else: the build fails naming both CIDs, and nothing but
-	// derivation blocks is added (no output blocks, no pin).
+	// The server sends something else than declared: the build fails naming both CIDs, and
+	// nothing but derivation blocks is added (no output blocks, no pin).
 	serveBad.Store(true)
 	actual := expectedCID(t, e.store, bad)
 	before, err := e.store.AllBlocks()
@@ -114,7 +112,7 @@ func TestFixedOutputFetch(t *testing.T) {
 	_, err = e.b.Build(ctx, fetch("src-changed", want.String()), Options{})
 	require.ErrorIs(t, err, ErrFixedOutputMismatch, e.log.String())
 	require.Contains(t, err.Error(), "expected "+want.String()+", got "+actual.String())
-	require.Equal(t, int64(2), hits.Load())
+	require.Equal(t, int64(1), hits.Load())
 	after, err := e.store.AllBlocks()
 	require.NoError(t, err)
 	for _, c := range after {
@@ -126,6 +124,23 @@ func TestFixedOutputFetch(t *testing.T) {
 	has, err := e.store.HasBlock(actual)
 	require.NoError(t, err)
 	require.False(t, has)
+
+	// Declared and fetched agree: the output is in the store at that CID.
+	serveBad.Store(false)
+	r, err := e.b.Build(ctx, fetch("src", want.String()), Options{})
+	require.NoError(t, err, e.log.String())
+	require.Equal(t, want, r.Output)
+	require.False(t, r.Cached)
+	require.Equal(t, good["hello.c"], e.cat(r.Output, "src/hello.c"))
+	require.Equal(t, int64(2), hits.Load())
+
+	// Another fixed-output derivation declaring an output the store already has is not built
+	// (Nix's rule): no fetch, the existing path is its output.
+	r, err = e.b.Build(ctx, fetch("src-elsewhere", want.String()), Options{})
+	require.NoError(t, err, e.log.String())
+	require.Equal(t, want, r.Output)
+	require.True(t, r.Cached)
+	require.Equal(t, int64(2), hits.Load(), "a fixed-output derivation whose output exists fetched again")
 
 	// Without a declared output the same fetch has no network.
 	_, err = e.b.Build(ctx, fetch("src-unfixed", ""), Options{})

@@ -2,7 +2,6 @@ package chain
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -50,9 +49,9 @@ func DecodeEvents(events []abci.Event) ([]Assignment, []RoundKey, error) {
 		if !handledEvents[e.Type] {
 			continue
 		}
-		msg, err := sdk.ParseTypedEvent(typedOnly(e))
+		msg, err := ParseEvent(e)
 		if err != nil {
-			return nil, nil, fmt.Errorf("event %s: %w", e.Type, err)
+			return nil, nil, err
 		}
 		switch ev := msg.(type) {
 		case *claimstypes.EventClaimAssigned:
@@ -77,20 +76,6 @@ func DecodeEvents(events []abci.Event) ([]Assignment, []RoundKey, error) {
 		}
 	}
 	return as, ended, nil
-}
-
-// typedOnly drops the plain attributes CometBFT and the SDK add beside a
-// typed event's JSON fields (FinalizeBlock events carry mode=EndBlock),
-// which ParseTypedEvent would choke on.
-func typedOnly(e abci.Event) abci.Event {
-	out := abci.Event{Type: e.Type}
-	for _, a := range e.Attributes {
-		if a.Key == "mode" || !json.Valid([]byte(a.Value)) {
-			continue
-		}
-		out.Attributes = append(out.Attributes, a)
-	}
-	return out
 }
 
 var handledEvents = map[string]bool{
@@ -156,7 +141,7 @@ func (cl *Claims) Submit(ctx context.Context, drv, output cid.Cid, system string
 		if e.Type != typeName(&claimstypes.EventClaimSubmitted{}) {
 			continue
 		}
-		m, err := sdk.ParseTypedEvent(typedOnly(e))
+		m, err := ParseEvent(e)
 		if err != nil {
 			return 0, hash, fmt.Errorf("claim submitted event: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
 const drv = "baguqeeranrmdrohqgggc7x4gyezin55lbqwnxunpgt2pmh5ejxntlod7o52a"
@@ -61,4 +62,28 @@ func TestRoundStateOf(t *testing.T) {
 	require.Equal(t, RoundGone, RoundStateOf(c, 3, "a"))
 	c.Status = claimstypes.CLAIM_STATUS_EXPIRED
 	require.Equal(t, RoundGone, RoundStateOf(c, 2, "a"), "an open assignment of a finished claim is gone")
+}
+
+// The attributes BaseApp adds beside a typed event's fields are left out by
+// the message's descriptor, whatever their values look like.
+func TestParseEventKeepsOnlyTheMessageFields(t *testing.T) {
+	opened := typed(t, &markettypes.EventMarketOpened{MarketId: 3, ClaimId: 8, ClaimedOutput: "a", ReportedOutput: "b", CommitEnd: 20, RevealEnd: 40})
+	opened.Attributes = append(opened.Attributes,
+		abci.EventAttribute{Key: "mode", Value: "EndBlock"}, abci.EventAttribute{Key: "msg_index", Value: "0"})
+	m, err := ParseEvent(opened)
+	require.NoError(t, err)
+	require.Equal(t, &markettypes.EventMarketOpened{MarketId: 3, ClaimId: 8, ClaimedOutput: "a", ReportedOutput: "b", CommitEnd: 20, RevealEnd: 40}, m)
+
+	// A field whose value is not its JSON encoding is an error, not skipped.
+	broken := typed(t, &markettypes.EventMarketOpened{MarketId: 3})
+	for i, a := range broken.Attributes {
+		if a.Key == "claim_id" {
+			broken.Attributes[i].Value = "eight"
+		}
+	}
+	_, err = ParseEvent(broken)
+	require.Error(t, err)
+
+	_, err = ParseEvent(abci.Event{Type: "buildchain.nothing.v1.EventNone"})
+	require.ErrorContains(t, err, "no protobuf message")
 }

@@ -46,9 +46,9 @@ func (m *Markets) DecodeMarkets(events []abci.Event) ([]MarketOpened, error) {
 		if e.Type != marketOpenedType {
 			continue
 		}
-		msg, err := sdk.ParseTypedEvent(typedOnly(e))
+		msg, err := ParseEvent(e)
 		if err != nil {
-			return nil, fmt.Errorf("event %s: %w", e.Type, err)
+			return nil, err
 		}
 		ev := msg.(*markettypes.EventMarketOpened)
 		out = append(out, MarketOpened{MarketID: ev.MarketId, ClaimID: ev.ClaimId, Claimed: ev.ClaimedOutput,

@@ -1,7 +1,6 @@
 package nodecli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,17 +10,13 @@ import (
 	"time"
 
 	"github.com/cosmos/cosmos-sdk/client"
-	"github.com/hanwen/go-fuse/v2/fuse"
-	cid "github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
-	"github.com/buildchain/buildchain/node/storefs"
-	"github.com/buildchain/buildchain/node/storefs/fusefs"
+	"github.com/buildchain/buildchain/node/runtime"
 )
 
 const (
@@ -76,65 +71,51 @@ func storeRoot(cmd *cobra.Command) (string, error) {
 	return filepath.Join(h, "ipfs"), nil
 }
 
-// local is the store and builder of a command.
-type local struct {
-	root  string
-	home  string
-	store *storefs.Store
-	b     *builder.Builder
-	fuse  *fuse.Server
+// runtimeOpts are what a command adds to its flags to open its runtime.
+type runtimeOpts struct {
+	// Progress receives the builder's and substitutions' progress lines.
+	Progress io.Writer
+	Log      *slog.Logger
+	// KeyFile is the p2p identity unless --p2p-key names one; "" means a
+	// fresh identity (one-shot commands can run beside `node run`).
+	KeyFile string
+	// Chain, if set, is the runtime's chain client.
+	Chain *chain.Client
+	FUSE  bool
 }
 
-func openLocal(cmd *cobra.Command, log io.Writer) (*local, error) {
+// openRuntime opens the node runtime of a command: the store of --store,
+// the builder beside it, and the p2p host of the command's p2p flags (if
+// it has them; started on first use or by Start).
+func openRuntime(cmd *cobra.Command, o runtimeOpts) (*runtime.Runtime, error) {
 	root, err := storeRoot(cmd)
 	if err != nil {
 		return nil, err
 	}
-	s, err := storefs.Open(root)
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	pc, err := p2pConfig(cmd, o.KeyFile)
 	if err != nil {
 		return nil, err
 	}
-	home := filepath.Dir(root)
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds"), Log: log, Timeout: time.Hour,
-		NixBuilt: nixBuilt(home)})
-	if err != nil {
-		s.Close()
-		return nil, err
+	var fetchTTL time.Duration
+	if cmd.Flags().Lookup(flagFetchTTL) != nil {
+		fetchTTL, _ = cmd.Flags().GetDuration(flagFetchTTL)
 	}
-	return &local{root: root, home: home, store: s, b: b}, nil
+	return runtime.Open(runtime.Config{
+		StoreRoot: root, Builder: builder.Config{Log: o.Progress, Timeout: time.Hour, NixBuilt: nixBuilt(filepath.Dir(root))},
+		FUSE: o.FUSE, P2P: pc, Chain: o.Chain, FetchTimeout: fetchTTL, Log: o.Log, Progress: o.Progress,
+	})
 }
 
-const fuseSuperMagic = 0x65735546
-
-// mountFUSE mounts the store's verified read-only view (builds bind their
-// inputs from it) unless something already is mounted there.
-func (l *local) mountFUSE() error {
-	var st unix.Statfs_t
-	if unix.Statfs(l.store.MountDir(), &st) == nil && st.Type == fuseSuperMagic {
-		return nil
-	}
-	if err := os.MkdirAll(l.store.MountDir(), 0o755); err != nil {
-		return err
-	}
-	srv, err := fusefs.Mount(l.store, l.store.MountDir(), fusefs.Options{AllowOther: true})
-	if err != nil {
-		return err
-	}
-	l.fuse = srv
-	return nil
-}
-
-func (l *local) Close() {
-	if l.fuse != nil {
-		_ = l.fuse.Unmount()
-	}
-	l.store.Close()
-}
-
-// startP2P starts a libp2p node over the store from the command's flags.
-// keyFile "" means the --p2p-key flag, else a fresh identity.
-func startP2P(ctx context.Context, cmd *cobra.Command, l *local, keyFile string, log *slog.Logger) (*p2p.Node, func(), error) {
+// p2pConfig reads the p2p flags of a command (nil if it has none). keyFile
+// "" means the --p2p-key flag, else a fresh identity.
+func p2pConfig(cmd *cobra.Command, keyFile string) (*p2p.Config, error) {
 	f := cmd.Flags()
+	if f.Lookup(flagListen) == nil {
+		return nil, nil
+	}
 	listen, _ := f.GetStringSlice(flagListen)
 	peers, _ := f.GetStringSlice(flagPeer)
 	mdns, _ := f.GetBool(flagMDNS)
@@ -142,51 +123,16 @@ func startP2P(ctx context.Context, cmd *cobra.Command, l *local, keyFile string,
 	if k, _ := f.GetString(flagP2PKey); k != "" {
 		keyFile = k
 	}
-	cleanup := func() {}
-	if keyFile == "" {
-		dir, err := os.MkdirTemp("", "buildchain-p2p-")
-		if err != nil {
-			return nil, nil, err
-		}
-		keyFile = filepath.Join(dir, "p2p.key")
-		cleanup = func() { os.RemoveAll(dir) }
-	}
 	var trusted []peer.ID
 	for _, t := range trust {
 		id, err := peer.Decode(t)
 		if err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("--%s %q: %w", flagTrust, t, err)
+			return nil, fmt.Errorf("--%s %q: %w", flagTrust, t, err)
 		}
 		trusted = append(trusted, id)
 	}
-	n, err := p2p.New(ctx, p2p.Config{
-		KeyFile: keyFile, ListenAddrs: listen, Bootstrap: peers, EnableMDNS: mdns,
-		Blockstore: l.store.Blockstore(), TrustedBuilders: trusted, Links: l.store.Walker().Children,
-		Roots: func(context.Context) ([]cid.Cid, error) { return pinnedRoots(l.store) }, Logger: log,
-	})
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	return n, func() { n.Close(); cleanup() }, nil
-}
-
-// pinnedRoots lists the store's pinned roots for reproviding.
-func pinnedRoots(s *storefs.Store) ([]cid.Cid, error) {
-	pins, err := s.ListPins()
-	if err != nil {
-		return nil, err
-	}
-	seen := map[cid.Cid]bool{}
-	var out []cid.Cid
-	for _, p := range pins {
-		if p.CID.Defined() && !seen[p.CID] {
-			seen[p.CID] = true
-			out = append(out, p.CID)
-		}
-	}
-	return out, nil
+	return &p2p.Config{KeyFile: keyFile, ListenAddrs: listen, Bootstrap: peers, EnableMDNS: mdns,
+		TrustedBuilders: trusted}, nil
 }
 
 // chainClaims builds the x/claims client from the command's client context.

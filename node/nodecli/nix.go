@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/buildchain/buildchain/node/nix/importer"
 	"github.com/buildchain/buildchain/node/nix/nixcache"
 	"github.com/buildchain/buildchain/node/nix/storepath"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -39,7 +38,7 @@ func NixCmd() *cobra.Command {
 }
 
 // nixDir is $BUILDCHAIN_HOME/nix (index, cache key, compressed NARs) of the store's home.
-func nixDir(l *local) string { return filepath.Join(l.home, "nix") }
+func nixDir(rt *runtime.Runtime) string { return filepath.Join(rt.Home(), "nix") }
 
 // nixBuilt indexes every Nix-layout output the node builds (a validator's rebuilds
 // included), so `node run --nix-cache` serves what this node verified too.
@@ -80,16 +79,16 @@ dependencies first: publish them in that order.`,
 				dir = filepath.Dir(abs)
 			}
 			drvPath := storepath.Dir + "/" + filepath.Base(arg)
-			l, err := openLocal(cmd, io.Discard)
+			rt, err := openRuntime(cmd, runtimeOpts{})
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			idx, err := importer.OpenIndex(filepath.Join(nixDir(l), "index"))
+			defer rt.Close()
+			idx, err := importer.OpenIndex(filepath.Join(nixDir(rt), "index"))
 			if err != nil {
 				return err
 			}
-			im := importer.New(l.store, dir, idx, cmd.ErrOrStderr())
+			im := importer.New(rt.Store(), dir, idx, cmd.ErrOrStderr())
 			im.PinUser, im.PinProg = storefs.CurrentUser(), "nix"
 			done, err := im.Import(cmd.Context(), drvPath)
 			if err != nil {
@@ -112,13 +111,13 @@ func nixKeyCmd() *cobra.Command {
 		Short: "Print the cache's public key (created on first use) for Nix's trusted-public-keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := openLocal(cmd, io.Discard)
+			rt, err := openRuntime(cmd, runtimeOpts{})
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer rt.Close()
 			name, _ := cmd.Flags().GetString("key-name")
-			k, err := nixcache.LoadOrCreateKey(filepath.Join(nixDir(l), "cache.key"), name)
+			k, err := nixcache.LoadOrCreateKey(filepath.Join(nixDir(rt), "cache.key"), name)
 			if err != nil {
 				return err
 			}
@@ -152,34 +151,13 @@ signed with the node's key (nix key prints it). Use it from Nix with
 			if err != nil {
 				return err
 			}
-			l, err := openLocal(cmd, io.Discard)
+			log := newLogger(cmd.ErrOrStderr(), false)
+			rt, err := openRuntime(cmd, runtimeOpts{Log: log, Chain: claims.C})
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			log := newLogger(cmd.ErrOrStderr(), false)
-			var (
-				mu       sync.Mutex
-				fetcher  func(context.Context, cid.Cid) error
-				closeP2P = func() {}
-			)
-			defer func() { closeP2P() }()
-			fetch := func(fctx context.Context, c cid.Cid) error {
-				mu.Lock()
-				if fetcher == nil {
-					n, cl, err := startP2P(ctx, cmd, l, "", log)
-					if err != nil {
-						mu.Unlock()
-						return err
-					}
-					closeP2P = cl
-					fetcher = func(fctx context.Context, c cid.Cid) error { return n.Fetch(fctx, c, nil) }
-				}
-				f := fetcher
-				mu.Unlock()
-				return f(fctx, c)
-			}
-			return serveNixCache(ctx, cmd, l, claims, listen, fetch, log)
+			defer rt.Close()
+			return serveNixCache(ctx, cmd, rt, claims, listen, log)
 		},
 	}
 	f := c.Flags()
@@ -197,21 +175,35 @@ func addNixCacheFlags(c *cobra.Command) {
 	f.String("key-name", defaultKeyName, "name of the cache key if it is created now")
 }
 
+// nixFetch makes a verified output (or a derivation) local from peers, hash-checked, and pins
+// it for the cache: it is served again later.
+func nixFetch(rt *runtime.Runtime) func(context.Context, cid.Cid) error {
+	return func(ctx context.Context, c cid.Cid) error {
+		_, release, err := rt.Fetch(ctx, c, nil)
+		defer release()
+		if err != nil {
+			return err
+		}
+		return rt.Store().Pin(storefs.CurrentUser(), "nix-cache", c)
+	}
+}
+
 // serveNixCache runs the binary cache on listen until ctx ends; it prints the URL it serves.
-func serveNixCache(ctx context.Context, cmd *cobra.Command, l *local, claims *chain.Claims, listen string, fetch func(context.Context, cid.Cid) error, log *slog.Logger) error {
+func serveNixCache(ctx context.Context, cmd *cobra.Command, rt *runtime.Runtime, claims *chain.Claims, listen string, log *slog.Logger) error {
+	fetch := nixFetch(rt)
 	f := cmd.Flags()
 	compression, _ := f.GetString("nix-compression")
 	name, _ := f.GetString("key-name")
-	key, err := nixcache.LoadOrCreateKey(filepath.Join(nixDir(l), "cache.key"), name)
+	key, err := nixcache.LoadOrCreateKey(filepath.Join(nixDir(rt), "cache.key"), name)
 	if err != nil {
 		return err
 	}
-	idx, err := importer.OpenIndex(filepath.Join(nixDir(l), "index"))
+	idx, err := importer.OpenIndex(filepath.Join(nixDir(rt), "index"))
 	if err != nil {
 		return err
 	}
-	srv, err := nixcache.New(nixcache.Config{Store: l.store, Index: idx, Key: key, Fetch: fetch,
-		Verifier: chainVerifier{l: l, claims: claims, fetch: fetch}, CacheDir: filepath.Join(nixDir(l), "nar"),
+	srv, err := nixcache.New(nixcache.Config{Store: rt.Store(), Index: idx, Key: key, Fetch: fetch,
+		Verifier: chainVerifier{rt: rt, claims: claims, fetch: fetch}, CacheDir: filepath.Join(nixDir(rt), "nar"),
 		Compression: compression, Log: log})
 	if err != nil {
 		return err
@@ -237,13 +229,13 @@ func serveNixCache(ctx context.Context, cmd *cobra.Command, l *local, claims *ch
 // chainVerifier resolves an imported derivation through the chain's verified outputs of its
 // inputs (as verify does) and returns the verified output of the result.
 type chainVerifier struct {
-	l      *local
+	rt     *runtime.Runtime
 	claims *chain.Claims
 	fetch  func(context.Context, cid.Cid) error
 }
 
 func (v chainVerifier) VerifiedOutput(ctx context.Context, drv cid.Cid) (cid.Cid, bool, error) {
-	resolved, err := resolveViaChain(ctx, v.l, v.claims, drv, func(c cid.Cid) error { return v.fetch(ctx, c) })
+	resolved, err := resolveViaChain(ctx, v.rt, v.claims, drv, func(c cid.Cid) error { return v.fetch(ctx, c) })
 	if err != nil {
 		if errors.Is(err, errNotVerified) {
 			return cid.Undef, false, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/profile"
 	"github.com/buildchain/buildchain/node/progress"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
@@ -81,11 +82,12 @@ every change of the claim until its verdict.`,
 				return fmt.Errorf("--deposit %q: %w", depositStr, err)
 			}
 
-			l, err := openLocal(cmd, cmd.ErrOrStderr())
+			rt, err := openRuntime(cmd, runtimeOpts{Progress: cmd.ErrOrStderr(), Log: log, Chain: claims.C})
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer rt.Close()
+			store, b := rt.Store(), rt.Builder()
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 
@@ -94,10 +96,10 @@ every change of the claim until its verdict.`,
 				if output, err = parseCID("--claim-output", outFlag); err != nil {
 					return err
 				}
-				if ok, err := l.store.HasBlock(output); err != nil || !ok {
+				if ok, err := store.HasBlock(output); err != nil || !ok {
 					return fmt.Errorf("--claim-output %s is not in the local store (add it first): %v", output, err)
 				}
-				d, err := l.b.LoadDerivation(drv)
+				d, err := b.LoadDerivation(drv)
 				if err != nil {
 					return err
 				}
@@ -106,7 +108,7 @@ every change of the claim until its verdict.`,
 				}
 				resolved = drv
 			} else {
-				res, err := l.b.Build(ctx, drv, builder.Options{})
+				res, err := b.Build(ctx, drv, builder.Options{})
 				if err != nil {
 					return fmt.Errorf("build %s: %w", drv, err)
 				}
@@ -117,22 +119,21 @@ every change of the claim until its verdict.`,
 				}
 				fmt.Fprintf(out, "output %s (%s)\n", output, how)
 			}
-			d, err := l.b.LoadDerivation(resolved)
+			d, err := b.LoadDerivation(resolved)
 			if err != nil {
 				return err
 			}
 			// Keep what builders will fetch from us alive while they do.
 			for _, c := range append([]cid.Cid{resolved, output}, inputCIDs(d)...) {
-				if err := l.store.Pin(storefs.CurrentUser(), "publish", c); err != nil {
+				if err := store.Pin(storefs.CurrentUser(), "publish", c); err != nil {
 					return fmt.Errorf("pin %s: %w", c, err)
 				}
 			}
 
-			node, closeP2P, err := startP2P(ctx, cmd, l, "", log)
+			node, err := rt.P2P()
 			if err != nil {
 				return err
 			}
-			defer closeP2P()
 			announce(ctx, node, d, resolved, output, claims.Validator(), cmd.ErrOrStderr())
 
 			id, hash, err := claims.Submit(ctx, resolved, output, d.System, deposit)
@@ -267,8 +268,8 @@ func InstallCmd() *cobra.Command {
 			if user == "" {
 				user = storefs.CurrentUser()
 			}
-			_, err = verifyAndFetch(cmd, drv, true, func(l *local, out cid.Cid) error {
-				p, err := profile.Open(l.store, l.home+"/profiles", user, fusefs.ViewDir(l.store))
+			_, err = verifyAndFetch(cmd, drv, true, func(rt *runtime.Runtime, out cid.Cid) error {
+				p, err := profile.Open(rt.Store(), rt.Home()+"/profiles", user, fusefs.ViewDir(rt.Store()))
 				if err != nil {
 					return err
 				}
@@ -298,42 +299,33 @@ var errNotVerified = errors.New("no verified output on chain")
 
 // verifyAndFetch prints the verdict on drv (resolved through the chain's
 // verified outputs of its dependencies) and, with fetch, makes the verified
-// output local; then runs then(l, output).
-func verifyAndFetch(cmd *cobra.Command, drv cid.Cid, fetch bool, then func(*local, cid.Cid) error) (cid.Cid, error) {
+// output local; then runs then(rt, output) while the output is held.
+func verifyAndFetch(cmd *cobra.Command, drv cid.Cid, fetch bool, then func(*runtime.Runtime, cid.Cid) error) (cid.Cid, error) {
 	out := cmd.OutOrStdout()
 	log := newLogger(cmd.ErrOrStderr(), false)
 	claims, err := chainClaims(cmd, false)
 	if err != nil {
 		return cid.Undef, err
 	}
-	l, err := openLocal(cmd, io.Discard)
+	rt, err := openRuntime(cmd, runtimeOpts{Log: log, Chain: claims.C})
 	if err != nil {
 		return cid.Undef, err
 	}
-	defer l.Close()
+	defer rt.Close()
 	ctx := cmd.Context()
-	var node *p2p.Node
-	getNode := func() (*p2p.Node, error) {
-		if node != nil {
-			return node, nil
-		}
-		n, closeP2P, err := startP2P(ctx, cmd, l, "", log)
-		if err != nil {
-			return nil, err
-		}
-		cobra.OnFinalize(closeP2P)
-		node = n
-		return n, nil
-	}
 	ttl, _ := cmd.Flags().GetDuration(flagFetchTTL)
-	resolved, err := resolveViaChain(ctx, l, claims, drv, func(c cid.Cid) error {
-		n, err := getNode()
-		if err != nil {
-			return err
+	var releases []func()
+	defer func() {
+		for _, r := range releases {
+			r()
 		}
+	}()
+	resolved, err := resolveViaChain(ctx, rt, claims, drv, func(c cid.Cid) error {
 		fctx, cancel := context.WithTimeout(ctx, ttl)
 		defer cancel()
-		return n.Fetch(fctx, c, nil)
+		_, release, err := rt.Fetch(fctx, c, nil)
+		releases = append(releases, release)
+		return err
 	})
 	if err != nil {
 		return cid.Undef, err
@@ -357,22 +349,19 @@ func verifyAndFetch(cmd *cobra.Command, drv cid.Cid, fetch bool, then func(*loca
 	if !fetch {
 		return output, nil
 	}
-	n, err := getNode()
-	if err != nil {
-		return cid.Undef, err
-	}
 	fctx, cancel := context.WithTimeout(ctx, ttl)
 	defer cancel()
 	bar := progress.New(cmd.ErrOrStderr(), "fetching "+progress.Abbrev(output.String()), 0, progress.Options{Label: "blocks"})
-	st, err := n.FetchClosure(fctx, output, bar.Func())
+	st, release, err := rt.Fetch(fctx, output, bar.Func())
 	if err != nil {
 		bar.Stop()
 		return cid.Undef, fmt.Errorf("fetch verified output %s: %w", output, err)
 	}
+	releases = append(releases, release)
 	bar.Finish()
-	fmt.Fprintf(out, "fetched %s: %s (every block hash-checked)\n", output, fetchSummary(st))
+	fmt.Fprintf(out, "fetched %s: %s (every block hash-checked)\n", output, runtime.FetchSummary(st))
 	if then != nil {
-		return output, then(l, output)
+		return output, then(rt, output)
 	}
 	return output, nil
 }
@@ -391,13 +380,13 @@ func printClaims(ctx context.Context, claims *chain.Claims, drv cid.Cid, w io.Wr
 // resolveViaChain resolves drv's derivation inputs to the verified outputs
 // the chain names for them (recursively), fetching derivation blocks that
 // are not local with fetch. The result is the CID claims are made about.
-func resolveViaChain(ctx context.Context, l *local, claims *chain.Claims, drv cid.Cid, fetch func(cid.Cid) error) (cid.Cid, error) {
-	if ok, _ := l.store.HasBlock(drv); !ok {
+func resolveViaChain(ctx context.Context, rt *runtime.Runtime, claims *chain.Claims, drv cid.Cid, fetch func(cid.Cid) error) (cid.Cid, error) {
+	if ok, _ := rt.Store().HasBlock(drv); !ok {
 		if err := fetch(drv); err != nil {
 			return cid.Undef, fmt.Errorf("derivation %s is not local and could not be fetched: %w", drv, err)
 		}
 	}
-	d, err := l.b.LoadDerivation(drv)
+	d, err := rt.Builder().LoadDerivation(drv)
 	if err != nil {
 		return cid.Undef, err
 	}
@@ -406,7 +395,7 @@ func resolveViaChain(ctx context.Context, l *local, claims *chain.Claims, drv ci
 	}
 	outputs := map[string]cid.Cid{}
 	for _, ref := range d.Refs() {
-		rc, err := resolveViaChain(ctx, l, claims, ref.Drv, fetch)
+		rc, err := resolveViaChain(ctx, rt, claims, ref.Drv, fetch)
 		if err != nil {
 			return cid.Undef, err
 		}
@@ -427,9 +416,5 @@ func resolveViaChain(ctx context.Context, l *local, claims *chain.Claims, drv ci
 	if err != nil {
 		return cid.Undef, err
 	}
-	return l.b.AddDerivation(r)
-}
-
-func fetchSummary(st p2p.FetchStats) string {
-	return fmt.Sprintf("%d blocks, %d from peers (%d bytes)", st.Blocks, st.Fetched, st.FetchedBytes)
+	return rt.Builder().AddDerivation(r)
 }

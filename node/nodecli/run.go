@@ -1,7 +1,6 @@
 package nodecli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,12 +13,12 @@ import (
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	sdk "github.com/cosmos/cosmos-sdk/types"
-	cid "github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sidecar"
 )
 
@@ -77,37 +76,26 @@ status are served on --metrics-addr; "node status" prints the state.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
-			l, err := openLocal(cmd, &slogWriter{log})
+			rt, err := openRuntime(cmd, runtimeOpts{Progress: &slogWriter{log}, Log: log,
+				KeyFile: filepath.Join(dir, "p2p.key"), Chain: claims.C, FUSE: useFUSE})
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			if useFUSE {
-				if err := l.mountFUSE(); err != nil {
-					log.Warn("FUSE mount failed; builds use materialised inputs", "err", err)
-				}
+			defer rt.Close()
+			if err := rt.Start(ctx); err != nil {
+				return err
 			}
-			node, closeP2P, err := startP2P(ctx, cmd, l, filepath.Join(dir, "p2p.key"), log)
+			node, err := rt.P2P()
 			if err != nil {
 				return err
 			}
-			defer closeP2P()
 			log.Info("p2p node up", "id", node.ID(), "addrs", node.Addrs())
 
-			m := sidecar.NewMetrics()
-			src, err := sidecar.NewCometSource(claims.C.Context().NodeURI, log, m.WSReconnects.Inc)
-			if err != nil {
-				return err
-			}
-			defer src.Close()
-			sc, err := sidecar.New(sidecar.Config{
+			scfg := runtime.SidecarConfig{Config: sidecar.Config{
 				StatePath: filepath.Join(dir, "state.json"), Workers: workers, StartHeight: start,
 				FetchTimeout: fetchTTL, Poll: poll, MetricsAddr: metricsAddr, Address: claims.Validator(),
-				Log: log, Metrics: m,
-			}, src, claims, sidecar.LocalBuilder{B: l.b, Fetch: func(ctx context.Context, c cid.Cid) error { return node.Fetch(ctx, c, nil) }}, node)
-			if err != nil {
-				return err
-			}
+				Log: log,
+			}, Claims: claims}
 			if noMarkets, _ := f.GetBool("no-markets"); !noMarkets {
 				stakeStr, _ := f.GetString("market-stake")
 				var stake sdk.Coin
@@ -116,17 +104,18 @@ status are served on --metrics-addr; "node status" prints the state.`,
 						return fmt.Errorf("--market-stake %q: %w", stakeStr, err)
 					}
 				}
-				mk, err := chain.NewMarkets(ctx, claims.C, stake)
-				if err != nil {
+				if scfg.Markets, err = chain.NewMarkets(ctx, claims.C, stake); err != nil {
 					return err
 				}
-				sc.SetMarkets(mk)
+			}
+			sc, err := rt.NewSidecar(scfg)
+			if err != nil {
+				return err
 			}
 			if nixAddr, _ := f.GetString("nix-cache"); nixAddr != "" {
 				// docs/NIX.md: this node's verified outputs as a Nix binary cache.
-				fetch := func(ctx context.Context, c cid.Cid) error { return node.Fetch(ctx, c, nil) }
 				go func() {
-					if err := serveNixCache(ctx, cmd, l, claims, nixAddr, fetch, log); err != nil {
+					if err := serveNixCache(ctx, cmd, rt, claims, nixAddr, log); err != nil {
 						log.Error("nix cache stopped", "err", err)
 					}
 				}()
@@ -140,7 +129,7 @@ status are served on --metrics-addr; "node status" prints the state.`,
 	f := c.Flags()
 	f.Int("workers", 2, "assignments handled at once (fetch + build + report)")
 	f.String("metrics-addr", "127.0.0.1:26690", "serve Prometheus /metrics and JSON /status here (empty: off)")
-	f.Int64("start-height", 1, "first height to read when the sidecar has no state yet")
+	f.Int64("start-height", 1, "first height to read when the sidecar has no state yet (1: the node's earliest block, after a state sync the first after its snapshot)")
 	f.Duration("poll", 2*time.Second, "poll the chain this often when websocket ticks are missing")
 	f.Bool("fuse", true, "mount the store's FUSE view for builds (root or allow_other needed)")
 	f.Bool("debug", false, "debug logs")

@@ -12,27 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/testutil/smallfs"
 )
-
-// smallFS mounts a tmpfs of size bytes made for the test (root only) and returns its path.
-func smallFS(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a size-limited tmpfs")
-	}
-	dir := t.TempDir()
-	require.NoError(t, unix.Mount("fulldisk", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+size))
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
-
-// fill writes a file of n bytes in dir, to be removed later to free the space.
-func fill(t *testing.T, dir string, n int) string {
-	t.Helper()
-	p := filepath.Join(dir, "filler")
-	require.NoError(t, os.WriteFile(p, make([]byte, n), 0o644))
-	return p
-}
 
 // requireIntact: the store verifies and holds exactly the blocks it held before.
 func requireIntact(t *testing.T, s *storefs.Store, before int) {
@@ -49,7 +30,7 @@ func requireIntact(t *testing.T, s *storefs.Store, before int) {
 // store as it was (it verifies, no new block is visible), and succeed once space is freed
 // (issue 13).
 func TestFullDisk(t *testing.T) {
-	dir := smallFS(t, "24m")
+	dir := smallfs.Mount(t, "24m")
 	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
@@ -57,7 +38,7 @@ func TestFullDisk(t *testing.T) {
 	data := randomBytes(40, 6<<20)
 
 	t.Run("add", func(t *testing.T) {
-		filler := fill(t, dir, 20<<20)
+		filler := smallfs.Fill(t, dir, 20<<20)
 		before, err := s.AllBlocks()
 		require.NoError(t, err)
 		_, err = s.AddReader(ctx, bytes.NewReader(data), 0, storefs.AddOptions{})
@@ -74,7 +55,7 @@ func TestFullDisk(t *testing.T) {
 	})
 
 	t.Run("fetch", func(t *testing.T) {
-		fdir := smallFS(t, "24m")
+		fdir := smallfs.Mount(t, "24m")
 		fs, err := storefs.Open(filepath.Join(fdir, "ipfs"))
 		require.NoError(t, err)
 		t.Cleanup(func() { fs.Close() })
@@ -86,7 +67,7 @@ func TestFullDisk(t *testing.T) {
 			c.Logger = slog.New(slog.DiscardHandler)
 		})
 		connect(t, dst, src)
-		filler := fill(t, fdir, 20<<20)
+		filler := smallfs.Fill(t, fdir, 20<<20)
 		_, err = dst.FetchClosure(ctx, root, nil)
 		t.Log(err)
 		require.ErrorIs(t, err, unix.ENOSPC)

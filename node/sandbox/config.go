@@ -53,7 +53,8 @@ type Config struct {
 	HostUID, HostGID int
 	// HostNetwork keeps the build in the host's network namespace instead of a new one with
 	// only a loopback. Only fixed-output builds (whose output is checked against a CID
-	// declared in advance) get it; every other build has no network.
+	// declared in advance) get it; every other build has no network. Such a build also gets
+	// the host's FetchEtc files (DNS configuration, CA bundle) in its /etc.
 	HostNetwork bool
 }
 

@@ -71,7 +71,8 @@ func runInit() error {
 	if err := unix.Setdomainname([]byte("(none)")); err != nil {
 		return fmt.Errorf("setdomainname: %w", err)
 	}
-	if len(os.Args) < 2 || os.Args[1] != hostNetArg {
+	hostNet := len(os.Args) >= 2 && os.Args[1] == hostNetArg
+	if !hostNet {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ func runInit() error {
 	if err := os.Chmod(filepath.Join(root, HomeDir), 0o555); err != nil {
 		return err
 	}
-	if err := writeEtc(root); err != nil {
+	if err := writeEtc(root, hostNet); err != nil {
 		return err
 	}
 	// Sorted by target so a parent directory is mounted before anything below it.
@@ -288,14 +289,35 @@ func setupDev(root string) error {
 	return nil
 }
 
-func writeEtc(root string) error {
+// FetchEtc are the host files a host-network (fixed-output) build gets copied into its /etc,
+// as Nix gives fixed-output builds the host's resolv.conf and services: a fetch by host name
+// needs DNS, and one over https the CA bundle (Debian's path, where Go and OpenSSL look).
+// What they fetch is checked against the declared CID, so these host details cannot leak into
+// an output unnoticed. Missing host files are skipped.
+var FetchEtc = []string{"resolv.conf", "services", "ssl/certs/ca-certificates.crt"}
+
+func writeEtc(root string, hostNet bool) error {
 	files := map[string]string{
 		"passwd": fmt.Sprintf("root:x:0:0:Nix build user:%s:/noshell\nnixbld:x:%d:%d:Nix build user:%s:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n", BuildDir, BuilderUID, BuilderGID, HomeDir),
 		"group":  fmt.Sprintf("root:x:0:\nnixbld:!:%d:\nnogroup:x:65534:\n", BuilderGID),
 		"hosts":  "127.0.0.1 localhost\n::1 localhost\n",
 	}
+	if hostNet {
+		for _, name := range FetchEtc {
+			// Read before pivot_root: this mount namespace still sees the host's /etc.
+			data, err := os.ReadFile(filepath.Join("/etc", name))
+			if err != nil {
+				continue
+			}
+			files[name] = string(data)
+		}
+	}
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(root, "etc", name), []byte(content), 0o444); err != nil {
+		p := filepath.Join(root, "etc", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("write /etc/%s: %w", name, err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o444); err != nil {
 			return fmt.Errorf("write /etc/%s: %w", name, err)
 		}
 	}

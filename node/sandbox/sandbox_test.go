@@ -407,6 +407,18 @@ func TestHostNetwork(t *testing.T) {
 	require.NoError(t, err, log)
 	require.Contains(t, log, "from-host")
 	require.Contains(t, log, "pid=1 uid=1000 host=localhost")
+	// It has the host's DNS configuration and CA bundle (FetchEtc); an ordinary build has neither.
+	for _, name := range FetchEtc {
+		want, err := os.ReadFile(filepath.Join("/etc", name))
+		if err != nil {
+			continue // not on this host: not copied either
+		}
+		got, err := sh(t, tools, "cat /etc/"+name, func(c *Config) { c.HostNetwork = true })
+		require.NoError(t, err, got)
+		require.Equal(t, string(want), got, "/etc/%s", name)
+		log, err = sh(t, tools, "test ! -e /etc/"+name, nil)
+		require.NoError(t, err, "an ordinary build has /etc/%s: %s", name, log)
+	}
 	// The next ordinary build still has no network (a host-network init is never a spare).
 	log, err = sh(t, tools, fmt.Sprintf(`nc -w 2 127.0.0.1 %d </dev/null || { echo "connect failed"; exit 3; }`, port), nil)
 	require.ErrorIs(t, err, ErrExit, log)

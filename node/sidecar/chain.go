@@ -35,14 +35,16 @@ type Builder interface {
 	Rebuild(ctx context.Context, drv cid.Cid) (out cid.Cid, took time.Duration, err error)
 }
 
-// Network moves blocks and announces outputs; *p2p.Node implements it.
+// Network moves blocks and announces outputs; node/runtime implements it
+// over the node's store and p2p host.
 type Network interface {
-	Fetch(ctx context.Context, root cid.Cid, progress func(done, total int)) error
+	// Fetch makes root's closure local (hash-checked) and everything a
+	// build of it needs, and keeps it safe from the store's GC until
+	// release is called: a GC running meanwhile loses none of it.
+	Fetch(ctx context.Context, root cid.Cid, progress func(done, total int)) (st p2p.FetchStats, release func(), err error)
 	Provide(ctx context.Context, c cid.Cid) error
 	Announce(ctx context.Context, r p2p.BuildRecord) (p2p.BuildRecord, error)
 }
-
-var _ Network = (*p2p.Node)(nil)
 
 // node/chain implements Claims and Markets over a real chain.
 var (

@@ -14,5 +14,7 @@
 // that `buildchaind node status` prints. Chain specifics (which events are
 // assignments, how a report is sent) sit behind the Claims interface, so the
 // daemon's logic is testable without a chain; the real implementation over
-// the Cosmos SDK client is node/chain.
+// the Cosmos SDK client is node/chain. Building and fetching sit behind the
+// Builder and Network interfaces, which node/runtime implements over the
+// node's store, builder and p2p host (runtime.NewSidecar wires it).
 package sidecar

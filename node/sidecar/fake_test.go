@@ -32,6 +32,8 @@ type memChain struct {
 	failAt  map[int64]int  // height -> remaining failures of Events
 	ticks   chan int64
 	calls   []int64
+	// earliest, if set, is the oldest height the chain still has (a node that state-synced).
+	earliest int64
 }
 
 func newMemChain() *memChain { return &memChain{failAt: map[int64]int{}, ticks: make(chan int64, 1)} }
@@ -62,10 +64,19 @@ func (c *memChain) Events(_ context.Context, h int64) ([]abci.Event, error) {
 		c.failAt[h]--
 		return nil, errors.New("injected rpc failure")
 	}
-	if h < 1 || h > int64(len(c.heights)) {
+	if h < max(1, c.earliest) || h > int64(len(c.heights)) {
 		return nil, fmt.Errorf("no height %d", h)
 	}
 	return c.heights[h-1], nil
+}
+
+func (c *memChain) EarliestHeight(context.Context) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.heights) == 0 {
+		return 0, nil
+	}
+	return max(1, c.earliest), nil
 }
 
 func (c *memChain) Ticks() <-chan int64 { return c.ticks }

@@ -27,6 +27,12 @@ type BlockSource interface {
 	Ticks() <-chan int64
 }
 
+// EarliestSource is a BlockSource that knows the oldest height it has results for: a node
+// that joined by state sync has no blocks before its snapshot (docs/operator-guide.md).
+type EarliestSource interface {
+	EarliestHeight(ctx context.Context) (int64, error)
+}
+
 // HandleFunc handles the events of one height. It runs for heights in
 // strictly increasing order, each exactly once per process unless it
 // returns an error (then the same height is retried).
@@ -45,6 +51,11 @@ type Follower struct {
 	Log  *slog.Logger
 	// OnError, if set, observes every transient error (for metrics).
 	OnError func(error)
+	// FromEarliest makes Start a lower bound for a follower that has handled nothing yet: if
+	// the Source (an EarliestSource) has no blocks before a later height, it starts there.
+	// Only a fresh sidecar sets it: a sidecar that handled heights must see every next one,
+	// so a gap is an error it retries, never skips.
+	FromEarliest bool
 }
 
 // Run follows until ctx ends; transient errors (node down, reconnecting) are
@@ -91,6 +102,28 @@ func (f *Follower) Run(ctx context.Context) error {
 				return err
 			}
 			continue
+		}
+		if f.FromEarliest && next <= latest {
+			if es, ok := f.Source.(EarliestSource); ok {
+				earliest, err := es.EarliestHeight(ctx)
+				if err != nil {
+					if err := fail(fmt.Errorf("earliest height: %w", err)); err != nil {
+						return err
+					}
+					continue
+				}
+				switch {
+				case earliest < 1:
+					latest = 0 // no block stored yet: wait for one
+				case earliest > next:
+					log.Info("follow: the node has no blocks before its earliest (it joined by state sync): starting there",
+						"earliest", earliest, "wanted", next)
+					next = earliest
+				}
+				f.FromEarliest = earliest < 1
+			} else {
+				f.FromEarliest = false
+			}
 		}
 		caughtUp := true
 		for next <= latest {
@@ -175,6 +208,16 @@ func (s *CometSource) LatestHeight(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("cometbft status at %s: %w", s.remote, err)
 	}
 	return st.SyncInfo.LatestBlockHeight, nil
+}
+
+// EarliestHeight implements EarliestSource: the node's oldest block (1, or after a state
+// sync the first block after its snapshot; 0 while it has none yet).
+func (s *CometSource) EarliestHeight(ctx context.Context) (int64, error) {
+	st, err := s.rpc.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cometbft status at %s: %w", s.remote, err)
+	}
+	return st.SyncInfo.EarliestBlockHeight, nil
 }
 
 // Events implements BlockSource: events of successful transactions (a

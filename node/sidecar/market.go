@@ -183,12 +183,11 @@ func (s *Sidecar) ownOutput(ctx context.Context, p Prediction, log *slog.Logger)
 	}
 	defer func() { <-s.sem }()
 	if s.net != nil {
-		fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
-		err := s.fetch(fctx, drv)
-		cancel()
+		release, err := s.fetch(ctx, drv)
 		if err != nil {
 			return "", fmt.Errorf("fetch %s: %w", drv, err)
 		}
+		defer release()
 	}
 	out, took, err := s.builder.Rebuild(ctx, drv)
 	if err != nil {

@@ -27,7 +27,8 @@ type Config struct {
 	StatePath string
 	// Workers bounds concurrent assignments (fetch + build + report); default 2.
 	Workers int
-	// StartHeight is where a sidecar with no state starts following (default 1).
+	// StartHeight is where a sidecar with no state starts following (default 1: the node's
+	// earliest block, which after a state sync is the first one after the snapshot).
 	StartHeight int64
 	// FetchTimeout bounds fetching one derivation's closure (default 10 min).
 	FetchTimeout time.Duration
@@ -136,6 +137,9 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	f := &Follower{
 		Source: s.source, Start: start, Handle: s.handleHeight, Poll: s.cfg.Poll, Log: s.log,
 		OnError: func(error) { s.m.FollowErrors.Inc() },
+		// A new builder on a node that joined by state sync: no assignment to it can be
+		// in the blocks before the snapshot (it registered later), and the node has none.
+		FromEarliest: s.state.LastHeight() == 0 && s.cfg.StartHeight <= 1,
 	}
 	s.log.Info("following the chain", "from", start, "workers", s.cfg.Workers)
 	err := f.Run(ctx)
@@ -304,17 +308,14 @@ func (s *Sidecar) countRound(st JobStatus) {
 	}
 }
 
-// fetch makes drv's closure local, counting the bytes that came from peers when the network
-// reports them (*p2p.Node does).
-func (s *Sidecar) fetch(ctx context.Context, drv cid.Cid) error {
-	if n, ok := s.net.(interface {
-		FetchClosure(context.Context, cid.Cid, func(done, total int)) (p2p.FetchStats, error)
-	}); ok {
-		st, err := n.FetchClosure(ctx, drv, nil)
-		s.m.FetchBytes.Add(float64(st.FetchedBytes))
-		return err
-	}
-	return s.net.Fetch(ctx, drv, nil)
+// fetch makes drv's closure local and held (release when the build is
+// done), counting the bytes that came from peers.
+func (s *Sidecar) fetch(ctx context.Context, drv cid.Cid) (release func(), err error) {
+	fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
+	defer cancel()
+	st, release, err := s.net.Fetch(fctx, drv, nil)
+	s.m.FetchBytes.Add(float64(st.FetchedBytes))
+	return release, err
 }
 
 // roundState asks the chain, retrying transient errors a few times.
@@ -374,10 +375,8 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 			return
 		}
 		if s.net != nil {
-			fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 			t0 := time.Now()
-			err := s.fetch(fctx, drv)
-			cancel()
+			release, err := s.fetch(ctx, drv)
 			if err != nil {
 				if ctx.Err() == nil {
 					log.Error("fetch derivation closure failed", "err", err)
@@ -386,6 +385,7 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 				}
 				return
 			}
+			defer release() // the closure stays held until the report is sent
 			s.m.FetchSeconds.Observe(time.Since(t0).Seconds())
 			log.Info("derivation closure local", "took", time.Since(t0).Round(time.Millisecond))
 		}

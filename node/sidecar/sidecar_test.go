@@ -78,6 +78,53 @@ func TestFollowerInOrderWithRetries(t *testing.T) {
 	require.Equal(t, []int64{2, 3, 3, 3, 4, 5, 6}, c.calls, "the failing height is retried, never skipped")
 }
 
+// A fresh follower on a node that joined by state sync (no blocks before 4) starts at the
+// node's earliest block; one that has handled heights retries the missing height, never
+// skips it.
+func TestFollowerFreshStartsAtTheNodesEarliest(t *testing.T) {
+	c := newMemChain()
+	for i := 0; i < 6; i++ {
+		c.addBlock()
+	}
+	c.earliest = 4
+	follow := func(fromEarliest bool, start, until int64) []int64 {
+		var got []int64
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		f := &Follower{Source: c, Start: start, FromEarliest: fromEarliest, Poll: 10 * time.Millisecond, Log: quiet,
+			Handle: func(_ context.Context, h int64, _ []abci.Event) error {
+				got = append(got, h)
+				if h == until {
+					cancel()
+				}
+				return nil
+			}}
+		if fromEarliest {
+			require.ErrorIs(t, f.Run(ctx), context.Canceled)
+		} else {
+			// Stop it once it has retried the missing height a few times.
+			go func() {
+				defer cancel()
+				for ctx.Err() == nil {
+					c.mu.Lock()
+					n := len(c.calls)
+					c.mu.Unlock()
+					if n >= 3 {
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			require.ErrorIs(t, f.Run(ctx), context.Canceled)
+		}
+		return got
+	}
+	require.Equal(t, []int64{4, 5, 6}, follow(true, 1, 6))
+	c.calls = nil
+	require.Empty(t, follow(false, 2, 6), "a follower with state must not skip heights")
+	require.Equal(t, []int64{2, 2, 2}, c.calls[:3])
+}
+
 type harness struct {
 	t      *testing.T
 	chain  *memChain

@@ -100,10 +100,27 @@ func (s *Store) tempDir(pid int) string {
 }
 
 // TempPin pins c for the lifetime of this process (pins/temp/{pid}/{cid}).
-func (s *Store) TempPin(c cid.Cid) error { return s.TempPinFor(os.Getpid(), c) }
+// Temp pins of one Store are counted: the pin file is shared by the whole
+// process, so it goes only when every TempPin of c has been matched by a
+// ReleaseTempPin (two builds reading one input, or producing one output,
+// never drop each other's pin). Open a store root once per process.
+func (s *Store) TempPin(c cid.Cid) error {
+	s.temp.mu.Lock()
+	defer s.temp.mu.Unlock()
+	if s.temp.n[c] == 0 {
+		if err := s.TempPinFor(os.Getpid(), c); err != nil {
+			return err
+		}
+	}
+	if s.temp.n == nil {
+		s.temp.n = map[cid.Cid]int{}
+	}
+	s.temp.n[c]++
+	return nil
+}
 
 // TempPinFor pins c for as long as process pid lives (e.g. a build's
-// sandbox process).
+// sandbox process). It is not counted: one ReleaseTempPins(pid) drops it.
 func (s *Store) TempPinFor(pid int, c cid.Cid) error {
 	if !c.Defined() {
 		return errors.New("temp pin: undefined CID")
@@ -126,11 +143,19 @@ func (s *Store) TempPinFor(pid int, c cid.Cid) error {
 	}
 }
 
-// ReleaseTempPin drops this process's temp pin of c. It takes no lock (so
-// it is safe inside WithAddLock): GC lists temp pins before user pins, so
-// the hand-over "add (temp pin), Pin, ReleaseTempPin" is always seen in one
-// of the two listings.
+// ReleaseTempPin drops one of this process's temp pins of c (see TempPin);
+// the pin file goes with the last one. It takes no lock (so it is safe
+// inside WithAddLock): GC lists temp pins before user pins, so the
+// hand-over "add (temp pin), Pin, ReleaseTempPin" is always seen in one of
+// the two listings.
 func (s *Store) ReleaseTempPin(c cid.Cid) error {
+	s.temp.mu.Lock()
+	defer s.temp.mu.Unlock()
+	if n := s.temp.n[c]; n > 1 {
+		s.temp.n[c] = n - 1
+		return nil
+	}
+	delete(s.temp.n, c)
 	d := s.tempDir(os.Getpid())
 	err := os.Remove(filepath.Join(d, c.String()))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -142,6 +167,11 @@ func (s *Store) ReleaseTempPin(c cid.Cid) error {
 
 // ReleaseTempPins drops every temp pin of process pid.
 func (s *Store) ReleaseTempPins(pid int) error {
+	if pid == os.Getpid() {
+		s.temp.mu.Lock()
+		defer s.temp.mu.Unlock()
+		s.temp.n = nil
+	}
 	if err := os.RemoveAll(s.tempDir(pid)); err != nil {
 		return fmt.Errorf("release temp pins of %d: %w", pid, err)
 	}

@@ -43,6 +43,12 @@ type Store struct {
 
 	refs *refsIndex
 
+	// temp counts this process's temp pins per CID (TempPin).
+	temp struct {
+		mu sync.Mutex
+		n  map[cid.Cid]int
+	}
+
 	closeOnce sync.Once
 }
 

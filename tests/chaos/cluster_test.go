@@ -74,11 +74,16 @@ func newCluster(t *testing.T, ns netns, genesisJQ string) *cluster {
 	c := &cluster{t: t, ns: ns, net: net, dir: dir, procs: map[string]*proc{}}
 	t.Cleanup(c.stopAll)
 	if out, err := net.ScriptEnv([]string{"LOCALNET_BUILDERS=3"}, "start", strconv.Itoa(authorities)); err != nil {
+		logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		for _, l := range logs {
+			t.Logf("--- %s (tail)\n%s", filepath.Base(l), tail(l, 20))
+		}
 		t.Fatalf("localnet start: %v\n%s", err, out)
 	}
 	if out, err := net.Script("stop"); err != nil {
 		t.Fatalf("localnet stop: %v\n%s", err, out)
 	}
+	t.Logf("[%5.1fs] chain made on loopback (genesis, builders registered)", time.Since(t0).Seconds())
 	for _, k := range builderKeys {
 		c.builderAddr = append(c.builderAddr, net.Addr(t, k))
 	}
@@ -114,9 +119,11 @@ func newCluster(t *testing.T, ns netns, genesisJQ string) *cluster {
 	for j := range builderKeys {
 		c.builderPeer = append(c.builderPeer, c.peerOf(j))
 	}
+	t.Logf("[%5.1fs] nodes running in their namespaces", time.Since(t0).Seconds())
 	for j := range builderKeys {
 		c.startBuilder(j)
 	}
+	t.Logf("[%5.1fs] builders running in their namespaces", time.Since(t0).Seconds())
 	return c
 }
 
@@ -247,7 +254,7 @@ func (c *cluster) proc(name string) *proc {
 	return p
 }
 
-// signal sends sig to the process (ip netns exec execs the program, so the pid is its own).
+// signal sends sig to the process (nsenter execs the program, so the pid is its own).
 func (c *cluster) signal(name string, sig syscall.Signal) {
 	if err := c.proc(name).cmd.Process.Signal(sig); err != nil {
 		c.t.Fatalf("signal %v to %s: %v", sig, name, err)

@@ -18,6 +18,9 @@ import (
 // a bank sender. It records what it sent, so the checks can look for every committed tx.
 type load struct {
 	c *cluster
+	// ctx ends every command of the load when the test ends (a failed test does not wait for
+	// the publishes under way).
+	ctx context.Context
 
 	mu        sync.Mutex
 	claims    []uint64 // every claim a publish reported as submitted
@@ -70,7 +73,7 @@ func (l *load) derivation(home, salt string, sleepSecs int) (string, error) {
 
 // cli runs buildchaind with the user store at home.
 func (l *load) cli(home string, args ...string) (string, error) {
-	cmd := exec.Command(l.c.net.Binary, args...)
+	cmd := exec.CommandContext(l.ctx, l.c.net.Binary, args...)
 	cmd.Env = append(os.Environ(), "BUILDCHAIN_HOME="+home)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -136,7 +139,7 @@ func (l *load) sender(ctx context.Context, key, to string, node int) {
 			"--node", fmt.Sprintf("tcp://%s:%d", l.c.net.Host(node), l.c.net.PortBase+10*node+1),
 			"--chain-id", l.c.net.ChainID, "-y", "-o", "json"}
 		args = append(args, l.c.keyring()...)
-		out, err := exec.Command(l.c.net.Binary, args...).Output()
+		out, err := exec.CommandContext(l.ctx, l.c.net.Binary, args...).Output()
 		var res struct {
 			TxHash string `json:"txhash"`
 			Code   uint32 `json:"code"`

@@ -43,8 +43,16 @@ type netns struct{ prefix string }
 
 func (n netns) ctl() string      { return n.prefix + "-ctl" }
 func (n netns) of(h host) string { return n.prefix + "-" + h.name }
+
+// exec is argv run in h's namespace. nsenter enters the network namespace only: `ip netns exec`
+// would also remount /sys for it, hiding /sys/fs/cgroup from the builds the process runs (the
+// sandbox needs it to limit them).
 func (n netns) exec(h host, argv ...string) []string {
-	return append([]string{"ip", "netns", "exec", n.of(h)}, argv...)
+	return enter(n.of(h), argv...)
+}
+
+func enter(ns string, argv ...string) []string {
+	return append([]string{"nsenter", "--net=/run/netns/" + ns, "--"}, argv...)
 }
 
 func ip(args ...string) error {
@@ -99,11 +107,11 @@ func (n netns) setLink(h host, up bool) error {
 	return ip("-n", n.ctl(), "link", "set", "v"+h.name, state)
 }
 
-// addLatency delays every packet leaving the bridge towards h (tc netem). It reports false,
-// nil when this kernel has no netem qdisc.
-func (n netns) addLatency(h host, ms int) (bool, error) {
+// addLatency delays every packet leaving the bridge towards h and drops loss percent of them
+// (tc netem). It reports false, nil when this kernel has no netem qdisc.
+func (n netns) addLatency(h host, ms, loss int) (bool, error) {
 	out, err := exec.Command("tc", "-n", n.ctl(), "qdisc", "add", "dev", "v"+h.name, "root", "netem",
-		"delay", fmt.Sprintf("%dms", ms)).CombinedOutput()
+		"delay", fmt.Sprintf("%dms", ms), "loss", fmt.Sprintf("%d%%", loss)).CombinedOutput()
 	if err != nil {
 		if strings.Contains(string(out), "qdisc kind is unknown") {
 			return false, nil
@@ -118,8 +126,10 @@ func netnsUnavailable() string {
 	if os.Geteuid() != 0 {
 		return "needs root (network namespaces)"
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		return "needs iproute2's ip"
+	for _, tool := range []string{"ip", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "needs " + tool + " (iproute2, util-linux)"
+		}
 	}
 	return ""
 }
@@ -135,7 +145,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "chaos: network namespaces:", err)
 		os.Exit(1)
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.ctl(), os.Args[0]}, os.Args[1:]...)...)
+	argv := enter(ns.ctl(), os.Args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), envInner+"="+ns.prefix)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err := cmd.Run()

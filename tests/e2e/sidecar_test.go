@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/chain"
-	"github.com/buildchain/buildchain/node/nodecli"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sidecar"
 	"github.com/buildchain/buildchain/node/sidecar/sidecartest"
 	"github.com/buildchain/buildchain/node/storefs"
@@ -104,12 +104,15 @@ func TestSidecarNetwork(t *testing.T) {
 	// and never runs the builder.
 	first := byAddr[c.Assignments[0].Validator]
 	fresh := env.NewPeer("fresh", "", 1, first)
-	require.NoError(t, fresh.P2P.Fetch(ctx, resolved, nil), "derivation from the builder")
+	_, releaseDrv, err := fresh.Runtime.Fetch(ctx, resolved, nil)
+	require.NoError(t, err, "derivation from the builder")
+	defer releaseDrv()
 	d, err := fresh.Builder.LoadDerivation(resolved)
 	require.NoError(t, err)
 	var subLog strings.Builder
-	sub := &nodecli.Substitution{Chain: nodecli.NewChainQuerier(env.Claims(1, "")), Log: &subLog,
-		Fetch: func() (nodecli.Fetcher, error) { return fresh.P2P, nil }}
+	sub := &runtime.Substitution{Chain: runtime.NewChainQuerier(env.Claims(1, "")), Log: &subLog,
+		Fetch: fresh.Runtime.Fetch}
+	defer sub.Release()
 	got, ok, err := sub.Substitute(ctx, resolved, d)
 	require.NoError(t, err)
 	require.True(t, ok, "substituted: %s", subLog.String())

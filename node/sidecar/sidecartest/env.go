@@ -18,18 +18,16 @@ import (
 	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
-	"github.com/hanwen/go-fuse/v2/fuse"
 	cid "github.com/ipfs/go-cid"
-	"golang.org/x/sys/unix"
 
 	"github.com/buildchain/buildchain/app"
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sidecar"
 	"github.com/buildchain/buildchain/node/storefs"
-	"github.com/buildchain/buildchain/node/storefs/fusefs"
 	"github.com/buildchain/buildchain/testutil/localnet"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	validatorstypes "github.com/buildchain/buildchain/x/validators/types"
@@ -107,80 +105,61 @@ func (e *Env) Claims(node int, key string) *chain.Claims {
 	return chain.NewClaims(c)
 }
 
-// Peer is one machine's node side: store, FUSE view, builder, libp2p node.
+// Peer is one machine's node side: a node runtime (store, FUSE view,
+// builder, libp2p node) and, with a key, its chain client.
 type Peer struct {
 	Name    string
 	Key     string // chain key ("" for a peer without an account)
 	Node    int    // authority whose RPC it talks to
 	Dir     string
+	Runtime *runtime.Runtime
 	Store   *storefs.Store
 	Builder *builder.Builder
 	P2P     *p2p.Node
 	Claims  *chain.Claims
-	fuse    *fuse.Server
 }
 
 // NewPeer starts a peer connected to bootstrap peers (may be none).
 func (e *Env) NewPeer(name, key string, node int, bootstrap ...*Peer) *Peer {
 	t := e.T
 	dir := filepath.Join(e.Dir, name)
-	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
-	if err != nil {
-		t.Fatalf("%s: open store: %v", name, err)
-	}
-	p := &Peer{Name: name, Key: key, Node: node, Dir: dir, Store: s}
-	t.Cleanup(p.close)
-	if err := os.MkdirAll(s.MountDir(), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := fusefs.Mount(s, s.MountDir(), fusefs.Options{AllowOther: true})
-	if err != nil {
-		t.Fatalf("%s: FUSE mount: %v", name, err)
-	}
-	p.fuse = srv
-	useFUSE := true
-	p.Builder, err = builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: 10 * time.Minute,
-		Log: io.Discard, UseFUSE: &useFUSE})
-	if err != nil {
-		t.Fatalf("%s: builder: %v", name, err)
-	}
 	var boot []string
 	for _, b := range bootstrap {
 		for _, a := range b.P2P.Addrs() {
 			boot = append(boot, a.String())
 		}
 	}
-	p.P2P, err = p2p.New(context.Background(), p2p.Config{
-		KeyFile: filepath.Join(dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: boot, Blockstore: s.Blockstore(), Links: s.Walker().Children,
-		ReprovideInterval: -1, Logger: e.Log.With("peer", name),
-	})
-	if err != nil {
-		t.Fatalf("%s: p2p: %v", name, err)
-	}
+	p := &Peer{Name: name, Key: key, Node: node, Dir: dir}
 	if key != "" {
 		p.Claims = e.Claims(node, key)
 	}
+	useFUSE := true
+	cfg := runtime.Config{
+		StoreRoot: filepath.Join(dir, "ipfs"),
+		Builder: builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: 10 * time.Minute,
+			Log: io.Discard, UseFUSE: &useFUSE},
+		FUSE: true,
+		P2P: &p2p.Config{KeyFile: filepath.Join(dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+			Bootstrap: boot, ReprovideInterval: -1},
+		FetchTimeout: 2 * time.Minute,
+		Log:          e.Log.With("peer", name),
+	}
+	if p.Claims != nil {
+		cfg.Chain = p.Claims.C
+	}
+	rt, err := runtime.Open(cfg)
+	if err != nil {
+		t.Fatalf("%s: runtime: %v", name, err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	if err := rt.Start(context.Background()); err != nil {
+		t.Fatalf("%s: start: %v", name, err)
+	}
+	p.Runtime, p.Store, p.Builder = rt, rt.Store(), rt.Builder()
+	if p.P2P, err = rt.P2P(); err != nil {
+		t.Fatalf("%s: p2p: %v", name, err)
+	}
 	return p
-}
-
-func (p *Peer) close() {
-	if p.P2P != nil {
-		p.P2P.Close()
-	}
-	if p.fuse != nil {
-		// Unmount waits for the kernel to end the FUSE session; a mount still
-		// referenced from another mount namespace can delay that, so a test
-		// never hangs on it: detach lazily after a while.
-		done := make(chan struct{})
-		go func() { _ = p.fuse.Unmount(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = unix.Unmount(p.Store.MountDir(), unix.MNT_DETACH)
-		}
-	}
-	p.Store.Close()
 }
 
 // Register makes the peer's account a build validator for this system.
@@ -221,17 +200,17 @@ func (e *Env) StartSidecar(p *Peer) *Running {
 	if err != nil {
 		t.Fatalf("%s: comet source: %v", p.Name, err)
 	}
-	sc, err := sidecar.New(sidecar.Config{StatePath: p.StatePath(), Workers: 2, Poll: 500 * time.Millisecond,
-		FetchTimeout: 2 * time.Minute, Address: p.Claims.Validator(), MetricsAddr: "127.0.0.1:0",
-		Log: e.Log.With("peer", p.Name), Metrics: m}, src, p.Claims, sidecar.LocalBuilder{B: p.Builder, Fetch: func(ctx context.Context, c cid.Cid) error { return p.P2P.Fetch(ctx, c, nil) }}, p.P2P)
-	if err != nil {
-		t.Fatalf("%s: sidecar: %v", p.Name, err)
-	}
 	mk, err := chain.NewMarkets(context.Background(), p.Claims.C, sdk.Coin{})
 	if err != nil {
 		t.Fatalf("%s: markets: %v", p.Name, err)
 	}
-	sc.SetMarkets(mk)
+	sc, err := p.Runtime.NewSidecar(runtime.SidecarConfig{Config: sidecar.Config{StatePath: p.StatePath(), Workers: 2,
+		Poll: 500 * time.Millisecond, FetchTimeout: 2 * time.Minute, Address: p.Claims.Validator(),
+		MetricsAddr: "127.0.0.1:0", Log: e.Log.With("peer", p.Name), Metrics: m},
+		Source: src, Claims: p.Claims, Markets: mk})
+	if err != nil {
+		t.Fatalf("%s: sidecar: %v", p.Name, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Running{Peer: p, Sidecar: sc, Metrics: m, src: src, cancel: cancel, done: make(chan error, 1), env: e}
 	go func() { r.done <- sc.Run(ctx) }()

@@ -1,4 +1,4 @@
-package nodecli
+package runtime
 
 import (
 	"context"
@@ -37,11 +37,16 @@ func (f *fakeChain) VerifiedOutput(_ context.Context, drv cid.Cid) (string, uint
 type fakeFetcher struct {
 	err     error
 	fetched []cid.Cid
+	held    int
 }
 
-func (f *fakeFetcher) FetchClosure(_ context.Context, root cid.Cid, _ func(int, int)) (p2p.FetchStats, error) {
+func (f *fakeFetcher) Fetch(_ context.Context, root cid.Cid, _ func(int, int)) (p2p.FetchStats, func(), error) {
 	f.fetched = append(f.fetched, root)
-	return p2p.FetchStats{Blocks: 1, Fetched: 1}, f.err
+	if f.err != nil {
+		return p2p.FetchStats{}, func() {}, f.err
+	}
+	f.held++
+	return p2p.FetchStats{Blocks: 1, Fetched: 1}, func() { f.held-- }, nil
 }
 
 func TestSubstitutionDecisions(t *testing.T) {
@@ -66,7 +71,7 @@ func TestSubstitutionDecisions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			log.Reset()
-			s := &Substitution{Chain: tc.chain, Fetch: func() (Fetcher, error) { return tc.fetch, nil }, Log: &log}
+			s := &Substitution{Chain: tc.chain, Fetch: tc.fetch.Fetch, Log: &log}
 			got, ok, err := s.Substitute(ctx, drv, d)
 			if tc.wantErr {
 				require.Error(t, err)
@@ -77,7 +82,10 @@ func TestSubstitutionDecisions(t *testing.T) {
 			if ok {
 				require.Equal(t, out, got)
 				require.Equal(t, []cid.Cid{out}, tc.fetch.fetched)
+				require.Equal(t, 1, tc.fetch.held, "the fetched output is held until Release")
 			}
+			s.Release()
+			require.Zero(t, tc.fetch.held)
 			require.Contains(t, log.String(), tc.wantLog)
 			require.Equal(t, []cid.Cid{drv}, tc.chain.asked)
 		})
@@ -85,7 +93,9 @@ func TestSubstitutionDecisions(t *testing.T) {
 }
 
 // A substituted derivation is not built: the builder (which would need a
-// sandbox and the missing input) is never run.
+// sandbox and the missing input) is never run. The one recursion asks the
+// substitute about dependencies too, with their outputs resolved into the
+// dependent derivation.
 func TestBuildWithSubstitutionSkipsTheBuild(t *testing.T) {
 	dir := t.TempDir()
 	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
@@ -104,18 +114,35 @@ func TestBuildWithSubstitutionSkipsTheBuild(t *testing.T) {
 		asked = append(asked, resolved)
 		return out, true, nil
 	}
-	res, substituted, err := BuildWithSubstitution(context.Background(), b, drv, sub, builder.Options{})
+	res, err := b.Build(context.Background(), drv, builder.Options{Substitute: sub})
 	require.NoError(t, err)
-	require.True(t, substituted)
+	require.True(t, res.Substituted)
 	require.Equal(t, out, res.Output)
 	require.Equal(t, []cid.Cid{drv}, asked, "asked about the resolved derivation (itself: no derivation inputs)")
+
+	// A dependent derivation: the dependency is substituted, then the
+	// dependent one (resolved with the dependency's output) is asked about.
+	top := &derivation.Derivation{Name: "top", System: builder.HostSystem(), Builder: "/ipfs/store/" + tools.String() + "/bin/sh",
+		Args: []string{"-c", "true"}, Env: map[string]string{}, Inputs: []derivation.Input{{CID: tools}, {Drv: drv, Output: "out"}}, Outputs: []string{"out"}}
+	topC, err := b.AddDerivation(top)
+	require.NoError(t, err)
+	asked = nil
+	res, err = b.Build(context.Background(), topC, builder.Options{Substitute: sub})
+	require.NoError(t, err)
+	require.True(t, res.Substituted)
+	require.Len(t, asked, 2)
+	require.Equal(t, drv, asked[0], "the dependency first")
+	resolved, err := b.LoadDerivation(asked[1])
+	require.NoError(t, err)
+	require.Equal(t, out, resolved.Inputs[1].CID, "the dependent derivation resolved with the substituted output")
+	require.Equal(t, res.Resolved, asked[1])
 
 	// Without a substitute the build runs, and fails on the missing input:
 	// proof that the first call did not build.
 	none := func(context.Context, cid.Cid, *derivation.Derivation) (cid.Cid, bool, error) {
 		return cid.Undef, false, nil
 	}
-	_, substituted, err = BuildWithSubstitution(context.Background(), b, drv, none, builder.Options{})
-	require.False(t, substituted)
+	res, err = b.Build(context.Background(), drv, builder.Options{Substitute: none})
+	require.Nil(t, res)
 	require.ErrorIs(t, err, builder.ErrMissingInput)
 }

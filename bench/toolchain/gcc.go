@@ -8,7 +8,8 @@ package main
 //   - examples/lua built in the sandbox (inputs bound from the FUSE store, as on a node; the
 //     sandbox's own build time) against the same script, same toolchain and same inputs run on
 //     the host without the sandbox: a private mount namespace in which the same store paths are
-//     bound at /ipfs/store and chroot, no user/pid/net namespaces, no cgroups (goal: <= 1.15x).
+//     bound at /ipfs/store and chroot, no user/pid/net namespaces, no cgroups (goal: <= 1.15x);
+//   - the toolchain substituted from a peer vs imported, then Lua built (substitute.go).
 
 import (
 	"context"
@@ -17,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -34,11 +34,6 @@ import (
 )
 
 func init() { register("gcc", benchGCC) }
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
 
 func benchGCC(c *config) error {
 	ctx := context.Background()
@@ -65,11 +60,12 @@ func benchGCC(c *config) error {
 	}
 	unpack := time.Since(start)
 
-	s, b, err := c.freshBuilder("gcc", true)
+	n, err := c.newNode("gcc", true)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer n.close()
+	s, b := n.store, n.b
 	// As on a node, builds bind their inputs from the FUSE view of the store.
 	srv, err := fusefs.Mount(s, s.MountDir(), fusefs.Options{AllowOther: true})
 	if err != nil {
@@ -82,28 +78,11 @@ func benchGCC(c *config) error {
 		return err
 	}
 	imp := time.Since(start)
-	fmt.Printf("gcc import (%d .debs, %s): %s; dpkg-deb -x of the same .debs: %s; ratio %.2fx\n",
-		len(pkgs), gcc, secs(imp), secs(unpack), imp.Seconds()/unpack.Seconds())
+	fmt.Printf("gcc toolchain (%d .debs): %s\n", len(pkgs), gcc)
+	ratio("import (check, extract, patchelf)", imp, "dpkg-deb -x of the same .debs", unpack, "")
 
 	// Lua in the sandbox vs on the host, same toolchain and inputs through the same FUSE mount.
-	src, err := s.AddPath(ctx, filepath.Join(repoRoot(), "examples", "lua", "src"), storefs.AddOptions{})
-	if err != nil {
-		return err
-	}
-	vars, err := b.TemplateVars()
-	if err != nil {
-		return err
-	}
-	vars["luasrc"] = src.String()
-	tmpl, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "lua", "lua.json"))
-	if err != nil {
-		return err
-	}
-	filled, err := builder.Template(tmpl, vars)
-	if err != nil {
-		return err
-	}
-	d, err := derivation.Parse(filled)
+	src, d, err := luaDrv(ctx, n)
 	if err != nil {
 		return err
 	}
@@ -129,16 +108,62 @@ func benchGCC(c *config) error {
 		}
 		out = r.Output
 		inSandbox = append(inSandbox, r.BuildTime)
-		h, err := hostBuild(c, s.MountDir(), []cid.Cid{bb, gcc, src}, d.Args[1], i)
+		h, err := hostLuaBuild(c, s.MountDir(), []cid.Cid{bb, gcc, src}, d.Args[1], i)
 		if err != nil {
 			return err
 		}
 		onHost = append(onHost, h)
 	}
-	sb, host := median(inSandbox), median(onHost)
-	fmt.Printf("lua build (median of %d): sandbox %s, host %s; ratio %.3fx (goal <= 1.15x)\n",
-		c.runs, secs(sb), secs(host), sb.Seconds()/host.Seconds())
-	return nil
+	ratio(fmt.Sprintf("lua build in the sandbox (median/%d)", c.runs), median(inSandbox), "the same build on the host", median(onHost), "<= 1.15")
+
+	return substitute(ctx, c, "gcc", gcc, n, func(n *node) (time.Duration, error) {
+		if _, err := n.b.Bootstrap(); err != nil {
+			if _, err := n.b.ImportBusybox(ctx, "", ""); err != nil {
+				return 0, err
+			}
+		}
+		_, d, err := luaDrv(ctx, n)
+		if err != nil {
+			return 0, err
+		}
+		drv, err := n.b.AddDerivation(d)
+		if err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		r, err := n.b.Build(ctx, drv, builder.Options{})
+		if err != nil {
+			return 0, err
+		}
+		if !r.Output.Equals(out) {
+			return 0, fmt.Errorf("lua built to %s here, %s before", r.Output, out)
+		}
+		return time.Since(start), nil
+	})
+}
+
+// luaDrv adds the vendored Lua source to n's store and fills examples/lua/lua.json with n's
+// toolchains.
+func luaDrv(ctx context.Context, n *node) (cid.Cid, *derivation.Derivation, error) {
+	src, err := n.store.AddPath(ctx, filepath.Join(*examplesDir, "lua", "src"), storefs.AddOptions{})
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	vars, err := n.b.TemplateVars()
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	vars["luasrc"] = src.String()
+	tmpl, err := os.ReadFile(filepath.Join(*examplesDir, "lua", "lua.json"))
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	filled, err := builder.Template(tmpl, vars)
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	d, err := derivation.Parse(filled)
+	return src, d, err
 }
 
 // hostScript runs as root in a private mount namespace: a tmpfs root holding the store paths
@@ -157,7 +182,7 @@ exec env -i out=/build/out HOME=/homeless-shelter TMPDIR=/build TZ=UTC SOURCE_DA
 	/usr/sbin/chroot "$root" "/ipfs/store/$1/bin/sh" -c "cd /build && $script"
 `
 
-func hostBuild(c *config, mnt string, inputs []cid.Cid, script string, i int) (time.Duration, error) {
+func hostLuaBuild(c *config, mnt string, inputs []cid.Cid, script string, i int) (time.Duration, error) {
 	root := filepath.Join(c.work, fmt.Sprintf("host-root-%d", i))
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return 0, err

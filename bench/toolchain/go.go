@@ -3,10 +3,8 @@ package main
 import (
 	"archive/zip"
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,23 +14,29 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
-	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 	"github.com/buildchain/buildchain/node/toolchain/gotoolchain"
 )
 
-var examplesDir = flag.String("examples", "examples", "the repository's examples directory")
+// The go toolchain (node/toolchain/gotoolchain):
+//
+//   - import: `bootstrap --toolchain go` into a fresh store vs a plain extraction of the same
+//     zip (the floor: read, inflate, write the files);
+//   - examples/go-cli built in the sandbox (a fresh derivation each time, so nothing is cached;
+//     cold GOCACHE in /build; wall time of Build) vs the same go commands run directly on the
+//     host with the same toolchain, environment and a fresh GOCACHE (goal <= 1.15x);
+//   - the toolchain substituted from a peer vs imported, then go-cli built (substitute.go).
 
 func init() { register("go", benchGo) }
 
-func benchGo(ctx context.Context, w *work) error {
+func benchGo(c *config) error {
+	ctx := context.Background()
 	pin, err := gotoolchain.Lookup("")
 	if err != nil {
 		return err
 	}
-	// 1. Import vs a plain extraction of the zip it reads.
-	a, err := w.newNode("go-a")
+	a, err := c.newNode("go", false)
 	if err != nil {
 		return err
 	}
@@ -45,15 +49,14 @@ func benchGo(ctx context.Context, w *work) error {
 	imp := time.Since(start)
 	zipPath := gotoolchain.CachePath(pin)
 	start = time.Now()
-	if err := unzip(zipPath, filepath.Join(w.dir, "unzipped")); err != nil {
+	if err := unzip(zipPath, filepath.Join(c.work, "unzipped")); err != nil {
 		return err
 	}
 	plain := time.Since(start)
-	builder.RemoveAll(filepath.Join(w.dir, "unzipped"))
+	builder.RemoveAll(filepath.Join(c.work, "unzipped"))
 	fmt.Printf("go toolchain %s: %s\n", pin.Version, tc)
 	ratio("import (check, trim, add)", imp, "plain unzip of the same zip", plain, "")
 
-	// 2. The go-cli build in the sandbox vs on the host with the same toolchain.
 	if _, err := a.b.ImportBusybox(ctx, "", ""); err != nil {
 		return err
 	}
@@ -61,106 +64,62 @@ func benchGo(ctx context.Context, w *work) error {
 	if err != nil {
 		return err
 	}
-	hostGo := filepath.Join(w.dir, "host-go")
+	hostGo := filepath.Join(c.work, "host-go")
 	if err := a.store.Export(ctx, tc, hostGo); err != nil {
 		return err
 	}
-	hostSrc := filepath.Join(w.dir, "host-src")
+	hostSrc := filepath.Join(c.work, "host-src")
 	if err := a.store.Export(ctx, src, hostSrc); err != nil {
 		return err
 	}
 	salt := 0
-	sandboxed := func(n *node) (time.Duration, cid.Cid, error) {
+	var out cid.Cid
+	sandboxed := func(n *node) (time.Duration, error) {
 		salt++
 		drv, err := goCLI(n, src, fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), salt))
 		if err != nil {
-			return 0, cid.Undef, err
+			return 0, err
 		}
 		start := time.Now()
 		res, err := n.b.Build(ctx, drv, builder.Options{})
 		if err != nil {
-			return 0, cid.Undef, err
+			return 0, err
 		}
-		return time.Since(start), res.Output, nil
+		d := time.Since(start)
+		if out.Defined() && !out.Equals(res.Output) {
+			return 0, fmt.Errorf("go-cli built to %s, %s before", res.Output, out)
+		}
+		out = res.Output
+		return d, nil
 	}
 	// The first sandboxed build also materialises the inputs (once per store): not timed.
-	if _, _, err := sandboxed(a); err != nil {
+	if _, err := sandboxed(a); err != nil {
 		return err
 	}
 	var sb, host []time.Duration
-	for i := 0; i < w.n; i++ {
-		d, _, err := sandboxed(a)
+	for i := 0; i < c.runs; i++ {
+		d, err := sandboxed(a)
 		if err != nil {
 			return err
 		}
 		sb = append(sb, d)
-		h, err := hostBuild(ctx, hostGo, hostSrc, filepath.Join(w.dir, fmt.Sprintf("host-%d", i)))
+		h, err := hostGoBuild(ctx, hostGo, hostSrc, filepath.Join(c.work, fmt.Sprintf("host-%d", i)))
 		if err != nil {
 			return err
 		}
 		host = append(host, h)
 	}
-	ratio("go-cli build in the sandbox", median(sb), "the same go build on the host", median(host), "≤ 1.15")
+	ratio(fmt.Sprintf("go-cli build in the sandbox (median/%d)", c.runs), median(sb), "the same go build on the host", median(host), "<= 1.15")
 
-	// 3. A store without the toolchain: substitute it from a peer, or import it locally.
-	peerA, err := newP2P(ctx, a, nil)
-	if err != nil {
-		return err
-	}
-	defer peerA.Close()
-	b, err := w.newNode("go-b")
-	if err != nil {
-		return err
-	}
-	defer b.close()
-	peerB, err := newP2P(ctx, b, peerA)
-	if err != nil {
-		return err
-	}
-	defer peerB.Close()
-	start = time.Now()
-	if err := peerB.Fetch(ctx, tc, nil); err != nil {
-		return fmt.Errorf("fetch the toolchain from the peer: %w", err)
-	}
-	fetched := time.Since(start)
-	// The fetched toolchain is the same store path: @go@ names it (its references are found by
-	// scanning it at the first build, part of the measured build).
-	if err := b.b.RecordToolchain("go", tc); err != nil {
-		return err
-	}
-	if err := peerB.Fetch(ctx, src, nil); err != nil {
-		return err
-	}
-	if _, err := b.b.ImportBusybox(ctx, "", ""); err != nil {
-		return err
-	}
-	bBuild, _, err := sandboxed(b)
-	if err != nil {
-		return err
-	}
-	c, err := w.newNode("go-c")
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	start = time.Now()
-	if _, err := toolchain.Import(ctx, "go", "", &toolchain.Env{Store: c.store, Builder: c.b}); err != nil {
-		return err
-	}
-	imported := time.Since(start)
-	if _, err := c.store.AddPath(ctx, filepath.Join(*examplesDir, "go-cli", "src"), storefs.AddOptions{}); err != nil {
-		return err
-	}
-	if _, err := c.b.ImportBusybox(ctx, "", ""); err != nil {
-		return err
-	}
-	cBuild, _, err := sandboxed(c)
-	if err != nil {
-		return err
-	}
-	ratio("toolchain from a peer", fetched, "imported locally", imported, "")
-	ratio("  then the go-cli build", fetched+bBuild, "imported, then the build", imported+cBuild, "")
-	return nil
+	return substitute(ctx, c, "go", tc, a, func(n *node) (time.Duration, error) {
+		if _, err := n.b.ImportBusybox(ctx, "", ""); err != nil {
+			return 0, err
+		}
+		if _, err := n.store.AddPath(ctx, filepath.Join(*examplesDir, "go-cli", "src"), storefs.AddOptions{}); err != nil {
+			return 0, err
+		}
+		return sandboxed(n)
+	})
 }
 
 // goCLI adds examples/go-cli/go-cli.json for n with salt in its env (a new derivation).
@@ -186,9 +145,9 @@ func goCLI(n *node, src cid.Cid, salt string) (cid.Cid, error) {
 	return n.b.AddDerivation(d)
 }
 
-// hostBuild runs what go-cli.json's script runs, on the host, with the toolchain at goroot,
+// hostGoBuild runs what go-cli.json's script runs, on the host, with the toolchain at goroot,
 // the environment of the derivation and a fresh GOCACHE.
-func hostBuild(ctx context.Context, goroot, src, dir string) (time.Duration, error) {
+func hostGoBuild(ctx context.Context, goroot, src, dir string) (time.Duration, error) {
 	env := []string{"HOME=" + dir, "TZ=UTC", "SOURCE_DATE_EPOCH=1"}
 	for k, v := range gotoolchain.BuildEnv(cid.Undef) {
 		switch k {
@@ -210,18 +169,6 @@ func hostBuild(ctx context.Context, goroot, src, dir string) (time.Duration, err
 		}
 	}
 	return time.Since(start), nil
-}
-
-func newP2P(ctx context.Context, n *node, boot *p2p.Node) (*p2p.Node, error) {
-	var peers []string
-	if boot != nil {
-		for _, a := range boot.Addrs() {
-			peers = append(peers, a.String())
-		}
-	}
-	return p2p.New(ctx, p2p.Config{KeyFile: filepath.Join(n.dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: peers, Blockstore: n.store.Blockstore(), ReprovideInterval: -1, ReannounceInterval: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 // unzip is the floor of an import: read and inflate every file of the zip and write it out.

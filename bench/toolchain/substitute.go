@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/toolchain"
+)
+
+// substitute measures the figure every toolchain shares: a store that lacks toolchain name
+// (CID tc, in from's store) gets it from from over libp2p/bitswap on loopback, against a
+// store that imports it itself; each then runs build, the first build that needs it (build
+// prepares its other inputs untimed and returns the time of the build alone). The fetched
+// toolchain is the same store path, recorded for @name@ as `bootstrap --toolchain` would; its
+// references are found by scanning it at that first build, which is part of the figure.
+func substitute(ctx context.Context, c *config, name string, tc cid.Cid, from *node, build func(n *node) (time.Duration, error)) error {
+	serve, err := newP2P(ctx, from, nil)
+	if err != nil {
+		return err
+	}
+	defer serve.Close()
+
+	fetching, err := c.newNode(name+"-fetch", false)
+	if err != nil {
+		return err
+	}
+	defer fetching.close()
+	peer, err := newP2P(ctx, fetching, serve)
+	if err != nil {
+		return err
+	}
+	defer peer.Close()
+	start := time.Now()
+	if err := peer.Fetch(ctx, tc, nil); err != nil {
+		return fmt.Errorf("fetch the %s toolchain from the peer: %w", name, err)
+	}
+	fetched := time.Since(start)
+	if err := fetching.b.RecordToolchain(name, tc); err != nil {
+		return err
+	}
+	fetchedBuild, err := build(fetching)
+	if err != nil {
+		return err
+	}
+
+	importing, err := c.newNode(name+"-import", false)
+	if err != nil {
+		return err
+	}
+	defer importing.close()
+	start = time.Now()
+	got, err := toolchain.Import(ctx, name, "", &toolchain.Env{Store: importing.store, Builder: importing.b, Options: map[string]string{}, Log: io.Discard})
+	if err != nil {
+		return err
+	}
+	imported := time.Since(start)
+	if !got.Equals(tc) {
+		return fmt.Errorf("the %s toolchain imported as %s here, %s before", name, got, tc)
+	}
+	importedBuild, err := build(importing)
+	if err != nil {
+		return err
+	}
+	ratio(name+" toolchain from a peer", fetched, "imported locally", imported, "")
+	ratio("  then the first build", fetched+fetchedBuild, "imported, then the same build", imported+importedBuild, "")
+	return nil
+}
+
+// newP2P starts a libp2p node on loopback serving n's store, connected to boot if given.
+func newP2P(ctx context.Context, n *node, boot *p2p.Node) (*p2p.Node, error) {
+	var peers []string
+	if boot != nil {
+		for _, a := range boot.Addrs() {
+			peers = append(peers, a.String())
+		}
+	}
+	return p2p.New(ctx, p2p.Config{KeyFile: filepath.Join(n.dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		Bootstrap: peers, Blockstore: n.store.Blockstore(), ReprovideInterval: -1, ReannounceInterval: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
