@@ -68,6 +68,10 @@ type Config struct {
 	// UseFUSE binds inputs from the store's FUSE mount (Store.MountDir) instead of
 	// materialised copies. Nil means: when a FUSE file system is mounted there.
 	UseFUSE *bool
+	// NixBuilt, when set, is told of every output built in Nix's layout (derivation.NixLayout)
+	// with its resolved derivation, so the node's Nix binary cache knows the paths it may
+	// serve once verified (docs/NIX.md). An error fails the build.
+	NixBuilt func(d *derivation.Derivation, resolved cid.Cid) error
 }
 
 // Builder builds derivations. Safe for concurrent use.
@@ -458,6 +462,11 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	}
 	if err != nil {
 		return cid.Undef, 0, err
+	}
+	if d.Nix != nil && b.cfg.NixBuilt != nil {
+		if err := b.cfg.NixBuilt(d, rc); err != nil {
+			return cid.Undef, 0, fmt.Errorf("%s: record Nix path %s: %w", d.Name, d.Nix.Out, err)
+		}
 	}
 	fmt.Fprintf(b.cfg.Log, "built %s -> %s in %d ms\n", d.Name, out, res.Duration.Milliseconds())
 	return out, res.Duration, nil
