@@ -13,6 +13,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	cid "github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
@@ -57,7 +58,14 @@ assigned builders and, with --wait, prints the claims' progress until every verd
 	f.Duration("wait-timeout", 30*time.Minute, "--publish: stop waiting after this long")
 	addStoreFlags(build)
 	addP2PFlags(build, []string{"/ip4/0.0.0.0/tcp/0"}, true)
-	flags.AddTxFlagsToCmd(build)
+	// The SDK's tx flags but --output: its shorthand -o is go build's.
+	txFlags := &cobra.Command{}
+	flags.AddTxFlagsToCmd(txFlags)
+	txFlags.Flags().VisitAll(func(fl *pflag.Flag) {
+		if fl.Name != flags.FlagOutput {
+			f.AddFlag(fl)
+		}
+	})
 	c.AddCommand(build)
 	return c
 }
