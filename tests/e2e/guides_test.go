@@ -268,8 +268,32 @@ func joinByOperatorGuide(t *testing.T, net *localnet.Net, slot int, funder strin
 	// two blocks after it.
 	net.WaitHeight(t, 0, 45, 2*time.Minute)
 	op.hooks["register"] = func() {
-		if res := net.Tx(t, "bank", "send", funder, operatorAddr(t, home), "100000000000ubct"); res.Code != 0 {
+		res := net.Tx(t, "bank", "send", funder, operatorAddr(t, home), "100000000000ubct")
+		if res.Code != 0 {
 			t.Fatalf("funding the operator: code %d: %s", res.Code, res.RawLog)
+		}
+		// The guide's register step asks the new node, which may be a block behind the
+		// node that committed the funding: wait until it has that block.
+		funded, _ := strconv.ParseInt(res.Height, 10, 64)
+		rpc := fmt.Sprintf("http://127.0.0.1:%d", p+1)
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			var st struct {
+				Result struct {
+					SyncInfo struct {
+						Latest string `json:"latest_block_height"`
+					} `json:"sync_info"`
+				} `json:"result"`
+			}
+			if localnet.GetJSON(rpc+"/status", &st) == nil {
+				if h, _ := strconv.ParseInt(st.Result.SyncInfo.Latest, 10, 64); h >= funded {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the new node did not reach the funding block %d in 2 minutes", funded)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	op.run(docBlocks(t, filepath.Join(localnet.RepoRoot(), "docs", "operator-guide.md")))
