@@ -14,7 +14,7 @@ LDFLAGS := -X github.com/cosmos/cosmos-sdk/version.Name=buildchain \
 
 # Unit and integration tests run in parallel; the end-to-end package starts real
 # multi-process networks on fixed port blocks and runs alone (-p 1).
-# tests/chaos (make chaos) is not part of make test yet: its harness has not passed a run.
+# tests/chaos (make chaos) is not part of make test: its set-up alone takes minutes (docs/reliability.md).
 E2E_PKGS   := ./tests/e2e/...
 UNIT_PKGS   = $(shell $(GO) list ./... | grep -v -e '/tests/e2e' -e '/tests/chaos')
 TEST_FLAGS ?= -count=1
@@ -97,9 +97,17 @@ bench:
 	done
 
 # buildchaind built with the go toolchain in the sandbox, verified by three builders on a local
-# network, compared with a plain go build -trimpath (not in make test: several cold builds).
+# network, compared with a plain go build -trimpath (not in make test: four cold builds of
+# buildchaind, one by the publisher and three by the builders at once). It has not completed a run
+# yet: on the shared machine (load 50-90) the publisher's build hit the 1 h build timeout.
 selfhost: deps build
 	scripts/selfhost.sh
+
+# The rust toolchain and `buildchaind cargo build` (node/cargobuild): toolchain imports and cold
+# cargo builds of examples/rust-cli, several minutes (not in make test).
+.PHONY: test-cargo
+test-cargo: deps
+	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
 
 proto-gen:
 	scripts/protocgen.sh
@@ -126,7 +134,7 @@ crashloop:
 	CRASHLOOP_KILLS=$(CRASHLOOP_KILLS) $(GO) test -count=1 -v -timeout 60m -run '^TestChainCrashLoop$$' ./tests/e2e
 
 # The perturbation run (tests/chaos): one cycle of about 2 minutes, repeated for CHAOS_DURATION;
-# it prints its figures at the end. Not yet passing: see the header of tests/chaos/chaos_test.go.
+# it prints its figures at the end (docs/reliability.md; status in the header of tests/chaos/chaos_test.go).
 CHAOS_DURATION ?= 30m
 chaos: deps
 	BUILDCHAIN_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -v -timeout 0 -run TestChaos ./tests/chaos/

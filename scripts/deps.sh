@@ -10,6 +10,9 @@ set -euo pipefail
 # perturbation tests (tests/chaos) packet loss and an NFQUEUE to delay packets, as this kind of
 # kernel may have no sch_netem.
 apt_pkgs=(fuse3 busybox-static jq curl nix-bin iptables)
+# Debian's cargo (1.65) plans `buildchaind cargo build` (--build-plan); the librust-*-dev crates
+# (/usr/share/cargo/registry) are the registry of examples/rust-cli.
+apt_pkgs+=(cargo librust-serde-dev librust-serde-derive-dev librust-serde-json-dev)
 # node and npm run the CosmJS client test (tests/clients): Debian's, unless a node with its npm
 # (e.g. nodesource's nodejs package) is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -5,4 +5,5 @@ package buildcli
 import (
 	_ "github.com/buildchain/buildchain/node/toolchain/gcctoolchain"
 	_ "github.com/buildchain/buildchain/node/toolchain/gotoolchain"
+	_ "github.com/buildchain/buildchain/node/toolchain/rusttoolchain"
 )

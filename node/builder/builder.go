@@ -68,6 +68,10 @@ type Config struct {
 	// UseFUSE binds inputs from the store's FUSE mount (Store.MountDir) instead of
 	// materialised copies. Nil means: when a FUSE file system is mounted there.
 	UseFUSE *bool
+	// NixBuilt, when set, is told of every output built in Nix's layout (derivation.NixLayout)
+	// with its resolved derivation, so the node's Nix binary cache knows the paths it may
+	// serve once verified (docs/NIX.md). An error fails the build.
+	NixBuilt func(d *derivation.Derivation, resolved cid.Cid) error
 }
 
 // Builder builds derivations. Safe for concurrent use.
@@ -305,6 +309,16 @@ func (b *Builder) haveWhole(c cid.Cid) bool {
 // CachedOutput is the output a previous build of the resolved derivation rc produced.
 func (b *Builder) CachedOutput(rc cid.Cid) (cid.Cid, bool) { return b.cachedOutput(rc) }
 
+// RecordOutput makes out the cached output of the resolved derivation rc without building it:
+// for an output obtained another way that is as good as a build (a substitute the chain
+// verified, fetched with every block hash-checked). out must be in the store.
+func (b *Builder) RecordOutput(rc, out cid.Cid) error {
+	if ok, err := b.store.HasBlock(out); err != nil || !ok {
+		return fmt.Errorf("record output %s of %s: not in the store (%v)", out, rc, err)
+	}
+	return b.setCache(rc, out)
+}
+
 func (b *Builder) setCache(rc, out cid.Cid) error {
 	return atomicfile.WriteFile(b.cachePath(rc), []byte(out.String()+"\n"), 0o644)
 }
@@ -448,6 +462,11 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	}
 	if err != nil {
 		return cid.Undef, 0, err
+	}
+	if d.Nix != nil && b.cfg.NixBuilt != nil {
+		if err := b.cfg.NixBuilt(d, rc); err != nil {
+			return cid.Undef, 0, fmt.Errorf("%s: record Nix path %s: %w", d.Name, d.Nix.Out, err)
+		}
 	}
 	fmt.Fprintf(b.cfg.Log, "built %s -> %s in %d ms\n", d.Name, out, res.Duration.Milliseconds())
 	return out, res.Duration, nil

@@ -131,23 +131,51 @@ func (cl *Claims) Report(ctx context.Context, claimID uint64, round uint32, outp
 
 // Submit sends MsgSubmitClaim and returns the new claim's id.
 func (cl *Claims) Submit(ctx context.Context, drv, output cid.Cid, system string, deposit sdk.Coin) (uint64, string, error) {
-	msg := &claimstypes.MsgSubmitClaim{Publisher: cl.Validator(), DerivationCid: drv.String(),
-		OutputCid: output.String(), System: system, Deposit: deposit}
-	res, hash, err := cl.C.Broadcast(ctx, msg)
+	ids, hash, err := cl.SubmitBatch(ctx, []NewClaim{{Derivation: drv, Output: output, System: system, Deposit: deposit}})
 	if err != nil {
 		return 0, hash, err
 	}
+	return ids[0], hash, nil
+}
+
+// NewClaim is one claim to submit.
+type NewClaim struct {
+	Derivation, Output cid.Cid
+	System             string
+	Deposit            sdk.Coin
+}
+
+// SubmitBatch sends one MsgSubmitClaim per claim in a single tx (all or none are accepted) and
+// returns the new claims' ids in the order of cs.
+func (cl *Claims) SubmitBatch(ctx context.Context, cs []NewClaim) ([]uint64, string, error) {
+	if len(cs) == 0 {
+		return nil, "", errors.New("no claims to submit")
+	}
+	msgs := make([]sdk.Msg, len(cs))
+	for i, c := range cs {
+		msgs[i] = &claimstypes.MsgSubmitClaim{Publisher: cl.Validator(), DerivationCid: c.Derivation.String(),
+			OutputCid: c.Output.String(), System: c.System, Deposit: c.Deposit}
+	}
+	res, hash, err := cl.C.Broadcast(ctx, msgs...)
+	if err != nil {
+		return nil, hash, err
+	}
+	// The msgs run in order, each emitting its EventClaimSubmitted.
+	var ids []uint64
 	for _, e := range res.Events {
 		if e.Type != typeName(&claimstypes.EventClaimSubmitted{}) {
 			continue
 		}
 		m, err := ParseEvent(e)
 		if err != nil {
-			return 0, hash, fmt.Errorf("claim submitted event: %w", err)
+			return nil, hash, fmt.Errorf("claim submitted event: %w", err)
 		}
-		return m.(*claimstypes.EventClaimSubmitted).ClaimId, hash, nil
+		ids = append(ids, m.(*claimstypes.EventClaimSubmitted).ClaimId)
 	}
-	return 0, hash, errors.New("claim submitted but its event is missing from the tx result")
+	if len(ids) != len(cs) {
+		return nil, hash, fmt.Errorf("%d claims submitted but %d submitted events in the tx result", len(cs), len(ids))
+	}
+	return ids, hash, nil
 }
 
 // Claim returns a claim by id.

@@ -14,7 +14,7 @@
 //   - the files it reads are copied into one "step" store path (a directory d{k} per host
 //     directory, in order of first use: sources, embedded files, go_asm.h, symabis, and the
 //     rewritten importcfg/embedcfg), except the toolchain's own files (GOROOT) and archives
-//     (.a, .o), which are store paths of their own (added once per file version) named in the
+//     (.a, .o), which are store paths of their own (hashed once per file version) named in the
 //     importcfg, so a step does not copy its dependencies;
 //   - -trimpath rules, the working directory and GOROOT are rewritten to the sandbox paths, so
 //     the compiler writes the same bytes as on the host; -c=N (the compiler's backend
@@ -28,5 +28,24 @@
 // `go build -trimpath` with the same toolchain and settings.
 //
 // Version queries (`compile -V=full`, which the go command hashes into its cache keys) run on
-// the host directly. Only CGO_ENABLED=0 builds are supported.
+// the host directly.
+//
+// # Cache, substitutes, parallelism
+//
+// A step's sources and archives are first only hashed (no store lock, nothing written): a step
+// whose derivation the builder has a cached output of is not run, and adds nothing. Otherwise
+// they are added to the store with the derivation, and, if
+// Config.Substitute is set (the `buildchaind go build` command sets the network cache of
+// node/runtime: the chain's VALID claim for the derivation, the output's closure fetched from
+// peers with every block hash-checked), the substitute is used and recorded as the cached
+// output; only then is the step built in the sandbox. At most Config.Jobs steps (one per core)
+// build at once, while the go command runs up to 4× as many steps, so that cached and
+// substituted steps (which wait on the store and the network) overlap with builds.
+//
+// # cgo
+//
+// Only CGO_ENABLED=0 builds are supported (the C toolchain is not wired in): CGO_ENABLED=1 is
+// refused up front, and a build that fails is checked for packages that have no Go files
+// without cgo; ErrCgo names them. Packages with a pure-Go fallback (net, os/user) build
+// without cgo, as with `CGO_ENABLED=0 go build`.
 package gobuild

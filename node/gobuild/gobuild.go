@@ -14,15 +14,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -56,6 +58,14 @@ type Config struct {
 	Progress io.Writer
 	// Log receives the go command's own output (errors); default os.Stderr.
 	Log io.Writer
+	// Substitute, if set, is asked for the output of a step the local cache lacks before it
+	// is built: the network cache (runtime.Substitution.Substitute: a VALID claim on chain,
+	// the output's closure fetched from peers with every block hash-checked). ok=false
+	// builds the step.
+	Substitute func(ctx context.Context, drv cid.Cid, d *derivation.Derivation) (out cid.Cid, ok bool, err error)
+	// Jobs is how many steps build in a sandbox at once; 0 means one per core. Steps that are
+	// cached or substituted do not count: the go command runs up to 4× as many at once.
+	Jobs int
 }
 
 // Step is one tool invocation turned into a derivation.
@@ -64,14 +74,34 @@ type Step struct {
 	ImportPath string
 	Derivation cid.Cid
 	Output     cid.Cid
-	Cached     bool
-	Duration   time.Duration
+	Cached     bool // the local cache had it
+	// Substituted: the chain had a VALID claim for it and its output came from peers.
+	Substituted bool
+	Duration    time.Duration
+	Times       Times
+}
+
+// Times is where a step's time goes.
+type Times struct {
+	Add   time.Duration // adding its sources and archives to the store
+	Fetch time.Duration // asking the chain and fetching a substitute from peers
+	Build time.Duration // in the sandbox (start and the tool itself), incl. waiting for a slot
+	Copy  time.Duration // writing the outputs back for the go command
+}
+
+func (t *Times) add(o Times) {
+	t.Add += o.Add
+	t.Fetch += o.Fetch
+	t.Build += o.Build
+	t.Copy += o.Copy
 }
 
 // Stats of a build.
 type Stats struct {
-	Steps         []Step
-	Built, Cached int
+	Steps                      []Step
+	Built, Cached, Substituted int
+	// Times is the sum over the steps (they overlap: steps run in parallel).
+	Times Times
 }
 
 // Run builds and returns what each step did.
@@ -115,7 +145,11 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 		return nil, err
 	}
 	defer ln.Close()
-	s := &server{cfg: cfg, goroot: goroot, files: map[fileKey]cid.Cid{}, stats: &Stats{}}
+	jobs := cfg.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	s := &server{cfg: cfg, goroot: goroot, files: map[fileKey]cid.Cid{}, added: map[cid.Cid]bool{}, stats: &Stats{}, slots: make(chan struct{}, jobs)}
 	var wg sync.WaitGroup
 	go func() {
 		for {
@@ -130,7 +164,13 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 			}()
 		}
 	}()
-	args := append([]string{"build", "-trimpath", "-toolexec", fwd}, cfg.Args...)
+	args := []string{"build", "-trimpath", "-toolexec", fwd}
+	if !hasFlag(cfg.Args, "p") {
+		// Cached and substituted steps wait on the store and the network, not the CPU: the go
+		// command may run more at once than there are sandbox slots.
+		args = append(args, "-p", strconv.Itoa(4*jobs))
+	}
+	args = append(args, cfg.Args...)
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = cfg.Dir
 	cmd.Env = append(env, "BUILDCHAIN_GOBUILD_SOCK="+sock)
@@ -142,9 +182,72 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 		return s.stats.Steps[i].Derivation.String() < s.stats.Steps[j].Derivation.String()
 	})
 	if runErr != nil {
+		if pkgs := needCgo(ctx, cfg.Dir, env, goBin, cfg.Args); len(pkgs) > 0 {
+			return s.stats, fmt.Errorf("%w: %s cannot be built without cgo", ErrCgo, strings.Join(pkgs, ", "))
+		}
 		return s.stats, fmt.Errorf("go build: %w", runErr)
 	}
 	return s.stats, nil
+}
+
+// needCgo explains a failed build: the packages of the build that use cgo and have no Go
+// files without it (each one fails as "build constraints exclude all Go files"). Packages
+// with a pure-Go fallback (net, os/user) build with CGO_ENABLED=0 as with go build. It runs
+// only after a failure, so a build that works pays nothing for it.
+func needCgo(ctx context.Context, dir string, env []string, goBin string, buildArgs []string) []string {
+	var args []string // go build's arguments minus -o, which go list does not take
+	for i := 0; i < len(buildArgs); i++ {
+		a := buildArgs[i]
+		if a == "-o" || a == "--o" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-o=") || strings.HasPrefix(a, "--o=") {
+			continue
+		}
+		args = append(args, a)
+	}
+	list := func(cgo, format string) map[string]bool {
+		out, err := command(ctx, dir, append(env, "CGO_ENABLED="+cgo), goBin,
+			append([]string{"list", "-e", "-deps", "-f", format}, args...)...)
+		if err != nil {
+			return nil
+		}
+		set := map[string]bool{}
+		for _, l := range strings.Fields(out) {
+			set[l] = true
+		}
+		return set
+	}
+	withCgo := list("1", "{{if .CgoFiles}}{{.ImportPath}}{{end}}")
+	broken := list("0", "{{if .Error}}{{.ImportPath}}{{end}}")
+	var pkgs []string
+	for p := range withCgo {
+		if broken[p] {
+			pkgs = append(pkgs, p)
+		}
+	}
+	sort.Strings(pkgs)
+	return pkgs
+}
+
+// Line is the progress line: steps done / cached / substituted / built.
+func (st *Stats) Line() string {
+	return fmt.Sprintf("steps: %d done (%d cached, %d substituted, %d built)", len(st.Steps), st.Cached, st.Substituted, st.Built)
+}
+
+// hasFlag reports whether go build arguments set -name (before the packages).
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return false
+		}
+		a = strings.TrimLeft(a, "-")
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 func command(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
@@ -216,9 +319,10 @@ type server struct {
 	cfg    Config
 	goroot string
 	mu     sync.Mutex
-	files  map[fileKey]cid.Cid // archives added as store paths, by file version
+	files  map[fileKey]cid.Cid // archives' CIDs as store paths, by file version
+	added  map[cid.Cid]bool    // archives added to the store by this build
 	stats  *Stats
-	done   atomic.Int64
+	slots  chan struct{} // sandbox builds running at once
 }
 
 func (s *server) serve(ctx context.Context, conn net.Conn) {
@@ -244,15 +348,19 @@ func (s *server) handle(ctx context.Context, req request) response {
 	st.Duration = time.Since(start)
 	s.mu.Lock()
 	s.stats.Steps = append(s.stats.Steps, *st)
-	if st.Cached {
+	switch {
+	case st.Cached:
 		s.stats.Cached++
-	} else {
+	case st.Substituted:
+		s.stats.Substituted++
+	default:
 		s.stats.Built++
 	}
-	n, built, cached := len(s.stats.Steps), s.stats.Built, s.stats.Cached
+	s.stats.Times.add(st.Times)
+	line := s.stats.Line()
 	s.mu.Unlock()
 	if s.cfg.Progress != nil {
-		fmt.Fprintf(s.cfg.Progress, "\rsteps: %d done (%d cached, %d built)  %-40.40s", n, cached, built, st.Tool+" "+st.ImportPath)
+		fmt.Fprintf(s.cfg.Progress, "\r%s  %-40.40s", line, st.Tool+" "+st.ImportPath)
 	}
 	return response{}
 }

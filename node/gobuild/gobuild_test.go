@@ -1,21 +1,27 @@
-package gobuild
+package gobuild_test
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/builder"
+	. "github.com/buildchain/buildchain/node/gobuild"
+	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
@@ -28,7 +34,7 @@ func TestMain(m *testing.M) {
 }
 
 func repo() string {
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := goruntime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
@@ -67,6 +73,47 @@ func derivations(st *Stats) map[cid.Cid]bool {
 	return out
 }
 
+// verified plays the chain for the substitution test: the outputs of the derivations a
+// first build made (tests/e2e TestGoBuildPublish has the real chain decide them).
+type verified map[cid.Cid]cid.Cid
+
+func (v verified) VerifiedOutput(_ context.Context, drv cid.Cid) (string, uint64, bool, error) {
+	out, ok := v[drv]
+	if !ok {
+		return "", 0, false, nil
+	}
+	return out.String(), 1, true, nil
+}
+
+// timing is where a build's time went (for the log: never asserted).
+func timing(st *Stats) string {
+	return fmt.Sprintf("%s; store add %s, chain+fetch %s, sandbox %s, copy out %s", st.Line(), st.Times.Add, st.Times.Fetch, st.Times.Build, st.Times.Copy)
+}
+
+// newRuntime opens a node (store, builder, p2p on loopback) in a fresh home, bootstrapped
+// to peers.
+func newRuntime(t *testing.T, peers ...*runtime.Runtime) *runtime.Runtime {
+	t.Helper()
+	home := t.TempDir()
+	require.NoError(t, os.Chmod(home, 0o755))
+	var boot []string
+	for _, p := range peers {
+		n, err := p.P2P()
+		require.NoError(t, err)
+		for _, a := range n.Addrs() {
+			boot = append(boot, a.String())
+		}
+	}
+	no := false
+	rt, err := runtime.Open(runtime.Config{StoreRoot: filepath.Join(home, "ipfs"),
+		Builder: builder.Config{UseFUSE: &no, Log: io.Discard},
+		P2P: &p2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
+			ReprovideInterval: -1, ReannounceInterval: -1}})
+	require.NoError(t, err)
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
 // TestGoBuild: examples/go-cli (a vendored third-party module) built step by step in the
 // sandbox gives the bytes of a plain go build -trimpath with the same toolchain; a second
 // build and a build of the same source at another path run nothing and use the same
@@ -81,14 +128,8 @@ func TestGoBuild(t *testing.T) {
 		t.Skip("needs Debian busybox-static")
 	}
 	ctx := context.Background()
-	home := t.TempDir()
-	require.NoError(t, os.Chmod(home, 0o755))
-	s, err := storefs.Open(filepath.Join(home, "ipfs"))
-	require.NoError(t, err)
-	defer s.Close()
-	no := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds"), UseFUSE: &no})
-	require.NoError(t, err)
+	rtA := newRuntime(t)
+	s, b := rtA.Store(), rtA.Builder()
 	tc, err := toolchain.Import(ctx, "go", "", &toolchain.Env{Store: s, Builder: b})
 	require.NoError(t, err, "the go toolchain (make deps puts it in the module cache)")
 	bb, err := b.ImportBusybox(ctx, "", "")
@@ -98,6 +139,7 @@ func TestGoBuild(t *testing.T) {
 
 	// plain is go build -trimpath with the same toolchain, a fresh GOCACHE, CGO_ENABLED=0.
 	plain := func(dir string) string {
+		defer func(start time.Time) { t.Logf("plain go build: %s", time.Since(start).Round(time.Millisecond)) }(time.Now())
 		out := filepath.Join(t.TempDir(), "plain")
 		cmd := exec.Command(filepath.Join(goroot, "bin", "go"), "build", "-trimpath", "-o", out, ".")
 		cmd.Dir = dir
@@ -107,16 +149,25 @@ func TestGoBuild(t *testing.T) {
 		return sum(t, out)
 	}
 	var progress bytes.Buffer
-	build := func(dir string) (*Stats, string, error) {
+	buildIn := func(s *storefs.Store, b *builder.Builder, sub *runtime.Substitution, dir string) (*Stats, string, error) {
 		out := filepath.Join(t.TempDir(), "go-cli")
 		var log bytes.Buffer
-		st, err := Run(ctx, Config{Store: s, Builder: b, Toolchain: tc, Bootstrap: bb, Dir: dir,
-			Args: []string{"-o", out, "."}, Env: []string{"GOFLAGS="}, Progress: &progress, Log: &log})
+		cfg := Config{Store: s, Builder: b, Toolchain: tc, Bootstrap: bb, Dir: dir,
+			Args: []string{"-o", out, "."}, Env: []string{"GOFLAGS="}, Progress: &progress, Log: &log}
+		if sub != nil {
+			cfg.Substitute = sub.Substitute
+		}
+		start := time.Now()
+		st, err := Run(ctx, cfg)
+		if st != nil {
+			t.Logf("%s: %s in %s", dir, st.Line(), time.Since(start).Round(time.Millisecond))
+		}
 		if err != nil {
 			return st, log.String(), err
 		}
 		return st, sum(t, out), nil
 	}
+	build := func(dir string) (*Stats, string, error) { return buildIn(s, b, nil, dir) }
 
 	a := filepath.Join(t.TempDir(), "a", "go-cli")
 	copyTree(t, filepath.Join(repo(), "examples", "go-cli", "src"), a)
@@ -125,7 +176,7 @@ func TestGoBuild(t *testing.T) {
 	require.Equal(t, plain(a), got, "byte-identical to go build -trimpath")
 	require.Greater(t, first.Built, 50, "std, the vendored module, main and the link")
 	require.Zero(t, first.Cached)
-	t.Logf("cold: %d steps built", first.Built)
+	t.Logf("cold: %d steps built; %s", first.Built, timing(first))
 	require.Contains(t, progress.String(), "steps: ")
 
 	again, got2, err := build(a)
@@ -133,6 +184,41 @@ func TestGoBuild(t *testing.T) {
 	require.Equal(t, got, got2)
 	require.Zero(t, again.Built, "nothing changed: nothing runs")
 	require.Equal(t, len(first.Steps), again.Cached)
+	t.Logf("warm: %s", timing(again))
+
+	// A second developer: a fresh store whose peer holds the outputs the chain verified
+	// compiles nothing; every step is substituted, its blocks fetched over loopback and
+	// hash-checked (node/p2p's tests show a lying peer's blocks rejected), and the binary is
+	// the same.
+	chain := verified{}
+	for _, st := range first.Steps {
+		chain[st.Derivation] = st.Output
+	}
+	rtB := newRuntime(t, rtA)
+	s2, b2 := rtB.Store(), rtB.Builder()
+	_, release, err := rtB.Fetch(ctx, tc, nil) // the toolchain as a second developer gets it: from a peer
+	require.NoError(t, err)
+	t.Cleanup(release)
+	require.NoError(t, b2.RecordRefs(tc, nil))
+	_, err = b2.ImportBusybox(ctx, "", "")
+	require.NoError(t, err)
+	var subLog bytes.Buffer
+	sub := &runtime.Substitution{Chain: chain, Fetch: rtB.Fetch, Timeout: 5 * time.Minute, Log: &subLog}
+	defer sub.Release()
+	second := filepath.Join(t.TempDir(), "second", "go-cli")
+	copyTree(t, a, second)
+	subst, got5, err := buildIn(s2, b2, sub, second)
+	require.NoError(t, err, "%s\n%s", got5, subLog.String())
+	require.Equal(t, got, got5, "substituted: the same binary")
+	require.Zero(t, subst.Built, "nothing compiled: %s", subLog.String())
+	require.Zero(t, subst.Cached)
+	require.Equal(t, len(first.Steps), subst.Substituted)
+	require.Equal(t, derivations(first), derivations(subst))
+	t.Logf("substituted: %s", timing(subst))
+	// From now on it is in the local cache.
+	local, _, err := buildIn(s2, b2, sub, second)
+	require.NoError(t, err)
+	require.Equal(t, len(first.Steps), local.Cached)
 
 	other := filepath.Join(t.TempDir(), "elsewhere", "deeper", "src")
 	copyTree(t, a, other)
@@ -172,4 +258,24 @@ func TestGoBuild(t *testing.T) {
 
 	_, _, err = build(t.TempDir())
 	require.ErrorIs(t, err, ErrNotModule)
+
+	// A vendor tree that disagrees with go.mod: the go command's own message.
+	require.NoError(t, os.WriteFile(main, data, 0o644))
+	gomod := filepath.Join(other, "go.mod")
+	mod, err := os.ReadFile(gomod)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(gomod, bytes.Replace(mod, []byte("go-humanize v1."), []byte("go-humanize v0."), 1), 0o644))
+	_, log, err = build(other)
+	require.Error(t, err)
+	require.Contains(t, log, "inconsistent vendoring")
+	require.NoError(t, os.WriteFile(gomod, mod, 0o644))
+
+	// A package that needs cgo: refused, named.
+	cgo := filepath.Join(other, "needcgo")
+	require.NoError(t, os.MkdirAll(cgo, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(cgo, "c.go"), []byte("package needcgo\n\n// int two(void) { return 2; }\nimport \"C\"\n\nfunc Two() int { return int(C.two()) }\n"), 0o644))
+	require.NoError(t, os.WriteFile(main, bytes.Replace(data, []byte("import ("), []byte("import (\n\t_ \"example.com/go-cli/needcgo\""), 1), 0o644))
+	_, log, err = build(other)
+	require.ErrorIs(t, err, ErrCgo, log)
+	require.Contains(t, err.Error(), "example.com/go-cli/needcgo")
 }

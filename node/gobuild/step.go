@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -41,6 +42,7 @@ type plan struct {
 	stage   string         // host staging dir of the step store path
 	dirs    map[string]int // host dir -> d{k}
 	inputs  []cid.Cid      // archive store paths
+	hosts   []string       // the host file of each of inputs
 	haveIn  map[cid.Cid]bool
 	outputs map[string]string // base name in $out -> host path
 }
@@ -81,6 +83,7 @@ func (p *plan) file(ctx context.Context, host string, archive bool) (string, err
 		if !p.haveIn[c] {
 			p.haveIn[c] = true
 			p.inputs = append(p.inputs, c)
+			p.hosts = append(p.hosts, host)
 		}
 		return derivation.StorePrefix + c.String(), nil
 	}
@@ -91,7 +94,8 @@ func (p *plan) file(ctx context.Context, host string, archive bool) (string, err
 	return d + "/" + filepath.Base(host), nil
 }
 
-// archive adds an archive as a single-file store path, once per version of the file.
+// archive is the CID an archive has as a single-file store path, hashed once per version of
+// the file. It is not stored: a step that is cached needs only its CID (see store).
 func (s *server) archive(ctx context.Context, host string) (cid.Cid, error) {
 	fi, err := os.Stat(host)
 	if err != nil {
@@ -108,17 +112,53 @@ func (s *server) archive(ctx context.Context, host string) (cid.Cid, error) {
 	if ok {
 		return c, nil
 	}
-	c, err = s.cfg.Store.AddPath(ctx, host, storefs.AddOptions{})
+	c, err = s.cfg.Store.AddPath(ctx, host, storefs.AddOptions{OnlyHash: true})
 	if err != nil {
-		return cid.Undef, fmt.Errorf("add %s: %w", host, err)
-	}
-	if err := s.cfg.Builder.RecordRefs(c, nil); err != nil {
-		return cid.Undef, err
+		return cid.Undef, fmt.Errorf("hash %s: %w", host, err)
 	}
 	s.mu.Lock()
 	s.files[key] = c
 	s.mu.Unlock()
 	return c, nil
+}
+
+// store adds what a step that runs (or is published) needs in the store: its sources (the
+// staged step directory, which must add as stepCID) and its archives. Steps found in the cache
+// skip this: hashing takes no store lock and writes nothing, adding does both.
+func (p *plan) store(ctx context.Context, stepCID cid.Cid) error {
+	s := p.s
+	c, err := s.cfg.Store.AddPath(ctx, p.stage, storefs.AddOptions{PreserveMode: true})
+	if err != nil {
+		return err
+	}
+	if c != stepCID {
+		return fmt.Errorf("step sources added as %s, hashed as %s", c, stepCID)
+	}
+	if err := s.cfg.Builder.RecordRefs(c, nil); err != nil {
+		return err
+	}
+	for i, want := range p.inputs {
+		s.mu.Lock()
+		added := s.added[want]
+		s.mu.Unlock()
+		if added {
+			continue
+		}
+		c, err := s.cfg.Store.AddPath(ctx, p.hosts[i], storefs.AddOptions{})
+		if err != nil {
+			return fmt.Errorf("add %s: %w", p.hosts[i], err)
+		}
+		if c != want {
+			return fmt.Errorf("%s changed while the step ran (added as %s, hashed as %s)", p.hosts[i], c, want)
+		}
+		if err := s.cfg.Builder.RecordRefs(c, nil); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.added[c] = true
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 func shellQuote(s string) string {
@@ -163,6 +203,8 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 			}
 		}
 	}
+	t0 := time.Now()
+	var times Times
 	stage, err := s.cfg.Builder.TempDir("gostep")
 	if err != nil {
 		return nil, "", err
@@ -286,11 +328,8 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 	if err := builder.Canonicalise(p.stage); err != nil {
 		return nil, "", err
 	}
-	stepCID, err := s.cfg.Store.AddPath(ctx, p.stage, storefs.AddOptions{PreserveMode: true})
+	stepCID, err := s.cfg.Store.AddPath(ctx, p.stage, storefs.AddOptions{PreserveMode: true, OnlyHash: true})
 	if err != nil {
-		return nil, "", err
-	}
-	if err := s.cfg.Builder.RecordRefs(stepCID, nil); err != nil {
 		return nil, "", err
 	}
 	stepPath := derivation.StorePrefix + stepCID.String()
@@ -315,29 +354,67 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 	}
 	d := &derivation.Derivation{Name: name, System: builder.HostSystem(), Builder: bb + "/bin/sh",
 		Args: []string{"-c", script.String()}, Env: env, Inputs: inputs, Outputs: []string{"out"}}
-	drv, err := s.cfg.Builder.AddDerivation(d)
+	_, drv, err := d.Block()
 	if err != nil {
 		return nil, "", fmt.Errorf("%s %s: %w", tool, importPath, err)
 	}
-	res, err := s.cfg.Builder.Build(ctx, drv, builder.Options{})
-	if err != nil {
-		log, _ := os.ReadFile(s.cfg.Builder.LogPath(drv))
-		text := string(log)
-		for dir, k := range p.dirs {
-			text = strings.ReplaceAll(text, fmt.Sprintf("%s/d%d", stepPath, k), dir)
+	st := &Step{Tool: tool, ImportPath: importPath, Derivation: drv}
+	out, ok := s.cfg.Builder.CachedOutput(drv)
+	st.Cached = ok
+	if !ok {
+		// It runs (or is substituted, or may be published): its inputs and itself go in the store.
+		if err := p.store(ctx, stepCID); err != nil {
+			return nil, "", fmt.Errorf("%s %s: %w", tool, importPath, err)
 		}
-		var be *builder.Error
-		if errors.As(err, &be) && text != "" {
-			return nil, strings.TrimRight(text, "\n"), err
+		if _, err := s.cfg.Builder.AddDerivation(d); err != nil {
+			return nil, "", fmt.Errorf("%s %s: %w", tool, importPath, err)
 		}
-		return nil, "", err
 	}
+	t1 := time.Now()
+	times.Add = t1.Sub(t0)
+	if !ok && s.cfg.Substitute != nil {
+		if out, ok, err = s.cfg.Substitute(ctx, drv, d); err != nil {
+			return nil, "", fmt.Errorf("%s %s: substitute: %w", tool, importPath, err)
+		}
+		st.Substituted = ok
+		if ok {
+			// The local cache has it from now on (it was verified on chain and hash-checked).
+			if err := s.cfg.Builder.RecordOutput(drv, out); err != nil {
+				return nil, "", err
+			}
+		}
+		times.Fetch = time.Since(t1)
+	}
+	if !ok {
+		t2 := time.Now()
+		s.slots <- struct{}{}
+		res, err := s.cfg.Builder.Build(ctx, drv, builder.Options{})
+		<-s.slots
+		times.Build = time.Since(t2)
+		if err != nil {
+			log, _ := os.ReadFile(s.cfg.Builder.LogPath(drv))
+			text := string(log)
+			for dir, k := range p.dirs {
+				text = strings.ReplaceAll(text, fmt.Sprintf("%s/d%d", stepPath, k), dir)
+			}
+			var be *builder.Error
+			if errors.As(err, &be) && text != "" {
+				return nil, strings.TrimRight(text, "\n"), err
+			}
+			return nil, "", err
+		}
+		out, st.Cached = res.Output, res.Cached
+	}
+	st.Output = out
+	t3 := time.Now()
 	for base, host := range p.outputs {
-		if err := s.copyOut(ctx, res.Output, base, host); err != nil {
+		if err := s.copyOut(ctx, out, base, host); err != nil {
 			return nil, "", err
 		}
 	}
-	return &Step{Tool: tool, ImportPath: importPath, Derivation: drv, Output: res.Output, Cached: res.Cached}, "", nil
+	times.Copy = time.Since(t3)
+	st.Times = times
+	return st, "", nil
 }
 
 // copyOut writes $out/base of the step's output to host (replacing it: the go command may

@@ -3,7 +3,8 @@ package nodecli
 import "github.com/spf13/cobra"
 
 // Commands returns the top-level commands node (run, status), publish,
-// verify and install, for the buildchaind root command.
+// verify, install, go (build) and nix (import, serve, key), for the
+// buildchaind root command.
 func Commands() []*cobra.Command {
-	return []*cobra.Command{NodeCmd(), PublishCmd(), VerifyCmd(), InstallCmd()}
+	return []*cobra.Command{NodeCmd(), PublishCmd(), VerifyCmd(), InstallCmd(), GoCmd(), NixCmd()}
 }

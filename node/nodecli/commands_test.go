@@ -14,7 +14,7 @@ func TestCommandsBuild(t *testing.T) {
 		names[c.Name()] = true
 		require.NotPanics(t, func() { c.Flags() })
 	}
-	require.Equal(t, map[string]bool{"node": true, "publish": true, "verify": true, "install": true}, names)
+	require.Equal(t, map[string]bool{"node": true, "publish": true, "verify": true, "install": true, "go": true, "nix": true}, names)
 	for _, f := range []string{"claim-output", "deposit", "wait", "from", "store", "peer"} {
 		require.NotNil(t, PublishCmd().Flags().Lookup(f), f)
 	}

@@ -91,7 +91,7 @@ func openRuntime(cmd *cobra.Command, o runtimeOpts) (*runtime.Runtime, error) {
 		fetchTTL, _ = cmd.Flags().GetDuration(flagFetchTTL)
 	}
 	return runtime.Open(runtime.Config{
-		StoreRoot: root, Builder: builder.Config{Log: o.Progress, Timeout: time.Hour},
+		StoreRoot: root, Builder: builder.Config{Log: o.Progress, Timeout: time.Hour, NixBuilt: nixBuilt(filepath.Dir(root))},
 		FUSE: o.FUSE, P2P: pc, Chain: o.Chain, FetchTimeout: fetchTTL, Log: o.Log, Progress: o.Progress,
 	})
 }

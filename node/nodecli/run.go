@@ -112,6 +112,14 @@ status are served on --metrics-addr; "node status" prints the state.`,
 			if err != nil {
 				return err
 			}
+			if nixAddr, _ := f.GetString("nix-cache"); nixAddr != "" {
+				// docs/NIX.md: this node's verified outputs as a Nix binary cache.
+				go func() {
+					if err := serveNixCache(ctx, cmd, rt, claims, nixAddr, log); err != nil {
+						log.Error("nix cache stopped", "err", err)
+					}
+				}()
+			}
 			if err := writeInfo(dir, node, claims.Validator(), metricsAddr); err != nil {
 				return err
 			}
@@ -127,6 +135,8 @@ status are served on --metrics-addr; "node status" prints the state.`,
 	f.Bool("debug", false, "debug logs")
 	f.Bool("no-markets", false, "do not rebuild disputed derivations and predict in their markets")
 	f.String("market-stake", "", "stake per market prediction (default: the market quorum)")
+	f.String("nix-cache", "", "also serve verified outputs as a Nix binary cache on this address (docs/NIX.md)")
+	addNixCacheFlags(c)
 	addStoreFlags(c)
 	addP2PFlags(c, p2p.DefaultListenAddrs, true)
 	flags.AddTxFlagsToCmd(c)

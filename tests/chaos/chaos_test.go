@@ -33,9 +33,12 @@ func duration(t *testing.T) time.Duration {
 	return 0 // one cycle
 }
 
-// Status: the harness's first run failed in set-up (the full node's ports; fixed since) and it has
-// not passed a run yet, so it is not part of make test (only make chaos). Where the kernel has
-// no sch_netem, latency and loss are made with an NFQUEUE and iptables (delay_test.go).
+// Status: one run (one cycle, on a machine with a load average near 90) passed every check but
+// one, a false "sent twice" of two builders' predictions in one market (the key did not name the
+// predictor; fixed since, TestValidationKeyNamesSigner). It is not part of make test: its set-up
+// alone (a 4-authority chain with 3 registered builders, restarted in namespaces) takes minutes.
+// Where the kernel has no sch_netem, latency and loss are made with an NFQUEUE and iptables
+// (delay_test.go).
 //
 // TestChaos runs 4 authorities, a full node and 3 builders, each in its own network namespace,
 // under a steady load of claims (two honest publishers, one lying one) and bank sends, through
@@ -67,12 +70,16 @@ func TestChaos(t *testing.T) {
 	netem := "not applied"
 	total := duration(t)
 	var events []string
-	for cycle := 0; cycle == 0 || time.Since(t0) < total; cycle++ {
-		events = append(events, c.cycle(l, cycle, logf, &netem)...)
+	cycles, began := 0, time.Now()
+	for ; cycles == 0 || time.Since(began) < total; cycles++ {
+		events = append(events, c.cycle(l, cycles, logf, &netem)...)
 	}
+	perturbed := time.Since(began)
 	logf("stopping the load")
 	stopLoad()
 	wg.Wait()
+	// The drain and the checks are no perturbation: every link gets its speed back.
+	c.ns.clearPerturbations()
 
 	// Drain: every claim gets its verdict (deadlines are 20 blocks, markets 20).
 	drainStart := time.Now()
@@ -116,7 +123,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "chaos figures (%s of perturbations, %d cycles):\n", time.Since(t0).Round(time.Second), len(events))
+	fmt.Fprintf(&b, "chaos figures (%s of perturbations, %d cycles, %d events):\n", perturbed.Round(time.Second), cycles, len(events))
 	fmt.Fprintf(&b, "  perturbations: %s\n", strings.Join(events, "; "))
 	fmt.Fprintf(&b, "  latency and loss: %s\n", netem)
 	fmt.Fprintf(&b, "  blocks produced: %d (heights %d..%d)\n", end-start, start, end)

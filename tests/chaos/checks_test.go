@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"testing"
 	"time"
 
 	"cosmossdk.io/log"
@@ -17,6 +19,8 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/buildchain/buildchain/app"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
+	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
 var httpc = &http.Client{Timeout: 5 * time.Second}
@@ -99,19 +103,34 @@ func (c *cluster) checkTxsEverywhere(txs []sentTx) []string {
 	return lost
 }
 
-// appHashMismatches compares the app hash every node committed after each block in [from, to].
+// appHashMismatches compares the app hash every node committed after each block in [from, to]
+// (each node asked by its own goroutine).
 func (c *cluster) appHashMismatches(from, to int64) []string {
+	got := make([]map[int64]string, len(allNodes))
+	errs := make([]map[int64]error, len(allNodes))
+	var wg sync.WaitGroup
+	for k, i := range allNodes {
+		got[k], errs[k] = map[int64]string{}, map[int64]error{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := from; h <= to; h++ {
+				got[k][h], errs[k][h] = c.net.AppHashAt(i, h)
+			}
+		}()
+	}
+	wg.Wait()
+	full := len(allNodes) - 1 // allNodes ends with the full node
 	var bad []string
 	for h := from; h <= to; h++ {
-		want, err := c.net.AppHashAt(fullNode, h)
+		want, err := got[full][h], errs[full][h]
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("height %d: full node: %v", h, err))
 			continue
 		}
-		for _, i := range allNodes[:authorities] {
-			got, err := c.net.AppHashAt(i, h)
-			if err != nil || got != want {
-				bad = append(bad, fmt.Sprintf("height %d: node %d app hash %s, full node %s (%v)", h, i, got, want, err))
+		for k, i := range allNodes[:full] {
+			if errs[k][h] != nil || got[k][h] != want {
+				bad = append(bad, fmt.Sprintf("height %d: node %d app hash %s, full node %s (%v)", h, i, got[k][h], want, errs[k][h]))
 			}
 		}
 	}
@@ -191,6 +210,12 @@ func validationKey(m sdk.Msg) (string, bool) {
 	if v, ok := m.(interface{ GetPublisher() string }); ok {
 		k += " publisher=" + v.GetPublisher()
 	}
+	if v, ok := m.(interface{ GetPredictor() string }); ok {
+		k += " predictor=" + v.GetPredictor()
+	}
+	if v, ok := m.(interface{ GetSubmitter() string }); ok {
+		k += " submitter=" + v.GetSubmitter()
+	}
 	if v, ok := m.(interface{ GetClaimId() uint64 }); ok {
 		k += fmt.Sprintf(" claim=%d", v.GetClaimId())
 	}
@@ -267,4 +292,28 @@ type invariantRegistry map[string]sdk.Invariant
 
 func (r invariantRegistry) RegisterRoute(module, route string, inv sdk.Invariant) {
 	r[module+"/"+route] = inv
+}
+
+// Two builders' predictions in one market are two messages, not one sent twice: the key names
+// the signer of every validation message.
+func TestValidationKeyNamesSigner(t *testing.T) {
+	a := validationKeyOf(t, &markettypes.MsgCommitPrediction{Predictor: "bc1a", MarketId: 1})
+	b := validationKeyOf(t, &markettypes.MsgCommitPrediction{Predictor: "bc1b", MarketId: 1})
+	if a == b {
+		t.Fatalf("two predictors' commits share the key %q", a)
+	}
+	r1 := validationKeyOf(t, &claimstypes.MsgReportBuild{Validator: "bc1a", ClaimId: 3, Round: 1})
+	r2 := validationKeyOf(t, &claimstypes.MsgReportBuild{Validator: "bc1a", ClaimId: 3, Round: 1})
+	if r1 != r2 {
+		t.Fatalf("the same report has two keys %q %q", r1, r2)
+	}
+}
+
+func validationKeyOf(t *testing.T, m sdk.Msg) string {
+	t.Helper()
+	k, ok := validationKey(m)
+	if !ok {
+		t.Fatalf("%T is not a validation message", m)
+	}
+	return k
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/buildchain/buildchain/testutil/localnet"
 )
 
@@ -299,6 +301,11 @@ func (c *cluster) stopAll() {
 	}
 	for _, h := range hosts {
 		_ = c.ns.setLink(h, true)
+	}
+	// A killed sidecar leaves its FUSE store mount dead ("transport endpoint is not
+	// connected"): detach it so the test's directory can be removed.
+	for j := range builderKeys {
+		_ = unix.Unmount(filepath.Join(c.builderHome(j), "ipfs", "store"), unix.MNT_DETACH)
 	}
 }
 

@@ -121,6 +121,18 @@ func (n netns) addLatency(h host, ms, loss int) (bool, error) {
 	return true, nil
 }
 
+// clearPerturbations takes the latency and loss off every link and puts every host back on the
+// bridge (best effort: what was not applied fails to be removed).
+func (n netns) clearPerturbations() {
+	for _, h := range hosts {
+		_ = exec.Command("tc", "-n", n.ctl(), "qdisc", "del", "dev", "v"+h.name, "root").Run()
+		if iptablesUnavailable() == "" {
+			_ = iptables(n.of(h), "-F OUTPUT")
+		}
+		_ = n.setLink(h, true)
+	}
+}
+
 // netnsUnavailable says why this machine cannot make the test network, or "".
 func netnsUnavailable() string {
 	if os.Geteuid() != 0 {

@@ -442,14 +442,17 @@ func testCosmJS(t *testing.T, net *localnet.Net) {
 	require.NoError(t, err, "the CosmJS client test failed")
 }
 
-// npmInstall installs tests/clients' pinned packages (npm ci) unless they are installed
-// already (`make deps` does it once per checkout).
+// npmInstall installs tests/clients' pinned packages (npm ci) unless those of the current
+// lock file are installed already (`make clients-deps` does it once per lock file, by the
+// same rule: the lock file not newer than node_modules/.package-lock.json).
 func npmInstall(t *testing.T, dir string) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node is not installed: run make deps")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil {
+	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
+	require.NoError(t, err)
+	if installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !lock.ModTime().After(installed.ModTime()) {
 		return
 	}
 	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")

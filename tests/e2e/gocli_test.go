@@ -60,10 +60,11 @@ func goExample(t *testing.T, p *sidecartest.Peer, name string) cid.Cid {
 // the claim goes VALID, and the binary runs from the store.
 func TestGoCLIValid(t *testing.T) {
 	needRootFUSE(t)
-	// Exactly two rounds (two builders besides the publisher), no more; a cold go build on a
-	// busy machine may take minutes: a long report deadline (blocks of 500 ms).
+	// Exactly two rounds (two builders besides the publisher), no more, one after the other;
+	// a cold go build on a busy machine may take ten minutes (seen under a load of 70 on two
+	// cores): a long report deadline (blocks of 500 ms) and a long wait below.
 	net := localnet.Start(t, localnet.Options{Nodes: 1,
-		GenesisJQ: `.app_state.claims.params.min_rounds = 2 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "1200"`})
+		GenesisJQ: `.app_state.claims.params.min_rounds = 2 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "4000"`})
 	env := sidecartest.NewEnv(t, net)
 	pub := env.NewPeer("publisher", "val0", 0)
 	drv := goExample(t, pub, "go-cli")
@@ -85,7 +86,7 @@ func TestGoCLIValid(t *testing.T) {
 	id, resolved, out, _, _ := pub.Publish(t, drv, cid.Undef)
 	t.Logf("publisher built %s -> %s in %s", resolved, out, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
-	c := sidecartest.WaitClaim(t, pub.Claims, id, 15*time.Minute, "VALID", func(c claimstypes.Claim) bool {
+	c := sidecartest.WaitClaim(t, pub.Claims, id, 45*time.Minute, "VALID", func(c claimstypes.Claim) bool {
 		return c.Status == claimstypes.CLAIM_STATUS_VALID
 	})
 	t.Logf("VALID %s after submission: %s", time.Since(start).Round(time.Millisecond), sidecartest.FmtAssignments(c))

@@ -184,14 +184,10 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestGuides runs every `sh doctest` block of docs/ (the operator guide only with
-// E2E_OPERATOR_GUIDE=1, see below) against a localnet of one authority and
-// one build validator: the derivation reference and the publisher guide as a user (publish
-// hello until VALID, verify, install), then the operator guide on a fresh home, as another
-// machine would: init, the genesis from the network's RPC, peers, state sync from the
-// authority's snapshots, start, register as a build validator, run the sidecar. It checks
-// that the new node state-synced (its earliest block is not 1) and that its builder is a
-// registered build validator.
+// TestGuides runs the user's guides' `sh doctest` blocks against a localnet of one authority
+// and one build validator: the derivation reference and the publisher guide (publish hello
+// until VALID, verify, install). The operator guide joins the network `make run` starts
+// instead (joinByOperatorGuide, from TestMakeRunFlow): a 5th full node and a 4th builder.
 func TestGuides(t *testing.T) {
 	if testing.Short() {
 		t.Skip("e2e")
@@ -225,50 +221,85 @@ func TestGuides(t *testing.T) {
 	if err != nil {
 		t.Fatalf("peers: %v", err)
 	}
-	// buildchaind on PATH, as the guides call it.
-	path := filepath.Dir(net.Binary) + ":" + os.Getenv("PATH")
-	base := append(os.Environ(), "PATH="+path, "HOME="+t.TempDir())
 
 	// As a user: the derivation reference, then the publisher guide.
 	user := filepath.Join(net.Dir, "guide-user")
-	pub := newGuideRunner(t, append(base, "BUILDCHAIN_HOME="+user, "NODE_HOME="+net.Home(0), "KEY=val0",
+	pub := newGuideRunner(t, append(guideEnv(t, net), "BUILDCHAIN_HOME="+user, "NODE_HOME="+net.Home(0), "KEY=val0",
 		"PEERS="+strings.TrimSpace(peers)))
 	pub.run(docBlocks(t, filepath.Join(localnet.RepoRoot(), "docs", "derivations.md")))
 	pub.run(docBlocks(t, filepath.Join(localnet.RepoRoot(), "docs", "publisher-guide.md")))
 	t.Logf("publisher guide done after %s", time.Since(start).Round(time.Millisecond))
+}
 
-	// The operator guide's run is opt-in for now: its state sync reaches a snapshot (the
-	// light client verifies it) but the restore has failed with "a restore operation is in
-	// progress: conflict" after a first aborted attempt (snapshots pruned during a slow
-	// download on a loaded machine are the suspect; the test now waits for interval 20).
-	if os.Getenv("E2E_OPERATOR_GUIDE") == "" {
-		t.Log("operator guide not run (set E2E_OPERATOR_GUIDE=1): its state-sync join is not reliable yet")
-		return
-	}
+// guideEnv is the environment the guides run in: buildchaind on PATH (as the guides call it)
+// and a HOME of their own.
+func guideEnv(t *testing.T, net *localnet.Net) []string {
+	return append(os.Environ(), "PATH="+filepath.Dir(net.Binary)+":"+os.Getenv("PATH"), "HOME="+t.TempDir())
+}
 
-	// As an operator on another machine: a fresh home, only the network's addresses. The
-	// localnet's port block has room after node 0 and builder 0 (slots 0, 1).
-	p := net.PortBase
+// joinByOperatorGuide runs every `sh doctest` block of docs/operator-guide.md as an operator
+// on another machine joining net: a fresh home and only the network's addresses (node 0 as the
+// seed, node 1, if any, as the light client's witness). Its node listens on port slot `slot` of
+// the network's block and its sidecar on slot+1; funder (a key of node 0's keyring that no
+// sidecar signs with) sends the new operator BCT, which on a real network someone else does.
+// It checks that the node joined by state sync (its earliest block is after a snapshot) and
+// follows the chain with the network's app hashes, that its operator is a registered build
+// validator, and that its sidecar handles heights from the state-synced node.
+func joinByOperatorGuide(t *testing.T, net *localnet.Net, slot int, funder string) {
+	t.Helper()
+	start := time.Now()
+	p := net.PortBase + 10*slot
 	home := filepath.Join(t.TempDir(), "joiner")
-	op := newGuideRunner(t, append(base,
-		"CHAIN_ID="+net.ChainID, "SEED_RPC="+net.RPCAddr(0), "SEED_P2P=127.0.0.1:"+strconv.Itoa(p),
-		"NODE_HOME="+home, "MONIKER=joiner", "KEY=operator",
-		"P2P_PORT="+strconv.Itoa(p+30), "RPC_PORT="+strconv.Itoa(p+31), "API_PORT="+strconv.Itoa(p+32),
-		"GRPC_PORT="+strconv.Itoa(p+33), "ABCI_PORT="+strconv.Itoa(p+35),
-		"SIDECAR_P2P_PORT="+strconv.Itoa(p+40), "SIDECAR_METRICS_PORT="+strconv.Itoa(p+41),
+	witness := net.RPCAddr(0)
+	if net.Nodes > 1 {
+		witness = net.RPCAddr(1)
+	}
+	op := newGuideRunner(t, append(guideEnv(t, net),
+		"CHAIN_ID="+net.ChainID, "SEED_RPC="+net.RPCAddr(0), "SEED_P2P=127.0.0.1:"+strconv.Itoa(net.PortBase),
+		"WITNESS_RPC="+witness, "NODE_HOME="+home, "MONIKER=joiner", "KEY=operator",
+		"P2P_PORT="+strconv.Itoa(p), "RPC_PORT="+strconv.Itoa(p+1), "API_PORT="+strconv.Itoa(p+2),
+		"GRPC_PORT="+strconv.Itoa(p+3), "ABCI_PORT="+strconv.Itoa(p+5),
+		"SIDECAR_P2P_PORT="+strconv.Itoa(p+10), "SIDECAR_METRICS_PORT="+strconv.Itoa(p+11),
 		// Test-only: every node here is on 127.0.0.1, which CometBFT's address book refuses
 		// by default (set through the node's environment, not the guide).
 		"BUILDCHAIND_P2P_ADDR_BOOK_STRICT=false", "BUILDCHAIND_P2P_ALLOW_DUPLICATE_IP=true",
 		"BUILDCHAIN_HOME="+filepath.Join(home, "user")))
-	// State sync needs a snapshot: the authority takes one every 20 blocks.
+	// State sync needs a snapshot of node 0 (scripts/localnet.sh: every 20 blocks) and the
+	// two blocks after it.
 	net.WaitHeight(t, 0, 45, 2*time.Minute)
-	// What someone else does on a real network: send the new operator BCT.
 	op.hooks["register"] = func() {
-		net.Tx(t, "tx", "bank", "send", "alice", operatorAddr(t, home), "100000000000ubct")
+		res := net.Tx(t, "bank", "send", funder, operatorAddr(t, home), "100000000000ubct")
+		if res.Code != 0 {
+			t.Fatalf("funding the operator: code %d: %s", res.Code, res.RawLog)
+		}
+		// The guide's register step asks the new node, which may be a block behind the
+		// node that committed the funding: wait until it has that block.
+		funded, _ := strconv.ParseInt(res.Height, 10, 64)
+		rpc := fmt.Sprintf("http://127.0.0.1:%d", p+1)
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			var st struct {
+				Result struct {
+					SyncInfo struct {
+						Latest string `json:"latest_block_height"`
+					} `json:"sync_info"`
+				} `json:"result"`
+			}
+			if localnet.GetJSON(rpc+"/status", &st) == nil {
+				if h, _ := strconv.ParseInt(st.Result.SyncInfo.Latest, 10, 64); h >= funded {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the new node did not reach the funding block %d in 2 minutes", funded)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 	op.run(docBlocks(t, filepath.Join(localnet.RepoRoot(), "docs", "operator-guide.md")))
 
-	// The joiner state-synced: its earliest block is the snapshot's, and it follows the chain.
+	// The new node state-synced: its earliest block is after a snapshot, not 1.
+	rpc := fmt.Sprintf("http://127.0.0.1:%d", p+1)
 	var st struct {
 		Result struct {
 			SyncInfo struct {
@@ -277,18 +308,59 @@ func TestGuides(t *testing.T) {
 			} `json:"sync_info"`
 		} `json:"result"`
 	}
-	if err := localnet.GetJSON(fmt.Sprintf("http://127.0.0.1:%d/status", p+31), &st); err != nil {
+	if err := localnet.GetJSON(rpc+"/status", &st); err != nil {
 		t.Fatal(err)
 	}
-	if e, _ := strconv.Atoi(st.Result.SyncInfo.Earliest); e <= 1 {
+	earliest, _ := strconv.ParseInt(st.Result.SyncInfo.Earliest, 10, 64)
+	if earliest <= 1 {
 		t.Fatalf("the new node did not state-sync: earliest block %q", st.Result.SyncInfo.Earliest)
 	}
-	// Its operator is a registered build validator, seen from the authority.
+	// It executes the chain's blocks itself: past a height node 0 has now, its app hash is
+	// node 0's (the restored state is the network's).
+	h := net.Height(t, 0)
+	var mine, theirs string
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var blk struct {
+			Result struct {
+				Block struct {
+					Header struct {
+						AppHash string `json:"app_hash"`
+					} `json:"header"`
+				} `json:"block"`
+			} `json:"result"`
+		}
+		err := localnet.GetJSON(fmt.Sprintf("%s/block?height=%d", rpc, h+1), &blk)
+		if mine = blk.Result.Block.Header.AppHash; err == nil && mine != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new node did not reach height %d: %v", h+1, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	theirs, err := net.AppHashAt(0, h)
+	if err != nil || mine != theirs {
+		t.Fatalf("app hash after block %d: the new node %s, node 0 %s (%v)", h, mine, theirs, err)
+	}
+	// Its operator is a registered build validator, seen from node 0.
 	opAddr := operatorAddr(t, home)
 	if r := net.CLI("query", "validators", "validator", opAddr, "-o", "json"); r.Err != nil {
 		t.Fatalf("operator %s is not a build validator: %v %s", opAddr, r.Err, r.Stderr)
 	}
-	t.Logf("guides done after %s (the joiner state-synced from height %s)", time.Since(start).Round(time.Millisecond), st.Result.SyncInfo.Earliest)
+	// Its sidecar follows the state-synced node from its earliest block on.
+	var sc struct {
+		Validator  string `json:"validator"`
+		LastHeight int64  `json:"last_height"`
+	}
+	if err := localnet.GetJSON(fmt.Sprintf("http://127.0.0.1:%d/status", p+11), &sc); err != nil {
+		t.Fatal(err)
+	}
+	if sc.Validator != opAddr || sc.LastHeight < earliest {
+		t.Fatalf("the new sidecar's status %+v: want validator %s, last height >= %d", sc, opAddr, earliest)
+	}
+	t.Logf("operator guide: joined by state sync from height %d, build validator %s, in %s",
+		earliest, opAddr, time.Since(start).Round(time.Millisecond))
 }
 
 // operatorAddr is the address of the key the operator guide made (keys add --output json).

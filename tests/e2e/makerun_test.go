@@ -20,8 +20,9 @@ import (
 // (bootstrap, drv add examples/hello, publish from val0 until VALID, mount the user's store
 // at /ipfs/store). It then checks the verdict over REST, runs the printed next steps (install
 // hello, then run ~/.buildchain-profile/bin/hello as a plain command), installs hello into a
-// fresh user's profile (fetched from the builders over libp2p), and checks that `stop` leaves
-// no process and no mount behind. demo and everything that uses its mount run in a mount
+// fresh user's profile (fetched from the builders over libp2p), joins a 5th full node and a
+// 4th build validator from a fresh home by docs/operator-guide.md's commands
+// (joinByOperatorGuide), and checks that `stop` leaves no process and no mount behind. demo and everything that uses its mount run in a mount
 // namespace of the test's own (unshare -m): /ipfs/store is machine-wide, and tests on one
 // machine must not take it from each other.
 func TestMakeRunFlow(t *testing.T) {
@@ -139,9 +140,9 @@ func TestMakeRunFlow(t *testing.T) {
 	if claim.Claim.Publisher != net.Addr(t, "val0") {
 		t.Fatalf("claim published by %s, want val0", claim.Claim.Publisher)
 	}
-	if d := time.Since(demoStart); d > time.Minute {
-		t.Errorf("hello took %s to become VALID, want < 1 minute", d)
-	}
+	// How long the demo took is a figure (bench/e2e), not a pass condition: a
+	// timing assertion fails on a loaded machine (brief: no timing assertions).
+	t.Logf("hello became VALID %s after the demo started", time.Since(demoStart).Round(time.Millisecond))
 
 	hints := out
 
@@ -223,6 +224,11 @@ func TestMakeRunFlow(t *testing.T) {
 		t.Fatalf("a substituted build ran a builder: logs %v", logs)
 	}
 	userEnv = append(os.Environ(), "BUILDCHAIN_HOME="+user, "HOME="+t.TempDir())
+
+	// Another machine joins this network by the operator guide's commands: a 5th full node
+	// by state sync, and a 4th build validator with its sidecar. Port slots 0-6 are the
+	// authorities' and the builders'; val3's key signs no sidecar's reports.
+	joinByOperatorGuide(t, net, 7, "val3")
 
 	// status lists every sidecar, each past the heights it handled.
 	out, err = net.Script("status")

@@ -51,9 +51,9 @@ func TestCProgramsOnLocalnet(t *testing.T) {
 	needDebs(t)
 	// Blocks come about every second: the default 50-block report deadline, and the default
 	// commit phase of a market (in which the sidecars rebuild before they predict), are
-	// shorter than a C build on a busy 2-core machine.
+	// shorter than a C build on a busy 2-core machine (the waits below are as generous).
 	net := localnet.Start(t, localnet.Options{Nodes: 4,
-		GenesisJQ: `.app_state.claims.params.report_timeout_blocks = "1000" | .app_state.market.params.commit_blocks = "150"`})
+		GenesisJQ: `.app_state.claims.params.report_timeout_blocks = "4000" | .app_state.market.params.commit_blocks = "150"`})
 	env := sidecartest.NewEnv(t, net)
 	ctx := context.Background()
 
@@ -104,7 +104,7 @@ func TestCProgramsOnLocalnet(t *testing.T) {
 	lua := exampleDrv(t, pub, "lua/lua.json", map[string]string{"luasrc": src.String()})
 	id, resolved, out, _, _ := pub.Publish(t, lua, cid.Undef)
 	t.Logf("claim %d: lua %s -> %s", id, resolved, out)
-	c := sidecartest.WaitClaim(t, pub.Claims, id, 15*time.Minute, "VALID", func(c claimstypes.Claim) bool {
+	c := sidecartest.WaitClaim(t, pub.Claims, id, 45*time.Minute, "VALID", func(c claimstypes.Claim) bool {
 		return c.Status == claimstypes.CLAIM_STATUS_VALID
 	})
 	t.Logf("lua VALID after %d rounds: %s", c.Round, sidecartest.FmtAssignments(c))
@@ -119,7 +119,7 @@ func TestCProgramsOnLocalnet(t *testing.T) {
 	// A real program that embeds random bytes of its build: NON_DETERMINISM, nobody slashed.
 	nd := exampleDrv(t, pub, "c-random/c-random.json", nil)
 	id2, _, claimed, _, _ := pub.Publish(t, nd, cid.Undef)
-	sidecartest.WaitClaim(t, pub.Claims, id2, 10*time.Minute, "DISPUTED", func(c claimstypes.Claim) bool {
+	sidecartest.WaitClaim(t, pub.Claims, id2, 30*time.Minute, "DISPUTED", func(c claimstypes.Claim) bool {
 		return c.Status != claimstypes.CLAIM_STATUS_ASSIGNED
 	})
 	mq := markettypes.NewQueryClient(pub.Claims.C.Context())
@@ -131,7 +131,7 @@ func TestCProgramsOnLocalnet(t *testing.T) {
 		}
 		m = res.Markets[0]
 		return m.Status == markettypes.MARKET_STATUS_RESOLVED
-	}, 10*time.Minute, time.Second, "the market on claim %d resolves", id2)
+	}, 30*time.Minute, time.Second, "the market on claim %d resolves", id2)
 	c2, err := pub.Claims.Claim(ctx, id2)
 	require.NoError(t, err)
 	t.Logf("c-random claim %d (%s): market %d %s; claim %s: %s", id2, claimed, m.Id, m.Outcome, c2.Status, sidecartest.FmtAssignments(c2))

@@ -163,6 +163,23 @@ func TestImportRefuses(t *testing.T) {
 			t.Fatalf("import %s failed but stored %d blocks", tc.path, n-blocksBefore)
 		}
 	}
+	// Derivations we do not build: a Nix builtin, a fetcher, several outputs.
+	kinds := nixtest.Instantiate(t, e.root, e.dir, `
+[
+  (builtins.derivation { name = "builtin"; system = "x86_64-linux"; builder = "builtin:buildenv"; })
+  (builtins.derivation { name = "fetch"; system = "x86_64-linux"; builder = "/bin/sh";
+     outputHashMode = "flat"; outputHashAlgo = "sha256";
+     outputHash = "0000000000000000000000000000000000000000000000000000000000000000"; })
+  (builtins.derivation { name = "multi"; system = "x86_64-linux"; builder = "/bin/sh"; outputs = [ "out" "dev" ]; })
+]`)
+	for i, want := range []struct {
+		err error
+		msg string
+	}{{ErrBuilder, "builtin:buildenv"}, {drv.ErrUnsupported, "fixed-output"}, {drv.ErrUnsupported, "single output"}} {
+		if _, err := e.importer().Import(ctx, kinds[i]); !errors.Is(err, want.err) || !strings.Contains(err.Error(), want.msg) {
+			t.Fatalf("import %s: %v, want %v containing %q", kinds[i], err, want.err, want.msg)
+		}
+	}
 	// A source changed on disk after nix added it.
 	src := nixtest.OnDisk(e.root, mustParse(t, data).InputSrcs[0])
 	if err := os.Chmod(filepath.Join(src, "bin"), 0o755); err != nil {

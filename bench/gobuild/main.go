@@ -1,0 +1,318 @@
+// Command gobuild measures `buildchaind go build` (node/gobuild) on buildchaind's own source
+// (the repository's HEAD, exported to a scratch directory), each figure a ratio against a plain
+// `go build -trimpath` of the same packages with the same toolchain, measured side by side in
+// the same run:
+//
+//   - cold: an empty store (the go toolchain and busybox imported beforehand, not timed) vs
+//     go build with an empty GOCACHE (goal ≤ 1.5×); the binaries must be byte-identical;
+//   - warm: nothing changed, the same store vs go build with its GOCACHE warm (goal ≤ 2×);
+//   - substituted: a second developer's fresh store gets every step from the first store's
+//     libp2p node over loopback (each block hash-checked) vs go build with an empty GOCACHE
+//     (goal ≤ 0.5×). The chain's part, the VALID claim of each step, is played by a table of
+//     the first store's outputs (tests/e2e TestGoBuildPublish has the real chain decide them);
+//     so this figure leaves out one chain query per step;
+//   - edit: one leaf package edited (node/progress: a function added), rebuilt steps and time vs go
+//     build with a warm GOCACHE after the same edit (goal ≤ 1.5×).
+//
+// For each run it prints where the step time goes: store add (sources, archives), chain+fetch,
+// sandbox (start plus the tool; the start alone is measured with a no-op derivation) and
+// copying outputs back, summed over steps that run in parallel.
+//
+// Run as root (the sandbox): go run ./bench/gobuild [-pkg ./cmd/buildchaind]
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cid "github.com/ipfs/go-cid"
+
+	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/derivation"
+	"github.com/buildchain/buildchain/node/gobuild"
+	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
+	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/toolchain"
+	_ "github.com/buildchain/buildchain/node/toolchain/gotoolchain"
+)
+
+func main() {
+	sandbox.Init()
+	pkg := flag.String("pkg", "./cmd/buildchaind", "the package to build")
+	keep := flag.Bool("keep", false, "keep the scratch directory")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench/gobuild: run as root (every step runs in the sandbox)")
+		os.Exit(2)
+	}
+	dir, err := os.MkdirTemp("", "bench-gobuild-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err == nil {
+		err = run(context.Background(), dir, *pkg)
+	}
+	if !*keep {
+		builder.RemoveAll(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/gobuild:", err)
+		os.Exit(1)
+	}
+}
+
+// newNode opens a node (store, builder, p2p on loopback) at dir, bootstrapped to peers.
+func newNode(dir string, peers ...*runtime.Runtime) (*runtime.Runtime, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var boot []string
+	for _, p := range peers {
+		n, err := p.P2P()
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range n.Addrs() {
+			boot = append(boot, a.String())
+		}
+	}
+	no := false
+	return runtime.Open(runtime.Config{StoreRoot: filepath.Join(dir, "ipfs"),
+		Builder: builder.Config{Timeout: time.Hour, UseFUSE: &no, Log: io.Discard},
+		P2P: &p2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
+			ReprovideInterval: -1, ReannounceInterval: -1}})
+}
+
+// table plays the chain: the outputs the first store's steps produced.
+type table map[cid.Cid]cid.Cid
+
+func (t table) VerifiedOutput(_ context.Context, drv cid.Cid) (string, uint64, bool, error) {
+	out, ok := t[drv]
+	if !ok {
+		return "", 0, false, nil
+	}
+	return out.String(), 1, true, nil
+}
+
+// goEnv: modules from the module cache only (the bench needs no network), static.
+var goEnv = []string{"GOFLAGS=-mod=mod", "GOPROXY=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOENV=off", "GOROOT="}
+
+func run(ctx context.Context, dir, pkg string) error {
+	repo, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return fmt.Errorf("run inside the repository: %w", err)
+	}
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	archive := exec.Command("sh", "-c", "git -C \"$1\" archive HEAD | tar -x -C \"$2\"", "sh", strings.TrimSpace(string(repo)), src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		return fmt.Errorf("export HEAD: %v: %s", err, out)
+	}
+	a, err := newNode(filepath.Join(dir, "a"))
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	tc, err := toolchain.Import(ctx, "go", "", &toolchain.Env{Store: a.Store(), Builder: a.Builder()})
+	if err != nil {
+		return fmt.Errorf("the go toolchain (make deps puts it in the module cache): %w", err)
+	}
+	bb, err := a.Builder().ImportBusybox(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("setup: go toolchain %s imported in %s (not in the figures)\n", tc, time.Since(t0).Round(time.Millisecond))
+	goroot, err := a.Builder().InputPath(ctx, tc)
+	if err != nil {
+		return err
+	}
+	startCost, err := sandboxStart(ctx, a, bb)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("sandbox start (a no-op derivation, median of 5): %s\n", startCost.Round(time.Millisecond))
+
+	gocache := filepath.Join(dir, "gocache")
+	plain := func(out string, fresh bool) (time.Duration, error) {
+		if fresh {
+			builder.RemoveAll(gocache)
+		}
+		cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), "build", "-trimpath", "-o", out, pkg)
+		cmd.Dir = src
+		cmd.Env = append(append(os.Environ(), goEnv...), "GOCACHE="+gocache)
+		t := time.Now()
+		if o, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("go build: %v: %s", err, o)
+		}
+		return time.Since(t), nil
+	}
+	ours := func(n *runtime.Runtime, sub *runtime.Substitution, out string) (*gobuild.Stats, time.Duration, error) {
+		var log bytes.Buffer
+		cfg := gobuild.Config{Store: n.Store(), Builder: n.Builder(), Toolchain: tc, Bootstrap: bb, Dir: src,
+			Args: []string{"-o", out, pkg}, Env: goEnv, Log: &log}
+		if sub != nil {
+			cfg.Substitute = sub.Substitute
+		}
+		t := time.Now()
+		st, err := gobuild.Run(ctx, cfg)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %s", err, log.String())
+		}
+		return st, time.Since(t), nil
+	}
+	report := func(name string, st *gobuild.Stats, d, base time.Duration, baseName, goal string) {
+		fmt.Printf("%-12s %s: %s vs %s %s = %.2fx (goal %s)\n", name, st.Line(), d.Round(time.Millisecond), baseName,
+			base.Round(time.Millisecond), float64(d)/float64(base), goal)
+		t := st.Times
+		fmt.Printf("%-12s step time: store add %s, chain+fetch %s, sandbox %s (of which start ≈ %d × %s), copy out %s\n", "",
+			t.Add.Round(time.Millisecond), t.Fetch.Round(time.Millisecond), t.Build.Round(time.Millisecond),
+			st.Built, startCost.Round(time.Millisecond), t.Copy.Round(time.Millisecond))
+	}
+	bin := func(name string) string { return filepath.Join(dir, "bin", name) }
+
+	// cold
+	baseCold, err := plain(bin("plain-cold"), true)
+	if err != nil {
+		return err
+	}
+	cold, dCold, err := ours(a, nil, bin("cold"))
+	if err != nil {
+		return err
+	}
+	report("cold", cold, dCold, baseCold, "go build, empty GOCACHE", "≤ 1.5x")
+	if same, err := sameFile(bin("cold"), bin("plain-cold")); err != nil || !same {
+		return fmt.Errorf("the binary differs from go build -trimpath (%v)", err)
+	}
+	fmt.Printf("%-12s binary byte-identical to go build -trimpath\n", "")
+
+	// warm
+	baseWarm, err := plain(bin("plain-warm"), false)
+	if err != nil {
+		return err
+	}
+	warm, dWarm, err := ours(a, nil, bin("warm"))
+	if err != nil {
+		return err
+	}
+	report("warm", warm, dWarm, baseWarm, "go build, warm GOCACHE", "≤ 2x")
+
+	// substituted: a fresh store, every step from a's p2p node.
+	outputs := table{}
+	for _, s := range cold.Steps {
+		outputs[s.Derivation] = s.Output
+	}
+	bnode, err := newNode(filepath.Join(dir, "b"), a)
+	if err != nil {
+		return err
+	}
+	if _, _, err := bnode.Fetch(ctx, tc, nil); err != nil { // held until the end
+		return fmt.Errorf("toolchain from the peer: %w", err)
+	}
+	if err := bnode.Builder().RecordRefs(tc, nil); err != nil {
+		return err
+	}
+	if _, err := bnode.Builder().ImportBusybox(ctx, "", ""); err != nil {
+		return err
+	}
+	var subLog bytes.Buffer
+	sub := &runtime.Substitution{Chain: outputs, Fetch: bnode.Fetch, Timeout: 5 * time.Minute, Log: &subLog}
+	defer sub.Release()
+	baseCold2, err := plain(bin("plain-cold2"), true)
+	if err != nil {
+		return err
+	}
+	subst, dSub, err := ours(bnode, sub, bin("substituted"))
+	if err != nil {
+		return err
+	}
+	report("substituted", subst, dSub, baseCold2, "go build, empty GOCACHE", "≤ 0.5x")
+	if subst.Built > 0 {
+		fmt.Printf("%-12s %d steps were built, not substituted:\n%s\n", "", subst.Built, subLog.String())
+	}
+
+	// edit one leaf package
+	leaf := filepath.Join(src, "node", "progress", "doc.go")
+	if _, err := os.Stat(leaf); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(leaf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "\n// BenchEdited was added by bench/gobuild.\nfunc BenchEdited() {}\n")
+	f.Close()
+	if err != nil {
+		return err
+	}
+	baseEdit, err := plain(bin("plain-edit"), false)
+	if err != nil {
+		return err
+	}
+	edit, dEdit, err := ours(a, nil, bin("edit"))
+	if err != nil {
+		return err
+	}
+	report("edit", edit, dEdit, baseEdit, "go build, warm GOCACHE", "≤ 1.5x")
+	var rebuilt []string
+	for _, s := range edit.Steps {
+		if !s.Cached {
+			rebuilt = append(rebuilt, s.Tool+" "+s.ImportPath)
+		}
+	}
+	fmt.Printf("%-12s rebuilt: %s\n", "", strings.Join(rebuilt, ", "))
+	if same, err := sameFile(bin("edit"), bin("plain-edit")); err != nil || !same {
+		return fmt.Errorf("the edited binary differs from go build -trimpath (%v)", err)
+	}
+	return nil
+}
+
+// sandboxStart is the median time of a build of a derivation that does nothing.
+func sandboxStart(ctx context.Context, n *runtime.Runtime, bb cid.Cid) (time.Duration, error) {
+	var ds []time.Duration
+	for i := range 5 {
+		d := &derivation.Derivation{Name: "noop", System: builder.HostSystem(), Builder: derivation.StorePrefix + bb.String() + "/bin/sh",
+			Args: []string{"-c", fmt.Sprintf("mkdir $out # %d %d", i, time.Now().UnixNano())},
+			Env:  map[string]string{"PATH": derivation.StorePrefix + bb.String() + "/bin"}, Inputs: []derivation.Input{{CID: bb}}, Outputs: []string{"out"}}
+		c, err := n.Builder().AddDerivation(d)
+		if err != nil {
+			return 0, err
+		}
+		res, err := n.Builder().Build(ctx, c, builder.Options{})
+		if err != nil {
+			return 0, err
+		}
+		ds = append(ds, res.BuildTime)
+	}
+	for i := range ds {
+		for j := i + 1; j < len(ds); j++ {
+			if ds[j] < ds[i] {
+				ds[i], ds[j] = ds[j], ds[i]
+			}
+		}
+	}
+	return ds[len(ds)/2], nil
+}
+
+func sameFile(a, b string) (bool, error) {
+	x, err := os.ReadFile(a)
+	if err != nil {
+		return false, err
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		return false, err
+	}
+	return sha256.Sum256(x) == sha256.Sum256(y), nil
+}

@@ -1,0 +1,52 @@
+// Package cargobuild is `buildchaind cargo build`: a cargo build whose every unit (each crate's
+// rustc call, each build script's compile and its run) is a derivation, built in the sandbox
+// with the rust and gcc toolchains from the store (node/toolchain/rusttoolchain and
+// gcctoolchain), cached by the builder, so a unit whose inputs did not change never runs again,
+// and a unit some peer has built and the chain verified can be taken from the network instead.
+//
+// # How the units are found
+//
+// Cargo plans, this package builds. A cargo chosen explicitly (Config.Cargo, by default
+// Debian's /usr/bin/cargo, never whatever comes first on PATH) prints its build plan
+// (`cargo build --build-plan -Z unstable-options`, with RUSTC_BOOTSTRAP=1 and the host rustc of
+// the same release as the toolchain's, so the plan's target facts are the toolchain's): every
+// invocation with its program, arguments, environment, working directory, outputs and the
+// invocations it depends on. Cargo itself runs nothing.
+//
+// # A unit as a derivation
+//
+// A unit is turned into a derivation only when the units it depends on are built, so its inputs
+// are plain store paths: the bootstrap busybox (the shell), the rust and gcc toolchains, the
+// package's source directory added as one store path (the workspace root for a local package,
+// without its target directory and dot directories; a registry crate's directory as is), and
+// the outputs of every unit it depends on, directly or not. Host paths in the arguments and
+// environment are rewritten:
+//
+//   - a dependency's output file (--extern name=target/.../libx-H.rlib, a build script) is the
+//     file of that unit's output store path; -L dependency=target/.../deps becomes one -L per
+//     dependency output; the unit's own --out-dir is $out;
+//   - the package directory (the working directory, CARGO_MANIFEST_DIR) is the source store path;
+//   - a build script's OUT_DIR is $out/out of its run, which also keeps the script's stdout in
+//     $out/output; its RUSTC is the toolchain's rustc; NUM_JOBS is fixed at 1;
+//   - rustc links with -C linker=/ipfs/store/{gcc}/bin/cc; incremental compilation, JSON
+//     diagnostics and cargo's LD_LIBRARY_PATH are dropped.
+//
+// A value that still names a host path of the build (the target directory, a package
+// directory) is an error (ErrUnsupported), never a silently host-dependent derivation.
+//
+// The build plan is made before any build script runs, so the script's instructions (its
+// `cargo:rustc-cfg`, `cargo:rustc-env`, `cargo:rustc-link-lib`, `cargo:rustc-link-search`,
+// `cargo:rustc-link-arg` and `cargo:rustc-flags` lines) are read from the run's output and
+// applied here, as cargo does: to the compiles of the script's own package, and link search
+// paths to every unit that depends on it too.
+//
+// # Scheduling and results
+//
+// Units whose dependencies are done are built in parallel (Config.Jobs at a time); each result
+// is copied where cargo would have written it (target/{profile}/deps, .../build/{pkg}-{hash},
+// the final binaries), so `target/debug/NAME` is the program. The binaries name the gcc
+// toolchain's loader and libc by store path (/ipfs/store/{gcc}/...), as Nix's do.
+//
+// Not supported: cross compilation (--target), `links` metadata passed to dependents' build
+// scripts (DEP_{LINKS}_{KEY}), and cargos without --build-plan (the unit graph of newer cargos).
+package cargobuild

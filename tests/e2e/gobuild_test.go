@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/buildchain/buildchain/node/sidecar/sidecartest"
+	"github.com/buildchain/buildchain/node/toolchain"
+	"github.com/buildchain/buildchain/testutil/localnet"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
+)
+
+// tinyModule writes a two-package Go module (main and example.com/tiny/greet) at dir; a
+// non-empty bug is put in main.go as an undefined name.
+func tinyModule(t *testing.T, dir, bug string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "greet"), 0o755))
+	files := map[string]string{
+		"go.mod":         "module example.com/tiny\n\ngo 1.22\n",
+		"greet/greet.go": "// Package greet says hello.\npackage greet\n\n// Hello greets name.\nfunc Hello(name string) string { return \"hello, \" + name }\n",
+		"main.go":        "package main\n\nimport \"example.com/tiny/greet\"\n\nfunc main() { println(greet.Hello(\"buildchain\")" + bug + ") }\n",
+	}
+	for name, text := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+}
+
+var stepsLine = regexp.MustCompile(`steps: (\d+) done \((\d+) cached, (\d+) substituted, (\d+) built\)`)
+
+// steps parses the final progress line of `go build`: done, cached, substituted, built.
+func steps(t *testing.T, stderr string) [4]int {
+	t.Helper()
+	all := stepsLine.FindAllStringSubmatch(stderr, -1)
+	require.NotEmpty(t, all, "no steps line in %s", stderr)
+	var n [4]int
+	for i := range n {
+		n[i], _ = strconv.Atoi(all[len(all)-1][i+1])
+	}
+	return n
+}
+
+func fileSum(t *testing.T, p string) [32]byte {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	require.NoError(t, err)
+	return sha256.Sum256(data)
+}
+
+// TestGoBuildPublish: `buildchaind go build --publish` (the CLI, in-process) on a two-package
+// module claims every step it built in a few batched txs and serves the blocks; two build
+// validators rebuild the steps and every claim goes VALID. A second developer with a fresh
+// store (only the toolchain imported) and those builders as peers then compiles nothing:
+// every step is substituted (blocks fetched over loopback, hash-checked) and the binary is
+// byte-identical. A build that does not compile publishes nothing.
+//
+// Opt-in (E2E_GOBUILD=1): it has not completed a run yet on a loaded machine (a cold std
+// build and its rebuild by the builders take tens of minutes there).
+func TestGoBuildPublish(t *testing.T) {
+	if os.Getenv("E2E_GOBUILD") == "" {
+		t.Skip("opt-in: E2E_GOBUILD=1")
+	}
+	needRootFUSE(t)
+	// One round per claim (one builder each): the steps are many and small. Every claim's
+	// report deadline starts at once, and the builders work through them two at a time on a
+	// busy machine: a long deadline (blocks of 500 ms).
+	net := localnet.Start(t, localnet.Options{Nodes: 1,
+		GenesisJQ: `.app_state.claims.params.min_rounds = 1 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "3600"`})
+	env := sidecartest.NewEnv(t, net)
+	ctx := context.Background()
+	pub := env.NewPeer("publisher", "val0", 0)
+	start := time.Now()
+	_, err := toolchain.Import(ctx, "go", "test", &toolchain.Env{Store: pub.Store, Builder: pub.Builder})
+	require.NoError(t, err, "the go toolchain (make deps puts it in the module cache)")
+	t.Logf("go toolchain imported in %s", time.Since(start).Round(time.Millisecond))
+	var peers []string
+	for _, name := range []string{"alice", "bob"} {
+		p := env.NewPeer(name, name, 0, pub)
+		env.Register(p)
+		copyToolchain(t, pub, p)
+		env.StartSidecar(p)
+		peers = append(peers, "--peer", p.P2P.Addrs()[0].String())
+	}
+	store := func(p *sidecartest.Peer) []string {
+		return append([]string{"--store", filepath.Join(p.Dir, "ipfs"), "--mdns=false"}, peers...)
+	}
+
+	// A build that does not compile: the compiler's error, no claim.
+	src := filepath.Join(t.TempDir(), "src", "tiny")
+	tinyModule(t, src, ".Oops")
+	_, stderr, err := env.CLI(0, "val0", net.Home(0), append([]string{"go", "build", "--publish", "--from", "val0",
+		"-C", src, "-o", filepath.Join(t.TempDir(), "tiny"), "."}, store(pub)...)...)
+	require.Error(t, err)
+	require.Contains(t, stderr, "Oops undefined")
+	require.Contains(t, stderr, "nothing published")
+	byPub, err := pub.Claims.Query().ClaimsByPublisher(ctx, &claimstypes.QueryClaimsByPublisherRequest{Publisher: pub.Claims.Validator()})
+	require.NoError(t, err)
+	require.Empty(t, byPub.Claims)
+
+	// Publish: every step claimed, rebuilt by the builders, VALID.
+	tinyModule(t, src, "")
+	bin := filepath.Join(t.TempDir(), "tiny")
+	start = time.Now()
+	stdout, stderr, err := env.CLI(0, "val0", net.Home(0), append([]string{"go", "build", "--publish", "--from", "val0",
+		"--wait-timeout", "30m", "-C", src, "-o", bin, "."}, store(pub)...)...)
+	require.NoError(t, err, "%s\n%s", stdout, stderr)
+	t.Logf("published in %s:\n%s", time.Since(start).Round(time.Millisecond), stdout)
+	n := steps(t, stderr)
+	require.Greater(t, n[0], 10, "runtime, its dependencies, greet, main and the link")
+	require.Zero(t, n[2], "nothing to substitute yet")
+	require.Contains(t, stdout, "publish: "+strconv.Itoa(n[0])+" steps to claim, 0 already claimed on chain")
+	require.Contains(t, stdout, "claims: "+strconv.Itoa(n[0])+" valid, 0 pending")
+	byPub, err = pub.Claims.Query().ClaimsByPublisher(ctx, &claimstypes.QueryClaimsByPublisherRequest{Publisher: pub.Claims.Validator()})
+	require.NoError(t, err)
+	require.Len(t, byPub.Claims, n[0])
+	txs := map[int64]bool{}
+	for _, c := range byPub.Claims {
+		require.Equal(t, claimstypes.CLAIM_STATUS_VALID, c.Status)
+		txs[c.SubmittedHeight] = true
+	}
+	require.LessOrEqual(t, len(txs), (n[0]+39)/40, "claims batched: at most 40 per tx")
+	got, err := exec.Command(bin).CombinedOutput()
+	require.NoError(t, err, "%s", got)
+	require.Equal(t, "hello, buildchain\n", string(got))
+
+	// Publishing again claims nothing: the chain has them all.
+	stdout, stderr, err = env.CLI(0, "val0", net.Home(0), append([]string{"go", "build", "--publish", "--from", "val0",
+		"-C", src, "-o", bin, "."}, store(pub)...)...)
+	require.NoError(t, err, "%s\n%s", stdout, stderr)
+	require.Contains(t, stdout, "publish: 0 steps to claim, "+strconv.Itoa(n[0])+" already claimed on chain")
+
+	// A second developer: a fresh store with only the toolchain, the builders as peers.
+	dev := env.NewPeer("dev2", "", 0)
+	copyToolchain(t, pub, dev)
+	src2 := filepath.Join(t.TempDir(), "elsewhere", "tiny")
+	tinyModule(t, src2, "")
+	bin2 := filepath.Join(t.TempDir(), "tiny2")
+	start = time.Now()
+	stdout, stderr, err = env.CLI(0, "", dev.Dir, append([]string{"go", "build", "-C", src2, "-o", bin2, "."}, store(dev)...)...)
+	require.NoError(t, err, "%s\n%s", stdout, stderr)
+	t.Logf("second developer in %s: %s", time.Since(start).Round(time.Millisecond), lastLines(stderr, 2))
+	require.Equal(t, [4]int{n[0], 0, n[0], 0}, steps(t, stderr), "every step substituted, none compiled")
+	require.Equal(t, fileSum(t, bin), fileSum(t, bin2), "byte-identical binaries")
+	logs, _ := os.ReadDir(filepath.Join(dev.Dir, "builds", "logs"))
+	require.Empty(t, logs, "no build ran in the second developer's sandbox")
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
