@@ -601,6 +601,28 @@ func (b *Builder) scanRefs(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
 // with), as Nix scans for store path hashes, and records the ones it does reference.
 func (b *Builder) recordRefs(out cid.Cid, dir string, candidates []cid.Cid) error {
 	found := map[cid.Cid]bool{}
+	err := scanOutput(dir, func(data []byte) {
+		for _, c := range candidates {
+			if !found[c] && bytes.Contains(data, []byte(c.String())) {
+				found[c] = true
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	var refs []cid.Cid
+	for _, c := range candidates { // candidates order is deterministic
+		if found[c] && !c.Equals(out) {
+			refs = append(refs, c)
+		}
+	}
+	return b.store.SetReferences(out, refs)
+}
+
+// scanOutput calls match with the bytes of every regular file and the target of every symlink
+// under dir: what a reference scan (ours by CID, Nix's by store-path hash) searches.
+func scanOutput(dir string, match func(data []byte)) error {
 	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -620,23 +642,13 @@ func (b *Builder) recordRefs(out cid.Cid, dir string, candidates []cid.Cid) erro
 		default:
 			return nil
 		}
-		for _, c := range candidates {
-			if !found[c] && bytes.Contains(data, []byte(c.String())) {
-				found[c] = true
-			}
-		}
+		match(data)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("scan output references: %w", err)
 	}
-	var refs []cid.Cid
-	for _, c := range candidates { // candidates order is deterministic
-		if found[c] && !c.Equals(out) {
-			refs = append(refs, c)
-		}
-	}
-	return b.store.SetReferences(out, refs)
+	return nil
 }
 
 // References lists the store paths a store path refers to (recorded when built here, else

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -86,34 +84,15 @@ func (b *Builder) recordNixRefs(out cid.Cid, dir string, d *derivation.Derivatio
 		return err
 	}
 	found := map[string]bool{}
-	err = filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var data []byte
-		switch {
-		case de.Type()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			data = []byte(t)
-		case de.Type().IsRegular():
-			if data, err = os.ReadFile(p); err != nil {
-				return err
-			}
-		default:
-			return nil
-		}
+	err = scanOutput(dir, func(data []byte) {
 		for _, pc := range pairs {
 			if !found[pc[0]] && bytes.Contains(data, []byte(storepath.HashPart(pc[0]))) {
 				found[pc[0]] = true
 			}
 		}
-		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("scan output references: %w", err)
+		return err
 	}
 	var refs []cid.Cid
 	seen := map[string]bool{}
