@@ -19,6 +19,8 @@ import (
 type Claims struct {
 	C *Client
 	q claimstypes.QueryClient
+	// salts, if set, makes submitted claims blind (blind.go).
+	salts *Salts
 }
 
 // NewClaims wraps a client.
@@ -73,6 +75,10 @@ func DecodeEvents(events []abci.Event) ([]Assignment, []RoundKey, error) {
 			ended = append(ended, RoundKey{ClaimID: ev.ClaimId})
 		case *claimstypes.EventClaimRejected:
 			ended = append(ended, RoundKey{ClaimID: ev.ClaimId})
+		case *claimstypes.EventRevealMissed:
+			if ev.Validator != "" {
+				ended = append(ended, RoundKey{ClaimID: ev.ClaimId, Round: ev.Round})
+			}
 		}
 	}
 	return as, ended, nil
@@ -82,7 +88,7 @@ var handledEvents = map[string]bool{
 	typeName(&claimstypes.EventClaimAssigned{}): true, typeName(&claimstypes.EventRoundTimedOut{}): true,
 	typeName(&claimstypes.EventBuildReported{}): true, typeName(&claimstypes.EventClaimValid{}): true,
 	typeName(&claimstypes.EventClaimDisputed{}): true, typeName(&claimstypes.EventClaimExpired{}): true,
-	typeName(&claimstypes.EventClaimRejected{}): true,
+	typeName(&claimstypes.EventClaimRejected{}): true, typeName(&claimstypes.EventRevealMissed{}): true,
 }
 
 func typeName(m gogoproto.Message) string { return gogoproto.MessageName(m) }
@@ -107,11 +113,19 @@ func RoundStateOf(c claimstypes.Claim, round uint32, validator string) RoundStat
 		}
 		switch a.Status {
 		case claimstypes.ROUND_STATUS_ASSIGNED:
-			if c.Status == claimstypes.CLAIM_STATUS_ASSIGNED {
-				return RoundOpen
+			switch {
+			case c.Status != claimstypes.CLAIM_STATUS_ASSIGNED:
+				return RoundGone
+			case c.IsBlind():
+				return RoundOpenBlind
 			}
-			return RoundGone
-		case claimstypes.ROUND_STATUS_AGREED, claimstypes.ROUND_STATUS_DISAGREED,
+			return RoundOpen
+		case claimstypes.ROUND_STATUS_COMMITTED:
+			if c.Status == claimstypes.CLAIM_STATUS_REVEALING {
+				return RoundRevealable
+			}
+			return RoundCommitted
+		case claimstypes.ROUND_STATUS_AGREED, claimstypes.ROUND_STATUS_DISAGREED, claimstypes.ROUND_STATUS_REVEALED,
 			claimstypes.ROUND_STATUS_NON_DETERMINISM, claimstypes.ROUND_STATUS_REJECTED:
 			return RoundReported
 		default:
@@ -146,15 +160,29 @@ type NewClaim struct {
 }
 
 // SubmitBatch sends one MsgSubmitClaim per claim in a single tx (all or none are accepted) and
-// returns the new claims' ids in the order of cs.
+// returns the new claims' ids in the order of cs. With salts set (SetSalts) the claims are
+// blind: each carries a commitment to its output, whose salt is stored durably before the tx
+// is sent (RevealDue reveals it later); otherwise the output is in the claim.
 func (cl *Claims) SubmitBatch(ctx context.Context, cs []NewClaim) ([]uint64, string, error) {
 	if len(cs) == 0 {
 		return nil, "", errors.New("no claims to submit")
 	}
 	msgs := make([]sdk.Msg, len(cs))
 	for i, c := range cs {
-		msgs[i] = &claimstypes.MsgSubmitClaim{Publisher: cl.Validator(), DerivationCid: c.Derivation.String(),
+		m := &claimstypes.MsgSubmitClaim{Publisher: cl.Validator(), DerivationCid: c.Derivation.String(),
 			OutputCid: c.Output.String(), System: c.System, Deposit: c.Deposit}
+		if cl.salts != nil {
+			salt, err := NewSalt()
+			if err != nil {
+				return nil, "", err
+			}
+			m.OutputCid = ""
+			m.OutputCommitment = claimstypes.ClaimCommitment(m.Publisher, m.DerivationCid, c.Output.String(), salt)
+			if err := cl.salts.Put(m.OutputCommitment, Published{Derivation: m.DerivationCid, Output: c.Output.String(), Salt: salt}); err != nil {
+				return nil, "", fmt.Errorf("keep the salt of a blind claim: %w", err)
+			}
+		}
+		msgs[i] = m
 	}
 	res, hash, err := cl.C.Broadcast(ctx, msgs...)
 	if err != nil {

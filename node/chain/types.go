@@ -30,6 +30,13 @@ const (
 	// RoundGone: not ours to report any more (timed out and reassigned,
 	// claim finished or unknown).
 	RoundGone
+	// RoundOpenBlind: assigned to us in a blind claim, no commit from us yet, still
+	// committable (x/claims/README.md §Blind rounds).
+	RoundOpenBlind
+	// RoundCommitted: our commit is on chain; the claim's reveals have not opened.
+	RoundCommitted
+	// RoundRevealable: our commit is on chain and the claim is REVEALING: reveal now.
+	RoundRevealable
 )
 
 func (r RoundState) String() string {
@@ -40,6 +47,12 @@ func (r RoundState) String() string {
 		return "reported"
 	case RoundGone:
 		return "gone"
+	case RoundOpenBlind:
+		return "open (blind)"
+	case RoundCommitted:
+		return "committed"
+	case RoundRevealable:
+		return "revealable"
 	}
 	return "unknown"
 }

@@ -144,7 +144,21 @@ func chainClaims(cmd *cobra.Command, withKey bool) (*chain.Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	return chain.NewClaims(c), nil
+	cl := chain.NewClaims(c)
+	if withKey {
+		// Claims this account submits are blind (x/claims/README.md §Blind rounds); their
+		// salts live in the node home, where `node run`'s sidecar finds them too.
+		dir, err := sidecarDir(cmd)
+		if err != nil {
+			return nil, err
+		}
+		salts, err := chain.OpenSalts(filepath.Join(dir, "published"))
+		if err != nil {
+			return nil, err
+		}
+		cl.SetSalts(salts)
+	}
+	return cl, nil
 }
 
 func newLogger(w io.Writer, debug bool) *slog.Logger {

@@ -251,6 +251,8 @@ func publishSteps(ctx context.Context, cmd *cobra.Command, rt *runtime.Runtime, 
 		fmt.Fprintf(out, "claims %d..%d submitted (%d steps, tx %s)\n", got[0], got[len(got)-1], len(batch), hash)
 		ids = append(ids, got...)
 	}
+	// The claims are blind: their outputs are announced once VALID.
+	defer announceValid(ctx, node, claims, todo, ids)
 	if wait, _ := f.GetBool("wait"); !wait {
 		fmt.Fprintln(out, "not waiting: keep a node serving these blocks (`node run`) until builders fetched them")
 		return nil
@@ -287,7 +289,7 @@ func alreadyClaimed(ctx context.Context, claims *chain.Claims, drv, out cid.Cid)
 		return false, fmt.Errorf("claims of %s: %w", drv, err)
 	}
 	for _, c := range res.Claims {
-		if c.Status == claimstypes.CLAIM_STATUS_VALID || (!terminal(c.Status) && c.OutputCid == out.String()) {
+		if c.Status == claimstypes.CLAIM_STATUS_VALID || (!terminal(c.Status) && claims.ClaimedOutput(c) == out.String()) {
 			return true, nil
 		}
 	}
@@ -310,7 +312,27 @@ func announceSteps(ctx context.Context, node *p2p.Node, b *builder.Builder, cs [
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			announce(ctx, node, d, c.Derivation, c.Output, addr, io.Discard)
+			announce(ctx, node, d, c.Derivation, cid.Undef, addr, io.Discard) // outputs: once VALID
+		}()
+	}
+	wg.Wait()
+}
+
+// announceValid provides the outputs of the claims that ended VALID and gossips their build
+// records, a few at once (like announceSteps).
+func announceValid(ctx context.Context, node *p2p.Node, claims *chain.Claims, cs []chain.NewClaim, ids []uint64) {
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		if cl, err := claims.Claim(ctx, ids[i]); err != nil || cl.Status != claimstypes.CLAIM_STATUS_VALID {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			announceOutput(ctx, node, c.Derivation, c.Output, claims.Validator(), io.Discard)
 		}()
 	}
 	wg.Wait()
@@ -328,6 +350,7 @@ func waitClaims(ctx context.Context, claims *chain.Claims, ids []uint64, names [
 		for i, id := range ids {
 			if !terminal(status[i]) {
 				if c, err := claims.Claim(ctx, id); err == nil {
+					revealDue(ctx, claims, c, w)
 					status[i] = c.Status
 				}
 			}

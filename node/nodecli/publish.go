@@ -134,15 +134,18 @@ every change of the claim until its verdict.`,
 			if err != nil {
 				return err
 			}
-			announce(ctx, node, d, resolved, output, claims.Validator(), cmd.ErrOrStderr())
+			// The claim is blind: builders get the derivation and its inputs, but the
+			// output is announced only once the claim is decided (x/claims/README.md
+			// §Blind rounds).
+			announce(ctx, node, d, resolved, cid.Undef, claims.Validator(), cmd.ErrOrStderr())
 
 			id, hash, err := claims.Submit(ctx, resolved, output, d.System, deposit)
 			if err != nil {
 				return fmt.Errorf("submit claim: %w", err)
 			}
-			fmt.Fprintf(out, "claim %d submitted: derivation %s output %s (tx %s)\n", id, resolved, output, hash)
+			fmt.Fprintf(out, "claim %d submitted: derivation %s output %s, committed (tx %s)\n", id, resolved, output, hash)
 			if !wait {
-				fmt.Fprintln(out, "not waiting: keep a node serving these blocks (`node run`) until builders fetched them")
+				fmt.Fprintln(out, "not waiting: keep `node run` going (it serves these blocks to the builders and reveals the output when the claim's reveal phase opens)")
 				return nil
 			}
 			wctx, wcancel := context.WithTimeout(ctx, waitTimeout)
@@ -154,6 +157,7 @@ every change of the claim until its verdict.`,
 			if final.Status != claimstypes.CLAIM_STATUS_VALID {
 				return fmt.Errorf("claim %d ended %s", id, final.Status)
 			}
+			announceOutput(ctx, node, resolved, output, claims.Validator(), cmd.ErrOrStderr())
 			return nil
 		},
 	}
@@ -178,9 +182,10 @@ func inputCIDs(d *derivation.Derivation) []cid.Cid {
 	return out
 }
 
-// announce provides the roots builders need and gossips the build record.
-// Failures cost only discoverability (peers connected directly still get
-// the blocks), so they are warnings.
+// announce provides the roots builders need and, if out is defined, the
+// output and the gossip build record (a blind claim's output waits for the
+// verdict: announceOutput). Failures cost only discoverability (peers
+// connected directly still get the blocks), so they are warnings.
 func announce(ctx context.Context, n *p2p.Node, d *derivation.Derivation, drv, out cid.Cid, addr string, w io.Writer) {
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -188,9 +193,13 @@ func announce(ctx context.Context, n *p2p.Node, d *derivation.Derivation, drv, o
 	for wait := time.Now().Add(5 * time.Second); len(n.Peers()) == 0 && time.Now().Before(wait); {
 		time.Sleep(100 * time.Millisecond)
 	}
+	roots := append([]cid.Cid{drv}, inputCIDs(d)...)
+	if out.Defined() {
+		roots = append(roots, out)
+	}
 	var failed []string
 	var lastErr error
-	for _, c := range append([]cid.Cid{drv, out}, inputCIDs(d)...) {
+	for _, c := range roots {
 		if err := n.Provide(actx, c); err != nil {
 			failed, lastErr = append(failed, c.String()), err
 		}
@@ -198,12 +207,28 @@ func announce(ctx context.Context, n *p2p.Node, d *derivation.Derivation, drv, o
 	if len(failed) > 0 {
 		fmt.Fprintf(w, "warning: no DHT provider record for %d roots (%v); peers connected directly still get the blocks\n", len(failed), lastErr)
 	}
+	if !out.Defined() {
+		return
+	}
 	if _, err := n.Announce(actx, p2p.BuildRecord{Derivation: drv, Output: out, Address: addr}); err != nil {
 		fmt.Fprintf(w, "warning: announce build record: %v\n", err)
 	}
 }
 
-// waitClaim polls the claim and prints each change until a verdict.
+// announceOutput provides a decided claim's output and gossips its build record.
+func announceOutput(ctx context.Context, n *p2p.Node, drv, out cid.Cid, addr string, w io.Writer) {
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := n.Provide(actx, out); err != nil {
+		fmt.Fprintf(w, "warning: no DHT provider record for %s (%v); peers connected directly still get the blocks\n", out, err)
+	}
+	if _, err := n.Announce(actx, p2p.BuildRecord{Derivation: drv, Output: out, Address: addr}); err != nil {
+		fmt.Fprintf(w, "warning: announce build record: %v\n", err)
+	}
+}
+
+// waitClaim polls the claim and prints each change until a verdict; it reveals
+// a blind claim's output once the claim's reveal phase opens (chain.Claims.RevealDue).
 // DISPUTED is printed and waited through (a market may still decide it).
 func waitClaim(ctx context.Context, claims *chain.Claims, id uint64, w io.Writer) (claimstypes.Claim, error) {
 	var last string
@@ -211,6 +236,7 @@ func waitClaim(ctx context.Context, claims *chain.Claims, id uint64, w io.Writer
 	for {
 		c, err := claims.Claim(ctx, id)
 		if err == nil {
+			revealDue(ctx, claims, c, w)
 			line := fmt.Sprintf("%s round %d", c.Status, c.Round)
 			if line != last {
 				fmt.Fprintf(w, "claim %d: %s (after %s)\n", id, line, time.Since(start).Round(100*time.Millisecond))
@@ -364,6 +390,18 @@ func verifyAndFetch(cmd *cobra.Command, drv cid.Cid, fetch bool, then func(*runt
 		return output, then(rt, output)
 	}
 	return output, nil
+}
+
+// revealDue reveals c if it is our blind claim waiting for that; a failure is printed and
+// retried at the next poll (which reads the claim again first).
+func revealDue(ctx context.Context, claims *chain.Claims, c claimstypes.Claim, w io.Writer) {
+	sent, err := claims.RevealDue(ctx, c)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "warning: %v\n", err)
+	case sent:
+		fmt.Fprintf(w, "claim %d: output revealed (every round is committed)\n", c.Id)
+	}
 }
 
 func printClaims(ctx context.Context, claims *chain.Claims, drv cid.Cid, w io.Writer) {

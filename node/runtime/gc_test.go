@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,6 +130,14 @@ func (m *memClaims) Report(_ context.Context, claimID uint64, _ uint32, out cid.
 	defer m.mu.Unlock()
 	m.reports[claimID] = out
 	return fmt.Sprintf("TX%d", claimID), nil
+}
+
+func (m *memClaims) Commit(context.Context, uint64, uint32, []byte) (string, error) {
+	return "", errors.New("memClaims: no blind claims")
+}
+
+func (m *memClaims) RevealBuild(context.Context, uint64, uint32, cid.Cid, uint64, []byte) (string, error) {
+	return "", errors.New("memClaims: no blind claims")
 }
 
 func (m *memClaims) reported() map[uint64]cid.Cid {

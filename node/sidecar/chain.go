@@ -9,6 +9,7 @@ import (
 
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
 // Claims is the sidecar's view of x/claims: decoding its events, reading a
@@ -25,6 +26,18 @@ type Claims interface {
 	// Report signs and broadcasts MsgReportBuild; it returns once the chain
 	// accepted it into a block (or failed).
 	Report(ctx context.Context, claimID uint64, round uint32, output cid.Cid, buildTimeMs uint64) (txHash string, err error)
+	// Commit signs and broadcasts MsgCommitBuild (a blind claim's round,
+	// x/claims/README.md §Blind rounds); RevealBuild opens it once the claim is REVEALING.
+	Commit(ctx context.Context, claimID uint64, round uint32, commitment []byte) (txHash string, err error)
+	RevealBuild(ctx context.Context, claimID uint64, round uint32, output cid.Cid, buildTimeMs uint64, salt []byte) (txHash string, err error)
+}
+
+// Publisher is implemented by a Claims that can also reveal the blind claims this account
+// published (node/chain.Claims with its salts): the sidecar then reveals them when their
+// reveal phase opens, for a `publish` that did not wait.
+type Publisher interface {
+	Claim(ctx context.Context, id uint64) (claimstypes.Claim, error)
+	RevealDue(ctx context.Context, c claimstypes.Claim) (sent bool, err error)
 }
 
 // Builder rebuilds a derivation whose closure is in the local store.
@@ -48,6 +61,7 @@ type Network interface {
 
 // node/chain implements Claims and Markets over a real chain.
 var (
-	_ Claims  = (*chain.Claims)(nil)
-	_ Markets = (*chain.Markets)(nil)
+	_ Claims    = (*chain.Claims)(nil)
+	_ Publisher = (*chain.Claims)(nil)
+	_ Markets   = (*chain.Markets)(nil)
 )

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/buildchain/buildchain/node/chain"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
@@ -110,13 +112,64 @@ type memClaims struct {
 	open     map[chain.RoundKey]bool
 	reported map[chain.RoundKey]bool
 	reports  []report
-	// failAfterLanding makes the next Report land on chain and then return
-	// an error, as a broadcast whose response was lost.
+	// failAfterLanding makes the next Report (or Commit) land on chain and then
+	// return an error, as a broadcast whose response was lost.
 	failAfterLanding bool
+	// Blind rounds: blind claims, commitments, claims whose reveals opened, reveals.
+	blind     map[uint64]bool
+	commits   map[chain.RoundKey][]byte
+	commitTxs int
+	revealing map[uint64]bool
+	revealed  map[chain.RoundKey]report
 }
 
 func newMemClaims(me string) *memClaims {
-	return &memClaims{me: me, open: map[chain.RoundKey]bool{}, reported: map[chain.RoundKey]bool{}}
+	return &memClaims{me: me, open: map[chain.RoundKey]bool{}, reported: map[chain.RoundKey]bool{},
+		blind: map[uint64]bool{}, commits: map[chain.RoundKey][]byte{}, revealing: map[uint64]bool{}, revealed: map[chain.RoundKey]report{}}
+}
+
+func (m *memClaims) Commit(_ context.Context, claim uint64, round uint32, commitment []byte) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := chain.RoundKey{ClaimID: claim, Round: round}
+	m.commitTxs++
+	if _, ok := m.commits[k]; ok {
+		return "", errors.New("already committed") // x/claims: ErrAlreadyReported
+	}
+	if !m.open[k] || !m.blind[claim] {
+		return "", errors.New("round not open for a commit")
+	}
+	m.commits[k] = commitment
+	delete(m.open, k)
+	if m.failAfterLanding {
+		m.failAfterLanding = false
+		return "", errors.New("broadcast: connection reset (but the tx landed)")
+	}
+	return fmt.Sprintf("COMMIT%d", m.commitTxs), nil
+}
+
+func (m *memClaims) RevealBuild(_ context.Context, claim uint64, round uint32, out cid.Cid, ms uint64, salt []byte) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := chain.RoundKey{ClaimID: claim, Round: round}
+	if _, ok := m.revealed[k]; ok {
+		return "", errors.New("already revealed")
+	}
+	if !m.revealing[claim] {
+		return "", errors.New("reveal too early")
+	}
+	if !bytes.Equal(m.commits[k], claimstypes.BuildCommitment(m.me, claim, round, out.String(), ms, salt)) {
+		return "", errors.New("reveal does not match the commitment") // x/claims: ErrRevealMismatch
+	}
+	m.revealed[k] = report{k, out, ms}
+	return "REVEAL", nil
+}
+
+// openReveals opens the reveal phase of a blind claim.
+func (m *memClaims) openReveals(claim uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.revealing[claim] = true
 }
 
 func (m *memClaims) Validator() string { return m.me }
@@ -164,9 +217,17 @@ func (m *memClaims) RoundState(_ context.Context, claim uint64, round uint32) (c
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := chain.RoundKey{ClaimID: claim, Round: round}
+	_, revealed := m.revealed[k]
+	_, committed := m.commits[k]
 	switch {
-	case m.reported[k]:
+	case m.reported[k] || revealed:
 		return chain.RoundReported, nil
+	case committed && m.revealing[claim]:
+		return chain.RoundRevealable, nil
+	case committed:
+		return chain.RoundCommitted, nil
+	case m.open[k] && m.blind[claim]:
+		return chain.RoundOpenBlind, nil
 	case m.open[k]:
 		return chain.RoundOpen, nil
 	}

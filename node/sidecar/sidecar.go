@@ -19,6 +19,7 @@ import (
 
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
 // Config of a Sidecar.
@@ -178,6 +179,10 @@ func (s *Sidecar) handleHeight(ctx context.Context, h int64, events []abci.Event
 				Reported: m.Reported, CommitEnd: m.CommitEnd, RevealEnd: m.RevealEnd})
 		}
 	}
+	opened, err := chain.DecodeRevealsOpened(events)
+	if err != nil {
+		return fmt.Errorf("decode reveal events: %w", err)
+	}
 	added, addedPreds, err := s.state.Advance(h, jobs, preds)
 	if err != nil {
 		return err
@@ -190,6 +195,19 @@ func (s *Sidecar) handleHeight(ctx context.Context, h int64, events []abci.Event
 		s.m.Assignments.Inc()
 		s.log.Info("assigned", "claim", j.ClaimID, "round", j.Round, "derivation", j.Derivation, "height", h, "deadline", j.Deadline)
 		s.dispatch(ctx, j)
+	}
+	// Committed blind rounds: the chain says at each height whether their reveal phase opened
+	// (asking, rather than waiting for EventRevealOpened, also covers a reveal phase that
+	// opened while the job was still sending its commit, or while we were down).
+	for _, j := range s.state.Jobs() {
+		if j.Status == JobCommitted {
+			s.dispatch(ctx, j)
+		}
+	}
+	for _, o := range opened {
+		if o.Publisher == me {
+			s.revealPublished(ctx, o.ClaimID)
+		}
 	}
 	if s.markets != nil {
 		s.marketHeight(ctx, h, addedPreds)
@@ -245,6 +263,17 @@ func (s *Sidecar) spawn(ctx context.Context, key string, fn func(ctx context.Con
 // cheap; the builds themselves never exceed Workers.
 func (s *Sidecar) dispatch(ctx context.Context, j Job) {
 	s.spawn(ctx, j.Key(), func(jctx context.Context) {
+		if cur, ok := s.state.Job(j.ClaimID, j.Round); ok {
+			j = cur // the newest status (a committed job dispatched again)
+		}
+		if j.Status == JobCommitted {
+			// Only a reveal is left: no build, no worker slot.
+			s.runJob(jctx, j)
+			if jctx.Err() != nil {
+				s.afterCancel(ctx, j)
+			}
+			return
+		}
 		select {
 		case s.sem <- struct{}{}:
 		case <-jctx.Done():
@@ -288,6 +317,8 @@ func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
 	case rs == chain.RoundGone:
 		s.m.Skipped.Inc()
 		s.setStatus(j, JobSkipped, "round ended on chain before our report")
+	case rs == chain.RoundCommitted || rs == chain.RoundRevealable:
+		s.markCommitted(j)
 	}
 }
 
@@ -367,10 +398,22 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		s.m.Skipped.Inc()
 		s.setStatus(j, JobSkipped, "round no longer assigned to us")
 		return
+	case chain.RoundCommitted:
+		s.markCommitted(j) // the reveal waits for the claim's reveal phase
+		return
+	case chain.RoundRevealable:
+		s.revealJob(ctx, j, log)
+		return
 	}
 
 	out, _ := cid.Decode(j.Output)
 	buildMs := j.BuildTimeMs
+	if rs == chain.RoundOpenBlind && j.Status == JobCommitting && out.Defined() && len(j.Salt) > 0 {
+		// Result and salt were persisted before a crash or a failed send: commit
+		// exactly those, never a new build with a new salt.
+		s.commitJob(ctx, j, log)
+		return
+	}
 	if j.Status != JobSending || !out.Defined() {
 		drv, err := cid.Decode(j.Derivation)
 		if err != nil {
@@ -412,6 +455,24 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 			buildMs = 1 // the chain reads 0 as "no time measured"
 		}
 		log.Info("built", "output", out, "build_ms", buildMs)
+		if rs == chain.RoundOpenBlind {
+			// A blind round: persist the result and a fresh salt, then commit. The
+			// output is announced only after our reveal (revealJob).
+			salt, err := chain.NewSalt()
+			if err != nil {
+				log.Error("salt", "err", err)
+				return
+			}
+			j, err = s.state.Update(j.ClaimID, j.Round, func(x *Job) {
+				x.Status, x.Output, x.BuildTimeMs, x.Salt = JobCommitting, out.String(), buildMs, salt
+			})
+			if err != nil {
+				log.Error("persist", "err", err)
+				return
+			}
+			s.commitJob(ctx, j, log)
+			return
+		}
 		s.announce(ctx, drv, out, log)
 		// Persisted before the broadcast: after a crash from here on, the
 		// chain is asked before anything is sent again.
@@ -462,6 +523,117 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		case <-time.After(time.Duration(attempt) * time.Second):
 		}
 	}
+}
+
+// markCommitted records that our commit of a blind round is on chain.
+func (s *Sidecar) markCommitted(j Job) {
+	if cur, ok := s.state.Job(j.ClaimID, j.Round); ok && cur.Status == JobCommitted {
+		return
+	}
+	if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) { x.Status = JobCommitted }); err != nil {
+		s.log.Error("persist job status", "claim", j.ClaimID, "round", j.Round, "err", err)
+	}
+}
+
+// commitJob sends the commitment of a blind round's persisted result (x/claims/README.md
+// §Blind rounds), once: sendOnce asks the chain before every attempt. The reveal follows when
+// the claim's reveal phase opens, at once if our commit was the last one.
+func (s *Sidecar) commitJob(ctx context.Context, j Job, log *slog.Logger) {
+	commitment := claimstypes.BuildCommitment(s.claims.Validator(), j.ClaimID, j.Round, j.Output, j.BuildTimeMs, j.Salt)
+	err := sendOnce(ctx, log, "commit", func(ctx context.Context) (bool, error) {
+		rs, err := s.claims.RoundState(ctx, j.ClaimID, j.Round)
+		return rs == chain.RoundCommitted || rs == chain.RoundRevealable || rs == chain.RoundReported, err
+	}, func(ctx context.Context) (string, error) {
+		return s.claims.Commit(ctx, j.ClaimID, j.Round, commitment)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.m.ReportErrors.Inc()
+		if rs, rerr := s.roundState(ctx, j); rerr == nil && rs == chain.RoundGone {
+			s.m.Skipped.Inc()
+			s.setStatus(j, JobSkipped, "round ended before our commit landed: "+err.Error())
+			return
+		}
+		s.setStatus(j, JobFailed, "commit: "+err.Error())
+		return
+	}
+	s.markCommitted(j)
+	if rs, err := s.roundState(ctx, j); err == nil && rs == chain.RoundRevealable {
+		s.revealJob(ctx, j, log)
+	}
+}
+
+// revealJob opens our commitment once the claim is REVEALING, once (sendOnce), and then
+// announces the output: every round is committed by now, so nobody can copy it any more.
+func (s *Sidecar) revealJob(ctx context.Context, j Job, log *slog.Logger) {
+	if cur, ok := s.state.Job(j.ClaimID, j.Round); ok {
+		j = cur
+	}
+	out, err := cid.Decode(j.Output)
+	if err != nil || len(j.Salt) == 0 {
+		s.setStatus(j, JobFailed, "committed, but no persisted result and salt to reveal")
+		return
+	}
+	err = sendOnce(ctx, log, "reveal", func(ctx context.Context) (bool, error) {
+		rs, err := s.claims.RoundState(ctx, j.ClaimID, j.Round)
+		return rs == chain.RoundReported, err
+	}, func(ctx context.Context) (string, error) {
+		return s.claims.RevealBuild(ctx, j.ClaimID, j.Round, out, j.BuildTimeMs, j.Salt)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.m.ReportErrors.Inc()
+		if rs, rerr := s.roundState(ctx, j); rerr == nil && rs == chain.RoundGone {
+			s.m.Skipped.Inc()
+			s.setStatus(j, JobSkipped, "reveal phase ended before our reveal landed: "+err.Error())
+		}
+		// Otherwise still committed: asked again at the next height.
+		return
+	}
+	s.m.ReportsSent.Inc()
+	s.setStatus(j, JobSent, "")
+	if drv, err := cid.Decode(j.Derivation); err == nil {
+		s.announce(ctx, drv, out, log)
+	}
+}
+
+// revealPublished reveals a blind claim this account published, when its reveal phase
+// opened (for a `publish` that did not wait; one that waits reveals it too, and whichever
+// is second finds it revealed on chain).
+func (s *Sidecar) revealPublished(ctx context.Context, claimID uint64) {
+	p, ok := s.claims.(Publisher)
+	if !ok {
+		return
+	}
+	s.spawn(ctx, "published/"+strconv.FormatUint(claimID, 10), func(ctx context.Context) {
+		log := s.log.With("claim", claimID)
+		for attempt := 1; attempt <= 3; attempt++ {
+			c, err := p.Claim(ctx, claimID)
+			if err == nil {
+				var sent bool
+				if sent, err = p.RevealDue(ctx, c); err == nil {
+					if sent {
+						log.Info("revealed our published claim's output")
+					}
+					return
+				}
+				if errors.Is(err, chain.ErrNoSalt) {
+					log.Warn("cannot reveal our published claim", "err", err)
+					return
+				}
+			}
+			log.Warn("reveal of our published claim failed", "attempt", attempt, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Duration(attempt) * time.Second):
+			}
+		}
+	})
 }
 
 // announce provides the output in the DHT and gossips a signed build

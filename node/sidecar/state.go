@@ -27,6 +27,13 @@ const (
 	// broadcast, so that after a crash the sidecar asks the chain whether the
 	// report landed instead of sending it again.
 	JobSending JobStatus = "sending"
+	// JobCommitting: a blind round's result and salt are persisted; the commit
+	// is being sent (persisted first, so a restart commits and reveals the same
+	// result and salt, x/claims/README.md §Blind rounds).
+	JobCommitting JobStatus = "committing"
+	// JobCommitted: the commit is on chain; the result is revealed once the
+	// claim's reveal phase opens.
+	JobCommitted JobStatus = "committed"
 	// JobSent: the chain accepted the report (terminal).
 	JobSent JobStatus = "sent"
 	// JobSkipped: the round is no longer ours to report (timed out and
@@ -50,9 +57,11 @@ type Job struct {
 	Output      string    `json:"output,omitempty"`
 	BuildTimeMs uint64    `json:"build_time_ms,omitempty"`
 	TxHash      string    `json:"tx_hash,omitempty"`
-	Error       string    `json:"error,omitempty"`
-	Attempts    int       `json:"attempts,omitempty"`
-	Updated     time.Time `json:"updated"`
+	// Salt of a blind round's commitment (persisted before the commit is sent).
+	Salt     []byte    `json:"salt,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Updated  time.Time `json:"updated"`
 }
 
 // Key names a job: one report per (claim, round).

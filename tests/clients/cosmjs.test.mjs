@@ -3,6 +3,7 @@
 // a test key and fresh CIDs in the environment; see README.md. Exits non-zero on the first
 // failure, printing what failed.
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -24,10 +25,26 @@ const RECIPIENT = env("BC_RECIPIENT");
 const DRV_CID = env("BC_DERIVATION_CID");
 const OUT_CID = env("BC_OUTPUT_CID");
 const DEPOSIT = env("BC_DEPOSIT"); // e.g. 10000000ubct
+const CLAIM_SALT = Buffer.from(env("BC_CLAIM_SALT"), "hex"); // the blind claim's salt
 const PROTO_PATHS = env("BC_PROTO_PATHS").split(path.delimiter); // the repo's proto/ first, then the SDK's, gogoproto's, cosmos_proto's
 
 const DENOM = "ubct";
 const step = (what) => console.log(`--- ${what}`);
+
+// claimCommitment is x/claims/types.ClaimCommitment (x/claims/types/commit.go): SHA-256 of the
+// domain tag, publisher, derivation CID, output CID and salt, each prefixed by its length as a
+// big-endian uint32. A blind claim carries it instead of the output (x/claims/README.md).
+function claimCommitment(publisher, derivationCid, outputCid, salt) {
+  const h = crypto.createHash("sha256");
+  for (const field of ["buildchain/claim-output/v1", publisher, derivationCid, outputCid, salt]) {
+    const bytes = typeof field === "string" ? Buffer.from(field, "utf8") : field;
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(bytes.length);
+    h.update(len);
+    h.update(bytes);
+  }
+  return h.digest();
+}
 
 // The repo's protos, loaded at test time with protobufjs; imports resolve along
 // BC_PROTO_PATHS (the Go module cache copies of the SDK, gogoproto and cosmos-proto files).
@@ -132,12 +149,14 @@ async function main() {
   assert.ok(atHeight.some((t) => t.hash === sent.transactionHash), `send ${sent.transactionHash} not found at height ${sent.height}`);
   for (const t of atHeight) assert.equal(t.code, 0);
 
-  step("MsgSubmitClaim encoded in JS from the repo's proto files");
+  step("blind MsgSubmitClaim (output commitment computed in JS) encoded in JS from the repo's proto files");
   const m = DEPOSIT.match(/^(\d+)([a-z]+)$/);
   assert.ok(m, `deposit ${DEPOSIT}`);
+  const commitment = claimCommitment(account.address, DRV_CID, OUT_CID, CLAIM_SALT);
+  console.log(`commitment ${commitment.toString("hex")}`);
   const claimMsg = {
     typeUrl: "/buildchain.claims.v1.MsgSubmitClaim",
-    value: { publisher: account.address, derivationCid: DRV_CID, outputCid: OUT_CID, system: "x86_64-linux", deposit: { denom: m[2], amount: m[1] } },
+    value: { publisher: account.address, derivationCid: DRV_CID, outputCommitment: commitment, system: "x86_64-linux", deposit: { denom: m[2], amount: m[1] } },
   };
   const claimed = await signer.signAndBroadcast(account.address, [claimMsg], "auto", "cosmjs claim");
   assert.equal(claimed.code, 0, `submit claim: ${claimed.rawLog}`);
@@ -157,7 +176,8 @@ async function main() {
   step("the chain has the claim");
   const claim = await restJSON(`/buildchain/claims/v1/claims/${claimId}`);
   assert.equal(claim.claim.derivation_cid, DRV_CID);
-  assert.equal(claim.claim.output_cid, OUT_CID);
+  assert.equal(claim.claim.output_cid, "", "a blind claim does not announce its output");
+  assert.equal(claim.claim.output_commitment, commitment.toString("base64"));
   assert.equal(claim.claim.publisher, account.address);
 
   comet.disconnect();

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -424,6 +425,8 @@ func testCosmJS(t *testing.T, net *localnet.Net) {
 		protoPaths = append(protoPaths, filepath.Join(goModDir(t, m.mod), m.sub))
 	}
 	seed := fmt.Sprint(time.Now().UnixNano()) // fresh CIDs: the claim must be new on this chain
+	drv, outCID := claimTestCID(cid.DagJSON, "cosmjs drv "+seed), claimTestCID(cid.DagProtobuf, "cosmjs out "+seed)
+	salt := []byte("cosmjs salt " + seed)
 	cmd := exec.Command("node", "cosmjs.test.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -432,14 +435,18 @@ func testCosmJS(t *testing.T, net *localnet.Net) {
 		"BC_CHAIN_ID="+net.ChainID,
 		"BC_KEY_HEX="+key,
 		"BC_RECIPIENT="+net.Addr(t, "bob"),
-		"BC_DERIVATION_CID="+claimTestCID(cid.DagJSON, "cosmjs drv "+seed),
-		"BC_OUTPUT_CID="+claimTestCID(cid.DagProtobuf, "cosmjs out "+seed),
+		"BC_DERIVATION_CID="+drv,
+		"BC_OUTPUT_CID="+outCID,
+		"BC_CLAIM_SALT="+hex.EncodeToString(salt),
 		"BC_DEPOSIT=10000000ubct",
 		"BC_PROTO_PATHS="+strings.Join(protoPaths, string(os.PathListSeparator)),
 	)
 	out, err := cmd.CombinedOutput()
 	t.Logf("node cosmjs.test.mjs:\n%s", out)
 	require.NoError(t, err, "the CosmJS client test failed")
+	// The commitment JS computed (and the chain stored, checked in JS) is the Go one.
+	want := claimstypes.ClaimCommitment(net.Addr(t, "alice"), drv, outCID, salt)
+	require.Contains(t, string(out), "commitment "+hex.EncodeToString(want))
 }
 
 // npmInstall installs tests/clients' pinned packages (npm ci) unless those of the current

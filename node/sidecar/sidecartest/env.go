@@ -132,6 +132,13 @@ func (e *Env) NewPeer(name, key string, node int, bootstrap ...*Peer) *Peer {
 	p := &Peer{Name: name, Key: key, Node: node, Dir: dir}
 	if key != "" {
 		p.Claims = e.Claims(node, key)
+		// Its claims are blind (x/claims/README.md §Blind rounds), salts kept where
+		// `buildchaind publish` keeps them.
+		salts, err := chain.OpenSalts(filepath.Join(dir, "sidecar", "published"))
+		if err != nil {
+			t.Fatalf("%s: salts: %v", name, err)
+		}
+		p.Claims.SetSalts(salts)
 	}
 	useFUSE := true
 	cfg := runtime.Config{
@@ -309,9 +316,10 @@ func (p *Peer) Publish(t testing.TB, drv, output cid.Cid) (claimID uint64, resol
 		if err := p.Store.Pin("test", "publish", c); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.P2P.Provide(ctx, c); err != nil {
-			t.Logf("%s: provide %s: %v", p.Name, c, err)
-		}
+	}
+	// The claim is blind: the derivation is provided, the output only once decided.
+	if err := p.P2P.Provide(ctx, resolved); err != nil {
+		t.Logf("%s: provide %s: %v", p.Name, resolved, err)
 	}
 	q := claimstypes.NewQueryClient(p.Claims.C.Context())
 	params, err := q.Params(ctx, &claimstypes.QueryParamsRequest{})
@@ -327,7 +335,34 @@ func (p *Peer) Publish(t testing.TB, drv, output cid.Cid) (claimID uint64, resol
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.revealWhenDue(t, id)
 	return id, resolved, claimed, submitted, tx.Height
+}
+
+// revealWhenDue reveals the blind claim id when its reveal phase opens, as `buildchaind
+// publish` does while it waits, until the claim is decided or the test ends.
+func (p *Peer) revealWhenDue(t testing.TB, id uint64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			c, err := p.Claims.Claim(ctx, id)
+			if err == nil {
+				if c.Status.IsFinal() || c.Revealed() {
+					return
+				}
+				if _, err := p.Claims.RevealDue(ctx, c); err != nil && ctx.Err() == nil {
+					t.Logf("%s: reveal claim %d: %v", p.Name, id, err)
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 // WaitClaim polls until pred holds for the claim or timeout.

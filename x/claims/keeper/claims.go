@@ -127,6 +127,9 @@ func (k Keeper) report(ctx context.Context, msg *types.MsgReportBuild) (types.Cl
 	if c.Status != types.CLAIM_STATUS_ASSIGNED {
 		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is %s, not awaiting a report", c.Id, c.Status.Short())
 	}
+	if c.IsBlind() {
+		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is blind: commit with MsgCommitBuild, reveal with MsgRevealBuild", c.Id)
+	}
 	if msg.Round != c.Round {
 		return c, errorsmod.Wrapf(types.ErrWrongRound, "claim %d is in round %d, report is for round %d", c.Id, c.Round, msg.Round)
 	}
@@ -235,12 +238,16 @@ func (k Keeper) forwardBlockFees(ctx context.Context) {
 	write()
 }
 
-// EndBlocker forwards the block's claim fees, times out late assignments (penalising and jailing their validators) and then
-// assigns a validator to every PENDING claim, using this block's randomness.
+// EndBlocker forwards the block's claim fees, times out late assignments (penalising and
+// jailing their validators), ends the reveal phases whose deadline came (README.md §Blind
+// rounds) and then assigns a validator to every PENDING claim, using this block's randomness.
 func (k Keeper) EndBlocker(ctx context.Context) error {
 	k.forwardBlockFees(ctx)
 	if err := k.timeouts(ctx); err != nil {
 		return errorsmod.Wrap(err, "timing out assignments")
+	}
+	if err := k.revealTimeouts(ctx); err != nil {
+		return errorsmod.Wrap(err, "ending reveal phases")
 	}
 	return errorsmod.Wrap(k.assignPending(ctx), "assigning pending claims")
 }
@@ -434,7 +441,26 @@ func (k Keeper) assignOne(ctx context.Context, id uint64, params types.Params, r
 // reports, every eligible validator has had its say and the claim is VALID; otherwise it waits
 // (e.g. for validators to register or be unjailed) and EXPIRES after report_timeout_blocks.
 func (k Keeper) noCandidate(ctx context.Context, c *types.Claim, params types.Params, height int64) error {
-	if c.AgreedRounds() >= params.MinRounds {
+	if c.IsBlind() && c.Rounds == 0 && c.Round > params.MinRounds {
+		// A blind claim in its commit phase with min_rounds commits: the round that cannot be
+		// played is not drawn, and the reveals open.
+		if err := k.Pending.Remove(ctx, c.Id); err != nil {
+			return err
+		}
+		c.Round--
+		c.Rounds = c.Round
+		return k.openReveals(ctx, c, params)
+	}
+	if c.IsBlind() && c.Rounds > 0 {
+		// A round played again: min_rounds other agreeing rounds are enough.
+		if c.AgreedRounds() >= params.MinRounds {
+			if err := k.Pending.Remove(ctx, c.Id); err != nil {
+				return err
+			}
+			c.Round = c.Rounds
+			return k.finishValid(ctx, c)
+		}
+	} else if c.AgreedRounds() >= params.MinRounds {
 		if err := k.Pending.Remove(ctx, c.Id); err != nil {
 			return err
 		}

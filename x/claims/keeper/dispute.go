@@ -37,6 +37,9 @@ func (k Keeper) ResolveDispute(ctx context.Context, claimID uint64, outcome type
 	}); err != nil {
 		return err
 	}
+	if c.IsBlind() {
+		return k.resolveBlindDispute(ctx, c, i, outcome)
+	}
 	switch outcome {
 	case types.OutcomeNonDeterminism:
 		c.Assignments[i].Status = types.ROUND_STATUS_NON_DETERMINISM
@@ -72,6 +75,29 @@ func (k Keeper) ResolveDispute(ctx context.Context, claimID uint64, outcome type
 	default:
 		return errorsmod.Wrapf(types.ErrInvalidOutcome, "%d", int(outcome))
 	}
+}
+
+// resolveBlindDispute follows a market's verdict on a blind claim: its number of rounds was drawn
+// at commit time, so a verdict never draws another round; the rounds are judged again
+// (game.Evaluate): another dissent goes to its own market, a void round is played again.
+// INCONCLUSIVE counts as NON_DETERMINISM; MISBEHAVIOUR_REPORT voids the round.
+func (k Keeper) resolveBlindDispute(ctx context.Context, c types.Claim, i int, outcome types.DisputeOutcome) error {
+	switch outcome {
+	case types.OutcomeNonDeterminism, types.OutcomeInconclusive:
+		c.Assignments[i].Status = types.ROUND_STATUS_NON_DETERMINISM
+	case types.OutcomeMisbehaviourReport:
+		c.Assignments[i].Status = types.ROUND_STATUS_REJECTED
+	case types.OutcomeMisbehaviourClaim:
+		c.Status = types.CLAIM_STATUS_REJECTED
+		c.FinishedHeight = sdk.UnwrapSDKContext(ctx).BlockHeight()
+		if err := k.Claims.Set(ctx, c.Id, c); err != nil {
+			return err
+		}
+		return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimRejected{ClaimId: c.Id})
+	default:
+		return errorsmod.Wrapf(types.ErrInvalidOutcome, "%d", int(outcome))
+	}
+	return k.resolveBlind(ctx, &c)
 }
 
 // SeizeDeposit moves the locked deposit of a REJECTED claim to recipientModule (x/market or

@@ -42,6 +42,11 @@ func (k Keeper) InitGenesis(ctx context.Context, gs *types.GenesisState) error {
 				}
 			}
 		}
+		if c.Status == types.CLAIM_STATUS_REVEALING {
+			if err := k.RevealDeadlines.Set(ctx, collections.Join(c.RevealDeadline, c.Id)); err != nil {
+				return err
+			}
+		}
 		if c.Status == types.CLAIM_STATUS_PENDING {
 			if err := k.Pending.Set(ctx, c.Id); err != nil {
 				return err

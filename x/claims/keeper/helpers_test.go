@@ -1,6 +1,10 @@
 package keeper_test
 
-import "github.com/buildchain/buildchain/x/claims/keeper"
+import (
+	"cosmossdk.io/collections"
+
+	"github.com/buildchain/buildchain/x/claims/keeper"
+)
 
 func keeperQueues(e *env) (string, bool) { return keeper.QueuesInvariant(e.Claims)(e.Ctx) }
 
@@ -11,3 +15,5 @@ func eventTypes(e *env) []string {
 	}
 	return out
 }
+
+func collJoin(h int64, id uint64) collections.Pair[int64, uint64] { return collections.Join(h, id) }

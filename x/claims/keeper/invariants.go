@@ -3,6 +3,8 @@ package keeper
 import (
 	"fmt"
 
+	"cosmossdk.io/collections"
+
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/buildchain/buildchain/x/claims/types"
@@ -39,8 +41,9 @@ func LockedDepositsInvariant(k Keeper) sdk.Invariant {
 	}
 }
 
-// QueuesInvariant checks that every PENDING claim is queued for assignment and every
-// ASSIGNED claim has exactly one open assignment with a deadline entry.
+// QueuesInvariant checks that every PENDING claim is queued for assignment, every ASSIGNED
+// claim has exactly one open assignment, and exactly the REVEALING claims are queued for their
+// reveal deadline.
 func QueuesInvariant(k Keeper) sdk.Invariant {
 	return func(ctx sdk.Context) (string, bool) {
 		var problems []string
@@ -51,6 +54,16 @@ func QueuesInvariant(k Keeper) sdk.Invariant {
 			}
 			if queued != (c.Status == types.CLAIM_STATUS_PENDING) {
 				problems = append(problems, fmt.Sprintf("claim %d is %s but queued=%v", id, c.Status.Short(), queued))
+			}
+			revealQueued, err := k.RevealDeadlines.Has(ctx, collections.Join(c.RevealDeadline, id))
+			if err != nil {
+				return true, err
+			}
+			if revealQueued != (c.Status == types.CLAIM_STATUS_REVEALING) {
+				problems = append(problems, fmt.Sprintf("claim %d is %s with reveal deadline %d queued=%v", id, c.Status.Short(), c.RevealDeadline, revealQueued))
+			}
+			if c.Status == types.CLAIM_STATUS_REVEALING && c.Rounds == 0 {
+				problems = append(problems, fmt.Sprintf("claim %d is revealing with no rounds drawn", id))
 			}
 			i := c.OpenAssignment()
 			if (c.Status == types.CLAIM_STATUS_ASSIGNED) != (i >= 0) {

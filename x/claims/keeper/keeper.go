@@ -40,6 +40,8 @@ type Keeper struct {
 	OpenAssignments collections.KeySet[collections.Pair[sdk.AccAddress, uint64]]
 	Pending         collections.KeySet[uint64]
 	Deadlines       collections.KeySet[collections.Pair[int64, uint64]]
+	// RevealDeadlines orders (reveal deadline, id) of REVEALING blind claims.
+	RevealDeadlines collections.KeySet[collections.Pair[int64, uint64]]
 	Verified        collections.Map[string, uint64]
 	// BlockFees: claim fees paid in this block (denom → amount), forwarded in EndBlock.
 	BlockFees collections.Map[string, sdkmath.Int]
@@ -74,6 +76,8 @@ func NewKeeper(cdc codec.BinaryCodec, storeService corestore.KVStoreService, aut
 		OpenAssignments: collections.NewKeySet(sb, types.OpenAssignmentsKey, "open_assignments", addrID),
 		Pending:         collections.NewKeySet(sb, types.PendingKey, "pending", collections.Uint64Key),
 		Deadlines: collections.NewKeySet(sb, types.DeadlinesKey, "deadlines",
+			collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
+		RevealDeadlines: collections.NewKeySet(sb, types.RevealDeadlinesKey, "reveal_deadlines",
 			collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
 		Verified:  collections.NewMap(sb, types.VerifiedKey, "verified", collections.StringKey, collections.Uint64Value),
 		BlockFees: collections.NewMap(sb, types.BlockFeesKey, "block_fees", collections.StringKey, sdk.IntValue),

@@ -69,7 +69,7 @@ func (m msgServer) SubmitClaim(ctx context.Context, msg *types.MsgSubmitClaim) (
 	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	c := types.Claim{
 		Id: id, Publisher: msg.Publisher, DerivationCid: msg.DerivationCid, OutputCid: msg.OutputCid,
-		System: msg.System, Deposit: msg.Deposit, Fee: params.ClaimFee, Status: types.CLAIM_STATUS_PENDING,
+		OutputCommitment: msg.OutputCommitment, System: msg.System, Deposit: msg.Deposit, Fee: params.ClaimFee, Status: types.CLAIM_STATUS_PENDING,
 		SubmittedHeight: height, PendingSince: height, DepositLocked: true,
 	}
 	if err := m.k.indexNew(ctx, c); err != nil {
@@ -97,14 +97,16 @@ func (k Keeper) indexNew(ctx context.Context, c types.Claim) error {
 	for _, err := range []error{
 		k.Claims.Set(ctx, c.Id, c),
 		k.ByDerivation.Set(ctx, collections.Join(c.DerivationCid, c.Id)),
-		k.ByOutput.Set(ctx, collections.Join(c.OutputCid, c.Id)),
 		k.ByPublisher.Set(ctx, collections.Join(pub, c.Id)),
 	} {
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	if !c.Revealed() { // a blind claim is indexed by output once revealed
+		return nil
+	}
+	return k.ByOutput.Set(ctx, collections.Join(c.OutputCid, c.Id))
 }
 
 // ReportBuild records an assigned validator's result and plays the game on.
@@ -120,4 +122,49 @@ func (m msgServer) ReportBuild(ctx context.Context, msg *types.MsgReportBuild) (
 		return nil, err
 	}
 	return &types.MsgReportBuildResponse{Status: c.Status.Short()}, nil
+}
+
+// CommitBuild records an assigned validator's commitment to its result for a round of a blind
+// claim and draws whether another round is played (README.md §Blind rounds).
+func (m msgServer) CommitBuild(ctx context.Context, msg *types.MsgCommitBuild) (*types.MsgCommitBuildResponse, error) {
+	if err := msg.ValidateBasic(); err != nil {
+		return nil, err
+	}
+	c, err := m.k.commit(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	return &types.MsgCommitBuildResponse{Status: c.Status.Short()}, nil
+}
+
+// RevealBuild opens a committed validator's result; the claim is judged once nothing else is
+// awaited. A reveal that does not open the commitment is refused (ErrRevealMismatch).
+func (m msgServer) RevealBuild(ctx context.Context, msg *types.MsgRevealBuild) (*types.MsgRevealBuildResponse, error) {
+	if err := msg.ValidateBasic(); err != nil {
+		return nil, err
+	}
+	if _, err := m.k.revealBuild(ctx, msg); err != nil {
+		return nil, err
+	}
+	c, err := m.k.GetClaim(ctx, msg.ClaimId)
+	if err != nil {
+		return nil, err
+	}
+	return &types.MsgRevealBuildResponse{Status: c.Status.Short()}, nil
+}
+
+// RevealClaim opens the publisher's committed output; the claim is judged once nothing else
+// is awaited. A reveal that does not open the commitment is refused (ErrRevealMismatch).
+func (m msgServer) RevealClaim(ctx context.Context, msg *types.MsgRevealClaim) (*types.MsgRevealClaimResponse, error) {
+	if err := msg.ValidateBasic(); err != nil {
+		return nil, err
+	}
+	if _, err := m.k.revealClaim(ctx, msg); err != nil {
+		return nil, err
+	}
+	c, err := m.k.GetClaim(ctx, msg.ClaimId)
+	if err != nil {
+		return nil, err
+	}
+	return &types.MsgRevealClaimResponse{Status: c.Status.Short()}, nil
 }

@@ -2,7 +2,10 @@ package simulation
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"math/rand"
+	"strconv"
 
 	"cosmossdk.io/collections"
 	sdkmath "cosmossdk.io/math"
@@ -23,9 +26,17 @@ import (
 const (
 	OpWeightMsgSubmitClaim = "op_weight_msg_submit_claim"
 	OpWeightMsgReportBuild = "op_weight_msg_report_build"
+	OpWeightMsgCommitBuild = "op_weight_msg_commit_build"
+	OpWeightMsgRevealBuild = "op_weight_msg_reveal_build"
+	OpWeightMsgRevealClaim = "op_weight_msg_reveal_claim"
 
+	// The weights sum to what submit and report had before blind rounds (160), so the
+	// invariant checks of app/simtest keep their share of each block's operations.
 	DefaultWeightMsgSubmitClaim = 60
-	DefaultWeightMsgReportBuild = 100
+	DefaultWeightMsgReportBuild = 35
+	DefaultWeightMsgCommitBuild = 30
+	DefaultWeightMsgRevealBuild = 25
+	DefaultWeightMsgRevealClaim = 10
 )
 
 // Systems used by simulations (the same list as x/validators' simulation).
@@ -51,6 +62,9 @@ func WeightedOperations(appParams simtypes.AppParams, txConfig client.TxConfig, 
 	return simulation.WeightedOperations{
 		simulation.NewWeightedOperation(weight(OpWeightMsgSubmitClaim, DefaultWeightMsgSubmitClaim), SimulateMsgSubmitClaim(txConfig, k, ak, bk)),
 		simulation.NewWeightedOperation(weight(OpWeightMsgReportBuild, DefaultWeightMsgReportBuild), SimulateMsgReportBuild(txConfig, k, ak, bk)),
+		simulation.NewWeightedOperation(weight(OpWeightMsgCommitBuild, DefaultWeightMsgCommitBuild), SimulateMsgCommitBuild(txConfig, k, ak, bk)),
+		simulation.NewWeightedOperation(weight(OpWeightMsgRevealBuild, DefaultWeightMsgRevealBuild), SimulateMsgRevealBuild(txConfig, k, ak, bk)),
+		simulation.NewWeightedOperation(weight(OpWeightMsgRevealClaim, DefaultWeightMsgRevealClaim), SimulateMsgRevealClaim(txConfig, k, ak, bk)),
 	}
 }
 
@@ -66,7 +80,9 @@ func RandomCID(r *rand.Rand, codec uint64) string {
 }
 
 // SimulateMsgSubmitClaim submits a claim about a random derivation; half of them reuse a
-// small pool of derivations so that several claims share one.
+// small pool of derivations so that several claims share one. Two claims in three are blind
+// (README.md §Blind rounds): their output and salt are derived from the claim (blindOutput,
+// claimSalt) so that SimulateMsgRevealClaim can open the commitment later.
 func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
 	pool := rand.New(rand.NewSource(1))
 	derivations := make([]string, 8)
@@ -98,6 +114,10 @@ func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 			Publisher: acc.Address.String(), DerivationCid: drv, OutputCid: out,
 			System: Systems[r.Intn(len(Systems))], Deposit: deposit,
 		}
+		if r.Intn(3) > 0 {
+			msg.OutputCid = ""
+			msg.OutputCommitment = types.ClaimCommitment(msg.Publisher, drv, blindOutput(drv), claimSalt(msg.Publisher, drv))
+		}
 		return simulation.GenAndDeliverTxWithRandFees(simulation.OperationInput{
 			R: r, App: app, TxGen: txConfig, Msg: msg, Context: ctx, SimAccount: acc,
 			AccountKeeper: ak, Bankkeeper: bk, ModuleName: types.ModuleName, CoinsSpentInMsg: need,
@@ -105,8 +125,9 @@ func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 	}
 }
 
-// SimulateMsgReportBuild makes an assigned validator report: mostly the claimed output, some
-// times a different one (→ DISPUTED); some assignments are never reported (→ timeouts).
+// SimulateMsgReportBuild makes an assigned validator of an open claim report: mostly the
+// claimed output, some times a different one (→ DISPUTED); some assignments are never
+// reported (→ timeouts).
 func SimulateMsgReportBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
 	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		typ := sdk.MsgTypeURL(&types.MsgReportBuild{})
@@ -129,6 +150,9 @@ func SimulateMsgReportBuild(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 		if err != nil {
 			return simtypes.NoOpMsg(types.ModuleName, typ, "claim"), nil, err
 		}
+		if c.IsBlind() {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "blind claim: commit and reveal"), nil, nil
+		}
 		out := c.OutputCid
 		if r.Intn(10) == 0 {
 			out = RandomCID(r, cid.DagProtobuf)
@@ -137,6 +161,190 @@ func SimulateMsgReportBuild(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 			Validator: acc.Address.String(), ClaimId: c.Id, Round: c.Round, OutputCid: out,
 			BuildTimeMs: uint64(1 + r.Intn(600_000)),
 		}
+		return simulation.GenAndDeliverTxWithRandFees(simulation.OperationInput{
+			R: r, App: app, TxGen: txConfig, Msg: msg, Context: ctx, SimAccount: acc,
+			AccountKeeper: ak, Bankkeeper: bk, ModuleName: types.ModuleName,
+		})
+	}
+}
+
+// Blind rounds are simulated with results derived from the claim, so that the operation that
+// reveals can recompute what the one that committed used.
+
+func simHash(parts ...string) []byte {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
+}
+
+// blindOutput is the output a simulated blind claim claims for drv.
+func blindOutput(drv string) string {
+	sum, err := mh.Sum(simHash("output", drv), mh.SHA2_256, -1)
+	if err != nil {
+		panic(err)
+	}
+	return cid.NewCidV1(cid.DagProtobuf, sum).String()
+}
+
+// claimSalt is the salt of a simulated blind claim.
+func claimSalt(publisher, drv string) []byte {
+	return simHash("claim-salt", publisher, drv)[:types.MinSaltLen]
+}
+
+// publisherReveals: one simulated publisher in twelve never reveals (its claim is rejected).
+func publisherReveals(publisher, drv string) bool {
+	return simHash("reveals", publisher, drv)[0]%12 != 0
+}
+
+// buildResult is what a simulated builder commits to for a round: mostly the claimed output,
+// one in ten a different one (→ a market), one in twelve never revealed (→ replayed).
+type buildResult struct {
+	out     string
+	ms      uint64
+	salt    []byte
+	reveals bool
+}
+
+func resultOf(validator string, c types.Claim, round uint32) buildResult {
+	h := simHash("build", validator, strconv.FormatUint(c.Id, 10), strconv.FormatUint(uint64(round), 10))
+	res := buildResult{out: blindOutput(c.DerivationCid), ms: 1 + uint64(binary.BigEndian.Uint32(h[4:8]))%600_000,
+		salt: h[8 : 8+types.MinSaltLen], reveals: h[1]%12 != 0}
+	if h[0]%10 == 0 {
+		res.out = blindOutput(c.DerivationCid + "/dissent/" + validator)
+	}
+	return res
+}
+
+// SimulateMsgCommitBuild makes an assigned validator of a blind claim commit to its result.
+func SimulateMsgCommitBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
+	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
+		typ := sdk.MsgTypeURL(&types.MsgCommitBuild{})
+		var open []collections.Pair[sdk.AccAddress, uint64]
+		if err := k.OpenAssignments.Walk(ctx, nil, func(key collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
+			open = append(open, key)
+			return len(open) >= 64, nil
+		}); err != nil {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "walk"), nil, err
+		}
+		if len(open) == 0 {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "no open assignment"), nil, nil
+		}
+		key := open[r.Intn(len(open))]
+		acc, found := simtypes.FindAccount(accs, key.K1())
+		if !found {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "validator is not a sim account"), nil, nil
+		}
+		c, err := k.GetClaim(ctx, key.K2())
+		if err != nil {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "claim"), nil, err
+		}
+		if !c.IsBlind() {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "open claim: report"), nil, nil
+		}
+		v := acc.Address.String()
+		res := resultOf(v, c, c.Round)
+		msg := &types.MsgCommitBuild{Validator: v, ClaimId: c.Id, Round: c.Round,
+			Commitment: types.BuildCommitment(v, c.Id, c.Round, res.out, res.ms, res.salt)}
+		return simulation.GenAndDeliverTxWithRandFees(simulation.OperationInput{
+			R: r, App: app, TxGen: txConfig, Msg: msg, Context: ctx, SimAccount: acc,
+			AccountKeeper: ak, Bankkeeper: bk, ModuleName: types.ModuleName,
+		})
+	}
+}
+
+// revealingClaims returns up to 64 REVEALING claims.
+func revealingClaims(ctx sdk.Context, k keeper.Keeper) ([]types.Claim, error) {
+	var out []types.Claim
+	err := k.RevealDeadlines.Walk(ctx, nil, func(key collections.Pair[int64, uint64]) (bool, error) {
+		c, err := k.GetClaim(ctx, key.K2())
+		if err != nil {
+			return true, err
+		}
+		out = append(out, c)
+		return len(out) >= 64, nil
+	})
+	return out, err
+}
+
+// SimulateMsgRevealBuild makes a committed validator of a REVEALING claim reveal its result
+// (some never do: their rounds are replayed after the reveal deadline).
+func SimulateMsgRevealBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
+	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
+		typ := sdk.MsgTypeURL(&types.MsgRevealBuild{})
+		cs, err := revealingClaims(ctx, k)
+		if err != nil {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "walk"), nil, err
+		}
+		if len(cs) == 0 {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "no claim revealing"), nil, nil
+		}
+		c := cs[r.Intn(len(cs))]
+		var committed []types.Assignment
+		for round := uint32(1); round <= c.Rounds; round++ {
+			if i := c.LatestAssignment(round); i >= 0 && c.Assignments[i].Status == types.ROUND_STATUS_COMMITTED {
+				committed = append(committed, c.Assignments[i])
+			}
+		}
+		if len(committed) == 0 {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "nothing to reveal"), nil, nil
+		}
+		a := committed[r.Intn(len(committed))]
+		addr, err := sdk.AccAddressFromBech32(a.Validator)
+		if err != nil {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "address"), nil, err
+		}
+		acc, found := simtypes.FindAccount(accs, addr)
+		if !found {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "validator is not a sim account"), nil, nil
+		}
+		res := resultOf(a.Validator, c, a.Round)
+		if !res.reveals {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "this builder never reveals"), nil, nil
+		}
+		msg := &types.MsgRevealBuild{Validator: a.Validator, ClaimId: c.Id, Round: a.Round,
+			OutputCid: res.out, BuildTimeMs: res.ms, Salt: res.salt}
+		return simulation.GenAndDeliverTxWithRandFees(simulation.OperationInput{
+			R: r, App: app, TxGen: txConfig, Msg: msg, Context: ctx, SimAccount: acc,
+			AccountKeeper: ak, Bankkeeper: bk, ModuleName: types.ModuleName,
+		})
+	}
+}
+
+// SimulateMsgRevealClaim makes the publisher of a REVEALING claim reveal its output (some
+// never do: their claims are rejected at the reveal deadline).
+func SimulateMsgRevealClaim(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
+	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
+		typ := sdk.MsgTypeURL(&types.MsgRevealClaim{})
+		cs, err := revealingClaims(ctx, k)
+		if err != nil {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "walk"), nil, err
+		}
+		var unrevealed []types.Claim
+		for _, c := range cs {
+			if !c.Revealed() {
+				unrevealed = append(unrevealed, c)
+			}
+		}
+		if len(unrevealed) == 0 {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "no claim to reveal"), nil, nil
+		}
+		c := unrevealed[r.Intn(len(unrevealed))]
+		if !publisherReveals(c.Publisher, c.DerivationCid) {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "this publisher never reveals"), nil, nil
+		}
+		addr, err := sdk.AccAddressFromBech32(c.Publisher)
+		if err != nil {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "address"), nil, err
+		}
+		acc, found := simtypes.FindAccount(accs, addr)
+		if !found {
+			return simtypes.NoOpMsg(types.ModuleName, typ, "publisher is not a sim account"), nil, nil
+		}
+		msg := &types.MsgRevealClaim{Publisher: c.Publisher, ClaimId: c.Id, OutputCid: blindOutput(c.DerivationCid),
+			Salt: claimSalt(c.Publisher, c.DerivationCid)}
 		return simulation.GenAndDeliverTxWithRandFees(simulation.OperationInput{
 			R: r, App: app, TxGen: txConfig, Msg: msg, Context: ctx, SimAccount: acc,
 			AccountKeeper: ak, Bankkeeper: bk, ModuleName: types.ModuleName,

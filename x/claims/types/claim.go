@@ -34,6 +34,23 @@ func (c Claim) AgreedRounds() uint32 {
 	return n
 }
 
+// IsBlind reports whether the claim is blind: its output was committed, not announced
+// (README.md §Blind rounds).
+func (c Claim) IsBlind() bool { return len(c.OutputCommitment) > 0 }
+
+// Revealed reports whether the claimed output is known (always for an open claim).
+func (c Claim) Revealed() bool { return c.OutputCid != "" }
+
+// LatestAssignment returns the index of the newest assignment of round r, or -1.
+func (c Claim) LatestAssignment(r uint32) int {
+	for i := len(c.Assignments) - 1; i >= 0; i-- {
+		if c.Assignments[i].Round == r {
+			return i
+		}
+	}
+	return -1
+}
+
 // HasValidator reports whether addr was ever assigned to the claim.
 func (c Claim) HasValidator(addr string) bool {
 	for _, a := range c.Assignments {
@@ -64,6 +81,8 @@ func (s ClaimStatus) Short() string {
 		return "expired"
 	case CLAIM_STATUS_REJECTED:
 		return "rejected"
+	case CLAIM_STATUS_REVEALING:
+		return "revealing"
 	default:
 		return fmt.Sprintf("status(%d)", int32(s))
 	}

@@ -15,6 +15,9 @@ func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	legacy.RegisterAminoMsg(cdc, &MsgUpdateParams{}, "buildchain/x/claims/MsgUpdateParams")
 	legacy.RegisterAminoMsg(cdc, &MsgSubmitClaim{}, "buildchain/MsgSubmitClaim")
 	legacy.RegisterAminoMsg(cdc, &MsgReportBuild{}, "buildchain/MsgReportBuild")
+	legacy.RegisterAminoMsg(cdc, &MsgCommitBuild{}, "buildchain/MsgCommitBuild")
+	legacy.RegisterAminoMsg(cdc, &MsgRevealBuild{}, "buildchain/MsgRevealBuild")
+	legacy.RegisterAminoMsg(cdc, &MsgRevealClaim{}, "buildchain/MsgRevealClaim")
 }
 
 // RegisterInterfaces registers the module's Msgs with the interface registry.
@@ -23,6 +26,9 @@ func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 		&MsgUpdateParams{},
 		&MsgSubmitClaim{},
 		&MsgReportBuild{},
+		&MsgCommitBuild{},
+		&MsgRevealBuild{},
+		&MsgRevealClaim{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)
 }

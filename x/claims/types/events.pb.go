@@ -708,6 +708,330 @@ func (m *EventDepositReturned) GetAmount() types.Coin {
 	return types.Coin{}
 }
 
+// EventBuildCommitted: an assigned validator committed to its result (blind rounds).
+type EventBuildCommitted struct {
+	ClaimId   uint64 `protobuf:"varint,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	Round     uint32 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	Validator string `protobuf:"bytes,3,opt,name=validator,proto3" json:"validator,omitempty"`
+}
+
+func (m *EventBuildCommitted) Reset()         { *m = EventBuildCommitted{} }
+func (m *EventBuildCommitted) String() string { return proto.CompactTextString(m) }
+func (*EventBuildCommitted) ProtoMessage()    {}
+func (*EventBuildCommitted) Descriptor() ([]byte, []int) {
+	return fileDescriptor_46ed8f8f4081e6fb, []int{10}
+}
+func (m *EventBuildCommitted) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventBuildCommitted) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventBuildCommitted.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventBuildCommitted) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventBuildCommitted.Merge(m, src)
+}
+func (m *EventBuildCommitted) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventBuildCommitted) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventBuildCommitted.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventBuildCommitted proto.InternalMessageInfo
+
+func (m *EventBuildCommitted) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *EventBuildCommitted) GetRound() uint32 {
+	if m != nil {
+		return m.Round
+	}
+	return 0
+}
+
+func (m *EventBuildCommitted) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+// EventRevealOpened: the commit phase of a blind claim ended (→ REVEALING); the publisher and
+// the committed validators reveal until reveal_deadline.
+type EventRevealOpened struct {
+	ClaimId        uint64 `protobuf:"varint,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	Rounds         uint32 `protobuf:"varint,2,opt,name=rounds,proto3" json:"rounds,omitempty"`
+	RevealDeadline int64  `protobuf:"varint,3,opt,name=reveal_deadline,json=revealDeadline,proto3" json:"reveal_deadline,omitempty"`
+	Publisher      string `protobuf:"bytes,4,opt,name=publisher,proto3" json:"publisher,omitempty"`
+}
+
+func (m *EventRevealOpened) Reset()         { *m = EventRevealOpened{} }
+func (m *EventRevealOpened) String() string { return proto.CompactTextString(m) }
+func (*EventRevealOpened) ProtoMessage()    {}
+func (*EventRevealOpened) Descriptor() ([]byte, []int) {
+	return fileDescriptor_46ed8f8f4081e6fb, []int{11}
+}
+func (m *EventRevealOpened) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventRevealOpened) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventRevealOpened.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventRevealOpened) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventRevealOpened.Merge(m, src)
+}
+func (m *EventRevealOpened) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventRevealOpened) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventRevealOpened.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventRevealOpened proto.InternalMessageInfo
+
+func (m *EventRevealOpened) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *EventRevealOpened) GetRounds() uint32 {
+	if m != nil {
+		return m.Rounds
+	}
+	return 0
+}
+
+func (m *EventRevealOpened) GetRevealDeadline() int64 {
+	if m != nil {
+		return m.RevealDeadline
+	}
+	return 0
+}
+
+func (m *EventRevealOpened) GetPublisher() string {
+	if m != nil {
+		return m.Publisher
+	}
+	return ""
+}
+
+// EventClaimRevealed: the publisher revealed its committed output.
+type EventClaimRevealed struct {
+	ClaimId   uint64 `protobuf:"varint,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	OutputCid string `protobuf:"bytes,2,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
+}
+
+func (m *EventClaimRevealed) Reset()         { *m = EventClaimRevealed{} }
+func (m *EventClaimRevealed) String() string { return proto.CompactTextString(m) }
+func (*EventClaimRevealed) ProtoMessage()    {}
+func (*EventClaimRevealed) Descriptor() ([]byte, []int) {
+	return fileDescriptor_46ed8f8f4081e6fb, []int{12}
+}
+func (m *EventClaimRevealed) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventClaimRevealed) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventClaimRevealed.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventClaimRevealed) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventClaimRevealed.Merge(m, src)
+}
+func (m *EventClaimRevealed) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventClaimRevealed) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventClaimRevealed.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventClaimRevealed proto.InternalMessageInfo
+
+func (m *EventClaimRevealed) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *EventClaimRevealed) GetOutputCid() string {
+	if m != nil {
+		return m.OutputCid
+	}
+	return ""
+}
+
+// EventBuildRevealed: a committed validator revealed its result.
+type EventBuildRevealed struct {
+	ClaimId     uint64 `protobuf:"varint,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	Round       uint32 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	Validator   string `protobuf:"bytes,3,opt,name=validator,proto3" json:"validator,omitempty"`
+	OutputCid   string `protobuf:"bytes,4,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
+	BuildTimeMs uint64 `protobuf:"varint,5,opt,name=build_time_ms,json=buildTimeMs,proto3" json:"build_time_ms,omitempty"`
+}
+
+func (m *EventBuildRevealed) Reset()         { *m = EventBuildRevealed{} }
+func (m *EventBuildRevealed) String() string { return proto.CompactTextString(m) }
+func (*EventBuildRevealed) ProtoMessage()    {}
+func (*EventBuildRevealed) Descriptor() ([]byte, []int) {
+	return fileDescriptor_46ed8f8f4081e6fb, []int{13}
+}
+func (m *EventBuildRevealed) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventBuildRevealed) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventBuildRevealed.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventBuildRevealed) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventBuildRevealed.Merge(m, src)
+}
+func (m *EventBuildRevealed) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventBuildRevealed) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventBuildRevealed.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventBuildRevealed proto.InternalMessageInfo
+
+func (m *EventBuildRevealed) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *EventBuildRevealed) GetRound() uint32 {
+	if m != nil {
+		return m.Round
+	}
+	return 0
+}
+
+func (m *EventBuildRevealed) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *EventBuildRevealed) GetOutputCid() string {
+	if m != nil {
+		return m.OutputCid
+	}
+	return ""
+}
+
+func (m *EventBuildRevealed) GetBuildTimeMs() uint64 {
+	if m != nil {
+		return m.BuildTimeMs
+	}
+	return 0
+}
+
+// EventRevealMissed: no matching reveal by the reveal deadline. validator is empty for the
+// publisher (its claim is rejected, its deposit burned); a validator is penalised as for a
+// missed deadline and its round is played again.
+type EventRevealMissed struct {
+	ClaimId   uint64 `protobuf:"varint,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	Round     uint32 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	Validator string `protobuf:"bytes,3,opt,name=validator,proto3" json:"validator,omitempty"`
+}
+
+func (m *EventRevealMissed) Reset()         { *m = EventRevealMissed{} }
+func (m *EventRevealMissed) String() string { return proto.CompactTextString(m) }
+func (*EventRevealMissed) ProtoMessage()    {}
+func (*EventRevealMissed) Descriptor() ([]byte, []int) {
+	return fileDescriptor_46ed8f8f4081e6fb, []int{14}
+}
+func (m *EventRevealMissed) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventRevealMissed) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventRevealMissed.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventRevealMissed) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventRevealMissed.Merge(m, src)
+}
+func (m *EventRevealMissed) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventRevealMissed) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventRevealMissed.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventRevealMissed proto.InternalMessageInfo
+
+func (m *EventRevealMissed) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *EventRevealMissed) GetRound() uint32 {
+	if m != nil {
+		return m.Round
+	}
+	return 0
+}
+
+func (m *EventRevealMissed) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
 func init() {
 	proto.RegisterType((*EventClaimSubmitted)(nil), "buildchain.claims.v1.EventClaimSubmitted")
 	proto.RegisterType((*EventClaimAssigned)(nil), "buildchain.claims.v1.EventClaimAssigned")
@@ -719,56 +1043,67 @@ func init() {
 	proto.RegisterType((*EventDisputeResolved)(nil), "buildchain.claims.v1.EventDisputeResolved")
 	proto.RegisterType((*EventClaimRejected)(nil), "buildchain.claims.v1.EventClaimRejected")
 	proto.RegisterType((*EventDepositReturned)(nil), "buildchain.claims.v1.EventDepositReturned")
+	proto.RegisterType((*EventBuildCommitted)(nil), "buildchain.claims.v1.EventBuildCommitted")
+	proto.RegisterType((*EventRevealOpened)(nil), "buildchain.claims.v1.EventRevealOpened")
+	proto.RegisterType((*EventClaimRevealed)(nil), "buildchain.claims.v1.EventClaimRevealed")
+	proto.RegisterType((*EventBuildRevealed)(nil), "buildchain.claims.v1.EventBuildRevealed")
+	proto.RegisterType((*EventRevealMissed)(nil), "buildchain.claims.v1.EventRevealMissed")
 }
 
 func init() { proto.RegisterFile("buildchain/claims/v1/events.proto", fileDescriptor_46ed8f8f4081e6fb) }
 
 var fileDescriptor_46ed8f8f4081e6fb = []byte{
-	// 689 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x55, 0xc1, 0x6b, 0xd4, 0x4e,
-	0x14, 0xde, 0xb4, 0xdb, 0x6d, 0x3b, 0x65, 0xdb, 0x5f, 0xd3, 0xe5, 0xc7, 0xb6, 0x68, 0xac, 0x01,
-	0xb1, 0x88, 0x26, 0xac, 0x82, 0x27, 0x11, 0xbb, 0xb5, 0x60, 0x11, 0x11, 0xd2, 0xe2, 0xc1, 0x4b,
-	0x48, 0x32, 0xcf, 0xec, 0xc8, 0x26, 0x13, 0x66, 0x26, 0xa1, 0xfd, 0x17, 0x3c, 0xf9, 0x5f, 0xe8,
-	0xd1, 0x83, 0x67, 0xcf, 0x05, 0x2f, 0xc5, 0x93, 0x27, 0x91, 0xf6, 0xa0, 0x07, 0xff, 0x08, 0xc9,
-	0xcc, 0xa4, 0xd9, 0xda, 0xba, 0x2d, 0xd2, 0x4b, 0xc8, 0xfb, 0xde, 0x9b, 0xbc, 0xf9, 0xbe, 0xf7,
-	0x65, 0x06, 0x5d, 0x0f, 0x73, 0x32, 0xc4, 0xd1, 0x20, 0x20, 0xa9, 0x1b, 0x0d, 0x03, 0x92, 0x70,
-	0xb7, 0xe8, 0xb9, 0x50, 0x40, 0x2a, 0xb8, 0x93, 0x31, 0x2a, 0xa8, 0xd9, 0xa9, 0x4b, 0x1c, 0x55,
-	0xe2, 0x14, 0xbd, 0x95, 0xc5, 0x20, 0x21, 0x29, 0x75, 0xe5, 0x53, 0x15, 0xae, 0x58, 0x11, 0xe5,
-	0x09, 0xe5, 0x6e, 0x18, 0x70, 0x70, 0x8b, 0x5e, 0x08, 0x22, 0xe8, 0xb9, 0x11, 0x25, 0xa9, 0xce,
-	0x2f, 0xab, 0xbc, 0x2f, 0x23, 0x57, 0x05, 0x3a, 0xd5, 0x89, 0x69, 0x4c, 0x15, 0x5e, 0xbe, 0x29,
-	0xd4, 0xfe, 0x65, 0xa0, 0xa5, 0xcd, 0x72, 0x2b, 0x1b, 0x65, 0xdb, 0xed, 0x3c, 0x4c, 0x88, 0x10,
-	0x80, 0xcd, 0x65, 0x34, 0x23, 0x37, 0xe2, 0x13, 0xdc, 0x35, 0x56, 0x8d, 0xb5, 0xa6, 0x37, 0x2d,
-	0xe3, 0x2d, 0x6c, 0x5e, 0x41, 0xb3, 0x59, 0x1e, 0x0e, 0x09, 0x1f, 0x00, 0xeb, 0x4e, 0xac, 0x1a,
-	0x6b, 0xb3, 0x5e, 0x0d, 0x98, 0x37, 0xd0, 0x3c, 0x06, 0x46, 0x8a, 0x40, 0x10, 0x9a, 0xfa, 0x11,
-	0xc1, 0xdd, 0x49, 0x59, 0xd2, 0xae, 0xd1, 0x0d, 0x82, 0xcd, 0xab, 0x08, 0xd1, 0x5c, 0x64, 0xb9,
-	0x90, 0x25, 0x4d, 0xf5, 0x15, 0x85, 0x94, 0xe9, 0xff, 0x51, 0x8b, 0xef, 0x71, 0x01, 0x49, 0x77,
-	0x4a, 0xa6, 0x74, 0x64, 0x3e, 0x44, 0xd3, 0x18, 0x32, 0xca, 0x89, 0xe8, 0xb6, 0x56, 0x8d, 0xb5,
-	0xb9, 0xbb, 0xcb, 0x8e, 0x26, 0x59, 0x2a, 0xe2, 0x68, 0x45, 0x9c, 0x0d, 0x4a, 0xd2, 0xfe, 0xec,
-	0xfe, 0xb7, 0x6b, 0x8d, 0xf7, 0x3f, 0x3e, 0xdc, 0x32, 0xbc, 0x6a, 0x91, 0xfd, 0xd9, 0x40, 0x66,
-	0x4d, 0x77, 0x9d, 0x73, 0x12, 0xa7, 0xe3, 0xd9, 0x76, 0xd0, 0x14, 0xa3, 0x79, 0x8a, 0x25, 0xd3,
-	0xb6, 0xa7, 0x82, 0x52, 0x83, 0x22, 0x18, 0x12, 0x1c, 0x08, 0xca, 0x34, 0xc1, 0x1a, 0x38, 0x43,
-	0x83, 0xe6, 0x59, 0x1a, 0xfc, 0x8d, 0xe4, 0x4d, 0xb4, 0x80, 0x21, 0xc0, 0x43, 0x92, 0x82, 0x3f,
-	0x00, 0x12, 0x0f, 0x14, 0xd9, 0x49, 0x6f, 0xbe, 0x82, 0x9f, 0x48, 0xd4, 0xfe, 0x54, 0xb1, 0xe9,
-	0x97, 0xf6, 0xf1, 0x20, 0xa3, 0x4c, 0x5c, 0x3e, 0x9b, 0x73, 0x46, 0x65, 0xa3, 0xb6, 0x74, 0xaf,
-	0x2f, 0x48, 0x02, 0x7e, 0xc2, 0x25, 0x99, 0xa6, 0x37, 0x27, 0xc1, 0x1d, 0x92, 0xc0, 0x33, 0x5e,
-	0x32, 0x0d, 0x62, 0x06, 0xc0, 0x25, 0x91, 0x19, 0x4f, 0x47, 0xf6, 0x1b, 0x03, 0x2d, 0xd4, 0xe3,
-	0x78, 0x51, 0xb6, 0x1c, 0xb7, 0xfb, 0xd3, 0xba, 0x4e, 0x9c, 0xef, 0xad, 0xc9, 0x33, 0xbc, 0x25,
-	0x69, 0x73, 0xc9, 0xa5, 0xed, 0xe9, 0xc8, 0xfe, 0x79, 0xc2, 0x1b, 0x8f, 0x09, 0xcf, 0xf2, 0x7f,
-	0x52, 0xf3, 0x82, 0x7f, 0xc0, 0x6d, 0x64, 0xca, 0xef, 0x00, 0xf6, 0x4f, 0xc9, 0xfb, 0x9f, 0xce,
-	0x3c, 0x3f, 0xde, 0xb4, 0x83, 0x96, 0x98, 0x9e, 0xef, 0x68, 0xb9, 0x32, 0xce, 0x62, 0x95, 0xaa,
-	0xeb, 0x4f, 0x8c, 0xb4, 0xf5, 0xc7, 0x48, 0xed, 0x48, 0x33, 0xf5, 0xca, 0x0d, 0xef, 0xe8, 0x4e,
-	0x97, 0xec, 0x1b, 0x3b, 0x43, 0x8b, 0xb5, 0x9c, 0x9b, 0xbb, 0x19, 0x61, 0xe3, 0xd5, 0x7c, 0x84,
-	0x66, 0x18, 0xbc, 0xca, 0x53, 0x0c, 0xaa, 0xcd, 0x45, 0x7f, 0xee, 0xe3, 0x55, 0xf6, 0x53, 0xd4,
-	0x91, 0x1d, 0xf5, 0xec, 0x3c, 0xe0, 0x74, 0x58, 0x8c, 0x6f, 0xda, 0x45, 0xd3, 0x34, 0x17, 0x11,
-	0x4d, 0x40, 0x7b, 0xa9, 0x0a, 0x6d, 0x77, 0xd4, 0x0d, 0x1e, 0xbc, 0x86, 0x68, 0xbc, 0x1b, 0xec,
-	0x77, 0x46, 0xd5, 0x5e, 0x1d, 0x36, 0x1e, 0x88, 0x9c, 0x9d, 0x73, 0xba, 0xdc, 0x3f, 0x75, 0x96,
-	0xf6, 0xbb, 0x5f, 0x3e, 0xde, 0xe9, 0x68, 0xde, 0xeb, 0x18, 0x33, 0xe0, 0x7c, 0x5b, 0x30, 0x92,
-	0xc6, 0xa3, 0xa7, 0xec, 0x03, 0xd4, 0x0a, 0x12, 0x9a, 0xa7, 0x42, 0xca, 0x7e, 0x51, 0xa5, 0xf4,
-	0x9a, 0xfe, 0xd6, 0xfe, 0xa1, 0x65, 0x1c, 0x1c, 0x5a, 0xc6, 0xf7, 0x43, 0xcb, 0x78, 0x7b, 0x64,
-	0x35, 0x0e, 0x8e, 0xac, 0xc6, 0xd7, 0x23, 0xab, 0xf1, 0xd2, 0x8d, 0x89, 0x18, 0xe4, 0xa1, 0x13,
-	0xd1, 0xc4, 0x1d, 0xb9, 0xb6, 0x46, 0x5e, 0x77, 0xab, 0x3b, 0x4c, 0xec, 0x65, 0xc0, 0xc3, 0x96,
-	0xbc, 0x46, 0xee, 0xfd, 0x0e, 0x00, 0x00, 0xff, 0xff, 0x75, 0xeb, 0x56, 0x61, 0xe5, 0x06, 0x00,
-	0x00,
+	// 788 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xc4, 0x56, 0x4f, 0x6b, 0xdb, 0x48,
+	0x14, 0xb7, 0x6c, 0xc7, 0x49, 0x26, 0x38, 0xd9, 0x28, 0x66, 0x71, 0xc2, 0xae, 0x37, 0x2b, 0x58,
+	0x36, 0x2c, 0xbb, 0x12, 0xde, 0x42, 0x4f, 0xa5, 0x34, 0x76, 0x02, 0x0d, 0x25, 0x0d, 0x4c, 0x42,
+	0x0f, 0xbd, 0x08, 0x49, 0xf3, 0x6a, 0x4f, 0xb1, 0x34, 0x42, 0x33, 0x12, 0xc9, 0x57, 0x28, 0x14,
+	0xfa, 0x29, 0xda, 0x1e, 0x7b, 0xe8, 0xb9, 0xe7, 0x40, 0x2f, 0xa1, 0xa7, 0x9e, 0x4a, 0x49, 0x0e,
+	0xed, 0xa1, 0x1f, 0xa2, 0x68, 0x34, 0x8a, 0x6c, 0x27, 0xb5, 0x43, 0x08, 0xf4, 0x62, 0xfc, 0xfe,
+	0x68, 0xde, 0xfb, 0xfd, 0xde, 0x9b, 0x9f, 0x84, 0xfe, 0x74, 0x63, 0x3a, 0x20, 0x5e, 0xdf, 0xa1,
+	0x81, 0xe5, 0x0d, 0x1c, 0xea, 0x73, 0x2b, 0x69, 0x5b, 0x90, 0x40, 0x20, 0xb8, 0x19, 0x46, 0x4c,
+	0x30, 0xbd, 0x51, 0xa4, 0x98, 0x59, 0x8a, 0x99, 0xb4, 0xd7, 0x96, 0x1d, 0x9f, 0x06, 0xcc, 0x92,
+	0xbf, 0x59, 0xe2, 0x5a, 0xcb, 0x63, 0xdc, 0x67, 0xdc, 0x72, 0x1d, 0x0e, 0x56, 0xd2, 0x76, 0x41,
+	0x38, 0x6d, 0xcb, 0x63, 0x34, 0x50, 0xf1, 0xd5, 0x2c, 0x6e, 0x4b, 0xcb, 0xca, 0x0c, 0x15, 0x6a,
+	0xf4, 0x58, 0x8f, 0x65, 0xfe, 0xf4, 0x5f, 0xe6, 0x35, 0xbe, 0x69, 0x68, 0x65, 0x3b, 0x6d, 0xa5,
+	0x9b, 0x96, 0xdd, 0x8f, 0x5d, 0x9f, 0x0a, 0x01, 0x44, 0x5f, 0x45, 0x73, 0xb2, 0x11, 0x9b, 0x92,
+	0xa6, 0xb6, 0xae, 0x6d, 0x54, 0xf1, 0xac, 0xb4, 0x77, 0x88, 0xfe, 0x1b, 0x9a, 0x0f, 0x63, 0x77,
+	0x40, 0x79, 0x1f, 0xa2, 0x66, 0x79, 0x5d, 0xdb, 0x98, 0xc7, 0x85, 0x43, 0xff, 0x0b, 0x2d, 0x12,
+	0x88, 0x68, 0xe2, 0x08, 0xca, 0x02, 0xdb, 0xa3, 0xa4, 0x59, 0x91, 0x29, 0xf5, 0xc2, 0xdb, 0xa5,
+	0x44, 0xff, 0x1d, 0x21, 0x16, 0x8b, 0x30, 0x16, 0x32, 0xa5, 0x9a, 0x9d, 0x92, 0x79, 0xd2, 0xf0,
+	0xaf, 0xa8, 0xc6, 0x8f, 0xb8, 0x00, 0xbf, 0x39, 0x23, 0x43, 0xca, 0xd2, 0xef, 0xa2, 0x59, 0x02,
+	0x21, 0xe3, 0x54, 0x34, 0x6b, 0xeb, 0xda, 0xc6, 0xc2, 0xff, 0xab, 0xa6, 0x02, 0x99, 0x32, 0x62,
+	0x2a, 0x46, 0xcc, 0x2e, 0xa3, 0x41, 0x67, 0xfe, 0xf8, 0xd3, 0x1f, 0xa5, 0xd7, 0x5f, 0xde, 0xfc,
+	0xa3, 0xe1, 0xfc, 0x21, 0xe3, 0xbd, 0x86, 0xf4, 0x02, 0xee, 0x26, 0xe7, 0xb4, 0x17, 0x4c, 0x46,
+	0xdb, 0x40, 0x33, 0x11, 0x8b, 0x03, 0x22, 0x91, 0xd6, 0x71, 0x66, 0xa4, 0x1c, 0x24, 0xce, 0x80,
+	0x12, 0x47, 0xb0, 0x48, 0x01, 0x2c, 0x1c, 0x97, 0x70, 0x50, 0xbd, 0x8c, 0x83, 0x1f, 0x81, 0xfc,
+	0x1b, 0x2d, 0x11, 0x70, 0xc8, 0x80, 0x06, 0x60, 0xf7, 0x81, 0xf6, 0xfa, 0x19, 0xd8, 0x0a, 0x5e,
+	0xcc, 0xdd, 0xf7, 0xa5, 0xd7, 0x78, 0x97, 0xa3, 0xe9, 0xa4, 0xeb, 0x83, 0x21, 0x64, 0x91, 0xb8,
+	0x79, 0x34, 0x53, 0x46, 0x65, 0xa0, 0xba, 0xdc, 0x5e, 0x5b, 0x50, 0x1f, 0x6c, 0x9f, 0x4b, 0x30,
+	0x55, 0xbc, 0x20, 0x9d, 0x07, 0xd4, 0x87, 0x5d, 0x9e, 0x22, 0x75, 0x7a, 0x11, 0x00, 0x97, 0x40,
+	0xe6, 0xb0, 0xb2, 0x8c, 0x67, 0x1a, 0x5a, 0x2a, 0xc6, 0xf1, 0x28, 0x2d, 0x39, 0xa9, 0xfb, 0x8b,
+	0xbc, 0x96, 0xa7, 0xef, 0x56, 0xe5, 0x92, 0xdd, 0x92, 0xb0, 0xb9, 0xc4, 0x52, 0xc7, 0xca, 0x32,
+	0xbe, 0x8e, 0xec, 0xc6, 0x16, 0xe5, 0x61, 0x7c, 0x2d, 0x36, 0xaf, 0x78, 0x03, 0xfe, 0x45, 0xba,
+	0x3c, 0x07, 0x88, 0x7d, 0x81, 0xde, 0x5f, 0x54, 0x64, 0xef, 0xbc, 0x69, 0x13, 0xad, 0x44, 0x6a,
+	0xbe, 0xc3, 0xe9, 0xd9, 0xe2, 0x2c, 0xe7, 0xa1, 0x22, 0x7f, 0x64, 0xa4, 0xb5, 0xb1, 0x91, 0x1a,
+	0x9e, 0x42, 0x8a, 0xd3, 0x86, 0x0f, 0x54, 0xa5, 0x1b, 0xde, 0x1b, 0x23, 0x44, 0xcb, 0x05, 0x9d,
+	0xdb, 0x87, 0x21, 0x8d, 0x26, 0xb3, 0x79, 0x0f, 0xcd, 0x45, 0xf0, 0x24, 0x0e, 0x08, 0x64, 0x65,
+	0xae, 0x7a, 0xb9, 0xcf, 0x9f, 0x32, 0x1e, 0xa0, 0x86, 0xac, 0xa8, 0x66, 0x87, 0x81, 0xb3, 0x41,
+	0x32, 0xb9, 0x68, 0x13, 0xcd, 0xb2, 0x58, 0x78, 0xcc, 0x07, 0xb5, 0x4b, 0xb9, 0x69, 0x58, 0xc3,
+	0xdb, 0x80, 0xe1, 0x29, 0x78, 0x93, 0xb7, 0xc1, 0x78, 0xa5, 0xe5, 0xe5, 0x33, 0xb1, 0xc1, 0x20,
+	0xe2, 0x68, 0x8a, 0xba, 0xdc, 0xbe, 0xa0, 0xa5, 0x9d, 0xe6, 0x87, 0xb7, 0xff, 0x35, 0x14, 0xee,
+	0x4d, 0x42, 0x22, 0xe0, 0x7c, 0x5f, 0x44, 0x34, 0xe8, 0x0d, 0xab, 0xec, 0x1d, 0x54, 0x73, 0x7c,
+	0x16, 0x07, 0x42, 0xd2, 0x7e, 0x55, 0xa6, 0xd4, 0x33, 0x06, 0x51, 0x9a, 0x2f, 0x65, 0xa3, 0xcb,
+	0xfc, 0xe9, 0x9a, 0x7f, 0x9d, 0xf9, 0x3f, 0xd7, 0xd4, 0x02, 0x60, 0x48, 0xc0, 0x19, 0xec, 0x85,
+	0x30, 0x85, 0x8c, 0xe2, 0x62, 0x96, 0x87, 0x2f, 0x66, 0xaa, 0x87, 0x91, 0x3c, 0xc2, 0xce, 0xf5,
+	0x4f, 0x16, 0xab, 0xe0, 0xc5, 0xcc, 0xbd, 0xa5, 0xbc, 0xa3, 0x6f, 0xa6, 0xea, 0xd8, 0x9b, 0xc9,
+	0x78, 0x38, 0x3a, 0xd0, 0xf4, 0xc9, 0xc9, 0xfd, 0x8c, 0xea, 0x48, 0x79, 0x4c, 0x47, 0x8c, 0x97,
+	0x63, 0xea, 0x3b, 0xfd, 0xc0, 0x9f, 0xa3, 0xbe, 0x86, 0x3b, 0x32, 0x87, 0x5d, 0xca, 0xf9, 0x8d,
+	0xb7, 0xd9, 0xd9, 0x39, 0x3e, 0x6d, 0x69, 0x27, 0xa7, 0x2d, 0xed, 0xf3, 0x69, 0x4b, 0x7b, 0x71,
+	0xd6, 0x2a, 0x9d, 0x9c, 0xb5, 0x4a, 0x1f, 0xcf, 0x5a, 0xa5, 0xc7, 0x56, 0x8f, 0x8a, 0x7e, 0xec,
+	0x9a, 0x1e, 0xf3, 0xad, 0xa1, 0x2f, 0xa1, 0xa1, 0xbf, 0x87, 0xf9, 0x67, 0x91, 0x38, 0x0a, 0x81,
+	0xbb, 0x35, 0xf9, 0x65, 0x72, 0xeb, 0x7b, 0x00, 0x00, 0x00, 0xff, 0xff, 0xa8, 0xd6, 0xe7, 0x6b,
+	0x38, 0x09, 0x00, 0x00,
 }
 
 func (m *EventClaimSubmitted) Marshal() (dAtA []byte, err error) {
@@ -1252,6 +1587,218 @@ func (m *EventDepositReturned) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *EventBuildCommitted) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventBuildCommitted) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventBuildCommitted) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.Round != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Round))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventRevealOpened) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventRevealOpened) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventRevealOpened) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Publisher) > 0 {
+		i -= len(m.Publisher)
+		copy(dAtA[i:], m.Publisher)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Publisher)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.RevealDeadline != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.RevealDeadline))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Rounds != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Rounds))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventClaimRevealed) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventClaimRevealed) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventClaimRevealed) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.OutputCid) > 0 {
+		i -= len(m.OutputCid)
+		copy(dAtA[i:], m.OutputCid)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.OutputCid)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventBuildRevealed) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventBuildRevealed) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventBuildRevealed) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.BuildTimeMs != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.BuildTimeMs))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.OutputCid) > 0 {
+		i -= len(m.OutputCid)
+		copy(dAtA[i:], m.OutputCid)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.OutputCid)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.Round != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Round))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventRevealMissed) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventRevealMissed) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventRevealMissed) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.Round != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Round))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintEvents(dAtA []byte, offset int, v uint64) int {
 	offset -= sovEvents(v)
 	base := offset
@@ -1482,6 +2029,108 @@ func (m *EventDepositReturned) Size() (n int) {
 	}
 	l = m.Amount.Size()
 	n += 1 + l + sovEvents(uint64(l))
+	return n
+}
+
+func (m *EventBuildCommitted) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		n += 1 + sovEvents(uint64(m.ClaimId))
+	}
+	if m.Round != 0 {
+		n += 1 + sovEvents(uint64(m.Round))
+	}
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventRevealOpened) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		n += 1 + sovEvents(uint64(m.ClaimId))
+	}
+	if m.Rounds != 0 {
+		n += 1 + sovEvents(uint64(m.Rounds))
+	}
+	if m.RevealDeadline != 0 {
+		n += 1 + sovEvents(uint64(m.RevealDeadline))
+	}
+	l = len(m.Publisher)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventClaimRevealed) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		n += 1 + sovEvents(uint64(m.ClaimId))
+	}
+	l = len(m.OutputCid)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventBuildRevealed) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		n += 1 + sovEvents(uint64(m.ClaimId))
+	}
+	if m.Round != 0 {
+		n += 1 + sovEvents(uint64(m.Round))
+	}
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.OutputCid)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.BuildTimeMs != 0 {
+		n += 1 + sovEvents(uint64(m.BuildTimeMs))
+	}
+	return n
+}
+
+func (m *EventRevealMissed) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ClaimId != 0 {
+		n += 1 + sovEvents(uint64(m.ClaimId))
+	}
+	if m.Round != 0 {
+		n += 1 + sovEvents(uint64(m.Round))
+	}
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
 	return n
 }
 
@@ -2987,6 +3636,657 @@ func (m *EventDepositReturned) Unmarshal(dAtA []byte) error {
 			if err := m.Amount.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventBuildCommitted) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventBuildCommitted: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventBuildCommitted: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Round", wireType)
+			}
+			m.Round = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Round |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventRevealOpened) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventRevealOpened: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventRevealOpened: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Rounds", wireType)
+			}
+			m.Rounds = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Rounds |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RevealDeadline", wireType)
+			}
+			m.RevealDeadline = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RevealDeadline |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Publisher", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Publisher = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventClaimRevealed) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventClaimRevealed: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventClaimRevealed: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventBuildRevealed) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventBuildRevealed: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventBuildRevealed: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Round", wireType)
+			}
+			m.Round = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Round |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field BuildTimeMs", wireType)
+			}
+			m.BuildTimeMs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.BuildTimeMs |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventRevealMissed) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventRevealMissed: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventRevealMissed: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Round", wireType)
+			}
+			m.Round = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Round |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex

@@ -10,12 +10,14 @@ import (
 	"github.com/buildchain/buildchain/x/validators/assign"
 )
 
-// BankKeeper is what x/claims needs of x/bank: fees, locking and returning deposits, and
+// BankKeeper is what x/claims needs of x/bank: fees, locking, returning and burning deposits, and
 // its balance for the invariant.
 type BankKeeper interface {
 	SendCoinsFromAccountToModule(ctx context.Context, sender sdk.AccAddress, recipientModule string, amt sdk.Coins) error
 	SendCoinsFromModuleToAccount(ctx context.Context, senderModule string, recipient sdk.AccAddress, amt sdk.Coins) error
 	SendCoinsFromModuleToModule(ctx context.Context, senderModule, recipientModule string, amt sdk.Coins) error
+	// BurnCoins burns the deposit of a blind claim whose publisher did not reveal.
+	BurnCoins(ctx context.Context, moduleName string, amt sdk.Coins) error
 	GetBalance(ctx context.Context, addr sdk.AccAddress, denom string) sdk.Coin
 	SpendableCoins(ctx context.Context, addr sdk.AccAddress) sdk.Coins
 }

@@ -46,8 +46,21 @@ func (c Claim) validate() error {
 	if _, err := ParseCID("derivation_cid", c.DerivationCid, DerivationCodecs...); err != nil {
 		return err
 	}
-	if _, err := ParseCID("output_cid", c.OutputCid, OutputCodecs...); err != nil {
-		return err
+	if c.IsBlind() {
+		if err := ValidateCommitment("output_commitment", c.OutputCommitment); err != nil {
+			return err
+		}
+	}
+	if c.OutputCid != "" || !c.IsBlind() {
+		if _, err := ParseCID("output_cid", c.OutputCid, OutputCodecs...); err != nil {
+			return err
+		}
+	}
+	if (c.Status == CLAIM_STATUS_REVEALING) != (c.RevealDeadline != 0) {
+		return fmt.Errorf("status %s with reveal deadline %d", c.Status.Short(), c.RevealDeadline)
+	}
+	if c.Status == CLAIM_STATUS_REVEALING && (!c.IsBlind() || c.Rounds == 0) {
+		return fmt.Errorf("revealing, but blind=%v with %d rounds drawn", c.IsBlind(), c.Rounds)
 	}
 	if err := ValidateSystem(c.System); err != nil {
 		return err

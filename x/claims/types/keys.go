@@ -38,4 +38,6 @@ var (
 	// account until EndBlock forwards them to the fee collector in one transfer (empty
 	// between blocks).
 	BlockFeesKey = collections.NewPrefix(11)
+	// RevealDeadlinesKey orders (reveal deadline height, id) of REVEALING claims.
+	RevealDeadlinesKey = collections.NewPrefix(12)
 )

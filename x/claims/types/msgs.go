@@ -16,6 +16,9 @@ var (
 	_ sdk.HasValidateBasic = (*MsgUpdateParams)(nil)
 	_ sdk.HasValidateBasic = (*MsgSubmitClaim)(nil)
 	_ sdk.HasValidateBasic = (*MsgReportBuild)(nil)
+	_ sdk.HasValidateBasic = (*MsgCommitBuild)(nil)
+	_ sdk.HasValidateBasic = (*MsgRevealBuild)(nil)
+	_ sdk.HasValidateBasic = (*MsgRevealClaim)(nil)
 )
 
 // MaxCIDLength bounds CID strings kept in state (a sha2-256 CIDv1 in base32 is 59 chars).
@@ -117,7 +120,8 @@ func (m *MsgUpdateParams) ValidateBasic() error {
 	return nil
 }
 
-// ValidateBasic checks the publisher, both CIDs, the system and that the deposit is a valid
+// ValidateBasic checks the publisher, the derivation CID, exactly one of output CID (an open
+// claim) and output commitment (a blind claim), the system and that the deposit is a valid
 // positive coin (its minimum and denom are checked against params by the handler).
 func (m *MsgSubmitClaim) ValidateBasic() error {
 	if err := validateAddr("publisher", m.Publisher); err != nil {
@@ -126,8 +130,17 @@ func (m *MsgSubmitClaim) ValidateBasic() error {
 	if _, err := ParseCID("derivation_cid", m.DerivationCid, DerivationCodecs...); err != nil {
 		return err
 	}
-	if _, err := ParseCID("output_cid", m.OutputCid, OutputCodecs...); err != nil {
-		return err
+	switch {
+	case m.OutputCid != "" && len(m.OutputCommitment) > 0:
+		return errorsmod.Wrap(ErrInvalidCommitment, "a claim carries output_cid (open) or output_commitment (blind), not both")
+	case len(m.OutputCommitment) > 0:
+		if err := ValidateCommitment("output_commitment", m.OutputCommitment); err != nil {
+			return err
+		}
+	default:
+		if _, err := ParseCID("output_cid", m.OutputCid, OutputCodecs...); err != nil {
+			return err
+		}
 	}
 	if err := ValidateSystem(m.System); err != nil {
 		return err
@@ -156,4 +169,53 @@ func (m *MsgReportBuild) ValidateBasic() error {
 		return err
 	}
 	return nil
+}
+
+func validateRound(claimID uint64, round uint32) error {
+	if claimID == 0 {
+		return errorsmod.Wrap(ErrClaimNotFound, "claim_id must be positive")
+	}
+	if round == 0 {
+		return errorsmod.Wrap(ErrWrongRound, "round must be positive (rounds start at 1)")
+	}
+	return nil
+}
+
+// ValidateBasic checks the validator address, the claim id and round, and the commitment's length.
+func (m *MsgCommitBuild) ValidateBasic() error {
+	if err := validateAddr("validator", m.Validator); err != nil {
+		return err
+	}
+	if err := validateRound(m.ClaimId, m.Round); err != nil {
+		return err
+	}
+	return ValidateCommitment("commitment", m.Commitment)
+}
+
+// ValidateBasic checks the validator address, the claim id and round, the output CID and the salt.
+func (m *MsgRevealBuild) ValidateBasic() error {
+	if err := validateAddr("validator", m.Validator); err != nil {
+		return err
+	}
+	if err := validateRound(m.ClaimId, m.Round); err != nil {
+		return err
+	}
+	if _, err := ParseCID("output_cid", m.OutputCid, OutputCodecs...); err != nil {
+		return err
+	}
+	return ValidateSalt(m.Salt)
+}
+
+// ValidateBasic checks the publisher address, the claim id, the output CID and the salt.
+func (m *MsgRevealClaim) ValidateBasic() error {
+	if err := validateAddr("publisher", m.Publisher); err != nil {
+		return err
+	}
+	if m.ClaimId == 0 {
+		return errorsmod.Wrap(ErrClaimNotFound, "claim_id must be positive")
+	}
+	if _, err := ParseCID("output_cid", m.OutputCid, OutputCodecs...); err != nil {
+		return err
+	}
+	return ValidateSalt(m.Salt)
 }

@@ -129,12 +129,16 @@ type MsgSubmitClaim struct {
 	Publisher string `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
 	// derivation_cid is the CIDv1 (dag-json) of the derivation.
 	DerivationCid string `protobuf:"bytes,2,opt,name=derivation_cid,json=derivationCid,proto3" json:"derivation_cid,omitempty"`
-	// output_cid is the CIDv1 of the claimed output.
+	// output_cid is the CIDv1 of the claimed output, for an open claim (its output public from the
+	// start). Exactly one of output_cid and output_commitment is set.
 	OutputCid string `protobuf:"bytes,3,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
 	// system the derivation builds on, e.g. "x86_64-linux".
 	System string `protobuf:"bytes,4,opt,name=system,proto3" json:"system,omitempty"`
 	// deposit to lock, at least params.min_deposit.
 	Deposit types.Coin `protobuf:"bytes,5,opt,name=deposit,proto3" json:"deposit"`
+	// output_commitment is types.ClaimCommitment(publisher, derivation_cid, output CID, salt): a
+	// blind claim, revealed by MsgRevealClaim after the last round's commit (x/claims/README.md).
+	OutputCommitment []byte `protobuf:"bytes,6,opt,name=output_commitment,json=outputCommitment,proto3" json:"output_commitment,omitempty"`
 }
 
 func (m *MsgSubmitClaim) Reset()         { *m = MsgSubmitClaim{} }
@@ -203,6 +207,13 @@ func (m *MsgSubmitClaim) GetDeposit() types.Coin {
 		return m.Deposit
 	}
 	return types.Coin{}
+}
+
+func (m *MsgSubmitClaim) GetOutputCommitment() []byte {
+	if m != nil {
+		return m.OutputCommitment
+	}
+	return nil
 }
 
 // MsgSubmitClaimResponse returns the new claim's id.
@@ -372,6 +383,365 @@ func (m *MsgReportBuildResponse) GetStatus() string {
 	return ""
 }
 
+// MsgCommitBuild commits an assigned validator to its result for a round of a blind claim:
+// commitment = types.BuildCommitment(validator, claim_id, round, output CID, build_time_ms, salt).
+type MsgCommitBuild struct {
+	Validator  string `protobuf:"bytes,1,opt,name=validator,proto3" json:"validator,omitempty"`
+	ClaimId    uint64 `protobuf:"varint,2,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	Round      uint32 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	Commitment []byte `protobuf:"bytes,4,opt,name=commitment,proto3" json:"commitment,omitempty"`
+}
+
+func (m *MsgCommitBuild) Reset()         { *m = MsgCommitBuild{} }
+func (m *MsgCommitBuild) String() string { return proto.CompactTextString(m) }
+func (*MsgCommitBuild) ProtoMessage()    {}
+func (*MsgCommitBuild) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{6}
+}
+func (m *MsgCommitBuild) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgCommitBuild) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgCommitBuild.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgCommitBuild) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgCommitBuild.Merge(m, src)
+}
+func (m *MsgCommitBuild) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgCommitBuild) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgCommitBuild.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgCommitBuild proto.InternalMessageInfo
+
+func (m *MsgCommitBuild) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *MsgCommitBuild) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *MsgCommitBuild) GetRound() uint32 {
+	if m != nil {
+		return m.Round
+	}
+	return 0
+}
+
+func (m *MsgCommitBuild) GetCommitment() []byte {
+	if m != nil {
+		return m.Commitment
+	}
+	return nil
+}
+
+// MsgCommitBuildResponse tells the claim's status after the commit.
+type MsgCommitBuildResponse struct {
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+}
+
+func (m *MsgCommitBuildResponse) Reset()         { *m = MsgCommitBuildResponse{} }
+func (m *MsgCommitBuildResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgCommitBuildResponse) ProtoMessage()    {}
+func (*MsgCommitBuildResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{7}
+}
+func (m *MsgCommitBuildResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgCommitBuildResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgCommitBuildResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgCommitBuildResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgCommitBuildResponse.Merge(m, src)
+}
+func (m *MsgCommitBuildResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgCommitBuildResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgCommitBuildResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgCommitBuildResponse proto.InternalMessageInfo
+
+func (m *MsgCommitBuildResponse) GetStatus() string {
+	if m != nil {
+		return m.Status
+	}
+	return ""
+}
+
+// MsgRevealBuild opens a committed result once the claim is REVEALING.
+type MsgRevealBuild struct {
+	Validator   string `protobuf:"bytes,1,opt,name=validator,proto3" json:"validator,omitempty"`
+	ClaimId     uint64 `protobuf:"varint,2,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	Round       uint32 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	OutputCid   string `protobuf:"bytes,4,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
+	BuildTimeMs uint64 `protobuf:"varint,5,opt,name=build_time_ms,json=buildTimeMs,proto3" json:"build_time_ms,omitempty"`
+	Salt        []byte `protobuf:"bytes,6,opt,name=salt,proto3" json:"salt,omitempty"`
+}
+
+func (m *MsgRevealBuild) Reset()         { *m = MsgRevealBuild{} }
+func (m *MsgRevealBuild) String() string { return proto.CompactTextString(m) }
+func (*MsgRevealBuild) ProtoMessage()    {}
+func (*MsgRevealBuild) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{8}
+}
+func (m *MsgRevealBuild) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRevealBuild) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRevealBuild.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRevealBuild) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRevealBuild.Merge(m, src)
+}
+func (m *MsgRevealBuild) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRevealBuild) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRevealBuild.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRevealBuild proto.InternalMessageInfo
+
+func (m *MsgRevealBuild) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *MsgRevealBuild) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *MsgRevealBuild) GetRound() uint32 {
+	if m != nil {
+		return m.Round
+	}
+	return 0
+}
+
+func (m *MsgRevealBuild) GetOutputCid() string {
+	if m != nil {
+		return m.OutputCid
+	}
+	return ""
+}
+
+func (m *MsgRevealBuild) GetBuildTimeMs() uint64 {
+	if m != nil {
+		return m.BuildTimeMs
+	}
+	return 0
+}
+
+func (m *MsgRevealBuild) GetSalt() []byte {
+	if m != nil {
+		return m.Salt
+	}
+	return nil
+}
+
+// MsgRevealBuildResponse tells the claim's status after the reveal.
+type MsgRevealBuildResponse struct {
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+}
+
+func (m *MsgRevealBuildResponse) Reset()         { *m = MsgRevealBuildResponse{} }
+func (m *MsgRevealBuildResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgRevealBuildResponse) ProtoMessage()    {}
+func (*MsgRevealBuildResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{9}
+}
+func (m *MsgRevealBuildResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRevealBuildResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRevealBuildResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRevealBuildResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRevealBuildResponse.Merge(m, src)
+}
+func (m *MsgRevealBuildResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRevealBuildResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRevealBuildResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRevealBuildResponse proto.InternalMessageInfo
+
+func (m *MsgRevealBuildResponse) GetStatus() string {
+	if m != nil {
+		return m.Status
+	}
+	return ""
+}
+
+// MsgRevealClaim opens the publisher's committed output once the claim is REVEALING.
+type MsgRevealClaim struct {
+	Publisher string `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	ClaimId   uint64 `protobuf:"varint,2,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	OutputCid string `protobuf:"bytes,3,opt,name=output_cid,json=outputCid,proto3" json:"output_cid,omitempty"`
+	Salt      []byte `protobuf:"bytes,4,opt,name=salt,proto3" json:"salt,omitempty"`
+}
+
+func (m *MsgRevealClaim) Reset()         { *m = MsgRevealClaim{} }
+func (m *MsgRevealClaim) String() string { return proto.CompactTextString(m) }
+func (*MsgRevealClaim) ProtoMessage()    {}
+func (*MsgRevealClaim) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{10}
+}
+func (m *MsgRevealClaim) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRevealClaim) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRevealClaim.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRevealClaim) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRevealClaim.Merge(m, src)
+}
+func (m *MsgRevealClaim) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRevealClaim) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRevealClaim.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRevealClaim proto.InternalMessageInfo
+
+func (m *MsgRevealClaim) GetPublisher() string {
+	if m != nil {
+		return m.Publisher
+	}
+	return ""
+}
+
+func (m *MsgRevealClaim) GetClaimId() uint64 {
+	if m != nil {
+		return m.ClaimId
+	}
+	return 0
+}
+
+func (m *MsgRevealClaim) GetOutputCid() string {
+	if m != nil {
+		return m.OutputCid
+	}
+	return ""
+}
+
+func (m *MsgRevealClaim) GetSalt() []byte {
+	if m != nil {
+		return m.Salt
+	}
+	return nil
+}
+
+// MsgRevealClaimResponse tells the claim's status after the reveal.
+type MsgRevealClaimResponse struct {
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+}
+
+func (m *MsgRevealClaimResponse) Reset()         { *m = MsgRevealClaimResponse{} }
+func (m *MsgRevealClaimResponse) String() string { return proto.CompactTextString(m) }
+func (*MsgRevealClaimResponse) ProtoMessage()    {}
+func (*MsgRevealClaimResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_34820d1191b864d9, []int{11}
+}
+func (m *MsgRevealClaimResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *MsgRevealClaimResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_MsgRevealClaimResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *MsgRevealClaimResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_MsgRevealClaimResponse.Merge(m, src)
+}
+func (m *MsgRevealClaimResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *MsgRevealClaimResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_MsgRevealClaimResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_MsgRevealClaimResponse proto.InternalMessageInfo
+
+func (m *MsgRevealClaimResponse) GetStatus() string {
+	if m != nil {
+		return m.Status
+	}
+	return ""
+}
+
 func init() {
 	proto.RegisterType((*MsgUpdateParams)(nil), "buildchain.claims.v1.MsgUpdateParams")
 	proto.RegisterType((*MsgUpdateParamsResponse)(nil), "buildchain.claims.v1.MsgUpdateParamsResponse")
@@ -379,53 +749,69 @@ func init() {
 	proto.RegisterType((*MsgSubmitClaimResponse)(nil), "buildchain.claims.v1.MsgSubmitClaimResponse")
 	proto.RegisterType((*MsgReportBuild)(nil), "buildchain.claims.v1.MsgReportBuild")
 	proto.RegisterType((*MsgReportBuildResponse)(nil), "buildchain.claims.v1.MsgReportBuildResponse")
+	proto.RegisterType((*MsgCommitBuild)(nil), "buildchain.claims.v1.MsgCommitBuild")
+	proto.RegisterType((*MsgCommitBuildResponse)(nil), "buildchain.claims.v1.MsgCommitBuildResponse")
+	proto.RegisterType((*MsgRevealBuild)(nil), "buildchain.claims.v1.MsgRevealBuild")
+	proto.RegisterType((*MsgRevealBuildResponse)(nil), "buildchain.claims.v1.MsgRevealBuildResponse")
+	proto.RegisterType((*MsgRevealClaim)(nil), "buildchain.claims.v1.MsgRevealClaim")
+	proto.RegisterType((*MsgRevealClaimResponse)(nil), "buildchain.claims.v1.MsgRevealClaimResponse")
 }
 
 func init() { proto.RegisterFile("buildchain/claims/v1/tx.proto", fileDescriptor_34820d1191b864d9) }
 
 var fileDescriptor_34820d1191b864d9 = []byte{
-	// 649 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x8c, 0x94, 0x31, 0x6f, 0xd3, 0x40,
-	0x14, 0xc7, 0xe3, 0x34, 0x6d, 0xc9, 0x95, 0x16, 0x61, 0x45, 0x6d, 0x12, 0x51, 0x53, 0x0c, 0x95,
-	0xaa, 0xaa, 0xb5, 0x49, 0x2b, 0x75, 0xe8, 0x00, 0x22, 0x9d, 0x3a, 0x44, 0x42, 0x2e, 0x2c, 0x2c,
-	0xd1, 0xd9, 0x77, 0x72, 0x4e, 0xca, 0xf9, 0x2c, 0xdf, 0x39, 0x6a, 0x37, 0xc4, 0xc8, 0xc4, 0xc0,
-	0x87, 0x60, 0xec, 0xc0, 0xc0, 0xcc, 0xd4, 0xb1, 0x62, 0x62, 0x42, 0xa8, 0x1d, 0x2a, 0xf1, 0x29,
-	0x90, 0xef, 0xae, 0x8e, 0x13, 0xb9, 0x90, 0x25, 0xca, 0x7b, 0xef, 0xff, 0xee, 0xbd, 0xf7, 0xbb,
-	0xe7, 0x03, 0xeb, 0x7e, 0x4a, 0x86, 0x28, 0x18, 0x40, 0x12, 0xb9, 0xc1, 0x10, 0x12, 0xca, 0xdd,
-	0x51, 0xc7, 0x15, 0xa7, 0x4e, 0x9c, 0x30, 0xc1, 0xcc, 0xc6, 0x38, 0xec, 0xa8, 0xb0, 0x33, 0xea,
-	0xb4, 0x1f, 0x42, 0x4a, 0x22, 0xe6, 0xca, 0x5f, 0x25, 0x6c, 0x3f, 0x29, 0x3d, 0x27, 0x86, 0x09,
-	0xa4, 0x5c, 0x4b, 0xac, 0x80, 0x71, 0xca, 0xb8, 0xeb, 0x43, 0x8e, 0xdd, 0x51, 0xc7, 0xc7, 0x02,
-	0x76, 0xdc, 0x80, 0x91, 0x48, 0xc7, 0xd7, 0x74, 0x9c, 0xf2, 0x30, 0xcb, 0xa5, 0x3c, 0xd4, 0x81,
-	0x96, 0x0a, 0xf4, 0xa5, 0xe5, 0x2a, 0x43, 0x87, 0x1a, 0x21, 0x0b, 0x99, 0xf2, 0x67, 0xff, 0x94,
-	0xd7, 0xfe, 0x6e, 0x80, 0x07, 0x3d, 0x1e, 0xbe, 0x8d, 0x11, 0x14, 0xf8, 0xb5, 0xec, 0xc1, 0x3c,
-	0x00, 0x75, 0x98, 0x8a, 0x01, 0x4b, 0x88, 0x38, 0x6b, 0x1a, 0x1b, 0xc6, 0x56, 0xbd, 0xdb, 0xfc,
-	0xf1, 0x75, 0xb7, 0xa1, 0x8f, 0x7b, 0x85, 0x50, 0x82, 0x39, 0x3f, 0x11, 0x09, 0x89, 0x42, 0x6f,
-	0x2c, 0x35, 0x5f, 0x82, 0x05, 0x35, 0x45, 0xb3, 0xba, 0x61, 0x6c, 0x2d, 0xed, 0x3d, 0x72, 0xca,
-	0x90, 0x38, 0xaa, 0x4a, 0xb7, 0x7e, 0xf1, 0xeb, 0x71, 0xe5, 0xcb, 0xcd, 0xf9, 0xb6, 0xe1, 0xe9,
-	0xb4, 0xc3, 0x83, 0x0f, 0x37, 0xe7, 0xdb, 0xe3, 0x03, 0x3f, 0xde, 0x9c, 0x6f, 0x3f, 0x2d, 0xc0,
-	0x3a, 0xbd, 0xc5, 0x35, 0xd5, 0xb0, 0xdd, 0x02, 0x6b, 0x53, 0x2e, 0x0f, 0xf3, 0x98, 0x45, 0x1c,
-	0xdb, 0x9f, 0xab, 0x60, 0xa5, 0xc7, 0xc3, 0x93, 0xd4, 0xa7, 0x44, 0x1c, 0x65, 0xe9, 0xd9, 0x78,
-	0x71, 0xea, 0x0f, 0x09, 0x1f, 0xe0, 0xe4, 0xff, 0xe3, 0xe5, 0x52, 0x73, 0x13, 0xac, 0x20, 0x9c,
-	0x90, 0x11, 0x14, 0x84, 0x45, 0xfd, 0x80, 0x20, 0x39, 0x66, 0xdd, 0x5b, 0x1e, 0x7b, 0x8f, 0x08,
-	0x32, 0xd7, 0x01, 0x60, 0xa9, 0x88, 0x53, 0x21, 0x25, 0x73, 0x52, 0x52, 0x57, 0x9e, 0x2c, 0xbc,
-	0x0a, 0x16, 0xf8, 0x19, 0x17, 0x98, 0x36, 0x6b, 0x32, 0xa4, 0x2d, 0xf3, 0x05, 0x58, 0x44, 0x38,
-	0x66, 0x9c, 0x88, 0xe6, 0xbc, 0xa4, 0xd7, 0x72, 0x74, 0x43, 0xd9, 0x12, 0x38, 0x7a, 0x09, 0x9c,
-	0x23, 0x46, 0xa2, 0x22, 0xba, 0xdb, 0xa4, 0xc3, 0x1d, 0xc9, 0x2e, 0xef, 0x36, 0x63, 0xd7, 0x2a,
-	0xb0, 0x9b, 0x64, 0x60, 0xef, 0x83, 0xd5, 0x49, 0xcf, 0x2d, 0x30, 0xb3, 0x05, 0xee, 0x49, 0xca,
-	0x7d, 0x82, 0x24, 0x9c, 0x9a, 0xb7, 0x28, 0xed, 0x63, 0x64, 0xff, 0x31, 0x24, 0x4b, 0x0f, 0xc7,
-	0x2c, 0x11, 0xdd, 0xec, 0xec, 0x8c, 0xe5, 0x08, 0x0e, 0x09, 0x82, 0x82, 0xcd, 0xc0, 0x32, 0x97,
-	0x4e, 0x54, 0xa9, 0x4e, 0x54, 0x31, 0x1b, 0x60, 0x3e, 0x61, 0x69, 0xa4, 0xd0, 0x2d, 0x7b, 0xca,
-	0x98, 0xa2, 0x5a, 0x9b, 0xa6, 0x6a, 0x83, 0x65, 0x39, 0x6c, 0x5f, 0x10, 0x8a, 0xfb, 0x94, 0x4b,
-	0x86, 0x35, 0x6f, 0x49, 0x3a, 0xdf, 0x10, 0x8a, 0x7b, 0x5c, 0x13, 0xca, 0x7b, 0x28, 0x21, 0x54,
-	0x98, 0xcc, 0x7e, 0x2e, 0x09, 0x15, 0x3c, 0x39, 0xa1, 0xec, 0x06, 0x05, 0x14, 0x29, 0x57, 0x03,
-	0x7b, 0xda, 0xda, 0xfb, 0x56, 0x05, 0x73, 0x3d, 0x1e, 0x9a, 0x08, 0xdc, 0x9f, 0xf8, 0x9c, 0x36,
-	0xcb, 0x3f, 0x83, 0xa9, 0x8d, 0x6d, 0xef, 0xce, 0x24, 0xcb, 0xbb, 0x80, 0x60, 0xa9, 0xb8, 0xd4,
-	0xcf, 0xee, 0xcc, 0x2e, 0xa8, 0xda, 0x3b, 0xb3, 0xa8, 0x8a, 0x25, 0x8a, 0x77, 0x7d, 0x77, 0x89,
-	0x82, 0xea, 0x1f, 0x25, 0x4a, 0x58, 0xb6, 0xe7, 0xdf, 0x67, 0x5b, 0xdc, 0x3d, 0xbe, 0xb8, 0xb2,
-	0x8c, 0xcb, 0x2b, 0xcb, 0xf8, 0x7d, 0x65, 0x19, 0x9f, 0xae, 0xad, 0xca, 0xe5, 0xb5, 0x55, 0xf9,
-	0x79, 0x6d, 0x55, 0xde, 0xb9, 0x21, 0x11, 0x83, 0xd4, 0x77, 0x02, 0x46, 0xdd, 0xc2, 0x65, 0x95,
-	0xbd, 0x0a, 0xe2, 0x2c, 0xc6, 0xdc, 0x5f, 0x90, 0xef, 0xda, 0xfe, 0xdf, 0x00, 0x00, 0x00, 0xff,
-	0xff, 0xe8, 0x52, 0xc3, 0x9b, 0xae, 0x05, 0x00, 0x00,
+	// 809 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xd4, 0x56, 0x4f, 0x6b, 0xdb, 0x48,
+	0x14, 0xb7, 0x12, 0xc5, 0x59, 0x8f, 0x93, 0xec, 0x46, 0x98, 0xc4, 0x36, 0x1b, 0x6d, 0x56, 0xbb,
+	0x81, 0x90, 0x26, 0x52, 0x9d, 0x40, 0x0e, 0x39, 0xb4, 0xd4, 0x39, 0xe5, 0x60, 0x28, 0x4a, 0x7b,
+	0xe9, 0xc5, 0x8c, 0xad, 0x41, 0x1e, 0xf0, 0x68, 0x84, 0x66, 0x64, 0x92, 0x5b, 0xe9, 0xb1, 0xa7,
+	0x7e, 0x8c, 0x1e, 0x73, 0xe8, 0x17, 0x68, 0x29, 0x34, 0xc7, 0xd0, 0x53, 0x4f, 0xa5, 0x4d, 0x0e,
+	0x81, 0x7e, 0x88, 0x52, 0x34, 0x92, 0xe5, 0x91, 0xe3, 0x7f, 0x50, 0x28, 0xf4, 0x62, 0x3c, 0xef,
+	0xfd, 0x66, 0xde, 0xfb, 0xfd, 0xde, 0x9b, 0x37, 0x02, 0x1b, 0xad, 0x10, 0x77, 0x9d, 0x76, 0x07,
+	0x62, 0xcf, 0x6a, 0x77, 0x21, 0x26, 0xcc, 0xea, 0xd5, 0x2c, 0x7e, 0x66, 0xfa, 0x01, 0xe5, 0x54,
+	0x2b, 0x0d, 0xdc, 0x66, 0xec, 0x36, 0x7b, 0xb5, 0xea, 0x2a, 0x24, 0xd8, 0xa3, 0x96, 0xf8, 0x8d,
+	0x81, 0xd5, 0x7f, 0x47, 0x9e, 0xe3, 0xc3, 0x00, 0x12, 0x96, 0x40, 0xf4, 0x36, 0x65, 0x84, 0x32,
+	0xab, 0x05, 0x19, 0xb2, 0x7a, 0xb5, 0x16, 0xe2, 0xb0, 0x66, 0xb5, 0x29, 0xf6, 0x12, 0xff, 0x7a,
+	0xe2, 0x27, 0xcc, 0x8d, 0xf6, 0x12, 0xe6, 0x26, 0x8e, 0x4a, 0xec, 0x68, 0x8a, 0x95, 0x15, 0x2f,
+	0x12, 0x57, 0xc9, 0xa5, 0x2e, 0x8d, 0xed, 0xd1, 0xbf, 0xd8, 0x6a, 0xbc, 0x53, 0xc0, 0x9f, 0x0d,
+	0xe6, 0x3e, 0xf5, 0x1d, 0xc8, 0xd1, 0x63, 0x91, 0x83, 0x76, 0x08, 0x0a, 0x30, 0xe4, 0x1d, 0x1a,
+	0x60, 0x7e, 0x5e, 0x56, 0x36, 0x95, 0xed, 0x42, 0xbd, 0xfc, 0xf1, 0xcd, 0x5e, 0x29, 0x39, 0xee,
+	0x91, 0xe3, 0x04, 0x88, 0xb1, 0x53, 0x1e, 0x60, 0xcf, 0xb5, 0x07, 0x50, 0xed, 0x21, 0xc8, 0xc7,
+	0x2c, 0xca, 0x73, 0x9b, 0xca, 0x76, 0x71, 0xff, 0x6f, 0x73, 0x94, 0x24, 0x66, 0x1c, 0xa5, 0x5e,
+	0xb8, 0xfc, 0xfc, 0x4f, 0xee, 0xf5, 0xed, 0xc5, 0x8e, 0x62, 0x27, 0xdb, 0x8e, 0x0e, 0x5f, 0xdc,
+	0x5e, 0xec, 0x0c, 0x0e, 0x7c, 0x79, 0x7b, 0xb1, 0xf3, 0x9f, 0x24, 0xd6, 0x59, 0x5f, 0xae, 0xa1,
+	0x84, 0x8d, 0x0a, 0x58, 0x1f, 0x32, 0xd9, 0x88, 0xf9, 0xd4, 0x63, 0xc8, 0x78, 0x3b, 0x07, 0x56,
+	0x1a, 0xcc, 0x3d, 0x0d, 0x5b, 0x04, 0xf3, 0xe3, 0x68, 0x7b, 0x44, 0xcf, 0x0f, 0x5b, 0x5d, 0xcc,
+	0x3a, 0x28, 0x98, 0x4e, 0x2f, 0x85, 0x6a, 0x5b, 0x60, 0xc5, 0x41, 0x01, 0xee, 0x41, 0x8e, 0xa9,
+	0xd7, 0x6c, 0x63, 0x47, 0xd0, 0x2c, 0xd8, 0xcb, 0x03, 0xeb, 0x31, 0x76, 0xb4, 0x0d, 0x00, 0x68,
+	0xc8, 0xfd, 0x90, 0x0b, 0xc8, 0xbc, 0x80, 0x14, 0x62, 0x4b, 0xe4, 0x5e, 0x03, 0x79, 0x76, 0xce,
+	0x38, 0x22, 0x65, 0x55, 0xb8, 0x92, 0x95, 0xf6, 0x00, 0x2c, 0x3a, 0xc8, 0xa7, 0x0c, 0xf3, 0xf2,
+	0x82, 0x50, 0xaf, 0x62, 0x26, 0x09, 0x45, 0x4d, 0x60, 0x26, 0x4d, 0x60, 0x1e, 0x53, 0xec, 0xc9,
+	0xd2, 0xf5, 0x37, 0x69, 0xf7, 0xc0, 0x6a, 0x3f, 0x2c, 0x25, 0x04, 0x73, 0x82, 0x3c, 0x5e, 0xce,
+	0x6f, 0x2a, 0xdb, 0x4b, 0xf6, 0x5f, 0x49, 0xf4, 0xd4, 0x7e, 0xb4, 0x2b, 0x84, 0x4e, 0xa9, 0x45,
+	0x42, 0x57, 0x24, 0xa1, 0xb3, 0x82, 0x19, 0x07, 0x60, 0x2d, 0x6b, 0xe9, 0xab, 0xab, 0x55, 0xc0,
+	0x1f, 0xa2, 0x24, 0x4d, 0xec, 0x08, 0x25, 0x55, 0x7b, 0x51, 0xac, 0x4f, 0x1c, 0xe3, 0x9b, 0x22,
+	0x84, 0xb7, 0x91, 0x4f, 0x03, 0x5e, 0x8f, 0xce, 0x8e, 0x84, 0xef, 0xc1, 0x2e, 0x76, 0x20, 0xa7,
+	0x33, 0x08, 0x9f, 0x42, 0x33, 0x51, 0xe6, 0x32, 0x51, 0xb4, 0x12, 0x58, 0x08, 0x68, 0xe8, 0xc5,
+	0x3a, 0x2f, 0xdb, 0xf1, 0x62, 0xa8, 0x04, 0xea, 0x70, 0x09, 0x0c, 0xb0, 0x2c, 0xc8, 0x36, 0x39,
+	0x26, 0xa8, 0x49, 0x98, 0x10, 0x5c, 0xb5, 0x8b, 0xc2, 0xf8, 0x04, 0x13, 0xd4, 0x60, 0x89, 0x42,
+	0x69, 0x0e, 0x23, 0x14, 0x92, 0x98, 0x19, 0xf7, 0x85, 0x42, 0x92, 0x25, 0x55, 0x28, 0x2a, 0x37,
+	0x87, 0x3c, 0x64, 0x31, 0x61, 0x3b, 0x59, 0x19, 0x1f, 0x62, 0x79, 0xe2, 0x9a, 0xfc, 0x62, 0x79,
+	0x74, 0x00, 0xa4, 0x1e, 0x51, 0x45, 0x8f, 0x48, 0x96, 0x19, 0xb8, 0x4b, 0x69, 0x27, 0xdc, 0x25,
+	0xcb, 0x54, 0xee, 0xdf, 0xfb, 0xad, 0xd1, 0x43, 0xb0, 0xfb, 0xdb, 0xb5, 0x86, 0xa6, 0x01, 0x95,
+	0xc1, 0x6e, 0xff, 0x72, 0x89, 0xff, 0x33, 0xb5, 0x4b, 0xca, 0x36, 0x6d, 0x97, 0xd4, 0x32, 0x55,
+	0xb2, 0xf7, 0xb2, 0x64, 0x3f, 0x37, 0xc6, 0x26, 0x48, 0x36, 0x65, 0x74, 0xf5, 0x89, 0xab, 0x77,
+	0x88, 0x4f, 0x9a, 0x24, 0x52, 0xce, 0x19, 0xe2, 0xd9, 0x49, 0x32, 0x86, 0xf8, 0xfe, 0x57, 0x15,
+	0xcc, 0x37, 0x98, 0xab, 0x39, 0x60, 0x29, 0xf3, 0x46, 0x6d, 0x8d, 0x7e, 0x5b, 0x86, 0x9e, 0x81,
+	0xea, 0xde, 0x4c, 0xb0, 0x34, 0x0b, 0x08, 0x8a, 0xf2, 0x4b, 0xf1, 0xff, 0xd8, 0xdd, 0x12, 0xaa,
+	0xba, 0x3b, 0x0b, 0x4a, 0x0e, 0x21, 0xcf, 0xc4, 0xf1, 0x21, 0x24, 0xd4, 0x84, 0x10, 0xa3, 0x66,
+	0x0e, 0x04, 0x45, 0x79, 0xae, 0x8c, 0x0f, 0x21, 0xa1, 0x26, 0x84, 0x18, 0x75, 0xb5, 0x05, 0x8b,
+	0xc1, 0xf5, 0x9d, 0xc4, 0x22, 0x45, 0x4d, 0x64, 0x71, 0xf7, 0x2a, 0xa4, 0x21, 0xa6, 0xd5, 0x42,
+	0x42, 0x4d, 0x0d, 0x91, 0xa9, 0x45, 0x75, 0xe1, 0x79, 0xf4, 0x86, 0xd6, 0x4f, 0x2e, 0xaf, 0x75,
+	0xe5, 0xea, 0x5a, 0x57, 0xbe, 0x5c, 0xeb, 0xca, 0xab, 0x1b, 0x3d, 0x77, 0x75, 0xa3, 0xe7, 0x3e,
+	0xdd, 0xe8, 0xb9, 0x67, 0x96, 0x8b, 0x79, 0x27, 0x6c, 0x99, 0x6d, 0x4a, 0x2c, 0xa9, 0xab, 0x47,
+	0x7d, 0x93, 0xf0, 0x73, 0x1f, 0xb1, 0x56, 0x5e, 0x7c, 0x55, 0x1d, 0xfc, 0x08, 0x00, 0x00, 0xff,
+	0xff, 0x32, 0x94, 0xef, 0x18, 0x2c, 0x0a, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -446,6 +832,12 @@ type MsgClient interface {
 	SubmitClaim(ctx context.Context, in *MsgSubmitClaim, opts ...grpc.CallOption) (*MsgSubmitClaimResponse, error)
 	// ReportBuild is an assigned validator's result for a round.
 	ReportBuild(ctx context.Context, in *MsgReportBuild, opts ...grpc.CallOption) (*MsgReportBuildResponse, error)
+	// CommitBuild is an assigned validator's commitment to its result for a round of a blind claim.
+	CommitBuild(ctx context.Context, in *MsgCommitBuild, opts ...grpc.CallOption) (*MsgCommitBuildResponse, error)
+	// RevealBuild opens a committed validator's result once the claim is REVEALING.
+	RevealBuild(ctx context.Context, in *MsgRevealBuild, opts ...grpc.CallOption) (*MsgRevealBuildResponse, error)
+	// RevealClaim opens the publisher's committed output once the claim is REVEALING.
+	RevealClaim(ctx context.Context, in *MsgRevealClaim, opts ...grpc.CallOption) (*MsgRevealClaimResponse, error)
 }
 
 type msgClient struct {
@@ -483,6 +875,33 @@ func (c *msgClient) ReportBuild(ctx context.Context, in *MsgReportBuild, opts ..
 	return out, nil
 }
 
+func (c *msgClient) CommitBuild(ctx context.Context, in *MsgCommitBuild, opts ...grpc.CallOption) (*MsgCommitBuildResponse, error) {
+	out := new(MsgCommitBuildResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Msg/CommitBuild", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) RevealBuild(ctx context.Context, in *MsgRevealBuild, opts ...grpc.CallOption) (*MsgRevealBuildResponse, error) {
+	out := new(MsgRevealBuildResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Msg/RevealBuild", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *msgClient) RevealClaim(ctx context.Context, in *MsgRevealClaim, opts ...grpc.CallOption) (*MsgRevealClaimResponse, error) {
+	out := new(MsgRevealClaimResponse)
+	err := c.cc.Invoke(ctx, "/buildchain.claims.v1.Msg/RevealClaim", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MsgServer is the server API for Msg service.
 type MsgServer interface {
 	// UpdateParams updates the module parameters; only the module authority (x/gov) may call it.
@@ -491,6 +910,12 @@ type MsgServer interface {
 	SubmitClaim(context.Context, *MsgSubmitClaim) (*MsgSubmitClaimResponse, error)
 	// ReportBuild is an assigned validator's result for a round.
 	ReportBuild(context.Context, *MsgReportBuild) (*MsgReportBuildResponse, error)
+	// CommitBuild is an assigned validator's commitment to its result for a round of a blind claim.
+	CommitBuild(context.Context, *MsgCommitBuild) (*MsgCommitBuildResponse, error)
+	// RevealBuild opens a committed validator's result once the claim is REVEALING.
+	RevealBuild(context.Context, *MsgRevealBuild) (*MsgRevealBuildResponse, error)
+	// RevealClaim opens the publisher's committed output once the claim is REVEALING.
+	RevealClaim(context.Context, *MsgRevealClaim) (*MsgRevealClaimResponse, error)
 }
 
 // UnimplementedMsgServer can be embedded to have forward compatible implementations.
@@ -505,6 +930,15 @@ func (*UnimplementedMsgServer) SubmitClaim(ctx context.Context, req *MsgSubmitCl
 }
 func (*UnimplementedMsgServer) ReportBuild(ctx context.Context, req *MsgReportBuild) (*MsgReportBuildResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReportBuild not implemented")
+}
+func (*UnimplementedMsgServer) CommitBuild(ctx context.Context, req *MsgCommitBuild) (*MsgCommitBuildResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CommitBuild not implemented")
+}
+func (*UnimplementedMsgServer) RevealBuild(ctx context.Context, req *MsgRevealBuild) (*MsgRevealBuildResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevealBuild not implemented")
+}
+func (*UnimplementedMsgServer) RevealClaim(ctx context.Context, req *MsgRevealClaim) (*MsgRevealClaimResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevealClaim not implemented")
 }
 
 func RegisterMsgServer(s grpc1.Server, srv MsgServer) {
@@ -565,6 +999,60 @@ func _Msg_ReportBuild_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Msg_CommitBuild_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgCommitBuild)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).CommitBuild(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Msg/CommitBuild",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).CommitBuild(ctx, req.(*MsgCommitBuild))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_RevealBuild_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgRevealBuild)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).RevealBuild(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Msg/RevealBuild",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).RevealBuild(ctx, req.(*MsgRevealBuild))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Msg_RevealClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MsgRevealClaim)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MsgServer).RevealClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/buildchain.claims.v1.Msg/RevealClaim",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MsgServer).RevealClaim(ctx, req.(*MsgRevealClaim))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var Msg_serviceDesc = _Msg_serviceDesc
 var _Msg_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "buildchain.claims.v1.Msg",
@@ -581,6 +1069,18 @@ var _Msg_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportBuild",
 			Handler:    _Msg_ReportBuild_Handler,
+		},
+		{
+			MethodName: "CommitBuild",
+			Handler:    _Msg_CommitBuild_Handler,
+		},
+		{
+			MethodName: "RevealBuild",
+			Handler:    _Msg_RevealBuild_Handler,
+		},
+		{
+			MethodName: "RevealClaim",
+			Handler:    _Msg_RevealClaim_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -670,6 +1170,13 @@ func (m *MsgSubmitClaim) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if len(m.OutputCommitment) > 0 {
+		i -= len(m.OutputCommitment)
+		copy(dAtA[i:], m.OutputCommitment)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.OutputCommitment)))
+		i--
+		dAtA[i] = 0x32
+	}
 	{
 		size, err := m.Deposit.MarshalToSizedBuffer(dAtA[:i])
 		if err != nil {
@@ -821,6 +1328,251 @@ func (m *MsgReportBuildResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) 
 	return len(dAtA) - i, nil
 }
 
+func (m *MsgCommitBuild) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgCommitBuild) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgCommitBuild) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Commitment) > 0 {
+		i -= len(m.Commitment)
+		copy(dAtA[i:], m.Commitment)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Commitment)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.Round != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Round))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgCommitBuildResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgCommitBuildResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgCommitBuildResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Status) > 0 {
+		i -= len(m.Status)
+		copy(dAtA[i:], m.Status)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Status)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRevealBuild) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRevealBuild) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRevealBuild) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Salt) > 0 {
+		i -= len(m.Salt)
+		copy(dAtA[i:], m.Salt)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Salt)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if m.BuildTimeMs != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.BuildTimeMs))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.OutputCid) > 0 {
+		i -= len(m.OutputCid)
+		copy(dAtA[i:], m.OutputCid)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.OutputCid)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.Round != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Round))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRevealBuildResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRevealBuildResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRevealBuildResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Status) > 0 {
+		i -= len(m.Status)
+		copy(dAtA[i:], m.Status)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Status)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRevealClaim) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRevealClaim) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRevealClaim) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Salt) > 0 {
+		i -= len(m.Salt)
+		copy(dAtA[i:], m.Salt)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Salt)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.OutputCid) > 0 {
+		i -= len(m.OutputCid)
+		copy(dAtA[i:], m.OutputCid)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.OutputCid)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.ClaimId != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.ClaimId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Publisher) > 0 {
+		i -= len(m.Publisher)
+		copy(dAtA[i:], m.Publisher)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Publisher)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *MsgRevealClaimResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *MsgRevealClaimResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *MsgRevealClaimResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Status) > 0 {
+		i -= len(m.Status)
+		copy(dAtA[i:], m.Status)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Status)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintTx(dAtA []byte, offset int, v uint64) int {
 	offset -= sovTx(v)
 	base := offset
@@ -880,6 +1632,10 @@ func (m *MsgSubmitClaim) Size() (n int) {
 	}
 	l = m.Deposit.Size()
 	n += 1 + l + sovTx(uint64(l))
+	l = len(m.OutputCommitment)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
 	return n
 }
 
@@ -922,6 +1678,122 @@ func (m *MsgReportBuild) Size() (n int) {
 }
 
 func (m *MsgReportBuildResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Status)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgCommitBuild) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.ClaimId != 0 {
+		n += 1 + sovTx(uint64(m.ClaimId))
+	}
+	if m.Round != 0 {
+		n += 1 + sovTx(uint64(m.Round))
+	}
+	l = len(m.Commitment)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgCommitBuildResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Status)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgRevealBuild) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.ClaimId != 0 {
+		n += 1 + sovTx(uint64(m.ClaimId))
+	}
+	if m.Round != 0 {
+		n += 1 + sovTx(uint64(m.Round))
+	}
+	l = len(m.OutputCid)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.BuildTimeMs != 0 {
+		n += 1 + sovTx(uint64(m.BuildTimeMs))
+	}
+	l = len(m.Salt)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgRevealBuildResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Status)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgRevealClaim) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Publisher)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.ClaimId != 0 {
+		n += 1 + sovTx(uint64(m.ClaimId))
+	}
+	l = len(m.OutputCid)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Salt)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *MsgRevealClaimResponse) Size() (n int) {
 	if m == nil {
 		return 0
 	}
@@ -1295,6 +2167,40 @@ func (m *MsgSubmitClaim) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCommitment", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCommitment = append(m.OutputCommitment[:0], dAtA[iNdEx:postIndex]...)
+			if m.OutputCommitment == nil {
+				m.OutputCommitment = []byte{}
+			}
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipTx(dAtA[iNdEx:])
@@ -1583,6 +2489,778 @@ func (m *MsgReportBuildResponse) Unmarshal(dAtA []byte) error {
 		}
 		if fieldNum <= 0 {
 			return fmt.Errorf("proto: MsgReportBuildResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Status", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Status = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgCommitBuild) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgCommitBuild: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgCommitBuild: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Round", wireType)
+			}
+			m.Round = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Round |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Commitment", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Commitment = append(m.Commitment[:0], dAtA[iNdEx:postIndex]...)
+			if m.Commitment == nil {
+				m.Commitment = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgCommitBuildResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgCommitBuildResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgCommitBuildResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Status", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Status = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRevealBuild) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRevealBuild: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRevealBuild: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Round", wireType)
+			}
+			m.Round = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Round |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field BuildTimeMs", wireType)
+			}
+			m.BuildTimeMs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.BuildTimeMs |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Salt", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Salt = append(m.Salt[:0], dAtA[iNdEx:postIndex]...)
+			if m.Salt == nil {
+				m.Salt = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRevealBuildResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRevealBuildResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRevealBuildResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Status", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Status = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRevealClaim) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRevealClaim: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRevealClaim: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Publisher", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Publisher = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimId", wireType)
+			}
+			m.ClaimId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ClaimId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutputCid", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutputCid = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Salt", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Salt = append(m.Salt[:0], dAtA[iNdEx:postIndex]...)
+			if m.Salt == nil {
+				m.Salt = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *MsgRevealClaimResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: MsgRevealClaimResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: MsgRevealClaimResponse: illegal tag %d (wire type %d)", fieldNum, wire)
 		}
 		switch fieldNum {
 		case 1:
