@@ -435,7 +435,7 @@ func joinedBuilderBuilds(t *testing.T, net *localnet.Net, addr string) {
 			if a.Status != "ROUND_STATUS_AGREED" {
 				t.Fatalf("claim %d: the joined builder's round %d is %s, want AGREED: %+v", id, a.Round, a.Status, c)
 			}
-			t.Logf("the joined builder %s rebuilt claim %d (round %d, the %d-th claim tried) in %s",
+			t.Logf("the joined builder %s rebuilt claim %d (round %d; claims published: %d) in %s",
 				addr, id, a.Round, i+1, time.Since(start).Round(time.Millisecond))
 			return
 		}
