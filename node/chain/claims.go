@@ -121,8 +121,12 @@ func RoundStateOf(c claimstypes.Claim, round uint32, validator string) RoundStat
 			}
 			return RoundOpen
 		case claimstypes.ROUND_STATUS_COMMITTED:
-			if c.Status == claimstypes.CLAIM_STATUS_REVEALING {
+			switch {
+			case c.Status == claimstypes.CLAIM_STATUS_REVEALING:
 				return RoundRevealable
+			case c.Status.IsFinal():
+				// Ended before its reveals opened (expired, or its publisher never revealed).
+				return RoundGone
 			}
 			return RoundCommitted
 		case claimstypes.ROUND_STATUS_AGREED, claimstypes.ROUND_STATUS_DISAGREED, claimstypes.ROUND_STATUS_REVEALED,

@@ -597,7 +597,8 @@ func (s *Sidecar) revealJob(ctx context.Context, j Job, log *slog.Logger) {
 	s.m.ReportsSent.Inc()
 	s.setStatus(j, JobSent, "")
 	if drv, err := cid.Decode(j.Derivation); err == nil {
-		s.announce(ctx, drv, out, log)
+		// Not cut short when the round's end (our own reveal judged) cancels the job.
+		s.announce(context.WithoutCancel(ctx), drv, out, log)
 	}
 }
 

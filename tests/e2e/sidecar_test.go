@@ -85,6 +85,8 @@ func TestSidecarNetwork(t *testing.T) {
 		return c.Status == claimstypes.CLAIM_STATUS_VALID
 	})
 	t.Logf("VALID after %d rounds: %s", c.Round, sidecartest.FmtAssignments(c))
+	require.True(t, c.IsBlind(), "the claim was blind")
+	logBlindLatency(t, c)
 	for _, a := range c.Assignments {
 		require.Equal(t, out.String(), a.OutputCid, "every rebuild gave the publisher's output")
 		require.NotZero(t, a.BuildTimeMs)
@@ -334,4 +336,30 @@ func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+// logBlindLatency prints what blind rounds (x/claims/README.md §Blind rounds) add to a claim's
+// latency, in blocks, against issue 19's goal: submit → verdict within rounds × (build + 3
+// blocks), where a round's build is its assignment → commit (fetch, build, commit tx). A
+// figure, not an assertion: block counts under load are not for a test to judge.
+func logBlindLatency(t *testing.T, c claimstypes.Claim) {
+	var build, goal, lastCommit int64
+	for _, a := range c.Assignments {
+		if a.CommittedHeight == 0 {
+			continue
+		}
+		b := a.CommittedHeight - a.AssignedHeight
+		build += b
+		goal += b + 3
+		lastCommit = max(lastCommit, a.CommittedHeight)
+	}
+	total := c.FinishedHeight - c.SubmittedHeight
+	verdict := "within"
+	if total > goal {
+		verdict = "OVER"
+	}
+	t.Logf("blind latency: claim %d, %d rounds: submit -> verdict %d blocks (%.1f per round); builds (assignment -> commit) %d blocks; "+
+		"reveal phase %d blocks; added by the game: %.1f blocks per round; goal rounds x (build + 3) = %d blocks: %s the goal",
+		c.Id, c.Round, total, float64(total)/float64(c.Round), build, c.FinishedHeight-lastCommit,
+		float64(total-build)/float64(c.Round), goal, verdict)
 }
