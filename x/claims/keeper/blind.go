@@ -306,13 +306,8 @@ func (k Keeper) resolveBlind(ctx context.Context, c *types.Claim) error {
 // that did not reveal has its claim rejected and its deposit burned; a builder that did not
 // reveal is penalised as for a missed deadline and its round is played again.
 func (k Keeper) revealTimeouts(ctx context.Context) error {
-	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
-	rng := new(collections.Range[collections.Pair[int64, uint64]]).EndExclusive(collections.Join(height+1, uint64(0)))
-	var due []collections.Pair[int64, uint64]
-	if err := k.RevealDeadlines.Walk(ctx, rng, func(key collections.Pair[int64, uint64]) (bool, error) {
-		due = append(due, key)
-		return false, nil
-	}); err != nil {
+	due, err := dueKeys(ctx, k.RevealDeadlines, sdk.UnwrapSDKContext(ctx).BlockHeight())
+	if err != nil {
 		return err
 	}
 	if len(due) == 0 {

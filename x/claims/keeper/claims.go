@@ -252,6 +252,17 @@ func (k Keeper) EndBlocker(ctx context.Context) error {
 	return errorsmod.Wrap(k.assignPending(ctx), "assigning pending claims")
 }
 
+// dueKeys lists the (deadline, id) entries of a deadline queue at or before height.
+func dueKeys(ctx context.Context, queue collections.KeySet[collections.Pair[int64, uint64]], height int64) ([]collections.Pair[int64, uint64], error) {
+	rng := new(collections.Range[collections.Pair[int64, uint64]]).EndExclusive(collections.Join(height+1, uint64(0)))
+	var due []collections.Pair[int64, uint64]
+	err := queue.Walk(ctx, rng, func(key collections.Pair[int64, uint64]) (bool, error) {
+		due = append(due, key)
+		return false, nil
+	})
+	return due, err
+}
+
 func (k Keeper) timeouts(ctx context.Context) error {
 	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	params, err := k.Params.Get(ctx)
@@ -259,12 +270,8 @@ func (k Keeper) timeouts(ctx context.Context) error {
 		return err
 	}
 	// Deadlines at or before this height: their last chance to report was this block.
-	rng := new(collections.Range[collections.Pair[int64, uint64]]).EndExclusive(collections.Join(height+1, uint64(0)))
-	var due []collections.Pair[int64, uint64]
-	if err := k.Deadlines.Walk(ctx, rng, func(key collections.Pair[int64, uint64]) (bool, error) {
-		due = append(due, key)
-		return false, nil
-	}); err != nil {
+	due, err := dueKeys(ctx, k.Deadlines, height)
+	if err != nil {
 		return err
 	}
 	ids := make([]uint64, len(due))

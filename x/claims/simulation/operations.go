@@ -131,24 +131,9 @@ func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 func SimulateMsgReportBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
 	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		typ := sdk.MsgTypeURL(&types.MsgReportBuild{})
-		var open []collections.Pair[sdk.AccAddress, uint64]
-		if err := k.OpenAssignments.Walk(ctx, nil, func(key collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
-			open = append(open, key)
-			return len(open) >= 64, nil
-		}); err != nil {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "walk"), nil, err
-		}
-		if len(open) == 0 {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "no open assignment"), nil, nil
-		}
-		key := open[r.Intn(len(open))]
-		acc, found := simtypes.FindAccount(accs, key.K1())
-		if !found {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "validator is not a sim account"), nil, nil
-		}
-		c, err := k.GetClaim(ctx, key.K2())
-		if err != nil {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "claim"), nil, err
+		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs)
+		if noop != "" || err != nil {
+			return simtypes.NoOpMsg(types.ModuleName, typ, noop), nil, err
 		}
 		if c.IsBlind() {
 			return simtypes.NoOpMsg(types.ModuleName, typ, "blind claim: commit and reveal"), nil, nil
@@ -166,6 +151,31 @@ func SimulateMsgReportBuild(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 			AccountKeeper: ak, Bankkeeper: bk, ModuleName: types.ModuleName,
 		})
 	}
+}
+
+// pickOpenAssignment picks one of (up to) 64 open assignments whose validator is a sim
+// account; noop says why there is none.
+func pickOpenAssignment(r *rand.Rand, ctx sdk.Context, k keeper.Keeper, accs []simtypes.Account) (simtypes.Account, types.Claim, string, error) {
+	var open []collections.Pair[sdk.AccAddress, uint64]
+	if err := k.OpenAssignments.Walk(ctx, nil, func(key collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
+		open = append(open, key)
+		return len(open) >= 64, nil
+	}); err != nil {
+		return simtypes.Account{}, types.Claim{}, "walk", err
+	}
+	if len(open) == 0 {
+		return simtypes.Account{}, types.Claim{}, "no open assignment", nil
+	}
+	key := open[r.Intn(len(open))]
+	acc, found := simtypes.FindAccount(accs, key.K1())
+	if !found {
+		return simtypes.Account{}, types.Claim{}, "validator is not a sim account", nil
+	}
+	c, err := k.GetClaim(ctx, key.K2())
+	if err != nil {
+		return simtypes.Account{}, types.Claim{}, "claim", err
+	}
+	return acc, c, "", nil
 }
 
 // Blind rounds are simulated with results derived from the claim, so that the operation that
@@ -222,24 +232,9 @@ func resultOf(validator string, c types.Claim, round uint32) buildResult {
 func SimulateMsgCommitBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
 	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		typ := sdk.MsgTypeURL(&types.MsgCommitBuild{})
-		var open []collections.Pair[sdk.AccAddress, uint64]
-		if err := k.OpenAssignments.Walk(ctx, nil, func(key collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
-			open = append(open, key)
-			return len(open) >= 64, nil
-		}); err != nil {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "walk"), nil, err
-		}
-		if len(open) == 0 {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "no open assignment"), nil, nil
-		}
-		key := open[r.Intn(len(open))]
-		acc, found := simtypes.FindAccount(accs, key.K1())
-		if !found {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "validator is not a sim account"), nil, nil
-		}
-		c, err := k.GetClaim(ctx, key.K2())
-		if err != nil {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "claim"), nil, err
+		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs)
+		if noop != "" || err != nil {
+			return simtypes.NoOpMsg(types.ModuleName, typ, noop), nil, err
 		}
 		if !c.IsBlind() {
 			return simtypes.NoOpMsg(types.ModuleName, typ, "open claim: report"), nil, nil
