@@ -72,7 +72,7 @@ type Config struct {
 	// (node/storefs), and what an earlier build pinned there that this one no longer uses is
 	// unpinned (after a successful build only), so a GC keeps what the next build of these
 	// packages needs and collects older versions. Empty: "gobuild-" and a hash of the module's
-	// go.mod path and Args. "-": nothing is pinned (the outputs stay temp-pinned for this
+	// go.mod path and Args (but -o). "-": nothing is pinned (the outputs stay temp-pinned for this
 	// process only).
 	Pin string
 	// PinUser owns the pins; empty: storefs.CurrentUser().
@@ -215,18 +215,7 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 // with a pure-Go fallback (net, os/user) build with CGO_ENABLED=0 as with go build. It runs
 // only after a failure, so a build that works pays nothing for it.
 func needCgo(ctx context.Context, dir string, env []string, goBin string, buildArgs []string) []string {
-	var args []string // go build's arguments minus -o, which go list does not take
-	for i := 0; i < len(buildArgs); i++ {
-		a := buildArgs[i]
-		if a == "-o" || a == "--o" {
-			i++
-			continue
-		}
-		if strings.HasPrefix(a, "-o=") || strings.HasPrefix(a, "--o=") {
-			continue
-		}
-		args = append(args, a)
-	}
+	args := withoutOutput(buildArgs) // go list does not take -o
 	list := func(cgo, format string) map[string]bool {
 		out, err := command(ctx, dir, append(env, "CGO_ENABLED="+cgo), goBin,
 			append([]string{"list", "-e", "-deps", "-f", format}, args...)...)
@@ -249,6 +238,23 @@ func needCgo(ctx context.Context, dir string, env []string, goBin string, buildA
 	}
 	sort.Strings(pkgs)
 	return pkgs
+}
+
+// withoutOutput is go build arguments minus -o and its value.
+func withoutOutput(buildArgs []string) []string {
+	var args []string
+	for i := 0; i < len(buildArgs); i++ {
+		a := buildArgs[i]
+		if a == "-o" || a == "--o" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-o=") || strings.HasPrefix(a, "--o=") {
+			continue
+		}
+		args = append(args, a)
+	}
+	return args
 }
 
 // Line is the progress line: steps done / cached / substituted / built.
@@ -368,7 +374,8 @@ func pinName(pin, gomod string, args []string) string {
 	if pin != "" {
 		return pin
 	}
-	h := sha256.Sum256([]byte(gomod + "\x00" + strings.Join(args, "\x00")))
+	// Where the binary goes does not change what the steps are.
+	h := sha256.Sum256([]byte(gomod + "\x00" + strings.Join(withoutOutput(args), "\x00")))
 	return "gobuild-" + hex.EncodeToString(h[:8])
 }
 
