@@ -270,7 +270,7 @@ func buildCmd(network *Network) *cobra.Command {
 	f.Bool("keep-failed", false, "keep the build directory of a failed build for inspection")
 	f.BoolP("quiet", "q", false, "print only the output CID")
 	f.StringP("out-link", "o", "", "make this path a symlink to the output in the store and a GC root (like Nix's ./result)")
-	f.Duration("timeout", time.Hour, "wall-clock limit per build")
+	f.Duration("timeout", builder.DefaultTimeout, "wall-clock limit per build (0: none)")
 	f.Int64("memory", 0, "memory limit per build in bytes (0: none)")
 	f.Int64("pids", 4096, "task limit per build (0: none)")
 	f.Int64("cpu-millis", 0, "CPU limit per build in thousandths of a core (0: none)")
