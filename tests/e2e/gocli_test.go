@@ -66,6 +66,10 @@ func TestGoCLIValid(t *testing.T) {
 	net := localnet.Start(t, localnet.Options{Nodes: 1,
 		GenesisJQ: `.app_state.claims.params.min_rounds = 2 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "4000"`})
 	env := sidecartest.NewEnv(t, net)
+	// Bob fetches the toolchain (5779 files) when assigned, and the fetch deadline covers the
+	// scan of its references too: two minutes were too short under a load of 80 on two cores.
+	// Both stay well inside the report deadline.
+	env.FetchTimeout, env.BuildTimeout = 15*time.Minute, 15*time.Minute
 	pub := env.NewPeer("publisher", "val0", 0)
 	drv := goExample(t, pub, "go-cli")
 	var builders []*sidecartest.Peer
