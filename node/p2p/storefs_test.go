@@ -46,6 +46,17 @@ func TestFetchBetweenStorefsStores(t *testing.T) {
 	require.NoError(t, err)
 
 	connect(t, b, a)
+	fetchWhole(t, ctx, b, sa, sb, root)
+	var out bytes.Buffer
+	require.NoError(t, sb.Cat(ctx, root, "", &out))
+	require.Equal(t, data, out.Bytes())
+}
+
+// fetchWhole has b fetch root, which b's store sb lacks, from peers holding
+// it in sa, and checks every block came from them and sb now has exactly
+// sa's closure.
+func fetchWhole(t *testing.T, ctx context.Context, b *Node, sa, sb *storefs.Store, root cid.Cid) {
+	t.Helper()
 	st, err := b.FetchClosure(ctx, root, nil)
 	require.NoError(t, err)
 	want, err := sa.Closure(root)
@@ -55,9 +66,6 @@ func TestFetchBetweenStorefsStores(t *testing.T) {
 	got, err := sb.Closure(root)
 	require.NoError(t, err)
 	require.ElementsMatch(t, want, got)
-	var out bytes.Buffer
-	require.NoError(t, sb.Cat(ctx, root, "", &out))
-	require.Equal(t, data, out.Bytes())
 }
 
 // The lying peer against the real store: nothing it sends lands on disk.
