@@ -29,9 +29,9 @@ import (
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
-// Commands returns the top-level commands drv, build, profile, bootstrap and cargo.
+// Commands returns the top-level commands drv, build, profile and bootstrap.
 func Commands() []*cobra.Command {
-	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd(), cargoCmd()}
+	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd()}
 	for _, c := range cmds {
 		c.PersistentFlags().String("store", "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
 		silenceUsage(c)

@@ -54,11 +54,14 @@ func newPlanner(cargo, dir string, extraEnv []string) (*planner, error) {
 	if cargo == "" {
 		cargo = DebianCargo
 	}
+	if !filepath.IsAbs(cargo) {
+		return nil, fmt.Errorf("%w: %s: name the cargo by its absolute path (never the first one on PATH)", ErrNoCargo, cargo)
+	}
 	if _, err := os.Stat(cargo); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v (install Debian's cargo, or name one with --cargo)", ErrNoCargo, cargo, err)
 	}
 	// The rustc next to the cargo answers its questions about the target (cfg values, file
-	// names); it must be the toolchain's release.
+	// names); for a build plan it must be the toolchain's release (checkRustc).
 	rustc := filepath.Join(filepath.Dir(cargo), "rustc")
 	env := append(os.Environ(), extraEnv...)
 	env = append(env, "RUSTC_BOOTSTRAP=1", "RUSTC="+rustc, "CARGO_INCREMENTAL=0")
@@ -105,10 +108,8 @@ func (p *planner) workspace(ctx context.Context) (*workspace, error) {
 
 // plan gets the build plan of `cargo build ARGS`.
 func (p *planner) plan(ctx context.Context, args []string) (*buildPlan, error) {
-	for _, a := range args {
-		if a == "--target" || strings.HasPrefix(a, "--target=") {
-			return nil, fmt.Errorf("%w: cross compilation (%s)", ErrUnsupported, a)
-		}
+	if err := checkArgs(args); err != nil {
+		return nil, err
 	}
 	out, err := p.run(ctx, append([]string{"build", "--build-plan", "-Z", "unstable-options"}, args...)...)
 	if err != nil {
@@ -127,4 +128,14 @@ func (p *planner) plan(ctx context.Context, args []string) (*buildPlan, error) {
 		}
 	}
 	return &bp, nil
+}
+
+// checkArgs rejects cargo build arguments this package cannot follow.
+func checkArgs(args []string) error {
+	for _, a := range args {
+		if a == "--target" || strings.HasPrefix(a, "--target=") {
+			return fmt.Errorf("%w: cross compilation (%s)", ErrUnsupported, a)
+		}
+	}
+	return nil
 }

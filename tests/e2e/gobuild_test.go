@@ -86,7 +86,7 @@ func TestGoBuildPublish(t *testing.T) {
 	for _, name := range []string{"alice", "bob"} {
 		p := env.NewPeer(name, name, 0, pub)
 		env.Register(p)
-		copyToolchain(t, pub, p)
+		copyToolchains(t, pub, p, "go")
 		env.StartSidecar(p)
 		peers = append(peers, "--peer", p.P2P.Addrs()[0].String())
 	}
@@ -140,7 +140,7 @@ func TestGoBuildPublish(t *testing.T) {
 
 	// A second developer: a fresh store with only the toolchain, the builders as peers.
 	dev := env.NewPeer("dev2", "", 0)
-	copyToolchain(t, pub, dev)
+	copyToolchains(t, pub, dev, "go")
 	src2 := filepath.Join(t.TempDir(), "elsewhere", "tiny")
 	tinyModule(t, src2, "")
 	bin2 := filepath.Join(t.TempDir(), "tiny2")
