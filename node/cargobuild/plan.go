@@ -108,16 +108,9 @@ func (p *planner) workspace(ctx context.Context) (*workspace, error) {
 
 // plan gets the build plan of `cargo build ARGS`.
 func (p *planner) plan(ctx context.Context, args []string) (*buildPlan, error) {
-	if err := checkArgs(args); err != nil {
-		return nil, err
-	}
-	out, err := p.run(ctx, append([]string{"build", "--build-plan", "-Z", "unstable-options"}, args...)...)
-	if err != nil {
-		return nil, err
-	}
 	var bp buildPlan
-	if err := json.Unmarshal(out, &bp); err != nil {
-		return nil, fmt.Errorf("cargo build plan: %w", err)
+	if _, err := p.buildJSON(ctx, "--build-plan", args, &bp); err != nil {
+		return nil, err
 	}
 	for i, inv := range bp.Invocations {
 		for _, d := range inv.Deps {
@@ -128,6 +121,22 @@ func (p *planner) plan(ctx context.Context, args []string) (*buildPlan, error) {
 		}
 	}
 	return &bp, nil
+}
+
+// buildJSON runs `cargo build FLAG -Z unstable-options ARGS` and decodes what it prints into v
+// (it returns the raw output too).
+func (p *planner) buildJSON(ctx context.Context, flag string, args []string, v any) ([]byte, error) {
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
+	out, err := p.run(ctx, append([]string{"build", flag, "-Z", "unstable-options"}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return nil, fmt.Errorf("%w: cargo build %s: %v", ErrPlan, flag, err)
+	}
+	return out, nil
 }
 
 // checkArgs rejects cargo build arguments this package cannot follow.

@@ -93,16 +93,10 @@ const hostTriple = "x86_64-unknown-linux-gnu"
 // the build plan cargo 1.65 would have printed. targetCfg is the toolchain rustc's
 // `--print cfg` (the build scripts' CARGO_CFG_*).
 func (p *planner) unitGraphPlan(ctx context.Context, ws *workspace, args []string, targetCfg string) (*buildPlan, error) {
-	if err := checkArgs(args); err != nil {
-		return nil, err
-	}
-	out, err := p.run(ctx, append([]string{"build", "--unit-graph", "-Z", "unstable-options"}, args...)...)
+	var g unitGraph
+	out, err := p.buildJSON(ctx, "--unit-graph", args, &g)
 	if err != nil {
 		return nil, err
-	}
-	var g unitGraph
-	if err := json.Unmarshal(out, &g); err != nil {
-		return nil, fmt.Errorf("%w: cargo unit graph: %v", ErrPlan, err)
 	}
 	if g.Version != 1 {
 		return nil, fmt.Errorf("%w: unit graph version %d (only 1)", ErrPlan, g.Version)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 // steps: "steps", "units").
 func addPublishFlags(build *cobra.Command, what string) {
 	f := build.Flags()
+	f.StringP("dir", "C", "", "run in this directory (default: the current one)")
 	f.Bool("publish", false, "submit claims for the "+what+" this build did not substitute, and serve their blocks")
 	f.Bool("no-substitute", false, "never ask the chain and peers: local cache or sandbox only")
 	f.Bool("verbose", false, "print what the network cache does for every "+what[:len(what)-1])
@@ -56,12 +58,34 @@ type buildNetwork struct {
 	publishing bool
 	stderr     io.Writer
 	what       string // what the steps are called: "steps", "units"
+	// tcs and bb are the store roots of the build's toolchains and busybox; dir is where it
+	// runs (-C, else the current directory).
+	tcs map[string]cid.Cid
+	bb  cid.Cid
+	dir string
 }
 
-// openBuildNetwork opens the runtime of the command's store. With --publish the chain must
-// sign (checked before building); else the chain at --node is only asked, and an unreachable
-// one means local builds only, said once.
-func openBuildNetwork(ctx context.Context, cmd *cobra.Command, what string) (*buildNetwork, error) {
+// openBuildNetwork opens the runtime of the command's store with the named toolchains
+// (imported if missing). With --publish the chain must sign (checked before building); else
+// the chain at --node is only asked, and an unreachable one means local builds only, said once.
+func openBuildNetwork(ctx context.Context, cmd *cobra.Command, what string, toolchains ...string) (*buildNetwork, error) {
+	n, err := openNetwork(ctx, cmd, what)
+	if err != nil {
+		return nil, err
+	}
+	if n.tcs, n.bb, err = buildToolchains(ctx, n.rt, n.stderr, toolchains...); err == nil {
+		if n.dir, _ = cmd.Flags().GetString("dir"); n.dir == "" {
+			n.dir, err = os.Getwd()
+		}
+	}
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func openNetwork(ctx context.Context, cmd *cobra.Command, what string) (*buildNetwork, error) {
 	f := cmd.Flags()
 	n := &buildNetwork{stderr: cmd.ErrOrStderr(), what: what}
 	n.publishing, _ = f.GetBool("publish")

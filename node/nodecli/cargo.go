@@ -3,7 +3,6 @@ package nodecli
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	cid "github.com/ipfs/go-cid"
@@ -34,7 +33,6 @@ with --wait, prints the claims' progress until every verdict. A build that fails
 		RunE: runCargoBuild,
 	}
 	f := build.Flags()
-	f.StringP("dir", "C", "", "run in this directory (default: the current one)")
 	f.Bool("release", false, "build with the release profile (as cargo build --release)")
 	f.String("cargo", cargobuild.DebianCargo, "the cargo that plans the build (see docs/cargo.md for which cargos work)")
 	f.IntP("jobs", "j", 0, "units built at once (default: the number of CPUs)")
@@ -47,22 +45,12 @@ func runCargoBuild(cmd *cobra.Command, args []string) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	stderr := cmd.ErrOrStderr()
-	n, err := openBuildNetwork(ctx, cmd, "units")
+	n, err := openBuildNetwork(ctx, cmd, "units", "rust", "gcc")
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	rt, f := n.rt, cmd.Flags()
-	tcs, bb, err := buildToolchains(ctx, rt, stderr, "rust", "gcc")
-	if err != nil {
-		return err
-	}
-	dir, _ := f.GetString("dir")
-	if dir == "" {
-		if dir, err = os.Getwd(); err != nil {
-			return err
-		}
-	}
+	rt, f, tcs, bb, dir := n.rt, cmd.Flags(), n.tcs, n.bb, n.dir
 	var cargoArgs []string
 	if rel, _ := f.GetBool("release"); rel {
 		cargoArgs = append(cargoArgs, "--release")

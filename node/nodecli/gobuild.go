@@ -3,7 +3,6 @@ package nodecli
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -32,7 +31,6 @@ assigned builders and, with --wait, prints the claims' progress until every verd
 	}
 	f := build.Flags()
 	f.StringP("o", "o", "", "write the binary here (as go build -o)")
-	f.StringP("dir", "C", "", "run in this directory (default: the current one)")
 	addPublishFlags(build, "steps")
 	c.AddCommand(build)
 	return c
@@ -42,23 +40,12 @@ func runGoBuild(cmd *cobra.Command, args []string) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	stderr := cmd.ErrOrStderr()
-	n, err := openBuildNetwork(ctx, cmd, "steps")
+	n, err := openBuildNetwork(ctx, cmd, "steps", "go")
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	rt, f := n.rt, cmd.Flags()
-	tcs, bb, err := buildToolchains(ctx, rt, stderr, "go")
-	if err != nil {
-		return err
-	}
-	tc := tcs["go"]
-	dir, _ := f.GetString("dir")
-	if dir == "" {
-		if dir, err = os.Getwd(); err != nil {
-			return err
-		}
-	}
+	rt, f, tc, bb, dir := n.rt, cmd.Flags(), n.tcs["go"], n.bb, n.dir
 	var goArgs []string
 	if out, _ := f.GetString("o"); out != "" {
 		abs, err := filepath.Abs(out)

@@ -24,16 +24,7 @@ import (
 var unitsLine = regexp.MustCompile(`units: (\d+) done \((\d+) cached, (\d+) substituted, (\d+) built\)`)
 
 // units parses the summary line of `cargo build`: done, cached, substituted, built.
-func units(t *testing.T, stderr string) [4]int {
-	t.Helper()
-	all := unitsLine.FindAllStringSubmatch(stderr, -1)
-	require.NotEmpty(t, all, "no units line in %s", stderr)
-	var n [4]int
-	for i := range n {
-		n[i], _ = strconv.Atoi(all[len(all)-1][i+1])
-	}
-	return n
-}
+func units(t *testing.T, stderr string) [4]int { return counts(t, unitsLine, stderr) }
 
 // rustCLI copies examples/rust-cli to a fresh directory (a checkout at another path).
 func rustCLI(t *testing.T) string {

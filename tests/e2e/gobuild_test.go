@@ -38,10 +38,14 @@ func tinyModule(t *testing.T, dir, bug string) {
 var stepsLine = regexp.MustCompile(`steps: (\d+) done \((\d+) cached, (\d+) substituted, (\d+) built\)`)
 
 // steps parses the final progress line of `go build`: done, cached, substituted, built.
-func steps(t *testing.T, stderr string) [4]int {
+func steps(t *testing.T, stderr string) [4]int { return counts(t, stepsLine, stderr) }
+
+// counts parses the last match of a summary line (`go build`'s steps, `cargo build`'s units)
+// into its four numbers: done, cached, substituted, built.
+func counts(t *testing.T, line *regexp.Regexp, stderr string) [4]int {
 	t.Helper()
-	all := stepsLine.FindAllStringSubmatch(stderr, -1)
-	require.NotEmpty(t, all, "no steps line in %s", stderr)
+	all := line.FindAllStringSubmatch(stderr, -1)
+	require.NotEmpty(t, all, "no %q line in %s", line, stderr)
 	var n [4]int
 	for i := range n {
 		n[i], _ = strconv.Atoi(all[len(all)-1][i+1])
