@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -260,6 +261,7 @@ func joinByOperatorGuide(t *testing.T, net *localnet.Net, slot int, funder strin
 		"P2P_PORT="+strconv.Itoa(p), "RPC_PORT="+strconv.Itoa(p+1), "API_PORT="+strconv.Itoa(p+2),
 		"GRPC_PORT="+strconv.Itoa(p+3), "ABCI_PORT="+strconv.Itoa(p+5),
 		"SIDECAR_P2P_PORT="+strconv.Itoa(p+10), "SIDECAR_METRICS_PORT="+strconv.Itoa(p+11),
+		"BUILDER_PEERS="+builderPeers(t, net),
 		// Test-only: every node here is on 127.0.0.1, which CometBFT's address book refuses
 		// by default (set through the node's environment, not the guide).
 		"BUILDCHAIND_P2P_ADDR_BOOK_STRICT=false", "BUILDCHAIND_P2P_ALLOW_DUPLICATE_IP=true",
@@ -361,6 +363,84 @@ func joinByOperatorGuide(t *testing.T, net *localnet.Net, slot int, funder strin
 	}
 	t.Logf("operator guide: joined by state sync from height %d, build validator %s, in %s",
 		earliest, opAddr, time.Since(start).Round(time.Millisecond))
+	joinedBuilderBuilds(t, net, opAddr)
+}
+
+// builderPeers are the libp2p addresses of net's builders (localnet.sh peers), the
+// BUILDER_PEERS a network hands its new operators.
+func builderPeers(t *testing.T, net *localnet.Net) string {
+	t.Helper()
+	out, err := net.Script("peers")
+	peers := strings.TrimSpace(out)
+	if err != nil || !strings.Contains(peers, "/p2p/") {
+		t.Fatalf("localnet.sh peers: %v %q", err, out)
+	}
+	return peers
+}
+
+// joinedBuilderBuilds shows that the joined build validator addr builds: val0 publishes
+// variants of examples/hello until one claim has a round assigned to addr, and that claim
+// ends VALID with addr's round AGREED: the joined sidecar fetched the derivation and its
+// inputs from the network, rebuilt it in its sandbox and reported the same output. The
+// rounds of a claim are drawn among four equally bonded builders (min_rounds 2), so a claim
+// misses addr with probability about 1/2; all of maxClaims claims missing it, 2^-16.
+func joinedBuilderBuilds(t *testing.T, net *localnet.Net, addr string) {
+	t.Helper()
+	const maxClaims = 16
+	start := time.Now()
+	home := t.TempDir()
+	peers := builderPeers(t, net)
+	run := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, net.Binary, args...)
+		cmd.Env = append(os.Environ(), "BUILDCHAIN_HOME="+home, "HOME="+home)
+		bz, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("buildchaind %s: %v\n%s", strings.Join(args, " "), err, bz)
+		}
+		return string(bz)
+	}
+	run("bootstrap")
+	tmpl, err := os.ReadFile(filepath.Join(localnet.RepoRoot(), "examples", "hello", "hello.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimRe := regexp.MustCompile(`VALID: \S+ builds to \S+ \(claim (\d+),`)
+	for i := 0; i < maxClaims; i++ {
+		// A variant: the same build with one more environment variable, a new derivation.
+		variant := strings.Replace(string(tmpl), `"env": {"LANG": "C"}`,
+			fmt.Sprintf(`"env": {"LANG": "C", "JOIN_TRY": "%d"}`, i), 1)
+		if variant == string(tmpl) {
+			t.Fatal("examples/hello/hello.json has no env {\"LANG\": \"C\"} to extend")
+		}
+		file := filepath.Join(home, fmt.Sprintf("hello-%d.json", i))
+		if err := os.WriteFile(file, []byte(variant), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		drv := strings.TrimSpace(run("drv", "add", file))
+		run("publish", drv, "--from", "val0", "--home", net.Home(0), "--keyring-backend", "test",
+			"--keyring-dir", net.Home(0), "--peer", peers, "--mdns=false", "--wait-timeout", "4m", "-y")
+		m := claimRe.FindStringSubmatch(run("verify", drv, "--home", net.Home(0), "--no-fetch"))
+		if m == nil {
+			t.Fatalf("claim %d of the joined builder's test is not VALID", i)
+		}
+		id, _ := strconv.ParseUint(m[1], 10, 64)
+		c := getClaimREST(t, net, 0, id)
+		for _, a := range c.Assignments {
+			if a.Validator != addr {
+				continue
+			}
+			if a.Status != "ROUND_STATUS_AGREED" {
+				t.Fatalf("claim %d: the joined builder's round %d is %s, want AGREED: %+v", id, a.Round, a.Status, c)
+			}
+			t.Logf("the joined builder %s rebuilt claim %d (round %d; claims published: %d) in %s",
+				addr, id, a.Round, i+1, time.Since(start).Round(time.Millisecond))
+			return
+		}
+	}
+	t.Fatalf("none of %d claims assigned a round to the joined builder %s", maxClaims, addr)
 }
 
 // operatorAddr is the address of the key the operator guide made (keys add --output json).
