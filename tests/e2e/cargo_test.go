@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +149,4 @@ func TestCargoBuildPublish(t *testing.T) {
 	require.Equal(t, fileSum(t, bin), fileSum(t, filepath.Join(src2, "target", "debug", "rust-cli")), "byte-identical binaries")
 	logs, _ := os.ReadDir(filepath.Join(dev.Dir, "builds", "logs"))
 	require.Empty(t, logs, "no build ran in the second developer's sandbox")
-	require.False(t, strings.Contains(stderr, "error"), stderr)
 }
