@@ -15,8 +15,6 @@ import (
 
 	"github.com/buildchain/buildchain/node/cargobuild"
 	"github.com/buildchain/buildchain/node/sidecar/sidecartest"
-	"github.com/buildchain/buildchain/node/toolchain"
-	"github.com/buildchain/buildchain/testutil/localnet"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
@@ -56,30 +54,8 @@ func TestCargoBuildPublish(t *testing.T) {
 			t.Skipf("%s missing: run `make deps`", p)
 		}
 	}
-	// One round per claim (one builder each); every claim's report deadline starts at once
-	// and the builders work through them two at a time: a long deadline (blocks of 500 ms).
-	net := localnet.Start(t, localnet.Options{Nodes: 1,
-		GenesisJQ: `.app_state.claims.params.min_rounds = 1 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "7200"`})
-	env := sidecartest.NewEnv(t, net)
+	net, env, pub, store := frontEndNet(t, "7200", "rust", "gcc")
 	ctx := context.Background()
-	pub := env.NewPeer("publisher", "val0", 0)
-	start := time.Now()
-	for _, name := range []string{"rust", "gcc"} {
-		_, err := toolchain.Import(ctx, name, "test", &toolchain.Env{Store: pub.Store, Builder: pub.Builder})
-		require.NoError(t, err, "the %s toolchain (make deps puts its .debs in the cache)", name)
-	}
-	t.Logf("rust and gcc toolchains imported in %s", time.Since(start).Round(time.Millisecond))
-	var peers []string
-	for _, name := range []string{"alice", "bob"} {
-		p := env.NewPeer(name, name, 0, pub)
-		env.Register(p)
-		copyToolchains(t, pub, p, "rust", "gcc")
-		env.StartSidecar(p)
-		peers = append(peers, "--peer", p.P2P.Addrs()[0].String())
-	}
-	store := func(p *sidecartest.Peer) []string {
-		return append([]string{"--store", filepath.Join(p.Dir, "ipfs"), "--mdns=false"}, peers...)
-	}
 	claimsOf := func(p *sidecartest.Peer) []claimstypes.Claim {
 		res, err := p.Claims.Query().ClaimsByPublisher(ctx, &claimstypes.QueryClaimsByPublisherRequest{Publisher: p.Claims.Validator()})
 		require.NoError(t, err)
@@ -104,7 +80,7 @@ func TestCargoBuildPublish(t *testing.T) {
 
 	// Publish: every unit claimed, rebuilt by the builders, VALID.
 	src := rustCLI(t)
-	start = time.Now()
+	start := time.Now()
 	stdout, stderr, err := env.CLI(0, "val0", net.Home(0), append([]string{"cargo", "build", "--publish", "--from", "val0",
 		"--wait-timeout", "60m", "-C", src, "--offline"}, store(pub)...)...)
 	require.NoError(t, err, "%s\n%s", stdout, stderr)
