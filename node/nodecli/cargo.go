@@ -10,6 +10,9 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/cargobuild"
+	// cargo build imports these toolchains on first use.
+	_ "github.com/buildchain/buildchain/node/toolchain/gcctoolchain"
+	_ "github.com/buildchain/buildchain/node/toolchain/rusttoolchain"
 )
 
 // CargoCmd returns `cargo build`: node/cargobuild with the network cache (units the chain
