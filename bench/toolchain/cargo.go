@@ -26,7 +26,6 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/cargobuild"
-	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/toolchain"
 	_ "github.com/buildchain/buildchain/node/toolchain/rusttoolchain"
@@ -138,21 +137,19 @@ func benchCargo(c *config) error {
 			return err
 		}
 	}
-	pa, err := newP2P(ctx, a.node, nil)
+	pa, err := a.rt.P2P()
 	if err != nil {
 		return err
 	}
-	defer pa.Close()
-	pb, err := newP2P(ctx, b.node, pa)
+	pb, err := b.rt.P2P()
 	if err != nil {
 		return err
 	}
-	defer pb.Close()
-	sub := &runtime.Substitution{Chain: peerCache{a.b}, Log: io.Discard,
-		Fetch: func(ctx context.Context, root cid.Cid, progress func(done, total int)) (p2p.FetchStats, func(), error) {
-			st, err := pb.FetchClosure(ctx, root, progress)
-			return st, func() {}, err
-		}}
+	if err := pb.Connect(ctx, pa.AddrInfo()); err != nil {
+		return err
+	}
+	sub := &runtime.Substitution{Chain: peerCache{a.b}, Log: io.Discard, Fetch: b.rt.Fetch}
+	defer sub.Release()
 	build := func(ctx context.Context, drv cid.Cid) (*builder.Result, bool, error) {
 		res, err := b.b.Build(ctx, drv, builder.Options{Substitute: sub.Substitute})
 		return res, res != nil && res.Substituted, err
