@@ -103,11 +103,13 @@ bench:
 selfhost: deps build
 	scripts/selfhost.sh
 
-# The rust toolchain and `buildchaind cargo build` (node/cargobuild): toolchain imports and cold
-# cargo builds of examples/rust-cli, several minutes (not in make test).
+# The rust toolchain and `buildchaind cargo build` (node/cargobuild, docs/cargo.md): make test runs
+# a small crate (TestCargoBuildSmall); these are the long ones, tens of minutes on a loaded machine:
+# toolchain imports, cold builds of examples/rust-cli, and its --publish on a localnet (tests/e2e).
 .PHONY: test-cargo
 test-cargo: deps
 	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
+	E2E_CARGO=1 $(GO) test -count=1 -v -timeout 90m -run '^TestCargoBuildPublish$$' ./tests/e2e/
 
 # `buildchaind go build --publish` against a real localnet (tests/e2e TestGoBuildPublish): a small
 # module with a vendored module is built step by step, every step claimed, rebuilt by two

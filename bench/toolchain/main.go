@@ -1,7 +1,8 @@
 // Command toolchain measures the toolchains of `buildchaind bootstrap --toolchain NAME` (issue
 // 11), every figure printed as a ratio against a baseline measured in the same run. Each
-// toolchain's measurements live in their own file and register themselves (gcc.go, go.go);
-// each prints, for its toolchain:
+// toolchain's measurements live in their own file and register themselves (gcc.go, go.go,
+// cargo.go: `buildchaind cargo build` with the rust toolchain, its own figures); gcc and go
+// print, for their toolchain:
 //
 //   - import: `bootstrap --toolchain NAME` into a fresh store vs the floor of reading the same
 //     pinned inputs (dpkg-deb -x of the .debs; a plain unzip of the module zip);
@@ -13,7 +14,7 @@
 //
 // Run as root after `make deps`, from the repository root (`make bench` does):
 //
-//	go run ./bench/toolchain [-runs 3] [-only gcc|go]
+//	go run ./bench/toolchain [-runs 3] [-only cargo|gcc|go]
 package main
 
 import (

@@ -29,10 +29,10 @@ import (
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
-// Commands returns the top-level commands drv, build, profile, bootstrap and cargo;
-// `build` and `cargo build` consult network first (nil: local builds only).
+// Commands returns the top-level commands drv, build, profile and bootstrap; `build`
+// consults network first (nil: local builds only). `cargo build` is node/nodecli's.
 func Commands(network *Network) []*cobra.Command {
-	cmds := []*cobra.Command{drvCmd(), buildCmd(network), profileCmd(), bootstrapCmd(), cargoCmd(network)}
+	cmds := []*cobra.Command{drvCmd(), buildCmd(network), profileCmd(), bootstrapCmd()}
 	for _, c := range cmds {
 		c.PersistentFlags().String("store", "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
 		silenceUsage(c)

@@ -170,18 +170,6 @@ func (s *server) tempPinned(c cid.Cid) {
 	s.mu.Unlock()
 }
 
-func shellQuote(s string) string {
-	if strings.Contains(s, "@OUT@") {
-		// "$out" must expand: double quotes around it, single quotes around the rest.
-		parts := strings.Split(s, "@OUT@")
-		for i, p := range parts {
-			parts[i] = shellQuote(p)
-		}
-		return strings.Join(parts, `"$out"`)
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // step translates one invocation into a derivation, builds it (or takes it from the cache)
 // and writes its outputs where the go command expects them. log is the tool's output of a
 // failed build, with sandbox paths put back to host paths.
@@ -265,7 +253,7 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 				return nil, "", fmt.Errorf("%w: two outputs named %s", ErrStep, base)
 			}
 			p.outputs[base] = abs(v)
-			args = append(args, "@OUT@/"+base)
+			args = append(args, derivation.OutMark+"/"+base)
 		case "in":
 			m, err := p.file(ctx, abs(v), false)
 			if err != nil {
@@ -344,9 +332,9 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 	stepPath := derivation.StorePrefix + stepCID.String()
 	fill := func(x string) string { return strings.ReplaceAll(x, "@STEP@", stepPath) }
 	var script strings.Builder
-	fmt.Fprintf(&script, "mkdir -p \"$out\" && cd %s && exec %s", shellQuote(fill(cwd)), shellQuote(path.Join(derivation.StorePrefix+s.cfg.Toolchain.String(), "pkg", "tool", rel)))
+	fmt.Fprintf(&script, "mkdir -p \"$out\" && cd %s && exec %s", derivation.ShellQuote(fill(cwd)), derivation.ShellQuote(path.Join(derivation.StorePrefix+s.cfg.Toolchain.String(), "pkg", "tool", rel)))
 	for _, a := range args {
-		script.WriteString(" " + shellQuote(fill(a)))
+		script.WriteString(" " + derivation.ShellQuote(fill(a)))
 	}
 	bb := derivation.StorePrefix + s.cfg.Bootstrap.String()
 	env["PATH"] = bb + "/bin"

@@ -41,10 +41,14 @@ func tinyModule(t *testing.T, dir, bug string) {
 var stepsLine = regexp.MustCompile(`steps: (\d+) done \((\d+) cached, (\d+) substituted, (\d+) built\)`)
 
 // steps parses the final progress line of `go build`: done, cached, substituted, built.
-func steps(t *testing.T, stderr string) [4]int {
+func steps(t *testing.T, stderr string) [4]int { return counts(t, stepsLine, stderr) }
+
+// counts parses the last match of a summary line (`go build`'s steps, `cargo build`'s units)
+// into its four numbers: done, cached, substituted, built.
+func counts(t *testing.T, line *regexp.Regexp, stderr string) [4]int {
 	t.Helper()
-	all := stepsLine.FindAllStringSubmatch(stderr, -1)
-	require.NotEmpty(t, all, "no steps line in %s", stderr)
+	all := line.FindAllStringSubmatch(stderr, -1)
+	require.NotEmpty(t, all, "no %q line in %s", line, stderr)
 	var n [4]int
 	for i := range n {
 		n[i], _ = strconv.Atoi(all[len(all)-1][i+1])
@@ -74,29 +78,9 @@ func TestGoBuildPublish(t *testing.T) {
 		t.Skip("opt-in: E2E_GOBUILD=1")
 	}
 	needRootFUSE(t)
-	// One round per claim (one builder each): the steps are many and small. Every claim's
-	// report deadline starts at once, and the builders work through them two at a time on a
-	// busy machine: a long deadline (blocks of 500 ms).
-	net := localnet.Start(t, localnet.Options{Nodes: 1,
-		GenesisJQ: `.app_state.claims.params.min_rounds = 1 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "3600"`})
-	env := sidecartest.NewEnv(t, net)
+	// The steps are many and small: a deadline of 3600 blocks.
+	net, env, pub, store := frontEndNet(t, "3600", "go")
 	ctx := context.Background()
-	pub := env.NewPeer("publisher", "val0", 0)
-	start := time.Now()
-	_, err := toolchain.Import(ctx, "go", "test", &toolchain.Env{Store: pub.Store, Builder: pub.Builder})
-	require.NoError(t, err, "the go toolchain (make deps puts it in the module cache)")
-	t.Logf("go toolchain imported in %s", time.Since(start).Round(time.Millisecond))
-	var peers []string
-	for _, name := range []string{"alice", "bob"} {
-		p := env.NewPeer(name, name, 0, pub)
-		env.Register(p)
-		copyToolchain(t, pub, p)
-		env.StartSidecar(p)
-		peers = append(peers, "--peer", p.P2P.Addrs()[0].String())
-	}
-	store := func(p *sidecartest.Peer) []string {
-		return append([]string{"--store", filepath.Join(p.Dir, "ipfs"), "--mdns=false"}, peers...)
-	}
 
 	// A build that does not compile: the compiler's error, no claim.
 	src := filepath.Join(t.TempDir(), "src", "tiny")
@@ -113,7 +97,7 @@ func TestGoBuildPublish(t *testing.T) {
 	// Publish: every step claimed, rebuilt by the builders, VALID.
 	tinyModule(t, src, "")
 	bin := filepath.Join(t.TempDir(), "tiny")
-	start = time.Now()
+	start := time.Now()
 	stdout, stderr, err := env.CLI(0, "val0", net.Home(0), append([]string{"go", "build", "--publish", "--from", "val0",
 		"--wait-timeout", "30m", "-C", src, "-o", bin, "."}, store(pub)...)...)
 	require.NoError(t, err, "%s\n%s", stdout, stderr)
@@ -144,7 +128,7 @@ func TestGoBuildPublish(t *testing.T) {
 
 	// A second developer: a fresh store with only the toolchain, the builders as peers.
 	dev := env.NewPeer("dev2", "", 0)
-	copyToolchain(t, pub, dev)
+	copyToolchains(t, pub, dev, "go")
 	src2 := filepath.Join(t.TempDir(), "elsewhere", "tiny")
 	tinyModule(t, src2, "")
 	bin2 := filepath.Join(t.TempDir(), "tiny2")
@@ -156,6 +140,38 @@ func TestGoBuildPublish(t *testing.T) {
 	require.Equal(t, fileSum(t, bin), fileSum(t, bin2), "byte-identical binaries")
 	logs, _ := os.ReadDir(filepath.Join(dev.Dir, "builds", "logs"))
 	require.Empty(t, logs, "no build ran in the second developer's sandbox")
+}
+
+// frontEndNet is the set-up of the build front ends' --publish tests (go build, cargo build):
+// a one-authority localnet where every claim has one round (one builder each), a publisher
+// (val0) with the named toolchains imported, and two build validators (alice, bob) with copies
+// of them and their sidecars running. Every claim's report deadline starts at once and the
+// builders work through them two at a time on a busy machine: reportTimeout blocks (of
+// 500 ms) is long. store gives a peer's --store and the builders as --peer flags.
+func frontEndNet(t *testing.T, reportTimeout string, toolchains ...string) (*localnet.Net, *sidecartest.Env, *sidecartest.Peer, func(*sidecartest.Peer) []string) {
+	t.Helper()
+	net := localnet.Start(t, localnet.Options{Nodes: 1,
+		GenesisJQ: `.app_state.claims.params.min_rounds = 1 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "` + reportTimeout + `"`})
+	env := sidecartest.NewEnv(t, net)
+	pub := env.NewPeer("publisher", "val0", 0)
+	for _, name := range toolchains {
+		start := time.Now()
+		_, err := toolchain.Import(context.Background(), name, "test", &toolchain.Env{Store: pub.Store, Builder: pub.Builder})
+		require.NoError(t, err, "the %s toolchain (make deps provides what it imports)", name)
+		t.Logf("%s toolchain imported in %s", name, time.Since(start).Round(time.Millisecond))
+	}
+	var peers []string
+	for _, name := range []string{"alice", "bob"} {
+		p := env.NewPeer(name, name, 0, pub)
+		env.Register(p)
+		copyToolchains(t, pub, p, toolchains...)
+		env.StartSidecar(p)
+		peers = append(peers, "--peer", p.P2P.Addrs()[0].String())
+	}
+	store := func(p *sidecartest.Peer) []string {
+		return append([]string{"--store", filepath.Join(p.Dir, "ipfs"), "--mdns=false"}, peers...)
+	}
+	return net, env, pub, store
 }
 
 func lastLines(s string, n int) string {
