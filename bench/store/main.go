@@ -204,7 +204,8 @@ func main() {
 	}
 	report := func(what string, plainFiles []string, goal string) {
 		readAll(plainFiles) // warm the page cache
-		var plain, cold, warm float64
+		var plain, cold, warm, coldSha float64
+		var shaNow []string
 		for t := 0; t < trials; t++ {
 			plain = max(plain, readRate(plainFiles))
 			srv, err := fusefs.Mount(s, mnt, fusefs.Options{})
@@ -220,7 +221,15 @@ func main() {
 				}
 			}()
 			fuseFiles := rel(filepath.Join(mnt, root.String()), plainFiles)
-			cold = max(cold, readRate(fuseFiles))
+			c := readRate(fuseFiles)
+			cold = max(cold, c)
+			if what == "large-seq" {
+				// The machine's load changes by the second: hash the
+				// same files right after the cold read and pair the two.
+				sr := sha256Rate(plainFiles)
+				coldSha = max(coldSha, c/sr)
+				shaNow = append(shaNow, human(sr)+"/s")
+			}
 			for w := 0; w < trials; w++ {
 				warm = max(warm, readRate(fuseFiles))
 			}
@@ -233,7 +242,8 @@ func main() {
 		fmt.Printf("%s: plain (page cache) %s/s, FUSE cold %s/s, FUSE warm %s/s (best of %d)\n", what, human(plain), human(cold), human(warm), trials)
 		fmt.Printf("RATIO %s FUSE-warm/plain = %.2f, FUSE-cold/plain = %.2f (goal >= %s)\n", what, warm/plain, cold/plain, goal)
 		if what == "large-seq" {
-			fmt.Printf("RATIO %s FUSE-cold/sha256 single core = %.2f (goal >= 0.8; sha256 %s/s)\n", what, cold/shaRate, human(shaRate))
+			fmt.Printf("RATIO %s FUSE-cold/sha256 single core = %.2f (goal >= 0.8; best trial, each cold read paired with a sha256 of the same files right after it: %s)\n",
+				what, coldSha, strings.Join(shaNow, ", "))
 		}
 	}
 	report("large-seq", large, "0.6")

@@ -2,103 +2,76 @@ package p2p
 
 import (
 	"context"
-	"crypto/sha256"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	bsmsg "github.com/ipfs/boxo/bitswap/message"
-	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-msgio"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/block"
+	"github.com/buildchain/buildchain/node/p2p/p2ptest"
 )
 
-// startLiar runs a raw libp2p host speaking bitswap 1.2.0 by hand: to every
-// want (want-have or want-block) it answers HAVE and sends a block message
-// carrying the wanted CID's prefix with the wrong bytes. It counts the lies.
-func startLiar(t *testing.T) (host.Host, *atomic.Int64) {
-	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	require.NoError(t, err)
-	t.Cleanup(func() { h.Close() })
-	var lies atomic.Int64
-	h.SetStreamHandler(bsnet.ProtocolBitswap, func(s network.Stream) {
-		defer s.Close()
-		from := s.Conn().RemotePeer()
-		r := msgio.NewVarintReaderSize(s, network.MessageSizeMax)
-		for {
-			in, _, err := bsmsg.FromMsgReader(r)
-			if err != nil {
-				return
-			}
-			out := bsmsg.New(false)
-			for _, e := range in.Wantlist() {
-				if e.Cancel {
-					continue
-				}
-				lie := sha256.Sum256([]byte("not the block " + e.Cid.String()))
-				blk, err := blocks.NewBlockWithCid(lie[:], e.Cid) // unchecked: this is the lie
-				require.NoError(t, err)
-				out.AddHave(e.Cid)
-				out.AddBlock(blk)
-				lies.Add(1)
-			}
-			if out.Empty() {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			ws, err := h.NewStream(ctx, from, bsnet.ProtocolBitswap)
-			cancel()
-			if err != nil {
-				return
-			}
-			_ = out.ToNetV1(ws)
-			ws.Close()
-		}
-	})
-	return h, &lies
-}
-
-// A peer that lies about a block's content: the block is rejected, neither
-// the wanted CID nor the liar's bytes are stored, and the honest peer that
-// joins later serves the real block.
+// A peer that lies about a block's content over bitswap: the block is
+// rejected, neither the wanted CID nor the liar's bytes are stored, the liar
+// is named in the fetch's error, disconnected and refused when it dials
+// again, and the honest peer that joins later serves the real block.
 func TestLyingPeerRejected(t *testing.T) {
 	v := newTestNode(t)
-	liar, lies := startLiar(t)
+	liar, lies := p2ptest.StartLiar(t)
 	ctx := context.Background()
-	require.NoError(t, v.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
+	liarInfo := peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}
+	require.NoError(t, v.Connect(ctx, liarInfo))
 
 	real := blocks.NewBlock(randomBytes(9, 4096)) // CIDv0 sha2-256
 	want := cid.NewCidV1(cid.Raw, real.Cid().Hash())
 	realBlk, err := blocks.NewBlockWithCid(real.RawData(), want)
 	require.NoError(t, err)
 
-	fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	err = v.Fetch(fctx, want, nil)
+	// The fetch runs until the liar is dropped (no deadline race: the
+	// wait is for the drop, the cancel comes after it).
+	fctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	var st FetchStats
+	go func() {
+		var err error
+		st, err = v.FetchClosure(fctx, want, nil)
+		errc <- err
+	}()
+	require.True(t, eventually(2*time.Minute, func() bool { return v.isBad(liar.ID()) }), "the liar was not dropped")
 	cancel()
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	err = <-errc
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, ErrBadPeer)
+	require.ErrorContains(t, err, liar.ID().String())
+	require.Len(t, st.Dropped, 1)
+	require.ErrorContains(t, st.Dropped[0], liar.ID().String())
 	require.Positive(t, lies.Load(), "the liar was never asked: the test proves nothing")
+	require.NotEqual(t, network.Connected, v.host.Network().Connectedness(liar.ID()))
+	require.Error(t, v.Connect(ctx, liarInfo), "a dropped peer was let back in")
+	liar.Peerstore().AddAddrs(v.host.ID(), v.host.Addrs(), time.Hour)
+	if err := liar.Connect(ctx, peer.AddrInfo{ID: v.host.ID(), Addrs: v.host.Addrs()}); err == nil {
+		// The dialer may see its side of the connection before the
+		// refusal reaches it; the node itself must not keep it.
+		require.True(t, eventually(30*time.Second, func() bool {
+			return v.host.Network().Connectedness(liar.ID()) != network.Connected
+		}), "a dropped peer's dial was accepted")
+	}
 
 	has, err := v.bstore.Has(ctx, want)
 	require.NoError(t, err)
 	require.False(t, has, "a lied-about block was stored")
-	lie := sha256.Sum256([]byte("not the block " + want.String()))
+	lie := p2ptest.Lie(want)
 	lieCid, err := want.Prefix().Sum(lie[:])
 	require.NoError(t, err)
 	has, err = v.bstore.Has(ctx, lieCid)
 	require.NoError(t, err)
 	require.False(t, has, "the liar's unrequested bytes were stored")
 
-	// An honest peer joins: the same fetch now succeeds with the real bytes,
-	// even though the liar is still connected and still lying.
+	// An honest peer joins: the same fetch now succeeds with the real bytes.
 	honest := newTestNode(t)
 	require.NoError(t, honest.bstore.Put(ctx, realBlk))
 	connect(t, v, honest)
