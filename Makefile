@@ -109,6 +109,14 @@ selfhost: deps build
 test-cargo: deps
 	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
 
+# `buildchaind go build --publish` against a real localnet (tests/e2e TestGoBuildPublish): a small
+# module with a vendored module is built step by step, every step claimed, rebuilt by two
+# builders and VALID, then substituted step by step by a second developer's fresh store. Opt-in
+# (E2E_GOBUILD=1): it adds more than make test's budget allows.
+.PHONY: test-gobuild
+test-gobuild: deps
+	E2E_GOBUILD=1 $(GO) test -count=1 -v -timeout 60m -run '^TestGoBuildPublish$$' ./tests/e2e
+
 proto-gen:
 	scripts/protocgen.sh
 

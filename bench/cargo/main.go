@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,28 +40,38 @@ import (
 var examplesDir = flag.String("examples", "examples", "the repository's examples directory")
 
 type node struct {
-	dir           string
+	rt            *runtime.Runtime
 	store         *storefs.Store
 	b             *builder.Builder
 	rust, gcc, bb cid.Cid
 }
 
-func newNode(work, name string) (*node, error) {
+// newNode opens a node runtime (store, builder, p2p on loopback started on first use,
+// bootstrapped to boot's host) at work/name.
+func newNode(work, name string, boot *node) (*node, error) {
 	home := filepath.Join(work, name)
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err
 	}
-	s, err := storefs.Open(filepath.Join(home, "ipfs"))
-	if err != nil {
-		return nil, err
+	var peers []string
+	if boot != nil {
+		n, err := boot.rt.P2P()
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range n.Addrs() {
+			peers = append(peers, a.String())
+		}
 	}
 	fuse := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds"), Timeout: time.Hour, UseFUSE: &fuse})
+	rt, err := runtime.Open(runtime.Config{StoreRoot: filepath.Join(home, "ipfs"),
+		Builder: builder.Config{Timeout: time.Hour, UseFUSE: &fuse},
+		P2P: &p2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: peers,
+			ReprovideInterval: -1, ReannounceInterval: -1}})
 	if err != nil {
-		s.Close()
 		return nil, err
 	}
-	return &node{dir: home, store: s, b: b}, nil
+	return &node{rt: rt, store: rt.Store(), b: rt.Builder()}, nil
 }
 
 func (n *node) importToolchains(ctx context.Context) error {
@@ -125,18 +134,6 @@ func (p peerCache) VerifiedOutput(_ context.Context, drv cid.Cid) (string, uint6
 	return out.String(), 0, true, nil
 }
 
-func newP2P(ctx context.Context, n *node, boot *p2p.Node) (*p2p.Node, error) {
-	var peers []string
-	if boot != nil {
-		for _, a := range boot.Addrs() {
-			peers = append(peers, a.String())
-		}
-	}
-	return p2p.New(ctx, p2p.Config{KeyFile: filepath.Join(n.dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: peers, Blockstore: n.store.Blockstore(), ReprovideInterval: -1, ReannounceInterval: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-}
-
 func ratio(what string, d time.Duration, base string, bd time.Duration, goal string) {
 	fmt.Printf("%-58s %8.2f s\n%-58s %8.2f s\n  ratio %.2f× (goal %s)\n", what, d.Seconds(), base, bd.Seconds(), d.Seconds()/bd.Seconds(), goal)
 }
@@ -165,11 +162,11 @@ func run(ctx context.Context, work string) error {
 	}
 	plain := time.Since(start)
 
-	a, err := newNode(work, "a")
+	a, err := newNode(work, "a", nil)
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.rt.Close()
 	start = time.Now()
 	if err := a.importToolchains(ctx); err != nil {
 		return err
@@ -187,29 +184,16 @@ func run(ctx context.Context, work string) error {
 	ratio("cold buildchaind cargo build (every unit a sandboxed build)", cold, "cold cargo build --offline on the host", plain, "≤ 1.5")
 
 	// A second developer: another store and checkout; every unit substituted from peer a.
-	b, err := newNode(work, "b")
+	b, err := newNode(work, "b", a)
 	if err != nil {
 		return err
 	}
-	defer b.store.Close()
+	defer b.rt.Close()
 	if err := a.copyToolchains(ctx, b); err != nil {
 		return err
 	}
-	pa, err := newP2P(ctx, a, nil)
-	if err != nil {
-		return err
-	}
-	defer pa.Close()
-	pb, err := newP2P(ctx, b, pa)
-	if err != nil {
-		return err
-	}
-	defer pb.Close()
-	sub := &runtime.Substitution{Chain: peerCache{a.b}, Log: io.Discard,
-		Fetch: func(ctx context.Context, root cid.Cid, progress func(done, total int)) (p2p.FetchStats, func(), error) {
-			st, err := pb.FetchClosure(ctx, root, progress)
-			return st, func() {}, err
-		}}
+	sub := &runtime.Substitution{Chain: peerCache{a.b}, Log: io.Discard, Fetch: b.rt.Fetch}
+	defer sub.Release()
 	build := func(ctx context.Context, drv cid.Cid) (*builder.Result, bool, error) {
 		res, err := b.b.Build(ctx, drv, builder.Options{Substitute: sub.Substitute})
 		return res, res != nil && res.Substituted, err

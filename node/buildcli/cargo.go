@@ -15,7 +15,7 @@ import (
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
-func cargoCmd() *cobra.Command {
+func cargoCmd(network *Network) *cobra.Command {
 	c := &cobra.Command{Use: "cargo", Short: "Cargo builds through the store: every rustc call and build script a cached derivation"}
 	build := &cobra.Command{
 		Use:   "build [--release] [-- CARGO-BUILD-ARGS]",
@@ -28,13 +28,9 @@ func cargoCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
 			noSub, _ := f.GetBool("no-substitute")
-			substitute := network.open != nil && !noSub
-			var net NetworkFunc
-			if substitute {
-				net = network.open
-			}
+			substitute := network.enabled() && !noSub
 			// The units' own output goes to their logs; a failed unit's is shown in the error.
-			e, err := openWith(cmd, builder.Config{Log: io.Discard}, net)
+			e, err := openWith(cmd, builder.Config{Log: io.Discard}, network.open(substitute))
 			if err != nil {
 				return err
 			}
@@ -84,12 +80,7 @@ func cargoCmd() *cobra.Command {
 	f.Bool("release", false, "build with the release profile (as cargo build --release)")
 	f.String("cargo", cargobuild.DebianCargo, "the cargo that plans the build (its rustc must be the rust toolchain's release)")
 	f.IntP("jobs", "j", 0, "units built at once (default: the number of CPUs)")
-	if network.open != nil {
-		f.Bool("no-substitute", false, "never take a verified unit output from the network; build locally")
-		if network.addFlags != nil {
-			network.addFlags(build)
-		}
-	}
+	network.addFlags(build, "never take a verified unit output from the network; build locally")
 	c.AddCommand(build)
 	return c
 }

@@ -131,6 +131,7 @@ func (p *plan) store(ctx context.Context, stepCID cid.Cid) error {
 	if err != nil {
 		return err
 	}
+	s.tempPinned(c)
 	if c != stepCID {
 		return fmt.Errorf("step sources added as %s, hashed as %s", c, stepCID)
 	}
@@ -148,6 +149,7 @@ func (p *plan) store(ctx context.Context, stepCID cid.Cid) error {
 		if err != nil {
 			return fmt.Errorf("add %s: %w", p.hosts[i], err)
 		}
+		s.tempPinned(c)
 		if c != want {
 			return fmt.Errorf("%s changed while the step ran (added as %s, hashed as %s)", p.hosts[i], c, want)
 		}
@@ -159,6 +161,13 @@ func (p *plan) store(ctx context.Context, stepCID cid.Cid) error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// tempPinned records a temp pin the build took, released once the build's pins are set.
+func (s *server) tempPinned(c cid.Cid) {
+	s.mu.Lock()
+	s.temps = append(s.temps, c)
+	s.mu.Unlock()
 }
 
 func shellQuote(s string) string {
@@ -404,8 +413,14 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 			return nil, "", err
 		}
 		out, st.Cached = res.Output, res.Cached
+		if !res.Cached && !res.Substituted {
+			s.tempPinned(out) // Build leaves a new output temp-pinned
+		}
 	}
 	st.Output = out
+	for _, in := range inputs {
+		st.uses = append(st.uses, in.CID)
+	}
 	t3 := time.Now()
 	for base, host := range p.outputs {
 		if err := s.copyOut(ctx, out, base, host); err != nil {

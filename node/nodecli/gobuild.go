@@ -57,6 +57,7 @@ assigned builders and, with --wait, prints the claims' progress until every verd
 	f.Bool("wait", true, "--publish: serve blocks and print the claims' progress until every verdict")
 	f.Duration("wait-timeout", 30*time.Minute, "--publish: stop waiting after this long")
 	addStoreFlags(build)
+	addBuildFlags(build)
 	addP2PFlags(build, []string{"/ip4/0.0.0.0/tcp/0"}, true)
 	// The SDK's tx flags but --output: its shorthand -o is go build's.
 	txFlags := &cobra.Command{}

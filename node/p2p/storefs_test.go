@@ -3,7 +3,6 @@ package p2p
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/node/p2p/p2ptest"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -71,7 +71,7 @@ func fetchWhole(t *testing.T, ctx context.Context, b *Node, sa, sb *storefs.Stor
 // The lying peer against the real store: nothing it sends lands on disk.
 func TestLyingPeerRejectedStorefs(t *testing.T) {
 	v, sv := newStorefsNode(t)
-	liar, lies := startLiar(t)
+	liar, lies := p2ptest.StartLiar(t)
 	ctx := context.Background()
 	require.NoError(t, v.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
 
@@ -86,7 +86,7 @@ func TestLyingPeerRejectedStorefs(t *testing.T) {
 	has, err := sv.HasBlock(want)
 	require.NoError(t, err)
 	require.False(t, has)
-	lie := sha256.Sum256([]byte("not the block " + want.String()))
+	lie := p2ptest.Lie(want)
 	lieCid, err := want.Prefix().Sum(lie[:])
 	require.NoError(t, err)
 	has, err = sv.HasBlock(lieCid)

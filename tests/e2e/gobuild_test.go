@@ -20,17 +20,20 @@ import (
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
-// tinyModule writes a two-package Go module (main and example.com/tiny/greet) at dir; a
-// non-empty bug is put in main.go as an undefined name.
+// tinyModule writes a small Go module at dir: main, a package of its own
+// (example.com/tiny/greet) and a vendored third-party module (example.org/shout, listed in
+// go.mod and vendor/modules.txt). A non-empty bug is put in main.go as an undefined name.
 func tinyModule(t *testing.T, dir, bug string) {
 	t.Helper()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "greet"), 0o755))
 	files := map[string]string{
-		"go.mod":         "module example.com/tiny\n\ngo 1.22\n",
-		"greet/greet.go": "// Package greet says hello.\npackage greet\n\n// Hello greets name.\nfunc Hello(name string) string { return \"hello, \" + name }\n",
-		"main.go":        "package main\n\nimport \"example.com/tiny/greet\"\n\nfunc main() { println(greet.Hello(\"buildchain\")" + bug + ") }\n",
+		"go.mod":                            "module example.com/tiny\n\ngo 1.22\n\nrequire example.org/shout v1.0.0\n",
+		"greet/greet.go":                    "// Package greet says hello.\npackage greet\n\nimport \"example.org/shout\"\n\n// Hello greets name.\nfunc Hello(name string) string { return shout.Shout(\"hello, \" + name) }\n",
+		"main.go":                           "package main\n\nimport \"example.com/tiny/greet\"\n\nfunc main() { println(greet.Hello(\"buildchain\")" + bug + ") }\n",
+		"vendor/modules.txt":                "# example.org/shout v1.0.0\n## explicit\nexample.org/shout\n",
+		"vendor/example.org/shout/shout.go": "// Package shout ends a phrase with an exclamation mark.\npackage shout\n\n// Shout returns s!\nfunc Shout(s string) string { return s + \"!\" }\n",
 	}
 	for name, text := range files {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
 	}
 }
@@ -115,7 +118,7 @@ func TestGoBuildPublish(t *testing.T) {
 	require.NoError(t, err, "%s\n%s", stdout, stderr)
 	t.Logf("published in %s:\n%s", time.Since(start).Round(time.Millisecond), stdout)
 	n := steps(t, stderr)
-	require.Greater(t, n[0], 10, "runtime, its dependencies, greet, main and the link")
+	require.Greater(t, n[0], 10, "runtime, its dependencies, shout, greet, main and the link")
 	require.Zero(t, n[2], "nothing to substitute yet")
 	require.Contains(t, stdout, "publish: "+strconv.Itoa(n[0])+" steps to claim, 0 already claimed on chain")
 	require.Contains(t, stdout, "claims: "+strconv.Itoa(n[0])+" valid, 0 pending")
@@ -130,7 +133,7 @@ func TestGoBuildPublish(t *testing.T) {
 	require.LessOrEqual(t, len(txs), (n[0]+39)/40, "claims batched: at most 40 per tx")
 	got, err := exec.Command(bin).CombinedOutput()
 	require.NoError(t, err, "%s", got)
-	require.Equal(t, "hello, buildchain\n", string(got))
+	require.Equal(t, "hello, buildchain!\n", string(got))
 
 	// Publishing again claims nothing: the chain has them all.
 	stdout, stderr, err = env.CLI(0, "val0", net.Home(0), append([]string{"go", "build", "--publish", "--from", "val0",
