@@ -17,6 +17,12 @@
 // (goal ≥ 0.8: readahead hashes the next leaves on other cores). Usage:
 // go run ./bench/store [-size 1GiB] [-dir DIR] [-keep] [-kubo PATH].
 //
+// A kubo binary for -kubo: `go install` of kubo v0.42.0 refuses its module
+// (exclude directives) and v0.43.1 replaces go-libp2p with a fork the proxy
+// does not serve; building v0.42.0 from a copy of its module works:
+// `go mod download -json github.com/ipfs/kubo@v0.42.0`, copy its Dir,
+// `chmod -R u+w` the copy, then `go build -o ipfs ./cmd/ipfs` inside it.
+//
 // The work directory defaults to a fresh one beside the default store root
 // ($BUILDCHAIN_HOME, else ~/.buildchain), on the filesystem a store lives
 // on, not $TMPDIR: on our VMs (ext4 without a journal) every file creation
