@@ -12,10 +12,10 @@ LDFLAGS := -X github.com/cosmos/cosmos-sdk/version.Name=buildchain \
            -X github.com/cosmos/cosmos-sdk/version.Version=$(VERSION) \
            -X github.com/cosmos/cosmos-sdk/version.Commit=$(COMMIT)
 
-# Unit and integration tests run in parallel; the end-to-end package starts real
-# multi-process networks on fixed port blocks and runs alone (-p 1).
-# tests/chaos (make chaos) is not part of make test: its set-up alone takes minutes (docs/reliability.md).
-E2E_PKGS   := ./tests/e2e/...
+# Unit and integration tests run in parallel; the end-to-end packages start real
+# multi-process networks and run alone (-p 1): tests/e2e, and tests/chaos, whose TestChaos runs one
+# cycle of perturbations there (make chaos: CHAOS_DURATION of them; docs/reliability.md has its cost).
+E2E_PKGS   := ./tests/e2e/... ./tests/chaos/...
 UNIT_PKGS   = $(shell $(GO) list ./... | grep -v -e '/tests/e2e' -e '/tests/chaos')
 TEST_FLAGS ?= -count=1
 UNIT_TIMEOUT ?= 40m
@@ -103,11 +103,21 @@ bench:
 selfhost: deps build
 	scripts/selfhost.sh
 
-# The rust toolchain and `buildchaind cargo build` (node/cargobuild): toolchain imports and cold
-# cargo builds of examples/rust-cli, several minutes (not in make test).
+# The rust toolchain and `buildchaind cargo build` (node/cargobuild, docs/cargo.md): make test runs
+# a small crate (TestCargoBuildSmall); these are the long ones, tens of minutes on a loaded machine:
+# toolchain imports, cold builds of examples/rust-cli, and its --publish on a localnet (tests/e2e).
 .PHONY: test-cargo
 test-cargo: deps
 	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
+	E2E_CARGO=1 $(GO) test -count=1 -v -timeout 90m -run '^TestCargoBuildPublish$$' ./tests/e2e/
+
+# `buildchaind go build --publish` against a real localnet (tests/e2e TestGoBuildPublish): a small
+# module with a vendored module is built step by step, every step claimed, rebuilt by two
+# builders and VALID, then substituted step by step by a second developer's fresh store. Opt-in
+# (E2E_GOBUILD=1): it adds more than make test's budget allows.
+.PHONY: test-gobuild
+test-gobuild: deps
+	E2E_GOBUILD=1 $(GO) test -count=1 -v -timeout 60m -run '^TestGoBuildPublish$$' ./tests/e2e
 
 proto-gen:
 	scripts/protocgen.sh
@@ -133,8 +143,8 @@ crashloop:
 	CRASHLOOP_KILLS=$(CRASHLOOP_KILLS) $(GO) test -count=1 -v -run '^TestFetchCrashLoop$$' ./node/p2p
 	CRASHLOOP_KILLS=$(CRASHLOOP_KILLS) $(GO) test -count=1 -v -timeout 60m -run '^TestChainCrashLoop$$' ./tests/e2e
 
-# The perturbation run (tests/chaos): one cycle of about 2 minutes, repeated for CHAOS_DURATION;
-# it prints its figures at the end (docs/reliability.md; status in the header of tests/chaos/chaos_test.go).
+# The perturbation run (tests/chaos): one cycle of about 2 minutes (what make test runs), repeated
+# for CHAOS_DURATION; it prints its figures at the end (docs/reliability.md).
 CHAOS_DURATION ?= 30m
 chaos: deps
 	BUILDCHAIN_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -v -timeout 0 -run TestChaos ./tests/chaos/

@@ -8,19 +8,24 @@
 #   3. the derivation is published on a local network whose claims need three agreeing
 #      builders (min_rounds=3, p_continue=0) and waits until it is VALID (the builders fetch
 #      the vendored source, ~170 MB, from the publisher, and build it cold: report deadline
-#      and fetch timeout are raised to fit a busy machine);
+#      and fetch timeout are raised to fit a busy machine, and so is the per-build wall-clock
+#      limit, one hour by default (builder.DefaultTimeout), of the publisher's `build --timeout`
+#      and of every builder's `node run --build-timeout`: three cold builds of buildchaind at once
+#      on two cores take longer than that);
 #   4. the verified binary's sha256 is compared with a plain `go build -trimpath` of the same
 #      tree on the host with the same toolchain (the store's copy, CGO_ENABLED=0 as in the
 #      derivation; the go command uses the vendor tree by itself).
 # It prints the time each part took. A network is started in SELFHOST_DIR (default
 # .localnet-selfhost, ports LOCALNET_PORT_BASE, default 26600) unless one runs there already.
+# SELFHOST_TIMEOUT (default 3h) bounds each build, each fetch and the wait for the verdict.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export LOCALNET_DIR="${SELFHOST_DIR:-$root/.localnet-selfhost}"
 export LOCALNET_BUILDERS=3
 export LOCALNET_GENESIS_JQ='.app_state.claims.params.min_rounds = 3 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "14400"'
-export LOCALNET_SIDECAR_FLAGS="--fetch-timeout ${SELFHOST_TIMEOUT:-90m}"
+timeout="${SELFHOST_TIMEOUT:-3h}"
+export LOCALNET_SIDECAR_FLAGS="--fetch-timeout $timeout --build-timeout $timeout"
 BIN="${BUILDCHAIND:-$root/build/buildchaind}"
 export BUILDCHAIND="$BIN"
 t0=$(date +%s)
@@ -54,7 +59,7 @@ for b in "$LOCALNET_DIR"/builder[0-9]; do
 	BUILDCHAIN_HOME="$b" "$BIN" bootstrap --toolchain go >"$b.selfhost-toolchain" 2>"$b.selfhost-toolchain.log" &
 	pids+=("$!")
 done
-"$BIN" build -q --no-substitute "$drv"
+"$BIN" build -q --no-substitute --timeout "$timeout" "$drv"
 lap "built by the publisher"
 for p in "${pids[@]}"; do
 	wait "$p" || { echo "selfhost: a builder's toolchain import failed (see $LOCALNET_DIR/builder*.selfhost-toolchain.log)" >&2; exit 1; }
@@ -66,7 +71,7 @@ lap "every builder has the go toolchain $tc"
 
 peers="$("$root/scripts/localnet.sh" peers)"
 "$BIN" publish "$drv" --from val0 --home "$LOCALNET_DIR/node0" --keyring-backend test --keyring-dir "$LOCALNET_DIR/node0" --peer "$peers" \
-	--wait-timeout "${SELFHOST_TIMEOUT:-90m}" -y
+	--wait-timeout "$timeout" --build-timeout "$timeout" -y
 verdict="$("$BIN" verify "$drv" --home "$LOCALNET_DIR/node0" --no-fetch)"
 echo "$verdict"
 grep -q '^VALID' <<<"$verdict" || { echo "selfhost: not VALID" >&2; exit 1; }

@@ -38,6 +38,7 @@ import (
 	cid "github.com/ipfs/go-cid"
 
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -218,12 +219,20 @@ type server struct {
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func newNode(ctx context.Context, dir string, s *storefs.Store, noCAR bool) (*p2p.Node, error) {
-	return p2p.New(ctx, p2p.Config{
-		KeyFile: filepath.Join(dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		Blockstore: s.Blockstore(), ReprovideInterval: -1, ReannounceInterval: -1, Logger: quiet,
-		NoCARStream: noCAR,
-	})
+// newNode opens a node runtime at dir (store, builder, p2p host on loopback).
+func newNode(dir string, noCAR bool) (*runtime.Runtime, *p2p.Node, error) {
+	rt, err := runtime.Open(runtime.Config{StoreRoot: filepath.Join(dir, "store"), Log: quiet,
+		P2P: &p2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+			ReprovideInterval: -1, ReannounceInterval: -1, NoCARStream: noCAR}})
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := rt.P2P()
+	if err != nil {
+		rt.Close()
+		return nil, nil, err
+	}
+	return rt, n, nil
 }
 
 // startServers imports src into nServers stores, each with a node.
@@ -238,22 +247,18 @@ func startServers(ctx context.Context, src, work string, nServers int) ([]server
 	}
 	for i := range nServers {
 		d := filepath.Join(work, fmt.Sprintf("server%d", i))
-		s, err := storefs.Open(filepath.Join(d, "store"))
+		rt, n, err := newNode(d, false)
 		if err != nil {
 			return fail(err)
 		}
+		s := rt.Store()
 		r, err := s.AddPath(ctx, src, storefs.AddOptions{PreserveMode: true})
 		if err != nil {
-			s.Close()
+			rt.Close()
 			return fail(fmt.Errorf("import on server %d: %w", i, err))
 		}
 		root = r
-		n, err := newNode(ctx, d, s, false)
-		if err != nil {
-			s.Close()
-			return fail(err)
-		}
-		out = append(out, server{s: s, n: n, close: func() { n.Close(); s.Close() }})
+		out = append(out, server{s: s, n: n, close: func() { rt.Close() }})
 	}
 	cl, err := out[0].s.Closure(root)
 	if err != nil {
@@ -274,16 +279,12 @@ func startServers(ctx context.Context, src, work string, nServers int) ([]server
 // checks it holds the whole closure afterwards. It samples the process RSS.
 func fetchOnce(ctx context.Context, servers []server, root cid.Cid, dir string, noCAR bool) (time.Duration, int64, error) {
 	defer os.RemoveAll(dir)
-	s, err := storefs.Open(filepath.Join(dir, "store"))
+	rt, n, err := newNode(dir, noCAR)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer s.Close()
-	n, err := newNode(ctx, dir, s, noCAR)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer n.Close()
+	defer rt.Close()
+	s := rt.Store()
 	for _, sv := range servers {
 		if err := n.Connect(ctx, sv.n.AddrInfo()); err != nil {
 			return 0, 0, err
@@ -306,8 +307,9 @@ func fetchOnce(ctx context.Context, servers []server, root cid.Cid, dir string, 
 		}
 	}()
 	start, cpu0 := time.Now(), cpuTime()
-	_, err = n.FetchClosure(ctx, root, nil)
+	_, release, err := rt.Fetch(ctx, root, nil)
 	d := time.Since(start)
+	defer release()
 	lastCPU = cpuTime() - cpu0
 	close(stop)
 	<-sampled

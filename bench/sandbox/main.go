@@ -27,8 +27,8 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
-	"github.com/buildchain/buildchain/node/storefs"
 )
 
 func main() {
@@ -138,15 +138,12 @@ func run(n int, size int64) error {
 	}
 
 	// 2. Cached rebuild vs copying the output.
-	s, err := storefs.Open(filepath.Join(work, "ipfs"))
+	rt, err := runtime.Open(runtime.Config{StoreRoot: filepath.Join(work, "ipfs"), Builder: builder.Config{Timeout: 10 * time.Minute}})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(work, "builds"), Timeout: 10 * time.Minute})
-	if err != nil {
-		return err
-	}
+	defer rt.Close()
+	s, b := rt.Store(), rt.Builder()
 	bbCID, err := b.ImportBusybox(context.Background(), "", "")
 	if err != nil {
 		return err

@@ -27,7 +27,6 @@ import (
 	"github.com/buildchain/buildchain/node/deb"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/storefs"
-	"github.com/buildchain/buildchain/node/storefs/fusefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 	"github.com/buildchain/buildchain/node/toolchain/debian"
 	"github.com/buildchain/buildchain/node/toolchain/gcctoolchain"
@@ -65,13 +64,8 @@ func benchGCC(c *config) error {
 		return err
 	}
 	defer n.close()
+	// As on a node, builds bind their inputs from the FUSE view of the store (newNode mounts it).
 	s, b := n.store, n.b
-	// As on a node, builds bind their inputs from the FUSE view of the store.
-	srv, err := fusefs.Mount(s, s.MountDir(), fusefs.Options{AllowOther: true})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = srv.Unmount() }()
 	start = time.Now()
 	gcc, err := toolchain.Import(ctx, "gcc", "", &toolchain.Env{Store: s, Builder: b, Options: map[string]string{}, Log: io.Discard})
 	if err != nil {

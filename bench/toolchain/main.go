@@ -1,7 +1,8 @@
 // Command toolchain measures the toolchains of `buildchaind bootstrap --toolchain NAME` (issue
 // 11), every figure printed as a ratio against a baseline measured in the same run. Each
-// toolchain's measurements live in their own file and register themselves (gcc.go, go.go);
-// each prints, for its toolchain:
+// toolchain's measurements live in their own file and register themselves (gcc.go, go.go,
+// cargo.go: `buildchaind cargo build` with the rust toolchain, its own figures); gcc and go
+// print, for their toolchain:
 //
 //   - import: `bootstrap --toolchain NAME` into a fresh store vs the floor of reading the same
 //     pinned inputs (dpkg-deb -x of the .debs; a plain unzip of the module zip);
@@ -13,12 +14,14 @@
 //
 // Run as root after `make deps`, from the repository root (`make bench` does):
 //
-//	go run ./bench/toolchain [-runs 3] [-only gcc|go]
+//	go run ./bench/toolchain [-runs 3] [-only cargo|gcc|go]
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,6 +29,8 @@ import (
 	"time"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
 )
@@ -50,15 +55,16 @@ type config struct {
 	work string // scratch directory, removed at the end
 }
 
-// node is an empty store with its builder, in its own directory under the scratch directory.
+// node is an empty node runtime (store, builder, p2p on loopback started on first use) in its
+// own directory under the scratch directory.
 type node struct {
-	dir   string
+	rt    *runtime.Runtime
 	store *storefs.Store
 	b     *builder.Builder
 }
 
-// newNode makes a node; with fuse its builds bind inputs from the store's FUSE view (the
-// caller mounts it), else from materialised copies.
+// newNode makes a node; with fuse it mounts the store's FUSE view and its builds bind inputs
+// from it, else from materialised copies.
 func (c *config) newNode(name string, fuse bool) (*node, error) {
 	dir, err := os.MkdirTemp(c.work, name+"-")
 	if err != nil {
@@ -67,19 +73,23 @@ func (c *config) newNode(name string, fuse bool) (*node, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
+	rt, err := runtime.Open(runtime.Config{StoreRoot: filepath.Join(dir, "ipfs"),
+		Builder: builder.Config{Timeout: time.Hour, UseFUSE: &fuse}, FUSE: fuse,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		P2P: &p2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, ReprovideInterval: -1, ReannounceInterval: -1}})
 	if err != nil {
 		return nil, err
 	}
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: time.Hour, UseFUSE: &fuse})
-	if err != nil {
-		s.Close()
-		return nil, err
+	if fuse {
+		if err := rt.Start(context.Background()); err != nil {
+			rt.Close()
+			return nil, err
+		}
 	}
-	return &node{dir: dir, store: s, b: b}, nil
+	return &node{rt: rt, store: rt.Store(), b: rt.Builder()}, nil
 }
 
-func (n *node) close() { n.store.Close() }
+func (n *node) close() { n.rt.Close() }
 
 func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)

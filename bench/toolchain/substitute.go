@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
@@ -21,26 +18,28 @@ import (
 // toolchain is the same store path, recorded for @name@ as `bootstrap --toolchain` would; its
 // references are found by scanning it at that first build, which is part of the figure.
 func substitute(ctx context.Context, c *config, name string, tc cid.Cid, from *node, build func(n *node) (time.Duration, error)) error {
-	serve, err := newP2P(ctx, from, nil)
+	serve, err := from.rt.P2P()
 	if err != nil {
 		return err
 	}
-	defer serve.Close()
-
 	fetching, err := c.newNode(name+"-fetch", false)
 	if err != nil {
 		return err
 	}
 	defer fetching.close()
-	peer, err := newP2P(ctx, fetching, serve)
+	peer, err := fetching.rt.P2P()
 	if err != nil {
 		return err
 	}
-	defer peer.Close()
+	if err := peer.Connect(ctx, serve.AddrInfo()); err != nil {
+		return err
+	}
 	start := time.Now()
-	if err := peer.Fetch(ctx, tc, nil); err != nil {
+	_, release, err := fetching.rt.Fetch(ctx, tc, nil)
+	if err != nil {
 		return fmt.Errorf("fetch the %s toolchain from the peer: %w", name, err)
 	}
+	defer release()
 	fetched := time.Since(start)
 	if err := fetching.b.RecordToolchain(name, tc); err != nil {
 		return err
@@ -71,17 +70,4 @@ func substitute(ctx context.Context, c *config, name string, tc cid.Cid, from *n
 	ratio(name+" toolchain from a peer", fetched, "imported locally", imported, "")
 	ratio("  then the first build", fetched+fetchedBuild, "imported, then the same build", imported+importedBuild, "")
 	return nil
-}
-
-// newP2P starts a libp2p node on loopback serving n's store, connected to boot if given.
-func newP2P(ctx context.Context, n *node, boot *p2p.Node) (*p2p.Node, error) {
-	var peers []string
-	if boot != nil {
-		for _, a := range boot.Addrs() {
-			peers = append(peers, a.String())
-		}
-	}
-	return p2p.New(ctx, p2p.Config{KeyFile: filepath.Join(n.dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: peers, Blockstore: n.store.Blockstore(), ReprovideInterval: -1, ReannounceInterval: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }

@@ -8,6 +8,13 @@
 // fs.ErrExist instead, for files whose loss costs more than a failed start
 // (keys, the salt of a broadcast commit), so two processes racing to create
 // one end up sharing the first writer's content.
+//
+// A writer killed between creating its temporary file and moving it into
+// place leaves the temporary file behind (".<name>.tmp-<random>" beside the
+// file). Each writer holds an flock on its temporary file until it is in
+// place, and the kernel drops the lock when the writer dies: RemoveStale,
+// called by whoever opens the file, removes exactly the temporary files that
+// no live writer holds.
 package atomicfile
 
 import (
@@ -39,35 +46,122 @@ func Create(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, os.Link)
 }
 
+// tempPattern is the name of path's temporary files, for os.CreateTemp and
+// os.MkdirTemp: hidden, beside path, named after it.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
+
 func write(path string, data []byte, perm os.FileMode, place func(tmp, path string) error) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := createLocked(func() (string, error) {
+		f, err := os.CreateTemp(dir, tempPattern(path))
+		if err != nil {
+			return "", err
+		}
+		return f.Name(), f.Close()
+	})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
 	// After a rename the temp name is gone; after a link it is a second name
-	// of the file: removing it is right in every case.
+	// of the file: removing it is right in every case. The lock is held (f
+	// open) until the file is in place, so RemoveStale never takes it.
 	defer os.Remove(tmp)
+	defer f.Close()
 	if err := f.Chmod(perm); err != nil {
-		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := place(tmp, path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	return SyncDir(dir)
+}
+
+// createLocked makes a temporary file or directory with create (which
+// returns its name), opens it and takes its flock, and returns it open. A
+// RemoveStale that locked the new name before this writer did has removed it
+// (it holds the lock while removing): then the name no longer leads to the
+// opened file, and createLocked makes another. Where the file system has no
+// flock the temporary file is not locked, and RemoveStale leaves it alone.
+func createLocked(create func() (string, error)) (*os.File, error) {
+	for {
+		name, err := create()
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(name, os.O_RDWR, 0)
+		if errors.Is(err, syscall.EISDIR) {
+			f, err = os.Open(name)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed before we opened it
+		}
+		if err != nil {
+			os.Remove(name)
+			return nil, err
+		}
+		_ = flock(f, syscall.LOCK_EX)
+		opened, err1 := f.Stat()
+		named, err2 := os.Lstat(name)
+		if err1 == nil && err2 == nil && os.SameFile(opened, named) {
+			return f, nil
+		}
+		f.Close()
+		if err1 != nil {
+			return nil, err1
+		}
+	}
+}
+
+// flock is syscall.Flock on f, retried on EINTR.
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// RemoveStale removes the temporary files (and the temporary directories of
+// Symlink) that writers of path killed mid-write left beside it, and returns
+// how many it removed. A temporary file whose writer is alive is locked and
+// stays. Openers of a state file call it (node/sidecar's OpenState).
+func RemoveStale(path string) (int, error) {
+	names, err := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
+	if err != nil {
+		return 0, fmt.Errorf("stale temp files of %s: %w", path, err)
+	}
+	removed := 0
+	for _, name := range names {
+		f, err := os.Open(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // its writer finished meanwhile
+		}
+		if err != nil {
+			return removed, fmt.Errorf("stale temp file %s: %w", name, err)
+		}
+		// Not locked: its writer is gone. Removed while we hold the lock, so
+		// a writer that made the name just now sees it vanish (createLocked).
+		if flock(f, syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			if err := os.RemoveAll(name); err != nil {
+				f.Close()
+				return removed, fmt.Errorf("stale temp file %s: %w", name, err)
+			}
+			removed++
+		}
+		f.Close()
+	}
+	return removed, nil
 }
 
 // SyncDir fsyncs a directory, making the renames and links in it durable.
@@ -94,11 +188,13 @@ func isUnsupported(err error) bool {
 // see the old target or the new one, never no link.
 func Symlink(target, path string) error {
 	dir := filepath.Dir(path)
-	tmpDir, err := os.MkdirTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	d, err := createLocked(func() (string, error) { return os.MkdirTemp(dir, tempPattern(path)) })
 	if err != nil {
 		return fmt.Errorf("link %s: %w", path, err)
 	}
+	tmpDir := d.Name()
 	defer os.RemoveAll(tmpDir)
+	defer d.Close()
 	tmp := filepath.Join(tmpDir, "link")
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("link %s: %w", path, err)

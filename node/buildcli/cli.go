@@ -29,9 +29,10 @@ import (
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
-// Commands returns the top-level commands drv, build, profile, bootstrap and cargo.
-func Commands() []*cobra.Command {
-	cmds := []*cobra.Command{drvCmd(), buildCmd(), profileCmd(), bootstrapCmd(), cargoCmd()}
+// Commands returns the top-level commands drv, build, profile and bootstrap; `build`
+// consults network first (nil: local builds only). `cargo build` is node/nodecli's.
+func Commands(network *Network) []*cobra.Command {
+	cmds := []*cobra.Command{drvCmd(), buildCmd(network), profileCmd(), bootstrapCmd()}
 	for _, c := range cmds {
 		c.PersistentFlags().String("store", "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
 		silenceUsage(c)
@@ -197,7 +198,7 @@ func addFile(e *env, file string, sets []string) (cid.Cid, error) {
 	return c, nil
 }
 
-func buildCmd() *cobra.Command {
+func buildCmd(network *Network) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "build DRV",
 		Short: "Build a derivation (CID, or a derivation file which is added first); prints the output CID and build time",
@@ -214,12 +215,8 @@ func buildCmd() *cobra.Command {
 			keep, _ := f.GetBool("keep-failed")
 			quiet, _ := f.GetBool("quiet")
 			noSub, _ := f.GetBool("no-substitute")
-			substitute := network.open != nil && !noSub && !check
-			var net NetworkFunc
-			if substitute {
-				net = network.open
-			}
-			e, err := openWith(cmd, builder.Config{Timeout: timeout, Limits: sandbox.Limits{MemoryBytes: mem, Pids: pids, CPUMillis: cpu}}, net)
+			substitute := network.enabled() && !noSub && !check
+			e, err := openWith(cmd, builder.Config{Timeout: timeout, Limits: sandbox.Limits{MemoryBytes: mem, Pids: pids, CPUMillis: cpu}}, network.open(substitute))
 			if err != nil {
 				return err
 			}
@@ -273,16 +270,11 @@ func buildCmd() *cobra.Command {
 	f.Bool("keep-failed", false, "keep the build directory of a failed build for inspection")
 	f.BoolP("quiet", "q", false, "print only the output CID")
 	f.StringP("out-link", "o", "", "make this path a symlink to the output in the store and a GC root (like Nix's ./result)")
-	f.Duration("timeout", time.Hour, "wall-clock limit per build")
+	f.Duration("timeout", builder.DefaultTimeout, "wall-clock limit per build (0: none)")
 	f.Int64("memory", 0, "memory limit per build in bytes (0: none)")
 	f.Int64("pids", 4096, "task limit per build (0: none)")
 	f.Int64("cpu-millis", 0, "CPU limit per build in thousandths of a core (0: none)")
-	if network.open != nil {
-		f.Bool("no-substitute", false, "never take a verified output from the network; build locally")
-		if network.addFlags != nil {
-			network.addFlags(c)
-		}
-	}
+	network.addFlags(c, "never take a verified output from the network; build locally")
 	return c
 }
 

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 func run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	root := &cobra.Command{Use: "buildchaind", SilenceErrors: true}
-	root.AddCommand(Commands()...)
+	root.AddCommand(Commands(nil)...)
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)

@@ -56,13 +56,19 @@ func HostSystem() string {
 	return runtime.GOARCH + "-linux"
 }
 
+// DefaultTimeout is the wall-clock limit per build the commands use unless told otherwise:
+// generous for a cold toolchain build on a laptop; `make selfhost` (scripts/selfhost.sh) raises it.
+const DefaultTimeout = time.Hour
+
 // Config of a Builder.
 type Config struct {
 	// StateDir holds the derivation → output cache, build logs, materialised inputs and
 	// kept failed builds ($BUILDCHAIN_HOME/builds).
 	StateDir string
 	Limits   sandbox.Limits
-	Timeout  time.Duration
+	// Timeout is the wall-clock limit of one build (0: none). Commands default it to
+	// DefaultTimeout and let it be raised (`build --timeout`, `node run --build-timeout`).
+	Timeout time.Duration
 	// Log receives progress lines and every build log as it is written (e.g. os.Stderr).
 	Log io.Writer
 	// UseFUSE binds inputs from the store's FUSE mount (Store.MountDir) instead of

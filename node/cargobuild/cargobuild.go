@@ -28,6 +28,16 @@ var (
 	ErrUnit         = errors.New("unit failed")
 )
 
+// How cargo is asked for the units (Config.Plan).
+const (
+	// PlanBuildPlan: `cargo build --build-plan` (cargo up to 1.65 or so, with RUSTC_BOOTSTRAP=1):
+	// every rustc call as cargo would make it, for the planning rustc's release.
+	PlanBuildPlan = "build-plan"
+	// PlanUnitGraph: `cargo build --unit-graph`, which newer cargos keep; the rustc calls are
+	// written here (unitgraph.go) for the toolchain's rustc.
+	PlanUnitGraph = "unit-graph"
+)
+
 // RustcRelease is the rustc release of the rust toolchain (node/toolchain/rusttoolchain); the
 // planning rustc must be the same, so the plan's target facts are the toolchain's.
 const RustcRelease = "1.63.0"
@@ -43,9 +53,11 @@ type Config struct {
 	Rust, GCC, Bootstrap cid.Cid
 	// Dir is the directory cargo runs in (inside the package or workspace).
 	Dir string
-	// Cargo is the cargo that plans (default DebianCargo); the rustc beside it must be
-	// RustcRelease.
+	// Cargo is the cargo that plans (default DebianCargo), chosen by path, never by PATH.
 	Cargo string
+	// Plan is how cargo is asked for the units: PlanBuildPlan, PlanUnitGraph, or "" (auto:
+	// the build plan when the rustc beside Cargo is RustcRelease, else the unit graph).
+	Plan string
 	// Args are cargo build's arguments (e.g. --release, --offline, -p NAME).
 	Args []string
 	// Env is added to cargo's environment.
@@ -70,12 +82,19 @@ type Unit struct {
 	Duration    time.Duration
 }
 
+func (u Unit) String() string { return fmt.Sprintf("%s %s (%s)", u.Package, u.Version, u.Mode) }
+
 // Stats of a build.
 type Stats struct {
 	Units                      []Unit
 	Built, Cached, Substituted int
 	// Binaries are the final programs (cargo's links, e.g. target/debug/NAME).
 	Binaries []string
+}
+
+// Line is the summary line: "units: N done (C cached, S substituted, B built)".
+func (st *Stats) Line() string {
+	return fmt.Sprintf("units: %d done (%d cached, %d substituted, %d built)", len(st.Units), st.Cached, st.Substituted, st.Built)
 }
 
 // Run plans with cargo and builds every unit; on success the artifacts are where cargo puts
@@ -95,18 +114,41 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.checkRustc(ctx, RustcRelease); err != nil {
-		return nil, err
+	rustcErr := p.checkRustc(ctx, RustcRelease)
+	switch cfg.Plan {
+	case "":
+		if rustcErr == nil {
+			cfg.Plan = PlanBuildPlan
+		} else {
+			cfg.Plan = PlanUnitGraph
+		}
+	case PlanBuildPlan:
+		if rustcErr != nil {
+			return nil, rustcErr
+		}
+	case PlanUnitGraph:
+	default:
+		return nil, fmt.Errorf("%w: plan %q (%s or %s)", ErrUnsupported, cfg.Plan, PlanBuildPlan, PlanUnitGraph)
 	}
 	ws, err := p.workspace(ctx)
 	if err != nil {
 		return nil, err
 	}
-	bp, err := p.plan(ctx, cfg.Args)
+	b := &build{cfg: cfg, ws: ws, sources: map[string]cid.Cid{}}
+	var bp *buildPlan
+	if cfg.Plan == PlanBuildPlan {
+		bp, err = p.plan(ctx, cfg.Args)
+	} else {
+		var tcfg string
+		if tcfg, err = b.targetCfg(ctx); err != nil {
+			return nil, err
+		}
+		bp, err = p.unitGraphPlan(ctx, ws, cfg.Args, tcfg)
+	}
 	if err != nil {
 		return nil, err
 	}
-	b := &build{cfg: cfg, ws: ws, plan: bp, units: make([]*unit, len(bp.Invocations)), sources: map[string]cid.Cid{}}
+	b.plan, b.units = bp, make([]*unit, len(bp.Invocations))
 	for i := range bp.Invocations {
 		b.units[i] = &unit{inv: &bp.Invocations[i], idx: i}
 	}

@@ -7,11 +7,20 @@
 // # How the units are found
 //
 // Cargo plans, this package builds. A cargo chosen explicitly (Config.Cargo, by default
-// Debian's /usr/bin/cargo, never whatever comes first on PATH) prints its build plan
-// (`cargo build --build-plan -Z unstable-options`, with RUSTC_BOOTSTRAP=1 and the host rustc of
-// the same release as the toolchain's, so the plan's target facts are the toolchain's): every
-// invocation with its program, arguments, environment, working directory, outputs and the
-// invocations it depends on. Cargo itself runs nothing.
+// Debian's /usr/bin/cargo, never whatever comes first on PATH) is asked in one of two ways
+// (Config.Plan; by default the first when the rustc beside the cargo is the toolchain's
+// release, else the second):
+//
+//   - its build plan (`cargo build --build-plan -Z unstable-options`, with RUSTC_BOOTSTRAP=1 and
+//     the host rustc of the toolchain's release, so the plan's target facts are the
+//     toolchain's): every invocation with its program, arguments, environment, working
+//     directory, outputs and the invocations it depends on (plan.go);
+//   - its unit graph (`--unit-graph`, which newer cargos keep: they dropped the build plan) and
+//     `cargo metadata`: the units, their features, profiles and dependencies, from which
+//     unitgraph.go writes the invocations cargo 1.65 would (tested against its build plan), with
+//     the toolchain rustc's `--print cfg`, printed in the sandbox, for build scripts.
+//
+// Cargo itself runs nothing.
 //
 // # A unit as a derivation
 //
@@ -48,5 +57,5 @@
 // toolchain's loader and libc by store path (/ipfs/store/{gcc}/...), as Nix's do.
 //
 // Not supported: cross compilation (--target), `links` metadata passed to dependents' build
-// scripts (DEP_{LINKS}_{KEY}), and cargos without --build-plan (the unit graph of newer cargos).
+// scripts (DEP_{LINKS}_{KEY}), and LTO and -Z build-std from a unit graph (docs/cargo.md).
 package cargobuild

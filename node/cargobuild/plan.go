@@ -54,11 +54,14 @@ func newPlanner(cargo, dir string, extraEnv []string) (*planner, error) {
 	if cargo == "" {
 		cargo = DebianCargo
 	}
+	if !filepath.IsAbs(cargo) {
+		return nil, fmt.Errorf("%w: %s: name the cargo by its absolute path (never the first one on PATH)", ErrNoCargo, cargo)
+	}
 	if _, err := os.Stat(cargo); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v (install Debian's cargo, or name one with --cargo)", ErrNoCargo, cargo, err)
 	}
 	// The rustc next to the cargo answers its questions about the target (cfg values, file
-	// names); it must be the toolchain's release.
+	// names); for a build plan it must be the toolchain's release (checkRustc).
 	rustc := filepath.Join(filepath.Dir(cargo), "rustc")
 	env := append(os.Environ(), extraEnv...)
 	env = append(env, "RUSTC_BOOTSTRAP=1", "RUSTC="+rustc, "CARGO_INCREMENTAL=0")
@@ -105,18 +108,9 @@ func (p *planner) workspace(ctx context.Context) (*workspace, error) {
 
 // plan gets the build plan of `cargo build ARGS`.
 func (p *planner) plan(ctx context.Context, args []string) (*buildPlan, error) {
-	for _, a := range args {
-		if a == "--target" || strings.HasPrefix(a, "--target=") {
-			return nil, fmt.Errorf("%w: cross compilation (%s)", ErrUnsupported, a)
-		}
-	}
-	out, err := p.run(ctx, append([]string{"build", "--build-plan", "-Z", "unstable-options"}, args...)...)
-	if err != nil {
-		return nil, err
-	}
 	var bp buildPlan
-	if err := json.Unmarshal(out, &bp); err != nil {
-		return nil, fmt.Errorf("cargo build plan: %w", err)
+	if _, err := p.buildJSON(ctx, "--build-plan", args, &bp); err != nil {
+		return nil, err
 	}
 	for i, inv := range bp.Invocations {
 		for _, d := range inv.Deps {
@@ -127,4 +121,30 @@ func (p *planner) plan(ctx context.Context, args []string) (*buildPlan, error) {
 		}
 	}
 	return &bp, nil
+}
+
+// buildJSON runs `cargo build FLAG -Z unstable-options ARGS` and decodes what it prints into v
+// (it returns the raw output too).
+func (p *planner) buildJSON(ctx context.Context, flag string, args []string, v any) ([]byte, error) {
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
+	out, err := p.run(ctx, append([]string{"build", flag, "-Z", "unstable-options"}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return nil, fmt.Errorf("%w: cargo build %s: %v", ErrPlan, flag, err)
+	}
+	return out, nil
+}
+
+// checkArgs rejects cargo build arguments this package cannot follow.
+func checkArgs(args []string) error {
+	for _, a := range args {
+		if a == "--target" || strings.HasPrefix(a, "--target=") {
+			return fmt.Errorf("%w: cross compilation (%s)", ErrUnsupported, a)
+		}
+	}
+	return nil
 }

@@ -13,13 +13,14 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
 // outMark stands for the unit's own output in arguments and environment ("$out" in the script).
-const outMark = "@OUT@"
+const outMark = derivation.OutMark
 
 var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9+._?=-]+`)
 
@@ -213,17 +214,17 @@ func (b *build) translate(ctx context.Context, u *unit) (*translated, error) {
 	}
 	sort.Strings(exports)
 	for _, k := range exports {
-		fmt.Fprintf(&script, "export %s=%s\n", k, shellQuote(env[k]))
+		fmt.Fprintf(&script, "export %s=%s\n", k, derivation.ShellQuote(env[k]))
 		delete(env, k)
 	}
 	wd := rewrite(cwd)
 	if run {
-		fmt.Fprintf(&script, "mkdir -p \"$out/out\"\ncd %s\n", shellQuote(wd))
-		fmt.Fprintf(&script, "%s >\"$out/output\" 2>\"$out/stderr\" || { rc=$?; echo '--- stdout'; cat \"$out/output\"; echo '--- stderr'; cat \"$out/stderr\"; exit $rc; }\n", shellQuote(prog))
+		fmt.Fprintf(&script, "mkdir -p \"$out/out\"\ncd %s\n", derivation.ShellQuote(wd))
+		fmt.Fprintf(&script, "%s >\"$out/output\" 2>\"$out/stderr\" || { rc=$?; echo '--- stdout'; cat \"$out/output\"; echo '--- stderr'; cat \"$out/stderr\"; exit $rc; }\n", derivation.ShellQuote(prog))
 	} else {
-		fmt.Fprintf(&script, "mkdir -p \"$out\"\ncd %s\nexec %s", shellQuote(wd), shellQuote(prog))
+		fmt.Fprintf(&script, "mkdir -p \"$out\"\ncd %s\nexec %s", derivation.ShellQuote(wd), derivation.ShellQuote(prog))
 		for _, a := range args {
-			script.WriteString(" " + shellQuote(a))
+			script.WriteString(" " + derivation.ShellQuote(a))
 		}
 		script.WriteString("\n")
 	}
@@ -273,18 +274,6 @@ func under(root, p string) (string, bool) {
 		return "", false
 	}
 	return filepath.ToSlash(rel), true
-}
-
-// shellQuote quotes s for sh; outMark becomes "$out" (expanded).
-func shellQuote(s string) string {
-	if strings.Contains(s, outMark) {
-		parts := strings.Split(s, outMark)
-		for i, p := range parts {
-			parts[i] = shellQuote(p)
-		}
-		return strings.Join(parts, `"$out"`)
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // source adds a package directory to the store once per run. A directory of the workspace
@@ -409,18 +398,13 @@ func copyOut(ctx context.Context, s *storefs.Store, out cid.Cid, base, host stri
 	return writeFileAtomic(host, buf.Bytes(), 0o644|(e.Mode.Perm()&0o111))
 }
 
+// writeFileAtomic writes an artifact where cargo would, replacing what is there
+// (internal/atomicfile), creating its directory.
 func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp := p + ".tmp-cargobuild"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.WriteFile(p, data, mode)
 }
 
 // replaceDir exports directory sub of out to host, replacing what is there.

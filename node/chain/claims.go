@@ -7,6 +7,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
 	gogoproto "github.com/cosmos/gogoproto/proto"
 	cid "github.com/ipfs/go-cid"
 	"google.golang.org/grpc/codes"
@@ -233,4 +234,22 @@ func (cl *Claims) VerifiedOutput(ctx context.Context, drv cid.Cid) (out *claimst
 		return nil, false, nil
 	}
 	return res, true, nil
+}
+
+// ClaimsByDerivation lists every claim of a derivation (all pages).
+func (cl *Claims) ClaimsByDerivation(ctx context.Context, drv cid.Cid) ([]claimstypes.Claim, error) {
+	var out []claimstypes.Claim
+	var key []byte
+	for {
+		res, err := cl.q.ClaimsByDerivation(ctx, &claimstypes.QueryClaimsByDerivationRequest{DerivationCid: drv.String(),
+			Pagination: &query.PageRequest{Key: key, Limit: 100}})
+		if err != nil {
+			return nil, fmt.Errorf("query claims of %s: %w", drv, err)
+		}
+		out = append(out, res.Claims...)
+		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
+			return out, nil
+		}
+		key = res.Pagination.NextKey
+	}
 }

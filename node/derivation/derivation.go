@@ -468,3 +468,21 @@ func DecodeBlock(c cid.Cid, data []byte) (*Derivation, error) {
 	}
 	return Decode(data)
 }
+
+// OutMark stands for the build's own output directory in the arguments a front end
+// (node/gobuild, node/cargobuild) writes into a builder's shell script: ShellQuote turns it
+// into "$out", which the sandbox sets.
+const OutMark = "@OUT@"
+
+// ShellQuote quotes s as one word for the builder's sh; each OutMark in it becomes "$out"
+// (expanded by the shell), everything else is literal.
+func ShellQuote(s string) string {
+	if strings.Contains(s, OutMark) {
+		parts := strings.Split(s, OutMark)
+		for i, p := range parts {
+			parts[i] = ShellQuote(p)
+		}
+		return strings.Join(parts, `"$out"`)
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,6 +1,7 @@
 package derivation
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -140,4 +141,23 @@ func TestFixedOutput(t *testing.T) {
 			require.Contains(t, err.Error(), tc.says)
 		})
 	}
+}
+
+// ShellQuote's words reach the program as they were, quotes, spaces, dollars and all, and each
+// OutMark becomes the value of $out.
+func TestShellQuote(t *testing.T) {
+	words := []string{"plain", "two words", `it's "quoted"`, "$HOME and `cmd`", "", "a\nb", OutMark + "/lib-" + OutMark + "'x"}
+	script := "printf '%s|' "
+	for _, w := range words {
+		script += ShellQuote(w) + " "
+	}
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = []string{"out=/o u't"}
+	got, err := cmd.Output()
+	require.NoError(t, err)
+	want := ""
+	for _, w := range words {
+		want += strings.ReplaceAll(w, OutMark, "/o u't") + "|"
+	}
+	require.Equal(t, want, string(got))
 }

@@ -7,8 +7,11 @@
 //
 // The go command itself plans and drives the build: `go build -trimpath -toolexec FORWARDER`
 // with an empty GOCACHE, so it invokes every tool step. The forwarder (forwarder/main.go, a tiny
-// std-only program compiled once with the toolchain) hands each invocation to this process over
-// a unix socket. Each one becomes a derivation:
+// std-only program) hands each invocation to this process over a unix socket. It is compiled
+// once per toolchain (keyed by the toolchain's CID and the forwarder's source) into the user's
+// cache directory ($XDG_CACHE_HOME/buildchain/gobuild, else ~/.cache/buildchain/gobuild),
+// written atomically, and shared by every store of the user. Each invocation becomes a
+// derivation:
 //
 //   - the tool is the toolchain's (/ipfs/store/{go}/pkg/tool/...);
 //   - the files it reads are copied into one "step" store path (a directory d{k} per host
@@ -41,6 +44,16 @@
 // output; only then is the step built in the sandbox. At most Config.Jobs steps (one per core)
 // build at once, while the go command runs up to 4× as many steps, so that cached and
 // substituted steps (which wait on the store and the network) overlap with builds.
+//
+// # Pins: the cache survives a GC
+//
+// After a build, the derivation, the inputs and the output of every step are pinned under one
+// GC root per module and arguments, pins/per-user/{user}/gobuild-{hash} (node/storefs;
+// Config.Pin names it), and the build's temp pins are dropped. A complete build also unpins
+// what the previous build of the same root used and this one did not (the old versions of an
+// edited package), so `buildchaind store gc` keeps exactly what the next build needs; a
+// failed build only adds pins. A failed step pins nothing: its staged sources go with the
+// next GC.
 //
 // # cgo
 //

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/storefs"
@@ -66,6 +67,16 @@ type Config struct {
 	// Jobs is how many steps build in a sandbox at once; 0 means one per core. Steps that are
 	// cached or substituted do not count: the go command runs up to 4× as many at once.
 	Jobs int
+	// Pin names the GC root that keeps this build's cache in the store: the derivation,
+	// inputs and output of every step are pinned under pins/per-user/{PinUser}/{Pin}
+	// (node/storefs), and what an earlier build pinned there that this one no longer uses is
+	// unpinned (after a successful build only), so a GC keeps what the next build of these
+	// packages needs and collects older versions. Empty: "gobuild-" and a hash of the module's
+	// go.mod path and Args (but -o). "-": nothing is pinned (the outputs stay temp-pinned for this
+	// process only).
+	Pin string
+	// PinUser owns the pins; empty: storefs.CurrentUser().
+	PinUser string
 }
 
 // Step is one tool invocation turned into a derivation.
@@ -79,6 +90,7 @@ type Step struct {
 	Substituted bool
 	Duration    time.Duration
 	Times       Times
+	uses        []cid.Cid // its inputs (pinned with it)
 }
 
 // Times is where a step's time goes.
@@ -102,6 +114,10 @@ type Stats struct {
 	Built, Cached, Substituted int
 	// Times is the sum over the steps (they overlap: steps run in parallel).
 	Times Times
+	// Pin is the GC root the steps are pinned under (Config.Pin), Pinned how many store paths
+	// it holds and Unpinned how many an earlier build left there that this one dropped.
+	Pin              string
+	Pinned, Unpinned int
 }
 
 // Run builds and returns what each step did.
@@ -135,7 +151,7 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	if gomod = strings.TrimSpace(gomod); gomod == "" || gomod == os.DevNull {
 		return nil, fmt.Errorf("%w: %s (no go.mod here or above)", ErrNotModule, cfg.Dir)
 	}
-	fwd, err := forwarder(ctx, cfg.Builder, goBin, env)
+	fwd, err := forwarder(ctx, forwarderDir(cfg.Builder), cfg.Toolchain, goBin, env)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +165,8 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
-	s := &server{cfg: cfg, goroot: goroot, files: map[fileKey]cid.Cid{}, added: map[cid.Cid]bool{}, stats: &Stats{}, slots: make(chan struct{}, jobs)}
+	s := &server{cfg: cfg, goroot: goroot, files: map[fileKey]cid.Cid{}, added: map[cid.Cid]bool{}, stats: &Stats{},
+		slots: make(chan struct{}, jobs), keep: map[cid.Cid]bool{}}
 	var wg sync.WaitGroup
 	go func() {
 		for {
@@ -181,6 +198,9 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	sort.Slice(s.stats.Steps, func(i, j int) bool {
 		return s.stats.Steps[i].Derivation.String() < s.stats.Steps[j].Derivation.String()
 	})
+	if err := s.pin(pinName(cfg.Pin, gomod, cfg.Args), runErr == nil); err != nil {
+		return s.stats, err
+	}
 	if runErr != nil {
 		if pkgs := needCgo(ctx, cfg.Dir, env, goBin, cfg.Args); len(pkgs) > 0 {
 			return s.stats, fmt.Errorf("%w: %s cannot be built without cgo", ErrCgo, strings.Join(pkgs, ", "))
@@ -195,18 +215,7 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 // with a pure-Go fallback (net, os/user) build with CGO_ENABLED=0 as with go build. It runs
 // only after a failure, so a build that works pays nothing for it.
 func needCgo(ctx context.Context, dir string, env []string, goBin string, buildArgs []string) []string {
-	var args []string // go build's arguments minus -o, which go list does not take
-	for i := 0; i < len(buildArgs); i++ {
-		a := buildArgs[i]
-		if a == "-o" || a == "--o" {
-			i++
-			continue
-		}
-		if strings.HasPrefix(a, "-o=") || strings.HasPrefix(a, "--o=") {
-			continue
-		}
-		args = append(args, a)
-	}
+	args := withoutOutput(buildArgs) // go list does not take -o
 	list := func(cgo, format string) map[string]bool {
 		out, err := command(ctx, dir, append(env, "CGO_ENABLED="+cgo), goBin,
 			append([]string{"list", "-e", "-deps", "-f", format}, args...)...)
@@ -229,6 +238,23 @@ func needCgo(ctx context.Context, dir string, env []string, goBin string, buildA
 	}
 	sort.Strings(pkgs)
 	return pkgs
+}
+
+// withoutOutput is go build arguments minus -o and its value.
+func withoutOutput(buildArgs []string) []string {
+	var args []string
+	for i := 0; i < len(buildArgs); i++ {
+		a := buildArgs[i]
+		if a == "-o" || a == "--o" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-o=") || strings.HasPrefix(a, "--o=") {
+			continue
+		}
+		args = append(args, a)
+	}
+	return args
 }
 
 // Line is the progress line: steps done / cached / substituted / built.
@@ -262,13 +288,25 @@ func command(ctx context.Context, dir string, env []string, name string, args ..
 	return string(out), nil
 }
 
-// forwarder compiles forwarder/main.go with the toolchain once (per source and toolchain) into
-// the builder's state dir and returns its path.
-func forwarder(ctx context.Context, b *builder.Builder, goBin string, env []string) (string, error) {
-	h := sha256.Sum256(append(forwarderSource, goBin...))
-	dir := filepath.Join(b.StateDir(), "gobuild")
-	bin := filepath.Join(dir, "toolexec-"+hex.EncodeToString(h[:8]))
-	if _, err := os.Stat(bin); err == nil {
+// forwarderDir is where compiled forwarders are kept: the user's cache directory
+// ($XDG_CACHE_HOME/buildchain/gobuild, else ~/.cache/...), shared by every store of the user,
+// else the builder's state dir.
+func forwarderDir(b *builder.Builder) string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "buildchain", "gobuild")
+	}
+	return filepath.Join(b.StateDir(), "gobuild")
+}
+
+// forwarder returns the forwarder (forwarder/main.go) compiled by the toolchain tc, whose go
+// command is goBin: kept in dir under a name made of tc and a hash of the source, so it is
+// compiled once per toolchain and forwarder version, not once per store or build (a compile
+// with an empty GOCACHE takes seconds). The binary is written atomically (internal/
+// atomicfile): concurrent builds race harmlessly and a crash never leaves a torn file.
+func forwarder(ctx context.Context, dir string, tc cid.Cid, goBin string, env []string) (string, error) {
+	h := sha256.Sum256(forwarderSource)
+	bin := filepath.Join(dir, "toolexec-"+tc.String()+"-"+hex.EncodeToString(h[:6]))
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o100 != 0 {
 		return bin, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -289,7 +327,11 @@ func forwarder(ctx context.Context, b *builder.Builder, goBin string, env []stri
 	if _, err := command(ctx, tmp, fenv, goBin, "build", "-trimpath", "-o", out, "main.go"); err != nil {
 		return "", fmt.Errorf("build the toolexec forwarder: %w", err)
 	}
-	if err := os.Rename(out, bin); err != nil {
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return "", err
+	}
+	if err := atomicfile.WriteFile(bin, data, 0o755); err != nil {
 		return "", err
 	}
 	return bin, nil
@@ -322,7 +364,66 @@ type server struct {
 	files  map[fileKey]cid.Cid // archives' CIDs as store paths, by file version
 	added  map[cid.Cid]bool    // archives added to the store by this build
 	stats  *Stats
-	slots  chan struct{} // sandbox builds running at once
+	slots  chan struct{}    // sandbox builds running at once
+	keep   map[cid.Cid]bool // what the steps done so far use: pinned at the end
+	temps  []cid.Cid        // temp pins this build took (store adds, built outputs)
+}
+
+// pinName is the GC root of a build (Config.Pin).
+func pinName(pin, gomod string, args []string) string {
+	if pin != "" {
+		return pin
+	}
+	// Where the binary goes does not change what the steps are.
+	h := sha256.Sum256([]byte(gomod + "\x00" + strings.Join(withoutOutput(args), "\x00")))
+	return "gobuild-" + hex.EncodeToString(h[:8])
+}
+
+// pin pins what the steps used under the build's GC root and, if the build is complete,
+// unpins what an earlier build left there; then it drops the build's temp pins. An input
+// that is not in the store (a cached step whose sources a GC collected before pins existed)
+// is skipped: the step's output and derivation are what the next build needs.
+func (s *server) pin(name string, complete bool) error {
+	st := s.cfg.Store
+	defer func() {
+		for _, c := range s.temps {
+			_ = st.ReleaseTempPin(c)
+		}
+		s.temps = nil
+	}()
+	if name == "-" {
+		return nil
+	}
+	user := s.cfg.PinUser
+	if user == "" {
+		user = storefs.CurrentUser()
+	}
+	s.stats.Pin = name
+	for c := range s.keep {
+		if err := st.Pin(user, name, c); err != nil {
+			if errors.Is(err, storefs.ErrNotFound) {
+				continue
+			}
+			return fmt.Errorf("pin the build's steps: %w", err)
+		}
+		s.stats.Pinned++
+	}
+	if !complete {
+		return nil
+	}
+	pins, err := st.ListPins()
+	if err != nil {
+		return err
+	}
+	for _, p := range pins {
+		if p.Kind == "user" && p.User == user && p.Prog == name && !s.keep[p.CID] {
+			if err := st.Unpin(user, name, p.CID); err != nil {
+				return err
+			}
+			s.stats.Unpinned++
+		}
+	}
+	return nil
 }
 
 func (s *server) serve(ctx context.Context, conn net.Conn) {
@@ -347,6 +448,9 @@ func (s *server) handle(ctx context.Context, req request) response {
 	}
 	st.Duration = time.Since(start)
 	s.mu.Lock()
+	for _, c := range append(st.uses, st.Derivation, st.Output) {
+		s.keep[c] = true
+	}
 	s.stats.Steps = append(s.stats.Steps, *st)
 	switch {
 	case st.Cached:

@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/builder"
 	. "github.com/buildchain/buildchain/node/gobuild"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/p2p/p2ptest"
 	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
@@ -130,9 +132,10 @@ func TestGoBuild(t *testing.T) {
 	ctx := context.Background()
 	rtA := newRuntime(t)
 	s, b := rtA.Store(), rtA.Builder()
-	tc, err := toolchain.Import(ctx, "go", "", &toolchain.Env{Store: s, Builder: b})
+	// Pinned, as `bootstrap` does: the GC below keeps them.
+	tc, err := toolchain.Import(ctx, "go", "test", &toolchain.Env{Store: s, Builder: b})
 	require.NoError(t, err, "the go toolchain (make deps puts it in the module cache)")
-	bb, err := b.ImportBusybox(ctx, "", "")
+	bb, err := b.ImportBusybox(ctx, "", "test")
 	require.NoError(t, err)
 	goroot, err := b.InputPath(ctx, tc)
 	require.NoError(t, err)
@@ -171,6 +174,24 @@ func TestGoBuild(t *testing.T) {
 
 	a := filepath.Join(t.TempDir(), "a", "go-cli")
 	copyTree(t, filepath.Join(repo(), "examples", "go-cli", "src"), a)
+	// The temp pins of this process before any build (the imports' own): a build adds none.
+	tempPins := func() map[string]bool {
+		pins, err := s.ListPins()
+		require.NoError(t, err)
+		out := map[string]bool{}
+		for _, p := range pins {
+			if p.Kind == "temp" {
+				out[p.Path] = true
+			}
+		}
+		return out
+	}
+	before := tempPins()
+	noNewTempPin := func() {
+		for p := range tempPins() {
+			require.True(t, before[p], "a temp pin left by the build: %s", p)
+		}
+	}
 	first, got, err := build(a)
 	require.NoError(t, err, got)
 	require.Equal(t, plain(a), got, "byte-identical to go build -trimpath")
@@ -185,6 +206,44 @@ func TestGoBuild(t *testing.T) {
 	require.Zero(t, again.Built, "nothing changed: nothing runs")
 	require.Equal(t, len(first.Steps), again.Cached)
 	t.Logf("warm: %s", timing(again))
+
+	// The cache survives a GC once the build is over: every step's output, derivation and
+	// inputs are pinned under the build's root, and the build holds no temp pin any more (a
+	// process's temp pins are roots only while it lives).
+	require.NotEmpty(t, first.Pin)
+	require.Equal(t, first.Pin, again.Pin, "one root per module and arguments")
+	require.GreaterOrEqual(t, first.Pinned, 2*len(first.Steps), "outputs and derivations at least")
+	pins, err := s.ListPins()
+	require.NoError(t, err)
+	noNewTempPin()
+	pinned := map[cid.Cid]bool{}
+	for _, p := range pins {
+		if p.Prog == first.Pin {
+			pinned[p.CID] = true
+		}
+	}
+	for _, st := range first.Steps {
+		require.True(t, pinned[st.Output], "%s %s output pinned", st.Tool, st.ImportPath)
+		require.True(t, pinned[st.Derivation], "%s %s derivation pinned", st.Tool, st.ImportPath)
+	}
+	// Blocks nobody pinned go (the step sources' staging left nothing unpinned behind, but
+	// a block put here by hand does).
+	stray := []byte("not pinned by anyone")
+	strayCID, err := s.AddReader(ctx, bytes.NewReader(stray), 0o644, storefs.AddOptions{})
+	require.NoError(t, err)
+	require.NoError(t, s.ReleaseTempPin(strayCID))
+	gc, err := s.GC(ctx)
+	require.NoError(t, err)
+	t.Logf("GC: %+v", gc)
+	require.Zero(t, gc.MissingBlocks)
+	has, err := s.HasBlock(strayCID)
+	require.NoError(t, err)
+	require.False(t, has, "the GC collected what nobody pinned")
+	afterGC, got2, err := build(a)
+	require.NoError(t, err)
+	require.Equal(t, got, got2)
+	require.Zero(t, afterGC.Built, "after a GC nothing is rebuilt: the steps were pinned")
+	require.Equal(t, len(first.Steps), afterGC.Cached)
 
 	// A second developer: a fresh store whose peer holds the outputs the chain verified
 	// compiles nothing; every step is substituted, its blocks fetched over loopback and
@@ -202,6 +261,12 @@ func TestGoBuild(t *testing.T) {
 	require.NoError(t, b2.RecordRefs(tc, nil))
 	_, err = b2.ImportBusybox(ctx, "", "")
 	require.NoError(t, err)
+	// A peer that answers every want with wrong bytes is connected too: its blocks are
+	// rejected, the honest peer's are taken.
+	liar, lies := p2ptest.StartLiar(t)
+	nodeB, err := rtB.P2P()
+	require.NoError(t, err)
+	require.NoError(t, nodeB.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
 	var subLog bytes.Buffer
 	sub := &runtime.Substitution{Chain: chain, Fetch: rtB.Fetch, Timeout: 5 * time.Minute, Log: &subLog}
 	defer sub.Release()
@@ -214,7 +279,47 @@ func TestGoBuild(t *testing.T) {
 	require.Zero(t, subst.Cached)
 	require.Equal(t, len(first.Steps), subst.Substituted)
 	require.Equal(t, derivations(first), derivations(subst))
-	t.Logf("substituted: %s", timing(subst))
+	t.Logf("substituted: %s (the liar was asked %d times)", timing(subst), lies.Load())
+	bad, nBlocks, err := s2.Verify(ctx)
+	require.NoError(t, err)
+	require.Empty(t, bad, "every block in the second store hash-checks (%d blocks)", nBlocks)
+
+	// Only the liar to fetch from: the substitute is refused with a clear message (the step
+	// would be built instead) and nothing of it, or of the lie, is left in the store.
+	rtC := newRuntime(t)
+	nodeC, err := rtC.P2P()
+	require.NoError(t, err)
+	require.NoError(t, nodeC.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
+	var link Step
+	for _, st := range first.Steps {
+		if st.Tool == "link" {
+			link = st
+		}
+	}
+	d, err := b.LoadDerivation(link.Derivation)
+	require.NoError(t, err)
+	var cLog bytes.Buffer
+	asked := lies.Load()
+	subC := &runtime.Substitution{Chain: chain, Fetch: rtC.Fetch, Timeout: 5 * time.Second, Log: &cLog}
+	_, ok, err := subC.Substitute(ctx, link.Derivation, d)
+	subC.Release()
+	require.NoError(t, err, "not an error: the step is built locally")
+	require.False(t, ok)
+	require.Contains(t, cLog.String(), "verified output "+link.Output.String()+" could not be fetched")
+	require.Contains(t, cLog.String(), "building locally")
+	require.Greater(t, lies.Load(), asked, "the liar was asked: the check proves something")
+	has, err = rtC.Store().HasBlock(link.Output)
+	require.NoError(t, err)
+	require.False(t, has, "no lied-about block stored")
+	lie := p2ptest.Lie(link.Output)
+	lieCID, err := link.Output.Prefix().Sum(lie[:])
+	require.NoError(t, err)
+	has, err = rtC.Store().HasBlock(lieCID)
+	require.NoError(t, err)
+	require.False(t, has, "the liar's bytes not stored")
+	bad, _, err = rtC.Store().Verify(ctx)
+	require.NoError(t, err)
+	require.Empty(t, bad)
 	// From now on it is in the local cache.
 	local, _, err := buildIn(s2, b2, sub, second)
 	require.NoError(t, err)
@@ -244,6 +349,23 @@ func TestGoBuild(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, []string{"compile github.com/dustin/go-humanize", "compile example.com/go-cli", "link example.com/go-cli"}, rebuilt)
+	// The root of this tree now holds the edited build: the three replaced steps' old
+	// derivations and outputs were unpinned from it (the first tree's root still holds them).
+	require.Equal(t, moved.Pin, edited.Pin)
+	require.NotEqual(t, first.Pin, edited.Pin, "another module path: another root")
+	require.GreaterOrEqual(t, edited.Unpinned, 6)
+	pins, err = s.ListPins()
+	require.NoError(t, err)
+	for _, p := range pins {
+		if p.Prog != edited.Pin {
+			continue
+		}
+		for _, st := range moved.Steps {
+			if st.Tool == "link" {
+				require.NotEqual(t, st.Output, p.CID, "the old binary is no longer pinned by this tree")
+			}
+		}
+	}
 
 	// A compile error: the compiler's message, at the host path; the go command fails.
 	main := filepath.Join(other, "main.go")
@@ -255,6 +377,12 @@ func TestGoBuild(t *testing.T) {
 	require.Contains(t, log, "undefined: undefinedThing")
 	require.Contains(t, log, "main.go:", "the file is named")
 	require.False(t, strings.Contains(log, "/ipfs/store/"), log)
+	// Nothing half-written: no temp pin left, every block whole, and the failed step's
+	// sources are not pinned (the next GC takes them).
+	noNewTempPin()
+	bad, _, err = s.Verify(ctx)
+	require.NoError(t, err)
+	require.Empty(t, bad)
 
 	_, _, err = build(t.TempDir())
 	require.ErrorIs(t, err, ErrNotModule)

@@ -131,6 +131,7 @@ func (p *plan) store(ctx context.Context, stepCID cid.Cid) error {
 	if err != nil {
 		return err
 	}
+	s.tempPinned(c)
 	if c != stepCID {
 		return fmt.Errorf("step sources added as %s, hashed as %s", c, stepCID)
 	}
@@ -148,6 +149,7 @@ func (p *plan) store(ctx context.Context, stepCID cid.Cid) error {
 		if err != nil {
 			return fmt.Errorf("add %s: %w", p.hosts[i], err)
 		}
+		s.tempPinned(c)
 		if c != want {
 			return fmt.Errorf("%s changed while the step ran (added as %s, hashed as %s)", p.hosts[i], c, want)
 		}
@@ -161,16 +163,11 @@ func (p *plan) store(ctx context.Context, stepCID cid.Cid) error {
 	return nil
 }
 
-func shellQuote(s string) string {
-	if strings.Contains(s, "@OUT@") {
-		// "$out" must expand: double quotes around it, single quotes around the rest.
-		parts := strings.Split(s, "@OUT@")
-		for i, p := range parts {
-			parts[i] = shellQuote(p)
-		}
-		return strings.Join(parts, `"$out"`)
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+// tempPinned records a temp pin the build took, released once the build's pins are set.
+func (s *server) tempPinned(c cid.Cid) {
+	s.mu.Lock()
+	s.temps = append(s.temps, c)
+	s.mu.Unlock()
 }
 
 // step translates one invocation into a derivation, builds it (or takes it from the cache)
@@ -256,7 +253,7 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 				return nil, "", fmt.Errorf("%w: two outputs named %s", ErrStep, base)
 			}
 			p.outputs[base] = abs(v)
-			args = append(args, "@OUT@/"+base)
+			args = append(args, derivation.OutMark+"/"+base)
 		case "in":
 			m, err := p.file(ctx, abs(v), false)
 			if err != nil {
@@ -335,9 +332,9 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 	stepPath := derivation.StorePrefix + stepCID.String()
 	fill := func(x string) string { return strings.ReplaceAll(x, "@STEP@", stepPath) }
 	var script strings.Builder
-	fmt.Fprintf(&script, "mkdir -p \"$out\" && cd %s && exec %s", shellQuote(fill(cwd)), shellQuote(path.Join(derivation.StorePrefix+s.cfg.Toolchain.String(), "pkg", "tool", rel)))
+	fmt.Fprintf(&script, "mkdir -p \"$out\" && cd %s && exec %s", derivation.ShellQuote(fill(cwd)), derivation.ShellQuote(path.Join(derivation.StorePrefix+s.cfg.Toolchain.String(), "pkg", "tool", rel)))
 	for _, a := range args {
-		script.WriteString(" " + shellQuote(fill(a)))
+		script.WriteString(" " + derivation.ShellQuote(fill(a)))
 	}
 	bb := derivation.StorePrefix + s.cfg.Bootstrap.String()
 	env["PATH"] = bb + "/bin"
@@ -404,8 +401,14 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 			return nil, "", err
 		}
 		out, st.Cached = res.Output, res.Cached
+		if !res.Cached && !res.Substituted {
+			s.tempPinned(out) // Build leaves a new output temp-pinned
+		}
 	}
 	st.Output = out
+	for _, in := range inputs {
+		st.uses = append(st.uses, in.CID)
+	}
 	t3 := time.Now()
 	for base, host := range p.outputs {
 		if err := s.copyOut(ctx, out, base, host); err != nil {

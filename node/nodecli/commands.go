@@ -3,8 +3,8 @@ package nodecli
 import "github.com/spf13/cobra"
 
 // Commands returns the top-level commands node (run, status), publish,
-// verify, install, go (build) and nix (import, serve, key), for the
+// verify, install, go (build), cargo (build) and nix (import, serve, key), for the
 // buildchaind root command.
 func Commands() []*cobra.Command {
-	return []*cobra.Command{NodeCmd(), PublishCmd(), VerifyCmd(), InstallCmd(), GoCmd(), NixCmd()}
+	return []*cobra.Command{NodeCmd(), PublishCmd(), VerifyCmd(), InstallCmd(), GoCmd(), CargoCmd(), NixCmd()}
 }

@@ -3,6 +3,7 @@ package nodecli
 import (
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,8 +15,15 @@ func TestCommandsBuild(t *testing.T) {
 		names[c.Name()] = true
 		require.NotPanics(t, func() { c.Flags() })
 	}
-	require.Equal(t, map[string]bool{"node": true, "publish": true, "verify": true, "install": true, "go": true, "nix": true}, names)
+	require.Equal(t, map[string]bool{"node": true, "publish": true, "verify": true, "install": true, "go": true, "cargo": true, "nix": true}, names)
 	for _, f := range []string{"claim-output", "deposit", "wait", "from", "store", "peer"} {
 		require.NotNil(t, PublishCmd().Flags().Lookup(f), f)
+	}
+	for _, c := range []*cobra.Command{GoCmd(), CargoCmd()} {
+		build, _, err := c.Find([]string{"build"})
+		require.NoError(t, err)
+		for _, f := range []string{"publish", "no-substitute", "deposit", "wait", "from", "store", "peer", "dir"} {
+			require.NotNil(t, build.Flags().Lookup(f), "%s build --%s", c.Name(), f)
+		}
 	}
 }

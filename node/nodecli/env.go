@@ -26,11 +26,17 @@ const (
 	flagTrust    = "trust"
 	flagP2PKey   = "p2p-key"
 	flagFetchTTL = "fetch-timeout"
+	flagBuildTTL = "build-timeout"
 )
 
 // addStoreFlags adds the flags every node command shares.
 func addStoreFlags(c *cobra.Command) {
 	c.Flags().String(flagStore, "", "store root (default $BUILDCHAIN_HOME/ipfs, else ~/.buildchain/ipfs)")
+}
+
+// addBuildFlags adds the flags of a command that builds derivations in the sandbox.
+func addBuildFlags(c *cobra.Command) {
+	c.Flags().Duration(flagBuildTTL, builder.DefaultTimeout, "wall-clock limit per sandboxed build (0: none)")
 }
 
 // addP2PFlags adds the peer-to-peer flags; listen is the default listen address.
@@ -90,8 +96,12 @@ func openRuntime(cmd *cobra.Command, o runtimeOpts) (*runtime.Runtime, error) {
 	if cmd.Flags().Lookup(flagFetchTTL) != nil {
 		fetchTTL, _ = cmd.Flags().GetDuration(flagFetchTTL)
 	}
+	buildTTL := builder.DefaultTimeout
+	if cmd.Flags().Lookup(flagBuildTTL) != nil {
+		buildTTL, _ = cmd.Flags().GetDuration(flagBuildTTL)
+	}
 	return runtime.Open(runtime.Config{
-		StoreRoot: root, Builder: builder.Config{Log: o.Progress, Timeout: time.Hour, NixBuilt: nixBuilt(filepath.Dir(root))},
+		StoreRoot: root, Builder: builder.Config{Log: o.Progress, Timeout: buildTTL, NixBuilt: nixBuilt(filepath.Dir(root))},
 		FUSE: o.FUSE, P2P: pc, Chain: o.Chain, FetchTimeout: fetchTTL, Log: o.Log, Progress: o.Progress,
 	})
 }

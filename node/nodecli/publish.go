@@ -167,6 +167,7 @@ every change of the claim until its verdict.`,
 	f.Bool("wait", true, "serve blocks and print the claim's progress until its verdict")
 	f.Duration("wait-timeout", 10*time.Minute, "stop waiting after this long")
 	addStoreFlags(c)
+	addBuildFlags(c)
 	addP2PFlags(c, []string{"/ip4/0.0.0.0/tcp/0"}, true)
 	flags.AddTxFlagsToCmd(c)
 	return c

@@ -138,6 +138,7 @@ status are served on --metrics-addr; "node status" prints the state.`,
 	f.String("nix-cache", "", "also serve verified outputs as a Nix binary cache on this address (docs/NIX.md)")
 	addNixCacheFlags(c)
 	addStoreFlags(c)
+	addBuildFlags(c)
 	addP2PFlags(c, p2p.DefaultListenAddrs, true)
 	flags.AddTxFlagsToCmd(c)
 	return c

@@ -8,7 +8,7 @@ import (
 	"github.com/buildchain/buildchain/node/p2p"
 )
 
-// Network is buildcli.NetworkFunc for `build`: the chain client of the
+// Network is buildcli.Network.Open for `build`: the chain client of the
 // command's client context (--node) and the p2p host of its p2p flags
 // (AddSubstituteFlags), a fresh identity, started only if something is
 // substituted.

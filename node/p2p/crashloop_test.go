@@ -1,19 +1,12 @@
 package p2p
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/testutil/crashloop"
 )
 
 // fetchCrashEnv makes the re-executed test binary the fetching child (fetchCrashChild).
@@ -44,12 +38,12 @@ type fetchJob struct {
 // fetchCrashChild opens a real store, connects to the parent's node and fetches a closure into
 // the store, printing FETCHING before and DONE after, then waits to be killed.
 func fetchCrashChild() bool {
-	arg := os.Getenv(fetchCrashEnv)
+	arg := crashloop.Child(fetchCrashEnv)
 	if arg == "" {
 		return false
 	}
-	say := func(f string, a ...any) { fmt.Printf(f+"\n", a...); os.Stdout.Sync() }
-	die := func(err error) { say("ERR %v", err); os.Exit(3) }
+	say := crashloop.Say
+	die := func(err error) { crashloop.Die("%v", err) }
 	var job fetchJob
 	if err := json.Unmarshal([]byte(arg), &job); err != nil {
 		die(err)
@@ -86,13 +80,7 @@ func fetchCrashChild() bool {
 // is still pinned with its closure; a last fetch completes and the file reads back equal (issue
 // 13: a fetch interrupted by a crash leaves nothing half-written).
 func TestFetchCrashLoop(t *testing.T) {
-	kills := 3
-	if v := os.Getenv("CRASHLOOP_KILLS"); v != "" {
-		var err error
-		if kills, err = strconv.Atoi(v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	kills := crashloop.Kills(t, 3)
 	ctx := t.Context()
 	src, ss := newStorefsNode(t)
 	data := randomBytes(50, 16<<20)
@@ -109,46 +97,16 @@ func TestFetchCrashLoop(t *testing.T) {
 
 	job, err := json.Marshal(fetchJob{Store: storeDir, Peer: src.AddrInfo(), Root: root.String()})
 	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 13))
+	rng := crashloop.Rand()
 	run := func(k int, kill bool) string {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), fetchCrashEnv+"="+string(job))
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
-		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		lines := make(chan string)
-		go func() {
-			r := bufio.NewScanner(out)
-			for r.Scan() {
-				lines <- strings.TrimSpace(r.Text())
-			}
-			close(lines)
-		}()
-		next := func() string {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("run %d: the child's output ended", k)
-				}
-				if strings.HasPrefix(l, "ERR") {
-					t.Fatalf("run %d: child: %s", k, l)
-				}
-				return l
-			case <-time.After(3 * time.Minute):
-				t.Fatalf("run %d: the child said nothing for 3 minutes", k)
-			}
-			return ""
-		}
-		require.Equal(t, "FETCHING", next())
+		child := crashloop.Start(t, fetchCrashEnv, string(job))
+		require.Equal(t, "FETCHING", child.Next(), "run %d", k)
 		if !kill {
-			return next()
+			return child.Next()
 		}
 		// A random point of the fetch: the random wait is the perturbation itself.
 		time.Sleep(time.Duration(rng.IntN(800)) * time.Millisecond)
-		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-		_ = cmd.Wait()
-		for l := range lines {
+		for _, l := range child.Kill() {
 			if l == "DONE" {
 				return l
 			}

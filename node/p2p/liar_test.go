@@ -2,77 +2,24 @@ package p2p
 
 import (
 	"context"
-	"crypto/sha256"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	bsmsg "github.com/ipfs/boxo/bitswap/message"
-	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-msgio"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/block"
+	"github.com/buildchain/buildchain/node/p2p/p2ptest"
 )
-
-// startLiar runs a raw libp2p host speaking bitswap 1.2.0 by hand: to every
-// want (want-have or want-block) it answers HAVE and sends a block message
-// carrying the wanted CID's prefix with the wrong bytes. It counts the lies.
-func startLiar(t *testing.T) (host.Host, *atomic.Int64) {
-	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	require.NoError(t, err)
-	t.Cleanup(func() { h.Close() })
-	var lies atomic.Int64
-	h.SetStreamHandler(bsnet.ProtocolBitswap, func(s network.Stream) {
-		defer s.Close()
-		from := s.Conn().RemotePeer()
-		r := msgio.NewVarintReaderSize(s, network.MessageSizeMax)
-		for {
-			in, _, err := bsmsg.FromMsgReader(r)
-			if err != nil {
-				return
-			}
-			out := bsmsg.New(false)
-			for _, e := range in.Wantlist() {
-				if e.Cancel {
-					continue
-				}
-				lie := sha256.Sum256([]byte("not the block " + e.Cid.String()))
-				blk, err := blocks.NewBlockWithCid(lie[:], e.Cid) // unchecked: this is the lie
-				require.NoError(t, err)
-				out.AddHave(e.Cid)
-				out.AddBlock(blk)
-				lies.Add(1)
-			}
-			if out.Empty() {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			ws, err := h.NewStream(ctx, from, bsnet.ProtocolBitswap)
-			cancel()
-			if err != nil {
-				return
-			}
-			_ = out.ToNetV1(ws)
-			ws.Close()
-		}
-	})
-	return h, &lies
-}
 
 // A peer that lies about a block's content: the block is rejected, neither
 // the wanted CID nor the liar's bytes are stored, and the honest peer that
 // joins later serves the real block.
 func TestLyingPeerRejected(t *testing.T) {
 	v := newTestNode(t)
-	liar, lies := startLiar(t)
+	liar, lies := p2ptest.StartLiar(t)
 	ctx := context.Background()
 	require.NoError(t, v.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
 
@@ -90,7 +37,7 @@ func TestLyingPeerRejected(t *testing.T) {
 	has, err := v.bstore.Has(ctx, want)
 	require.NoError(t, err)
 	require.False(t, has, "a lied-about block was stored")
-	lie := sha256.Sum256([]byte("not the block " + want.String()))
+	lie := p2ptest.Lie(want)
 	lieCid, err := want.Prefix().Sum(lie[:])
 	require.NoError(t, err)
 	has, err = v.bstore.Has(ctx, lieCid)

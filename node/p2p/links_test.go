@@ -44,8 +44,8 @@ func TestLinksByCodec(t *testing.T) {
 	require.ErrorContains(t, err, "no decoder")
 }
 
-// A derivation-like dag-json root whose inputs are plain CID strings (SPEC
-// §2) is fetched with its inputs' closures when Config.Links reads them.
+// A derivation-like dag-json root whose inputs are plain CID strings
+// (docs/ARCHITECTURE.md §Derivations and builds) is fetched with its inputs' closures when Config.Links reads them.
 func TestFetchWithLinksHook(t *testing.T) {
 	a := newTestNode(t)
 	in1 := importFile(t, a.bstore, randomBytes(12, 20<<10), 1024, 8)

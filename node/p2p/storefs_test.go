@@ -3,7 +3,6 @@ package p2p
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/node/p2p/p2ptest"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -46,6 +46,17 @@ func TestFetchBetweenStorefsStores(t *testing.T) {
 	require.NoError(t, err)
 
 	connect(t, b, a)
+	fetchWhole(t, ctx, b, sa, sb, root)
+	var out bytes.Buffer
+	require.NoError(t, sb.Cat(ctx, root, "", &out))
+	require.Equal(t, data, out.Bytes())
+}
+
+// fetchWhole has b fetch root, which b's store sb lacks, from peers holding
+// it in sa, and checks every block came from them and sb now has exactly
+// sa's closure.
+func fetchWhole(t *testing.T, ctx context.Context, b *Node, sa, sb *storefs.Store, root cid.Cid) {
+	t.Helper()
 	st, err := b.FetchClosure(ctx, root, nil)
 	require.NoError(t, err)
 	want, err := sa.Closure(root)
@@ -55,15 +66,12 @@ func TestFetchBetweenStorefsStores(t *testing.T) {
 	got, err := sb.Closure(root)
 	require.NoError(t, err)
 	require.ElementsMatch(t, want, got)
-	var out bytes.Buffer
-	require.NoError(t, sb.Cat(ctx, root, "", &out))
-	require.Equal(t, data, out.Bytes())
 }
 
 // The lying peer against the real store: nothing it sends lands on disk.
 func TestLyingPeerRejectedStorefs(t *testing.T) {
 	v, sv := newStorefsNode(t)
-	liar, lies := startLiar(t)
+	liar, lies := p2ptest.StartLiar(t)
 	ctx := context.Background()
 	require.NoError(t, v.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
 
@@ -78,7 +86,7 @@ func TestLyingPeerRejectedStorefs(t *testing.T) {
 	has, err := sv.HasBlock(want)
 	require.NoError(t, err)
 	require.False(t, has)
-	lie := sha256.Sum256([]byte("not the block " + want.String()))
+	lie := p2ptest.Lie(want)
 	lieCid, err := want.Prefix().Sum(lie[:])
 	require.NoError(t, err)
 	has, err = sv.HasBlock(lieCid)

@@ -29,7 +29,9 @@
 //     asks Substitute for every derivation not cached; substituted outputs
 //     are held until the build ends.
 //   - Rebuild (the sidecar's builder) always runs the build and pins the
-//     output for good under the program "sidecar", so the node keeps
-//     serving what it reported and reprovides it (Config.P2P's Roots are
-//     the store's pins).
+//     output under the program "sidecar", so the node keeps serving what
+//     it reported and reprovides it (Config.P2P's Roots are the store's
+//     pins). Retain (retain.go, run periodically by a runtime-made
+//     sidecar) unpins it once every claim of the derivation is decided,
+//     unless a VALID claim names it.
 package runtime

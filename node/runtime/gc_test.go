@@ -55,7 +55,7 @@ func openPeer(t *testing.T, name string, boot ...*Runtime) *Runtime {
 		n, err := b.P2P()
 		require.NoError(t, err)
 		for _, a := range n.Addrs() {
-			addrs = append(addrs, a.String()+"/p2p/"+n.ID().String())
+			addrs = append(addrs, a.String())
 		}
 	}
 	no := false

@@ -70,6 +70,8 @@ type Runtime struct {
 	started bool
 	closed  bool
 	closers []func() // run first on Close, last added first
+
+	retention *retention // the sidecar's reported outputs (retain.go); nil: none
 }
 
 // ErrNoNetwork: an operation needs the p2p host but Config.P2P is nil.

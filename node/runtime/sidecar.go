@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"time"
 
 	cid "github.com/ipfs/go-cid"
@@ -57,6 +58,16 @@ func (r *Runtime) Rebuild(ctx context.Context, drv cid.Cid) (cid.Cid, time.Durat
 		return cid.Undef, 0, err
 	}
 	_ = r.store.ReleaseTempPin(out)
+	// Recorded after the pin: a crash in between leaves an output pinned
+	// for good, never one recorded but unpinned.
+	r.mu.Lock()
+	rt := r.retention
+	r.mu.Unlock()
+	if rt != nil {
+		if err := rt.record(drv, out); err != nil {
+			return cid.Undef, 0, err
+		}
+	}
 	return out, res.BuildTime, nil
 }
 
@@ -71,6 +82,13 @@ type SidecarConfig struct {
 	Claims sidecar.Claims
 	// Markets, if set, makes the sidecar predict in markets.
 	Markets sidecar.Markets
+	// Retention is where the retention rule of the reported outputs
+	// (retain.go) reads the claims of a derivation; nil: node/chain over the
+	// runtime's chain client; without either, reported outputs stay pinned.
+	Retention ClaimsOfDerivation
+	// RetainEvery is the interval of the retention passes (default 1
+	// minute). The retention file is retained.json beside StatePath.
+	RetainEvery time.Duration
 }
 
 // NewSidecar wires a build validator's sidecar onto the runtime: the
@@ -111,8 +129,38 @@ func (r *Runtime) NewSidecar(cfg SidecarConfig) (*sidecar.Sidecar, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.startRetention(cfg)
 	if cfg.Markets != nil {
 		sc.SetMarkets(cfg.Markets)
 	}
 	return sc, nil
+}
+
+// startRetention starts the retention passes of the sidecar's reported
+// outputs (retain.go), stopped on Close.
+func (r *Runtime) startRetention(cfg SidecarConfig) {
+	view := cfg.Retention
+	if view == nil && r.cfg.Chain != nil {
+		view = chain.NewClaims(r.cfg.Chain)
+	}
+	if view == nil || cfg.StatePath == "" {
+		return
+	}
+	every := cfg.RetainEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	r.mu.Lock()
+	r.retention = &retention{path: filepath.Join(filepath.Dir(cfg.StatePath), "retained.json")}
+	r.mu.Unlock()
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.retainLoop(ctx, view, every)
+	}()
+	r.onClose(func() {
+		cancel()
+		<-done
+	})
 }

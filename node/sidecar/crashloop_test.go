@@ -1,16 +1,13 @@
 package sidecar
 
 import (
-	"bufio"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/buildchain/buildchain/testutil/crashloop"
 )
 
 // stateCrashEnv makes the re-executed test binary the state-writing child (stateCrashChild).
@@ -28,20 +25,16 @@ func TestMain(m *testing.M) {
 // (Update, UpdatePrediction). After each write returned it prints "SAVED <what>", so the parent
 // knows what must survive any later kill.
 func stateCrashChild() bool {
-	path := os.Getenv(stateCrashEnv)
+	path := crashloop.Child(stateCrashEnv)
 	if path == "" {
 		return false
 	}
 	s, err := OpenState(path)
 	if err != nil {
-		fmt.Println("ERR open", err)
-		os.Exit(2)
+		crashloop.Die("open %v", err)
 	}
-	say := func(f string, a ...any) { fmt.Printf(f+"\n", a...); os.Stdout.Sync() }
-	die := func(err error) {
-		say("ERR %v", err)
-		os.Exit(3)
-	}
+	say := crashloop.Say
+	die := func(err error) { crashloop.Die("%v", err) }
 	for h := s.LastHeight() + 1; ; h++ {
 		id := uint64(h)
 		_, _, err := s.Advance(h, []Job{{ClaimID: id, Round: 1, Derivation: "drv", Height: h}},
@@ -70,50 +63,28 @@ func stateCrashChild() bool {
 // and every write that had returned is in it: the height, each job's and prediction's last
 // saved status (issue 13: a sidecar state write interrupted by a crash loses nothing).
 func TestStateCrashLoop(t *testing.T) {
-	kills := 5
-	if v := os.Getenv("CRASHLOOP_KILLS"); v != "" {
-		var err error
-		if kills, err = strconv.Atoi(v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	kills := crashloop.Kills(t, 5)
 	path := filepath.Join(t.TempDir(), "sidecar", "state.json")
-	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 13))
+	rng := crashloop.Rand()
 	// What the child said it saved: the last height, and per claim the job's and the
 	// prediction's last status.
 	var height int64
+	stale := 0
 	jobs := map[uint64]JobStatus{}
 	preds := map[uint64]PredictionStatus{}
 	for k := 0; k < kills; k++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), stateCrashEnv+"="+path)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		child := crashloop.Start(t, stateCrashEnv, path)
 		// Kill after a random number of saves: the next write is under way when the kill lands
 		// (the child writes without pause). The lines the child printed before it died are read
 		// too, so the state may be one write ahead of the last line, never more.
-		r := bufio.NewReader(out)
 		steps := 1 + rng.IntN(40)
+		var said []string
+		for n := 0; n < steps; n++ {
+			said = append(said, child.Next())
+		}
+		said = append(said, child.Kill()...)
 		var last string
-		for n := 0; ; n++ {
-			if n == steps {
-				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-			}
-			line, err := r.ReadString('\n')
-			if err != nil {
-				if n < steps {
-					t.Fatalf("kill %d: child output ended after %q: %v", k, last, err)
-				}
-				break
-			}
-			last = strings.TrimSpace(line)
+		for _, last = range said {
 			var h int64
 			var what string
 			switch {
@@ -130,11 +101,16 @@ func TestStateCrashLoop(t *testing.T) {
 				t.Fatalf("kill %d: child said %q", k, last)
 			}
 		}
-		_ = cmd.Wait()
 
+		left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".state.json.tmp-*"))
+		stale += len(left)
 		s, err := OpenState(path)
 		if err != nil {
 			t.Fatalf("kill %d (after %q): %v", k, last, err)
+		}
+		// The temporary file of the write the kill interrupted is gone (atomicfile.RemoveStale).
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".state.json.tmp-*")); len(left) > 0 {
+			t.Fatalf("kill %d (after %q): temporary files left after open: %v", k, last, left)
 		}
 		// A kill may land after a write returned but before its SAVED line: the state may be
 		// one write ahead of what the child said, never behind.
@@ -162,7 +138,7 @@ func TestStateCrashLoop(t *testing.T) {
 			preds[p.MarketID] = p.Status
 		}
 	}
-	t.Logf("%d kills, state at height %d intact", kills, height)
+	t.Logf("%d kills, state at height %d intact, %d temporary files of interrupted writes removed on open", kills, height, stale)
 }
 
 // next is the status a job of the crash-loop child moves to after want.

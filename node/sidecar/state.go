@@ -126,9 +126,13 @@ type State struct {
 }
 
 // OpenState loads the state file at path, or starts an empty state (height 0)
-// if there is none.
+// if there is none. Temporary files of writes a crash interrupted are removed
+// (atomicfile.RemoveStale).
 func OpenState(path string) (*State, error) {
 	s := &State{path: path, f: stateFile{Version: 1, Jobs: map[string]*Job{}, Predictions: map[string]*Prediction{}}}
+	if _, err := atomicfile.RemoveStale(path); err != nil {
+		return nil, fmt.Errorf("sidecar state: %w", err)
+	}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

@@ -1,18 +1,15 @@
 package storefs
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/buildchain/buildchain/node/storefs/corpus"
+	"github.com/buildchain/buildchain/testutil/crashloop"
 )
 
 const crashEnv = "STOREFS_CRASH_CHILD"
@@ -22,23 +19,20 @@ const crashEnv = "STOREFS_CRASH_CHILD"
 // written and fsynced but before any rename it reports the temp file and
 // waits to be killed. It returns false in the normal test process.
 func childMain() bool {
-	root := os.Getenv(crashEnv)
+	root := crashloop.Child(crashEnv)
 	if root == "" {
 		return false
 	}
 	s, err := Open(root)
 	if err != nil {
-		fmt.Println("ERR", err)
-		os.Exit(2)
+		crashloop.Die("open %v", err)
 	}
 	testHookBeforeRename = func(tmp string) {
-		fmt.Println("TMP", tmp)
-		os.Stdout.Sync()
+		crashloop.Say("TMP %s", tmp)
 		select {} // killed here by the parent
 	}
 	_, err = s.AddReader(context.Background(), bytes.NewReader(crashData()), 0, AddOptions{})
-	fmt.Println("ERR returned", err)
-	os.Exit(3)
+	crashloop.Die("returned %v", err)
 	return true
 }
 
@@ -61,26 +55,12 @@ func TestCrashBetweenWriteAndRename(t *testing.T) {
 	}
 	s.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+root)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	child := crashloop.Start(t, crashEnv, root)
+	tmp, ok := strings.CutPrefix(child.Next(), "TMP ")
+	if !ok {
+		t.Fatalf("child did not reach the rename: %q", child.Last())
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "TMP ") {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("child did not reach the rename: %q %v", line, err)
-	}
-	tmp := strings.TrimSpace(strings.TrimPrefix(line, "TMP "))
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	child.Kill()
 	if _, err := os.Stat(tmp); err != nil {
 		t.Fatalf("temp block of the killed child should be on disk: %v", err)
 	}

@@ -33,17 +33,17 @@ func duration(t *testing.T) time.Duration {
 	return 0 // one cycle
 }
 
-// Status: one run (one cycle, on a machine with a load average near 90) passed every check but
-// one, a false "sent twice" of two builders' predictions in one market (the key did not name the
-// predictor; fixed since, TestValidationKeyNamesSigner). It is not part of make test: its set-up
-// alone (a 4-authority chain with 3 registered builders, restarted in namespaces) takes minutes.
-// Where the kernel has no sch_netem, latency and loss are made with an NFQUEUE and iptables
-// (delay_test.go).
+// make test runs one cycle (the default); make chaos sets BUILDCHAIN_CHAOS_DURATION. Runs and
+// their figures: docs/reliability.md. Where the kernel has no sch_netem, latency and loss are made
+// with an NFQUEUE and iptables (delay_test.go).
 //
 // TestChaos runs 4 authorities, a full node and 3 builders, each in its own network namespace,
 // under a steady load of claims (two honest publishers, one lying one) and bank sends, through
 // a schedule of perturbations, then checks what an operator fears and prints the figures.
 func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: a 9-process network under faults")
+	}
 	ns := inner(t)
 	// Short report deadlines so a killed or cut-off builder's round is reassigned within a
 	// cycle; short market windows so the lying claim is decided within one.

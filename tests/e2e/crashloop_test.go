@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/buildchain/buildchain/testutil/crashloop"
 	"github.com/buildchain/buildchain/testutil/localnet"
 )
 
@@ -21,16 +19,10 @@ func TestChainCrashLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts a chain and kills it")
 	}
-	kills := 2
-	if v := os.Getenv("CRASHLOOP_KILLS"); v != "" {
-		var err error
-		if kills, err = strconv.Atoi(v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	kills := crashloop.Kills(t, 2)
 	net := localnet.Start(t, localnet.Options{Nodes: 1})
 	bob := net.Addr(t, "bob")
-	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 13))
+	rng := crashloop.Rand()
 
 	committed := map[string]localnet.TxResponse{} // by hash: seen in a block
 	appHash := map[int64]string{}                 // by height: seen committed

@@ -66,6 +66,10 @@ func TestGoCLIValid(t *testing.T) {
 	net := localnet.Start(t, localnet.Options{Nodes: 1,
 		GenesisJQ: `.app_state.claims.params.min_rounds = 2 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "4000"`})
 	env := sidecartest.NewEnv(t, net)
+	// Bob fetches the toolchain (5779 files) when assigned, and the fetch deadline covers the
+	// scan of its references too: two minutes were too short under a load of 80 on two cores.
+	// Both stay well inside the report deadline.
+	env.FetchTimeout, env.BuildTimeout = 15*time.Minute, 15*time.Minute
 	pub := env.NewPeer("publisher", "val0", 0)
 	drv := goExample(t, pub, "go-cli")
 	var builders []*sidecartest.Peer
@@ -78,7 +82,7 @@ func TestGoCLIValid(t *testing.T) {
 	// go); the test copies the publisher's blocks instead of unpacking the zip again (each
 	// block hash-checked on import: the same CID). Alice has it; bob fetches it from the
 	// publisher over bitswap when assigned.
-	copyToolchain(t, pub, builders[0])
+	copyToolchains(t, pub, builders[0], "go")
 	for _, p := range builders {
 		env.StartSidecar(p)
 	}
@@ -109,19 +113,24 @@ func TestGoCLIValid(t *testing.T) {
 	require.False(t, bytes.Contains(data, []byte(pub.Dir)), "no host path of the publisher in the binary")
 }
 
-// copyToolchain gives peer `to` the go toolchain of peer `from`, as if `bootstrap --toolchain go`
-// had run there.
-func copyToolchain(t *testing.T, from, to *sidecartest.Peer) {
+// copyToolchains gives peer `to` the named toolchains of peer `from`, as if `bootstrap
+// --toolchain NAME` had run there (every block hash-checked on import: the same CIDs).
+func copyToolchains(t *testing.T, from, to *sidecartest.Peer, names ...string) {
 	t.Helper()
 	ctx := context.Background()
 	tcs, err := from.Builder.Toolchains()
 	require.NoError(t, err)
-	tc := tcs["go"]
-	r, w := io.Pipe()
-	go func() { w.CloseWithError(from.Store.ExportCAR(ctx, tc, w)) }()
-	_, err = to.Store.ImportCAR(ctx, r)
-	require.NoError(t, err)
-	require.NoError(t, to.Store.Pin("test", "toolchains", tc))
-	require.NoError(t, to.Builder.RecordRefs(tc, nil))
-	require.NoError(t, to.Builder.RecordToolchain("go", tc))
+	for _, name := range names {
+		tc, ok := tcs[name]
+		require.True(t, ok, "%s has no %s toolchain", from.Name, name)
+		r, w := io.Pipe()
+		go func() { w.CloseWithError(from.Store.ExportCAR(ctx, tc, w)) }()
+		_, err = to.Store.ImportCAR(ctx, r)
+		require.NoError(t, err)
+		require.NoError(t, to.Store.Pin("test", "toolchains", tc))
+		refs, err := from.Builder.References(ctx, tc)
+		require.NoError(t, err)
+		require.NoError(t, to.Builder.RecordRefs(tc, refs))
+		require.NoError(t, to.Builder.RecordToolchain(name, tc))
+	}
 }

@@ -55,6 +55,10 @@ func TestCProgramsOnLocalnet(t *testing.T) {
 	net := localnet.Start(t, localnet.Options{Nodes: 4,
 		GenesisJQ: `.app_state.claims.params.report_timeout_blocks = "4000" | .app_state.market.params.commit_blocks = "150"`})
 	env := sidecartest.NewEnv(t, net)
+	// Limits that fit a -O2 Lua build and the reference scan of fetched toolchains under a load
+	// of 50-80 on two cores (the defaults, 10 and 2 minutes, leave little room there); both stay
+	// well inside the report deadline.
+	env.FetchTimeout, env.BuildTimeout = 15*time.Minute, 30*time.Minute
 	ctx := context.Background()
 
 	pub := env.NewPeer("publisher", "val0", 0)

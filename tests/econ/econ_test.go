@@ -157,7 +157,7 @@ func rewardsPerMs(r kindRow) math.LegacyDec {
 	return math.LegacyNewDecFromInt(r.rewards).QuoInt64(r.assignedMs)
 }
 
-// TestNormalizedAverageMeasured compares SPEC's plain u_a with the
+// TestNormalizedAverageMeasured compares the plain u_a (x/bct/README.md) with the
 // efficiency-normalized u_a x/bct uses: what a 3× slow reporter earns per
 // assigned build-ms relative to an honest one, in one run each.
 func TestNormalizedAverageMeasured(t *testing.T) {
@@ -180,7 +180,8 @@ func TestNormalizedAverageMeasured(t *testing.T) {
 // normalized u_a) but, with weighting, gets up to 4× the assignments. The table compares
 // total net income per validator of such under-reporters with honest ones.
 func TestWeightingInvitesUnderReporting(t *testing.T) {
-	for _, by := range []bool{false, true} {
+	var assigned, income [2]float64 // under-reporter / honest, per validator
+	for i, by := range []bool{false, true} {
 		cfg := defaultConfig()
 		cfg.WeightByEfficiency = by
 		cfg.SlowPermille = 250
@@ -190,9 +191,17 @@ func TestWeightingInvitesUnderReporting(t *testing.T) {
 		h, u := rows[vHonest], rows[vSlow]
 		hPer := math.LegacyNewDecFromInt(h.net).QuoInt64(int64(h.n))
 		uPer := math.LegacyNewDecFromInt(u.net).QuoInt64(int64(u.n))
-		t.Logf("weight by efficiency %v: assignments per validator honest %.1f, under-reporting (¼ time) %.1f; net income per validator ratio under/honest %s",
-			by, float64(h.assignments)/float64(h.n), float64(u.assignments)/float64(u.n), uPer.Quo(hPer).String()[:5])
+		assigned[i] = (float64(u.assignments) / float64(u.n)) / (float64(h.assignments) / float64(h.n))
+		income[i] = uPer.Quo(hPer).MustFloat64()
+		t.Logf("weight by efficiency %v: assignments per validator honest %.1f, under-reporting (¼ time) %.1f; net income per validator ratio under/honest %.3f",
+			by, float64(h.assignments)/float64(h.n), float64(u.assignments)/float64(u.n), income[i])
 	}
+	// Unweighted (the default), under-reporting buys neither assignments nor income.
+	require.InDelta(t, 1, assigned[0], 0.25, "unweighted assignments under/honest")
+	require.Less(t, income[0], 1.0, "unweighted, under-reporting must not pay")
+	// Weighted, it buys both: the reason weighting is off by default.
+	require.Greater(t, assigned[1], 2.0, "weighted assignments under/honest")
+	require.Greater(t, income[1], 1.0, "weighted, under-reporting pays")
 }
 
 // TestAssignmentWeighting measures what weighting assignments by the
@@ -219,6 +228,8 @@ func TestAssignmentWeighting(t *testing.T) {
 	}
 	t.Logf("mean real time of a building assignment: unweighted %.0f ms, weighted by efficiency %.0f ms (ratio %.3f)", wall[0], wall[1], wall[1]/wall[0])
 	t.Logf("honest income ubct/assigned-ms: unweighted %s, weighted %s", honest[0], honest[1])
+	require.Less(t, wall[1], wall[0], "weighting sends builds to the faster validators")
+	require.True(t, honest[0].IsPositive() && honest[1].IsPositive())
 }
 
 // TestFastEfficiencyLearning measures economics.EfficiencyWeight (plain mean of a
@@ -241,14 +252,22 @@ func TestFastEfficiencyLearning(t *testing.T) {
 // TestForceRoundAfterMarket measures the stricter game variant (a round is forced after
 // every market, not only after undecided ones): markets played and lies missed.
 func TestForceRoundAfterMarket(t *testing.T) {
-	for _, force := range []bool{false, true} {
+	var markets [2]int
+	var honest [2]math.LegacyDec
+	for i, force := range []bool{false, true} {
 		cfg := defaultConfig()
 		cfg.ForceAfterMarket = force
 		m := newModel(cfg)
 		require.NoError(t, m.run())
+		markets[i], honest[i] = m.markets.markets, m.byKind()[vHonest].perMs
 		t.Logf("force a round after every market %v: %d markets, %d lies reached a market unslashed, honest ubct/assigned-ms %s",
-			force, m.markets.markets, len(m.liarsMissed), m.byKind()[vHonest].perMs)
+			force, m.markets.markets, len(m.liarsMissed), honest[i])
+		require.Empty(t, m.liarsMissed, "lies that reached a market but were not slashed (force %v)", force)
 	}
+	// The stricter variant plays more markets and pays honest builders less per ms: it
+	// buys no detection the default game lacks here.
+	require.Greater(t, markets[1], markets[0])
+	require.True(t, honest[1].LT(honest[0]), "honest income per ms forced %s, default %s", honest[1], honest[0])
 }
 
 // TestMinRoundsMeasured measures the price of detection in the full economy (a quarter of

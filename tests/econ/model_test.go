@@ -59,7 +59,7 @@ type config struct {
 	TraderJoin, TraderReveal, TraderRight float64 // probabilities (model only)
 	Allies                                int
 	WeightByEfficiency                    bool
-	// RawAverage uses SPEC's plain u_a (AverageBuildTime) instead of the
+	// RawAverage uses the plain u_a of x/bct/README.md (AverageBuildTime) instead of the
 	// efficiency-normalized one, to measure what normalizing buys.
 	RawAverage bool
 	// FastLearning uses economics.EfficiencyWeight (mean of the first samples) instead of

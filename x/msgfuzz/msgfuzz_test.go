@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	gogoproto "github.com/cosmos/gogoproto/proto"
 	"github.com/ipfs/go-cid"
@@ -37,6 +38,26 @@ var msgTypes = []func() sdk.Msg{
 	func() sdk.Msg { return &markettypes.MsgRevealPrediction{} },
 	func() sdk.Msg { return &markettypes.MsgAddEvidence{} },
 	func() sdk.Msg { return &bcttypes.MsgUpdateParams{} },
+	func() sdk.Msg { return &validatorstypes.MsgBeacon{} },
+}
+
+// Every Msg the four modules register is in msgTypes (a Msg added later is fuzzed too).
+func TestEveryMsgFuzzed(t *testing.T) {
+	reg := codectypes.NewInterfaceRegistry()
+	sdk.RegisterInterfaces(reg)
+	claimstypes.RegisterInterfaces(reg)
+	validatorstypes.RegisterInterfaces(reg)
+	markettypes.RegisterInterfaces(reg)
+	bcttypes.RegisterInterfaces(reg)
+	fuzzed := map[string]bool{}
+	for _, mk := range msgTypes {
+		fuzzed[sdk.MsgTypeURL(mk())] = true
+	}
+	impls := reg.ListImplementations(sdk.MsgInterfaceProtoName)
+	require.NotEmpty(t, impls)
+	for _, url := range impls {
+		require.True(t, fuzzed[url], "%s is not in msgTypes", url)
+	}
 }
 
 // Short stand-ins the fuzzer can hit: a string field holding "a0".."a3" becomes a funded account,
@@ -190,6 +211,8 @@ func (s *stack) deliver(msg sdk.Msg) bool {
 		_, err = ms.AddEvidence(c, m)
 	case *bcttypes.MsgUpdateParams:
 		_, err = bs.UpdateParams(c, m)
+	case *validatorstypes.MsgBeacon:
+		_, err = vs.Beacon(c, m)
 	default:
 		panic("msgfuzz: no msg server for " + sdk.MsgTypeURL(msg))
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/buildchain/buildchain/node/buildcli"
 	"github.com/buildchain/buildchain/node/nodecli"
-	"github.com/buildchain/buildchain/node/p2p/p2pcli"
 	"github.com/buildchain/buildchain/node/storefs/storecli"
 )
 
@@ -14,10 +13,10 @@ import (
 // publisher and user flows (node run|status, publish, verify, install).
 func extraCommands() []*cobra.Command {
 	store := storecli.NewCmd()
-	store.AddCommand(p2pcli.NewFetchCmd(nodecli.StoreFetchEnv))
+	store.AddCommand(nodecli.StoreFetchCmd())
 
 	// `build` consults the chain's verified outputs first (the build cache itself).
-	buildcli.SetNetwork(nodecli.Network, nodecli.AddSubstituteFlags)
-	cmds := append([]*cobra.Command{store}, buildcli.Commands()...)
+	network := &buildcli.Network{Open: nodecli.Network, AddFlags: nodecli.AddSubstituteFlags}
+	cmds := append([]*cobra.Command{store}, buildcli.Commands(network)...)
 	return append(cmds, nodecli.Commands()...)
 }

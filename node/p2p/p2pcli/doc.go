@@ -1,5 +1,5 @@
-// Package p2pcli holds the cobra commands of the network layer, built from
-// functions the caller supplies (opening the store, reading the node's
-// configuration), so the binary wires them once and the commands stay free
-// of any knowledge of the home directory layout.
+// Package p2pcli holds the cobra commands of the network layer that need no
+// store (`store fetch` is node/nodecli's, over node/runtime), built from
+// functions the caller supplies (where the node's key lives), so the
+// commands stay free of any knowledge of the home directory layout.
 package p2pcli

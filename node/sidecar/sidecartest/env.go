@@ -53,6 +53,25 @@ type Env struct {
 	Net *localnet.Net
 	Dir string
 	Log *slog.Logger
+	// FetchTimeout bounds each fetch of a closure from peers (and the scan of its references)
+	// and BuildTimeout each build of the peers made after they are set; 0: 2 min and 10 min.
+	// Tests whose inputs are toolchains (hundreds of MB) raise them: on a loaded machine the
+	// defaults are too short for a toolchain fetched when assigned or a cold Go build.
+	FetchTimeout, BuildTimeout time.Duration
+}
+
+func (e *Env) fetchTimeout() time.Duration {
+	if e.FetchTimeout > 0 {
+		return e.FetchTimeout
+	}
+	return 2 * time.Minute
+}
+
+func (e *Env) buildTimeout() time.Duration {
+	if e.BuildTimeout > 0 {
+		return e.BuildTimeout
+	}
+	return 10 * time.Minute
 }
 
 // NewEnv wraps a running localnet.
@@ -143,12 +162,12 @@ func (e *Env) NewPeer(name, key string, node int, bootstrap ...*Peer) *Peer {
 	useFUSE := true
 	cfg := runtime.Config{
 		StoreRoot: filepath.Join(dir, "ipfs"),
-		Builder: builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: 10 * time.Minute,
+		Builder: builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: e.buildTimeout(),
 			Log: io.Discard, UseFUSE: &useFUSE},
 		FUSE: true,
 		P2P: &p2p.Config{KeyFile: filepath.Join(dir, "p2p.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
 			Bootstrap: boot, ReprovideInterval: -1},
-		FetchTimeout: 2 * time.Minute,
+		FetchTimeout: e.fetchTimeout(),
 		Log:          e.Log.With("peer", name),
 	}
 	if p.Claims != nil {
@@ -212,7 +231,7 @@ func (e *Env) StartSidecar(p *Peer) *Running {
 		t.Fatalf("%s: markets: %v", p.Name, err)
 	}
 	sc, err := p.Runtime.NewSidecar(runtime.SidecarConfig{Config: sidecar.Config{StatePath: p.StatePath(), Workers: 2,
-		Poll: 500 * time.Millisecond, FetchTimeout: 2 * time.Minute, Address: p.Claims.Validator(),
+		Poll: 500 * time.Millisecond, FetchTimeout: e.fetchTimeout(), Address: p.Claims.Validator(),
 		MetricsAddr: "127.0.0.1:0", Log: e.Log.With("peer", p.Name), Metrics: m},
 		Source: src, Claims: p.Claims, Markets: mk})
 	if err != nil {

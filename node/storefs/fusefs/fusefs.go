@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+	"golang.org/x/sys/unix"
 )
 
 // Options tune a mount.
@@ -36,7 +38,21 @@ type Options struct {
 	// SendOpens keeps OPEN requests (answered with FOPEN_KEEP_CACHE)
 	// instead of the faster no-open mode; for comparison in benchmarks.
 	SendOpens bool
+	// ReadaheadKiB is the kernel's readahead window for the mount (its
+	// backing device's read_ahead_kb); 0 means defaultReadaheadKiB, a
+	// negative value keeps the kernel's default (128 KiB), for comparison
+	// in benchmarks.
+	ReadaheadKiB int
 }
+
+// defaultReadaheadKiB is the readahead window Mount sets. The kernel gives
+// a FUSE mount 128 KiB (whatever max_readahead the server asks for), so a
+// cold sequential read of a large file costs a round trip per 128 KiB and
+// reads each 256 KiB leaf in two requests; with 4 MiB the kernel sends 1
+// MiB requests (max_read), several at once, and their leaves are read and
+// hashed in parallel (fileNode.Read). Measured: 130 requests for a 16 MiB
+// file instead of 19.
+const defaultReadaheadKiB = 4096
 
 // Mount mounts the view of s at dir and serves it in the background; call
 // Unmount (or fusermount3 -u) to stop, Wait to block until then.
@@ -74,7 +90,28 @@ func Mount(s *storefs.Store, dir string, opts Options) (*fuse.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount store at %s: %w", dir, err)
 	}
+	if ra := opts.ReadaheadKiB; ra >= 0 {
+		if ra == 0 {
+			ra = defaultReadaheadKiB
+		}
+		// Best effort: only root may write the setting; reads are
+		// correct either way, only slower.
+		if err := setReadahead(dir, ra); err != nil {
+			root.fsys.logf("mount %s: readahead stays at the kernel's default: %v", dir, err)
+		}
+	}
 	return srv, nil
+}
+
+// setReadahead sets the readahead window of the filesystem mounted at dir
+// through its backing device info in sysfs.
+func setReadahead(dir string, kib int) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return err
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	return os.WriteFile(p, []byte(strconv.Itoa(kib)), 0)
 }
 
 func deadMount(dir string) bool {

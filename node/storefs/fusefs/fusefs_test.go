@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/corpus"
 	"github.com/ipfs/go-cid"
+	"golang.org/x/sys/unix"
 )
 
 func needFUSE(t *testing.T) {
@@ -359,5 +361,37 @@ func TestFUSESelfReferenceInNames(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(mnt, r, "lib", "lib-"+string(storefs.SelfRefFiller)+".so")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("stored name visible: %v", err)
+	}
+}
+
+// TestMountSetsReadahead: a mount's kernel readahead window is raised from
+// the kernel's 128 KiB (as root; others keep the default and still read
+// correctly), and a negative option keeps the default.
+func TestMountSetsReadahead(t *testing.T) {
+	needFUSE(t)
+	if os.Geteuid() != 0 {
+		t.Skip("only root may set a mount's readahead")
+	}
+	s := openStore(t)
+	for _, tc := range []struct{ opt, want int }{{0, defaultReadaheadKiB}, {-1, 128}, {2048, 2048}} {
+		mnt := t.TempDir()
+		srv, err := Mount(s, mnt, Options{ReadaheadKiB: tc.opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(mnt, &st); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(b)); got != fmt.Sprint(tc.want) {
+			t.Errorf("option %d: read_ahead_kb %s, want %d", tc.opt, got, tc.want)
+		}
+		if err := srv.Unmount(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

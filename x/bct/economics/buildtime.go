@@ -154,8 +154,8 @@ func averageDec(vals []math.LegacyDec) (BuildTimeResult, error) {
 var DefaultEfficiencyWeight = math.LegacyNewDecWithPrec(125, 3)
 
 // InitialEfficiency is the factor of a validator without history: the
-// defined average efficiency is 1 (VISION: "We define the average
-// efficiency factor to be 1").
+// defined average efficiency is 1 (r_i = u_i / u_a, docs/ARCHITECTURE.md
+// §Economics).
 func InitialEfficiency() math.LegacyDec { return math.LegacyOneDec() }
 
 // UpdateEfficiency returns (1−α)·old + α·sample.

@@ -196,7 +196,7 @@ func TestSlash(t *testing.T) {
 
 func TestNormalizedAverageBuildTime(t *testing.T) {
 	one := math.LegacyOneDec()
-	// With every factor 1 it is the SPEC average.
+	// With every factor 1 it is the plain mean u_a (x/bct/README.md).
 	res, err := NormalizedAverageBuildTime([]uint64{1000, 1000, 1900}, []math.LegacyDec{one, one, one})
 	require.NoError(t, err)
 	require.Equal(t, dec("1300"), res.Average)

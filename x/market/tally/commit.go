@@ -53,8 +53,8 @@ func ValidateSalt(salt []byte) error {
 	return nil
 }
 
-// CommitHash is the hash committed to by MsgCommitPrediction (SPEC:
-// hash(outcome ‖ salt ‖ sender)), with this exact byte encoding:
+// CommitHash is the hash committed to by MsgCommitPrediction
+// (x/market/README.md: hash(outcome ‖ salt ‖ sender)), with this exact byte encoding:
 //
 //	sha256( outcome as 1 byte ‖ len(salt) as 1 byte ‖ salt ‖ sender )
 //

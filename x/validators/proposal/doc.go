@@ -6,7 +6,7 @@
 // randomness before any transaction runs. AnteHandler and Mempool keep anyone but the
 // proposer from sending a beacon: CheckTx and simulation refuse it, and in FinalizeBlock it
 // skips the fee and signature checks ProcessProposal replaced. The rules themselves live in
-// the x/validators keeper (beacon.go).
+// the x/validators keeper (x/validators/keeper/beacon.go).
 //
 // Why a transaction and not vote extensions: the beacon is one proof by the block's proposer
 // over the previous randomness and the height, needed before the block's own transactions
