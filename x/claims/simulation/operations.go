@@ -31,12 +31,14 @@ const (
 	OpWeightMsgRevealClaim = "op_weight_msg_reveal_claim"
 
 	// The weights sum to what submit and report had before blind rounds (160), so the
-	// invariant checks of app/simtest keep their share of each block's operations.
-	DefaultWeightMsgSubmitClaim = 60
-	DefaultWeightMsgReportBuild = 35
-	DefaultWeightMsgCommitBuild = 30
-	DefaultWeightMsgRevealBuild = 25
-	DefaultWeightMsgRevealClaim = 10
+	// invariant checks of app/simtest keep their share of each block's operations. A blind
+	// claim takes a commit and a reveal per round and the publisher's reveal, an open one a
+	// report per round: submits are fewer than before so that most rounds are answered.
+	DefaultWeightMsgSubmitClaim = 40
+	DefaultWeightMsgReportBuild = 30
+	DefaultWeightMsgCommitBuild = 45
+	DefaultWeightMsgRevealBuild = 30
+	DefaultWeightMsgRevealClaim = 15
 )
 
 // Systems used by simulations (the same list as x/validators' simulation).
@@ -131,12 +133,9 @@ func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 func SimulateMsgReportBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
 	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		typ := sdk.MsgTypeURL(&types.MsgReportBuild{})
-		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs)
+		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs, false)
 		if noop != "" || err != nil {
 			return simtypes.NoOpMsg(types.ModuleName, typ, noop), nil, err
-		}
-		if c.IsBlind() {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "blind claim: commit and reveal"), nil, nil
 		}
 		out := c.OutputCid
 		if r.Intn(10) == 0 {
@@ -153,29 +152,49 @@ func SimulateMsgReportBuild(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 	}
 }
 
-// pickOpenAssignment picks one of (up to) 64 open assignments whose validator is a sim
-// account; noop says why there is none.
-func pickOpenAssignment(r *rand.Rand, ctx sdk.Context, k keeper.Keeper, accs []simtypes.Account) (simtypes.Account, types.Claim, string, error) {
-	var open []collections.Pair[sdk.AccAddress, uint64]
-	if err := k.OpenAssignments.Walk(ctx, nil, func(key collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
-		open = append(open, key)
-		return len(open) >= 64, nil
-	}); err != nil {
-		return simtypes.Account{}, types.Claim{}, "walk", err
+// pickOpenAssignment picks an open assignment of a blind (or, with blind false, an open)
+// claim whose validator is a sim account: first among the assignments of a few random
+// accounts (so that every validator gets to answer, not only the first in key order), then
+// among the first 64 in key order; noop says why there is none.
+func pickOpenAssignment(r *rand.Rand, ctx sdk.Context, k keeper.Keeper, accs []simtypes.Account, blind bool) (simtypes.Account, types.Claim, string, error) {
+	pick := func(rng collections.Ranger[collections.Pair[sdk.AccAddress, uint64]]) (simtypes.Account, types.Claim, bool, error) {
+		var found []types.Claim
+		var accounts []simtypes.Account
+		err := k.OpenAssignments.Walk(ctx, rng, func(key collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
+			acc, ok := simtypes.FindAccount(accs, key.K1())
+			if !ok {
+				return false, nil
+			}
+			c, err := k.GetClaim(ctx, key.K2())
+			if err != nil {
+				return true, err
+			}
+			if c.IsBlind() == blind {
+				found, accounts = append(found, c), append(accounts, acc)
+			}
+			return len(found) >= 64, nil
+		})
+		if err != nil || len(found) == 0 {
+			return simtypes.Account{}, types.Claim{}, false, err
+		}
+		i := r.Intn(len(found))
+		return accounts[i], found[i], true, nil
 	}
-	if len(open) == 0 {
-		return simtypes.Account{}, types.Claim{}, "no open assignment", nil
+	for try := 0; try < 3; try++ {
+		acc, _ := simtypes.RandomAcc(r, accs)
+		a, c, ok, err := pick(collections.NewPrefixedPairRange[sdk.AccAddress, uint64](acc.Address))
+		if ok || err != nil {
+			return a, c, "", err
+		}
 	}
-	key := open[r.Intn(len(open))]
-	acc, found := simtypes.FindAccount(accs, key.K1())
-	if !found {
-		return simtypes.Account{}, types.Claim{}, "validator is not a sim account", nil
-	}
-	c, err := k.GetClaim(ctx, key.K2())
+	a, c, ok, err := pick(nil)
 	if err != nil {
-		return simtypes.Account{}, types.Claim{}, "claim", err
+		return a, c, "walk", err
 	}
-	return acc, c, "", nil
+	if !ok {
+		return a, c, "no open assignment of this kind", nil
+	}
+	return a, c, "", nil
 }
 
 // Blind rounds are simulated with results derived from the claim, so that the operation that
@@ -232,12 +251,9 @@ func resultOf(validator string, c types.Claim, round uint32) buildResult {
 func SimulateMsgCommitBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
 	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		typ := sdk.MsgTypeURL(&types.MsgCommitBuild{})
-		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs)
+		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs, true)
 		if noop != "" || err != nil {
 			return simtypes.NoOpMsg(types.ModuleName, typ, noop), nil, err
-		}
-		if !c.IsBlind() {
-			return simtypes.NoOpMsg(types.ModuleName, typ, "open claim: report"), nil, nil
 		}
 		v := acc.Address.String()
 		res := resultOf(v, c, c.Round)
