@@ -22,7 +22,7 @@ import (
 // fake output and rubber-stamp it), or is lazy (builds nothing; under blind rounds it sees
 // only the publisher's commitment and has nothing to copy), what a lying publisher earns per
 // fake, and how many builds an honest claim costs. Each figure is measured with the chain's
-// own rules (assign.Pick, game.AfterAgreement) and asserted against its analytical value.
+// own rules (assign.Pick, game.AfterCommit) and asserted against its analytical value.
 
 // fractions of bond held by the attackers.
 var attackFractions = []struct {
@@ -119,7 +119,7 @@ func newPopulation(bad int, kind vKind) population {
 }
 
 // playFake plays one fake claim with blind rounds: its rounds are drawn as the chain draws
-// them (assign.Pick excluding the claim's earlier validators, game.AfterAgreement's coin) and
+// them (assign.Pick excluding the claim's earlier validators, game.AfterCommit's coin) and
 // all are committed before anything is revealed, so how many there are does not depend on
 // what they say. It is accepted only if no round dissents. A colluder commits the fake output
 // it was told; an honest builder commits the true one; a lazy one sees only the publisher's
@@ -140,11 +140,11 @@ func (p population) playFake(rng *rand.Rand, r game.Rules, id uint64) (accepted 
 		accepted = accepted && p.kind[string(c.Address)] == vLiar
 		var rnd [32]byte
 		rng.Read(rnd[:])
-		d, err := game.AfterAgreement(r, round, game.ContinueSeed(rnd[:], id, round))
+		d, err := game.AfterCommit(r, round, game.ContinueSeed(rnd[:], id, round))
 		if err != nil {
 			return false, builds, err
 		}
-		if d == game.Valid {
+		if d == game.Reveal {
 			return accepted, builds, nil
 		}
 	}
