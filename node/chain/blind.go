@@ -82,10 +82,11 @@ func (s *Salts) Get(commitment []byte) (p Published, found bool, err error) {
 	return p, true, nil
 }
 
-// SetSalts makes Submit and SubmitBatch send blind claims whose salts are kept in s.
+// SetSalts gives Submit and SubmitBatch the store of their blind claims' salts (without one
+// they refuse: ErrNotBlind).
 func (cl *Claims) SetSalts(s *Salts) { cl.salts = s }
 
-// Salts is where blind claims' salts are kept (nil: claims are sent open).
+// Salts is where blind claims' salts are kept (nil: none, nothing can be submitted).
 func (cl *Claims) Salts() *Salts { return cl.salts }
 
 // Commit implements sidecar.Claims: MsgCommitBuild.

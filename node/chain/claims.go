@@ -164,28 +164,32 @@ type NewClaim struct {
 	Deposit            sdk.Coin
 }
 
+// ErrNotBlind: a publisher's claims are blind (x/claims/README.md §Blind rounds), so Submit
+// and SubmitBatch need the salt store (SetSalts); they never send an open claim.
+var ErrNotBlind = errors.New("claims are submitted blind: no salt store to keep their salts (SetSalts)")
+
 // SubmitBatch sends one MsgSubmitClaim per claim in a single tx (all or none are accepted) and
-// returns the new claims' ids in the order of cs. With salts set (SetSalts) the claims are
-// blind: each carries a commitment to its output, whose salt is stored durably before the tx
-// is sent (RevealDue reveals it later); otherwise the output is in the claim.
+// returns the new claims' ids in the order of cs. The claims are blind: each carries a
+// commitment to its output, whose salt is stored durably (SetSalts) before the tx is sent
+// (RevealDue reveals it later). Without a salt store it fails with ErrNotBlind.
 func (cl *Claims) SubmitBatch(ctx context.Context, cs []NewClaim) ([]uint64, string, error) {
 	if len(cs) == 0 {
 		return nil, "", errors.New("no claims to submit")
 	}
+	if cl.salts == nil {
+		return nil, "", ErrNotBlind
+	}
 	msgs := make([]sdk.Msg, len(cs))
 	for i, c := range cs {
 		m := &claimstypes.MsgSubmitClaim{Publisher: cl.Validator(), DerivationCid: c.Derivation.String(),
-			OutputCid: c.Output.String(), System: c.System, Deposit: c.Deposit}
-		if cl.salts != nil {
-			salt, err := NewSalt()
-			if err != nil {
-				return nil, "", err
-			}
-			m.OutputCid = ""
-			m.OutputCommitment = claimstypes.ClaimCommitment(m.Publisher, m.DerivationCid, c.Output.String(), salt)
-			if err := cl.salts.Put(m.OutputCommitment, Published{Derivation: m.DerivationCid, Output: c.Output.String(), Salt: salt}); err != nil {
-				return nil, "", fmt.Errorf("keep the salt of a blind claim: %w", err)
-			}
+			System: c.System, Deposit: c.Deposit}
+		salt, err := NewSalt()
+		if err != nil {
+			return nil, "", err
+		}
+		m.OutputCommitment = claimstypes.ClaimCommitment(m.Publisher, m.DerivationCid, c.Output.String(), salt)
+		if err := cl.salts.Put(m.OutputCommitment, Published{Derivation: m.DerivationCid, Output: c.Output.String(), Salt: salt}); err != nil {
+			return nil, "", fmt.Errorf("keep the salt of a blind claim: %w", err)
 		}
 		msgs[i] = m
 	}

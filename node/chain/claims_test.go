@@ -1,7 +1,10 @@
 package chain
 
 import (
+	"context"
 	"testing"
+
+	cid "github.com/ipfs/go-cid"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	sdk "github.com/cosmos/cosmos-sdk/types"
@@ -86,4 +89,12 @@ func TestParseEventKeepsOnlyTheMessageFields(t *testing.T) {
 
 	_, err = ParseEvent(abci.Event{Type: "buildchain.nothing.v1.EventNone"})
 	require.ErrorContains(t, err, "no protobuf message")
+}
+
+// A publisher's claims are blind: without a salt store nothing is sent, not an open claim.
+func TestSubmitWithoutSaltsRefuses(t *testing.T) {
+	d, err := cid.Decode(drv)
+	require.NoError(t, err)
+	_, _, err = (&Claims{}).Submit(context.Background(), d, d, "x86_64-linux", sdk.NewInt64Coin("ubct", 1))
+	require.ErrorIs(t, err, ErrNotBlind)
 }
