@@ -39,6 +39,9 @@ var msgTypes = []func() sdk.Msg{
 	func() sdk.Msg { return &markettypes.MsgAddEvidence{} },
 	func() sdk.Msg { return &bcttypes.MsgUpdateParams{} },
 	func() sdk.Msg { return &validatorstypes.MsgBeacon{} },
+	func() sdk.Msg { return &claimstypes.MsgCommitBuild{} },
+	func() sdk.Msg { return &claimstypes.MsgRevealBuild{} },
+	func() sdk.Msg { return &claimstypes.MsgRevealClaim{} },
 }
 
 // Every Msg the four modules register is in msgTypes (a Msg added later is fuzzed too).
@@ -173,6 +176,7 @@ func TestSeedsReachMsgServers(t *testing.T) {
 	s := newStack(t)
 	s.log = t.Logf
 	require.Equal(t, 5, s.run(t, seeds(t)[0]))
+	require.Equal(t, 5, s.run(t, seeds(t)[1]), "a blind claim and its first commit")
 }
 
 // deliver runs msg through its module's msg server in a cached context that is written only
@@ -213,6 +217,12 @@ func (s *stack) deliver(msg sdk.Msg) bool {
 		_, err = bs.UpdateParams(c, m)
 	case *validatorstypes.MsgBeacon:
 		_, err = vs.Beacon(c, m)
+	case *claimstypes.MsgCommitBuild:
+		_, err = cs.CommitBuild(c, m)
+	case *claimstypes.MsgRevealBuild:
+		_, err = cs.RevealBuild(c, m)
+	case *claimstypes.MsgRevealClaim:
+		_, err = cs.RevealClaim(c, m)
 	default:
 		panic("msgfuzz: no msg server for " + sdk.MsgTypeURL(msg))
 	}
@@ -225,7 +235,8 @@ func (s *stack) deliver(msg sdk.Msg) bool {
 }
 
 // seeds are valid messages in the fuzz input format, so the fuzzer starts from inputs that reach
-// the msg servers: register validators, submit a claim, report, commit and reveal, params.
+// the msg servers: register validators, submit a claim, report, a blind claim and its commit,
+// commit and reveal a prediction, params.
 func seeds(f testing.TB) [][]byte {
 	f.Helper()
 	enc := func(typ int, m gogoproto.Message) []byte {
@@ -247,8 +258,15 @@ func seeds(f testing.TB) [][]byte {
 	}
 	claim := enc(1, &claimstypes.MsgSubmitClaim{Publisher: "a3", DerivationCid: "c0", OutputCid: "c2", System: "x86_64-linux", Deposit: testutil.Coins(10_000_000)[0]})
 	report := enc(2, &claimstypes.MsgReportBuild{Validator: "a0", ClaimId: 1, Round: 1, OutputCid: "c2", BuildTimeMs: 1000})
+	// A blind claim and the first round's commit (commitments over the expanded names).
+	salt := make([]byte, claimstypes.MinSaltLen)
+	blind := enc(1, &claimstypes.MsgSubmitClaim{Publisher: "a3", DerivationCid: "c0", System: "x86_64-linux", Deposit: testutil.Coins(10_000_000)[0],
+		OutputCommitment: claimstypes.ClaimCommitment(accounts[3], cids[0], cids[2], salt)})
+	commit := enc(msgIndex(&claimstypes.MsgCommitBuild{}), &claimstypes.MsgCommitBuild{Validator: "a0", ClaimId: 1, Round: 1,
+		Commitment: claimstypes.BuildCommitment(accounts[0], 1, 1, cids[2], 1000, salt)})
 	var out [][]byte
 	out = append(out, join(reg("a0"), reg("a1"), reg("a2"), claim, report))
+	out = append(out, join(reg("a0"), reg("a1"), reg("a2"), blind, commit))
 	for i, mk := range msgTypes {
 		out = append(out, enc(i, mk().(gogoproto.Message)))
 	}
@@ -257,4 +275,14 @@ func seeds(f testing.TB) [][]byte {
 	out = append(out, enc(0, &claimstypes.MsgUpdateParams{Authority: "gov", Params: claimstypes.DefaultParams()}))
 	out = append(out, enc(3, &validatorstypes.MsgUpdateParams{Authority: "gov", Params: validatorstypes.DefaultParams()}))
 	return out
+}
+
+// msgIndex is the type byte of m's type in msgTypes.
+func msgIndex(m sdk.Msg) int {
+	for i, mk := range msgTypes {
+		if sdk.MsgTypeURL(mk()) == sdk.MsgTypeURL(m) {
+			return i
+		}
+	}
+	panic("msgfuzz: not in msgTypes: " + sdk.MsgTypeURL(m))
 }
