@@ -112,11 +112,7 @@ func playBlindFakes(t *testing.T, kind vKind, bad, n int) (accepted, caught int)
 			submitted++
 		}
 		// Every assigned builder commits at once.
-		var open []collections.Pair[sdk.AccAddress, uint64]
-		require.NoError(t, f.Claims.OpenAssignments.Walk(f.Ctx, nil, func(k collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
-			open = append(open, k)
-			return false, nil
-		}))
+		open := openAssignments(t, f)
 		for _, k := range open {
 			c, err := f.Claims.GetClaim(f.Ctx, k.K2())
 			require.NoError(t, err)
@@ -171,4 +167,15 @@ func playBlindFakes(t *testing.T, kind vKind, bad, n int) (accepted, caught int)
 		f.CheckInvariants(t)
 	}
 	return accepted, caught
+}
+
+// openAssignments are the keys (validator, claim) of every assignment awaiting its report or
+// commit.
+func openAssignments(t *testing.T, f *testutil.Full) []collections.Pair[sdk.AccAddress, uint64] {
+	var open []collections.Pair[sdk.AccAddress, uint64]
+	require.NoError(t, f.Claims.OpenAssignments.Walk(f.Ctx, nil, func(k collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
+		open = append(open, k)
+		return false, nil
+	}))
+	return open
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"cosmossdk.io/collections"
 	"cosmossdk.io/math"
 	"github.com/ipfs/go-cid"
 	"github.com/stretchr/testify/require"
@@ -139,11 +138,7 @@ func TestEconomicSimulationOnKeepers(t *testing.T) {
 			submitted++
 		}
 		// Assigned validators act at once (no timeouts in this economy).
-		var open []collections.Pair[sdk.AccAddress, uint64]
-		require.NoError(t, f.Claims.OpenAssignments.Walk(f.Ctx, nil, func(k collections.Pair[sdk.AccAddress, uint64]) (bool, error) {
-			open = append(open, k)
-			return false, nil
-		}))
+		open := openAssignments(t, f)
 		for _, k := range open {
 			a, ci := byAddr[k.K1().String()], info[k.K2()]
 			c, err := f.Claims.GetClaim(f.Ctx, k.K2())
