@@ -235,7 +235,7 @@ func (p *Profile) create(ctx context.Context, outs []cid.Cid) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := os.WriteFile(p.manifestPath(id), raw, 0o644); err != nil {
+	if err := atomicfile.WriteFile(p.manifestPath(id), raw, 0o644); err != nil {
 		return 0, err
 	}
 	if err := os.Rename(tmp, p.genDir(id)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/progress"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
@@ -467,24 +468,20 @@ func exportCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			var w io.Writer = cmd.OutOrStdout()
-			if out != "" && out != "-" {
-				tmp := out + ".part"
-				f, err := os.Create(tmp)
-				if err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				if err := s.ExportCAR(cmd.Context(), c, f); err != nil {
-					f.Close()
-					os.Remove(tmp)
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				return os.Rename(tmp, out)
+			if out == "" || out == "-" {
+				return s.ExportCAR(cmd.Context(), c, cmd.OutOrStdout())
 			}
-			return s.ExportCAR(cmd.Context(), c, w)
+			// FILE appears only complete (internal/atomicfile): an interrupted
+			// export leaves no truncated CAR under its name.
+			w, err := atomicfile.NewWriter(out, 0o644)
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			defer w.Abort()
+			if err := s.ExportCAR(cmd.Context(), c, w); err != nil {
+				return err
+			}
+			return w.Commit()
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of stdout")

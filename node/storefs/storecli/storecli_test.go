@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -295,5 +297,58 @@ func TestCLIExportToPipe(t *testing.T) {
 	_, errOut, err := run(t, store, nil, "cat", "nonsense")
 	if err == nil || strings.Contains(errOut, "Usage:") {
 		t.Fatalf("bad CID: err %v, stderr %q", err, errOut)
+	}
+}
+
+// TestCLIExportFailsLeavingNothing: an export that fails part-way (a block of the closure is
+// missing, after the header and other blocks were written) leaves the file named by -o as it
+// was and no temporary file beside it (internal/atomicfile's Writer).
+func TestCLIExportFailsLeavingNothing(t *testing.T) {
+	store := t.TempDir()
+	src := t.TempDir()
+	for _, name := range []string{"a", "b", "c"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(strings.Repeat(name, 1000)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := strings.TrimSpace(mustRun(t, store, "add", "-q", src))
+	s, err := storefs.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := s.Resolve(context.Background(), mustCID(t, root), "c")
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(store, "blocks", nd.Cid().String())); err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	for _, before := range []string{"", "an older export\n"} {
+		car := filepath.Join(outDir, "x.car")
+		if before != "" {
+			if err := os.WriteFile(car, []byte(before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := run(t, store, nil, "export", "-o", car, root); err == nil {
+			t.Fatal("export of a closure with a missing block succeeded")
+		}
+		got, err := os.ReadFile(car)
+		switch {
+		case before == "" && !errors.Is(err, fs.ErrNotExist):
+			t.Fatalf("failed export left %s (%d bytes, %v)", car, len(got), err)
+		case before != "" && string(got) != before:
+			t.Fatalf("failed export changed %s to %d bytes (%v)", car, len(got), err)
+		}
+		ents, _ := os.ReadDir(outDir)
+		want := 0
+		if before != "" {
+			want = 1
+		}
+		if len(ents) != want {
+			t.Fatalf("%d entries beside the export, want %d (a temporary file left)", len(ents), want)
+		}
 	}
 }
