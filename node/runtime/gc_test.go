@@ -18,6 +18,7 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
+	"github.com/buildchain/buildchain/node/chain/chaintest"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/sandbox"
@@ -68,36 +69,15 @@ func openPeer(t *testing.T, name string, boot ...*Runtime) *Runtime {
 	return rt
 }
 
-// memChain is a chain of heights held in memory: a sidecar.BlockSource.
-type memChain struct {
-	mu      sync.Mutex
-	heights [][]abci.Event
-	ticks   chan int64
-}
-
-func (c *memChain) LatestHeight(context.Context) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return int64(len(c.heights)), nil
-}
-
-func (c *memChain) Events(_ context.Context, h int64) ([]abci.Event, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.heights[h-1], nil
-}
-
-func (c *memChain) Ticks() <-chan int64 { return c.ticks }
-
-// add appends a height with events.
-func (c *memChain) add(events ...abci.Event) {
-	c.mu.Lock()
-	c.heights = append(c.heights, events)
-	h := int64(len(c.heights))
-	c.mu.Unlock()
-	select {
-	case c.ticks <- h:
-	default:
+// assignAll adds one height per derivation to src, assigning it (claim i+1,
+// round 1) to validator as a typed x/claims event.
+func assignAll(t *testing.T, src *chaintest.Blocks, validator string, drvs []cid.Cid) {
+	t.Helper()
+	for i, d := range drvs {
+		ev, err := sdk.TypedEventToEvent(&claimstypes.EventClaimAssigned{ClaimId: uint64(i + 1), Round: 1,
+			Validator: validator, DerivationCid: d.String(), System: builder.HostSystem(), DeadlineHeight: 1000})
+		require.NoError(t, err)
+		src.Add(abci.Event(ev))
 	}
 }
 
@@ -180,7 +160,7 @@ func TestGCDuringSidecarBuilds(t *testing.T) {
 		want[i] = res.Output
 	}
 
-	src := &memChain{ticks: make(chan int64, 1)}
+	src := chaintest.NewBlocks()
 	claims := &memClaims{me: "bc1builder", reports: map[uint64]cid.Cid{}}
 	sc, err := bld.NewSidecar(SidecarConfig{Config: sidecar.Config{StatePath: filepath.Join(t.TempDir(), "state.json"),
 		Workers: 3, Poll: 20 * time.Millisecond, FetchTimeout: time.Minute}, Source: src, Claims: claims})
@@ -217,13 +197,7 @@ func TestGCDuringSidecarBuilds(t *testing.T) {
 		}
 	}()
 
-	// One assignment per height, as typed x/claims events.
-	for i, d := range drvs {
-		ev, err := sdk.TypedEventToEvent(&claimstypes.EventClaimAssigned{ClaimId: uint64(i + 1), Round: 1,
-			Validator: claims.me, DerivationCid: d.String(), System: builder.HostSystem(), DeadlineHeight: 1000})
-		require.NoError(t, err)
-		src.add(abci.Event(ev))
-	}
+	assignAll(t, src, claims.me, drvs)
 	// Wait until every job ended (reported, or failed for good).
 	require.Eventually(t, func() bool {
 		js := sc.State().Jobs()
