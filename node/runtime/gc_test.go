@@ -21,18 +21,13 @@ import (
 	"github.com/buildchain/buildchain/node/chain/chaintest"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/sidecar"
 	"github.com/buildchain/buildchain/node/storefs"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
-// TestMain lets the tests run real sandbox builds: the sandbox re-executes
-// the test binary as the build's init.
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 func needSandbox(t *testing.T) {
 	t.Helper()

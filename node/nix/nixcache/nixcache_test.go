@@ -23,14 +23,11 @@ import (
 	"github.com/buildchain/buildchain/node/nix/importer"
 	"github.com/buildchain/buildchain/node/nix/nar"
 	"github.com/buildchain/buildchain/node/nix/nixtest"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 // verifier stands in for the chain in this package's tests (tests/e2e uses the real chain):
 // a derivation is verified once the test says so, with the output our builder made.
