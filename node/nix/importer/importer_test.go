@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
@@ -35,21 +34,9 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	nixtest.Need(t)
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	idx, err := OpenIndex(filepath.Join(dir, "nix-index"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := &bytes.Buffer{}
-	no := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Log: log, Timeout: 2 * time.Minute, UseFUSE: &no})
+	s, b := nixtest.Store(t, dir, log)
+	idx, err := OpenIndex(filepath.Join(dir, "nix-index"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/klauspost/compress/zstd"
@@ -72,20 +70,8 @@ func newEnv(t *testing.T, compression string) *env {
 	t.Helper()
 	nixtest.Need(t)
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, b := nixtest.Store(t, dir, nil)
 	idx, err := importer.OpenIndex(filepath.Join(dir, "nix", "index"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	no := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: 2 * time.Minute, UseFUSE: &no})
 	if err != nil {
 		t.Fatal(err)
 	}

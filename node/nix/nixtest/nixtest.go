@@ -6,12 +6,38 @@ package nixtest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/storefs"
 )
+
+// Store opens a store (dir/ipfs, closed when the test ends) and a builder on it (state in
+// dir/builds, no FUSE, log to log if not nil) for the tests that import Nix's builds; dir
+// is made world-readable for the sandbox.
+func Store(t testing.TB, dir string, log io.Writer) (*storefs.Store, *builder.Builder) {
+	t.Helper()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	no := false
+	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Log: log, Timeout: 2 * time.Minute, UseFUSE: &no})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, b
+}
 
 // Env is the environment every nix command gets: no build users (we run as root without a
 // daemon), one core (builds see NIX_BUILD_CORES=1, as in our sandbox), no substituters.
