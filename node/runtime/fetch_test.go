@@ -16,12 +16,8 @@ import (
 // derivation from a peer brings that store path too (builder.RuntimeClosure), and holds it until
 // release.
 func TestFetchBringsRuntimeReferences(t *testing.T) {
-	needSandbox(t)
 	ctx := context.Background()
-	pub := openPeer(t, "publisher")
-	bld := openPeer(t, "builder", pub)
-	bb, err := pub.Builder().ImportBusybox(ctx, "", "test")
-	require.NoError(t, err)
+	pub, bld, bb := publisherAndBuilder(t)
 	sh := "/ipfs/store/" + bb.String() + "/bin/sh"
 	script, err := pub.Builder().AddDerivation(&derivation.Derivation{Name: "script", System: builder.HostSystem(),
 		Builder: sh, Args: []string{"-c", "/ipfs/store/" + bb.String() + "/bin/mkdir -p $out/bin && printf '#!" + sh +

@@ -39,6 +39,18 @@ func needSandbox(t *testing.T) {
 	}
 }
 
+// publisherAndBuilder opens two peers, the builder bootstrapped to the publisher, and
+// imports busybox on the publisher; it skips without the sandbox.
+func publisherAndBuilder(t *testing.T) (pub, bld *Runtime, busybox cid.Cid) {
+	t.Helper()
+	needSandbox(t)
+	pub = openPeer(t, "publisher")
+	bld = openPeer(t, "builder", pub)
+	bb, err := pub.Builder().ImportBusybox(context.Background(), "", "test")
+	require.NoError(t, err)
+	return pub, bld, bb
+}
+
 // openPeer opens a runtime with a loopback p2p host (bootstrapped to boot).
 func openPeer(t *testing.T, name string, boot ...*Runtime) *Runtime {
 	t.Helper()
@@ -123,12 +135,8 @@ func (m *memClaims) reported() map[uint64]cid.Cid {
 // output is complete, pinned, served to a third peer and reprovided, while
 // the GC did sweep the garbage added meanwhile.
 func TestGCDuringSidecarBuilds(t *testing.T) {
-	needSandbox(t)
 	ctx := context.Background()
-	pub := openPeer(t, "publisher")
-	bld := openPeer(t, "builder", pub)
-	bb, err := pub.Builder().ImportBusybox(ctx, "", "test")
-	require.NoError(t, err)
+	pub, bld, bb := publisherAndBuilder(t)
 
 	// Jobs: each derivation reads its own data input, fetched from the
 	// publisher while the GC loops.
