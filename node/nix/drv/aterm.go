@@ -44,6 +44,15 @@ func (p *parser) expect(s string) error {
 
 func (p *parser) peek(c byte) bool { return p.pos < len(p.b) && p.b[p.pos] == c }
 
+// next consumes one byte of an unfinished what (a string, an escape).
+func (p *parser) next(what string) (byte, error) {
+	if p.pos >= len(p.b) {
+		return 0, p.errorf("unterminated %s", what)
+	}
+	p.pos++
+	return p.b[p.pos-1], nil
+}
+
 // str reads a quoted string, undoing Nix's escapes (\n, \r, \t; a backslash before any other
 // character stands for that character).
 func (p *parser) str() (string, error) {
@@ -52,20 +61,18 @@ func (p *parser) str() (string, error) {
 	}
 	var sb strings.Builder
 	for {
-		if p.pos >= len(p.b) {
-			return "", p.errorf("unterminated string")
+		c, err := p.next("string")
+		if err != nil {
+			return "", err
 		}
-		c := p.b[p.pos]
-		p.pos++
 		switch c {
 		case '"':
 			return sb.String(), nil
 		case '\\':
-			if p.pos >= len(p.b) {
-				return "", p.errorf("unterminated escape")
+			e, err := p.next("escape")
+			if err != nil {
+				return "", err
 			}
-			e := p.b[p.pos]
-			p.pos++
 			switch e {
 			case 'n':
 				sb.WriteByte('\n')
