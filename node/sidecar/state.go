@@ -198,36 +198,20 @@ func (s *State) Advance(h int64, newJobs []Job, newPreds []Prediction) (added []
 		return nil, nil, fmt.Errorf("sidecar state: height %d already handled (last %d)", h, s.f.LastHeight)
 	}
 	old := s.f.LastHeight
-	var keys []string
-	for _, j := range newJobs {
-		k := j.Key()
-		if _, ok := s.f.Jobs[k]; ok {
-			continue
-		}
-		j := j
+	now := time.Now().UTC()
+	keys, added := addNew(s.f.Jobs, newJobs, Job.Key, func(j *Job) {
 		if j.Status == "" {
 			j.Status = JobQueued
 		}
-		j.Updated = time.Now().UTC()
-		s.f.Jobs[k] = &j
-		keys = append(keys, k)
-		added = append(added, j)
-	}
-	var pkeys []string
-	for _, p := range newPreds {
-		k := strconv.FormatUint(p.MarketID, 10)
-		if _, ok := s.f.Predictions[k]; ok {
-			continue
-		}
-		p := p
-		if p.Status == "" {
-			p.Status = PredDeciding
-		}
-		p.Updated = time.Now().UTC()
-		s.f.Predictions[k] = &p
-		pkeys = append(pkeys, k)
-		addedPreds = append(addedPreds, p)
-	}
+		j.Updated = now
+	})
+	pkeys, addedPreds := addNew(s.f.Predictions, newPreds, func(p Prediction) string { return strconv.FormatUint(p.MarketID, 10) },
+		func(p *Prediction) {
+			if p.Status == "" {
+				p.Status = PredDeciding
+			}
+			p.Updated = now
+		})
 	s.f.LastHeight = h
 	if err := s.saveLocked(); err != nil {
 		s.f.LastHeight = old
@@ -240,6 +224,24 @@ func (s *State) Advance(h int64, newJobs []Job, newPreds []Prediction) (added []
 		return nil, nil, err
 	}
 	return added, addedPreds, nil
+}
+
+// addNew puts into m each item whose key is not there yet, after init, and returns the keys
+// and the items it added (items already known are left as they are: a re-read height must
+// not reset a job or prediction in progress).
+func addNew[T any](m map[string]*T, items []T, key func(T) string, init func(*T)) (keys []string, added []T) {
+	for _, it := range items {
+		k := key(it)
+		if _, ok := m[k]; ok {
+			continue
+		}
+		it := it
+		init(&it)
+		m[k] = &it
+		keys = append(keys, k)
+		added = append(added, it)
+	}
+	return keys, added
 }
 
 // Predictions returns copies of all predictions, by market id.
