@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/builder/buildertest"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
@@ -26,17 +27,8 @@ func Store(t testing.TB, dir string, log io.Writer) (*storefs.Store, *builder.Bu
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	no := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Log: log, Timeout: 2 * time.Minute, UseFUSE: &no})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, b
+	return buildertest.Open(t, dir, builder.Config{Log: log, Timeout: 2 * time.Minute, UseFUSE: &no})
 }
 
 // Env is the environment every nix command gets: no build users (we run as root without a
