@@ -275,14 +275,10 @@ func (s *State) UpdatePrediction(marketID uint64, fn func(*Prediction)) (Predict
 	if !ok {
 		return Prediction{}, fmt.Errorf("sidecar state: no prediction for market %d", marketID)
 	}
-	prev := *p
-	fn(p)
-	p.Updated = time.Now().UTC()
-	if err := s.saveLocked(); err != nil {
-		*p = prev
-		return Prediction{}, err
-	}
-	return *p, nil
+	return updateLocked(s, p, func(p *Prediction) {
+		fn(p)
+		p.Updated = time.Now().UTC()
+	})
 }
 
 // Update changes a job with fn and persists the result before returning.
@@ -293,14 +289,23 @@ func (s *State) Update(claimID uint64, round uint32, fn func(*Job)) (Job, error)
 	if !ok {
 		return Job{}, fmt.Errorf("sidecar state: no job %s", JobKey(claimID, round))
 	}
-	prev := *j
-	fn(j)
-	j.Updated = time.Now().UTC()
+	return updateLocked(s, j, func(j *Job) {
+		fn(j)
+		j.Updated = time.Now().UTC()
+	})
+}
+
+// updateLocked changes *item with fn and persists the state; if the write fails, *item is
+// as it was and the error is returned.
+func updateLocked[T any](s *State, item *T, fn func(*T)) (T, error) {
+	prev := *item
+	fn(item)
 	if err := s.saveLocked(); err != nil {
-		*j = prev
-		return Job{}, err
+		*item = prev
+		var zero T
+		return zero, err
 	}
-	return *j, nil
+	return *item, nil
 }
 
 func (s *State) saveLocked() error {
