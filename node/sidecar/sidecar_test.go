@@ -147,6 +147,16 @@ func (h *harness) start(workers int) {
 	go func() { h.done <- sc.Run(ctx) }()
 }
 
+// startHeldBuild assigns (claim, round) of drv to us, starts the sidecar with one worker and
+// returns once the build started; the builder holds it until h.b.gate is closed.
+func (h *harness) startHeldBuild(claim uint64, round uint32, drv cidT) {
+	h.b.gate = make(chan struct{})
+	h.b.started = make(chan cidT, 4)
+	h.chain.Add(assignEvent(claim, round, "bc1me", drv))
+	h.start(1)
+	<-h.b.started
+}
+
 func (h *harness) stop() {
 	h.cancel()
 	select {
@@ -191,12 +201,7 @@ func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
 
 func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
 	h := newHarness(t)
-	h.b.gate = make(chan struct{})
-	h.b.started = make(chan cidT, 4)
-	drv := testCID("drv-b")
-	h.chain.Add(assignEvent(5, 2, "bc1me", drv))
-	h.start(1)
-	<-h.b.started
+	h.startHeldBuild(5, 2, testCID("drv-b"))
 	h.waitJob(5, 2, JobBuilding)
 	h.stop() // "killed" mid-build
 	require.Equal(t, 0, h.claims.reportCount())
@@ -264,13 +269,8 @@ func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
 
 func TestSidecarRoundTimeoutCancelsBuild(t *testing.T) {
 	h := newHarness(t)
-	h.b.gate = make(chan struct{})
-	h.b.started = make(chan cidT, 4)
-	drv := testCID("drv-e")
-	h.chain.Add(assignEvent(11, 1, "bc1me", drv))
-	h.start(1)
+	h.startHeldBuild(11, 1, testCID("drv-e"))
 	defer h.stop()
-	<-h.b.started
 	h.chain.Add(timeoutEvent(11, 1))
 	h.waitJob(11, 1, JobSkipped)
 	require.Equal(t, 0, h.claims.reportCount())
