@@ -1,12 +1,13 @@
 package sidecar
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -168,17 +169,9 @@ func (s *State) Job(claimID uint64, round uint32) (Job, bool) {
 func (s *State) Jobs() []Job {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Job, 0, len(s.f.Jobs))
-	for _, j := range s.f.Jobs {
-		out = append(out, *j)
-	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].ClaimID != out[b].ClaimID {
-			return out[a].ClaimID < out[b].ClaimID
-		}
-		return out[a].Round < out[b].Round
+	return sortedCopies(s.f.Jobs, func(a, b Job) int {
+		return cmp.Or(cmp.Compare(a.ClaimID, b.ClaimID), cmp.Compare(a.Round, b.Round))
 	})
-	return out
 }
 
 // AdvanceHeight records new jobs (found at height h) and h as handled in one
@@ -226,6 +219,16 @@ func (s *State) Advance(h int64, newJobs []Job, newPreds []Prediction) (added []
 	return added, addedPreds, nil
 }
 
+// sortedCopies returns copies of m's values in the order of compare.
+func sortedCopies[T any](m map[string]*T, compare func(a, b T) int) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, compare)
+	return out
+}
+
 // addNew puts into m each item whose key is not there yet, after init, and returns the keys
 // and the items it added (items already known are left as they are: a re-read height must
 // not reset a job or prediction in progress).
@@ -248,12 +251,7 @@ func addNew[T any](m map[string]*T, items []T, key func(T) string, init func(*T)
 func (s *State) Predictions() []Prediction {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Prediction, 0, len(s.f.Predictions))
-	for _, p := range s.f.Predictions {
-		out = append(out, *p)
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].MarketID < out[b].MarketID })
-	return out
+	return sortedCopies(s.f.Predictions, func(a, b Prediction) int { return cmp.Compare(a.MarketID, b.MarketID) })
 }
 
 // Prediction returns a copy of our prediction in a market.
