@@ -204,9 +204,19 @@ func flock(f *os.File, how int) error {
 // how many it removed. A temporary file whose writer is alive is locked and
 // stays. Openers of a state file call it (node/sidecar's OpenState).
 func RemoveStale(path string) (int, error) {
-	names, err := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
+	return removeStale(filepath.Join(filepath.Dir(path), tempPattern(path)))
+}
+
+// RemoveStaleIn is RemoveStale for every file written into dir (a cache of many files, each
+// written once): it removes the temporary files of dir's dead writers.
+func RemoveStaleIn(dir string) (int, error) {
+	return removeStale(filepath.Join(dir, tempPattern("*")))
+}
+
+func removeStale(pattern string) (int, error) {
+	names, err := filepath.Glob(pattern)
 	if err != nil {
-		return 0, fmt.Errorf("stale temp files of %s: %w", path, err)
+		return 0, fmt.Errorf("stale temp files %s: %w", pattern, err)
 	}
 	removed := 0
 	for _, name := range names {

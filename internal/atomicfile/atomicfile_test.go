@@ -235,7 +235,8 @@ func TestWriterCommitAndAbort(t *testing.T) {
 }
 
 // TestWriterKilledMidWrite: a process killed (SIGKILL) while streaming leaves nothing under the
-// file's name, only its temporary file, which RemoveStale removes once the writer is dead.
+// file's name, only its temporary file, which RemoveStaleIn (or RemoveStale) removes once the
+// writer is dead.
 func TestWriterKilledMidWrite(t *testing.T) {
 	if dir := os.Getenv("ATOMICFILE_CHILD_DIR"); dir != "" {
 		w, err := atomicfile.NewWriter(filepath.Join(dir, "out.car"), 0o644)
@@ -269,6 +270,9 @@ func TestWriterKilledMidWrite(t *testing.T) {
 	if n, err := atomicfile.RemoveStale(p); err != nil || n != 0 {
 		t.Fatalf("RemoveStale with the writer alive: %d, %v; want 0", n, err)
 	}
+	if n, err := atomicfile.RemoveStaleIn(dir); err != nil || n != 0 {
+		t.Fatalf("RemoveStaleIn with the writer alive: %d, %v; want 0", n, err)
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -276,8 +280,9 @@ func TestWriterKilledMidWrite(t *testing.T) {
 	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("%s exists after the writer was killed before Commit (%v)", p, err)
 	}
-	if n, err := atomicfile.RemoveStale(p); err != nil || n != 1 {
-		t.Fatalf("RemoveStale after the kill: %d, %v; want 1", n, err)
+	// RemoveStaleIn, as a cache directory's opener calls it, finds it without its name.
+	if n, err := atomicfile.RemoveStaleIn(dir); err != nil || n != 1 {
+		t.Fatalf("RemoveStaleIn after the kill: %d, %v; want 1", n, err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("directory holds %d entries, want none", len(ents))

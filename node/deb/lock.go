@@ -158,6 +158,10 @@ func (c *Cache) Fetch(ctx context.Context, pkgs []Package) ([]string, error) {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	// Packages a killed fetch was copying in (internal/atomicfile's temporary files).
+	if _, err := atomicfile.RemoveStaleIn(c.Dir); err != nil {
+		return nil, err
+	}
 	paths := make([]string, len(pkgs))
 	for i, p := range pkgs {
 		dst := c.Path(p)

@@ -121,6 +121,10 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
+	// NARs a killed server was compressing (internal/atomicfile's temporary files).
+	if _, err := atomicfile.RemoveStaleIn(cfg.CacheDir); err != nil {
+		return nil, err
+	}
 	return &Server{cfg: cfg, meta: map[metaKey]*narMeta{}}, nil
 }
 
