@@ -162,22 +162,14 @@ func TestCLIEndToEnd(t *testing.T) {
 	if out := mustRun(t, store, "verify"); !strings.Contains(out, "all good") {
 		t.Fatalf("verify: %s", out)
 	}
-	s, err := storefs.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nd, err := s.Resolve(context.Background(), mustCID(t, root), "README")
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bp := filepath.Join(store, "blocks", nd.Cid().String())
+	readme := blockOf(t, store, root, "README")
+	bp := filepath.Join(store, "blocks", readme.String())
 	b, _ := os.ReadFile(bp)
 	b[len(b)-2] ^= 1
 	os.Chmod(bp, 0o644)
 	os.WriteFile(bp, b, 0o444)
 	out, _, err = run(t, store, nil, "verify")
-	if err == nil || !strings.Contains(out, "bad "+nd.Cid().String()) {
+	if err == nil || !strings.Contains(out, "bad "+readme.String()) {
 		t.Fatalf("verify after corruption: %q %v", out, err)
 	}
 	if _, _, err := run(t, store, nil, "cat", root+"/README"); err == nil {
@@ -206,6 +198,21 @@ func TestCLIBadInput(t *testing.T) {
 	if len(ents) != 0 {
 		t.Fatalf("bad input wrote %d blocks", len(ents))
 	}
+}
+
+// blockOf is the CID of the root block at path p inside root, in the store at dir.
+func blockOf(t *testing.T, dir, root, p string) cid.Cid {
+	t.Helper()
+	s, err := storefs.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	nd, err := s.Resolve(context.Background(), mustCID(t, root), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nd.Cid()
 }
 
 func mustCID(t *testing.T, s string) cid.Cid {
@@ -312,16 +319,7 @@ func TestCLIExportFailsLeavingNothing(t *testing.T) {
 		}
 	}
 	root := strings.TrimSpace(mustRun(t, store, "add", "-q", src))
-	s, err := storefs.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nd, err := s.Resolve(context.Background(), mustCID(t, root), "c")
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(filepath.Join(store, "blocks", nd.Cid().String())); err != nil {
+	if err := os.Remove(filepath.Join(store, "blocks", blockOf(t, store, root, "c").String())); err != nil {
 		t.Fatal(err)
 	}
 	outDir := t.TempDir()
