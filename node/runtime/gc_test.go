@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/sidecar"
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/testutil/gcloop"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
@@ -172,34 +172,7 @@ func TestGCDuringSidecarBuilds(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- sc.Run(runCtx) }()
 
-	// The GC loop, with garbage added between collections so that each
-	// one has something to sweep.
-	var gcs, swept atomic.Int64
-	gcStop := make(chan struct{})
-	gcDone := make(chan error, 1)
-	go func() {
-		for i := 0; ; i++ {
-			select {
-			case <-gcStop:
-				gcDone <- nil
-				return
-			default:
-			}
-			// Unpinned on purpose: garbage for the next collection.
-			if _, err := bld.Store().AddReader(ctx, strings.NewReader(fmt.Sprintf("garbage %d\n", i)), 0, storefs.AddOptions{NoTempPin: true}); err != nil {
-				gcDone <- err
-				return
-			}
-			res, err := bld.Store().GC(ctx)
-			if err != nil {
-				gcDone <- err
-				return
-			}
-			gcs.Add(1)
-			swept.Add(int64(res.Removed))
-		}
-	}()
-
+	gc := gcloop.Start(t, bld.Store())
 	assignAll(t, src, claims.me, drvs)
 	// Wait until every job ended (reported, or failed for good).
 	require.Eventually(t, func() bool {
@@ -211,13 +184,13 @@ func TestGCDuringSidecarBuilds(t *testing.T) {
 		}
 		return len(js) == jobs
 	}, 5*time.Minute, 50*time.Millisecond, "every assignment handled")
-	close(gcStop)
-	require.NoError(t, <-gcDone)
+	gcs, swept, err := gc.Stop()
+	require.NoError(t, err)
 	stop()
 	require.NoError(t, <-done)
-	t.Logf("%d collections during the builds swept %d blocks", gcs.Load(), swept.Load())
-	require.Positive(t, gcs.Load())
-	require.Positive(t, swept.Load(), "the GC loop did sweep")
+	t.Logf("%d collections during the builds swept %d blocks", gcs, swept)
+	require.Positive(t, gcs)
+	require.Positive(t, swept, "the GC loop did sweep")
 
 	for _, j := range sc.State().Jobs() {
 		require.Equal(t, sidecar.JobSent, j.Status, "job %s: %s", j.Key(), j.Error)

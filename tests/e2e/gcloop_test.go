@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +11,7 @@ import (
 
 	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sidecar/sidecartest"
-	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/testutil/gcloop"
 	"github.com/buildchain/buildchain/testutil/localnet"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
@@ -35,40 +33,7 @@ func TestGCDuringSidecarBuildsOnChain(t *testing.T) {
 	env.Register(alice)
 	env.StartSidecar(alice)
 
-	var gcs, swept atomic.Int64
-	gcStop, gcDone := make(chan struct{}), make(chan error, 1)
-	go func() {
-		for i := 0; ; i++ {
-			select {
-			case <-gcStop:
-				gcDone <- nil
-				return
-			default:
-			}
-			if _, err := alice.Store.AddReader(ctx, strings.NewReader(fmt.Sprintf("garbage %d\n", i)), 0,
-				storefs.AddOptions{NoTempPin: true}); err != nil {
-				gcDone <- err
-				return
-			}
-			res, err := alice.Store.GC(ctx)
-			if err != nil {
-				gcDone <- err
-				return
-			}
-			gcs.Add(1)
-			swept.Add(int64(res.Removed))
-		}
-	}()
-	stopGC := func() error {
-		select {
-		case <-gcStop:
-			return nil
-		default:
-			close(gcStop)
-			return <-gcDone
-		}
-	}
-	t.Cleanup(func() { _ = stopGC() })
+	gc := gcloop.Start(t, alice.Store)
 
 	const claims = 3
 	ids := make([]uint64, claims)
@@ -84,14 +49,15 @@ func TestGCDuringSidecarBuildsOnChain(t *testing.T) {
 			require.Equal(t, outs[i].String(), a.OutputCid, "claim %d: alice rebuilt the publisher's output", id)
 		}
 	}
-	require.NoError(t, stopGC())
-	t.Logf("%d collections during the builds swept %d blocks", gcs.Load(), swept.Load())
-	require.Positive(t, gcs.Load())
-	require.Positive(t, swept.Load(), "the GC loop did sweep")
+	gcs, swept, err := gc.Stop()
+	require.NoError(t, err)
+	t.Logf("%d collections during the builds swept %d blocks", gcs, swept)
+	require.Positive(t, gcs)
+	require.Positive(t, swept, "the GC loop did sweep")
 
 	// One more collection: every output is still whole (each block present and hash-checked)
 	// and pinned in alice's store.
-	_, err := alice.Store.GC(ctx)
+	_, err = alice.Store.GC(ctx)
 	require.NoError(t, err)
 	roots, err := runtime.PinnedRoots(alice.Store)
 	require.NoError(t, err)
