@@ -4,7 +4,8 @@
 // old content or the new, never a torn file, and a write that returned nil
 // survives a power cut (the pattern of CometBFT's tempfile.WriteFileAtomic).
 //
-// WriteFile replaces an existing file; Create never does and fails with
+// WriteFile replaces an existing file; Writer does the same for content
+// streamed in pieces (Commit places it, Abort drops it); Create never does and fails with
 // fs.ErrExist instead, for files whose loss costs more than a failed start
 // (keys, the salt of a broadcast commit), so two processes racing to create
 // one end up sharing the first writer's content.
@@ -29,7 +30,7 @@ import (
 // WriteFile writes data to path atomically and durably with mode perm,
 // replacing any file already there. The directory must exist.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return write(path, data, perm, os.Rename)
+	return writeAll(path, data, perm, os.Rename)
 }
 
 // Create writes data to path atomically and durably with mode perm, creating
@@ -43,14 +44,43 @@ func Create(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, fs.ErrExist)
 	}
 	// A hard link, unlike a rename, fails when the target exists.
-	return write(path, data, perm, os.Link)
+	return writeAll(path, data, perm, os.Link)
+}
+
+func writeAll(path string, data []byte, perm os.FileMode, place func(tmp, path string) error) error {
+	w, err := NewWriter(path, perm)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	return w.commit(place)
 }
 
 // tempPattern is the name of path's temporary files, for os.CreateTemp and
 // os.MkdirTemp: hidden, beside path, named after it.
 func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
 
-func write(path string, data []byte, perm os.FileMode, place func(tmp, path string) error) error {
+// Writer streams a file that appears at its path only when complete: what is
+// written goes to a locked temporary file beside path (so RemoveStale spares
+// it while the writer lives); Commit fsyncs it, renames it over path and
+// fsyncs the directory, Abort removes it. For data too large to hold in
+// memory (exports, caches, downloads), where WriteFile would need a buffer.
+// A Writer is not safe for concurrent use.
+type Writer struct {
+	f    *os.File
+	path string
+	perm os.FileMode
+	err  error // the first write error; Commit refuses to place a file after one
+	done bool  // committed or aborted
+}
+
+// NewWriter opens a temporary file for path, whose directory must exist; the
+// file gets mode perm when committed. Call Commit to place it, and Abort
+// (deferred: a no-op after Commit) on every other way out.
+func NewWriter(path string, perm os.FileMode) (*Writer, error) {
 	dir := filepath.Dir(path)
 	f, err := createLocked(func() (string, error) {
 		f, err := os.CreateTemp(dir, tempPattern(path))
@@ -60,30 +90,67 @@ func write(path string, data []byte, perm os.FileMode, place func(tmp, path stri
 		return f.Name(), f.Close()
 	})
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp := f.Name()
+	return &Writer{f: f, path: path, perm: perm}, nil
+}
+
+// Write appends p to the temporary file.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, fmt.Errorf("write %s: %w", w.path, os.ErrClosed)
+	}
+	n, err := w.f.Write(p)
+	if err != nil && w.err == nil {
+		w.err = fmt.Errorf("write %s: %w", w.path, err)
+	}
+	if err != nil {
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Commit makes what was written the content of path, replacing any file
+// there, and durable; on an error nothing changed at path and the temporary
+// file is gone.
+func (w *Writer) Commit() error { return w.commit(os.Rename) }
+
+func (w *Writer) commit(place func(tmp, path string) error) error {
+	if w.done {
+		return fmt.Errorf("commit %s: %w", w.path, os.ErrClosed)
+	}
 	// After a rename the temp name is gone; after a link it is a second name
 	// of the file: removing it is right in every case. The lock is held (f
 	// open) until the file is in place, so RemoveStale never takes it.
-	defer os.Remove(tmp)
-	defer f.Close()
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	defer w.Abort()
+	if w.err != nil {
+		return w.err
 	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := w.f.Chmod(w.perm); err != nil {
+		return fmt.Errorf("write %s: %w", w.path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", w.path, err)
 	}
-	if err := place(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := place(w.f.Name(), w.path); err != nil {
+		return fmt.Errorf("write %s: %w", w.path, err)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", w.path, err)
 	}
-	return SyncDir(dir)
+	return SyncDir(filepath.Dir(w.path))
+}
+
+// Abort drops what was written: the temporary file is closed and removed,
+// and path is left as it was. After Commit (or a second Abort) it does
+// nothing, so it can be deferred right after NewWriter.
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	os.Remove(w.f.Name())
+	w.f.Close()
 }
 
 // createLocked makes a temporary file or directory with create (which
@@ -137,9 +204,19 @@ func flock(f *os.File, how int) error {
 // how many it removed. A temporary file whose writer is alive is locked and
 // stays. Openers of a state file call it (node/sidecar's OpenState).
 func RemoveStale(path string) (int, error) {
-	names, err := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
+	return removeStale(filepath.Join(filepath.Dir(path), tempPattern(path)))
+}
+
+// RemoveStaleIn is RemoveStale for every file written into dir (a cache of many files, each
+// written once): it removes the temporary files of dir's dead writers.
+func RemoveStaleIn(dir string) (int, error) {
+	return removeStale(filepath.Join(dir, tempPattern("*")))
+}
+
+func removeStale(pattern string) (int, error) {
+	names, err := filepath.Glob(pattern)
 	if err != nil {
-		return 0, fmt.Errorf("stale temp files of %s: %w", path, err)
+		return 0, fmt.Errorf("stale temp files %s: %w", pattern, err)
 	}
 	removed := 0
 	for _, name := range names {

@@ -1,9 +1,11 @@
 package atomicfile_test
 
 import (
+	"bufio"
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -174,5 +176,115 @@ func TestRemoveStaleWhileWriting(t *testing.T) {
 		if _, err := atomicfile.RemoveStale(link); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestWriterCommitAndAbort: a streamed file is invisible until Commit, which replaces the old
+// content; an aborted one leaves the old content and no temporary file.
+func TestWriterCommitAndAbort(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.car")
+	if err := atomicfile.WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := atomicfile.NewWriter(p, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, piece := range []string{"new ", "content"} {
+		if _, err := w.Write([]byte(piece)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != "old" {
+			t.Fatalf("before Commit %s reads %q, want the old content", p, got)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	w.Abort() // a no-op after Commit
+	got, err := os.ReadFile(p)
+	if err != nil || string(got) != "new content" {
+		t.Fatalf("read %q, %v after Commit", got, err)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v, want 0640", fi.Mode())
+	}
+	if err := w.Commit(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("second Commit: %v, want os.ErrClosed", err)
+	}
+
+	w, err = atomicfile.NewWriter(p, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("half")); err != nil {
+		t.Fatal(err)
+	}
+	w.Abort()
+	if got, _ := os.ReadFile(p); string(got) != "new content" {
+		t.Fatalf("after Abort %s reads %q", p, got)
+	}
+	if _, err := w.Write([]byte("x")); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("Write after Abort: %v, want os.ErrClosed", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("directory holds %d entries after Abort, want only the file", len(ents))
+	}
+}
+
+// TestWriterKilledMidWrite: a process killed (SIGKILL) while streaming leaves nothing under the
+// file's name, only its temporary file, which RemoveStaleIn (or RemoveStale) removes once the
+// writer is dead.
+func TestWriterKilledMidWrite(t *testing.T) {
+	if dir := os.Getenv("ATOMICFILE_CHILD_DIR"); dir != "" {
+		w, err := atomicfile.NewWriter(filepath.Join(dir, "out.car"), 0o644)
+		if err != nil {
+			os.Exit(2)
+		}
+		if _, err := w.Write([]byte("half a file")); err != nil {
+			os.Exit(2)
+		}
+		os.Stdout.WriteString("written\n")
+		select {} // killed here, between Write and Commit
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.car")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWriterKilledMidWrite$")
+	cmd.Env = append(os.Environ(), "ATOMICFILE_CHILD_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "written\n" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("child said %q, %v", line, err)
+	}
+	// Alive, the writer holds its temporary file: not stale.
+	if n, err := atomicfile.RemoveStale(p); err != nil || n != 0 {
+		t.Fatalf("RemoveStale with the writer alive: %d, %v; want 0", n, err)
+	}
+	if n, err := atomicfile.RemoveStaleIn(dir); err != nil || n != 0 {
+		t.Fatalf("RemoveStaleIn with the writer alive: %d, %v; want 0", n, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s exists after the writer was killed before Commit (%v)", p, err)
+	}
+	// RemoveStaleIn, as a cache directory's opener calls it, finds it without its name.
+	if n, err := atomicfile.RemoveStaleIn(dir); err != nil || n != 1 {
+		t.Fatalf("RemoveStaleIn after the kill: %d, %v; want 1", n, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("directory holds %d entries, want none", len(ents))
 	}
 }

@@ -343,21 +343,25 @@ func toolchainHelp() string {
 	return b.String()
 }
 
-func openProfile(cmd *cobra.Command) (*env, *profile.Profile, error) {
-	e, err := open(cmd, builder.Config{})
-	if err != nil {
-		return nil, nil, err
+// withProfile makes the RunE of a profile command: it opens the store and the profile of
+// --user (default: the current user), runs run, and closes them.
+func withProfile(run func(cmd *cobra.Command, p *profile.Profile, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, err := open(cmd, builder.Config{})
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		u, _ := cmd.Flags().GetString("user")
+		if u == "" {
+			u = storefs.CurrentUser()
+		}
+		p, err := profile.Open(e.store, filepath.Join(e.home, "profiles"), u, fusefs.ViewDir(e.store))
+		if err != nil {
+			return err
+		}
+		return run(cmd, p, args)
 	}
-	u, _ := cmd.Flags().GetString("user")
-	if u == "" {
-		u = storefs.CurrentUser()
-	}
-	p, err := profile.Open(e.store, filepath.Join(e.home, "profiles"), u, fusefs.ViewDir(e.store))
-	if err != nil {
-		e.Close()
-		return nil, nil, err
-	}
-	return e, p, nil
 }
 
 func profileCmd() *cobra.Command {
@@ -367,12 +371,7 @@ func profileCmd() *cobra.Command {
 		Use:   "install OUTPUT-CID...",
 		Short: "Create a new generation with these outputs added, switch to it and link ~/.buildchain-profile",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, p, err := openProfile(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withProfile(func(cmd *cobra.Command, p *profile.Profile, args []string) error {
 			var outs []cid.Cid
 			for _, a := range args {
 				c, err := cid.Decode(strings.TrimPrefix(a, derivation.StorePrefix))
@@ -390,18 +389,13 @@ func profileCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "generation %d\n", id)
 			return nil
-		},
+		}),
 	}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List generations (* marks the current one)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, p, err := openProfile(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withProfile(func(cmd *cobra.Command, p *profile.Profile, args []string) error {
 			gens, err := p.List()
 			if err != nil {
 				return err
@@ -418,7 +412,7 @@ func profileCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %4d  %s  %s\n", mark, g.ID, g.Created.Format(time.RFC3339), strings.Join(outs, " "))
 			}
 			return nil
-		},
+		}),
 	}
 	genArg := func(a string) (int, error) {
 		id, err := strconv.Atoi(a)
@@ -431,51 +425,36 @@ func profileCmd() *cobra.Command {
 		Use:   "switch GENERATION",
 		Short: "Make a generation current",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withProfile(func(cmd *cobra.Command, p *profile.Profile, args []string) error {
 			id, err := genArg(args[0])
 			if err != nil {
 				return err
 			}
-			e, p, err := openProfile(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
 			if err := p.Switch(id); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "generation %d\n", id)
 			return nil
-		},
+		}),
 	}
 	rollback := &cobra.Command{
 		Use:   "rollback",
 		Short: "Switch to the generation before the current one",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, p, err := openProfile(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withProfile(func(cmd *cobra.Command, p *profile.Profile, args []string) error {
 			id, err := p.Rollback()
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "generation %d\n", id)
 			return nil
-		},
+		}),
 	}
 	del := &cobra.Command{
 		Use:   "delete GENERATION...",
 		Short: "Delete generations (not the current one) and their GC roots",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, p, err := openProfile(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withProfile(func(cmd *cobra.Command, p *profile.Profile, args []string) error {
 			for _, a := range args {
 				id, err := genArg(a)
 				if err != nil {
@@ -486,7 +465,7 @@ func profileCmd() *cobra.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 	c.AddCommand(install, list, switchCmd, rollback, del)
 	return c

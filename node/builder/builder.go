@@ -501,14 +501,11 @@ func removeAll(dir string) {
 // closure returns the inputs plus every store path they reference (recorded when they were
 // built), so a build sees exactly the runtime closure of its inputs and nothing else.
 func (b *Builder) closure(ctx context.Context, d *derivation.Derivation) ([]cid.Cid, error) {
-	var out []cid.Cid
-	seen := map[cid.Cid]bool{}
-	var visit func(c cid.Cid) error
-	visit = func(c cid.Cid) error {
-		if seen[c] {
-			return nil
-		}
-		seen[c] = true
+	roots := make([]cid.Cid, len(d.Inputs))
+	for i, in := range d.Inputs {
+		roots[i] = in.CID
+	}
+	return b.RuntimeClosure(ctx, roots, func(c, _ cid.Cid) error {
 		ok, err := b.store.HasBlock(c)
 		if err != nil {
 			return err
@@ -516,20 +513,41 @@ func (b *Builder) closure(ctx context.Context, d *derivation.Derivation) ([]cid.
 		if !ok {
 			return fmt.Errorf("%w: %s (fetch or add it first)", ErrMissingInput, c)
 		}
+		return nil
+	})
+}
+
+// RuntimeClosure returns roots and every store path they reference at run time, transitively
+// (recorded when built here, else found by scanning: References), depth first, each once. need
+// is called for each store path before its references are read, with the path that referenced
+// it (cid.Undef for a root): it makes the path local (node/runtime's Fetch fetches it) or fails
+// (a build's missing input). The one walk over runtime references, for builds and fetches.
+func (b *Builder) RuntimeClosure(ctx context.Context, roots []cid.Cid, need func(c, referrer cid.Cid) error) ([]cid.Cid, error) {
+	var out []cid.Cid
+	seen := map[cid.Cid]bool{}
+	var visit func(c, referrer cid.Cid) error
+	visit = func(c, referrer cid.Cid) error {
+		if seen[c] {
+			return nil
+		}
+		seen[c] = true
+		if err := need(c, referrer); err != nil {
+			return err
+		}
 		out = append(out, c)
 		refs, err := b.refs(ctx, c)
 		if err != nil {
-			return err
+			return fmt.Errorf("references of %s: %w", c, err)
 		}
 		for _, r := range refs {
-			if err := visit(r); err != nil {
+			if err := visit(r, c); err != nil {
 				return fmt.Errorf("%w (referenced by %s)", err, c)
 			}
 		}
 		return nil
 	}
-	for _, in := range d.Inputs {
-		if err := visit(in.CID); err != nil {
+	for _, r := range roots {
+		if err := visit(r, cid.Undef); err != nil {
 			return nil, err
 		}
 	}

@@ -17,13 +17,11 @@ import (
 
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 type env struct {
 	t     *testing.T
@@ -209,17 +207,25 @@ func TestNondeterministicCheck(t *testing.T) {
 	require.Equal(t, r1.Output, again.Output)
 }
 
+// selfRefRun builds examples/self-ref's run-it (which runs the self-referencing output, built
+// first as its input) and returns both results and what run-it must have written: the
+// self-referencing output found itself and its data at /ipfs/store/{its cid}.
+func (e *env) selfRefRun() (run, self *Result, want string) {
+	e.t.Helper()
+	selfDrv := e.example("self-ref/self-ref.json", nil)
+	runDrv := e.example("self-ref/run-it.json", map[string]string{"selfref": selfDrv.String()})
+	run, err := e.b.Build(context.Background(), runDrv, Options{})
+	require.NoError(e.t, err, e.log.String())
+	self, err = e.b.Build(context.Background(), selfDrv, Options{})
+	require.NoError(e.t, err)
+	require.True(e.t, self.Cached)
+	return run, self, "I am /ipfs/store/" + self.Output.String() + "/bin/whereami\ndata next to me\ndata next to me\n"
+}
+
 func TestSelfRefMaterialised(t *testing.T) {
 	e := newEnv(t)
-	self := e.example("self-ref/self-ref.json", nil)
-	run := e.example("self-ref/run-it.json", map[string]string{"selfref": self.String()})
-	r, err := e.b.Build(context.Background(), run, Options{})
-	require.NoError(t, err, e.log.String())
-	sr, err := e.b.Build(context.Background(), self, Options{})
-	require.NoError(t, err)
-	require.True(t, sr.Cached)
-	got := e.cat(r.Output, "")
-	require.Equal(t, "I am /ipfs/store/"+sr.Output.String()+"/bin/whereami\ndata next to me\ndata next to me\n", got)
+	r, _, want := e.selfRefRun()
+	require.Equal(t, want, e.cat(r.Output, ""))
 }
 
 func TestBadInput(t *testing.T) {

@@ -34,14 +34,7 @@ func (e *env) mountFUSE() {
 func TestSelfRefThroughFUSE(t *testing.T) {
 	e := newEnv(t)
 	e.mountFUSE()
-	self := e.example("self-ref/self-ref.json", nil)
-	run := e.example("self-ref/run-it.json", map[string]string{"selfref": self.String()})
-	r, err := e.b.Build(context.Background(), run, Options{})
-	require.NoError(t, err, e.log.String())
-	sr, err := e.b.Build(context.Background(), self, Options{})
-	require.NoError(t, err)
-	require.True(t, sr.Cached)
-	want := "I am /ipfs/store/" + sr.Output.String() + "/bin/whereami\ndata next to me\ndata next to me\n"
+	r, sr, want := e.selfRefRun()
 	got, err := os.ReadFile(filepath.Join(e.store.MountDir(), r.Output.String()))
 	require.NoError(t, err)
 	require.Equal(t, want, string(got))

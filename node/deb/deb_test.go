@@ -206,13 +206,15 @@ func TestLockAndCache(t *testing.T) {
 	}
 
 	// A download that matches the lock lands in the cache; one that does not is refused and
-	// leaves nothing behind.
+	// leaves nothing behind, nor does a fetch killed while copying a package in (its
+	// temporary file, no longer locked by a live writer, is removed by the next fetch).
 	serve := data
 	downloads := 0
 	c := &Cache{Dir: t.TempDir(), Download: func(_ context.Context, p Package, dir string) error {
 		downloads++
 		return os.WriteFile(filepath.Join(dir, p.Filename()), serve, 0o644)
 	}}
+	require.NoError(t, os.WriteFile(filepath.Join(c.Dir, "."+pkgs[0].Filename()+".tmp-123"), data[:10], 0o644))
 	serve = append([]byte(nil), data...)
 	serve[100] ^= 1
 	_, err = c.Fetch(context.Background(), pkgs)

@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/buildchain/buildchain/internal/atomicfile"
 )
 
 // Errors; each failure wraps one, so callers and tests tell them apart with errors.Is.
@@ -156,6 +158,10 @@ func (c *Cache) Fetch(ctx context.Context, pkgs []Package) ([]string, error) {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	// Packages a killed fetch was copying in (internal/atomicfile's temporary files).
+	if _, err := atomicfile.RemoveStaleIn(c.Dir); err != nil {
+		return nil, err
+	}
 	paths := make([]string, len(pkgs))
 	for i, p := range pkgs {
 		dst := c.Path(p)
@@ -195,19 +201,26 @@ func (c *Cache) download(ctx context.Context, p Package, dst string) error {
 	if err := Verify(got, p); err != nil {
 		return err
 	}
-	if err := syncFile(got); err != nil {
-		return err
-	}
-	return os.Rename(got, dst)
+	return place(got, dst)
 }
 
-func syncFile(p string) error {
-	f, err := os.Open(p)
+// place copies the checked download into the cache through internal/atomicfile: the cache
+// holds a package whole or not at all, even after a crash.
+func place(got, dst string) error {
+	src, err := os.Open(got)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return f.Sync()
+	defer src.Close()
+	w, err := atomicfile.NewWriter(dst, 0o644)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, src); err != nil {
+		return err
+	}
+	return w.Commit()
 }
 
 // AptDownload runs `apt-get download name:arch=version` in dir (apt's own signature checks of

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/storefs"
@@ -421,26 +422,22 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 }
 
 // copyOut writes $out/base of the step's output to host (replacing it: the go command may
-// have made an empty file there).
+// have made an empty file there) through internal/atomicfile, so the go command never reads a
+// half-copied archive.
 func (s *server) copyOut(ctx context.Context, out cid.Cid, base, host string) error {
 	e, err := s.cfg.Store.Stat(ctx, out, base)
 	if err != nil {
 		return fmt.Errorf("step output %s: %w", base, err)
 	}
-	tmp := host + ".tmp-gobuild"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644|(e.Mode.Perm()&0o111))
+	w, err := atomicfile.NewWriter(host, 0o644|(e.Mode.Perm()&0o111))
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Store.Cat(ctx, out, base, f); err != nil {
-		f.Close()
-		os.Remove(tmp)
+	defer w.Abort()
+	if err := s.cfg.Store.Cat(ctx, out, base, w); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, host)
+	return w.Commit()
 }
 
 // importcfg rewrites an importcfg: each packagefile names the archive's store path.

@@ -18,15 +18,25 @@ import (
 	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
+	"github.com/buildchain/buildchain/node/p2p/p2pcli"
 	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sidecar"
 )
 
-// NodeCmd returns `node` with `run` and `status`.
+// NodeCmd returns `node` with `run`, `status` and `id`.
 func NodeCmd() *cobra.Command {
 	c := &cobra.Command{Use: "node", Short: "The build validator's sidecar: follow the chain, rebuild assignments, report"}
-	c.AddCommand(runCmd(), statusCmd())
+	c.AddCommand(runCmd(), statusCmd(), p2pcli.NewIDCmd(nodeKeyFile))
 	return c
+}
+
+// nodeKeyFile is the libp2p identity `node run` uses, in the node home.
+func nodeKeyFile(cmd *cobra.Command) (string, error) {
+	dir, err := sidecarDir(cmd)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "p2p.key"), nil
 }
 
 // sidecarDir holds the sidecar's state and p2p identity in the node home.
@@ -76,8 +86,12 @@ status are served on --metrics-addr; "node status" prints the state.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
+			keyFile, err := nodeKeyFile(cmd)
+			if err != nil {
+				return err
+			}
 			rt, err := openRuntime(cmd, runtimeOpts{Progress: &slogWriter{log}, Log: log,
-				KeyFile: filepath.Join(dir, "p2p.key"), Chain: claims.C, FUSE: useFUSE})
+				KeyFile: keyFile, Chain: claims.C, FUSE: useFUSE})
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,11 +166,7 @@ func (p *Profile) Install(ctx context.Context, outs ...cid.Cid) (int, error) {
 		}
 	}
 	for _, o := range outs {
-		dup := false
-		for _, a := range all {
-			dup = dup || a.Equals(o)
-		}
-		if !dup {
+		if !slices.ContainsFunc(all, o.Equals) {
 			all = append(all, o)
 		}
 	}
@@ -186,16 +183,7 @@ func (p *Profile) Uninstall(ctx context.Context, outs ...cid.Cid) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var keep []cid.Cid
-	for _, a := range all {
-		drop := false
-		for _, o := range outs {
-			drop = drop || a.Equals(o)
-		}
-		if !drop {
-			keep = append(keep, a)
-		}
-	}
+	keep := slices.DeleteFunc(all, func(a cid.Cid) bool { return slices.ContainsFunc(outs, a.Equals) })
 	return p.create(ctx, keep)
 }
 
@@ -235,7 +223,7 @@ func (p *Profile) create(ctx context.Context, outs []cid.Cid) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := os.WriteFile(p.manifestPath(id), raw, 0o644); err != nil {
+	if err := atomicfile.WriteFile(p.manifestPath(id), raw, 0o644); err != nil {
 		return 0, err
 	}
 	if err := os.Rename(tmp, p.genDir(id)); err != nil {

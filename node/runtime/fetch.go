@@ -82,38 +82,23 @@ func (r *Runtime) Fetch(ctx context.Context, root cid.Cid, progress func(done, t
 			}
 			return nil
 		}
-		seen := map[cid.Cid]bool{}
-		var visit func(c cid.Cid) error
-		visit = func(c cid.Cid) error {
-			if seen[c] {
-				return nil
-			}
-			seen[c] = true
-			refs, err := r.b.References(ctx, c)
-			if err != nil {
-				return fmt.Errorf("references of %s: %w", c, err)
-			}
-			for _, ref := range refs {
-				if seen[ref] {
-					continue
-				}
-				if err := fetch(ref, nil); err != nil {
-					return fmt.Errorf("fetch %s (referenced by %s): %w", ref, c, err)
-				}
-				if err := visit(ref); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
+		// The inputs came with root's closure; what they reference at run time is fetched here.
+		var inputs []cid.Cid
 		for _, in := range d.Inputs {
 			if !in.IsRef() {
-				if err := visit(in.CID); err != nil {
-					return err
-				}
+				inputs = append(inputs, in.CID)
 			}
 		}
-		return nil
+		_, err = r.b.RuntimeClosure(ctx, inputs, func(c, referrer cid.Cid) error {
+			if !referrer.Defined() {
+				return nil
+			}
+			if err := fetch(c, nil); err != nil {
+				return fmt.Errorf("fetch %s: %w", c, err)
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		release()

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,20 +18,17 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
+	"github.com/buildchain/buildchain/node/chain/chaintest"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/p2p"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/sidecar"
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/testutil/gcloop"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
-// TestMain lets the tests run real sandbox builds: the sandbox re-executes
-// the test binary as the build's init.
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 func needSandbox(t *testing.T) {
 	t.Helper()
@@ -42,6 +38,18 @@ func needSandbox(t *testing.T) {
 	if _, err := os.Stat(builder.DefaultBusybox); err != nil {
 		t.Skip("needs Debian busybox-static at /bin/busybox")
 	}
+}
+
+// publisherAndBuilder opens two peers, the builder bootstrapped to the publisher, and
+// imports busybox on the publisher; it skips without the sandbox.
+func publisherAndBuilder(t *testing.T) (pub, bld *Runtime, busybox cid.Cid) {
+	t.Helper()
+	needSandbox(t)
+	pub = openPeer(t, "publisher")
+	bld = openPeer(t, "builder", pub)
+	bb, err := pub.Builder().ImportBusybox(context.Background(), "", "test")
+	require.NoError(t, err)
+	return pub, bld, bb
 }
 
 // openPeer opens a runtime with a loopback p2p host (bootstrapped to boot).
@@ -69,36 +77,15 @@ func openPeer(t *testing.T, name string, boot ...*Runtime) *Runtime {
 	return rt
 }
 
-// memChain is a chain of heights held in memory: a sidecar.BlockSource.
-type memChain struct {
-	mu      sync.Mutex
-	heights [][]abci.Event
-	ticks   chan int64
-}
-
-func (c *memChain) LatestHeight(context.Context) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return int64(len(c.heights)), nil
-}
-
-func (c *memChain) Events(_ context.Context, h int64) ([]abci.Event, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.heights[h-1], nil
-}
-
-func (c *memChain) Ticks() <-chan int64 { return c.ticks }
-
-// add appends a height with events.
-func (c *memChain) add(events ...abci.Event) {
-	c.mu.Lock()
-	c.heights = append(c.heights, events)
-	h := int64(len(c.heights))
-	c.mu.Unlock()
-	select {
-	case c.ticks <- h:
-	default:
+// assignAll adds one height per derivation to src, assigning it (claim i+1,
+// round 1) to validator as a typed x/claims event.
+func assignAll(t *testing.T, src *chaintest.Blocks, validator string, drvs []cid.Cid) {
+	t.Helper()
+	for i, d := range drvs {
+		ev, err := sdk.TypedEventToEvent(&claimstypes.EventClaimAssigned{ClaimId: uint64(i + 1), Round: 1,
+			Validator: validator, DerivationCid: d.String(), System: builder.HostSystem(), DeadlineHeight: 1000})
+		require.NoError(t, err)
+		src.Add(abci.Event(ev))
 	}
 }
 
@@ -157,12 +144,8 @@ func (m *memClaims) reported() map[uint64]cid.Cid {
 // output is complete, pinned, served to a third peer and reprovided, while
 // the GC did sweep the garbage added meanwhile.
 func TestGCDuringSidecarBuilds(t *testing.T) {
-	needSandbox(t)
 	ctx := context.Background()
-	pub := openPeer(t, "publisher")
-	bld := openPeer(t, "builder", pub)
-	bb, err := pub.Builder().ImportBusybox(ctx, "", "test")
-	require.NoError(t, err)
+	pub, bld, bb := publisherAndBuilder(t)
 
 	// Jobs: each derivation reads its own data input, fetched from the
 	// publisher while the GC loops.
@@ -189,7 +172,7 @@ func TestGCDuringSidecarBuilds(t *testing.T) {
 		want[i] = res.Output
 	}
 
-	src := &memChain{ticks: make(chan int64, 1)}
+	src := chaintest.NewBlocks()
 	claims := &memClaims{me: "bc1builder", reports: map[uint64]cid.Cid{}}
 	sc, err := bld.NewSidecar(SidecarConfig{Config: sidecar.Config{StatePath: filepath.Join(t.TempDir(), "state.json"),
 		Workers: 3, Poll: 20 * time.Millisecond, FetchTimeout: time.Minute}, Source: src, Claims: claims})
@@ -198,41 +181,8 @@ func TestGCDuringSidecarBuilds(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- sc.Run(runCtx) }()
 
-	// The GC loop, with garbage added between collections so that each
-	// one has something to sweep.
-	var gcs, swept atomic.Int64
-	gcStop := make(chan struct{})
-	gcDone := make(chan error, 1)
-	go func() {
-		for i := 0; ; i++ {
-			select {
-			case <-gcStop:
-				gcDone <- nil
-				return
-			default:
-			}
-			// Unpinned on purpose: garbage for the next collection.
-			if _, err := bld.Store().AddReader(ctx, strings.NewReader(fmt.Sprintf("garbage %d\n", i)), 0, storefs.AddOptions{NoTempPin: true}); err != nil {
-				gcDone <- err
-				return
-			}
-			res, err := bld.Store().GC(ctx)
-			if err != nil {
-				gcDone <- err
-				return
-			}
-			gcs.Add(1)
-			swept.Add(int64(res.Removed))
-		}
-	}()
-
-	// One assignment per height, as typed x/claims events.
-	for i, d := range drvs {
-		ev, err := sdk.TypedEventToEvent(&claimstypes.EventClaimAssigned{ClaimId: uint64(i + 1), Round: 1,
-			Validator: claims.me, DerivationCid: d.String(), System: builder.HostSystem(), DeadlineHeight: 1000})
-		require.NoError(t, err)
-		src.add(abci.Event(ev))
-	}
+	gc := gcloop.Start(t, bld.Store())
+	assignAll(t, src, claims.me, drvs)
 	// Wait until every job ended (reported, or failed for good).
 	require.Eventually(t, func() bool {
 		js := sc.State().Jobs()
@@ -243,13 +193,13 @@ func TestGCDuringSidecarBuilds(t *testing.T) {
 		}
 		return len(js) == jobs
 	}, 5*time.Minute, 50*time.Millisecond, "every assignment handled")
-	close(gcStop)
-	require.NoError(t, <-gcDone)
+	gcs, swept, err := gc.Stop()
+	require.NoError(t, err)
 	stop()
 	require.NoError(t, <-done)
-	t.Logf("%d collections during the builds swept %d blocks", gcs.Load(), swept.Load())
-	require.Positive(t, gcs.Load())
-	require.Positive(t, swept.Load(), "the GC loop did sweep")
+	t.Logf("%d collections during the builds swept %d blocks", gcs, swept)
+	require.Positive(t, gcs)
+	require.Positive(t, swept, "the GC loop did sweep")
 
 	for _, j := range sc.State().Jobs() {
 		require.Equal(t, sidecar.JobSent, j.Status, "job %s: %s", j.Key(), j.Error)

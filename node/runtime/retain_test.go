@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-	sdk "github.com/cosmos/cosmos-sdk/types"
 	cid "github.com/ipfs/go-cid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/chain/chaintest"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/sidecar"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
@@ -95,7 +94,7 @@ func TestRetentionOfReportedOutputs(t *testing.T) {
 		require.NoError(t, rt.Store().Pin("test", "publish", drvs[i]))
 	}
 
-	src := &memChain{ticks: make(chan int64, 1)}
+	src := chaintest.NewBlocks()
 	claims := &memClaims{me: "bc1builder", reports: map[uint64]cid.Cid{}}
 	view := &memDerivationClaims{claims: map[cid.Cid][]claimstypes.Claim{}}
 	for _, d := range drvs {
@@ -113,12 +112,7 @@ func TestRetentionOfReportedOutputs(t *testing.T) {
 		stop()
 		<-done
 	})
-	for i, d := range drvs {
-		ev, err := sdk.TypedEventToEvent(&claimstypes.EventClaimAssigned{ClaimId: uint64(i + 1), Round: 1,
-			Validator: claims.me, DerivationCid: d.String(), System: builder.HostSystem(), DeadlineHeight: 1000})
-		require.NoError(t, err)
-		src.add(abci.Event(ev))
-	}
+	assignAll(t, src, claims.me, drvs)
 	require.Eventually(t, func() bool { return len(claims.reported()) == n }, 5*time.Minute, 20*time.Millisecond, "every job reported")
 	outs := make([]cid.Cid, n)
 	for i := range drvs {

@@ -271,22 +271,22 @@ func counter(dir, file, key string) int64 {
 
 // oomKills counts processes the kernel killed for exceeding the memory limit.
 func (cg *cgroup) oomKills() int64 {
-	if cg.v2 != "" {
-		return counter(cg.v2, "memory.events", "oom_kill")
-	}
-	if d := cg.v1["memory"]; d != "" {
-		return counter(d, "memory.oom_control", "oom_kill")
-	}
-	return 0
+	return cg.counter("memory", "memory.events", "memory.oom_control", "oom_kill")
 }
 
 // pidsRefused counts forks refused by pids.max.
 func (cg *cgroup) pidsRefused() int64 {
+	return cg.counter("pids", "pids.events", "pids.events", "max")
+}
+
+// counter reads key from file v2 of the unified cgroup, or from file v1 of controller's v1
+// cgroup; 0 without either.
+func (cg *cgroup) counter(controller, v2, v1, key string) int64 {
 	if cg.v2 != "" {
-		return counter(cg.v2, "pids.events", "max")
+		return counter(cg.v2, v2, key)
 	}
-	if d := cg.v1["pids"]; d != "" {
-		return counter(d, "pids.events", "max")
+	if d := cg.v1[controller]; d != "" {
+		return counter(d, v1, key)
 	}
 	return 0
 }

@@ -19,69 +19,14 @@ import (
 	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
-// Test doubles: an in-memory chain (heights of events), a claims module that
-// records reports, and a builder that can be held mid-build. The real
+// Test doubles: a claims module that records reports, markets, and a builder that can be held
+// mid-build; the in-memory chain of heights is node/chain/chaintest's Blocks. The real
 // CometBFT and x/claims are exercised in tests/e2e.
 
 func testCID(s string) cid.Cid {
 	h, _ := mh.Sum([]byte(s), mh.SHA2_256, -1)
 	return cid.NewCidV1(cid.Raw, h)
 }
-
-type memChain struct {
-	mu      sync.Mutex
-	heights [][]abci.Event // index h-1
-	failAt  map[int64]int  // height -> remaining failures of Events
-	ticks   chan int64
-	calls   []int64
-	// earliest, if set, is the oldest height the chain still has (a node that state-synced).
-	earliest int64
-}
-
-func newMemChain() *memChain { return &memChain{failAt: map[int64]int{}, ticks: make(chan int64, 1)} }
-
-func (c *memChain) addBlock(evs ...abci.Event) int64 {
-	c.mu.Lock()
-	c.heights = append(c.heights, evs)
-	h := int64(len(c.heights))
-	c.mu.Unlock()
-	select {
-	case c.ticks <- h:
-	default:
-	}
-	return h
-}
-
-func (c *memChain) LatestHeight(context.Context) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return int64(len(c.heights)), nil
-}
-
-func (c *memChain) Events(_ context.Context, h int64) ([]abci.Event, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls = append(c.calls, h)
-	if c.failAt[h] > 0 {
-		c.failAt[h]--
-		return nil, errors.New("injected rpc failure")
-	}
-	if h < max(1, c.earliest) || h > int64(len(c.heights)) {
-		return nil, fmt.Errorf("no height %d", h)
-	}
-	return c.heights[h-1], nil
-}
-
-func (c *memChain) EarliestHeight(context.Context) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.heights) == 0 {
-		return 0, nil
-	}
-	return max(1, c.earliest), nil
-}
-
-func (c *memChain) Ticks() <-chan int64 { return c.ticks }
 
 func assignEvent(claim uint64, round uint32, validator string, drv cid.Cid) abci.Event {
 	return abci.Event{Type: "test.assigned", Attributes: []abci.EventAttribute{

@@ -36,55 +36,69 @@ type Metrics struct {
 // collectors) on a fresh registry.
 func NewMetrics() *Metrics {
 	r := prometheus.NewRegistry()
+	f := factory{r}
 	m := &Metrics{
-		Registry: r,
-		Height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "last_height", Help: "Last chain height whose events were fully handled."}),
-		Assignments: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "assignments_total", Help: "Assignments to this validator seen on chain."}),
-		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "builds_in_flight", Help: "Assignments being fetched, built or reported now."}),
-		Builds: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "builds_total", Help: "Finished rebuilds by result."}, []string{"result"}),
-		BuildSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "build_seconds", Help: "Sandbox build time of rebuilds.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 16)}),
-		FetchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "fetch_seconds", Help: "Time to fetch a derivation's closure over p2p.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}),
-		ReportsSent: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "reports_sent_total", Help: "MsgReportBuild transactions accepted by the chain."}),
-		ReportErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "report_errors_total", Help: "Failed report broadcasts (retried)."}),
-		Skipped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "skipped_total", Help: "Assignments dropped because the round was no longer ours."}),
-		FollowErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "follow_errors_total", Help: "Transient errors while following the chain (retried)."}),
-		WSReconnects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "websocket_reconnects_total", Help: "Websocket clients recreated after silence or failure."}),
-		AnnounceErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "announce_errors_total", Help: "Failed DHT provides or gossip announcements of outputs."}),
-		DuplicateAvoids: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "duplicate_reports_avoided_total", Help: "Reports not sent because the chain already had ours (after a restart)."}),
-		FetchBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "fetch_bytes_total", Help: "Bytes of derivation closures fetched from peers."}),
-		Rounds: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "rounds_total", Help: "Claim rounds assigned to this validator, by what became of them."}, []string{"result"}),
-		Predictions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "buildchain", Subsystem: "sidecar",
-			Name: "predictions_total", Help: "Market predictions of this validator, by step."}, []string{"step"}),
+		Registry:       r,
+		Height:         f.gauge("last_height", "Last chain height whose events were fully handled."),
+		Assignments:    f.counter("assignments_total", "Assignments to this validator seen on chain."),
+		InFlight:       f.gauge("builds_in_flight", "Assignments being fetched, built or reported now."),
+		Builds:         f.counterVec("builds_total", "Finished rebuilds by result.", "result", "ok", "failed"),
+		BuildSeconds:   f.histogram("build_seconds", "Sandbox build time of rebuilds.", prometheus.ExponentialBuckets(0.05, 2, 16)),
+		FetchSeconds:   f.histogram("fetch_seconds", "Time to fetch a derivation's closure over p2p.", prometheus.ExponentialBuckets(0.01, 2, 16)),
+		ReportsSent:    f.counter("reports_sent_total", "MsgReportBuild transactions accepted by the chain."),
+		ReportErrors:   f.counter("report_errors_total", "Failed report broadcasts (retried)."),
+		Skipped:        f.counter("skipped_total", "Assignments dropped because the round was no longer ours."),
+		FollowErrors:   f.counter("follow_errors_total", "Transient errors while following the chain (retried)."),
+		WSReconnects:   f.counter("websocket_reconnects_total", "Websocket clients recreated after silence or failure."),
+		AnnounceErrors: f.counter("announce_errors_total", "Failed DHT provides or gossip announcements of outputs."),
+		DuplicateAvoids: f.counter("duplicate_reports_avoided_total",
+			"Reports not sent because the chain already had ours (after a restart)."),
+		FetchBytes: f.counter("fetch_bytes_total", "Bytes of derivation closures fetched from peers."),
+		Rounds: f.counterVec("rounds_total", "Claim rounds assigned to this validator, by what became of them.",
+			"result", "reported", "closed", "failed"),
+		Predictions: f.counterVec("predictions_total", "Market predictions of this validator, by step.",
+			"step", "committed", "revealed", "failed"),
 	}
-	// Every labelled series exists from the start (at 0), so dashboards and alerts see it
-	// before the first event.
-	for _, l := range []string{"ok", "failed"} {
-		m.Builds.WithLabelValues(l)
-	}
-	for _, l := range []string{"reported", "closed", "failed"} {
-		m.Rounds.WithLabelValues(l)
-	}
-	for _, l := range []string{"committed", "revealed", "failed"} {
-		m.Predictions.WithLabelValues(l)
-	}
-	r.MustRegister(m.FetchBytes, m.Rounds, m.Predictions)
-	r.MustRegister(m.Height, m.Assignments, m.InFlight, m.Builds, m.BuildSeconds, m.FetchSeconds, m.ReportsSent,
-		m.ReportErrors, m.Skipped, m.FollowErrors, m.WSReconnects, m.AnnounceErrors, m.DuplicateAvoids,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// factory makes the sidecar's metrics (namespace buildchain, subsystem
+// sidecar) and registers each on its registry.
+type factory struct{ r *prometheus.Registry }
+
+func (f factory) opts(name, help string) prometheus.Opts {
+	return prometheus.Opts{Namespace: "buildchain", Subsystem: "sidecar", Name: name, Help: help}
+}
+
+func (f factory) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts(f.opts(name, help)))
+	f.r.MustRegister(c)
+	return c
+}
+
+func (f factory) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts(f.opts(name, help)))
+	f.r.MustRegister(g)
+	return g
+}
+
+// counterVec makes a counter with one label whose every value in values
+// exists from the start (at 0), so dashboards and alerts see it before the
+// first event.
+func (f factory) counterVec(name, help, label string, values ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts(f.opts(name, help)), []string{label})
+	for _, v := range values {
+		c.WithLabelValues(v)
+	}
+	f.r.MustRegister(c)
+	return c
+}
+
+func (f factory) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	o := f.opts(name, help)
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: o.Namespace, Subsystem: o.Subsystem,
+		Name: o.Name, Help: o.Help, Buckets: buckets})
+	f.r.MustRegister(h)
+	return h
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/chain"
+	"github.com/buildchain/buildchain/node/chain/chaintest"
 	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
@@ -57,11 +58,11 @@ func TestStateCorruptIsClearError(t *testing.T) {
 }
 
 func TestFollowerInOrderWithRetries(t *testing.T) {
-	c := newMemChain()
+	c := chaintest.NewBlocks()
 	for i := 0; i < 6; i++ {
-		c.addBlock()
+		c.Add()
 	}
-	c.failAt[3] = 2
+	c.FailNext(3, 2)
 	var got []int64
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -75,18 +76,18 @@ func TestFollowerInOrderWithRetries(t *testing.T) {
 		}}
 	require.ErrorIs(t, f.Run(ctx), context.Canceled)
 	require.Equal(t, []int64{2, 3, 4, 5, 6}, got)
-	require.Equal(t, []int64{2, 3, 3, 3, 4, 5, 6}, c.calls, "the failing height is retried, never skipped")
+	require.Equal(t, []int64{2, 3, 3, 3, 4, 5, 6}, c.Calls(), "the failing height is retried, never skipped")
 }
 
 // A fresh follower on a node that joined by state sync (no blocks before 4) starts at the
 // node's earliest block; one that has handled heights retries the missing height, never
 // skips it.
 func TestFollowerFreshStartsAtTheNodesEarliest(t *testing.T) {
-	c := newMemChain()
+	c := chaintest.NewBlocks()
 	for i := 0; i < 6; i++ {
-		c.addBlock()
+		c.Add()
 	}
-	c.earliest = 4
+	c.SetEarliest(4)
 	follow := func(fromEarliest bool, start, until int64) []int64 {
 		var got []int64
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -106,10 +107,7 @@ func TestFollowerFreshStartsAtTheNodesEarliest(t *testing.T) {
 			go func() {
 				defer cancel()
 				for ctx.Err() == nil {
-					c.mu.Lock()
-					n := len(c.calls)
-					c.mu.Unlock()
-					if n >= 3 {
+					if c.CallCount() >= 3 {
 						return
 					}
 					time.Sleep(5 * time.Millisecond)
@@ -120,14 +118,14 @@ func TestFollowerFreshStartsAtTheNodesEarliest(t *testing.T) {
 		return got
 	}
 	require.Equal(t, []int64{4, 5, 6}, follow(true, 1, 6))
-	c.calls = nil
+	c.Calls()
 	require.Empty(t, follow(false, 2, 6), "a follower with state must not skip heights")
-	require.Equal(t, []int64{2, 2, 2}, c.calls[:3])
+	require.Equal(t, []int64{2, 2, 2}, c.Calls()[:3])
 }
 
 type harness struct {
 	t      *testing.T
-	chain  *memChain
+	chain  *chaintest.Blocks
 	claims *memClaims
 	b      *gateBuilder
 	path   string
@@ -137,7 +135,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
-	return &harness{t: t, chain: newMemChain(), claims: newMemClaims("bc1me"), b: &gateBuilder{},
+	return &harness{t: t, chain: chaintest.NewBlocks(), claims: newMemClaims("bc1me"), b: &gateBuilder{},
 		path: filepath.Join(t.TempDir(), "state.json")}
 }
 
@@ -147,6 +145,16 @@ func (h *harness) start(workers int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.sc, h.cancel, h.done = sc, cancel, make(chan error, 1)
 	go func() { h.done <- sc.Run(ctx) }()
+}
+
+// startHeldBuild assigns (claim, round) of drv to us, starts the sidecar with one worker and
+// returns once the build started; the builder holds it until h.b.gate is closed.
+func (h *harness) startHeldBuild(claim uint64, round uint32, drv cidT) {
+	h.b.gate = make(chan struct{})
+	h.b.started = make(chan cidT, 4)
+	h.chain.Add(assignEvent(claim, round, "bc1me", drv))
+	h.start(1)
+	<-h.b.started
 }
 
 func (h *harness) stop() {
@@ -172,8 +180,8 @@ func (h *harness) waitJob(claim uint64, round uint32, want JobStatus) Job {
 func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
 	h := newHarness(t)
 	drv := testCID("drv-a")
-	h.chain.addBlock()
-	h.chain.addBlock(assignEvent(1, 1, "bc1other", drv), assignEvent(2, 1, "bc1me", drv))
+	h.chain.Add()
+	h.chain.Add(assignEvent(1, 1, "bc1other", drv), assignEvent(2, 1, "bc1me", drv))
 	h.start(2)
 	defer h.stop()
 	j := h.waitJob(2, 1, JobSent)
@@ -193,12 +201,7 @@ func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
 
 func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
 	h := newHarness(t)
-	h.b.gate = make(chan struct{})
-	h.b.started = make(chan cidT, 4)
-	drv := testCID("drv-b")
-	h.chain.addBlock(assignEvent(5, 2, "bc1me", drv))
-	h.start(1)
-	<-h.b.started
+	h.startHeldBuild(5, 2, testCID("drv-b"))
 	h.waitJob(5, 2, JobBuilding)
 	h.stop() // "killed" mid-build
 	require.Equal(t, 0, h.claims.reportCount())
@@ -206,7 +209,7 @@ func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
 	require.Equal(t, JobBuilding, j.Status, "an interrupted job keeps its status for the next start")
 
 	h.b.gate = nil
-	h.chain.addBlock()
+	h.chain.Add()
 	h.start(1)
 	defer h.stop()
 	h.waitJob(5, 2, JobSent)
@@ -217,7 +220,7 @@ func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
 func TestSidecarLostBroadcastResponseIsNotResent(t *testing.T) {
 	h := newHarness(t)
 	h.claims.failAfterLanding = true
-	h.chain.addBlock(assignEvent(9, 1, "bc1me", testCID("drv-c")))
+	h.chain.Add(assignEvent(9, 1, "bc1me", testCID("drv-c")))
 	h.start(1)
 	h.waitJob(9, 1, JobSent)
 	h.stop()
@@ -236,7 +239,7 @@ func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.Update(3, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o").String(), 5 })
 	require.NoError(t, err)
-	h.chain.addBlock(assignEvent(3, 1, "bc1me", drv))
+	h.chain.Add(assignEvent(3, 1, "bc1me", drv))
 	h.claims.reported[chain.RoundKey{ClaimID: 3, Round: 1}] = true
 
 	h.start(1)
@@ -254,7 +257,7 @@ func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st2.Update(4, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o4").String(), 5 })
 	require.NoError(t, err)
-	h2.chain.addBlock()
+	h2.chain.Add()
 	h2.claims.open[chain.RoundKey{ClaimID: 4, Round: 1}] = true
 	h2.start(1)
 	defer h2.stop()
@@ -266,14 +269,9 @@ func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
 
 func TestSidecarRoundTimeoutCancelsBuild(t *testing.T) {
 	h := newHarness(t)
-	h.b.gate = make(chan struct{})
-	h.b.started = make(chan cidT, 4)
-	drv := testCID("drv-e")
-	h.chain.addBlock(assignEvent(11, 1, "bc1me", drv))
-	h.start(1)
+	h.startHeldBuild(11, 1, testCID("drv-e"))
 	defer h.stop()
-	<-h.b.started
-	h.chain.addBlock(timeoutEvent(11, 1))
+	h.chain.Add(timeoutEvent(11, 1))
 	h.waitJob(11, 1, JobSkipped)
 	require.Equal(t, 0, h.claims.reportCount())
 }
@@ -286,7 +284,7 @@ func TestSidecarWorkerPoolIsBounded(t *testing.T) {
 	for i := uint64(1); i <= 6; i++ {
 		evs = append(evs, assignEvent(i, 1, "bc1me", testCID("drv-pool")))
 	}
-	h.chain.addBlock(evs...)
+	h.chain.Add(evs...)
 	h.start(2)
 	defer h.stop()
 	<-h.b.started
@@ -320,7 +318,7 @@ func TestSidecarPredictsInMarkets(t *testing.T) {
 	drv := testCID("drv-disputed")
 	honest := testCID("out-of-" + drv.String()).String() // what gateBuilder builds
 	mk.drv[21] = drv
-	h.chain.addBlock(marketEvent(4, 21, "bafy-lie", honest, 3, 5))
+	h.chain.Add(marketEvent(4, 21, "bafy-lie", honest, 3, 5))
 	stop := runMarkets(t, h, mk)
 	defer stop()
 	sc := h.sc
@@ -330,9 +328,9 @@ func TestSidecarPredictsInMarkets(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	_, ok := mk.revealed(4)
 	require.False(t, ok, "no reveal while commits are open")
-	h.chain.addBlock() // 2
-	h.chain.addBlock() // 3 = commit_end
-	h.chain.addBlock() // 4: reveals open
+	h.chain.Add() // 2
+	h.chain.Add() // 3 = commit_end
+	h.chain.Add() // 4: reveals open
 	require.Eventually(t, func() bool {
 		p, _ := sc.State().Prediction(4)
 		return p.Status == PredRevealed
@@ -363,12 +361,12 @@ func TestSidecarPredictionThatLandedButTimedOutIsRevealed(t *testing.T) {
 	mk.failAfterLanding = true
 	drv := testCID("drv-disputed")
 	mk.drv[21] = drv
-	h.chain.addBlock(marketEvent(4, 21, "bafy-lie", testCID("out-of-"+drv.String()).String(), 1, 5))
+	h.chain.Add(marketEvent(4, 21, "bafy-lie", testCID("out-of-"+drv.String()).String(), 1, 5))
 	stop := runMarkets(t, h, mk)
 	defer stop()
 	require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredCommitted },
 		10*time.Second, 5*time.Millisecond)
-	h.chain.addBlock() // 2: past commit_end
+	h.chain.Add() // 2: past commit_end
 	require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredRevealed },
 		10*time.Second, 5*time.Millisecond)
 	require.Equal(t, 2, mk.sent(), "one commit and one reveal, none resent")
@@ -398,13 +396,13 @@ func TestSidecarRestartedPredictionAsksChainFirst(t *testing.T) {
 			if tc.revealed {
 				mk.reveals[4] = o // and so did the reveal
 			}
-			h.chain.addBlock()
-			h.chain.addBlock() // 2: past commit_end, reveals open
+			h.chain.Add()
+			h.chain.Add() // 2: past commit_end, reveals open
 			stop := runMarkets(t, h, mk)
 			defer stop()
 			require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status != tc.status },
 				10*time.Second, 5*time.Millisecond)
-			h.chain.addBlock() // the reveal goes out when a height in its window is handled
+			h.chain.Add() // the reveal goes out when a height in its window is handled
 			require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredRevealed },
 				10*time.Second, 5*time.Millisecond)
 			got, ok := mk.revealed(4)

@@ -1,12 +1,13 @@
 package sidecar
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -177,17 +178,9 @@ func (s *State) Job(claimID uint64, round uint32) (Job, bool) {
 func (s *State) Jobs() []Job {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Job, 0, len(s.f.Jobs))
-	for _, j := range s.f.Jobs {
-		out = append(out, *j)
-	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].ClaimID != out[b].ClaimID {
-			return out[a].ClaimID < out[b].ClaimID
-		}
-		return out[a].Round < out[b].Round
+	return sortedCopies(s.f.Jobs, func(a, b Job) int {
+		return cmp.Or(cmp.Compare(a.ClaimID, b.ClaimID), cmp.Compare(a.Round, b.Round))
 	})
-	return out
 }
 
 // AdvanceHeight records new jobs (found at height h) and h as handled in one
@@ -207,36 +200,20 @@ func (s *State) Advance(h int64, newJobs []Job, newPreds []Prediction) (added []
 		return nil, nil, fmt.Errorf("sidecar state: height %d already handled (last %d)", h, s.f.LastHeight)
 	}
 	old := s.f.LastHeight
-	var keys []string
-	for _, j := range newJobs {
-		k := j.Key()
-		if _, ok := s.f.Jobs[k]; ok {
-			continue
-		}
-		j := j
+	now := time.Now().UTC()
+	keys, added := addNew(s.f.Jobs, newJobs, Job.Key, func(j *Job) {
 		if j.Status == "" {
 			j.Status = JobQueued
 		}
-		j.Updated = time.Now().UTC()
-		s.f.Jobs[k] = &j
-		keys = append(keys, k)
-		added = append(added, j)
-	}
-	var pkeys []string
-	for _, p := range newPreds {
-		k := strconv.FormatUint(p.MarketID, 10)
-		if _, ok := s.f.Predictions[k]; ok {
-			continue
-		}
-		p := p
-		if p.Status == "" {
-			p.Status = PredDeciding
-		}
-		p.Updated = time.Now().UTC()
-		s.f.Predictions[k] = &p
-		pkeys = append(pkeys, k)
-		addedPreds = append(addedPreds, p)
-	}
+		j.Updated = now
+	})
+	pkeys, addedPreds := addNew(s.f.Predictions, newPreds, func(p Prediction) string { return strconv.FormatUint(p.MarketID, 10) },
+		func(p *Prediction) {
+			if p.Status == "" {
+				p.Status = PredDeciding
+			}
+			p.Updated = now
+		})
 	s.f.LastHeight = h
 	if err := s.saveLocked(); err != nil {
 		s.f.LastHeight = old
@@ -251,16 +228,39 @@ func (s *State) Advance(h int64, newJobs []Job, newPreds []Prediction) (added []
 	return added, addedPreds, nil
 }
 
+// sortedCopies returns copies of m's values in the order of compare.
+func sortedCopies[T any](m map[string]*T, compare func(a, b T) int) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, compare)
+	return out
+}
+
+// addNew puts into m each item whose key is not there yet, after init, and returns the keys
+// and the items it added (items already known are left as they are: a re-read height must
+// not reset a job or prediction in progress).
+func addNew[T any](m map[string]*T, items []T, key func(T) string, init func(*T)) (keys []string, added []T) {
+	for _, it := range items {
+		k := key(it)
+		if _, ok := m[k]; ok {
+			continue
+		}
+		it := it
+		init(&it)
+		m[k] = &it
+		keys = append(keys, k)
+		added = append(added, it)
+	}
+	return keys, added
+}
+
 // Predictions returns copies of all predictions, by market id.
 func (s *State) Predictions() []Prediction {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Prediction, 0, len(s.f.Predictions))
-	for _, p := range s.f.Predictions {
-		out = append(out, *p)
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].MarketID < out[b].MarketID })
-	return out
+	return sortedCopies(s.f.Predictions, func(a, b Prediction) int { return cmp.Compare(a.MarketID, b.MarketID) })
 }
 
 // Prediction returns a copy of our prediction in a market.
@@ -282,14 +282,10 @@ func (s *State) UpdatePrediction(marketID uint64, fn func(*Prediction)) (Predict
 	if !ok {
 		return Prediction{}, fmt.Errorf("sidecar state: no prediction for market %d", marketID)
 	}
-	prev := *p
-	fn(p)
-	p.Updated = time.Now().UTC()
-	if err := s.saveLocked(); err != nil {
-		*p = prev
-		return Prediction{}, err
-	}
-	return *p, nil
+	return updateLocked(s, p, func(p *Prediction) {
+		fn(p)
+		p.Updated = time.Now().UTC()
+	})
 }
 
 // Update changes a job with fn and persists the result before returning.
@@ -300,14 +296,23 @@ func (s *State) Update(claimID uint64, round uint32, fn func(*Job)) (Job, error)
 	if !ok {
 		return Job{}, fmt.Errorf("sidecar state: no job %s", JobKey(claimID, round))
 	}
-	prev := *j
-	fn(j)
-	j.Updated = time.Now().UTC()
+	return updateLocked(s, j, func(j *Job) {
+		fn(j)
+		j.Updated = time.Now().UTC()
+	})
+}
+
+// updateLocked changes *item with fn and persists the state; if the write fails, *item is
+// as it was and the error is returned.
+func updateLocked[T any](s *State, item *T, fn func(*T)) (T, error) {
+	prev := *item
+	fn(item)
 	if err := s.saveLocked(); err != nil {
-		*j = prev
-		return Job{}, err
+		*item = prev
+		var zero T
+		return zero, err
 	}
-	return *j, nil
+	return *item, nil
 }
 
 func (s *State) saveLocked() error {

@@ -1,9 +1,7 @@
 package storefs
 
 import (
-	"bytes"
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,44 +141,12 @@ func TestCorpusMatchesPython(t *testing.T) {
 	if err != nil {
 		t.Fatalf("gen-corpus.py: %v\n%s", err, out)
 	}
-	n := 0
-	err = filepath.WalkDir(pyDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(pyDir, p)
-		goPath := filepath.Join(dir, rel)
-		pi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		gi, err := os.Lstat(goPath)
-		if err != nil {
-			t.Errorf("%s: missing in Go corpus", rel)
-			return nil
-		}
-		if rel != "." && pi.Mode() != gi.Mode() { // "." is the temp dir itself
-			t.Errorf("%s: mode %v (python) vs %v (go)", rel, pi.Mode(), gi.Mode())
-		}
-		n++
-		switch {
-		case pi.Mode()&os.ModeSymlink != 0:
-			a, _ := os.Readlink(p)
-			b, _ := os.Readlink(goPath)
-			if a != b {
-				t.Errorf("%s: link %q vs %q", rel, a, b)
-			}
-		case pi.Mode().IsRegular():
-			a, _ := os.ReadFile(p)
-			b, _ := os.ReadFile(goPath)
-			if !bytes.Equal(a, b) {
-				t.Errorf("%s: contents differ", rel)
-			}
-		}
-		return nil
-	})
+	n, diffs, err := corpus.Compare(pyDir, dir, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Errorf("python vs go corpus: %s", d)
 	}
 	if n < 5000 {
 		t.Fatalf("compared only %d paths", n)

@@ -57,21 +57,17 @@ func scanName(name string, ph []byte) (string, []uint64) {
 	return string(b), offs
 }
 
+// appendNameRefs returns data with r appended as the nameRefField: the length, then per name
+// the stored name, the count of its offsets and the offsets (appendOffsets).
 func appendNameRefs(data []byte, r NameRefs) []byte {
 	var payload []byte
 	payload = protowire.AppendVarint(payload, uint64(r.Len))
 	for _, n := range r.Names {
 		payload = protowire.AppendBytes(payload, []byte(n.Stored))
 		payload = protowire.AppendVarint(payload, uint64(len(n.Offsets)))
-		prev := uint64(0)
-		for _, o := range n.Offsets {
-			payload = protowire.AppendVarint(payload, o-prev)
-			prev = o
-		}
+		payload = appendOffsets(payload, n.Offsets)
 	}
-	out := append([]byte(nil), data...)
-	out = protowire.AppendTag(out, nameRefField, protowire.BytesType)
-	return protowire.AppendBytes(out, payload)
+	return appendExtField(data, nameRefField, payload)
 }
 
 // attachNameRefs records r in a directory's root node.

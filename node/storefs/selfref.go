@@ -48,16 +48,28 @@ type SelfRefs struct {
 	Offsets []uint64 // ascending byte offsets in the file
 }
 
+// appendSelfRefs returns data with r appended as the selfRefField: the length, then the offsets.
 func appendSelfRefs(data []byte, r SelfRefs) []byte {
-	var payload []byte
-	payload = protowire.AppendVarint(payload, uint64(r.Len))
+	payload := protowire.AppendVarint(nil, uint64(r.Len))
+	return appendExtField(data, selfRefField, appendOffsets(payload, r.Offsets))
+}
+
+// appendOffsets appends ascending offsets as varint deltas (the first from 0), the encoding of
+// both self-reference fields.
+func appendOffsets(payload []byte, offsets []uint64) []byte {
 	prev := uint64(0)
-	for _, o := range r.Offsets {
+	for _, o := range offsets {
 		payload = protowire.AppendVarint(payload, o-prev)
 		prev = o
 	}
+	return payload
+}
+
+// appendExtField returns a copy of a node's UnixFS Data with one of our extension fields
+// (selfRefField, nameRefField) appended; unixfsExtField reads it back.
+func appendExtField(data []byte, field protowire.Number, payload []byte) []byte {
 	out := append([]byte(nil), data...)
-	out = protowire.AppendTag(out, selfRefField, protowire.BytesType)
+	out = protowire.AppendTag(out, field, protowire.BytesType)
 	return protowire.AppendBytes(out, payload)
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/builder"
-	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/node/builder/buildertest"
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
@@ -50,11 +50,7 @@ func init() {
 func newEnv(t *testing.T, src string) (*toolchain.Env, string) {
 	t.Helper()
 	home := t.TempDir()
-	s, err := storefs.Open(filepath.Join(home, "ipfs"))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds")})
-	require.NoError(t, err)
+	s, b := buildertest.Open(t, home, builder.Config{})
 	return &toolchain.Env{Store: s, Builder: b, Source: src}, home
 }
 

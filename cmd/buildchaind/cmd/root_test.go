@@ -11,8 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	svrcmd "github.com/cosmos/cosmos-sdk/server/cmd"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/buildchain/buildchain/cmd/buildchaind/cmd"
+	"github.com/buildchain/buildchain/node/p2p"
 )
 
 // run executes one buildchaind command line in-process and returns its stdout.
@@ -31,6 +33,7 @@ func TestCommandTree(t *testing.T) {
 	root := cmd.NewRootCmd()
 	for _, path := range [][]string{
 		{"init"}, {"start"}, {"status"}, {"version"}, {"export"},
+		{"node", "run"}, {"node", "status"}, {"node", "id"},
 		{"keys", "add"}, {"keys", "list"},
 		{"genesis", "add-genesis-account"}, {"genesis", "gentx"}, {"genesis", "collect-gentxs"}, {"genesis", "validate"},
 		{"tx", "bank", "send"}, {"tx", "staking", "delegate"}, {"tx", "gov", "submit-proposal"},
@@ -107,4 +110,20 @@ func TestInitAndGenesisCommands(t *testing.T) {
 	_, err = run(t, "genesis", "validate", h)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "max_rounds")
+}
+
+// `node id` prints the peer ID of the identity `node run` uses (home/sidecar/p2p.key),
+// creating it once: the same ID on every call.
+func TestNodeID(t *testing.T) {
+	home := t.TempDir()
+	first, err := run(t, "node", "id", "--home="+home)
+	require.NoError(t, err)
+	again, err := run(t, "node", "id", "--home="+home)
+	require.NoError(t, err)
+	require.Equal(t, first, again)
+	key, err := p2p.LoadOrCreateIdentity(filepath.Join(home, "sidecar", "p2p.key"))
+	require.NoError(t, err)
+	want, err := peer.IDFromPrivateKey(key)
+	require.NoError(t, err)
+	require.Equal(t, want.String()+"\n", first)
 }

@@ -44,6 +44,15 @@ func (p *parser) expect(s string) error {
 
 func (p *parser) peek(c byte) bool { return p.pos < len(p.b) && p.b[p.pos] == c }
 
+// next consumes one byte of an unfinished what (a string, an escape).
+func (p *parser) next(what string) (byte, error) {
+	if p.pos >= len(p.b) {
+		return 0, p.errorf("unterminated %s", what)
+	}
+	p.pos++
+	return p.b[p.pos-1], nil
+}
+
 // str reads a quoted string, undoing Nix's escapes (\n, \r, \t; a backslash before any other
 // character stands for that character).
 func (p *parser) str() (string, error) {
@@ -52,20 +61,18 @@ func (p *parser) str() (string, error) {
 	}
 	var sb strings.Builder
 	for {
-		if p.pos >= len(p.b) {
-			return "", p.errorf("unterminated string")
+		c, err := p.next("string")
+		if err != nil {
+			return "", err
 		}
-		c := p.b[p.pos]
-		p.pos++
 		switch c {
 		case '"':
 			return sb.String(), nil
 		case '\\':
-			if p.pos >= len(p.b) {
-				return "", p.errorf("unterminated escape")
+			e, err := p.next("escape")
+			if err != nil {
+				return "", err
 			}
-			e := p.b[p.pos]
-			p.pos++
 			switch e {
 			case 'n':
 				sb.WriteByte('\n')
@@ -228,29 +235,20 @@ func (d *Derivation) Bytes() []byte { return d.unparse(false, d.InputDrvs) }
 func (d *Derivation) unparse(maskOutputs bool, inputs []InputDrv) []byte {
 	var b strings.Builder
 	b.WriteString("Derive([")
-	for i, o := range d.Outputs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
+	writeTuples(&b, len(d.Outputs), func(i int) {
+		o := d.Outputs[i]
 		path := o.Path
 		if maskOutputs {
 			path = ""
 		}
-		b.WriteByte('(')
 		writeStrings(&b, ",", o.Name, path, o.HashAlgo, o.Hash)
-		b.WriteByte(')')
-	}
+	})
 	b.WriteString("],[")
-	for i, in := range inputs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		writeString(&b, in.Path)
+	writeTuples(&b, len(inputs), func(i int) {
+		writeString(&b, inputs[i].Path)
 		b.WriteByte(',')
-		writeList(&b, in.Outputs)
-		b.WriteByte(')')
-	}
+		writeList(&b, inputs[i].Outputs)
+	})
 	b.WriteString("],")
 	writeList(&b, d.InputSrcs)
 	b.WriteByte(',')
@@ -258,22 +256,30 @@ func (d *Derivation) unparse(maskOutputs bool, inputs []InputDrv) []byte {
 	b.WriteByte(',')
 	writeList(&b, d.Args)
 	b.WriteString(",[")
-	for i, e := range d.Env {
-		if i > 0 {
-			b.WriteByte(',')
-		}
+	writeTuples(&b, len(d.Env), func(i int) {
+		e := d.Env[i]
 		v := e.Value
 		if maskOutputs {
 			if _, isOut := d.Output(e.Name); isOut {
 				v = ""
 			}
 		}
-		b.WriteByte('(')
 		writeStrings(&b, ",", e.Name, v)
-		b.WriteByte(')')
-	}
+	})
 	b.WriteString("])")
 	return []byte(b.String())
+}
+
+// writeTuples writes n tuples "(...)" separated by commas, each's fields by field(i).
+func writeTuples(b *strings.Builder, n int, field func(i int)) {
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		field(i)
+		b.WriteByte(')')
+	}
 }
 
 func writeList(b *strings.Builder, ss []string) {

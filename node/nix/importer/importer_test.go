@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
@@ -17,14 +16,11 @@ import (
 	"github.com/buildchain/buildchain/node/nix/drv"
 	"github.com/buildchain/buildchain/node/nix/nar"
 	"github.com/buildchain/buildchain/node/nix/nixtest"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 type env struct {
 	dir, root string
@@ -38,21 +34,9 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	nixtest.Need(t)
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	idx, err := OpenIndex(filepath.Join(dir, "nix-index"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := &bytes.Buffer{}
-	no := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Log: log, Timeout: 2 * time.Minute, UseFUSE: &no})
+	s, b := nixtest.Store(t, dir, log)
+	idx, err := OpenIndex(filepath.Join(dir, "nix-index"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,6 +121,10 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
+	// NARs a killed server was compressing (internal/atomicfile's temporary files).
+	if _, err := atomicfile.RemoveStaleIn(cfg.CacheDir); err != nil {
+		return nil, err
+	}
 	return &Server{cfg: cfg, meta: map[metaKey]*narMeta{}}, nil
 }
 
@@ -310,7 +314,7 @@ func (s *Server) serveNAR(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 // compressed returns the compressed NAR of out, making it once: written to a temporary file,
-// synced and renamed, so a crash never leaves a partial file under the final name.
+// committed through internal/atomicfile, so a crash never leaves a partial file under the final name.
 func (s *Server) compressed(ctx context.Context, out cid.Cid, m *narMeta, compression string) (string, error) {
 	final := filepath.Join(s.cfg.CacheDir, narHashString(m.hash)+extensions[compression])
 	if _, err := os.Stat(final); err == nil {
@@ -321,12 +325,11 @@ func (s *Server) compressed(ctx context.Context, out cid.Cid, m *narMeta, compre
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}
-	f, err := os.CreateTemp(s.cfg.CacheDir, ".tmp-*")
+	f, err := atomicfile.NewWriter(final, 0o644)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
+	defer f.Abort()
 	var cw io.WriteCloser
 	switch compression {
 	case "zstd":
@@ -347,16 +350,7 @@ func (s *Server) compressed(ctx context.Context, out cid.Cid, m *narMeta, compre
 	if h, _ := check.Sum(); h != m.hash {
 		return "", fmt.Errorf("%w: %s changed while compressing", ErrUnavailable, out)
 	}
-	if err := f.Sync(); err != nil {
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	if err := os.Rename(f.Name(), final); err != nil {
-		return "", err
-	}
-	return final, atomicfile.SyncDir(s.cfg.CacheDir)
+	return final, f.Commit()
 }
 
 func hashFile(p string) ([sha256.Size]byte, int64, error) {

@@ -7,12 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/klauspost/compress/zstd"
@@ -23,14 +21,11 @@ import (
 	"github.com/buildchain/buildchain/node/nix/importer"
 	"github.com/buildchain/buildchain/node/nix/nar"
 	"github.com/buildchain/buildchain/node/nix/nixtest"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/storefs"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 // verifier stands in for the chain in this package's tests (tests/e2e uses the real chain):
 // a derivation is verified once the test says so, with the output our builder made.
@@ -75,20 +70,8 @@ func newEnv(t *testing.T, compression string) *env {
 	t.Helper()
 	nixtest.Need(t)
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := storefs.Open(filepath.Join(dir, "ipfs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, b := nixtest.Store(t, dir, nil)
 	idx, err := importer.OpenIndex(filepath.Join(dir, "nix", "index"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	no := false
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(dir, "builds"), Timeout: 2 * time.Minute, UseFUSE: &no})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,30 @@ package nixtest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/builder/buildertest"
+	"github.com/buildchain/buildchain/node/storefs"
 )
+
+// Store opens a store (dir/ipfs, closed when the test ends) and a builder on it (state in
+// dir/builds, no FUSE, log to log if not nil) for the tests that import Nix's builds; dir
+// is made world-readable for the sandbox.
+func Store(t testing.TB, dir string, log io.Writer) (*storefs.Store, *builder.Builder) {
+	t.Helper()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	return buildertest.Open(t, dir, builder.Config{Log: log, Timeout: 2 * time.Minute, UseFUSE: &no})
+}
 
 // Env is the environment every nix command gets: no build users (we run as root without a
 // daemon), one core (builds see NIX_BUILD_CORES=1, as in our sandbox), no substituters.

@@ -9,9 +9,9 @@ import (
 )
 
 // NewIDCmd returns `id`: print the node's libp2p peer ID, creating the
-// identity key on first use. Scripts (localnet) need the ID to build the
-// /ip4/…/tcp/…/p2p/{id} bootstrap addresses of nodes before they start.
-// keyFile says where the node's key lives (e.g. $HOME/p2p.key).
+// identity key on first use, so the /ip4/…/tcp/…/p2p/{id} address of a node
+// is known before it starts. keyFile says where the node's key lives;
+// node/nodecli wires it as `buildchaind node id` with the key of `node run`.
 func NewIDCmd(keyFile func(cmd *cobra.Command) (string, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   "id",

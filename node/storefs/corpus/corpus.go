@@ -2,8 +2,10 @@ package corpus
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -92,4 +94,57 @@ func Generate(dir, seed string) error {
 		}
 	}
 	return nil
+}
+
+// Compare walks the tree want and checks the same path under got: its type, the target of a
+// symlink, the bytes of a file and its mode (only the owner's execute bit when execOnly, as a
+// FUSE view or an export shows it; else the whole mode, the root's aside). It returns how many
+// paths it compared and one line per difference.
+func Compare(want, got string, execOnly bool) (int, []string, error) {
+	n := 0
+	var diffs []string
+	differ := func(format string, a ...any) { diffs = append(diffs, fmt.Sprintf(format, a...)) }
+	err := filepath.WalkDir(want, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(want, p)
+		gp := filepath.Join(got, rel)
+		wi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		gi, err := os.Lstat(gp)
+		if err != nil {
+			differ("%s: %v", rel, err)
+			return nil
+		}
+		if wi.Mode().Type() != gi.Mode().Type() {
+			differ("%s: type %v vs %v", rel, wi.Mode().Type(), gi.Mode().Type())
+			return nil
+		}
+		n++
+		switch {
+		case execOnly && wi.Mode().IsRegular() && wi.Mode()&0o100 != gi.Mode()&0o100:
+			differ("%s: exec bit %v vs %v", rel, wi.Mode(), gi.Mode())
+		case !execOnly && rel != "." && wi.Mode() != gi.Mode():
+			differ("%s: mode %v vs %v", rel, wi.Mode(), gi.Mode())
+		}
+		switch {
+		case wi.Mode()&os.ModeSymlink != 0:
+			a, _ := os.Readlink(p)
+			b, _ := os.Readlink(gp)
+			if a != b {
+				differ("%s: link %q vs %q", rel, a, b)
+			}
+		case wi.Mode().IsRegular():
+			a, _ := os.ReadFile(p)
+			b, err := os.ReadFile(gp)
+			if err != nil || !bytes.Equal(a, b) {
+				differ("%s: contents differ (%v)", rel, err)
+			}
+		}
+		return nil
+	})
+	return n, diffs, err
 }

@@ -364,9 +364,14 @@ func (d *dirNode) load(ctx context.Context) error {
 }
 
 func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	e, err := storefs.StatNode("", d.nd)
+	return d.fsys.getattr("stat dir", d.nd, out)
+}
+
+// getattr fills out with the attributes of a directory's or file's node.
+func (f *filesystem) getattr(what string, nd ipld.Node, out *fuse.AttrOut) syscall.Errno {
+	e, err := storefs.StatNode("", nd)
 	if err != nil {
-		return d.fsys.eio("stat dir", err)
+		return f.eio(what, err)
 	}
 	setAttr(&out.Attr, e)
 	return 0
@@ -449,12 +454,7 @@ var _ = (fs.NodeReader)((*fileNode)(nil))
 var _ = (fs.NodeGetattrer)((*fileNode)(nil))
 
 func (f *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	e, err := storefs.StatNode("", f.nd)
-	if err != nil {
-		return f.fsys.eio("stat file", err)
-	}
-	setAttr(&out.Attr, e)
-	return 0
+	return f.fsys.getattr("stat file", f.nd, out)
 }
 
 // Open answers ENOSYS: with FUSE_NO_OPEN_SUPPORT the kernel then stops

@@ -50,49 +50,16 @@ func openStore(t *testing.T) *storefs.Store {
 	return s
 }
 
-// compareTrees walks src and checks every path under got byte for byte,
-// with modes' execute bits and symlink targets.
+// compareTrees checks every path of src under got byte for byte, with the execute bits and
+// symlink targets (corpus.Compare), and returns how many it compared.
 func compareTrees(t *testing.T, src, got string) int {
 	t.Helper()
-	n := 0
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		gp := filepath.Join(got, rel)
-		si, _ := os.Lstat(p)
-		gi, err := os.Lstat(gp)
-		if err != nil {
-			t.Errorf("%s: %v", rel, err)
-			return nil
-		}
-		if si.Mode().Type() != gi.Mode().Type() {
-			t.Errorf("%s: type %v vs %v", rel, si.Mode().Type(), gi.Mode().Type())
-			return nil
-		}
-		n++
-		switch {
-		case si.Mode()&os.ModeSymlink != 0:
-			a, _ := os.Readlink(p)
-			b, _ := os.Readlink(gp)
-			if a != b {
-				t.Errorf("%s: link %q vs %q", rel, a, b)
-			}
-		case si.Mode().IsRegular():
-			a, _ := os.ReadFile(p)
-			b, err := os.ReadFile(gp)
-			if err != nil || !bytes.Equal(a, b) {
-				t.Errorf("%s: contents differ (%v)", rel, err)
-			}
-			if si.Mode()&0o100 != gi.Mode()&0o100 {
-				t.Errorf("%s: exec bit %v vs %v", rel, si.Mode(), gi.Mode())
-			}
-		}
-		return nil
-	})
+	n, diffs, err := corpus.Compare(src, got, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
 	}
 	return n
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/buildchain/buildchain/internal/atomicfile"
 	"github.com/buildchain/buildchain/node/progress"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
@@ -72,6 +73,34 @@ func openStore(cmd *cobra.Command) (*storefs.Store, error) {
 	return storefs.Open(root)
 }
 
+// withStore makes the RunE of a command that works on the store: it opens
+// the store (--store), runs run, and closes the store.
+func withStore(run func(cmd *cobra.Command, s *storefs.Store, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := openStore(cmd)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return run(cmd, s, args)
+	}
+}
+
+// withPath is withStore for a command whose first argument is CID[/PATH]:
+// the argument is parsed before the store is opened, so a malformed one
+// touches nothing.
+func withPath(run func(cmd *cobra.Command, s *storefs.Store, c cid.Cid, p string, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, p, err := parseArg(args[0])
+		if err != nil {
+			return err
+		}
+		return withStore(func(cmd *cobra.Command, s *storefs.Store, args []string) error {
+			return run(cmd, s, c, p, args)
+		})(cmd, args)
+	}
+}
+
 func addCmd() *cobra.Command {
 	var quiet, preserve, noPin, onlyHash bool
 	var selfRef, pinUser, pinProg string
@@ -83,12 +112,7 @@ the CID with -q. Progress goes to stderr (a bar on a terminal, plain lines other
 none with -q). The root is
 pinned for --user/--prog (default: you / store-add) unless --no-pin.`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withStore(func(cmd *cobra.Command, s *storefs.Store, args []string) error {
 			ctx := cmd.Context()
 			opts := storefs.AddOptions{PreserveMode: preserve, OnlyHash: onlyHash}
 			if selfRef != "" {
@@ -131,15 +155,14 @@ pinned for --user/--prog (default: you / store-add) unless --no-pin.`,
 				}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the root CID")
 	cmd.Flags().BoolVar(&preserve, "preserve-mode", false, "store UnixFS modes (as kubo's --preserve-mode)")
 	cmd.Flags().StringVar(&selfRef, "self-ref", "", "self-reference placeholder to hash modulo (59 bytes)")
 	cmd.Flags().BoolVar(&noPin, "no-pin", false, "do not pin the root (the next GC may remove it)")
 	cmd.Flags().BoolVarP(&onlyHash, "only-hash", "n", false, "only compute the CID; store nothing")
-	cmd.Flags().StringVar(&pinUser, "user", "", "pin owner (default: current user)")
-	cmd.Flags().StringVar(&pinProg, "prog", "store-add", "pin program name")
+	pinFlags(cmd, &pinUser, &pinProg)
 	return cmd
 }
 
@@ -152,18 +175,9 @@ func catCmd() *cobra.Command {
 		Use:   "cat CID[/PATH]",
 		Short: "Write a file's bytes (hash-checked) to stdout",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, p, err := parseArg(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withPath(func(cmd *cobra.Command, s *storefs.Store, c cid.Cid, p string, args []string) error {
 			return s.Cat(cmd.Context(), c, p, cmd.OutOrStdout())
-		},
+		}),
 	}
 }
 
@@ -172,16 +186,7 @@ func lsCmd() *cobra.Command {
 		Use:   "ls CID[/PATH]",
 		Short: "List a directory: mode, size, CID, name",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, p, err := parseArg(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withPath(func(cmd *cobra.Command, s *storefs.Store, c cid.Cid, p string, args []string) error {
 			ents, err := s.List(cmd.Context(), c, p)
 			if err != nil {
 				return err
@@ -198,7 +203,7 @@ func lsCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.Kind, modeString(e), e.Size, e.CID, name)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -214,16 +219,7 @@ func getCmd() *cobra.Command {
 		Use:   "get CID[/PATH] DEST",
 		Short: "Write a tree to DEST (modes, symlinks, self-references resolved)",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, p, err := parseArg(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withPath(func(cmd *cobra.Command, s *storefs.Store, c cid.Cid, p string, args []string) error {
 			if p != "" {
 				nd, err := s.Resolve(cmd.Context(), c, p)
 				if err != nil {
@@ -233,7 +229,7 @@ func getCmd() *cobra.Command {
 				return s.ExportNode(cmd.Context(), nd, c, args[1])
 			}
 			return s.Export(cmd.Context(), c, args[1])
-		},
+		}),
 	}
 }
 
@@ -309,12 +305,7 @@ func pinLsCmd() *cobra.Command {
 		Use:   "ls",
 		Short: "List pins: kind, owner, CID, pin file",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withStore(func(cmd *cobra.Command, s *storefs.Store, args []string) error {
 			pins, err := s.ListPins()
 			if err != nil {
 				return err
@@ -332,7 +323,7 @@ func pinLsCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Kind, owner, c, p.Path)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -341,12 +332,7 @@ func gcCmd() *cobra.Command {
 		Use:   "gc",
 		Short: "Remove dangling pins and every block no live pin reaches",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withStore(func(cmd *cobra.Command, s *storefs.Store, args []string) error {
 			r, err := s.GC(cmd.Context())
 			if err != nil {
 				return err
@@ -357,7 +343,7 @@ func gcCmd() *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d blocks reachable from pins are missing\n", r.MissingBlocks)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -366,12 +352,7 @@ func verifyCmd() *cobra.Command {
 		Use:   "verify",
 		Short: "Rehash every block; list the bad ones (exit status 1 if any)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withStore(func(cmd *cobra.Command, s *storefs.Store, args []string) error {
 			bad, n, err := s.Verify(cmd.Context())
 			if err != nil {
 				return err
@@ -384,7 +365,7 @@ func verifyCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "verified %d blocks: all good\n", n)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -408,12 +389,7 @@ func mountCmd() *cobra.Command {
 		Use:   "mount [DIR]",
 		Short: "Mount the read-only view (DIR/{cid}/{path}); runs until SIGINT/SIGTERM",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withStore(func(cmd *cobra.Command, s *storefs.Store, args []string) error {
 			dir := s.MountDir()
 			if len(args) == 1 {
 				dir = args[0]
@@ -441,7 +417,7 @@ func mountCmd() *cobra.Command {
 			<-served
 			fmt.Fprintf(cmd.ErrOrStderr(), "unmounted %s\n", dir)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let other users read the mount")
 	cmd.Flags().BoolVar(&debug, "debug", false, "log FUSE requests")
@@ -454,38 +430,25 @@ func exportCmd() *cobra.Command {
 		Use:   "export CID",
 		Short: "Write the closure of CID as a CARv1 to stdout (or -o FILE)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, rest, err := parseArg(args[0])
-			if err != nil {
-				return err
-			}
+		RunE: withPath(func(cmd *cobra.Command, s *storefs.Store, c cid.Cid, rest string, args []string) error {
 			if rest != "" {
 				return fmt.Errorf("export %q: give a CID, not a path inside one", args[0])
 			}
-			s, err := openStore(cmd)
+			if out == "" || out == "-" {
+				return s.ExportCAR(cmd.Context(), c, cmd.OutOrStdout())
+			}
+			// FILE appears only complete (internal/atomicfile): an interrupted
+			// export leaves no truncated CAR under its name.
+			w, err := atomicfile.NewWriter(out, 0o644)
 			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			defer w.Abort()
+			if err := s.ExportCAR(cmd.Context(), c, w); err != nil {
 				return err
 			}
-			defer s.Close()
-			var w io.Writer = cmd.OutOrStdout()
-			if out != "" && out != "-" {
-				tmp := out + ".part"
-				f, err := os.Create(tmp)
-				if err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				if err := s.ExportCAR(cmd.Context(), c, f); err != nil {
-					f.Close()
-					os.Remove(tmp)
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				return os.Rename(tmp, out)
-			}
-			return s.ExportCAR(cmd.Context(), c, w)
-		},
+			return w.Commit()
+		}),
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of stdout")
 	return cmd
@@ -498,12 +461,7 @@ func importCmd() *cobra.Command {
 		Use:   "import FILE.car|-",
 		Short: "Import a CAR (v1 or v2); every block is checked, nothing is stored if one is bad",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withStore(func(cmd *cobra.Command, s *storefs.Store, args []string) error {
 			var r io.Reader = cmd.InOrStdin()
 			if args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -532,7 +490,7 @@ func importCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "imported %s\n", c)
 			}
 			return nil
-		},
+		}),
 	}
 	pinFlags(cmd, &u, &p)
 	cmd.Flags().BoolVar(&noPin, "no-pin", false, "do not pin the roots")
@@ -544,16 +502,7 @@ func statCmd() *cobra.Command {
 		Use:   "stat CID[/PATH]",
 		Short: "Show type, size, mode and closure size",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, p, err := parseArg(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: withPath(func(cmd *cobra.Command, s *storefs.Store, c cid.Cid, p string, args []string) error {
 			e, err := s.Stat(cmd.Context(), c, p)
 			if err != nil {
 				return err
@@ -575,6 +524,6 @@ func statCmd() *cobra.Command {
 				fmt.Fprintf(w, "Target: %s\n", e.Target)
 			}
 			return nil
-		},
+		}),
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,22 +162,14 @@ func TestCLIEndToEnd(t *testing.T) {
 	if out := mustRun(t, store, "verify"); !strings.Contains(out, "all good") {
 		t.Fatalf("verify: %s", out)
 	}
-	s, err := storefs.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nd, err := s.Resolve(context.Background(), mustCID(t, root), "README")
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bp := filepath.Join(store, "blocks", nd.Cid().String())
+	readme := blockOf(t, store, root, "README")
+	bp := filepath.Join(store, "blocks", readme.String())
 	b, _ := os.ReadFile(bp)
 	b[len(b)-2] ^= 1
 	os.Chmod(bp, 0o644)
 	os.WriteFile(bp, b, 0o444)
 	out, _, err = run(t, store, nil, "verify")
-	if err == nil || !strings.Contains(out, "bad "+nd.Cid().String()) {
+	if err == nil || !strings.Contains(out, "bad "+readme.String()) {
 		t.Fatalf("verify after corruption: %q %v", out, err)
 	}
 	if _, _, err := run(t, store, nil, "cat", root+"/README"); err == nil {
@@ -204,6 +198,21 @@ func TestCLIBadInput(t *testing.T) {
 	if len(ents) != 0 {
 		t.Fatalf("bad input wrote %d blocks", len(ents))
 	}
+}
+
+// blockOf is the CID of the root block at path p inside root, in the store at dir.
+func blockOf(t *testing.T, dir, root, p string) cid.Cid {
+	t.Helper()
+	s, err := storefs.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	nd, err := s.Resolve(context.Background(), mustCID(t, root), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nd.Cid()
 }
 
 func mustCID(t *testing.T, s string) cid.Cid {
@@ -295,5 +304,49 @@ func TestCLIExportToPipe(t *testing.T) {
 	_, errOut, err := run(t, store, nil, "cat", "nonsense")
 	if err == nil || strings.Contains(errOut, "Usage:") {
 		t.Fatalf("bad CID: err %v, stderr %q", err, errOut)
+	}
+}
+
+// TestCLIExportFailsLeavingNothing: an export that fails part-way (a block of the closure is
+// missing, after the header and other blocks were written) leaves the file named by -o as it
+// was and no temporary file beside it (internal/atomicfile's Writer).
+func TestCLIExportFailsLeavingNothing(t *testing.T) {
+	store := t.TempDir()
+	src := t.TempDir()
+	for _, name := range []string{"a", "b", "c"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(strings.Repeat(name, 1000)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := strings.TrimSpace(mustRun(t, store, "add", "-q", src))
+	if err := os.Remove(filepath.Join(store, "blocks", blockOf(t, store, root, "c").String())); err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	for _, before := range []string{"", "an older export\n"} {
+		car := filepath.Join(outDir, "x.car")
+		if before != "" {
+			if err := os.WriteFile(car, []byte(before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := run(t, store, nil, "export", "-o", car, root); err == nil {
+			t.Fatal("export of a closure with a missing block succeeded")
+		}
+		got, err := os.ReadFile(car)
+		switch {
+		case before == "" && !errors.Is(err, fs.ErrNotExist):
+			t.Fatalf("failed export left %s (%d bytes, %v)", car, len(got), err)
+		case before != "" && string(got) != before:
+			t.Fatalf("failed export changed %s to %d bytes (%v)", car, len(got), err)
+		}
+		ents, _ := os.ReadDir(outDir)
+		want := 0
+		if before != "" {
+			want = 1
+		}
+		if len(ents) != want {
+			t.Fatalf("%d entries beside the export, want %d (a temporary file left)", len(ents), want)
+		}
 	}
 }

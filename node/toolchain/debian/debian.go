@@ -38,6 +38,26 @@ type Debian struct {
 	Post string
 }
 
+// Where Debian 12's amd64 packages put the dynamic loader and the libraries (merged /usr): the
+// Interpreter and LibPath of every toolchain here.
+const Amd64Interpreter = "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+
+// Amd64LibPath is the LibPath of every toolchain here (see Amd64Interpreter).
+func Amd64LibPath() []string { return []string{"usr/lib/x86_64-linux-gnu"} }
+
+// DocTrim is the Trim of documentation, manuals and translations every toolchain leaves out,
+// with extra paths of the tree appended.
+func DocTrim(extra ...string) []string {
+	return append([]string{"usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+		"usr/share/lintian", "usr/share/bug", "usr/share/gdb"}, extra...)
+}
+
+// Register makes t the toolchain t.Name of `buildchaind bootstrap --toolchain` (node/toolchain),
+// described by short; the toolchain packages call it from init.
+func (t Debian) Register(short string) {
+	toolchain.Register(toolchain.Toolchain{Name: t.Name, Short: short, Import: t.Import})
+}
+
 // PatchelfPackage is the package in debian.lock whose patchelf relocates the toolchains, and
 // BusyboxPackage the static busybox that runs the unpack script and the wrappers.
 const (

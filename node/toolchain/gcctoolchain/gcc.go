@@ -1,22 +1,11 @@
 package gcctoolchain
 
 import (
-	"context"
-
-	"github.com/ipfs/go-cid"
-
-	"github.com/buildchain/buildchain/node/toolchain"
 	"github.com/buildchain/buildchain/node/toolchain/debian"
 )
 
 func init() {
-	toolchain.Register(toolchain.Toolchain{
-		Name:  "gcc",
-		Short: "Debian 12's gcc 12, binutils, glibc and make from .debs pinned in debian.lock, relocated with patchelf; --source: a directory of the .debs",
-		Import: func(ctx context.Context, env *toolchain.Env) (cid.Cid, error) {
-			return GCC.Import(ctx, env)
-		},
-	})
+	GCC.Register("Debian 12's gcc 12, binutils, glibc and make from .debs pinned in debian.lock, relocated with patchelf; --source: a directory of the .debs")
 }
 
 // GCC is Debian 12's gcc 12 with binutils, the glibc headers and libraries and make: a C
@@ -33,11 +22,10 @@ var GCC = debian.Debian{
 		"libjansson4", "libmpc3", "libmpfr6", "libstdc++6", "libzstd1", "linux-libc-dev", "make",
 		"zlib1g",
 	},
-	Interpreter: "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-	LibPath:     []string{"usr/lib/x86_64-linux-gnu"},
+	Interpreter: debian.Amd64Interpreter,
+	LibPath:     debian.Amd64LibPath(),
 	// lto-dump is a debugging tool (32 MB); lto1, which -flto needs, stays.
-	Trim: []string{"usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
-		"usr/share/bug", "usr/share/gdb", "usr/bin/x86_64-linux-gnu-lto-dump-12", "usr/bin/lto-dump-12"},
+	Trim: debian.DocTrim("usr/bin/x86_64-linux-gnu-lto-dump-12", "usr/bin/lto-dump-12"),
 	Post: gccWrapper,
 }
 

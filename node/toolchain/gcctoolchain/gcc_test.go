@@ -12,17 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/deb"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 	"github.com/buildchain/buildchain/node/toolchain/debian"
 	"github.com/buildchain/buildchain/node/toolchain/debian/debiantest"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 // tenv is a fresh store and builder with the gcc test's helpers.
 type tenv struct{ *debiantest.Env }

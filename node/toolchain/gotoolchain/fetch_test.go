@@ -23,16 +23,12 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 )
 
-// Builds run in the sandbox, which re-executes the test binary.
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 const (
 	greetGoMod = "module example.com/greet\n\ngo 1.22\n"

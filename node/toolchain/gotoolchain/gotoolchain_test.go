@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/builder/buildertest"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 )
@@ -33,12 +34,7 @@ func cachedZip(t *testing.T) (Pin, string) {
 
 func newEnv(t *testing.T) *toolchain.Env {
 	t.Helper()
-	home := t.TempDir()
-	s, err := storefs.Open(filepath.Join(home, "ipfs"))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds")})
-	require.NoError(t, err)
+	s, b := buildertest.Open(t, t.TempDir(), builder.Config{})
 	return &toolchain.Env{Store: s, Builder: b, Options: map[string]string{}}
 }
 

@@ -12,22 +12,11 @@
 package rusttoolchain
 
 import (
-	"context"
-
-	"github.com/ipfs/go-cid"
-
-	"github.com/buildchain/buildchain/node/toolchain"
 	"github.com/buildchain/buildchain/node/toolchain/debian"
 )
 
 func init() {
-	toolchain.Register(toolchain.Toolchain{
-		Name:  "rust",
-		Short: "Debian 12's rustc 1.63 and Rust standard library from .debs pinned in debian.lock, relocated with patchelf; links with the gcc toolchain's cc; --source: a directory of the .debs",
-		Import: func(ctx context.Context, env *toolchain.Env) (cid.Cid, error) {
-			return Rust.Import(ctx, env)
-		},
-	})
+	Rust.Register("Debian 12's rustc 1.63 and Rust standard library from .debs pinned in debian.lock, relocated with patchelf; links with the gcc toolchain's cc; --source: a directory of the .debs")
 }
 
 // Rust is rustc 1.63 for x86_64-linux: bin/rustc (usr/bin, merged /usr), the standard library
@@ -40,11 +29,10 @@ var Rust = debian.Debian{
 		"liblzma5", "libmd0", "libstd-rust-1.63", "libstd-rust-dev", "libstdc++6", "libtinfo6",
 		"libxml2", "libz3-4", "rustc", "zlib1g",
 	},
-	Interpreter: "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-	LibPath:     []string{"usr/lib/x86_64-linux-gnu"},
+	Interpreter: debian.Amd64Interpreter,
+	LibPath:     debian.Amd64LibPath(),
 	// Only rustc is run: glibc's helper programs stay, documentation goes.
-	Trim: []string{"usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
-		"usr/share/bug", "usr/share/gdb"},
+	Trim: debian.DocTrim(),
 	Post: llvmRunpath,
 }
 

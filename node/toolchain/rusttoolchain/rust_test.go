@@ -6,16 +6,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/toolchain/debian/debiantest"
 	"github.com/buildchain/buildchain/node/toolchain/gcctoolchain"
 	"github.com/buildchain/buildchain/node/toolchain/rusttoolchain"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 // debs skips unless opted in (make test-cargo) and `make deps` filled the .deb cache.
 func debs(t *testing.T) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/builder"
+	"github.com/buildchain/buildchain/node/builder/buildertest"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/storefs/fusefs"
@@ -87,9 +88,8 @@ func New(t testing.TB, fuse bool) *Env {
 	NeedRoot(t)
 	home := t.TempDir()
 	require.NoError(t, os.Chmod(home, 0o755))
-	s, err := storefs.Open(filepath.Join(home, "ipfs"))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	log := &bytes.Buffer{}
+	s, b := buildertest.Open(t, home, builder.Config{Log: log, Timeout: 10 * time.Minute, UseFUSE: &fuse})
 	if fuse {
 		if err := fusefs.Available(); err != nil {
 			t.Skip("needs FUSE: " + err.Error())
@@ -98,9 +98,6 @@ func New(t testing.TB, fuse bool) *Env {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = srv.Unmount() })
 	}
-	log := &bytes.Buffer{}
-	b, err := builder.New(s, builder.Config{StateDir: filepath.Join(home, "builds"), Log: log, Timeout: 10 * time.Minute, UseFUSE: &fuse})
-	require.NoError(t, err)
 	return &Env{T: t, Store: s, Builder: b, Log: log,
 		TC: &toolchain.Env{Store: s, Builder: b, Options: map[string]string{}, Log: io.MultiWriter(log, testLog{t})}}
 }
