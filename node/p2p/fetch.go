@@ -23,6 +23,7 @@ type FetchStats struct {
 	Blocks       int     // blocks in the closure
 	Fetched      int     // of which came from peers
 	FetchedBytes int64   // bytes that came from peers
+	Streamed     int     // of Fetched, came over closure streams (the rest over bitswap)
 	Dropped      []error // peers dropped for bad blocks (each error names one, wraps ErrBadPeer)
 }
 
@@ -73,6 +74,7 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 		}
 		peerErrs = cr.peerErrs
 		st.Dropped = cr.peerErrs
+		st.Streamed = cr.stats.Fetched
 		if cr.complete {
 			st.Blocks, st.Fetched, st.FetchedBytes = cr.stats.Blocks, cr.stats.Fetched, cr.stats.FetchedBytes
 			n.provideInBackground(root)
