@@ -90,27 +90,6 @@ func (n *Node) startCARServer() {
 	n.host.SetStreamHandler(carstream.ProtocolID, srv.Handle)
 }
 
-// dropPeer disconnects p after it sent a bad block and keeps it out of
-// closure streams for badPeerFor.
-func (n *Node) dropPeer(p peer.ID, err error) {
-	n.log.Warn("dropping peer that sent a bad block", "peer", p, "err", err)
-	n.mu.Lock()
-	n.bad[p] = time.Now().Add(badPeerFor)
-	n.mu.Unlock()
-	_ = n.host.Network().ClosePeer(p)
-}
-
-func (n *Node) isBad(p peer.ID) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	until, ok := n.bad[p]
-	if ok && time.Now().After(until) {
-		delete(n.bad, p)
-		return false
-	}
-	return ok
-}
-
 // carCandidates lists connected peers to ask for closure streams.
 func (n *Node) carCandidates() []peer.ID {
 	var out []peer.ID
@@ -257,9 +236,9 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 				if err != nil {
 					queue <- k
 					if errors.Is(err, block.ErrCorrupt) || errors.Is(err, carstream.ErrUnexpectedBlock) {
-						n.dropPeer(p, err)
+						derr := n.dropPeer(p, err)
 						errMu.Lock()
-						res.peerErrs = append(res.peerErrs, fmt.Errorf("%w: %w", ErrBadPeer, err))
+						res.peerErrs = append(res.peerErrs, derr)
 						errMu.Unlock()
 					} else if ctx.Err() == nil {
 						n.log.Debug("closure stream failed", "peer", p, "root", root, "err", err)
