@@ -140,10 +140,7 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 	units := func(b blocks.Block) int { return (len(b.RawData()) + budgetUnit - 1) / budgetUnit }
 	writes := make(chan blocks.Block, 256)
 	allDone := make(chan struct{})
-	queue := make(chan int, parts)
-	for k := range parts {
-		queue <- k
-	}
+	queue := make(chan int, parts) // parts whose peer failed
 
 	// put runs on the stream goroutines: record the links, skip blocks
 	// already had, and queue the rest for the writer within the budget.
@@ -215,22 +212,29 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 		}
 	}()
 
-	// One worker per candidate peer takes parts from the queue until all
-	// are done; a failed part goes back for another peer.
+	// One worker per candidate peer: the first parts peers start with one
+	// part each (a peer that is quick to start must not take a slower one's
+	// part before it even asked: the data would not be split); then every
+	// worker takes the parts whose peer failed from the queue until all are
+	// done.
 	var errMu sync.Mutex
 	var workers sync.WaitGroup
-	for _, p := range peers {
+	for i, p := range peers {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			for {
+			for first := true; ; first = false {
 				var k int
-				select {
-				case k = <-queue:
-				case <-allDone:
-					return
-				case <-ctx.Done():
-					return
+				if first && i < parts {
+					k = i
+				} else {
+					select {
+					case k = <-queue:
+					case <-allDone:
+						return
+					case <-ctx.Done():
+						return
+					}
 				}
 				_, err := carstream.Fetch(ctx, n.host, p, carstream.Request{Root: root, Part: k, Parts: parts}, n.carFetchLinks, put)
 				if err != nil {
