@@ -2,7 +2,6 @@ package p2p
 
 import (
 	"bytes"
-	"path/filepath"
 	"testing"
 
 	cid "github.com/ipfs/go-cid"
@@ -17,14 +16,12 @@ import (
 // node/runtime wires it.
 func newWalkerNode(t *testing.T, opts ...nodeOpt) (*Node, *storefs.Store) {
 	t.Helper()
-	s, err := storefs.Open(filepath.Join(t.TempDir(), "ipfs"))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	opts = append([]nodeOpt{func(c *Config) {
-		c.Blockstore = s.Blockstore()
-		c.Links = s.Walker().Children
-	}}, opts...)
-	return newTestNode(t, opts...), s
+	var s *storefs.Store // set before any walk: the node only walks when asked to fetch
+	n, st := newStorefsNode(t, append(opts, func(c *Config) {
+		c.Links = func(c cid.Cid, data []byte) ([]cid.Cid, error) { return s.Walker().Children(c, data) }
+	})...)
+	s = st
+	return n, s
 }
 
 // contentClosure is every CID reachable from root in s through what the
