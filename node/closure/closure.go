@@ -15,6 +15,12 @@
 //     first scanned (Walker.References, backed by node/storefs).
 //
 // "References" always means the last kind; "links" the first two.
+//
+// Links are in the block's bytes, so every node sees the same ones;
+// references are what one node recorded, so two nodes may disagree about
+// them. A closure stream between nodes (node/p2p/carstream) therefore
+// carries the zero Walker's closure, and the fetching node walks its own
+// references afterwards (node/runtime/fetch.go).
 package closure
 
 import (

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/buildchain/buildchain/node/block"
+	nodeclosure "github.com/buildchain/buildchain/node/closure"
 	"github.com/buildchain/buildchain/node/p2p/carstream"
 )
 
@@ -46,8 +47,8 @@ var carBudget = 64 << 20
 var ErrBadPeer = errors.New("peer dropped for sending a bad block")
 
 // blockLinks is the closure walk's one definition of a block's references:
-// Config.Links (the node's closure walker), else its IPLD links. Both fetch
-// paths and the CAR stream server use it.
+// Config.Links (the node's closure walker), else its IPLD links. The bitswap
+// walk uses it; closure streams use streamLinks and carFetchLinks.
 func (n *Node) blockLinks(c cid.Cid, data []byte) ([]cid.Cid, error) {
 	if n.cfg.Links != nil {
 		return n.cfg.Links(c, data)
@@ -55,31 +56,38 @@ func (n *Node) blockLinks(c cid.Cid, data []byte) ([]cid.Cid, error) {
 	return block.Links(c, data)
 }
 
+// streamLinks is what a closure stream carries, on both ends: the links a
+// block's own bytes name (IPLD links and derivation inputs, node/closure's
+// Walker without runtime references). Runtime references are recorded by
+// each node for itself (node/storefs references/, when a store path is
+// built or first scanned), so a node fetching a store path has none for it
+// yet: had the server followed its own, the fetcher would meet blocks it
+// cannot place in the DAG and drop an honest peer (the gcc toolchain names
+// the bootstrap busybox by its store path and was refused that way). The
+// fetcher records a fetched path's references itself and fetches them as
+// closures of their own (node/runtime/fetch.go).
+func streamLinks(c cid.Cid, data []byte) ([]cid.Cid, error) {
+	return nodeclosure.Walker{}.Children(c, data)
+}
+
+// carFetchLinks is the fetching end's link function: what a stream may carry
+// (streamLinks) plus this node's own walker (Config.Links: references it
+// has recorded), whose children the fetch must make local too. Its links
+// are a superset of any honest server's, so the stream's "linked from an
+// accepted block" check holds for every block such a server sends.
+func (n *Node) carFetchLinks(c cid.Cid, data []byte) ([]cid.Cid, error) {
+	out, err := streamLinks(c, data)
+	if err != nil || n.cfg.Links == nil {
+		return out, err
+	}
+	more, err := n.cfg.Links(c, data)
+	return append(out, more...), err
+}
+
 // startCARServer serves closure streams from the blockstore.
 func (n *Node) startCARServer() {
-	srv := &carstream.Server{Blocks: n.bstore, Links: n.blockLinks, Log: n.log}
+	srv := &carstream.Server{Blocks: n.bstore, Links: streamLinks, Log: n.log}
 	n.host.SetStreamHandler(carstream.ProtocolID, srv.Handle)
-}
-
-// dropPeer disconnects p after it sent a bad block and keeps it out of
-// closure streams for badPeerFor.
-func (n *Node) dropPeer(p peer.ID, err error) {
-	n.log.Warn("dropping peer that sent a bad block", "peer", p, "err", err)
-	n.mu.Lock()
-	n.bad[p] = time.Now().Add(badPeerFor)
-	n.mu.Unlock()
-	_ = n.host.Network().ClosePeer(p)
-}
-
-func (n *Node) isBad(p peer.ID) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	until, ok := n.bad[p]
-	if ok && time.Now().After(until) {
-		delete(n.bad, p)
-		return false
-	}
-	return ok
 }
 
 // carCandidates lists connected peers to ask for closure streams.
@@ -132,10 +140,7 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 	units := func(b blocks.Block) int { return (len(b.RawData()) + budgetUnit - 1) / budgetUnit }
 	writes := make(chan blocks.Block, 256)
 	allDone := make(chan struct{})
-	queue := make(chan int, parts)
-	for k := range parts {
-		queue <- k
-	}
+	queue := make(chan int, parts) // parts whose peer failed
 
 	// put runs on the stream goroutines: record the links, skip blocks
 	// already had, and queue the rest for the writer within the budget.
@@ -207,30 +212,37 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 		}
 	}()
 
-	// One worker per candidate peer takes parts from the queue until all
-	// are done; a failed part goes back for another peer.
+	// One worker per candidate peer: the first parts peers start with one
+	// part each (a peer that is quick to start must not take a slower one's
+	// part before it even asked: the data would not be split); then every
+	// worker takes the parts whose peer failed from the queue until all are
+	// done.
 	var errMu sync.Mutex
 	var workers sync.WaitGroup
-	for _, p := range peers {
+	for i, p := range peers {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			for {
+			for first := true; ; first = false {
 				var k int
-				select {
-				case k = <-queue:
-				case <-allDone:
-					return
-				case <-ctx.Done():
-					return
+				if first && i < parts {
+					k = i
+				} else {
+					select {
+					case k = <-queue:
+					case <-allDone:
+						return
+					case <-ctx.Done():
+						return
+					}
 				}
-				_, err := carstream.Fetch(ctx, n.host, p, carstream.Request{Root: root, Part: k, Parts: parts}, n.blockLinks, put)
+				_, err := carstream.Fetch(ctx, n.host, p, carstream.Request{Root: root, Part: k, Parts: parts}, n.carFetchLinks, put)
 				if err != nil {
 					queue <- k
 					if errors.Is(err, block.ErrCorrupt) || errors.Is(err, carstream.ErrUnexpectedBlock) {
-						n.dropPeer(p, err)
+						derr := n.dropPeer(p, err)
 						errMu.Lock()
-						res.peerErrs = append(res.peerErrs, fmt.Errorf("%w: %w", ErrBadPeer, err))
+						res.peerErrs = append(res.peerErrs, derr)
 						errMu.Unlock()
 					} else if ctx.Err() == nil {
 						n.log.Debug("closure stream failed", "peer", p, "root", root, "err", err)

@@ -215,7 +215,7 @@ func TestCARFetchLyingPeer(t *testing.T) {
 			honest := newTestNode(t)
 			require.Equal(t, root, importFile(t, honest.bstore, data, 4096, 16))
 			connect(t, v, honest)
-			require.NoError(t, v.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
+			require.Error(t, v.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}), "the dropped liar was let back in")
 			fctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			st, err := v.FetchClosure(fctx, root, nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/testutil/crashloop"
 )
@@ -22,6 +23,7 @@ import (
 const fetchCrashEnv = "P2P_FETCH_CRASHLOOP_CHILD"
 
 func TestMain(m *testing.M) {
+	sandbox.Init() // the toolchain test imports gcc, which builds in the sandbox
 	if fetchCrashChild() {
 		return
 	}

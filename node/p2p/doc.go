@@ -9,5 +9,7 @@
 //
 // It does not own the block store itself (node/storefs does) nor what a build
 // record means on chain (x/claims does): it moves bytes and signed claims,
-// and checks that every byte it stores hashes to the CID it was asked for.
+// and checks that every byte it stores hashes to the CID it was asked for. A
+// peer that sends a bad block on either path is disconnected, refused for an
+// hour and named in the fetch's error (badpeer.go).
 package p2p

@@ -23,7 +23,8 @@ type FetchStats struct {
 	Blocks       int     // blocks in the closure
 	Fetched      int     // of which came from peers
 	FetchedBytes int64   // bytes that came from peers
-	Dropped      []error // peers dropped for bad blocks (each error names one, wraps ErrBadPeer)
+	Streamed     int     // of Fetched, came over closure streams (the rest over bitswap)
+	Dropped      []error // peers dropped for bad blocks while the fetch ran, on any path (each error names one, wraps ErrBadPeer)
 }
 
 // Fetch makes the whole closure of root local: every block reachable from it
@@ -58,6 +59,8 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 	defer bg.Wait()
 	defer cancel()
 
+	// Peers dropped for bad blocks while this fetch runs (on any path).
+	dropMark := n.dropMark()
 	rootLocal, err := n.isLocal(ctx, root)
 	if err != nil {
 		return st, err
@@ -65,14 +68,13 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 	// A closure we do not have yet comes fastest as closure streams from
 	// buildchain peers; bitswap then completes whatever they did not
 	// bring (and is the only path for IPFS peers and partial closures).
-	var peerErrs []error
 	if !rootLocal && !n.cfg.NoCARStream {
 		cr, err := n.fetchCAR(ctx, root, progress)
 		if err != nil {
 			return st, errors.Join(append([]error{fmt.Errorf("p2p: fetch %s: %w", root, err)}, cr.peerErrs...)...)
 		}
-		peerErrs = cr.peerErrs
-		st.Dropped = cr.peerErrs
+		st.Dropped = n.dropsSince(dropMark)
+		st.Streamed = cr.stats.Fetched
 		if cr.complete {
 			st.Blocks, st.Fetched, st.FetchedBytes = cr.stats.Blocks, cr.stats.Fetched, cr.stats.FetchedBytes
 			n.provideInBackground(root)
@@ -248,9 +250,11 @@ func (n *Node) FetchClosure(ctx context.Context, root cid.Cid, progress func(don
 			}
 			st.FetchedBytes += s.bytes
 		case <-ctx.Done():
-			return st, errors.Join(append([]error{fmt.Errorf("p2p: fetch %s: %d of %d known blocks done: %w", root, st.Blocks, len(seen), ctx.Err())}, peerErrs...)...)
+			st.Dropped = n.dropsSince(dropMark)
+			return st, errors.Join(append([]error{fmt.Errorf("p2p: fetch %s: %d of %d known blocks done: %w", root, st.Blocks, len(seen), ctx.Err())}, st.Dropped...)...)
 		}
 	}
+	st.Dropped = n.dropsSince(dropMark)
 	n.provideInBackground(root)
 	return st, nil
 }

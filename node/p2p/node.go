@@ -126,6 +126,8 @@ type Node struct {
 	provided map[cid.Cid]struct{}
 	trusted  map[peer.ID]struct{}
 	bad      map[peer.ID]time.Time // peers that sent bad blocks, until
+	dropSeq  int                   // drops so far (badpeer.go)
+	dropLog  []error               // the last dropLogLen drops
 	// announced holds this node's recent signed records, keyed by
 	// (derivation, output), oldest first, for re-announcing.
 	announced []announcedRecord
@@ -162,10 +164,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: connection manager: %w", err)
 	}
+	gater := &badGater{}
 	h, err := libp2p.New(
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(gater),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: start libp2p host on %v: %w", listen, err)
@@ -183,6 +187,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		trusted:  make(map[peer.ID]struct{}),
 		bad:      make(map[peer.ID]time.Time),
 	}
+	gater.n = n
 	for _, p := range cfg.TrustedBuilders {
 		n.trusted[p] = struct{}{}
 	}
@@ -211,7 +216,7 @@ func (n *Node) start(ctx context.Context, bootstrap []peer.AddrInfo) error {
 	// Bitswap keeps the default /ipfs/bitswap protocol IDs so any IPFS
 	// node holding our (kubo-compatible) CIDs can serve us. The DHT is its
 	// provider finder for blocks no connected peer has.
-	n.bswap = bitswap.New(n.ctx, bsnet.NewFromIpfsHost(n.host), n.dht, n.bstore,
+	n.bswap = bitswap.New(n.ctx, newWantGuard(bsnet.NewFromIpfsHost(n.host), n), n.dht, n.bstore,
 		// Up to 8 MiB in flight per peer instead of 1 MiB: on loopback and LANs
 		// this lifted measured throughput about 1.4x (bench/p2p) for little memory in
 		// our small networks.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
+	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/sidecar/sidecartest"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
@@ -40,7 +41,9 @@ func needDebs(t *testing.T) {
 // TestCProgramsOnLocalnet: real C programs built with the gcc toolchain and verified by the
 // chain (4 authorities, 3 build validators with sidecars, FUSE stores, bitswap on loopback):
 //   - the publisher imports the gcc toolchain; the builders fetch it from the publisher by
-//     CID (140 MB over bitswap), as any input;
+//     CID (140 MB over closure streams, bitswap completing what they do not bring), as any
+//     input, and no honest peer is dropped as a liar (the toolchain's runtime reference to
+//     the bootstrap busybox once made the closure stream refuse the publisher);
 //   - examples/lua (Lua 5.4.7, -O2, static) is published and goes VALID: every builder's
 //     rebuild, in its own store, gives the publisher's output byte for byte;
 //   - examples/c-random (a C program that embeds random bytes of its build) is published:
@@ -79,20 +82,23 @@ func TestCProgramsOnLocalnet(t *testing.T) {
 	start = time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, len(builders))
+	stats := make([]p2p.FetchStats, len(builders))
 	for i, b := range builders {
 		wg.Add(1)
 		go func(i int, b *sidecartest.Peer) {
 			defer wg.Done()
 			fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 			defer cancel()
-			errs[i] = b.P2P.Fetch(fctx, gcc, nil)
+			stats[i], errs[i] = b.P2P.FetchClosure(fctx, gcc, nil)
 		}(i, b)
 	}
 	wg.Wait()
 	for i, err := range errs {
 		require.NoError(t, err, "%s fetching the toolchain", builders[i].Name)
+		require.Empty(t, stats[i].Dropped, "%s dropped an honest peer", builders[i].Name)
+		t.Logf("%s: %d blocks, %d from peers, %d of them over closure streams", builders[i].Name, stats[i].Blocks, stats[i].Fetched, stats[i].Streamed)
 	}
-	t.Logf("3 builders fetched the toolchain over bitswap in %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("3 builders fetched the toolchain in %s", time.Since(start).Round(time.Millisecond))
 	for _, b := range builders {
 		env.StartSidecar(b)
 	}

@@ -48,8 +48,9 @@ var (
 )
 
 // LinkFunc returns the CIDs a block refers to: the closure is every block
-// reachable from the root through it. Client and server must use the same
-// one.
+// reachable from the root through it. The client's must name at least every
+// link the server's names (best: links the block's bytes name, which both
+// ends see alike), or the client refuses the server's blocks as unexpected.
 type LinkFunc func(c cid.Cid, data []byte) ([]cid.Cid, error)
 
 // Request asks for part Part of Parts of the closure of Root.

@@ -26,6 +26,10 @@
 // client notices the gap and fetches it elsewhere. A block that fails its
 // hash on the server is never sent: the stream ends (truncated) instead.
 //
+// The closure is what the blocks' bytes name (node/p2p passes IPLD links
+// and derivation inputs), never what one node recorded about a block, such
+// as a store path's runtime references: the client could not check those.
+//
 // # Verification
 //
 // The client accepts a block only if its CID is the root or was linked by
