@@ -5,8 +5,12 @@
 //
 // # How the steps are found
 //
-// The go command itself plans and drives the build: `go build -trimpath -toolexec FORWARDER`
-// with an empty GOCACHE, so it invokes every tool step. The forwarder (forwarder/main.go, a tiny
+// The go command itself plans and drives the build: `go build -trimpath -a -toolexec FORWARDER`
+// with an empty GOCACHE, so it invokes every tool step (-a: even when the -o file is up to
+// date). The go command run is a copy of the toolchain's bin/go in the user's cache directory
+// with GOROOT set to the toolchain in the store: the toolchain may be on the store's FUSE view,
+// and exec of a binary on a FUSE mount served by the exec'ing process can deadlock
+// (golang/go#11155). The forwarder (forwarder/main.go, a tiny
 // std-only program) hands each invocation to this process over a unix socket. It is compiled
 // once per toolchain (keyed by the toolchain's CID and the forwarder's source) into the user's
 // cache directory ($XDG_CACHE_HOME/buildchain/gobuild, else ~/.cache/buildchain/gobuild),
