@@ -32,7 +32,10 @@ t0=$(date +%s)
 lap() { echo "selfhost: $1 ($(($(date +%s) - t0)) s so far)"; }
 
 [ -x "$BIN" ] || make -C "$root" build
-if ! "$root/scripts/localnet.sh" status 2>/dev/null | grep -q running; then
+# status into a variable first: with pipefail, grep -q closing the pipe early makes status die of
+# SIGPIPE and the pipeline fail, so a running network looked absent and start refused it.
+status="$("$root/scripts/localnet.sh" status 2>/dev/null || true)"
+if ! grep -q running <<<"$status"; then
 	"$root/scripts/localnet.sh" start 4
 fi
 lap "network up"

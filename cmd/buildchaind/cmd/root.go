@@ -56,6 +56,10 @@ func NewRootCmd() *cobra.Command {
 		Short:         "buildchain: a blockchain of verified reproducible builds",
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Flags and arguments parsed and validated: from here on an error is the
+			// command's (an EXPIRED claim, a node not reachable), not a usage error, so
+			// cobra prints the error without the flag list.
+			cmd.SilenceUsage = true
 			cmd.SetOut(cmd.OutOrStdout())
 			cmd.SetErr(cmd.ErrOrStderr())
 

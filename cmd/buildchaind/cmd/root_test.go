@@ -60,8 +60,13 @@ func TestInitAndGenesisCommands(t *testing.T) {
 	addr = strings.TrimSpace(addr)
 	require.True(t, strings.HasPrefix(addr, "bc1"), "address %q", addr)
 
-	_, err = run(t, "genesis", "add-genesis-account", "bc1notanaddress", "5ubct", h)
+	out, err := run(t, "genesis", "add-genesis-account", "bc1notanaddress", "5ubct", h)
 	require.Error(t, err)
+	// A command's failure is not a usage error: no flag list after it.
+	require.NotContains(t, out, "Usage:")
+	out, err = run(t, "genesis", "add-genesis-account", h)
+	require.Error(t, err)
+	require.Contains(t, out, "Usage:", "a wrong argument count is a usage error")
 	_, err = run(t, "genesis", "add-genesis-account", addr, "notacoin", h)
 	require.Error(t, err)
 
