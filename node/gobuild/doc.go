@@ -49,6 +49,16 @@
 // build at once, while the go command runs up to 4× as many steps, so that cached and
 // substituted steps (which wait on the store and the network) overlap with builds.
 //
+// A build where nothing changed still runs every step through the forwarder (the go command's
+// GOCACHE is empty), each a process, a staged step directory hashed and the output copied
+// back: bench/gobuild measured such a warm build at 4.6× a plain go build with a warm GOCACHE
+// (126 steps, 3.3 s against 0.7 s, load average 15 on 2 cores), while a cold build is 0.8×
+// and a second developer substituting every step 0.46× of a cold go build. Most of it is the
+// go command and the forwarder processes, not this process (0.85 s of CPU here). Answering the
+// go command's own cache through GOCACHEPROG (cmd/go/internal/cacheprog), with the action ID of
+// each step (its -buildid) mapped to its derivation and output, would let an unchanged package
+// skip the forwarder while still counting, pinning and publishing its step.
+//
 // # Pins: the cache survives a GC
 //
 // After a build, the derivation, the inputs and the output of every step are pinned under one
