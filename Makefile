@@ -105,7 +105,8 @@ selfhost: deps build
 
 # The rust toolchain and `buildchaind cargo build` (node/cargobuild, docs/cargo.md): make test runs
 # a small crate (TestCargoBuildSmall); these are the long ones, tens of minutes on a loaded machine:
-# toolchain imports, cold builds of examples/rust-cli, and its --publish on a localnet (tests/e2e).
+# toolchain imports, cold builds of examples/rust-cli, and the small crate's --publish on a
+# localnet (tests/e2e TestCargoBuildPublish).
 .PHONY: test-cargo
 test-cargo: deps
 	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
@@ -114,7 +115,7 @@ test-cargo: deps
 # `buildchaind go build --publish` against a real localnet (tests/e2e TestGoBuildPublish): a small
 # module with a vendored module is built step by step, every step claimed, rebuilt by two
 # builders and VALID, then substituted step by step by a second developer's fresh store. Opt-in
-# (E2E_GOBUILD=1): it adds more than make test's budget allows.
+# (E2E_GOBUILD=1): about 70 steps built twice (publisher, builders), minutes, past make test's budget.
 .PHONY: test-gobuild
 test-gobuild: deps
 	E2E_GOBUILD=1 $(GO) test -count=1 -v -timeout 60m -run '^TestGoBuildPublish$$' ./tests/e2e

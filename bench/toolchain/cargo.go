@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -27,7 +26,6 @@ import (
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/cargobuild"
 	"github.com/buildchain/buildchain/node/runtime"
-	"github.com/buildchain/buildchain/node/toolchain"
 	_ "github.com/buildchain/buildchain/node/toolchain/rusttoolchain"
 )
 
@@ -49,10 +47,7 @@ func (n *cargoNode) build(ctx context.Context, dir string, build cargobuild.Buil
 // rustCLI copies examples/rust-cli to a fresh checkout under the scratch directory.
 func rustCLI(c *config, name string) (string, error) {
 	dst := filepath.Join(c.work, name)
-	if out, err := exec.Command("cp", "-r", filepath.Join(*examplesDir, "rust-cli"), dst).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cp: %v: %s", err, out)
-	}
-	return dst, nil
+	return dst, hostRun(context.Background(), "", nil, "cp", "-r", filepath.Join(*examplesDir, "rust-cli"), dst)
 }
 
 // peerCache answers "verified output of this derivation?" from the peer's builder cache.
@@ -88,11 +83,8 @@ func benchCargo(c *config) error {
 		return err
 	}
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, cargobuild.DebianCargo, "build", "--offline")
-	cmd.Dir = base
-	cmd.Env = append(os.Environ(), "RUSTC=/usr/bin/rustc", "CARGO_INCREMENTAL=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("cargo build: %v\n%s", err, out)
+	if err := hostRun(ctx, base, append(os.Environ(), "RUSTC=/usr/bin/rustc", "CARGO_INCREMENTAL=0"), cargobuild.DebianCargo, "build", "--offline"); err != nil {
+		return err
 	}
 	plain := time.Since(start)
 
@@ -102,18 +94,17 @@ func benchCargo(c *config) error {
 	}
 	defer na.close()
 	a := &cargoNode{node: na}
-	start = time.Now()
-	env := &toolchain.Env{Store: a.store, Builder: a.b, Options: map[string]string{}, Log: io.Discard}
-	if a.rust, err = toolchain.Import(ctx, "rust", "", env); err != nil {
+	var tookRust, tookGCC time.Duration
+	if a.rust, tookRust, err = a.importToolchain(ctx, "rust"); err != nil {
 		return err
 	}
-	if a.gcc, err = toolchain.Import(ctx, "gcc", "", env); err != nil {
+	if a.gcc, tookGCC, err = a.importToolchain(ctx, "gcc"); err != nil {
 		return err
 	}
 	if a.bb, err = a.b.Bootstrap(); err != nil {
 		return err
 	}
-	fmt.Printf("toolchains rust %s, gcc %s imported in %s (not part of any figure)\n", a.rust, a.gcc, secs(time.Since(start)))
+	fmt.Printf("toolchains rust %s, gcc %s imported in %s (not part of any figure)\n", a.rust, a.gcc, secs(tookRust+tookGCC))
 	dirA, err := rustCLI(c, "a-src")
 	if err != nil {
 		return err
@@ -126,7 +117,7 @@ func benchCargo(c *config) error {
 	ratio("cold cargo build, units sandboxed", cold, "cold cargo build --offline on the host", plain, "<= 1.5")
 
 	// A second developer: another store and checkout; every unit substituted from peer a.
-	nb, err := c.newNode("cargo-b", false)
+	nb, err := c.newPeer(ctx, "cargo-b", a.node)
 	if err != nil {
 		return err
 	}
@@ -136,17 +127,6 @@ func benchCargo(c *config) error {
 		if err := copyStorePath(ctx, a.node, b.node, tc); err != nil {
 			return err
 		}
-	}
-	pa, err := a.rt.P2P()
-	if err != nil {
-		return err
-	}
-	pb, err := b.rt.P2P()
-	if err != nil {
-		return err
-	}
-	if err := pb.Connect(ctx, pa.AddrInfo()); err != nil {
-		return err
 	}
 	sub := &runtime.Substitution{Chain: peerCache{a.b}, Log: io.Discard, Fetch: b.rt.Fetch}
 	defer sub.Release()

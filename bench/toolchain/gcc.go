@@ -14,7 +14,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +26,6 @@ import (
 	"github.com/buildchain/buildchain/node/deb"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/storefs"
-	"github.com/buildchain/buildchain/node/toolchain"
 	"github.com/buildchain/buildchain/node/toolchain/debian"
 	"github.com/buildchain/buildchain/node/toolchain/gcctoolchain"
 )
@@ -53,8 +51,8 @@ func benchGCC(c *config) error {
 	start := time.Now()
 	plain := filepath.Join(c.work, "dpkg-deb")
 	for _, p := range pkgs {
-		if out, err := exec.Command("dpkg-deb", "-x", cache.Path(p), plain).CombinedOutput(); err != nil {
-			return fmt.Errorf("dpkg-deb -x %s: %v: %s", p.Filename(), err, out)
+		if err := hostRun(ctx, "", nil, "dpkg-deb", "-x", cache.Path(p), plain); err != nil {
+			return err
 		}
 	}
 	unpack := time.Since(start)
@@ -66,12 +64,10 @@ func benchGCC(c *config) error {
 	defer n.close()
 	// As on a node, builds bind their inputs from the FUSE view of the store (newNode mounts it).
 	s, b := n.store, n.b
-	start = time.Now()
-	gcc, err := toolchain.Import(ctx, "gcc", "", &toolchain.Env{Store: s, Builder: b, Options: map[string]string{}, Log: io.Discard})
+	gcc, imp, err := n.importToolchain(ctx, "gcc")
 	if err != nil {
 		return err
 	}
-	imp := time.Since(start)
 	fmt.Printf("gcc toolchain (%d .debs): %s\n", len(pkgs), gcc)
 	ratio("import (check, extract, patchelf)", imp, "dpkg-deb -x of the same .debs", unpack, "")
 

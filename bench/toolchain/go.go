@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/derivation"
 	"github.com/buildchain/buildchain/node/storefs"
-	"github.com/buildchain/buildchain/node/toolchain"
 	"github.com/buildchain/buildchain/node/toolchain/gotoolchain"
 )
 
@@ -41,14 +39,12 @@ func benchGo(c *config) error {
 		return err
 	}
 	defer a.close()
-	start := time.Now()
-	tc, err := toolchain.Import(ctx, "go", "", &toolchain.Env{Store: a.store, Builder: a.b})
+	tc, imp, err := a.importToolchain(ctx, "go")
 	if err != nil {
 		return err
 	}
-	imp := time.Since(start)
 	zipPath := gotoolchain.CachePath(pin)
-	start = time.Now()
+	start := time.Now()
 	if err := unzip(zipPath, filepath.Join(c.work, "unzipped")); err != nil {
 		return err
 	}
@@ -162,10 +158,8 @@ func hostGoBuild(ctx context.Context, goroot, src, dir string) (time.Duration, e
 	out := filepath.Join(dir, "out", "bin", "go-cli")
 	start := time.Now()
 	for _, args := range [][]string{{goBin, "version"}, {goBin, "build", "-o", out, "."}, {out, "1536"}} {
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Dir, cmd.Env = src, env
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("host %v: %v\n%s", args, err, b)
+		if err := hostRun(ctx, src, env, args...); err != nil {
+			return 0, err
 		}
 	}
 	return time.Since(start), nil

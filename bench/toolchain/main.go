@@ -21,18 +21,23 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/runtime"
 	"github.com/buildchain/buildchain/node/sandbox"
 	"github.com/buildchain/buildchain/node/storefs"
+	"github.com/buildchain/buildchain/node/toolchain"
 )
 
 // A measurement: name (a toolchain) and a function printing its figures.
@@ -90,6 +95,46 @@ func (c *config) newNode(name string, fuse bool) (*node, error) {
 }
 
 func (n *node) close() { n.rt.Close() }
+
+// importToolchain runs `bootstrap --toolchain name` into n's store (quietly) and says how long
+// it took.
+func (n *node) importToolchain(ctx context.Context, name string) (cid.Cid, time.Duration, error) {
+	start := time.Now()
+	tc, err := toolchain.Import(ctx, name, "", &toolchain.Env{Store: n.store, Builder: n.b, Options: map[string]string{}, Log: io.Discard})
+	return tc, time.Since(start), err
+}
+
+// newPeer makes a node (no FUSE) whose libp2p node is connected to from's over loopback.
+func (c *config) newPeer(ctx context.Context, name string, from *node) (*node, error) {
+	serve, err := from.rt.P2P()
+	if err != nil {
+		return nil, err
+	}
+	n, err := c.newNode(name, false)
+	if err != nil {
+		return nil, err
+	}
+	p, err := n.rt.P2P()
+	if err == nil {
+		err = p.Connect(ctx, serve.AddrInfo())
+	}
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// hostRun runs a command on the host in dir (env nil: this process's); a failure carries its
+// output.
+func hostRun(ctx context.Context, dir string, env []string, args ...string) error {
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
 
 func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/ipfs/go-cid"
-
-	"github.com/buildchain/buildchain/node/toolchain"
 )
 
 // substitute measures the figure every toolchain shares: a store that lacks toolchain name
@@ -18,22 +15,11 @@ import (
 // toolchain is the same store path, recorded for @name@ as `bootstrap --toolchain` would; its
 // references are found by scanning it at that first build, which is part of the figure.
 func substitute(ctx context.Context, c *config, name string, tc cid.Cid, from *node, build func(n *node) (time.Duration, error)) error {
-	serve, err := from.rt.P2P()
-	if err != nil {
-		return err
-	}
-	fetching, err := c.newNode(name+"-fetch", false)
+	fetching, err := c.newPeer(ctx, name+"-fetch", from)
 	if err != nil {
 		return err
 	}
 	defer fetching.close()
-	peer, err := fetching.rt.P2P()
-	if err != nil {
-		return err
-	}
-	if err := peer.Connect(ctx, serve.AddrInfo()); err != nil {
-		return err
-	}
 	start := time.Now()
 	_, release, err := fetching.rt.Fetch(ctx, tc, nil)
 	if err != nil {
@@ -54,12 +40,10 @@ func substitute(ctx context.Context, c *config, name string, tc cid.Cid, from *n
 		return err
 	}
 	defer importing.close()
-	start = time.Now()
-	got, err := toolchain.Import(ctx, name, "", &toolchain.Env{Store: importing.store, Builder: importing.b, Options: map[string]string{}, Log: io.Discard})
+	got, imported, err := importing.importToolchain(ctx, name)
 	if err != nil {
 		return err
 	}
-	imported := time.Since(start)
 	if !got.Equals(tc) {
 		return fmt.Errorf("the %s toolchain imported as %s here, %s before", name, got, tc)
 	}

@@ -125,18 +125,29 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	if cfg.Log == nil {
 		cfg.Log = os.Stderr
 	}
+	// Steps report from their own goroutines, and the go command's output is copied from
+	// another when Log is not a file: the writers (often one, e.g. a command's stderr) need
+	// not be safe for concurrent use.
+	var outMu sync.Mutex
+	cfg.Log = lockedWriter{&outMu, cfg.Log}
+	if cfg.Progress != nil {
+		cfg.Progress = lockedWriter{&outMu, cfg.Progress}
+	}
 	goroot, err := cfg.Builder.InputPath(ctx, cfg.Toolchain)
 	if err != nil {
 		return nil, fmt.Errorf("go toolchain %s: %w", cfg.Toolchain, err)
 	}
-	goBin := filepath.Join(goroot, "bin", "go")
+	goBin, err := hostGo(forwarderDir(cfg.Builder), cfg.Toolchain, goroot)
+	if err != nil {
+		return nil, err
+	}
 	work, err := cfg.Builder.TempDir("gobuild")
 	if err != nil {
 		return nil, err
 	}
 	defer builder.RemoveAll(work)
 	env := append(os.Environ(), cfg.Env...)
-	env = append(env, "GOTOOLCHAIN=local", "GOCACHE="+filepath.Join(work, "gocache"), "GOROOT=", "GOENV=off",
+	env = append(env, "GOTOOLCHAIN=local", "GOCACHE="+filepath.Join(work, "gocache"), "GOROOT="+goroot, "GOENV=off",
 		"GOTELEMETRY=off", "TMPDIR="+work)
 	for _, kv := range env {
 		if kv == "CGO_ENABLED=1" {
@@ -181,7 +192,11 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 			}()
 		}
 	}()
-	args := []string{"build", "-trimpath", "-toolexec", fwd}
+	// -a: the go command skips the main package's compile and the link when the -o file is
+	// already up to date (its build ID matches), so a build whose binary is there would leave
+	// those steps out of Stats and --publish would never claim them. With GOCACHE empty every
+	// other step runs anyway; -a changes no output, and the skipped steps are cache hits here.
+	args := []string{"build", "-trimpath", "-a", "-toolexec", fwd}
 	if !hasFlag(cfg.Args, "p") {
 		// Cached and substituted steps wait on the store and the network, not the CPU: the go
 		// command may run more at once than there are sandbox slots.
@@ -208,6 +223,18 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 		return s.stats, fmt.Errorf("go build: %w", runErr)
 	}
 	return s.stats, nil
+}
+
+// lockedWriter is w with every Write under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // needCgo explains a failed build: the packages of the build that use cgo and have no Go
@@ -296,6 +323,31 @@ func forwarderDir(b *builder.Builder) string {
 		return filepath.Join(d, "buildchain", "gobuild")
 	}
 	return filepath.Join(b.StateDir(), "gobuild")
+}
+
+// hostGo is the go command this process runs: a copy of the toolchain's bin/go (tc's, at
+// goroot) kept in dir beside the forwarders, run with GOROOT=goroot. The toolchain itself may
+// be on the store's FUSE view (builder.InputPath), and exec of a binary on a FUSE mount served
+// by the exec'ing process can deadlock: the kernel reads the binary while the parent thread is
+// held in vfork, and the FUSE server's goroutines may wait for that thread (a GC's stop the
+// world; golang/go#11155). Only the exec is affected: the go command, once started, reads
+// GOROOT and runs the tools as a process of its own. Copied once per toolchain, atomically.
+func hostGo(dir string, tc cid.Cid, goroot string) (string, error) {
+	bin := filepath.Join(dir, "go-"+tc.String())
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o100 != 0 {
+		return bin, nil
+	}
+	data, err := os.ReadFile(filepath.Join(goroot, "bin", "go"))
+	if err != nil {
+		return "", fmt.Errorf("go toolchain %s: %w", tc, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := atomicfile.WriteFile(bin, data, 0o755); err != nil {
+		return "", err
+	}
+	return bin, nil
 }
 
 // forwarder returns the forwarder (forwarder/main.go) compiled by the toolchain tc, whose go
