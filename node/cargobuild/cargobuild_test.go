@@ -19,16 +19,13 @@ import (
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/cargobuild"
 	"github.com/buildchain/buildchain/node/derivation"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/toolchain/debian/debiantest"
 	"github.com/buildchain/buildchain/node/toolchain/gcctoolchain"
 	"github.com/buildchain/buildchain/node/toolchain/rusttoolchain"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 // need skips unless opted in and the machine has what `make deps` provides: root, the .debs
 // of both toolchains, Debian's cargo and the crates of examples/rust-cli.

@@ -24,16 +24,13 @@ import (
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/p2p/p2ptest"
 	"github.com/buildchain/buildchain/node/runtime"
-	"github.com/buildchain/buildchain/node/sandbox"
+	"github.com/buildchain/buildchain/node/sandbox/sandboxtest"
 	"github.com/buildchain/buildchain/node/storefs"
 	"github.com/buildchain/buildchain/node/toolchain"
 	_ "github.com/buildchain/buildchain/node/toolchain/gotoolchain"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
 func repo() string {
 	_, file, _, _ := goruntime.Caller(0)

@@ -16,7 +16,7 @@ func TestSidecarBlindRoundCommitsThenReveals(t *testing.T) {
 	h := newHarness(t)
 	drv := testCID("drv-blind")
 	h.claims.blind[11] = true
-	h.chain.addBlock(assignEvent(11, 1, "bc1me", drv))
+	h.chain.Add(assignEvent(11, 1, "bc1me", drv))
 	h.start(1)
 	defer h.stop()
 	j := h.waitJob(11, 1, JobCommitted)
@@ -28,15 +28,15 @@ func TestSidecarBlindRoundCommitsThenReveals(t *testing.T) {
 	require.Equal(t, 0, h.claims.reportCount(), "no open report of a blind round")
 
 	// Nothing is revealed before the reveal phase; the next heights ask the chain.
-	h.chain.addBlock()
-	h.chain.addBlock()
+	h.chain.Add()
+	h.chain.Add()
 	require.Eventually(t, func() bool { return h.sc.State().LastHeight() == 3 }, 5*time.Second, 5*time.Millisecond)
 	h.claims.mu.Lock()
 	require.Empty(t, h.claims.revealed)
 	h.claims.mu.Unlock()
 
 	h.claims.openReveals(11)
-	h.chain.addBlock()
+	h.chain.Add()
 	j = h.waitJob(11, 1, JobSent)
 	h.claims.mu.Lock()
 	r := h.claims.revealed[chain.RoundKey{ClaimID: 11, Round: 1}]
@@ -54,7 +54,7 @@ func TestSidecarBlindRestartRevealsWhatWasCommitted(t *testing.T) {
 	drv := testCID("drv-blind-crash")
 	h.claims.blind[12] = true
 	h.claims.failAfterLanding = true // the commit lands, its response is lost
-	h.chain.addBlock(assignEvent(12, 1, "bc1me", drv))
+	h.chain.Add(assignEvent(12, 1, "bc1me", drv))
 	h.start(1)
 	j := h.waitJob(12, 1, JobCommitted)
 	h.stop()
@@ -68,7 +68,7 @@ func TestSidecarBlindRestartRevealsWhatWasCommitted(t *testing.T) {
 	_, err = st.Update(12, 1, func(x *Job) { x.Status = JobCommitting })
 	require.NoError(t, err)
 	h.claims.openReveals(12)
-	h.chain.addBlock()
+	h.chain.Add()
 	h.start(1)
 	defer h.stop()
 	got := h.waitJob(12, 1, JobSent)
@@ -96,7 +96,7 @@ func TestSidecarBlindRestartBeforeCommitSendsPersistedSalt(t *testing.T) {
 	require.NoError(t, err)
 	h.claims.blind[13] = true
 	h.claims.open[chain.RoundKey{ClaimID: 13, Round: 2}] = true
-	h.chain.addBlock()
+	h.chain.Add()
 	h.start(1)
 	defer h.stop()
 	h.waitJob(13, 2, JobCommitted)
