@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/cosmos/cosmos-sdk/client/flags"
@@ -13,6 +12,7 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
@@ -310,46 +310,44 @@ func alreadyClaimed(ctx context.Context, claims *chain.Claims, drv, out cid.Cid)
 	return false, nil
 }
 
+// announceParallel is how many announcements run at once: hundreds of DHT provides one by
+// one would take minutes, all at once would flood the routing table's peers.
+const announceParallel = 8
+
 // announceSteps provides every claimed step's derivation and inputs (a few at once:
 // hundreds of DHT provides one by one would take minutes). Peers connected directly fetch the
 // blocks even without the records.
 func announceSteps(ctx context.Context, node *p2p.Node, b *builder.Builder, cs []chain.NewClaim, addr string) {
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(announceParallel)
 	for _, c := range cs {
 		d, err := b.LoadDerivation(c.Derivation)
 		if err != nil {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			announce(ctx, node, d, c.Derivation, cid.Undef, addr, io.Discard) // outputs: once VALID
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // announcing is best effort: peers connected directly fetch without records
 }
 
 // announceValid provides the outputs of the claims that ended VALID and gossips their build
 // records, a few at once (like announceSteps).
 func announceValid(ctx context.Context, node *p2p.Node, claims *chain.Claims, cs []chain.NewClaim, ids []uint64) {
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(announceParallel)
 	for i, c := range cs {
 		if cl, err := claims.Claim(ctx, ids[i]); err != nil || cl.Status != claimstypes.CLAIM_STATUS_VALID {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			announceOutput(ctx, node, c.Derivation, c.Output, claims.Validator(), io.Discard)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // best effort, like announceSteps
 }
 
 // waitClaims polls the claims until each has its verdict, printing a line when the counts

@@ -547,22 +547,31 @@ func (s *Sidecar) commitJob(ctx context.Context, j Job, log *slog.Logger) {
 		return s.claims.Commit(ctx, j.ClaimID, j.Round, commitment)
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			return
+		if !s.unsent(ctx, j, err, "round ended before our commit landed") {
+			s.setStatus(j, JobFailed, "commit: "+err.Error())
 		}
-		s.m.ReportErrors.Inc()
-		if rs, rerr := s.roundState(ctx, j); rerr == nil && rs == chain.RoundGone {
-			s.m.Skipped.Inc()
-			s.setStatus(j, JobSkipped, "round ended before our commit landed: "+err.Error())
-			return
-		}
-		s.setStatus(j, JobFailed, "commit: "+err.Error())
 		return
 	}
 	s.markCommitted(j)
 	if rs, err := s.roundState(ctx, j); err == nil && rs == chain.RoundRevealable {
 		s.revealJob(ctx, j, log)
 	}
+}
+
+// unsent takes a commit or reveal that could not be sent. It reports true when nothing is left
+// to do: the node is stopping, or the chain says the round is gone (the job is then skipped,
+// with why and the error). Otherwise it counts the error and the caller decides.
+func (s *Sidecar) unsent(ctx context.Context, j Job, err error, why string) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	s.m.ReportErrors.Inc()
+	if rs, rerr := s.roundState(ctx, j); rerr == nil && rs == chain.RoundGone {
+		s.m.Skipped.Inc()
+		s.setStatus(j, JobSkipped, why+": "+err.Error())
+		return true
+	}
+	return false
 }
 
 // revealJob opens our commitment once the claim is REVEALING, once (sendOnce), and then
@@ -583,15 +592,8 @@ func (s *Sidecar) revealJob(ctx context.Context, j Job, log *slog.Logger) {
 		return s.claims.RevealBuild(ctx, j.ClaimID, j.Round, out, j.BuildTimeMs, j.Salt)
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		s.m.ReportErrors.Inc()
-		if rs, rerr := s.roundState(ctx, j); rerr == nil && rs == chain.RoundGone {
-			s.m.Skipped.Inc()
-			s.setStatus(j, JobSkipped, "reveal phase ended before our reveal landed: "+err.Error())
-		}
-		// Otherwise still committed: asked again at the next height.
+		// Unless the reveal phase is over, still committed: asked again at the next height.
+		s.unsent(ctx, j, err, "reveal phase ended before our reveal landed")
 		return
 	}
 	s.m.ReportsSent.Inc()

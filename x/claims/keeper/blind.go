@@ -33,28 +33,11 @@ func (k Keeper) commit(ctx context.Context, msg *types.MsgCommitBuild) (types.Cl
 	if !c.IsBlind() {
 		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is open (its output is public): report with MsgReportBuild", c.Id)
 	}
-	for _, a := range c.Assignments {
-		if a.Validator == msg.Validator && a.Round == msg.Round && a.Status != types.ROUND_STATUS_ASSIGNED {
-			return c, errorsmod.Wrapf(types.ErrAlreadyReported, "%s already committed (or timed out) round %d of claim %d", msg.Validator, msg.Round, c.Id)
-		}
-	}
-	if c.Status != types.CLAIM_STATUS_ASSIGNED {
-		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is %s, not awaiting a commit", c.Id, c.Status.Short())
-	}
-	if msg.Round != c.Round {
-		return c, errorsmod.Wrapf(types.ErrWrongRound, "claim %d is in round %d, commit is for round %d", c.Id, c.Round, msg.Round)
-	}
-	i := c.OpenAssignment()
-	if i < 0 || c.Assignments[i].Validator != msg.Validator {
-		return c, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not assigned to round %d of claim %d", msg.Validator, c.Round, c.Id)
-	}
-	a := &c.Assignments[i]
-	if height > a.DeadlineHeight {
-		return c, errorsmod.Wrapf(types.ErrDeadlinePassed, "deadline was height %d, now %d", a.DeadlineHeight, height)
-	}
-	if err := k.closeAssignment(ctx, c, i); err != nil {
+	i, err := k.answerAssignment(ctx, c, msg.Validator, msg.Round, height, "commit")
+	if err != nil {
 		return c, err
 	}
+	a := &c.Assignments[i]
 	a.Status, a.Commitment, a.CommittedHeight = types.ROUND_STATUS_COMMITTED, msg.Commitment, height
 	if err := sdkCtx.EventManager().EmitTypedEvent(&types.EventBuildCommitted{
 		ClaimId: c.Id, Round: msg.Round, Validator: msg.Validator,

@@ -112,6 +112,33 @@ func (k Keeper) advance(ctx context.Context, c *types.Claim, d game.Decision) er
 	}
 }
 
+// answerAssignment checks that validator holds the open assignment of round of c (not
+// answered or timed out yet, the claim ASSIGNED in that round, before the deadline) and
+// closes it; it returns the assignment's index. It is the common part of a report (open
+// claims) and a commit (blind claims, x/claims/keeper/blind.go); verb names the answer in
+// errors.
+func (k Keeper) answerAssignment(ctx context.Context, c types.Claim, validator string, round uint32, height int64, verb string) (int, error) {
+	for _, a := range c.Assignments {
+		if a.Validator == validator && a.Round == round && a.Status != types.ROUND_STATUS_ASSIGNED {
+			return -1, errorsmod.Wrapf(types.ErrAlreadyReported, "%s already answered (or timed out) round %d of claim %d", validator, round, c.Id)
+		}
+	}
+	if c.Status != types.CLAIM_STATUS_ASSIGNED {
+		return -1, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is %s, not awaiting a %s", c.Id, c.Status.Short(), verb)
+	}
+	if round != c.Round {
+		return -1, errorsmod.Wrapf(types.ErrWrongRound, "claim %d is in round %d, %s is for round %d", c.Id, c.Round, verb, round)
+	}
+	i := c.OpenAssignment()
+	if i < 0 || c.Assignments[i].Validator != validator {
+		return -1, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not assigned to round %d of claim %d", validator, c.Round, c.Id)
+	}
+	if height > c.Assignments[i].DeadlineHeight {
+		return -1, errorsmod.Wrapf(types.ErrDeadlinePassed, "deadline was height %d, now %d", c.Assignments[i].DeadlineHeight, height)
+	}
+	return i, k.closeAssignment(ctx, c, i)
+}
+
 // report applies MsgReportBuild after its stateless checks.
 func (k Keeper) report(ctx context.Context, msg *types.MsgReportBuild) (types.Claim, error) {
 	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
@@ -119,31 +146,14 @@ func (k Keeper) report(ctx context.Context, msg *types.MsgReportBuild) (types.Cl
 	if err != nil {
 		return c, err
 	}
-	for _, a := range c.Assignments {
-		if a.Validator == msg.Validator && a.Round == msg.Round && a.Status != types.ROUND_STATUS_ASSIGNED {
-			return c, errorsmod.Wrapf(types.ErrAlreadyReported, "%s already reported (or timed out) round %d of claim %d", msg.Validator, msg.Round, c.Id)
-		}
-	}
-	if c.Status != types.CLAIM_STATUS_ASSIGNED {
-		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is %s, not awaiting a report", c.Id, c.Status.Short())
-	}
 	if c.IsBlind() {
 		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is blind: commit with MsgCommitBuild, reveal with MsgRevealBuild", c.Id)
 	}
-	if msg.Round != c.Round {
-		return c, errorsmod.Wrapf(types.ErrWrongRound, "claim %d is in round %d, report is for round %d", c.Id, c.Round, msg.Round)
-	}
-	i := c.OpenAssignment()
-	if i < 0 || c.Assignments[i].Validator != msg.Validator {
-		return c, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not assigned to round %d of claim %d", msg.Validator, c.Round, c.Id)
-	}
-	a := &c.Assignments[i]
-	if height > a.DeadlineHeight {
-		return c, errorsmod.Wrapf(types.ErrDeadlinePassed, "deadline was height %d, now %d", a.DeadlineHeight, height)
-	}
-	if err := k.closeAssignment(ctx, c, i); err != nil {
+	i, err := k.answerAssignment(ctx, c, msg.Validator, msg.Round, height, "report")
+	if err != nil {
 		return c, err
 	}
+	a := &c.Assignments[i]
 	a.OutputCid, a.BuildTimeMs, a.ReportedHeight = msg.OutputCid, msg.BuildTimeMs, height
 	agrees := msg.OutputCid == c.OutputCid
 	if agrees {
