@@ -64,14 +64,7 @@ func TestCARFetchThreePeersSplit(t *testing.T) {
 	for _, cs := range stores {
 		cs.rawGets.Store(0)
 	}
-	c := newTestNode(t)
-	for _, s := range servers {
-		connect(t, c, s)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	st, err := c.FetchClosure(ctx, root, nil)
-	require.NoError(t, err)
+	c, st := fetchFromAll(t, servers, root)
 	var reads []int64
 	for _, cs := range stores {
 		reads = append(reads, cs.rawGets.Load())
@@ -324,14 +317,7 @@ func TestCARFetchThreePeersSplitDirectory(t *testing.T) {
 		cs.rawGets.Store(0)
 		cs.pbGets.Store(0)
 	}
-	c := newTestNode(t)
-	for _, s := range servers {
-		connect(t, c, s)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	st, err := c.FetchClosure(ctx, root, nil)
-	require.NoError(t, err)
+	c, st := fetchFromAll(t, servers, root)
 	var raw, pb int64
 	for i, cs := range stores {
 		require.Positive(t, cs.pbGets.Load(), "peer %d served no files", i)
@@ -383,4 +369,19 @@ func TestCARFetchWithinBudget(t *testing.T) {
 	require.Equal(t, data, readFileBytes(t, b.bstore, root))
 	require.LessOrEqual(t, rec.maxBytes.Load(), int64(carBudget), "more than the budget waited for the writer")
 	require.GreaterOrEqual(t, rec.calls.Load(), int64(16), "the closure was not written as it streamed")
+}
+
+// fetchFromAll fetches root's closure into a new node connected to every server and returns
+// the node and the fetch's figures.
+func fetchFromAll(t *testing.T, servers []*Node, root cid.Cid) (*Node, FetchStats) {
+	t.Helper()
+	c := newTestNode(t)
+	for _, s := range servers {
+		connect(t, c, s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := c.FetchClosure(ctx, root, nil)
+	require.NoError(t, err)
+	return c, st
 }
