@@ -36,7 +36,7 @@ func NewSalt() ([]byte, error) {
 
 // ErrExists: Create found a secret already kept under that name (the commitment it opens may
 // be on chain: it is never overwritten).
-var ErrExists = errors.New("a secret is already kept under this name")
+var ErrExists = errors.New("a salt already exists under this name")
 
 // Store keeps secrets as <dir>/<name>.json.
 type Store struct{ dir string }
