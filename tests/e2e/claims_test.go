@@ -258,27 +258,53 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 		require.NoError(t, err)
 		return id
 	}
-	report := func(id uint64, c claimView, out string) localnet.TxResponse {
+	// commit has the assigned validator commit to out (x/claims/README.md §Blind rounds; the
+	// CLI keeps the salt in the client home for reveal).
+	commit := func(id uint64, c claimView, out string) localnet.TxResponse {
 		a := c.Assignments[c.open()]
-		return net.Tx(t, "claims", "report", strconv.FormatUint(id, 10), strconv.Itoa(a.Round), out, "4321", "--from", names[a.Validator])
+		return net.Tx(t, "claims", "commit", strconv.FormatUint(id, 10), strconv.Itoa(a.Round), out, "4321", "--from", names[a.Validator])
 	}
 	isAssigned := func(c claimView) bool { return c.Status == "CLAIM_STATUS_ASSIGNED" && c.open() >= 0 }
-
-	// driveValid makes every assigned validator report the claimed output until VALID (with
-	// p_continue > 0 the game may take a second round with the other validator).
-	driveValid := func(id uint64, out string) {
-		for {
-			c := waitClaimREST(t, net, id, "assigned or valid", func(c claimView) bool { return isAssigned(c) || c.Status == "CLAIM_STATUS_VALID" })
-			if c.Status == "CLAIM_STATUS_VALID" {
-				return
+	// reveal opens a REVEALING claim: the publisher's output (once) and every committed result.
+	reveal := func(id uint64, c claimView) {
+		sid := strconv.FormatUint(id, 10)
+		if c.OutputCid == "" {
+			claimsMustTx(t, net, "claims", "reveal-claim", sid, "--from", "carol")
+		}
+		for _, a := range c.Assignments {
+			if a.Status == "ROUND_STATUS_COMMITTED" {
+				claimsMustTx(t, net, "claims", "reveal", sid, strconv.Itoa(a.Round), "--from", names[a.Validator])
 			}
-			require.NotEqual(t, carol, c.Assignments[c.open()].Validator, "the publisher is never its own validator")
-			res := report(id, c, out)
-			require.Zero(t, res.Code, res.RawLog)
 		}
 	}
 
-	// 1. Agreeing reports → VALID.
+	// drive makes every assigned validator commit to out and, once the claim is REVEALING,
+	// everyone reveal, until the claim is VALID or DISPUTED (with p_continue > 0 the game may
+	// take a second round with the other validator); it returns the claim.
+	drive := func(id uint64, out string) claimView {
+		for {
+			c := waitClaimREST(t, net, id, "assigned, revealing or decided", func(c claimView) bool {
+				return isAssigned(c) || c.Status == "CLAIM_STATUS_REVEALING" || c.Status == "CLAIM_STATUS_VALID" || c.Status == "CLAIM_STATUS_DISPUTED"
+			})
+			switch c.Status {
+			case "CLAIM_STATUS_VALID", "CLAIM_STATUS_DISPUTED":
+				return c
+			case "CLAIM_STATUS_REVEALING":
+				reveal(id, c)
+				waitClaimREST(t, net, id, "revealed", func(n claimView) bool { return n.Status != "CLAIM_STATUS_REVEALING" })
+				continue
+			}
+			require.NotEqual(t, carol, c.Assignments[c.open()].Validator, "the publisher is never its own validator")
+			res := commit(id, c, out)
+			require.Zero(t, res.Code, res.RawLog)
+			waitClaimREST(t, net, id, "committed", func(n claimView) bool { return len(n.Assignments) != len(c.Assignments) || n.Status != c.Status })
+		}
+	}
+	driveValid := func(id uint64, out string) {
+		require.Equal(t, "CLAIM_STATUS_VALID", drive(id, out).Status)
+	}
+
+	// 1. Agreeing results → VALID.
 	drv1, out1 := claimTestCID(cid.DagJSON, "drv hello"), claimTestCID(cid.DagProtobuf, "out hello")
 	carolBefore := balanceREST(t, net, 0, carol)
 	id1 := submit(drv1, out1)
@@ -305,27 +331,28 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	if assignee == alice {
 		other = bob
 	}
-	// Bad reports first (the claim must still be waiting for the assignee afterwards).
+	// Bad commits first (the claim must still be waiting for the assignee afterwards).
 	before := getClaimREST(t, net, 0, id3)
 	sid := strconv.FormatUint(id3, 10)
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"claims", "report", "999999", "1", out3, "10", "--from", names[assignee]}, "claim not found"},
-		{[]string{"claims", "report", sid, "1", out3, "10", "--from", names[other]}, "not assigned"},
-		{[]string{"claims", "report", sid, "2", out3, "10", "--from", names[assignee]}, "wrong round"},
-		{[]string{"claims", "report", sid, "1", "not-a-cid", "10", "--from", names[assignee]}, "invalid CID"},
-		{[]string{"claims", "report", sid, "1", drv1, "10", "--from", names[assignee]}, "codec"},
+		{[]string{"claims", "commit", "999999", "1", out3, "10", "--from", names[assignee]}, "claim not found"},
+		{[]string{"claims", "commit", sid, "1", out3, "10", "--from", names[other]}, "not assigned"},
+		{[]string{"claims", "commit", sid, "2", out3, "10", "--from", names[assignee]}, "wrong round"},
+		{[]string{"claims", "commit", sid, "1", "not-a-cid", "10", "--from", names[assignee]}, "invalid CID"},
+		{[]string{"claims", "commit", sid, "1", drv1, "10", "--from", names[assignee]}, "codec"},
+		{[]string{"claims", "reveal", sid, "1", "--from", names[assignee]}, "no commitment"},
 	} {
 		msg := claimsTxErr(t, net, tc.args...)
 		require.Contains(t, msg, tc.want, "%v", tc.args)
 	}
-	require.Equal(t, before, getClaimREST(t, net, 0, id3), "failed reports changed the claim")
-	// The assignee's report counts once; a second one for the same round is refused.
-	res := report(id3, c3, out3)
+	require.Equal(t, before, getClaimREST(t, net, 0, id3), "failed commits changed the claim")
+	// The assignee's commit counts once; a second one for the same round is refused.
+	res := commit(id3, c3, out3)
 	require.Zero(t, res.Code, res.RawLog)
-	msg := claimsTxErr(t, net, "claims", "report", sid, "1", out3, "10", "--from", names[assignee])
+	msg := claimsTxErr(t, net, "claims", "commit", sid, "1", out3, "10", "--from", names[assignee])
 	require.Contains(t, msg, "already reported")
 
 	// Bad claims and registrations: nothing locked, no claim created.
@@ -356,7 +383,7 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	require.Equal(t, claimsBefore, mine.Pagination.Total, "a failed submit created a claim")
 	driveValid(id3, out3)
 
-	// 4. A validator that never reports: jailed, and the round reassigned to the other one.
+	// 4. A validator that never commits: jailed, and the round reassigned to the other one.
 	id4 := submit(claimTestCID(cid.DagJSON, "drv four"), claimTestCID(cid.DagProtobuf, "out four"))
 	c4 := waitClaimREST(t, net, id4, "assigned", isAssigned)
 	lazy := c4.Assignments[c4.open()].Validator
@@ -376,11 +403,14 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	drv2, out2, evil := claimTestCID(cid.DagJSON, "drv two"), claimTestCID(cid.DagProtobuf, "out two"), claimTestCID(cid.DagProtobuf, "evil")
 	id2 := submit(drv2, out2)
 	c2 := waitClaimREST(t, net, id2, "assigned", isAssigned)
-	res = report(id2, c2, evil)
+	res = commit(id2, c2, evil)
 	require.Zero(t, res.Code, res.RawLog)
-	c2 = waitClaimREST(t, net, id2, "disputed", func(c claimView) bool { return c.Status == "CLAIM_STATUS_DISPUTED" })
-	require.Equal(t, out2, c2.OutputCid)
-	require.Equal(t, evil, c2.Assignments[len(c2.Assignments)-1].OutputCid)
+	waitClaimREST(t, net, id2, "committed", func(c claimView) bool { return c.Status != "CLAIM_STATUS_ASSIGNED" || len(c.Assignments) > 1 })
+	c2 = drive(id2, out2) // a later round, if drawn, agrees; the reveals open the dissent
+	require.Equal(t, "CLAIM_STATUS_DISPUTED", c2.Status)
+	require.Equal(t, out2, c2.OutputCid, "revealed")
+	require.Equal(t, "ROUND_STATUS_DISAGREED", c2.Assignments[0].Status)
+	require.Equal(t, evil, c2.Assignments[0].OutputCid)
 	require.True(t, c2.DepositLocked)
 
 }

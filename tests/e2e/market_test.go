@@ -111,26 +111,41 @@ func (e *marketEnv) assigned(id string) (string, uint32) {
 	return name, round
 }
 
-func (e *marketEnv) report(id, who string, round uint32, out string) {
-	e.tx("claims", "report", id, strconv.FormatUint(uint64(round), 10), out, "4000", "--from", who)
+// commit has who commit to out for its round of claim id (tx claims commit keeps the salt in
+// the client home for tx claims reveal).
+func (e *marketEnv) commit(id, who string, round uint32, out string) {
+	e.tx("claims", "commit", id, strconv.FormatUint(uint64(round), 10), out, "4000", "--from", who)
 }
 
-// finish reports out with whoever is assigned until the claim leaves the game.
-func (e *marketEnv) finish(id, out string) restClaim {
-	for i := 0; i < 10; i++ {
+// play drives claim id through its blind rounds (x/claims/README.md §Blind rounds) until it
+// leaves them (DISPUTED, or decided): whoever is assigned commits to out; once the claim is
+// REVEALING the publisher (alice) and every committed builder reveal.
+func (e *marketEnv) play(id, out string) restClaim {
+	for i := 0; i < 20; i++ {
 		c := e.claim(id)
 		switch c.Status {
-		case "CLAIM_STATUS_VALID", "CLAIM_STATUS_REJECTED", "CLAIM_STATUS_EXPIRED":
+		case "CLAIM_STATUS_PENDING":
+		case "CLAIM_STATUS_ASSIGNED":
+			who, round := e.assigned(id)
+			e.commit(id, who, round, out)
+		case "CLAIM_STATUS_REVEALING":
+			if c.OutputCid == "" {
+				e.tx("claims", "reveal-claim", id, "--from", "alice")
+			}
+			for _, a := range c.Assignments {
+				if a.Status == "ROUND_STATUS_COMMITTED" {
+					e.tx("claims", "reveal", id, strconv.FormatUint(uint64(a.Round), 10), "--from", e.names[a.Validator])
+				}
+			}
+		default:
 			return c
 		}
-		who, round := e.assigned(id)
-		e.report(id, who, round, out)
-		eventually(e.t, 30*time.Second, "report applied", func() bool {
-			c := e.claim(id)
-			return c.Status != "CLAIM_STATUS_ASSIGNED" || c.Round != round
+		eventually(e.t, 60*time.Second, "claim "+id+" moves on from "+c.Status, func() bool {
+			n := e.claim(id)
+			return n.Status != c.Status || len(n.Assignments) != len(c.Assignments) || n.OutputCid != c.OutputCid
 		})
 	}
-	e.t.Fatalf("claim %s still playing after 10 rounds", id)
+	e.t.Fatalf("claim %s still playing after 20 steps", id)
 	return restClaim{}
 }
 
@@ -202,7 +217,7 @@ func (e *marketEnv) balance(name string) sdkmath.Int { return balanceREST(e.t, e
 // play three claims through x/claims and x/market with the CLI:
 //   - a fake output: the rebuild differs, the market says MISBEHAVIOUR_CLAIM, the claim is
 //     rejected and the publisher's deposit is slashed (half to the rebuilder, half burned);
-//   - a lying validator: its forged report is judged MISBEHAVIOUR_REPORT and its bond slashed;
+//   - a lying validator: its forged result is judged MISBEHAVIOUR_REPORT and its bond slashed;
 //     the claim then goes on and ends VALID;
 //   - a nondeterministic build: the market says NON_DETERMINISM and the claim ends VALID.
 //
@@ -238,7 +253,10 @@ func TestMarketOnLocalnet(t *testing.T) {
 		id := e.submit(drv, fake)
 		who, round := e.assigned(id)
 		who0 := e.balance(who)
-		e.report(id, who, round, real)
+		// Round 1 rebuilds and finds the real output; so do the others, and the reveals
+		// send the first dissent to a market.
+		e.commit(id, who, round, real)
+		require.Equal(t, "CLAIM_STATUS_DISPUTED", e.play(id, real).Status)
 		m := e.market(id)
 		require.Equal(t, e.addr[who], m.Dissenter)
 
@@ -295,11 +313,12 @@ func TestMarketOnLocalnet(t *testing.T) {
 		id := e.submit(drv, out)
 		liar, round := e.assigned(id)
 		bond0 := e.bond(liar)
-		e.report(id, liar, round, testCID(t, cid.DagProtobuf, "forged"))
+		e.commit(id, liar, round, testCID(t, cid.DagProtobuf, "forged"))
+		require.Equal(t, "CLAIM_STATUS_DISPUTED", e.play(id, out).Status)
 		m := e.predict(e.market(id), "report")
 		require.Equal(t, "OUTCOME_MISBEHAVIOUR_REPORT", m.Outcome)
 		require.Equal(t, bond0.Sub(bond0.QuoRaw(10)), e.bond(liar), "10 %% of the liar's bond is slashed")
-		c := e.finish(id, out)
+		c := e.play(id, out)
 		require.Equal(t, "CLAIM_STATUS_VALID", c.Status)
 	})
 
@@ -311,12 +330,13 @@ func TestMarketOnLocalnet(t *testing.T) {
 		id := e.submit(drv, out)
 		who, round := e.assigned(id)
 		bond0 := e.bond(who)
-		e.report(id, who, round, testCID(t, cid.DagProtobuf, "build at 12:01"))
+		e.commit(id, who, round, testCID(t, cid.DagProtobuf, "build at 12:01"))
+		require.Equal(t, "CLAIM_STATUS_DISPUTED", e.play(id, out).Status)
 		m := e.predict(e.market(id), "nd")
 		require.Equal(t, "OUTCOME_NON_DETERMINISM", m.Outcome)
 		require.True(t, m.Decided)
 		require.Equal(t, bond0, e.bond(who), "nobody is slashed")
-		c := e.finish(id, out)
+		c := e.play(id, out)
 		require.Equal(t, "CLAIM_STATUS_VALID", c.Status)
 		// The deposit came back: alice is down only the claim fee (the localnet charges no gas fees).
 		require.Equal(t, alice0.Sub(fee), e.balance("alice"))

@@ -7,6 +7,7 @@ import (
 
 	"cosmossdk.io/core/appmodule"
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/runtime"
+	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/codec"
@@ -15,6 +16,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/module"
 	simtypes "github.com/cosmos/cosmos-sdk/types/simulation"
 
+	"github.com/buildchain/buildchain/x/claims/client/cli"
 	"github.com/buildchain/buildchain/x/claims/keeper"
 	"github.com/buildchain/buildchain/x/claims/simulation"
 	"github.com/buildchain/buildchain/x/claims/types"
@@ -40,6 +42,10 @@ type AppModuleBasic struct {
 
 // Name returns the module name.
 func (AppModuleBasic) Name() string { return types.ModuleName }
+
+// GetTxCmd returns the hand-written tx commands (submit, reveal-claim, commit, reveal: they
+// keep salts); autocli adds the rest.
+func (AppModuleBasic) GetTxCmd() *cobra.Command { return cli.GetTxCmd() }
 
 // RegisterLegacyAminoCodec registers the module's amino types.
 func (AppModuleBasic) RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
