@@ -59,9 +59,11 @@ func runCmd() *cobra.Command {
 		Long: `Follows the chain at --node height by height (websocket ticks, block results
 read in order; resumes from the last handled height after a restart), and for
 each assignment to the validator --from: fetches the derivation and its inputs
-over p2p (hash-checked), rebuilds it in the sandbox, adds and announces the
-output and sends MsgReportBuild with the measured build time. A (claim, round)
-is never reported twice, even across crashes. Prometheus metrics and a JSON
+over p2p (hash-checked), rebuilds it in the sandbox, keeps the output, its
+build time and a fresh salt, and sends MsgCommitBuild; once the claim is
+REVEALING it sends MsgRevealBuild and only then announces the output
+(x/claims/README.md §Blind rounds). It also reveals the blind claims this
+account published. A (claim, round) is never answered twice, even across crashes. Prometheus metrics and a JSON
 status are served on --metrics-addr; "node status" prints the state.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -15,8 +15,8 @@ import (
 	validatorstypes "github.com/buildchain/buildchain/x/validators/types"
 )
 
-// Blind rounds (README.md §Blind rounds): a blind claim's builders commit (MsgCommitBuild)
-// instead of reporting; the number of rounds is drawn at each commit (game.AfterCommit); after
+// Blind rounds (README.md §Blind rounds): every claim is blind; its builders commit
+// (MsgCommitBuild); the number of rounds is drawn at each commit (game.AfterCommit); after
 // the last commit the claim is REVEALING and the publisher (MsgRevealClaim) and the builders
 // (MsgRevealBuild) open their commitments until reveal_deadline; game.Evaluate then takes the
 // verdict. A round played again after that (a void round, or after a market) is committed and
@@ -29,9 +29,6 @@ func (k Keeper) commit(ctx context.Context, msg *types.MsgCommitBuild) (types.Cl
 	c, err := k.GetClaim(ctx, msg.ClaimId)
 	if err != nil {
 		return c, err
-	}
-	if !c.IsBlind() {
-		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is open (its output is public): report with MsgReportBuild", c.Id)
 	}
 	i, err := k.answerAssignment(ctx, c, msg.Validator, msg.Round, height, "commit")
 	if err != nil {
@@ -113,9 +110,6 @@ func (k Keeper) revealClaim(ctx context.Context, msg *types.MsgRevealClaim) (typ
 	}
 	if c.Publisher != msg.Publisher {
 		return c, errorsmod.Wrapf(types.ErrNotAssigned, "%s is not the publisher of claim %d", msg.Publisher, c.Id)
-	}
-	if !c.IsBlind() {
-		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is open: its output is public", c.Id)
 	}
 	if c.Revealed() {
 		return c, errorsmod.Wrapf(types.ErrAlreadyReported, "claim %d already revealed its output", c.Id)
@@ -275,7 +269,7 @@ func (k Keeper) applyVerdict(ctx context.Context, c *types.Claim, v game.Verdict
 	}
 }
 
-// resolveBlind follows a market's verdict on a blind claim's dissent (ResolveDispute has marked
+// resolveBlind follows a market's verdict on a claim's dissent (ResolveDispute has marked
 // the dissenting round): the other rounds are judged again.
 func (k Keeper) resolveBlind(ctx context.Context, c *types.Claim) error {
 	v := game.Evaluate(c.OutputCid, blindRounds(*c))

@@ -16,17 +16,6 @@ var (
 	buildSalt = []byte("builder salt 0123456789")
 )
 
-// submitBlind submits a blind claim of `out` about drv.
-func (e *env) submitBlind(t *testing.T) uint64 {
-	t.Helper()
-	res, err := e.ClaimMsgs.SubmitClaim(e.Ctx, &types.MsgSubmitClaim{
-		Publisher: e.publisher.String(), DerivationCid: drv, System: "x86_64-linux", Deposit: deposit,
-		OutputCommitment: types.ClaimCommitment(e.publisher.String(), drv, out, claimSalt),
-	})
-	require.NoError(t, err)
-	return res.ClaimId
-}
-
 // commit makes the assigned validator commit to output; it returns the assignment.
 func (e *env) commit(t *testing.T, id uint64, output string) (types.Assignment, string) {
 	t.Helper()
@@ -55,7 +44,7 @@ func committedBlind(t *testing.T, rounds uint32, firstOut string, tune func(*typ
 			tune(p)
 		}
 	})
-	id := e.submitBlind(t)
+	id := e.submit(t)
 	var as []types.Assignment
 	for r := uint32(1); r <= rounds; r++ {
 		e.NextBlock(t, nil)
@@ -77,7 +66,7 @@ func committedBlind(t *testing.T, rounds uint32, firstOut string, tune func(*typ
 
 func TestBlindClaimValid(t *testing.T) {
 	e := newEnv(t, 3, func(p *types.Params) { p.MinRounds, p.MaxRounds, p.PContinue = 2, 2, sdkmath.LegacyZeroDec() })
-	id := e.submitBlind(t)
+	id := e.submit(t)
 	c := e.claim(t, id)
 	require.True(t, c.IsBlind())
 	require.Empty(t, c.OutputCid, "the claimed output is not public")
@@ -86,8 +75,12 @@ func TestBlindClaimValid(t *testing.T) {
 	require.Empty(t, res.Claims)
 
 	e.NextBlock(t, nil)
-	// An open report is refused on a blind claim, and nothing is revealed before the last commit.
-	e.expectNoChange(t, types.ErrWrongStatus, (func() error { _, err := e.report(t, id, out); return err }))
+	// An open report is refused, and nothing is revealed before the last commit.
+	e.expectNoChange(t, types.ErrOpenClaim, (func() error {
+		a := e.assigned(t, id)
+		_, err := e.ClaimMsgs.ReportBuild(e.Ctx, &types.MsgReportBuild{Validator: a.Validator, ClaimId: id, Round: a.Round, OutputCid: out, BuildTimeMs: 1})
+		return err
+	}))
 	e.expectNoChange(t, types.ErrRevealTooEarly, (func() error { _, err := e.revealClaim(id, out, claimSalt); return err }))
 	a1, st := e.commit(t, id, out)
 	require.Equal(t, "pending", st)
@@ -248,13 +241,15 @@ func TestBlindMissingPublisherRevealRejectsAndBurns(t *testing.T) {
 	e.CheckInvariants(t)
 }
 
-func TestSubmitClaimCarriesOneOfOutputAndCommitment(t *testing.T) {
+func TestSubmitClaimCarriesACommitmentNeverTheOutput(t *testing.T) {
 	m := types.MsgSubmitClaim{Publisher: sdk.AccAddress(make([]byte, 20)).String(), DerivationCid: drv, System: "x86_64-linux", Deposit: deposit}
-	require.ErrorIs(t, m.ValidateBasic(), types.ErrInvalidCID, "neither")
+	require.ErrorIs(t, m.ValidateBasic(), types.ErrInvalidCommitment, "neither")
 	m.OutputCommitment = []byte("short")
 	require.ErrorIs(t, m.ValidateBasic(), types.ErrInvalidCommitment)
 	m.OutputCommitment = types.ClaimCommitment(m.Publisher, drv, out, claimSalt)
 	require.NoError(t, m.ValidateBasic())
 	m.OutputCid = out
-	require.ErrorIs(t, m.ValidateBasic(), types.ErrInvalidCommitment, "both")
+	require.ErrorIs(t, m.ValidateBasic(), types.ErrOpenClaim, "both")
+	m.OutputCommitment = nil
+	require.ErrorIs(t, m.ValidateBasic(), types.ErrOpenClaim, "open")
 }

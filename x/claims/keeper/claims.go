@@ -96,27 +96,10 @@ func (k Keeper) finishValid(ctx context.Context, c *types.Claim) error {
 	return k.afterValidated(ctx, *c)
 }
 
-// advance applies a game decision after a report that counts as agreeing.
-func (k Keeper) advance(ctx context.Context, c *types.Claim, d game.Decision) error {
-	switch d {
-	case game.Valid:
-		return k.finishValid(ctx, c)
-	case game.Continue:
-		c.Round++
-		if err := k.setPending(ctx, c); err != nil {
-			return err
-		}
-		return k.Claims.Set(ctx, c.Id, *c)
-	default:
-		return errorsmod.Wrapf(types.ErrWrongStatus, "unexpected decision %s", d)
-	}
-}
-
 // answerAssignment checks that validator holds the open assignment of round of c (not
 // answered or timed out yet, the claim ASSIGNED in that round, before the deadline) and
-// closes it; it returns the assignment's index. It is the common part of a report (open
-// claims) and a commit (blind claims, x/claims/keeper/blind.go); verb names the answer in
-// errors.
+// closes it; it returns the assignment's index (for a commit, x/claims/keeper/blind.go);
+// verb names the answer in errors.
 func (k Keeper) answerAssignment(ctx context.Context, c types.Claim, validator string, round uint32, height int64, verb string) (int, error) {
 	for _, a := range c.Assignments {
 		if a.Validator == validator && a.Round == round && a.Status != types.ROUND_STATUS_ASSIGNED {
@@ -137,69 +120,6 @@ func (k Keeper) answerAssignment(ctx context.Context, c types.Claim, validator s
 		return -1, errorsmod.Wrapf(types.ErrDeadlinePassed, "deadline was height %d, now %d", c.Assignments[i].DeadlineHeight, height)
 	}
 	return i, k.closeAssignment(ctx, c, i)
-}
-
-// report applies MsgReportBuild after its stateless checks.
-func (k Keeper) report(ctx context.Context, msg *types.MsgReportBuild) (types.Claim, error) {
-	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
-	c, err := k.GetClaim(ctx, msg.ClaimId)
-	if err != nil {
-		return c, err
-	}
-	if c.IsBlind() {
-		return c, errorsmod.Wrapf(types.ErrWrongStatus, "claim %d is blind: commit with MsgCommitBuild, reveal with MsgRevealBuild", c.Id)
-	}
-	i, err := k.answerAssignment(ctx, c, msg.Validator, msg.Round, height, "report")
-	if err != nil {
-		return c, err
-	}
-	a := &c.Assignments[i]
-	a.OutputCid, a.BuildTimeMs, a.ReportedHeight = msg.OutputCid, msg.BuildTimeMs, height
-	agrees := msg.OutputCid == c.OutputCid
-	if agrees {
-		a.Status = types.ROUND_STATUS_AGREED
-	} else {
-		a.Status = types.ROUND_STATUS_DISAGREED
-	}
-	addr, _ := sdk.AccAddressFromBech32(msg.Validator)
-	if err := k.validators.RecordReport(ctx, addr); err != nil {
-		return c, errorsmod.Wrap(err, "recording report")
-	}
-	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventBuildReported{
-		ClaimId: c.Id, Round: c.Round, Validator: msg.Validator, OutputCid: msg.OutputCid, BuildTimeMs: msg.BuildTimeMs, Agrees: agrees,
-	}); err != nil {
-		return c, err
-	}
-	if !agrees {
-		c.Status = types.CLAIM_STATUS_DISPUTED
-		if err := k.Claims.Set(ctx, c.Id, c); err != nil {
-			return c, err
-		}
-		if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimDisputed{
-			ClaimId: c.Id, Round: c.Round, DerivationCid: c.DerivationCid, ClaimedOutputCid: c.OutputCid,
-			ReportedOutputCid: msg.OutputCid, Validator: msg.Validator,
-		}); err != nil {
-			return c, err
-		}
-		return c, k.afterDisputed(ctx, c)
-	}
-	d, err := k.decideAfterAgreement(ctx, c)
-	if err != nil {
-		return c, err
-	}
-	return c, k.advance(ctx, &c, d)
-}
-
-func (k Keeper) decideAfterAgreement(ctx context.Context, c types.Claim) (game.Decision, error) {
-	params, err := k.Params.Get(ctx)
-	if err != nil {
-		return 0, err
-	}
-	rnd, err := k.validators.BlockRandomness(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return game.AfterAgreement(rules(params), c.Round, game.ContinueSeed(rnd, c.Id, c.Round))
 }
 
 // addBlockFee notes a claim fee the module account received in this block.
@@ -454,13 +374,13 @@ func (k Keeper) assignOne(ctx context.Context, id uint64, params types.Params, r
 	return nil
 }
 
-// noCandidate handles a PENDING claim nobody can build: if it already has min_rounds agreeing
-// reports, every eligible validator has had its say and the claim is VALID; otherwise it waits
-// (e.g. for validators to register or be unjailed) and EXPIRES after report_timeout_blocks.
+// noCandidate handles a PENDING claim nobody can build: in its commit phase with min_rounds
+// commits, the round that cannot be played is not drawn and the reveals open; a round played
+// again (after the reveals) is not needed if min_rounds other rounds agree, and the claim is
+// VALID. Otherwise it waits (e.g. for validators to register or be unjailed) and EXPIRES
+// after report_timeout_blocks.
 func (k Keeper) noCandidate(ctx context.Context, c *types.Claim, params types.Params, height int64) error {
-	if c.IsBlind() && c.Rounds == 0 && c.Round > params.MinRounds {
-		// A blind claim in its commit phase with min_rounds commits: the round that cannot be
-		// played is not drawn, and the reveals open.
+	if c.Rounds == 0 && c.Round > params.MinRounds {
 		if err := k.Pending.Remove(ctx, c.Id); err != nil {
 			return err
 		}
@@ -468,20 +388,11 @@ func (k Keeper) noCandidate(ctx context.Context, c *types.Claim, params types.Pa
 		c.Rounds = c.Round
 		return k.openReveals(ctx, c, params)
 	}
-	if c.IsBlind() && c.Rounds > 0 {
-		// A round played again: min_rounds other agreeing rounds are enough.
-		if c.AgreedRounds() >= params.MinRounds {
-			if err := k.Pending.Remove(ctx, c.Id); err != nil {
-				return err
-			}
-			c.Round = c.Rounds
-			return k.finishValid(ctx, c)
-		}
-	} else if c.AgreedRounds() >= params.MinRounds {
+	if c.Rounds > 0 && c.AgreedRounds() >= params.MinRounds {
 		if err := k.Pending.Remove(ctx, c.Id); err != nil {
 			return err
 		}
-		c.Round-- // the round that could not be played does not count
+		c.Round = c.Rounds
 		return k.finishValid(ctx, c)
 	}
 	if height-c.PendingSince < int64(params.ReportTimeoutBlocks) {

@@ -7,17 +7,17 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
-	"github.com/buildchain/buildchain/x/claims/game"
 	"github.com/buildchain/buildchain/x/claims/types"
 )
 
-// ResolveDispute is called by x/market with its verdict on a DISPUTED claim:
-//   - NON_DETERMINISM: the dissenting report counts as agreeing; the game goes on as after an
-//     agreeing report (VALID, or another round with probability p_continue).
-//   - INCONCLUSIVE: like NON_DETERMINISM, but another round is played unless max_rounds is reached.
+// ResolveDispute is called by x/market with its verdict on a DISPUTED claim. The claim's number
+// of rounds was drawn at commit time, so a verdict never draws another round; the rounds are
+// judged again (game.Evaluate): another dissent goes to its own market, a void round is
+// played again (README.md §Blind rounds).
+//   - NON_DETERMINISM and INCONCLUSIVE: the dissenting round counts as agreeing.
 //   - MISBEHAVIOUR_CLAIM: the claim becomes REJECTED; its deposit stays locked for SeizeDeposit.
-//   - MISBEHAVIOUR_REPORT: the dissenting report is discarded (ROUND_STATUS_REJECTED) and the
-//     round is reassigned to another validator.
+//   - MISBEHAVIOUR_REPORT: the dissenting round is void (ROUND_STATUS_REJECTED) and played again
+//     by another validator.
 //
 // Slashing the liars is the caller's business (x/validators Keeper.SlashBond, SeizeDeposit).
 func (k Keeper) ResolveDispute(ctx context.Context, claimID uint64, outcome types.DisputeOutcome) error {
@@ -32,70 +32,27 @@ func (k Keeper) ResolveDispute(ctx context.Context, claimID uint64, outcome type
 	if i < 0 {
 		return errorsmod.Wrapf(types.ErrWrongStatus, "claim %d has no disputing report", c.Id)
 	}
-	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventDisputeResolved{
-		ClaimId: c.Id, Outcome: outcome.String(),
-	}); err != nil {
-		return err
-	}
-	if c.IsBlind() {
-		return k.resolveBlindDispute(ctx, c, i, outcome)
-	}
-	switch outcome {
-	case types.OutcomeNonDeterminism:
-		c.Assignments[i].Status = types.ROUND_STATUS_NON_DETERMINISM
-		d, err := k.decideAfterAgreement(ctx, c)
-		if err != nil {
-			return err
-		}
-		return k.advance(ctx, &c, d)
-	case types.OutcomeInconclusive:
-		c.Assignments[i].Status = types.ROUND_STATUS_NON_DETERMINISM
-		params, err := k.Params.Get(ctx)
-		if err != nil {
-			return err
-		}
-		d := game.Continue
-		if c.Round >= params.MaxRounds {
-			d = game.Valid
-		}
-		return k.advance(ctx, &c, d)
-	case types.OutcomeMisbehaviourClaim:
-		c.Status = types.CLAIM_STATUS_REJECTED
-		c.FinishedHeight = sdk.UnwrapSDKContext(ctx).BlockHeight()
-		if err := k.Claims.Set(ctx, c.Id, c); err != nil {
-			return err
-		}
-		return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimRejected{ClaimId: c.Id})
-	case types.OutcomeMisbehaviourReport:
-		c.Assignments[i].Status = types.ROUND_STATUS_REJECTED
-		if err := k.setPending(ctx, &c); err != nil {
-			return err
-		}
-		return k.Claims.Set(ctx, c.Id, c)
-	default:
-		return errorsmod.Wrapf(types.ErrInvalidOutcome, "%d", int(outcome))
-	}
-}
-
-// resolveBlindDispute follows a market's verdict on a blind claim: its number of rounds was drawn
-// at commit time, so a verdict never draws another round; the rounds are judged again
-// (game.Evaluate): another dissent goes to its own market, a void round is played again.
-// INCONCLUSIVE counts as NON_DETERMINISM; MISBEHAVIOUR_REPORT voids the round.
-func (k Keeper) resolveBlindDispute(ctx context.Context, c types.Claim, i int, outcome types.DisputeOutcome) error {
 	switch outcome {
 	case types.OutcomeNonDeterminism, types.OutcomeInconclusive:
 		c.Assignments[i].Status = types.ROUND_STATUS_NON_DETERMINISM
 	case types.OutcomeMisbehaviourReport:
 		c.Assignments[i].Status = types.ROUND_STATUS_REJECTED
 	case types.OutcomeMisbehaviourClaim:
+	default:
+		return errorsmod.Wrapf(types.ErrInvalidOutcome, "%d", int(outcome))
+	}
+	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventDisputeResolved{
+		ClaimId: c.Id, Outcome: outcome.String(),
+	}); err != nil {
+		return err
+	}
+	if outcome == types.OutcomeMisbehaviourClaim {
 		c.Status = types.CLAIM_STATUS_REJECTED
 		c.FinishedHeight = sdk.UnwrapSDKContext(ctx).BlockHeight()
 		if err := k.Claims.Set(ctx, c.Id, c); err != nil {
 			return err
 		}
 		return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimRejected{ClaimId: c.Id})
-	default:
-		return errorsmod.Wrapf(types.ErrInvalidOutcome, "%d", int(outcome))
 	}
 	return k.resolveBlind(ctx, &c)
 }

@@ -89,13 +89,19 @@ func newEnv(t *testing.T, n int, tune func(*types.Params)) *env {
 	return e
 }
 
+// submit submits a blind claim of `out` about drv (committed with claimSalt).
 func (e *env) submit(t *testing.T) uint64 {
 	t.Helper()
-	res, err := e.ClaimMsgs.SubmitClaim(e.Ctx, &types.MsgSubmitClaim{
-		Publisher: e.publisher.String(), DerivationCid: drv, OutputCid: out, System: "x86_64-linux", Deposit: deposit,
-	})
+	res, err := e.ClaimMsgs.SubmitClaim(e.Ctx, e.submitMsg(e.publisher))
 	require.NoError(t, err)
 	return res.ClaimId
+}
+
+func (e *env) submitMsg(pub sdk.AccAddress) *types.MsgSubmitClaim {
+	return &types.MsgSubmitClaim{
+		Publisher: pub.String(), DerivationCid: drv, System: "x86_64-linux", Deposit: deposit,
+		OutputCommitment: types.ClaimCommitment(pub.String(), drv, out, claimSalt),
+	}
 }
 
 func (e *env) claim(t *testing.T, id uint64) types.Claim {
@@ -110,14 +116,6 @@ func (e *env) assigned(t *testing.T, id uint64) types.Assignment {
 	c := e.claim(t, id)
 	require.Equal(t, types.CLAIM_STATUS_ASSIGNED, c.Status)
 	return c.Assignments[c.OpenAssignment()]
-}
-
-func (e *env) report(t *testing.T, id uint64, output string) (*types.MsgReportBuildResponse, error) {
-	t.Helper()
-	a := e.assigned(t, id)
-	return e.ClaimMsgs.ReportBuild(e.Ctx, &types.MsgReportBuild{
-		Validator: a.Validator, ClaimId: id, Round: a.Round, OutputCid: output, BuildTimeMs: 1234,
-	})
 }
 
 // expectNoChange runs fn, requires its error and that neither module's state nor any
@@ -172,9 +170,13 @@ func TestSubmitAssignAgreeValid(t *testing.T) {
 	e.CheckInvariants(t)
 
 	e.NextBlock(t, []byte("r2"))
-	res, err := e.report(t, id, out)
+	_, st := e.commit(t, id, out)
+	require.Equal(t, "revealing", st, "p_continue = 0 and min_rounds = 1")
+	_, err = e.revealClaim(id, out, claimSalt)
 	require.NoError(t, err)
-	require.Equal(t, "valid", res.Status, "p_continue = 0 and min_rounds = 1")
+	res, err := e.revealBuild(id, a, out)
+	require.NoError(t, err)
+	require.Equal(t, "valid", res.Status)
 	for _, ev := range []string{"EventBuildReported", "EventClaimValid", "EventDepositReturned"} {
 		require.Contains(t, eventTypes(e), "buildchain.claims.v1."+ev)
 	}
@@ -202,16 +204,27 @@ func TestMinRoundsUseDistinctValidators(t *testing.T) {
 	e := newEnv(t, 3, func(p *types.Params) { p.MinRounds, p.MaxRounds, p.PContinue = 3, 3, sdkmath.LegacyZeroDec() })
 	id := e.submit(t)
 	seen := map[string]bool{}
+	var as []types.Assignment
 	for round := uint32(1); round <= 3; round++ {
 		e.NextBlock(t, []byte(fmt.Sprintf("r%d", round)))
-		a := e.assigned(t, id)
+		a, st := e.commit(t, id, out)
 		require.Equal(t, round, a.Round)
 		require.False(t, seen[a.Validator], "earlier validators are excluded")
 		seen[a.Validator] = true
-		res, err := e.report(t, id, out)
-		require.NoError(t, err)
+		as = append(as, a)
 		if round < 3 {
-			require.Equal(t, "pending", res.Status)
+			require.Equal(t, "pending", st)
+		} else {
+			require.Equal(t, "revealing", st)
+		}
+	}
+	_, err := e.revealClaim(id, out, claimSalt)
+	require.NoError(t, err)
+	for i, a := range as {
+		res, err := e.revealBuild(id, a, out)
+		require.NoError(t, err)
+		if i < 2 {
+			require.Equal(t, "revealing", res.Status)
 		} else {
 			require.Equal(t, "valid", res.Status)
 		}
@@ -224,22 +237,22 @@ func TestRunsOutOfValidatorsAfterMinRoundsIsValid(t *testing.T) {
 	e := newEnv(t, 1, func(p *types.Params) { p.MinRounds, p.MaxRounds, p.PContinue = 1, 8, sdkmath.LegacyOneDec() })
 	id := e.submit(t)
 	e.NextBlock(t, nil)
-	res, err := e.report(t, id, out)
-	require.NoError(t, err)
-	require.Equal(t, "pending", res.Status, "p_continue = 1 asks for another round")
+	a, st := e.commit(t, id, out)
+	require.Equal(t, "pending", st, "p_continue = 1 asks for another round")
 	e.NextBlock(t, nil)
 	c := e.claim(t, id)
-	require.Equal(t, types.CLAIM_STATUS_VALID, c.Status, "no other validator: the rounds played are all there can be")
-	require.Equal(t, uint32(1), c.Round)
+	require.Equal(t, types.CLAIM_STATUS_REVEALING, c.Status, "no other validator: the rounds committed are all there can be")
+	require.Equal(t, uint32(1), c.Rounds)
+	_, err := e.revealClaim(id, out, claimSalt)
+	require.NoError(t, err)
+	res, err := e.revealBuild(id, a, out)
+	require.NoError(t, err)
+	require.Equal(t, "valid", res.Status)
+	require.Equal(t, uint32(1), e.claim(t, id).Round)
 }
 
 func TestMismatchDisputes(t *testing.T) {
-	e := newEnv(t, 2, nil)
-	id := e.submit(t)
-	e.NextBlock(t, nil)
-	res, err := e.report(t, id, otherOut)
-	require.NoError(t, err)
-	require.Equal(t, "disputed", res.Status)
+	e, id := disputed(t, nil)
 	c := e.claim(t, id)
 	require.Equal(t, types.CLAIM_STATUS_DISPUTED, c.Status)
 	require.Equal(t, out, c.OutputCid)
@@ -252,7 +265,7 @@ func TestMismatchDisputes(t *testing.T) {
 		e.NextBlock(t, nil)
 	}
 	require.Equal(t, types.CLAIM_STATUS_DISPUTED, e.claim(t, id).Status)
-	_, err = e.ClaimQuery.VerifiedOutput(e.Ctx, &types.QueryVerifiedOutputRequest{DerivationCid: drv})
+	_, err := e.ClaimQuery.VerifiedOutput(e.Ctx, &types.QueryVerifiedOutputRequest{DerivationCid: drv})
 	require.ErrorContains(t, err, "no verified output")
 	e.CheckInvariants(t)
 }
@@ -291,12 +304,12 @@ func TestDeadlineJailsAndReassigns(t *testing.T) {
 	// The late validator's report is refused; the new one's counts.
 	e.NextBlock(t, nil)
 	e.expectNoChange(t, types.ErrAlreadyReported, func() error {
-		_, err := e.ClaimMsgs.ReportBuild(e.Ctx, &types.MsgReportBuild{Validator: lazy.Validator, ClaimId: id, Round: 1, OutputCid: out})
+		_, err := e.ClaimMsgs.CommitBuild(e.Ctx, &types.MsgCommitBuild{Validator: lazy.Validator, ClaimId: id, Round: 1,
+			Commitment: types.BuildCommitment(lazy.Validator, id, 1, out, 1, buildSalt)})
 		return err
 	})
-	res, err := e.report(t, id, out)
-	require.NoError(t, err)
-	require.Equal(t, "valid", res.Status)
+	_, st := e.commit(t, id, out)
+	require.Equal(t, "revealing", st)
 	e.CheckInvariants(t)
 }
 
@@ -328,7 +341,7 @@ func TestPublisherIsNeverItsOwnValidator(t *testing.T) {
 	require.Equal(t, types.CLAIM_STATUS_EXPIRED, e.claim(t, id).Status)
 }
 
-func TestReportErrorsChangeNothing(t *testing.T) {
+func TestCommitErrorsChangeNothing(t *testing.T) {
 	e := newEnv(t, 3, nil)
 	id := e.submit(t)
 	e.EndBlock(t)
@@ -339,36 +352,39 @@ func TestReportErrorsChangeNothing(t *testing.T) {
 			other = v.String()
 		}
 	}
-	msg := func(mut func(*types.MsgReportBuild)) func() error {
+	commitment := types.BuildCommitment(a.Validator, id, 1, out, 10, buildSalt)
+	msg := func(mut func(*types.MsgCommitBuild)) func() error {
 		return func() error {
-			m := &types.MsgReportBuild{Validator: a.Validator, ClaimId: id, Round: 1, OutputCid: out, BuildTimeMs: 10}
+			m := &types.MsgCommitBuild{Validator: a.Validator, ClaimId: id, Round: 1, Commitment: commitment}
 			mut(m)
-			_, err := e.ClaimMsgs.ReportBuild(e.Ctx, m)
+			_, err := e.ClaimMsgs.CommitBuild(e.Ctx, m)
 			return err
 		}
 	}
-	e.expectNoChange(t, types.ErrClaimNotFound, msg(func(m *types.MsgReportBuild) { m.ClaimId = 99 }))
-	e.expectNoChange(t, types.ErrClaimNotFound, msg(func(m *types.MsgReportBuild) { m.ClaimId = 0 }))
-	e.expectNoChange(t, types.ErrNotAssigned, msg(func(m *types.MsgReportBuild) { m.Validator = other }))
-	e.expectNoChange(t, types.ErrWrongRound, msg(func(m *types.MsgReportBuild) { m.Round = 2 }))
-	e.expectNoChange(t, types.ErrWrongRound, msg(func(m *types.MsgReportBuild) { m.Round = 0 }))
-	e.expectNoChange(t, types.ErrInvalidCID, msg(func(m *types.MsgReportBuild) { m.OutputCid = "not-a-cid" }))
-	e.expectNoChange(t, types.ErrInvalidCID, msg(func(m *types.MsgReportBuild) { m.OutputCid = drv }))
-	e.expectNoChange(t, types.ErrInvalidCID, msg(func(m *types.MsgReportBuild) {
-		c, _ := cid.Decode(out)
-		m.OutputCid = cid.NewCidV0(c.Hash()).String() // CIDv0 of the same hash
-	}))
-	// First report succeeds (with p_continue > 0 the claim may go on), a second one fails.
-	require.NoError(t, msg(func(*types.MsgReportBuild) {})())
-	e.expectNoChange(t, types.ErrAlreadyReported, msg(func(*types.MsgReportBuild) {}))
-	// A report past the deadline is refused even before EndBlock times it out.
+	e.expectNoChange(t, types.ErrClaimNotFound, msg(func(m *types.MsgCommitBuild) { m.ClaimId = 99 }))
+	e.expectNoChange(t, types.ErrClaimNotFound, msg(func(m *types.MsgCommitBuild) { m.ClaimId = 0 }))
+	e.expectNoChange(t, types.ErrNotAssigned, msg(func(m *types.MsgCommitBuild) { m.Validator = other }))
+	e.expectNoChange(t, types.ErrWrongRound, msg(func(m *types.MsgCommitBuild) { m.Round = 2 }))
+	e.expectNoChange(t, types.ErrWrongRound, msg(func(m *types.MsgCommitBuild) { m.Round = 0 }))
+	e.expectNoChange(t, types.ErrInvalidCommitment, msg(func(m *types.MsgCommitBuild) { m.Commitment = nil }))
+	e.expectNoChange(t, types.ErrInvalidCommitment, msg(func(m *types.MsgCommitBuild) { m.Commitment = commitment[1:] }))
+	// An open report, even by the assigned validator with the right output, is refused.
+	e.expectNoChange(t, types.ErrOpenClaim, func() error {
+		_, err := e.ClaimMsgs.ReportBuild(e.Ctx, &types.MsgReportBuild{Validator: a.Validator, ClaimId: id, Round: 1, OutputCid: out, BuildTimeMs: 10})
+		return err
+	})
+	// First commit succeeds (with p_continue > 0 the claim may go on), a second one fails.
+	require.NoError(t, msg(func(*types.MsgCommitBuild) {})())
+	e.expectNoChange(t, types.ErrAlreadyReported, msg(func(*types.MsgCommitBuild) {}))
+	// A commit past the deadline is refused even before EndBlock times it out.
 	e2 := newEnv(t, 2, func(p *types.Params) { p.ReportTimeoutBlocks = 1 })
 	id2 := e2.submit(t)
 	e2.EndBlock(t)
 	a2 := e2.assigned(t, id2)
 	e2.Ctx = e2.Ctx.WithBlockHeight(a2.DeadlineHeight + 1)
 	e2.expectNoChange(t, types.ErrDeadlinePassed, func() error {
-		_, err := e2.ClaimMsgs.ReportBuild(e2.Ctx, &types.MsgReportBuild{Validator: a2.Validator, ClaimId: id2, Round: 1, OutputCid: out})
+		_, err := e2.ClaimMsgs.CommitBuild(e2.Ctx, &types.MsgCommitBuild{Validator: a2.Validator, ClaimId: id2, Round: 1,
+			Commitment: types.BuildCommitment(a2.Validator, id2, 1, out, 10, buildSalt)})
 		return err
 	})
 }
@@ -379,7 +395,7 @@ func TestSubmitErrorsChangeNothing(t *testing.T) {
 	e.Bank.Fund(poor, sdk.NewCoins(ubct(deposit.Amount.Int64())))
 	sub := func(mut func(*types.MsgSubmitClaim)) func() error {
 		return func() error {
-			m := &types.MsgSubmitClaim{Publisher: e.publisher.String(), DerivationCid: drv, OutputCid: out, System: "x86_64-linux", Deposit: deposit}
+			m := e.submitMsg(e.publisher)
 			mut(m)
 			_, err := e.ClaimMsgs.SubmitClaim(e.Ctx, m)
 			return err
@@ -390,15 +406,11 @@ func TestSubmitErrorsChangeNothing(t *testing.T) {
 	e.expectNoChange(t, types.ErrInvalidAmount, sub(func(m *types.MsgSubmitClaim) { m.Deposit = ubct(0) }))
 	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) { m.DerivationCid = "bafy-garbage" }))
 	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) { m.DerivationCid = out }))
-	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) { m.OutputCid = "" }))
-	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) {
-		c, _ := cid.Decode(out)
-		m.OutputCid, _ = c.StringOfBase('z') // base58btc: same CID, non-canonical string
-	}))
-	e.expectNoChange(t, types.ErrInvalidCID, sub(func(m *types.MsgSubmitClaim) {
-		s, _ := mh.Sum([]byte("x"), mh.SHA2_512, -1) // not sha2-256
-		m.OutputCid = cid.NewCidV1(cid.DagProtobuf, s).String()
-	}))
+	e.expectNoChange(t, types.ErrInvalidCommitment, sub(func(m *types.MsgSubmitClaim) { m.OutputCommitment = nil }))
+	e.expectNoChange(t, types.ErrInvalidCommitment, sub(func(m *types.MsgSubmitClaim) { m.OutputCommitment = m.OutputCommitment[:31] }))
+	// An open claim (its output public in the tx) is refused, with or without a commitment.
+	e.expectNoChange(t, types.ErrOpenClaim, sub(func(m *types.MsgSubmitClaim) { m.OutputCid = out }))
+	e.expectNoChange(t, types.ErrOpenClaim, sub(func(m *types.MsgSubmitClaim) { m.OutputCid, m.OutputCommitment = out, nil }))
 	e.expectNoChange(t, types.ErrInvalidSystem, sub(func(m *types.MsgSubmitClaim) { m.System = "windows" }))
 	e.expectNoChange(t, nil, nil2(sub(func(m *types.MsgSubmitClaim) { m.Publisher = "bc1bad" })))
 	e.expectNoChange(t, sdkerrors.ErrInsufficientFunds, sub(func(m *types.MsgSubmitClaim) { m.Publisher = poor.String() })) // deposit ok, fee missing
@@ -414,30 +426,30 @@ func nil2(fn func() error) func() error {
 	}
 }
 
+// disputed plays a one-round claim (on four validators) whose builder reveals otherOut:
+// the claim is DISPUTED.
+func disputed(t *testing.T, tune func(*types.Params)) (*env, uint64) {
+	e, id, as := committedBlind(t, 1, otherOut, tune)
+	_, err := e.revealClaim(id, out, claimSalt)
+	require.NoError(t, err)
+	res, err := e.revealBuild(id, as[0], otherOut)
+	require.NoError(t, err)
+	require.Equal(t, "disputed", res.Status)
+	return e, id
+}
+
 func TestResolveDispute(t *testing.T) {
-	disputed := func(t *testing.T, tune func(*types.Params)) (*env, uint64) {
-		e := newEnv(t, 3, tune)
-		id := e.submit(t)
-		e.EndBlock(t)
-		_, err := e.report(t, id, otherOut)
-		require.NoError(t, err)
-		return e, id
+	for _, o := range []types.DisputeOutcome{types.OutcomeNonDeterminism, types.OutcomeInconclusive} {
+		t.Run(o.String()+" counts the dissent as agreeing", func(t *testing.T) {
+			e, id := disputed(t, nil)
+			require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, o))
+			c := e.claim(t, id)
+			require.Equal(t, types.CLAIM_STATUS_VALID, c.Status, "the number of rounds was drawn at the commits: no round is added")
+			require.Equal(t, types.ROUND_STATUS_NON_DETERMINISM, c.Assignments[0].Status)
+			require.Equal(t, uint32(1), c.Round)
+			e.CheckInvariants(t)
+		})
 	}
-	t.Run("non-determinism continues the game", func(t *testing.T) {
-		e, id := disputed(t, func(p *types.Params) { p.PContinue = sdkmath.LegacyZeroDec() })
-		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeNonDeterminism))
-		c := e.claim(t, id)
-		require.Equal(t, types.CLAIM_STATUS_VALID, c.Status)
-		require.Equal(t, types.ROUND_STATUS_NON_DETERMINISM, c.Assignments[0].Status)
-		e.CheckInvariants(t)
-	})
-	t.Run("inconclusive forces another round", func(t *testing.T) {
-		e, id := disputed(t, func(p *types.Params) { p.PContinue = sdkmath.LegacyZeroDec() })
-		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeInconclusive))
-		c := e.claim(t, id)
-		require.Equal(t, types.CLAIM_STATUS_PENDING, c.Status)
-		require.Equal(t, uint32(2), c.Round)
-	})
 	t.Run("misbehaviour of the claim rejects it, deposit seizable once", func(t *testing.T) {
 		e, id := disputed(t, nil)
 		_, err := e.Claims.SeizeDeposit(e.Ctx, id, "market")
@@ -457,6 +469,7 @@ func TestResolveDispute(t *testing.T) {
 		e, id := disputed(t, nil)
 		liar := e.claim(t, id).Assignments[0].Validator
 		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeMisbehaviourReport))
+		require.Equal(t, types.CLAIM_STATUS_PENDING, e.claim(t, id).Status)
 		e.EndBlock(t)
 		a := e.assigned(t, id)
 		require.Equal(t, uint32(1), a.Round)
@@ -472,12 +485,15 @@ func TestResolveDispute(t *testing.T) {
 }
 
 func TestQueriesAndGenesisRoundTrip(t *testing.T) {
-	e := newEnv(t, 3, nil)
+	e := newEnv(t, 3, func(p *types.Params) { p.PContinue = sdkmath.LegacyZeroDec() })
 	for i := 0; i < 5; i++ {
 		e.submit(t)
 	}
 	e.EndBlock(t)
-	_, err := e.report(t, 1, otherOut)
+	a, _ := e.commit(t, 1, otherOut)
+	_, err := e.revealClaim(1, out, claimSalt)
+	require.NoError(t, err)
+	_, err = e.revealBuild(1, a, otherOut)
 	require.NoError(t, err)
 	e.NextBlock(t, nil)
 
@@ -487,7 +503,7 @@ func TestQueriesAndGenesisRoundTrip(t *testing.T) {
 	require.Equal(t, uint64(5), res.Pagination.Total)
 	res, err = e.ClaimQuery.ClaimsByOutput(e.Ctx, &types.QueryClaimsByOutputRequest{OutputCid: out})
 	require.NoError(t, err)
-	require.Len(t, res.Claims, 5)
+	require.Len(t, res.Claims, 1, "only the revealed claim names its output")
 	res, err = e.ClaimQuery.ClaimsByPublisher(e.Ctx, &types.QueryClaimsByPublisherRequest{Publisher: e.publisher.String()})
 	require.NoError(t, err)
 	require.Len(t, res.Claims, 5)
@@ -516,12 +532,19 @@ func TestQueriesAndGenesisRoundTrip(t *testing.T) {
 	// Indexes and queues were rebuilt.
 	res, err = g.ClaimQuery.ClaimsByOutput(g.Ctx, &types.QueryClaimsByOutputRequest{OutputCid: out})
 	require.NoError(t, err)
-	require.Len(t, res.Claims, 5)
+	require.Len(t, res.Claims, 1)
 	msg, broken := keeperQueues(g)
 	require.False(t, broken, msg)
 	bad := *gs
 	bad.NextClaimId = 3
 	require.ErrorIs(t, bad.Validate(), types.ErrInvalidGenesis)
+	// An undecided open claim cannot be imported (nothing could play it on); a decided one can.
+	open := *gs
+	open.Claims = append([]types.Claim(nil), gs.Claims...)
+	open.Claims[1].OutputCommitment, open.Claims[1].OutputCid = nil, out
+	require.ErrorIs(t, open.Validate(), types.ErrOpenClaim)
+	open.Claims[1].Status, open.Claims[1].Assignments = types.CLAIM_STATUS_VALID, nil
+	require.NoError(t, open.Validate())
 }
 
 // BenchmarkSubmitAndAssign measures one claim's on-chain work: MsgSubmitClaim plus its share
@@ -532,9 +555,7 @@ func BenchmarkSubmitAndAssign(b *testing.B) {
 	e.Bank.Fund(e.publisher, sdk.NewCoins(ubct(int64(b.N+1)*20_000_000)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := e.ClaimMsgs.SubmitClaim(e.Ctx, &types.MsgSubmitClaim{
-			Publisher: e.publisher.String(), DerivationCid: drv, OutputCid: out, System: "x86_64-linux", Deposit: deposit,
-		}); err != nil {
+		if _, err := e.ClaimMsgs.SubmitClaim(e.Ctx, e.submitMsg(e.publisher)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -549,9 +570,7 @@ func BenchmarkAssignEndBlock(b *testing.B) {
 	e := newEnv(t, 10, nil)
 	e.Bank.Fund(e.publisher, sdk.NewCoins(ubct(int64(b.N+1)*20_000_000)))
 	for i := 0; i < b.N; i++ {
-		if _, err := e.ClaimMsgs.SubmitClaim(e.Ctx, &types.MsgSubmitClaim{
-			Publisher: e.publisher.String(), DerivationCid: drv, OutputCid: out, System: "x86_64-linux", Deposit: deposit,
-		}); err != nil {
+		if _, err := e.ClaimMsgs.SubmitClaim(e.Ctx, e.submitMsg(e.publisher)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -582,23 +601,39 @@ func TestEndBlockIsolatesAFailingClaim(t *testing.T) {
 	f.Claims.SetHooks(h)
 	e := &env{Fixture: f, hooks: &h.recorder, publisher: vt.Addr(200)}
 	f.Bank.Fund(e.publisher, sdk.NewCoins(ubct(1_000_000_000)))
-	a := vt.Addr(1)
-	f.Bank.Fund(a, sdk.NewCoins(ubct(2*minBond)))
-	_, err := f.ValMsgs.RegisterValidator(f.Ctx, &valtypes.MsgRegisterValidator{Operator: a.String(), Systems: []string{"x86_64-linux"}, Bond: ubct(minBond)})
-	require.NoError(t, err)
-	p := types.DefaultParams()
-	p.MinRounds = 1
-	p.PContinue = sdkmath.LegacyOneDec() // every agreeing report asks for another round...
-	_, err = f.ClaimMsgs.UpdateParams(f.Ctx, &types.MsgUpdateParams{Authority: f.Authority.String(), Params: p})
-	require.NoError(t, err)
-	ids := []uint64{e.submit(t), e.submit(t), e.submit(t)}
-	e.EndBlock(t)
-	for _, id := range ids {
-		_, err := e.report(t, id, out)
+	for i := 1; i <= 2; i++ {
+		a := vt.Addr(i)
+		f.Bank.Fund(a, sdk.NewCoins(ubct(2*minBond)))
+		_, err := f.ValMsgs.RegisterValidator(f.Ctx, &valtypes.MsgRegisterValidator{Operator: a.String(), Systems: []string{"x86_64-linux"}, Bond: ubct(minBond)})
 		require.NoError(t, err)
 	}
-	// ...which the single validator cannot play, so EndBlock finishes them VALID; the hook
-	// fails for claim 2 only.
+	p := types.DefaultParams()
+	p.MinRounds, p.MaxRounds, p.ReportTimeoutBlocks = 1, 2, 3
+	p.PContinue = sdkmath.LegacyOneDec() // both validators commit a round of every claim...
+	_, err := f.ClaimMsgs.UpdateParams(f.Ctx, &types.MsgUpdateParams{Authority: f.Authority.String(), Params: p})
+	require.NoError(t, err)
+	ids := []uint64{e.submit(t), e.submit(t), e.submit(t)}
+	for round := 0; round < 2; round++ {
+		e.EndBlock(t)
+		for _, id := range ids {
+			e.commit(t, id, out)
+		}
+	}
+	// ...the first round's builder reveals, the second's does not...
+	for _, id := range ids {
+		_, err := e.revealClaim(id, out, claimSalt)
+		require.NoError(t, err)
+		first := e.claim(t, id).Assignments[0]
+		res, err := e.revealBuild(id, first, out)
+		require.NoError(t, err)
+		require.Equal(t, "revealing", res.Status)
+	}
+	for e.Ctx.BlockHeight() < e.claim(t, ids[0]).RevealDeadline {
+		e.NextBlock(t, nil)
+	}
+	// ...so at the reveal deadline the second round is replayed, which no validator is left
+	// to play: EndBlock finishes the claims VALID on the first round; the hook fails for
+	// claim 2 only.
 	e.EndBlock(t)
 	require.Equal(t, types.CLAIM_STATUS_VALID, e.claim(t, 1).Status)
 	require.Equal(t, types.CLAIM_STATUS_PENDING, e.claim(t, 2).Status, "left for the next block")
@@ -628,9 +663,7 @@ func TestClaimFeesForwardedAtEndBlock(t *testing.T) {
 	poor := vt.Addr(201)
 	e.Bank.Fund(poor, sdk.NewCoins(deposit)) // the deposit but not the fee
 	e.expectNoChange(t, sdkerrors.ErrInsufficientFunds, func() error {
-		_, err := e.ClaimMsgs.SubmitClaim(e.Ctx, &types.MsgSubmitClaim{
-			Publisher: poor.String(), DerivationCid: drv, OutputCid: out, System: "x86_64-linux", Deposit: deposit,
-		})
+		_, err := e.ClaimMsgs.SubmitClaim(e.Ctx, e.submitMsg(poor))
 		return err
 	})
 	require.Equal(t, deposit, e.Bank.GetBalance(e.Ctx, poor, denom), "nothing taken from the failed publisher")

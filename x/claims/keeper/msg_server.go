@@ -68,7 +68,7 @@ func (m msgServer) SubmitClaim(ctx context.Context, msg *types.MsgSubmitClaim) (
 	}
 	height := sdk.UnwrapSDKContext(ctx).BlockHeight()
 	c := types.Claim{
-		Id: id, Publisher: msg.Publisher, DerivationCid: msg.DerivationCid, OutputCid: msg.OutputCid,
+		Id: id, Publisher: msg.Publisher, DerivationCid: msg.DerivationCid,
 		OutputCommitment: msg.OutputCommitment, System: msg.System, Deposit: msg.Deposit, Fee: params.ClaimFee, Status: types.CLAIM_STATUS_PENDING,
 		SubmittedHeight: height, PendingSince: height, DepositLocked: true,
 	}
@@ -79,7 +79,7 @@ func (m msgServer) SubmitClaim(ctx context.Context, msg *types.MsgSubmitClaim) (
 		return nil, err
 	}
 	ev, err := (&types.EventClaimSubmitted{
-		ClaimId: id, Publisher: c.Publisher, DerivationCid: c.DerivationCid, OutputCid: c.OutputCid, System: c.System, Deposit: c.Deposit,
+		ClaimId: id, Publisher: c.Publisher, DerivationCid: c.DerivationCid, System: c.System, Deposit: c.Deposit,
 	}).ToEvent()
 	if err != nil {
 		return nil, err
@@ -103,25 +103,16 @@ func (k Keeper) indexNew(ctx context.Context, c types.Claim) error {
 			return err
 		}
 	}
-	if !c.Revealed() { // a blind claim is indexed by output once revealed
+	if !c.Revealed() { // a claim is indexed by output once revealed
 		return nil
 	}
 	return k.ByOutput.Set(ctx, collections.Join(c.OutputCid, c.Id))
 }
 
-// ReportBuild records an assigned validator's result and plays the game on.
-func (m msgServer) ReportBuild(ctx context.Context, msg *types.MsgReportBuild) (*types.MsgReportBuildResponse, error) {
-	if err := msg.ValidateBasic(); err != nil {
-		return nil, err
-	}
-	if _, err := m.k.report(ctx, msg); err != nil {
-		return nil, err
-	}
-	c, err := m.k.GetClaim(ctx, msg.ClaimId)
-	if err != nil {
-		return nil, err
-	}
-	return &types.MsgReportBuildResponse{Status: c.Status.Short()}, nil
+// ReportBuild refuses every open report with ErrOpenClaim (MsgReportBuild.ValidateBasic):
+// results are committed (CommitBuild) and revealed after the last commit (RevealBuild).
+func (m msgServer) ReportBuild(_ context.Context, msg *types.MsgReportBuild) (*types.MsgReportBuildResponse, error) {
+	return nil, msg.ValidateBasic()
 }
 
 // CommitBuild records an assigned validator's commitment to its result for a round of a blind

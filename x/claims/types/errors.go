@@ -29,4 +29,8 @@ var (
 	ErrInvalidCommitment = errorsmod.Register(ModuleName, 20, "invalid commitment")
 	ErrRevealMismatch    = errorsmod.Register(ModuleName, 21, "reveal does not match the commitment")
 	ErrRevealTooEarly    = errorsmod.Register(ModuleName, 22, "reveal before the reveal phase")
+	// ErrOpenClaim refuses what would make a claimed or built output public before every round
+	// is committed: a claim carrying output_cid, a MsgReportBuild, an in-flight open claim in
+	// genesis. Claims are blind only (README.md §Blind rounds).
+	ErrOpenClaim = errorsmod.Register(ModuleName, 23, "open claims and open reports are refused: commit the output (blind rounds)")
 )

@@ -1,6 +1,7 @@
 package types
 
 import (
+	"errors"
 	"fmt"
 
 	errorsmod "cosmossdk.io/errors"
@@ -32,7 +33,9 @@ func (gs GenesisState) Validate() error {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "claims[%d]: id %d out of order or >= next_claim_id %d", i, c.Id, gs.NextClaimId)
 		}
 		prev = c.Id
-		if err := c.validate(); err != nil {
+		if err := c.validate(); errors.Is(err, ErrOpenClaim) {
+			return errorsmod.Wrapf(err, "genesis claims[%d]", i)
+		} else if err != nil {
 			return errorsmod.Wrapf(ErrInvalidGenesis, "claims[%d] (id %d): %s", i, c.Id, err)
 		}
 	}
@@ -50,6 +53,10 @@ func (c Claim) validate() error {
 		if err := ValidateCommitment("output_commitment", c.OutputCommitment); err != nil {
 			return err
 		}
+	} else if !c.Status.IsFinal() {
+		// A decided open claim (from before claims were blind only) is history; an undecided
+		// one could only be played on by open reports, which are refused.
+		return errorsmod.Wrapf(ErrOpenClaim, "claim %d is %s and open (no output_commitment)", c.Id, c.Status.Short())
 	}
 	if c.OutputCid != "" || !c.IsBlind() {
 		if _, err := ParseCID("output_cid", c.OutputCid, OutputCodecs...); err != nil {

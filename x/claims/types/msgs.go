@@ -120,9 +120,10 @@ func (m *MsgUpdateParams) ValidateBasic() error {
 	return nil
 }
 
-// ValidateBasic checks the publisher, the derivation CID, exactly one of output CID (an open
-// claim) and output commitment (a blind claim), the system and that the deposit is a valid
-// positive coin (its minimum and denom are checked against params by the handler).
+// ValidateBasic checks the publisher, the derivation CID, the output commitment (claims are
+// blind only: a claim naming output_cid is refused with ErrOpenClaim, README.md §Blind
+// rounds), the system and that the deposit is a valid positive coin (its minimum and denom
+// are checked against params by the handler).
 func (m *MsgSubmitClaim) ValidateBasic() error {
 	if err := validateAddr("publisher", m.Publisher); err != nil {
 		return err
@@ -130,17 +131,11 @@ func (m *MsgSubmitClaim) ValidateBasic() error {
 	if _, err := ParseCID("derivation_cid", m.DerivationCid, DerivationCodecs...); err != nil {
 		return err
 	}
-	switch {
-	case m.OutputCid != "" && len(m.OutputCommitment) > 0:
-		return errorsmod.Wrap(ErrInvalidCommitment, "a claim carries output_cid (open) or output_commitment (blind), not both")
-	case len(m.OutputCommitment) > 0:
-		if err := ValidateCommitment("output_commitment", m.OutputCommitment); err != nil {
-			return err
-		}
-	default:
-		if _, err := ParseCID("output_cid", m.OutputCid, OutputCodecs...); err != nil {
-			return err
-		}
+	if m.OutputCid != "" {
+		return errorsmod.Wrap(ErrOpenClaim, "a claim carries output_commitment (ClaimCommitment of output and salt), never output_cid; reveal the output with MsgRevealClaim after the last commit")
+	}
+	if err := ValidateCommitment("output_commitment", m.OutputCommitment); err != nil {
+		return err
 	}
 	if err := ValidateSystem(m.System); err != nil {
 		return err
@@ -154,21 +149,11 @@ func (m *MsgSubmitClaim) ValidateBasic() error {
 	return nil
 }
 
-// ValidateBasic checks the validator address, the claim id and round, and the output CID.
+// ValidateBasic refuses every MsgReportBuild with ErrOpenClaim: a result is committed
+// (MsgCommitBuild) and revealed after the last commit (MsgRevealBuild). The message stays in
+// the Msg service so that an old client gets this error rather than an unknown type.
 func (m *MsgReportBuild) ValidateBasic() error {
-	if err := validateAddr("validator", m.Validator); err != nil {
-		return err
-	}
-	if m.ClaimId == 0 {
-		return errorsmod.Wrap(ErrClaimNotFound, "claim_id must be positive")
-	}
-	if m.Round == 0 {
-		return errorsmod.Wrap(ErrWrongRound, "round must be positive (rounds start at 1)")
-	}
-	if _, err := ParseCID("output_cid", m.OutputCid, OutputCodecs...); err != nil {
-		return err
-	}
-	return nil
+	return errorsmod.Wrap(ErrOpenClaim, "open reports are refused: commit with MsgCommitBuild, reveal with MsgRevealBuild")
 }
 
 func validateRound(claimID uint64, round uint32) error {

@@ -44,13 +44,14 @@ func TestParseCID(t *testing.T) {
 
 func TestMsgValidateBasic(t *testing.T) {
 	addr := sdk.AccAddress(make([]byte, 20)).String()
-	ok := types.MsgSubmitClaim{Publisher: addr, DerivationCid: c(cid.DagJSON, "d").String(),
-		OutputCid: c(cid.DagProtobuf, "o").String(), System: "x86_64-linux", Deposit: sdk.NewInt64Coin("ubct", 1)}
+	drv, out := c(cid.DagJSON, "d").String(), c(cid.DagProtobuf, "o").String()
+	ok := types.MsgSubmitClaim{Publisher: addr, DerivationCid: drv, System: "x86_64-linux", Deposit: sdk.NewInt64Coin("ubct", 1),
+		OutputCommitment: types.ClaimCommitment(addr, drv, out, []byte("salt 0123456789abcdef"))}
 	require.NoError(t, ok.ValidateBasic())
 	for name, mut := range map[string]func(*types.MsgSubmitClaim){
 		"publisher":  func(m *types.MsgSubmitClaim) { m.Publisher = "x" },
-		"derivation": func(m *types.MsgSubmitClaim) { m.DerivationCid = m.OutputCid },
-		"output":     func(m *types.MsgSubmitClaim) { m.OutputCid = m.DerivationCid },
+		"derivation": func(m *types.MsgSubmitClaim) { m.DerivationCid = out },
+		"commitment": func(m *types.MsgSubmitClaim) { m.OutputCommitment = m.OutputCommitment[1:] },
 		"system":     func(m *types.MsgSubmitClaim) { m.System = "x86_64" },
 		"deposit":    func(m *types.MsgSubmitClaim) { m.Deposit = sdk.NewInt64Coin("ubct", 0) },
 	} {
@@ -58,16 +59,10 @@ func TestMsgValidateBasic(t *testing.T) {
 		mut(&m)
 		require.Error(t, m.ValidateBasic(), name)
 	}
-	rep := types.MsgReportBuild{Validator: addr, ClaimId: 1, Round: 1, OutputCid: ok.OutputCid}
-	require.NoError(t, rep.ValidateBasic())
-	for name, mut := range map[string]func(*types.MsgReportBuild){
-		"validator": func(m *types.MsgReportBuild) { m.Validator = "" },
-		"claim id":  func(m *types.MsgReportBuild) { m.ClaimId = 0 },
-		"round":     func(m *types.MsgReportBuild) { m.Round = 0 },
-		"output":    func(m *types.MsgReportBuild) { m.OutputCid = "bafy" },
-	} {
-		m := rep
-		mut(&m)
-		require.Error(t, m.ValidateBasic(), name)
-	}
+	open := ok
+	open.OutputCid = out
+	require.ErrorIs(t, open.ValidateBasic(), types.ErrOpenClaim)
+	// Every open report is refused, however well-formed.
+	rep := types.MsgReportBuild{Validator: addr, ClaimId: 1, Round: 1, OutputCid: out}
+	require.ErrorIs(t, rep.ValidateBasic(), types.ErrOpenClaim)
 }
