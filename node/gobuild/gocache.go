@@ -76,6 +76,12 @@ func openGoCache(dir string) (*goCache, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "o"), 0o755); err != nil {
 		return nil, err
 	}
+	// What writers killed mid-write left (internal/atomicfile): their temporary files.
+	for _, d := range []string{dir, filepath.Join(dir, "o")} {
+		if _, err := atomicfile.RemoveStaleIn(d); err != nil {
+			return nil, err
+		}
+	}
 	c := &goCache{dir: dir, changed: map[string]bool{}}
 	idx, err := readCacheIndex(filepath.Join(dir, "index.json"))
 	if err != nil {
@@ -171,7 +177,7 @@ func (c *goCache) save() error {
 	}
 	hour := time.Now().Add(-time.Hour)
 	for _, e := range ents {
-		if live[e.Name()] {
+		if live[e.Name()] || strings.HasPrefix(e.Name(), ".") { // a writer's temporary file
 			continue
 		}
 		if fi, err := e.Info(); err == nil && fi.ModTime().Before(hour) {
