@@ -82,8 +82,11 @@
 // The index is read once per build and merged back at its end under an flock; entries no
 // build used for five days go then, with the bodies no entry names. After an edit the go
 // command asks for the edited package and its dependents' new action IDs, misses, and runs
-// exactly those steps and the link. bench/gobuild measures the warm build and the edit against
-// plain go build.
+// exactly those steps and the link. bench/gobuild on the forwarder module (126 steps; load
+// average 15-18 on 2 cores) measured a build where nothing changed at 0.83× a plain go build
+// with a warm GOCACHE (was 2.6-4.6× without the cache program) and an edit of the main
+// package (its compile and the link in the sandbox) at 1.13× (was 3-8×; part of that was the
+// sandbox's CPU weight on a busy machine, node/sandbox/cgroup_linux.go cpuSharesV1).
 //
 // # Pins: the cache survives a GC
 //
