@@ -23,7 +23,7 @@ E2E_TIMEOUT  ?= 60m
 
 LOCALNET := scripts/localnet.sh
 
-.PHONY: all build install run stop status test test-unit test-e2e bench proto-gen proto-check lint deps clients-deps clean help flaky fuzz fuzz-short crashloop selfhost chaos
+.PHONY: all build install run stop status test test-unit test-fuzz test-e2e bench proto-gen proto-check lint deps clients-deps clean help flaky fuzz fuzz-short crashloop selfhost chaos
 
 all: build
 
@@ -37,7 +37,7 @@ help:
 	@echo "make lint      gofmt + go vet;  make deps: Debian packages the tests need"
 	@echo "make chaos     4 authorities + full node + 3 builders in network namespaces under load and faults, CHAOS_DURATION (30m)"
 	@echo "make flaky     run the p2p, sidecar and e2e tests FLAKY_RUNS times (default 10), print failures per package"
-	@echo "make fuzz      run every Go fuzz target FUZZTIME each (default 60s; make fuzz-short: 10s each)"
+	@echo "make fuzz      run every Go fuzz target FUZZTIME each (default 60s; make fuzz-short: 10s each; make test-fuzz, in make test: 3s each)"
 	@echo "make crashloop kill -9 a store (add, pin, GC), a fetch, a sidecar state writer and a chain CRASHLOOP_KILLS times each (default 50)"
 
 build:
@@ -78,9 +78,10 @@ clients-deps: deps
 		cd tests/clients && npm ci --no-audit --no-fund; \
 	fi
 
-# Both suites run even if the first fails, so one CI run shows every failure.
+# Every suite runs even if one fails, so one CI run shows every failure.
 test: deps clients-deps
 	@rc=0; $(MAKE) --no-print-directory test-unit || rc=1; \
+	$(MAKE) --no-print-directory test-fuzz || rc=1; \
 	$(MAKE) --no-print-directory test-e2e || rc=1; exit $$rc
 
 test-unit:
@@ -105,12 +106,16 @@ selfhost: deps build
 
 # The rust toolchain and `buildchaind cargo build` (node/cargobuild, docs/cargo.md): make test runs
 # a small crate (TestCargoBuildSmall); these are the long ones, tens of minutes on a loaded machine:
-# toolchain imports, cold builds of examples/rust-cli, and the small crate's --publish on a
-# localnet (tests/e2e TestCargoBuildPublish).
-.PHONY: test-cargo
+# toolchain imports, cold builds of examples/rust-cli, and on a localnet (tests/e2e) the small
+# crate's --publish (TestCargoBuildPublish, about 5 min) and examples/rust-cli's, 24 units rebuilt
+# by two builders and VALID, then substituted by a second developer (TestCargoRustCLIValid,
+# 753 s at a load of 17 on 2 cores). test-cargo-e2e runs only the localnet ones.
+.PHONY: test-cargo test-cargo-e2e
 test-cargo: deps
 	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
-	E2E_CARGO=1 $(GO) test -count=1 -v -timeout 90m -run '^TestCargoBuildPublish$$' ./tests/e2e/
+	$(MAKE) --no-print-directory test-cargo-e2e
+test-cargo-e2e: deps
+	E2E_CARGO=1 $(GO) test -count=1 -v -timeout 90m -run '^TestCargo(BuildPublish|RustCLIValid)$$' ./tests/e2e/
 
 # `buildchaind go build --publish` against a real localnet (tests/e2e TestGoBuildPublish): a small
 # module with a vendored module is built step by step, every step claimed, rebuilt by two
@@ -127,14 +132,21 @@ proto-gen:
 flaky:
 	scripts/flaky.sh
 
-# Every fuzz target in turn (one -fuzz per go test run); findings land in testdata/fuzz as regression
-# tests. `go test` (so make test) runs every target on its seeds and those regressions already.
+# Every fuzz target in turn (scripts/fuzz.sh); findings land in testdata/fuzz as regression tests.
+# `go test` (so make test-unit) runs every target on its seeds and those regressions already.
 FUZZTIME ?= 60s
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 fuzz-short:
 	FUZZTIME=10s scripts/fuzz.sh
+
+# make test's share: every target FUZZTIME_TEST, one test binary per package, only this module's
+# packages instrumented (the rest is the build test-unit cached) and no minimizing of new inputs
+# (which a short run would spend its time on); docs/reliability.md §Fuzzing.
+FUZZTIME_TEST ?= 3s
+test-fuzz:
+	FUZZTIME=$(FUZZTIME_TEST) FUZZ_MINIMIZE=0 FUZZ_INSTRUMENT=module scripts/fuzz.sh
 
 # make test runs the same tests with 2 to 5 kills.
 CRASHLOOP_KILLS ?= 50

@@ -3,6 +3,7 @@ package atomicfile_test
 import (
 	"bufio"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -247,7 +248,13 @@ func TestWriterKilledMidWrite(t *testing.T) {
 			os.Exit(2)
 		}
 		os.Stdout.WriteString("written\n")
-		select {} // killed here, between Write and Commit
+		// Killed here, between Write and Commit: blocked reading stdin, which the parent holds
+		// open. Not select {}: a process whose every goroutine blocks with no timer and no I/O
+		// pending dies of "all goroutines are asleep - deadlock!" (the child has no
+		// -test.timeout, hence no timer) a few milliseconds later, dropping its lock, and the
+		// parent's checks of a live writer raced that death (9 failures in 200 loaded runs).
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(3) // stdin closed: the parent is gone
 	}
 	dir := t.TempDir()
 	p := filepath.Join(dir, "out.car")
@@ -257,6 +264,11 @@ func TestWriterKilledMidWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +288,11 @@ func TestWriterKilledMidWrite(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	// The writer must have died of the kill, not on its own before it: only then were the
+	// checks above made against a live writer.
+	if err := cmd.Wait(); !killed(err) {
+		t.Fatalf("writer: %v, want killed by SIGKILL", err)
+	}
 	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("%s exists after the writer was killed before Commit (%v)", p, err)
 	}
@@ -287,4 +303,14 @@ func TestWriterKilledMidWrite(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("directory holds %d entries, want none", len(ents))
 	}
+}
+
+// killed reports whether err, from exec.Cmd.Wait, says the process died of SIGKILL.
+func killed(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }

@@ -6,6 +6,8 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"math/rand/v2"
 	"net"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -79,15 +81,31 @@ func TestReprovideIncludesStoreRoots(t *testing.T) {
 	}
 }
 
+// mDNSNetnsEnv marks the test binary re-executed inside its own network namespace.
+const mDNSNetnsEnv = "P2P_MDNS_NETNS"
+
 // mDNS discovery: two nodes with no bootstrap peers find each other on the
-// LAN multicast group and exchange a DAG. The kernel loops multicast back to
-// the sending host, so two nodes in one process see each other when an
-// interface with multicast is up; a random service name keeps concurrent
-// test runs on this machine apart.
+// LAN multicast group and exchange a DAG. The test re-executes itself in a
+// network namespace of its own with one veth pair, so the multicast group is
+// private to it: the machine's interfaces (which may have no multicast, a
+// firewall, or other mDNS traffic) play no part. The kernel loops multicast
+// back to the sending host, so the two nodes in one process see each other.
 func TestMDNSDiscovery(t *testing.T) {
-	if !hasMulticastInterface() {
-		t.Skip("needs an up, multicast-capable network interface for mDNS (none here)")
+	if os.Getenv(mDNSNetnsEnv) == "" {
+		runInOwnNetns(t, "TestMDNSDiscovery")
+		return
 	}
+	for _, args := range [][]string{
+		{"link", "set", "lo", "up"},
+		{"link", "add", "mdns0", "type", "veth", "peer", "name", "mdns1"},
+		{"addr", "add", "10.99.0.1/24", "dev", "mdns0"},
+		{"link", "set", "mdns1", "up"},
+		{"link", "set", "mdns0", "up"},
+	} {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		require.NoError(t, err, "ip %v: %s", args, out)
+	}
+	require.True(t, hasMulticastInterface(), "the veth pair is not an up, multicast-capable interface")
 	svc := fmt.Sprintf("_bctest%d._udp", rand.Uint32())
 	mdnsOn := func(c *Config) { c.EnableMDNS = true; c.MDNSServiceName = svc }
 	a := newTestNode(t, mdnsOn)
@@ -105,9 +123,31 @@ func TestMDNSDiscovery(t *testing.T) {
 	requireSameBlocks(t, a.bstore, b.bstore, closure(t, a.bstore, root))
 }
 
+// runInOwnNetns runs test in this test binary re-executed by unshare(1) in a new network
+// namespace (as root, or as root of a new user namespace otherwise) and fails t if it fails.
+// It skips only where namespaces cannot be made at all.
+func runInOwnNetns(t *testing.T, test string) {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8) (iproute2; scripts/deps.sh installs it)")
+	}
+	argv := []string{"--net"}
+	if os.Geteuid() != 0 {
+		argv = append(argv, "--map-root-user")
+	}
+	if probe := exec.Command("unshare", append(argv, "true")...); probe.Run() != nil {
+		t.Skip("cannot make a network namespace here (unshare --net refused)")
+	}
+	argv = append(argv, os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd := exec.Command("unshare", argv...)
+	cmd.Env = append(os.Environ(), mDNSNetnsEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s in its own network namespace:\n%s", test, out)
+	require.Contains(t, string(out), "--- PASS: "+test, "the re-executed test did not run:\n%s", out)
+}
+
 // hasMulticastInterface reports whether mDNS can work here: zeroconf sends
-// on up, multicast-capable interfaces (loopback usually is not one; the
-// kernel loops our own multicast back to us on e.g. eth0).
+// on up, multicast-capable interfaces (loopback is not one).
 func hasMulticastInterface() bool {
 	ifs, err := net.Interfaces()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
@@ -369,20 +371,51 @@ func ParseAddrInfos(addrs []string) ([]peer.AddrInfo, error) {
 
 type mdnsNotifee struct{ n *Node }
 
+// mdnsDialAttempts and mdnsYield shape HandlePeerFound's dialling (see there).
+const (
+	mdnsDialAttempts = 4
+	mdnsYield        = time.Second
+)
+
 // HandlePeerFound connects to a LAN peer and protects the connection.
+//
+// Two nodes find each other by mDNS at about the same moment, and libp2p's TCP transport dials
+// from its listening port (port reuse), so two dials at once can meet as one TCP simultaneous
+// open in which both ends act as the TLS client: both handshakes fail ("unexpected handshake
+// message"), and zeroconf reports each peer once only. So the node with the larger peer ID first
+// yields a moment for the other's dial to arrive, and a failed dial is retried a few times after
+// a random wait, bypassing the swarm's dial backoff.
 func (m mdnsNotifee) HandlePeerFound(pi peer.AddrInfo) {
 	n := m.n
 	if pi.ID == n.host.ID() || n.ctx.Err() != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
-	defer cancel()
-	if err := n.Connect(ctx, pi); err != nil {
-		n.log.Debug("mDNS peer unreachable", "peer", pi.ID, "err", err)
+	wait := func(d time.Duration) bool {
+		select {
+		case <-time.After(d):
+			return true
+		case <-n.ctx.Done():
+			return false
+		}
+	}
+	if n.host.ID() > pi.ID && !wait(mdnsYield) {
 		return
 	}
-	n.host.ConnManager().Protect(pi.ID, mdnsTag)
-	n.log.Debug("mDNS peer connected", "peer", pi.ID)
+	var err error
+	for attempt := 1; attempt <= mdnsDialAttempts; attempt++ {
+		ctx, cancel := context.WithTimeout(network.WithForceDirectDial(n.ctx, "mDNS peer"), 10*time.Second)
+		err = n.Connect(ctx, pi)
+		cancel()
+		if err == nil {
+			n.host.ConnManager().Protect(pi.ID, mdnsTag)
+			n.log.Debug("mDNS peer connected", "peer", pi.ID, "attempt", attempt)
+			return
+		}
+		if attempt < mdnsDialAttempts && !wait(mdnsYield/2+rand.N(mdnsYield)) {
+			return
+		}
+	}
+	n.log.Debug("mDNS peer unreachable", "peer", pi.ID, "err", err)
 }
 
 // IsLocalPeer reports whether p was found by mDNS.

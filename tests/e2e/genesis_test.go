@@ -40,6 +40,12 @@ func TestGenesisExportImportSameState(t *testing.T) {
 	res := net.Tx(t, "bank", "send", "alice", bob, "777"+denom)
 	require.Zero(t, res.Code, res.RawLog)
 	bobBalance := balanceREST(t, net, 0, bob)
+	// A VRF key registered at genesis is pending until vrf_key_activation_delay blocks later.
+	// Export after it is active: otherwise the imported chain activates it while it runs and
+	// the two exports differ by that block's work, not by the export/import.
+	eventually(t, 60*time.Second, "the genesis VRF keys to activate", func() bool {
+		return noPendingVRFKeys(t, net)
+	})
 
 	out, err := net.Script("stop")
 	require.NoError(t, err, out)
@@ -68,6 +74,25 @@ func TestGenesisExportImportSameState(t *testing.T) {
 		a, b := normalise(t, mod, bz), normalise(t, mod, second.AppState[mod])
 		require.JSONEq(t, a, b, "module %s differs after export/import", mod)
 	}
+}
+
+// noPendingVRFKeys reports whether every authority's VRF key is active (none waits for its
+// activation height).
+func noPendingVRFKeys(t *testing.T, net *localnet.Net) bool {
+	t.Helper()
+	var res struct {
+		VrfKeys []struct {
+			NextPublicKey string `json:"next_public_key"`
+		} `json:"vrf_keys"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(net.MustCLI(t, "query", "validators", "vrf-keys", "-o", "json")), &res))
+	require.NotEmpty(t, res.VrfKeys)
+	for _, k := range res.VrfKeys {
+		if k.NextPublicKey != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // perBlockFields are top-level genesis fields that advance with every block by design, so two

@@ -121,7 +121,8 @@ func (p *Proc) Next() string {
 func (p *Proc) Last() string { return p.last }
 
 // Kill sends SIGKILL, waits for the child to die and returns the lines it printed before it
-// died that Next had not returned yet.
+// died that Next had not returned yet. It fails the test if the child was dead already (it
+// exited or crashed on its own): then nothing was killed where the test meant to kill it.
 func (p *Proc) Kill() []string {
 	p.t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -132,5 +133,8 @@ func (p *Proc) Kill() []string {
 		rest = append(rest, l)
 	}
 	_ = p.cmd.Wait()
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		p.t.Fatalf("the child died before the kill (%v), after %q; its last lines: %q", p.cmd.ProcessState, p.last, rest)
+	}
 	return rest
 }

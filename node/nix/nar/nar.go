@@ -116,7 +116,8 @@ func HashStore(ctx context.Context, s *storefs.Store, root cid.Cid) ([sha256.Siz
 
 // Restore unpacks the NAR read from r at dest, which must not exist: files 0444 (0555 when
 // executable), directories 0555, as in a Nix store. On any error (a truncated or malformed
-// NAR, trailing bytes) nothing is left at dest.
+// NAR, trailing bytes, padding that is not zeros or missing) nothing is left at dest. What it
+// restores dumps back to exactly the bytes it read.
 func Restore(r io.Reader, dest string) (err error) {
 	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Errorf("restore NAR: %s exists", dest)
@@ -129,7 +130,8 @@ func Restore(r io.Reader, dest string) (err error) {
 	// The parser never reads past the root node's closing token, so an end of input while it
 	// reads is a truncation; go-nix would report it as io.EOF, the same as the end of the
 	// archive, and a truncated NAR would restore as a shorter tree.
-	nr, err := gonar.NewReader(truncationReader{r})
+	in := NewCounter() // what the parser consumed, to compare with the NAR of the result
+	nr, err := gonar.NewReader(truncationReader{io.TeeReader(r, in)})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
@@ -170,6 +172,18 @@ func Restore(r io.Reader, dest string) (err error) {
 	var one [1]byte
 	if n, _ := r.Read(one[:]); n > 0 {
 		return fmt.Errorf("%w: trailing bytes after the archive", ErrMalformed)
+	}
+	// go-nix skips the padding after each string without checking it (the error of closing a
+	// string's reader is dropped), so padding of other bytes, or a last padding cut off, would
+	// pass: the tree's own NAR must be the input (FuzzRestore found a cut-off one).
+	out := NewCounter()
+	if err := DumpDir(out, dest); err != nil {
+		return err
+	}
+	hin, nin := in.Sum()
+	hout, nout := out.Sum()
+	if hin != hout || nin != nout {
+		return fmt.Errorf("%w: not canonical (%d bytes read, the restored tree's NAR has %d)", ErrMalformed, nin, nout)
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if err := os.Chmod(dirs[i], 0o555); err != nil {

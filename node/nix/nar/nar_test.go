@@ -110,8 +110,9 @@ func TestAgainstNix(t *testing.T) {
 	}
 }
 
-// TestRestoreBad: every truncation of a NAR, and a NAR with trailing bytes, is refused with
-// ErrMalformed and leaves nothing behind.
+// TestRestoreBad: every truncation of a NAR (the last padding's bytes included), a NAR with
+// trailing bytes and one whose padding is not zeros are refused with ErrMalformed and leave
+// nothing behind.
 func TestRestoreBad(t *testing.T) {
 	dir := t.TempDir()
 	var buf bytes.Buffer
@@ -123,6 +124,13 @@ func TestRestoreBad(t *testing.T) {
 	for n := 0; n < len(good); n += 1 + n/7 {
 		cases[fmt.Sprintf("truncated at %d", n)] = good[:n]
 	}
+	for n := len(good) - 7; n < len(good); n++ { // in the padding of the closing ")"
+		cases[fmt.Sprintf("truncated at %d", n)] = good[:n]
+	}
+	// "nix-archive-1" is the 13 bytes after the first length: 3 bytes of padding follow.
+	padded := append([]byte(nil), good...)
+	padded[8+13] = 'x'
+	cases["padding not zero"] = padded
 	for name, data := range cases {
 		dest := filepath.Join(dir, "out")
 		err := Restore(bytes.NewReader(data), dest)
