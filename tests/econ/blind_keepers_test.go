@@ -123,29 +123,9 @@ func playBlindFakes(t *testing.T, kind vKind, bad, n int) (accepted, caught int)
 			require.NoError(t, err)
 		}
 		// Every REVEALING claim: the publisher and its committed builders reveal.
-		var revealing []uint64
-		require.NoError(t, f.Claims.RevealDeadlines.Walk(f.Ctx, nil, func(k collections.Pair[int64, uint64]) (bool, error) {
-			revealing = append(revealing, k.K2())
-			return false, nil
-		}))
-		for _, id := range revealing {
-			c, err := f.Claims.GetClaim(f.Ctx, id)
-			require.NoError(t, err)
-			if !c.Revealed() {
-				_, err = cm.RevealClaim(f.Ctx, &claimstypes.MsgRevealClaim{Publisher: pub.String(), ClaimId: id, OutputCid: fake[id],
-					Salt: claimSalt[id]})
-				require.NoError(t, err)
-			}
-			for _, a := range c.Assignments {
-				if a.Status != claimstypes.ROUND_STATUS_COMMITTED {
-					continue
-				}
-				o, ms, s := result(a.Validator, id, a.Round)
-				_, err = cm.RevealBuild(f.Ctx, &claimstypes.MsgRevealBuild{Validator: a.Validator, ClaimId: id, Round: a.Round,
-					OutputCid: o, BuildTimeMs: ms, Salt: s})
-				require.NoError(t, err)
-			}
-		}
+		revealAll(t, f, cm,
+			func(id uint64) (string, []byte) { return fake[id], claimSalt[id] },
+			func(v string, id uint64, r uint32) (string, uint64, []byte) { return result(v, id, r) })
 		for id := range fake {
 			if done[id] {
 				continue
@@ -167,6 +147,36 @@ func playBlindFakes(t *testing.T, kind vKind, bad, n int) (accepted, caught int)
 		f.CheckInvariants(t)
 	}
 	return accepted, caught
+}
+
+// revealAll has the publisher of every REVEALING claim reveal what claimed says it committed
+// to (once), and its committed builders what built says; it returns the claims revealed.
+func revealAll(t *testing.T, f *testutil.Full, cm claimstypes.MsgServer, claimed func(id uint64) (string, []byte),
+	built func(v string, id uint64, r uint32) (string, uint64, []byte)) []uint64 {
+	var revealing []uint64
+	require.NoError(t, f.Claims.RevealDeadlines.Walk(f.Ctx, nil, func(k collections.Pair[int64, uint64]) (bool, error) {
+		revealing = append(revealing, k.K2())
+		return false, nil
+	}))
+	for _, id := range revealing {
+		c, err := f.Claims.GetClaim(f.Ctx, id)
+		require.NoError(t, err)
+		if !c.Revealed() {
+			o, salt := claimed(id)
+			_, err = cm.RevealClaim(f.Ctx, &claimstypes.MsgRevealClaim{Publisher: c.Publisher, ClaimId: id, OutputCid: o, Salt: salt})
+			require.NoError(t, err)
+		}
+		for _, a := range c.Assignments {
+			if a.Status != claimstypes.ROUND_STATUS_COMMITTED {
+				continue
+			}
+			o, ms, salt := built(a.Validator, id, a.Round)
+			_, err = cm.RevealBuild(f.Ctx, &claimstypes.MsgRevealBuild{Validator: a.Validator, ClaimId: id, Round: a.Round,
+				OutputCid: o, BuildTimeMs: ms, Salt: salt})
+			require.NoError(t, err)
+		}
+	}
+	return revealing
 }
 
 // openAssignments are the keys (validator, claim) of every assignment awaiting its report or

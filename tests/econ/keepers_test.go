@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"cosmossdk.io/collections"
 	"cosmossdk.io/math"
 	"github.com/ipfs/go-cid"
 	"github.com/stretchr/testify/require"
@@ -191,28 +190,12 @@ func TestEconomicSimulationOnKeepers(t *testing.T) {
 			require.NoError(t, err)
 		}
 		// REVEALING claims: the publisher and the committed builders reveal at once.
-		var revealing []uint64
-		require.NoError(t, f.Claims.RevealDeadlines.Walk(f.Ctx, nil, func(k collections.Pair[int64, uint64]) (bool, error) {
-			revealing = append(revealing, k.K2())
-			return false, nil
-		}))
-		for _, id := range revealing {
-			c, err := f.Claims.GetClaim(f.Ctx, id)
-			require.NoError(t, err)
-			if !c.Revealed() {
-				_, err = cm.RevealClaim(f.Ctx, &claimstypes.MsgRevealClaim{Publisher: c.Publisher, ClaimId: id, OutputCid: info[id].claimed, Salt: pubSalt(id)})
-				require.NoError(t, err)
-			}
-			for _, a := range c.Assignments {
-				if a.Status != claimstypes.ROUND_STATUS_COMMITTED {
-					continue
-				}
-				r := committed[roundKey(id, a.Round, a.Validator)]
-				_, err = cm.RevealBuild(f.Ctx, &claimstypes.MsgRevealBuild{Validator: a.Validator, ClaimId: id, Round: a.Round,
-					OutputCid: r.out, BuildTimeMs: r.ms, Salt: r.salt})
-				require.NoError(t, err)
-			}
-		}
+		revealing := revealAll(t, f, cm,
+			func(id uint64) (string, []byte) { return info[id].claimed, pubSalt(id) },
+			func(v string, id uint64, round uint32) (string, uint64, []byte) {
+				r := committed[roundKey(id, round, v)]
+				return r.out, r.ms, r.salt
+			})
 		// Markets: predictors commit in the market's first block, reveal after commit_end.
 		var markets []markettypes.Market
 		require.NoError(t, f.Market.Markets.Walk(f.Ctx, nil, func(_ uint64, m markettypes.Market) (bool, error) {
