@@ -283,16 +283,17 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	// take a second round with the other validator); it returns the claim.
 	drive := func(id uint64, out string) claimView {
 		for {
-			c := waitClaimREST(t, net, id, "assigned, revealing or decided", func(c claimView) bool {
-				return isAssigned(c) || c.Status == "CLAIM_STATUS_REVEALING" || c.Status == "CLAIM_STATUS_VALID" || c.Status == "CLAIM_STATUS_DISPUTED"
+			c := waitClaimREST(t, net, id, "assigned, revealing or out of the rounds", func(c claimView) bool {
+				return isAssigned(c) || (c.Status != "CLAIM_STATUS_PENDING" && c.Status != "CLAIM_STATUS_ASSIGNED")
 			})
 			switch c.Status {
-			case "CLAIM_STATUS_VALID", "CLAIM_STATUS_DISPUTED":
-				return c
+			case "CLAIM_STATUS_ASSIGNED":
 			case "CLAIM_STATUS_REVEALING":
 				reveal(id, c)
 				waitClaimREST(t, net, id, "revealed", func(n claimView) bool { return n.Status != "CLAIM_STATUS_REVEALING" })
 				continue
+			default: // VALID, DISPUTED, or a claim that left the game otherwise
+				return c
 			}
 			require.NotEqual(t, carol, c.Assignments[c.open()].Validator, "the publisher is never its own validator")
 			res := commit(id, c, out)
@@ -354,6 +355,8 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	require.Zero(t, res.Code, res.RawLog)
 	msg := claimsTxErr(t, net, "claims", "commit", sid, "1", out3, "10", "--from", names[assignee])
 	require.Contains(t, msg, "already reported")
+	// Played out now: its reveal window (report_timeout_blocks) may open with this commit.
+	driveValid(id3, out3)
 
 	// Bad claims and registrations: nothing locked, no claim created.
 	balBefore := allBalancesREST(t, net, 0, carol)
@@ -381,7 +384,6 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	require.Equal(t, balBefore, allBalancesREST(t, net, 0, carol), "failed txs moved coins")
 	net.REST(t, 0, "/buildchain/claims/v1/publishers/"+carol+"/claims?pagination.count_total=true", &mine)
 	require.Equal(t, claimsBefore, mine.Pagination.Total, "a failed submit created a claim")
-	driveValid(id3, out3)
 
 	// 4. A validator that never commits: jailed, and the round reassigned to the other one.
 	id4 := submit(claimTestCID(cid.DagJSON, "drv four"), claimTestCID(cid.DagProtobuf, "out four"))
