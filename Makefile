@@ -138,11 +138,12 @@ fuzz-short:
 	FUZZTIME=10s scripts/fuzz.sh
 
 # make test's share: every target FUZZTIME_TEST, one test binary per package, only this module's
-# packages instrumented (the rest is the build test-unit cached) and no minimizing of new inputs
-# (which a short run would spend its time on); docs/reliability.md §Fuzzing.
+# packages instrumented (the rest is the build test-unit cached), no minimizing of new inputs
+# (which a short run would spend its time on), from the seeds and testdata only (a corpus kept
+# from run to run would make each run replay more); docs/reliability.md §Fuzzing.
 FUZZTIME_TEST ?= 3s
 test-fuzz:
-	FUZZTIME=$(FUZZTIME_TEST) FUZZ_MINIMIZE=0 FUZZ_INSTRUMENT=module scripts/fuzz.sh
+	FUZZTIME=$(FUZZTIME_TEST) FUZZ_MINIMIZE=0 FUZZ_INSTRUMENT=module FUZZ_CORPUS=fresh scripts/fuzz.sh
 
 # make test runs the same tests with 2 to 5 kills.
 CRASHLOOP_KILLS ?= 50

@@ -12,6 +12,10 @@
 #                  instrumentation) or module (only this module's packages; make test-fuzz)
 #   FUZZ_DIR       where the instrumented test binaries go (default build/fuzz)
 #   FUZZ_TIMEOUT   per target, a stuck run fails (default 30m)
+#   FUZZ_CORPUS    keep (default): the inputs found are kept where go test -fuzz keeps them
+#                  ($GOCACHE/fuzz) and each run starts from all of them; fresh: from the seeds
+#                  and testdata only (make test-fuzz: every run of a target first runs its whole
+#                  corpus, so a kept corpus makes each run cost more than the last)
 #
 # Cost, and why it is done this way (docs/reliability.md §Fuzzing has the figures):
 #   - `go test -fuzz` compiles every package the test imports, the standard library included, with
@@ -39,7 +43,17 @@ timeout=${FUZZ_TIMEOUT:-30m}
 go=${GO:-go}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
-cache="$($go env GOCACHE)/fuzz" # where go test -fuzz keeps each package's generated corpus
+case ${FUZZ_CORPUS:-keep} in
+keep) cache="$($go env GOCACHE)/fuzz" ;; # where go test -fuzz keeps each package's generated corpus
+fresh)
+	cache=$(mktemp -d)
+	trap 'rm -rf "$cache"' EXIT
+	;;
+*)
+	echo "fuzz: FUZZ_CORPUS=${FUZZ_CORPUS}: want keep or fresh" >&2
+	exit 2
+	;;
+esac
 case $instrument in
 all) build=(-fuzz=.) ;;
 module) build=("-gcflags=$($go list -m)/...=-d=libfuzzer") ;;
@@ -97,6 +111,6 @@ for ip in "${pkgs[@]}"; do
 	rm -f "$bin"
 done
 echo
-echo "fuzz: $fuzztime per target, minimizing $minimize, $parallel worker(s), instrumented: $instrument; $((SECONDS - total))s in all"
+echo "fuzz: $fuzztime per target, minimizing $minimize, $parallel worker(s), instrumented: $instrument, corpus: ${FUZZ_CORPUS:-keep}; $((SECONDS - total))s in all"
 printf '%s\n' "${summary[@]}"
 [ "$failed" -eq 0 ]
