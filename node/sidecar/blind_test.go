@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/node/chain"
@@ -36,8 +37,7 @@ func TestSidecarBlindRoundCommitsThenReveals(t *testing.T) {
 	h.claims.mu.Unlock()
 
 	h.claims.openReveals(11)
-	h.chain.Add()
-	j = h.waitJob(11, 1, JobSent)
+	j = h.waitJobAddingBlocks(11, 1, JobSent)
 	h.claims.mu.Lock()
 	r := h.claims.revealed[chain.RoundKey{ClaimID: 11, Round: 1}]
 	h.claims.mu.Unlock()
@@ -105,4 +105,31 @@ func TestSidecarBlindRestartBeforeCommitSendsPersistedSalt(t *testing.T) {
 		h.claims.commits[chain.RoundKey{ClaimID: 13, Round: 2}])
 	h.claims.mu.Unlock()
 	require.Equal(t, 0, h.b.builds)
+}
+
+// waitJobAddingBlocks is waitJob on a chain that keeps producing blocks, as a live one does: a
+// new block whenever the sidecar has followed the last one and runs nothing for the job. One
+// block is not enough: a check of the reveal phase started at an earlier height (which asked
+// before the phase opened) may still run at the next one, and the sidecar then skips the job
+// at that height (spawn runs one task per job).
+func (h *harness) waitJobAddingBlocks(claim uint64, round uint32, want JobStatus) Job {
+	var j Job
+	last := h.chain.Add()
+	ok := assert.Eventually(h.t, func() bool {
+		var found bool
+		if j, found = h.sc.State().Job(claim, round); found && j.Status == want {
+			return true
+		}
+		h.sc.mu.Lock()
+		_, busy := h.sc.inflight[JobKey(claim, round)]
+		h.sc.mu.Unlock()
+		if !busy && h.sc.State().LastHeight() == last {
+			last = h.chain.Add()
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond)
+	if !ok {
+		h.t.Fatalf("job %d/%d never reached %s (now %+v, height %d)", claim, round, want, j, last)
+	}
+	return j
 }

@@ -12,6 +12,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
@@ -169,11 +170,14 @@ func (h *harness) stop() {
 
 func (h *harness) waitJob(claim uint64, round uint32, want JobStatus) Job {
 	var j Job
-	require.Eventually(h.t, func() bool {
+	if !assert.Eventually(h.t, func() bool {
 		var ok bool
 		j, ok = h.sc.State().Job(claim, round)
 		return ok && j.Status == want
-	}, 10*time.Second, 5*time.Millisecond, "job %d/%d never reached %s (now %+v)", claim, round, want, j)
+	}, 10*time.Second, 5*time.Millisecond) {
+		// The job as last seen (arguments to Eventually would be evaluated before it runs).
+		h.t.Fatalf("job %d/%d never reached %s (now %+v)", claim, round, want, j)
+	}
 	return j
 }
 
