@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -107,29 +108,37 @@ func TestSidecarBlindRestartBeforeCommitSendsPersistedSalt(t *testing.T) {
 	require.Equal(t, 0, h.b.builds)
 }
 
-// waitJobAddingBlocks is waitJob on a chain that keeps producing blocks, as a live one does: a
-// new block whenever the sidecar has followed the last one and runs nothing for the job. One
-// block is not enough: a check of the reveal phase started at an earlier height (which asked
-// before the phase opened) may still run at the next one, and the sidecar then skips the job
-// at that height (spawn runs one task per job).
+// waitJobAddingBlocks is waitJob on a chain that keeps producing blocks (addBlocksUntil).
 func (h *harness) waitJobAddingBlocks(claim uint64, round uint32, want JobStatus) Job {
 	var j Job
-	last := h.chain.Add()
-	ok := assert.Eventually(h.t, func() bool {
+	h.addBlocksUntil(JobKey(claim, round), func() bool {
 		var found bool
-		if j, found = h.sc.State().Job(claim, round); found && j.Status == want {
+		j, found = h.sc.State().Job(claim, round)
+		return found && j.Status == want
+	}, func() string { return fmt.Sprintf("job %d/%d never reached %s (now %+v)", claim, round, want, j) })
+	return j
+}
+
+// addBlocksUntil adds a block, then another whenever the sidecar has followed the last one and
+// runs no task under key, until done holds (10 s), as a live chain keeps producing blocks. One
+// block is not enough: a task started at an earlier height (a check of the reveal phase that
+// asked before the phase opened, a commit whose status is saved but whose task has not
+// returned) may still run when the sidecar follows the next one, and it then skips that key at
+// that height (spawn runs one task per key).
+func (h *harness) addBlocksUntil(key string, done func() bool, failure func() string) {
+	last := h.chain.Add()
+	if !assert.Eventually(h.t, func() bool {
+		if done() {
 			return true
 		}
 		h.sc.mu.Lock()
-		_, busy := h.sc.inflight[JobKey(claim, round)]
+		_, busy := h.sc.inflight[key]
 		h.sc.mu.Unlock()
 		if !busy && h.sc.State().LastHeight() == last {
 			last = h.chain.Add()
 		}
 		return false
-	}, 10*time.Second, 5*time.Millisecond)
-	if !ok {
-		h.t.Fatalf("job %d/%d never reached %s (now %+v, height %d)", claim, round, want, j, last)
+	}, 10*time.Second, 5*time.Millisecond) {
+		h.t.Fatalf("%s (height %d)", failure(), last)
 	}
-	return j
 }

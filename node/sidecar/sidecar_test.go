@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -370,9 +371,10 @@ func TestSidecarPredictionThatLandedButTimedOutIsRevealed(t *testing.T) {
 	defer stop()
 	require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredCommitted },
 		10*time.Second, 5*time.Millisecond)
-	h.chain.Add() // 2: past commit_end
-	require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredRevealed },
-		10*time.Second, 5*time.Millisecond)
+	// From height 2, past commit_end (the commit's task may still run at 2: addBlocksUntil).
+	var p Prediction
+	h.addBlocksUntil(predKey(4), func() bool { p, _ = h.sc.State().Prediction(4); return p.Status == PredRevealed },
+		func() string { return fmt.Sprintf("prediction 4 never revealed (now %+v)", p) })
 	require.Equal(t, 2, mk.sent(), "one commit and one reveal, none resent")
 }
 
