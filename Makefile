@@ -106,12 +106,16 @@ selfhost: deps build
 
 # The rust toolchain and `buildchaind cargo build` (node/cargobuild, docs/cargo.md): make test runs
 # a small crate (TestCargoBuildSmall); these are the long ones, tens of minutes on a loaded machine:
-# toolchain imports, cold builds of examples/rust-cli, and the small crate's --publish on a
-# localnet (tests/e2e TestCargoBuildPublish).
-.PHONY: test-cargo
+# toolchain imports, cold builds of examples/rust-cli, and on a localnet (tests/e2e) the small
+# crate's --publish (TestCargoBuildPublish, about 5 min) and examples/rust-cli's, 24 units rebuilt
+# by two builders and VALID, then substituted by a second developer (TestCargoRustCLIValid,
+# 753 s at a load of 17 on 2 cores). test-cargo-e2e runs only the localnet ones.
+.PHONY: test-cargo test-cargo-e2e
 test-cargo: deps
 	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
-	E2E_CARGO=1 $(GO) test -count=1 -v -timeout 90m -run '^TestCargoBuildPublish$$' ./tests/e2e/
+	$(MAKE) --no-print-directory test-cargo-e2e
+test-cargo-e2e: deps
+	E2E_CARGO=1 $(GO) test -count=1 -v -timeout 90m -run '^TestCargo(BuildPublish|RustCLIValid)$$' ./tests/e2e/
 
 # `buildchaind go build --publish` against a real localnet (tests/e2e TestGoBuildPublish): a small
 # module with a vendored module is built step by step, every step claimed, rebuilt by two

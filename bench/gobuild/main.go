@@ -6,6 +6,8 @@
 //   - cold: an empty store (the go toolchain and busybox imported beforehand, not timed) vs
 //     go build with an empty GOCACHE (goal ≤ 1.5×); the binaries must be byte-identical;
 //   - warm: nothing changed, the same store vs go build with its GOCACHE warm (goal ≤ 2×);
+//     both write a new -o file, so both link (ours takes the link from the store's cache), and
+//     the go command takes every package from its cache (GOCACHEPROG, node/gobuild/gocache.go);
 //   - substituted: a second developer's fresh store gets every step from the first store's
 //     libp2p node over loopback (each block hash-checked) vs go build with an empty GOCACHE
 //     (goal ≤ 0.5×). The chain's part, the VALID claim of each step, is played by a table of
@@ -18,7 +20,7 @@
 // sandbox (start plus the tool; the start alone is measured with a no-op derivation) and
 // copying outputs back, summed over steps that run in parallel.
 //
-// Run as root (the sandbox): go run ./bench/gobuild [-pkg ./cmd/buildchaind] [-edit node/progress/doc.go]
+// Run as root (the sandbox): go run ./bench/gobuild [-pkg ./cmd/buildchaind] [-edit node/progress/doc.go] [-skip substituted]
 // (a smaller package of the same tree, e.g. -pkg ./node/gobuild/forwarder -edit
 // node/gobuild/forwarder/main.go, when a cold build of buildchaind takes too long).
 package main
@@ -53,7 +55,12 @@ func main() {
 	pkg := flag.String("pkg", "./cmd/buildchaind", "the package to build")
 	keep := flag.Bool("keep", false, "keep the scratch directory")
 	edit := flag.String("edit", "node/progress/doc.go", "the file (of a leaf package -pkg imports) the edit figure appends a function to")
+	skipList := flag.String("skip", "", "figures to leave out, comma-separated (substituted: a second store and a second cold go build)")
 	flag.Parse()
+	skip := map[string]bool{}
+	for _, f := range strings.Split(*skipList, ",") {
+		skip[strings.TrimSpace(f)] = true
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench/gobuild: run as root (every step runs in the sandbox)")
 		os.Exit(2)
@@ -63,7 +70,7 @@ func main() {
 		err = os.Chmod(dir, 0o755)
 	}
 	if err == nil {
-		err = run(context.Background(), dir, *pkg, *edit)
+		err = run(context.Background(), dir, *pkg, *edit, skip)
 	}
 	if !*keep {
 		builder.RemoveAll(dir)
@@ -110,7 +117,7 @@ func (t table) VerifiedOutput(_ context.Context, drv cid.Cid) (string, uint64, b
 // goEnv: modules from the module cache only (the bench needs no network), static.
 var goEnv = []string{"GOFLAGS=-mod=mod", "GOPROXY=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOENV=off", "GOROOT="}
 
-func run(ctx context.Context, dir, pkg, editFile string) error {
+func run(ctx context.Context, dir, pkg, editFile string, skip map[string]bool) error {
 	repo, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		return fmt.Errorf("run inside the repository: %w", err)
@@ -181,6 +188,9 @@ func run(ctx context.Context, dir, pkg, editFile string) error {
 		t := st.Times
 		start := time.Duration(st.Built) * startCost
 		compile := max(t.Build-start, 0)
+		if st.GoCacheHits > 0 {
+			fmt.Printf("%-12s the go command took %d packages from its cache (gobuild.Stats.GoCacheHits)\n", "", st.GoCacheHits)
+		}
 		fmt.Printf("%-12s step time: sandbox start ≈ %s (%d × %s), compile/link (sandbox minus start) %s, store add %s, chain+fetch %s, copy out %s\n", "",
 			start.Round(time.Millisecond), st.Built, startCost.Round(time.Millisecond), compile.Round(time.Millisecond),
 			t.Add.Round(time.Millisecond), t.Fetch.Round(time.Millisecond), t.Copy.Round(time.Millisecond))
@@ -213,38 +223,10 @@ func run(ctx context.Context, dir, pkg, editFile string) error {
 	}
 	report("warm", warm, dWarm, baseWarm, "go build, warm GOCACHE", "≤ 2x")
 
-	// substituted: a fresh store, every step from a's p2p node.
-	outputs := table{}
-	for _, s := range cold.Steps {
-		outputs[s.Derivation] = s.Output
-	}
-	bnode, err := newNode(filepath.Join(dir, "b"), a)
-	if err != nil {
+	if skip["substituted"] {
+		fmt.Printf("%-12s skipped (-skip)\n", "substituted")
+	} else if err := substituted(ctx, dir, a, tc, cold, plain, ours, report, bin); err != nil {
 		return err
-	}
-	if _, _, err := bnode.Fetch(ctx, tc, nil); err != nil { // held until the end
-		return fmt.Errorf("toolchain from the peer: %w", err)
-	}
-	if err := bnode.Builder().RecordRefs(tc, nil); err != nil {
-		return err
-	}
-	if _, err := bnode.Builder().ImportBusybox(ctx, "", ""); err != nil {
-		return err
-	}
-	var subLog bytes.Buffer
-	sub := &runtime.Substitution{Chain: outputs, Fetch: bnode.Fetch, Timeout: 5 * time.Minute, Log: &subLog}
-	defer sub.Release()
-	baseCold2, err := plain(bin("plain-cold2"), true)
-	if err != nil {
-		return err
-	}
-	subst, dSub, err := ours(bnode, sub, bin("substituted"))
-	if err != nil {
-		return err
-	}
-	report("substituted", subst, dSub, baseCold2, "go build, empty GOCACHE", "≤ 0.5x")
-	if subst.Built > 0 {
-		fmt.Printf("%-12s %d steps were built, not substituted:\n%s\n", "", subst.Built, subLog.String())
 	}
 
 	// edit one leaf package
@@ -280,6 +262,47 @@ func run(ctx context.Context, dir, pkg, editFile string) error {
 	if same, err := sameFile(bin("edit"), bin("plain-edit")); err != nil || !same {
 		return fmt.Errorf("the edited binary differs from go build -trimpath (%v)", err)
 	}
+	return nil
+}
+
+// substituted: a second developer's fresh store gets every step from a's p2p node.
+func substituted(ctx context.Context, dir string, a *runtime.Runtime, tc cid.Cid, cold *gobuild.Stats,
+	plain func(string, bool) (time.Duration, error),
+	ours func(*runtime.Runtime, *runtime.Substitution, string) (*gobuild.Stats, time.Duration, error),
+	report func(string, *gobuild.Stats, time.Duration, time.Duration, string, string), bin func(string) string) error {
+	outputs := table{}
+	for _, s := range cold.Steps {
+		outputs[s.Derivation] = s.Output
+	}
+	bnode, err := newNode(filepath.Join(dir, "b"), a)
+	if err != nil {
+		return err
+	}
+	if _, _, err := bnode.Fetch(ctx, tc, nil); err != nil { // held until the end
+		return fmt.Errorf("toolchain from the peer: %w", err)
+	}
+	if err := bnode.Builder().RecordRefs(tc, nil); err != nil {
+		return err
+	}
+	if _, err := bnode.Builder().ImportBusybox(ctx, "", ""); err != nil {
+		return err
+	}
+	var subLog bytes.Buffer
+	sub := &runtime.Substitution{Chain: outputs, Fetch: bnode.Fetch, Timeout: 5 * time.Minute, Log: &subLog}
+	defer sub.Release()
+	baseCold2, err := plain(bin("plain-cold2"), true)
+	if err != nil {
+		return err
+	}
+	subst, dSub, err := ours(bnode, sub, bin("substituted"))
+	if err != nil {
+		return err
+	}
+	report("substituted", subst, dSub, baseCold2, "go build, empty GOCACHE", "≤ 0.5x")
+	if subst.Built > 0 {
+		fmt.Printf("%-12s %d steps were built, not substituted:\n%s\n", "", subst.Built, subLog.String())
+	}
+
 	return nil
 }
 

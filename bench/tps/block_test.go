@@ -20,7 +20,6 @@ import (
 	"github.com/cometbft/cometbft/state/txindex/kv"
 	cmttypes "github.com/cometbft/cometbft/types"
 	dbm "github.com/cosmos/cosmos-db"
-	"github.com/ipfs/go-cid"
 
 	"github.com/cosmos/cosmos-sdk/baseapp"
 	"github.com/cosmos/cosmos-sdk/crypto/keys/secp256k1"
@@ -207,8 +206,7 @@ func (e *blockEnv) signBlock(tb testing.TB, claims bool, perAccount int, rng *ra
 			var msg sdk.Msg = banktypes.NewMsgSend(addr, e.sink, sdk.NewCoins(sdk.NewInt64Coin(denom, 1)))
 			gas := uint64(200_000)
 			if claims {
-				msg = &claimstypes.MsgSubmitClaim{Publisher: addr.String(), DerivationCid: randCID(rng, cid.DagJSON),
-					OutputCid: randCID(rng, cid.DagProtobuf), System: "x86_64-linux", Deposit: deposit}
+				msg = randClaim(rng, addr, deposit)
 				gas = 400_000
 			}
 			tx, err := simtestutil.GenSignedMockTx(rng, txCfg, []sdk.Msg{msg}, sdk.NewCoins(), gas, e.chainID,

@@ -236,10 +236,7 @@ func run() error {
 				var msg sdk.Msg = banktypes.NewMsgSend(addr, aliceAddr, sdk.NewCoins(sdk.NewInt64Coin(denom, 1)))
 				gas := uint64(200_000)
 				if claimsPhase {
-					msg = &claimstypes.MsgSubmitClaim{
-						Publisher: addr.String(), DerivationCid: randCID(rng, cid.DagJSON), OutputCid: randCID(rng, cid.DagProtobuf),
-						System: "x86_64-linux", Deposit: claimParams.MinDeposit,
-					}
+					msg = randClaim(rng, addr, claimParams.MinDeposit)
 					gas = 400_000
 				}
 				bz, err := b.sign(rng, k, msg, num, seq+uint64(j), gas)
@@ -305,6 +302,18 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "NOT met"
+}
+
+// randClaim is a blind claim (x/claims/README.md §Blind rounds) of a random output about a
+// random derivation, as `publish` sends it.
+func randClaim(r *rand.Rand, publisher sdk.AccAddress, deposit sdk.Coin) *claimstypes.MsgSubmitClaim {
+	drv := randCID(r, cid.DagJSON)
+	salt := make([]byte, claimstypes.MinSaltLen)
+	r.Read(salt)
+	return &claimstypes.MsgSubmitClaim{
+		Publisher: publisher.String(), DerivationCid: drv, System: "x86_64-linux", Deposit: deposit,
+		OutputCommitment: claimstypes.ClaimCommitment(publisher.String(), drv, randCID(r, cid.DagProtobuf), salt),
+	}
 }
 
 func randCID(r *rand.Rand, codec uint64) string {

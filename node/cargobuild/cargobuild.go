@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -90,6 +91,11 @@ type Stats struct {
 	Built, Cached, Substituted int
 	// Binaries are the final programs (cargo's links, e.g. target/debug/NAME).
 	Binaries []string
+	// Warnings are what cargo would show of the workspace's own packages, in plan order:
+	// rustc's diagnostics of a unit built here now or before (cargo replays them too; a
+	// substituted unit has none), and each `cargo:warning=` of a build script, as
+	// "warning: MESSAGE". Registry packages' warnings are not shown, as cargo shows none.
+	Warnings []string
 }
 
 // Line is the summary line: "units: N done (C cached, S substituted, B built)".
@@ -171,6 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 		default:
 			st.Built++
 		}
+		st.Warnings = append(st.Warnings, u.warnings...)
 		if u.mode() == "bin" {
 			for l := range u.inv.Links {
 				st.Binaries = append(st.Binaries, l)
@@ -200,6 +207,7 @@ type unit struct {
 	cached, substituted bool
 	dur                 time.Duration
 	dirs                *directives // a build script run's instructions
+	warnings            []string    // Stats.Warnings
 }
 
 func (u *unit) mode() string {
@@ -320,8 +328,30 @@ func (b *build) buildUnit(ctx context.Context, u *unit) error {
 	if err := b.install(ctx, u, res.Output); err != nil {
 		return fmt.Errorf("%s: %w", u, err)
 	}
+	warnings := b.warnings(u, t, drv)
 	b.mu.Lock()
+	u.warnings = warnings
 	u.done, u.drv, u.out, u.cached, u.substituted, u.dur = true, drv, res.Output, res.Cached, substituted, time.Since(start)
 	b.mu.Unlock()
+	return nil
+}
+
+// warnings are what cargo shows of a unit (Stats.Warnings): nothing for a package outside the
+// workspace, a build script run's `cargo:warning=` lines, a compile's build log.
+func (b *build) warnings(u *unit, t *translated, drv cid.Cid) []string {
+	if _, local := under(filepath.Clean(b.ws.Root), filepath.Clean(u.inv.Env["CARGO_MANIFEST_DIR"])); !local {
+		return nil
+	}
+	if u.inv.CompileMode == "run-custom-build" {
+		var out []string
+		for _, w := range u.dirs.warnings {
+			out = append(out, "warning: "+w)
+		}
+		return out
+	}
+	log, err := os.ReadFile(b.cfg.Builder.LogPath(drv))
+	if text := strings.TrimRight(t.hostPaths(string(log)), "\n"); err == nil && text != "" {
+		return []string{text}
+	}
 	return nil
 }

@@ -309,3 +309,30 @@ func buildScriptFails(t *testing.T, p *peer) {
 		})
 	}
 }
+
+// TestCargoBuildLinks: testdata/links, a package with `links = "greeting"` whose build script
+// writes a file to its OUT_DIR and prints metadata (cargo:include=DIR, cargo:word=...), and a
+// package depending on it whose build script reads them as DEP_GREETING_INCLUDE and
+// DEP_GREETING_WORD, the file through that store path, and hands the result to its binary:
+// from Debian cargo's build plan and from its unit graph, the program runs and says so. The
+// workspace's warnings are shown as cargo shows them: the build script's cargo:warning and
+// rustc's warning of an unused variable in the binary.
+func TestCargoBuildLinks(t *testing.T) {
+	need(t, true)
+	p := newPeer(t)
+	p.importToolchains()
+	for _, plan := range []string{cargobuild.PlanBuildPlan, cargobuild.PlanUnitGraph} {
+		t.Run(plan, func(t *testing.T) {
+			p.plan = plan
+			st, err := p.cargo(checkout(t, filepath.Join("testdata", "links")))
+			require.NoError(t, err)
+			require.Len(t, st.Units, 6, "each package's lib or bin and build script compile and run")
+			out, file := binary(t, p, st, "links_user-")
+			require.Equal(t, "hello from links metadata, 42\n", p.run(out, file))
+			require.Len(t, st.Warnings, 2, "%q", st.Warnings)
+			require.Equal(t, "warning: greeting-sys: a build script's warning", st.Warnings[0])
+			require.Contains(t, st.Warnings[1], "unused variable: `unused_greeting`")
+			require.Contains(t, st.Warnings[1], "src/main.rs:3:9")
+		})
+	}
+}

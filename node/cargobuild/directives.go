@@ -14,12 +14,28 @@ type directives struct {
 	env        map[string]string // rustc-env
 	linkLibs   []string          // -l
 	linkSearch []string          // -L (also for every dependent)
-	linkArgs   []string          // -C link-arg=, for the package's binaries
+	linkArgs   []linkArg         // -C link-arg=, for the package's linked targets
 	warnings   []string
+	// metadata are the other KEY=VALUE lines, in order: for a package with `links = "NAME"`,
+	// cargo gives them to the build scripts of the packages depending on it as
+	// DEP_{NAME}_{KEY} (depMetadataEnv).
+	metadata [][2]string
 }
 
-// parseDirectives reads a build script's stdout. Unknown keys are metadata for dependents'
-// scripts (DEP_{LINKS}_{KEY}), which is not supported and so ignored, as are rerun-if-*.
+// linkArg is a rustc-link-arg* instruction: the argument and which targets it is for.
+type linkArg struct {
+	arg string
+	// to is "" (every linked target: binaries and cdylibs), "bins", "bin:NAME" or "cdylib".
+	to string
+}
+
+// ignoredKeys are cargo's own instructions this package does not apply (rerun-if-* decide
+// when cargo reruns a script, the rest target artifacts cargo build does not make here): never
+// metadata.
+var ignoredKeys = map[string]bool{"rerun-if-changed": true, "rerun-if-env-changed": true,
+	"rustc-link-arg-tests": true, "rustc-link-arg-examples": true, "rustc-link-arg-benches": true}
+
+// parseDirectives reads a build script's stdout, as cargo's BuildOutput::parse does.
 func parseDirectives(out string) (*directives, error) {
 	d := &directives{env: map[string]string{}}
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -46,8 +62,18 @@ func parseDirectives(out string) (*directives, error) {
 			d.linkLibs = append(d.linkLibs, val)
 		case "rustc-link-search":
 			d.linkSearch = append(d.linkSearch, val)
-		case "rustc-link-arg", "rustc-link-arg-bins":
-			d.linkArgs = append(d.linkArgs, val)
+		case "rustc-link-arg":
+			d.linkArgs = append(d.linkArgs, linkArg{arg: val})
+		case "rustc-link-arg-bins":
+			d.linkArgs = append(d.linkArgs, linkArg{arg: val, to: "bins"})
+		case "rustc-link-arg-cdylib", "rustc-cdylib-link-arg":
+			d.linkArgs = append(d.linkArgs, linkArg{arg: val, to: "cdylib"})
+		case "rustc-link-arg-bin":
+			bin, arg, ok := strings.Cut(val, "=")
+			if !ok || bin == "" {
+				return nil, fmt.Errorf("cargo:rustc-link-arg-bin=%s: not BIN=ARG", val)
+			}
+			d.linkArgs = append(d.linkArgs, linkArg{arg: arg, to: "bin:" + bin})
 		case "rustc-flags":
 			f := strings.Fields(val)
 			for i := 0; i < len(f); i++ {
@@ -69,14 +95,18 @@ func parseDirectives(out string) (*directives, error) {
 			}
 		case "warning":
 			d.warnings = append(d.warnings, val)
+		default:
+			if !ignoredKeys[key] {
+				d.metadata = append(d.metadata, [2]string{key, val})
+			}
 		}
 	}
 	return d, sc.Err()
 }
 
-// rustcArgs are the arguments the directives add to a compile of the script's own package
-// (bin says whether it links a binary).
-func (d *directives) rustcArgs(bin bool) []string {
+// rustcArgs are the arguments the directives add to a compile of the script's own package:
+// bin is the name of the binary it links ("" for none), cdylib whether it links a cdylib.
+func (d *directives) rustcArgs(bin string, cdylib bool) []string {
 	var out []string
 	for _, c := range d.cfgs {
 		out = append(out, "--cfg", c)
@@ -87,9 +117,9 @@ func (d *directives) rustcArgs(bin bool) []string {
 	for _, l := range d.linkLibs {
 		out = append(out, "-l", l)
 	}
-	if bin {
-		for _, a := range d.linkArgs {
-			out = append(out, "-C", "link-arg="+a)
+	for _, a := range d.linkArgs {
+		if a.to == "" && (bin != "" || cdylib) || a.to == "bins" && bin != "" || a.to == "bin:"+bin && bin != "" || a.to == "cdylib" && cdylib {
+			out = append(out, "-C", "link-arg="+a.arg)
 		}
 	}
 	return out
@@ -103,3 +133,14 @@ func (d *directives) envKeys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// depMetadataEnv adds to env what cargo gives a build script from the script of a dependency
+// whose package has `links = "NAME"` (its run is a direct dependency of the run): each
+// metadata line KEY=VALUE as DEP_{NAME}_{KEY}, both upper-cased with - as _ (cargo's envify).
+func (d *directives) depMetadataEnv(links string, env map[string]string) {
+	for _, kv := range d.metadata {
+		env["DEP_"+envify(links)+"_"+envify(kv[0])] = kv[1]
+	}
+}
+
+func envify(s string) string { return strings.ReplaceAll(strings.ToUpper(s), "-", "_") }

@@ -45,17 +45,24 @@
 //
 // The build plan is made before any build script runs, so the script's instructions (its
 // `cargo:rustc-cfg`, `cargo:rustc-env`, `cargo:rustc-link-lib`, `cargo:rustc-link-search`,
-// `cargo:rustc-link-arg` and `cargo:rustc-flags` lines) are read from the run's output and
-// applied here, as cargo does: to the compiles of the script's own package, and link search
-// paths to every unit that depends on it too.
+// `cargo:rustc-link-arg` (with its -bins, -bin=NAME= and -cdylib forms, each for the targets
+// it names) and `cargo:rustc-flags` lines) are read from the run's output and applied here,
+// as cargo does: to the compiles of the script's own package, and link search paths to every
+// unit that depends on it too. Its other `cargo:KEY=VALUE` lines are metadata:
+// when its package has `links = "NAME"`, the build script runs of the packages depending on it
+// (whose plan waits for this run) get them as DEP_{NAME}_{KEY}, as cargo gives them; a path
+// the script printed (e.g. its OUT_DIR) names the run's output store path, an input of theirs.
 //
 // # Scheduling and results
 //
 // Units whose dependencies are done are built in parallel (Config.Jobs at a time); each result
 // is copied where cargo would have written it (target/{profile}/deps, .../build/{pkg}-{hash},
 // the final binaries), so `target/debug/NAME` is the program. The binaries name the gcc
-// toolchain's loader and libc by store path (/ipfs/store/{gcc}/...), as Nix's do.
+// toolchain's loader and libc by store path (/ipfs/store/{gcc}/...), as Nix's do. The
+// warnings of the workspace's own packages (rustc's diagnostics, from the unit's build log,
+// and build scripts' `cargo:warning=` lines) are Stats.Warnings, in plan order; registry
+// packages' are not shown, as cargo shows none.
 //
-// Not supported: cross compilation (--target), `links` metadata passed to dependents' build
-// scripts (DEP_{LINKS}_{KEY}), and LTO and -Z build-std from a unit graph (docs/cargo.md).
+// Not supported: cross compilation (--target), and LTO and -Z build-std from a unit graph
+// (docs/cargo.md).
 package cargobuild

@@ -91,6 +91,7 @@ func (b *build) translate(ctx context.Context, u *unit) (*translated, error) {
 	var repls []repl
 	var depDirs []string // -L dependency= of the compile outputs
 	var ownDirs, otherDirs []*directives
+	depMeta := map[string]string{} // DEP_{LINKS}_{KEY} of a build script run
 	for _, d := range b.deps(u) {
 		if !have[d.out] {
 			have[d.out] = true
@@ -110,6 +111,9 @@ func (b *build) translate(ctx context.Context, u *unit) (*translated, error) {
 					ownDirs = append(ownDirs, d.dirs)
 				} else {
 					otherDirs = append(otherDirs, d.dirs)
+				}
+				if links := d.inv.Env["CARGO_MANIFEST_LINKS"]; inv.CompileMode == "run-custom-build" && links != "" && contains(inv.Deps, d.idx) {
+					d.dirs.depMetadataEnv(links, depMeta)
 				}
 			}
 		} else if d.mode() != "build-script" {
@@ -158,9 +162,15 @@ func (b *build) translate(ctx context.Context, u *unit) (*translated, error) {
 		for _, d := range depDirs {
 			args = append(args, "-L", "dependency="+d)
 		}
-		bin := u.mode() == "bin"
+		bin, cdylib := "", false
+		if u.mode() == "bin" {
+			bin = inv.Env["CARGO_BIN_NAME"]
+		}
+		for _, k := range inv.TargetKind {
+			cdylib = cdylib || k == "cdylib"
+		}
 		for _, d := range ownDirs {
-			args = append(args, d.rustcArgs(bin)...)
+			args = append(args, d.rustcArgs(bin, cdylib)...)
 		}
 		for _, d := range otherDirs {
 			for _, s := range d.linkSearch {
@@ -185,6 +195,9 @@ func (b *build) translate(ctx context.Context, u *unit) (*translated, error) {
 		for _, k := range d.envKeys() {
 			env[k] = d.env[k]
 		}
+	}
+	for k, v := range depMeta {
+		env[k] = v
 	}
 	// Nothing may still name a host path of the build.
 	leak := func(s string) error {

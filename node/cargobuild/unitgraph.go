@@ -82,8 +82,7 @@ type metaPackage struct {
 }
 
 type metadata struct {
-	Packages         []metaPackage `json:"packages"`
-	WorkspaceMembers []string      `json:"workspace_members"`
+	Packages []metaPackage `json:"packages"`
 }
 
 // hostTriple is the one target this package builds for (no cross compilation).
@@ -130,9 +129,15 @@ func graphToPlan(g *unitGraph, md *metadata, ws *workspace, targetCfg string) (*
 	for i := range md.Packages {
 		pkgs[md.Packages[i].ID] = &md.Packages[i]
 	}
-	members := map[string]bool{}
-	for _, m := range md.WorkspaceMembers {
-		members[m] = true
+	// The primary packages (CARGO_PRIMARY_PACKAGE) are those cargo was asked to build: the
+	// packages of the graph's roots (the root package, -p, or every member of a virtual
+	// workspace), not every workspace member.
+	primary := map[string]bool{}
+	for _, r := range g.Roots {
+		if r < 0 || r >= len(g.Units) {
+			return nil, fmt.Errorf("%w: unit graph root %d of %d units", ErrPlan, r, len(g.Units))
+		}
+		primary[g.Units[r].PkgID] = true
 	}
 	order, err := topoOrder(g)
 	if err != nil {
@@ -142,7 +147,7 @@ func graphToPlan(g *unitGraph, md *metadata, ws *workspace, targetCfg string) (*
 	for k, i := range order {
 		pos[i] = k
 	}
-	w := &graphWriter{g: g, pkgs: pkgs, members: members, ws: ws, cfgEnv: cargoCfgEnv(targetCfg),
+	w := &graphWriter{g: g, pkgs: pkgs, primary: primary, ws: ws, cfgEnv: cargoCfgEnv(targetCfg),
 		hashes: make([]string, len(g.Units)), invs: make([]*invocation, len(g.Units))}
 	bp := &buildPlan{}
 	for _, i := range order {
@@ -195,7 +200,7 @@ func topoOrder(g *unitGraph) ([]int, error) {
 type graphWriter struct {
 	g       *unitGraph
 	pkgs    map[string]*metaPackage
-	members map[string]bool
+	primary map[string]bool // package IDs
 	ws      *workspace
 	cfgEnv  map[string]string
 	hashes  []string
@@ -406,7 +411,7 @@ func (w *graphWriter) invocation(i int) (*invocation, error) {
 	if runDep != nil {
 		inv.Env["OUT_DIR"] = runDep.Env["OUT_DIR"]
 	}
-	if w.members[u.PkgID] {
+	if w.primary[u.PkgID] {
 		inv.Env["CARGO_PRIMARY_PACKAGE"] = "1"
 	}
 	switch {

@@ -27,17 +27,28 @@ func exampleDir(t *testing.T, name string) string {
 var hashRe = regexp.MustCompile(`[0-9a-f]{16}`)
 
 // TestUnitGraphMatchesBuildPlan: the invocations written from Debian cargo's unit graph of
-// examples/rust-cli are the ones its --build-plan prints (file-name hashes aside: ours are our
-// own), argument for argument and variable for variable, for every unit: lib, proc macro,
-// bin, build script compile and run. Only cargo plans here (seconds); nothing is built.
+// examples/rust-cli and of testdata/links (a package with `links`, whose build script run the
+// dependent's script run waits for) are the ones its --build-plan prints (file-name hashes
+// aside: ours are our own), argument for argument and variable for variable, for every unit:
+// lib, proc macro, bin, build script compile and run. Only cargo plans here (seconds);
+// nothing is built.
 func TestUnitGraphMatchesBuildPlan(t *testing.T) {
 	for _, p := range []string{DebianCargo, "/usr/bin/rustc", "/usr/share/cargo/registry/serde_json-1.0.87"} {
 		if _, err := os.Stat(p); err != nil {
 			t.Skipf("%s missing: run `make deps`", p)
 		}
 	}
+	_, file, _, _ := runtime.Caller(0)
+	links := filepath.Join(t.TempDir(), "links")
+	out, err := exec.Command("cp", "-r", filepath.Join(filepath.Dir(file), "testdata", "links"), links).CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, dir := range []string{exampleDir(t, "rust-cli"), links} {
+		t.Run(filepath.Base(dir), func(t *testing.T) { unitGraphMatchesBuildPlan(t, dir) })
+	}
+}
+
+func unitGraphMatchesBuildPlan(t *testing.T, dir string) {
 	ctx := context.Background()
-	dir := exampleDir(t, "rust-cli")
 	p, err := newPlanner(DebianCargo, dir, nil)
 	require.NoError(t, err)
 	require.NoError(t, p.checkRustc(ctx, RustcRelease))

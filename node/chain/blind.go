@@ -2,92 +2,28 @@ package chain
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cid "github.com/ipfs/go-cid"
 
-	"github.com/buildchain/buildchain/internal/atomicfile"
+	"github.com/buildchain/buildchain/internal/saltfile"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
 // Blind claims (x/claims/README.md §Blind rounds): a publisher submits a commitment to its
 // output, keeps the output and the salt, and reveals them once the claim's last round is
 // committed (the claim is REVEALING). The salt must survive a crash between the submit and
-// the reveal, or the deposit is lost: Salts keeps it on disk, written before the submit.
-
-// SaltLen is the length of the salts this client draws.
-const SaltLen = 32
-
-// NewSalt draws a random salt.
-func NewSalt() ([]byte, error) {
-	salt := make([]byte, SaltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return nil, fmt.Errorf("draw a salt: %w", err)
-	}
-	return salt, nil
-}
-
-// Published is what a publisher keeps of one blind claim until it revealed it.
-type Published struct {
-	Derivation string `json:"derivation"`
-	Output     string `json:"output"`
-	Salt       []byte `json:"salt"`
-}
-
-// Salts is a publisher's durable memory of its blind claims: one file per commitment in a
-// directory (one file each, so that concurrent `publish` runs and the node's sidecar never
-// overwrite each other), each written atomically (internal/atomicfile) before the claim is sent.
-type Salts struct{ dir string }
-
-// OpenSalts keeps salts in dir (created if missing).
-func OpenSalts(dir string) (*Salts, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("publisher salts dir: %w", err)
-	}
-	return &Salts{dir: dir}, nil
-}
-
-func (s *Salts) path(commitment []byte) string {
-	return filepath.Join(s.dir, hex.EncodeToString(commitment)+".json")
-}
-
-// Put stores what opens commitment, durably, before the claim carrying it is sent.
-func (s *Salts) Put(commitment []byte, p Published) error {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(s.path(commitment), data, 0o600)
-}
-
-// Get returns what opens commitment; found is false if this publisher never stored it.
-func (s *Salts) Get(commitment []byte) (p Published, found bool, err error) {
-	data, err := os.ReadFile(s.path(commitment))
-	if errors.Is(err, os.ErrNotExist) {
-		return Published{}, false, nil
-	}
-	if err != nil {
-		return Published{}, false, err
-	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		return Published{}, false, fmt.Errorf("publisher salt file %s: %w", s.path(commitment), err)
-	}
-	return p, true, nil
-}
+// the reveal, or the deposit is lost: internal/saltfile keeps it on disk, written before the
+// submit.
 
 // SetSalts gives Submit and SubmitBatch the store of their blind claims' salts (without one
 // they refuse: ErrNotBlind).
-func (cl *Claims) SetSalts(s *Salts) { cl.salts = s }
+func (cl *Claims) SetSalts(s *saltfile.Store) { cl.salts = s }
 
 // Salts is where blind claims' salts are kept (nil: none, nothing can be submitted).
-func (cl *Claims) Salts() *Salts { return cl.salts }
+func (cl *Claims) Salts() *saltfile.Store { return cl.salts }
 
 // Commit implements sidecar.Claims: MsgCommitBuild.
 func (cl *Claims) Commit(ctx context.Context, claimID uint64, round uint32, commitment []byte) (string, error) {
@@ -117,7 +53,7 @@ func (cl *Claims) RevealDue(ctx context.Context, c claimstypes.Claim) (bool, err
 	if cl.salts == nil {
 		return false, fmt.Errorf("claim %d: %w (no salts directory configured)", c.Id, ErrNoSalt)
 	}
-	p, found, err := cl.salts.Get(c.OutputCommitment)
+	p, found, err := cl.salts.GetOpening(c.OutputCommitment)
 	if err != nil {
 		return false, err
 	}
@@ -161,7 +97,7 @@ func (cl *Claims) ClaimedOutput(c claimstypes.Claim) string {
 	if c.Revealed() || cl.salts == nil {
 		return c.OutputCid
 	}
-	if p, found, err := cl.salts.Get(c.OutputCommitment); err == nil && found && p.Derivation == c.DerivationCid {
+	if p, found, err := cl.salts.GetOpening(c.OutputCommitment); err == nil && found && p.Derivation == c.DerivationCid {
 		return p.Output
 	}
 	return ""

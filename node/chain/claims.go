@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/buildchain/buildchain/internal/saltfile"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
 
@@ -21,7 +22,7 @@ type Claims struct {
 	C *Client
 	q claimstypes.QueryClient
 	// salts, if set, makes submitted claims blind (blind.go).
-	salts *Salts
+	salts *saltfile.Store
 }
 
 // NewClaims wraps a client.
@@ -183,12 +184,12 @@ func (cl *Claims) SubmitBatch(ctx context.Context, cs []NewClaim) ([]uint64, str
 	for i, c := range cs {
 		m := &claimstypes.MsgSubmitClaim{Publisher: cl.Validator(), DerivationCid: c.Derivation.String(),
 			System: c.System, Deposit: c.Deposit}
-		salt, err := NewSalt()
+		salt, err := saltfile.NewSalt()
 		if err != nil {
 			return nil, "", err
 		}
 		m.OutputCommitment = claimstypes.ClaimCommitment(m.Publisher, m.DerivationCid, c.Output.String(), salt)
-		if err := cl.salts.Put(m.OutputCommitment, Published{Derivation: m.DerivationCid, Output: c.Output.String(), Salt: salt}); err != nil {
+		if err := cl.salts.PutOpening(m.OutputCommitment, saltfile.Opening{Derivation: m.DerivationCid, Output: c.Output.String(), Salt: salt}); err != nil {
 			return nil, "", fmt.Errorf("keep the salt of a blind claim: %w", err)
 		}
 		msgs[i] = m

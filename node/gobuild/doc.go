@@ -5,13 +5,18 @@
 //
 // # How the steps are found
 //
-// The go command itself plans and drives the build: `go build -trimpath -a -toolexec FORWARDER`
-// with an empty GOCACHE, so it invokes every tool step (-a: even when the -o file is up to
-// date). The go command run is a copy of the toolchain's bin/go in the user's cache directory
-// with GOROOT set to the toolchain in the store: the toolchain may be on the store's FUSE view,
-// and exec of a binary on a FUSE mount served by the exec'ing process can deadlock
-// (golang/go#11155). The forwarder (forwarder/main.go, a tiny
-// std-only program) hands each invocation to this process over a unix socket. It is compiled
+// The go command itself plans and drives the build: `go build -trimpath -toolexec FORWARDER`
+// with GOCACHEPROG="FORWARDER -cacheprog", so every tool step it runs comes here, and so does
+// every question it asks its build cache (§The go command's cache). The binary is written to
+// a new file in the work directory and then moved to -o: the go command skips the main
+// package's compile and the link when the -o file is up to date, and those steps would then
+// be missing from Stats (and from --publish); without -o (or with -o naming a directory) an
+// up-to-date binary is left as it is and those two steps are not counted. The go command run
+// is a copy of the toolchain's bin/go in the user's cache directory with GOROOT set to the
+// toolchain in the store: the toolchain may be on the store's FUSE view, and exec of a binary
+// on a FUSE mount served by the exec'ing process can deadlock (golang/go#11155). The
+// forwarder (forwarder/main.go, a tiny std-only program) hands each invocation to this process
+// over a unix socket. It is compiled
 // once per toolchain (keyed by the toolchain's CID and the forwarder's source) into the user's
 // cache directory ($XDG_CACHE_HOME/buildchain/gobuild, else ~/.cache/buildchain/gobuild),
 // written atomically, and shared by every store of the user. Each invocation becomes a
@@ -41,7 +46,8 @@
 //
 // A step's sources and archives are first only hashed (no store lock, nothing written): a step
 // whose derivation the builder has a cached output of is not run, and adds nothing. Otherwise
-// they are added to the store with the derivation, and, if
+// they are added to the store with the derivation (an archive already in the store is only
+// temp-pinned, under the store's add lock so no GC comes between), and, if
 // Config.Substitute is set (the `buildchaind go build` command sets the network cache of
 // node/runtime: the chain's VALID claim for the derivation, the output's closure fetched from
 // peers with every block hash-checked), the substitute is used and recorded as the cached
@@ -49,15 +55,38 @@
 // build at once, while the go command runs up to 4× as many steps, so that cached and
 // substituted steps (which wait on the store and the network) overlap with builds.
 //
-// A build where nothing changed still runs every step through the forwarder (the go command's
-// GOCACHE is empty), each a process, a staged step directory hashed and the output copied
-// back: bench/gobuild measured such a warm build at 4.6× a plain go build with a warm GOCACHE
-// (126 steps, 3.3 s against 0.7 s, load average 15 on 2 cores), while a cold build is 0.8×
-// and a second developer substituting every step 0.46× of a cold go build. Most of it is the
-// go command and the forwarder processes, not this process (0.85 s of CPU here). Answering the
-// go command's own cache through GOCACHEPROG (cmd/go/internal/cacheprog), with the action ID of
-// each step (its -buildid) mapped to its derivation and output, would let an unchanged package
-// skip the forwarder while still counting, pinning and publishing its step.
+// # The go command's cache
+//
+// Without a cache of its own the go command would run every step of every build through the
+// forwarder (a process, a staged step directory hashed, the output copied back): a build where
+// nothing changed measured 2.6-4.6× a plain go build with a warm GOCACHE. So the forwarder is
+// also the go command's GOCACHEPROG (the protocol of cmd/go/internal/cacheprog, JSON over
+// stdin/stdout, relayed to this process over a second socket), and this process answers it
+// from gocache/ in the builder's state directory (gocache.go):
+//
+//   - put: the go command stores a package's archive (the steps' output, packed and
+//     build-ID-stamped by the go command itself) under the package's action ID, and small
+//     files of its own (the source list, the compiler's output) under keys derived from it.
+//     The body is written to o/{output ID} (its sha256), and the index (index.json) maps the
+//     action ID to it and, for an archive, to the steps of this build that made it: the
+//     compile whose -buildid carries the action ID and the asm steps of the same object
+//     directory (derivation, output, inputs). An archive no step accounts for is not indexed.
+//   - get: a hit needs the body whole (its sha256 is the output ID) and every step the entry
+//     names still the builder's cached output of its derivation, i.e. built in the sandbox or
+//     substituted from a VALID claim, and in the store; anything else is a miss, and the go
+//     command runs the steps (each then a cached or substituted derivation, or a build). A hit
+//     counts those steps as cached (Step.GoCache), pins them under the build's root and lets
+//     --publish claim them, as if the go command had run them. A step that names a body as
+//     an archive (the link's importcfg) gets its store CID from the index: hashed once.
+//
+// The index is read once per build and merged back at its end under an flock; entries no
+// build used for five days go then, with the bodies no entry names. After an edit the go
+// command asks for the edited package and its dependents' new action IDs, misses, and runs
+// exactly those steps and the link. bench/gobuild on the forwarder module (126 steps; load
+// average 15-18 on 2 cores) measured a build where nothing changed at 0.83× a plain go build
+// with a warm GOCACHE (was 2.6-4.6× without the cache program) and an edit of the main
+// package (its compile and the link in the sandbox) at 1.13× (was 3-8×; part of that was the
+// sandbox's CPU weight on a busy machine, node/sandbox/cgroup_linux.go cpuSharesV1).
 //
 // # Pins: the cache survives a GC
 //

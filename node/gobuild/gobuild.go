@@ -88,9 +88,16 @@ type Step struct {
 	Cached     bool // the local cache had it
 	// Substituted: the chain had a VALID claim for it and its output came from peers.
 	Substituted bool
-	Duration    time.Duration
-	Times       Times
-	uses        []cid.Cid // its inputs (pinned with it)
+	// GoCache: the go command took the step's package from its cache (answered from this
+	// store's steps, gocache.go) and ran no tool for it. Such a step is also Cached.
+	GoCache  bool
+	Duration time.Duration
+	Times    Times
+	uses     []cid.Cid // its inputs (pinned with it)
+	// objdir is the go command's object directory of the package a compile or asm step
+	// belongs to, buildID a compile's action ID (of its -buildid): how the archive the go
+	// command puts in its cache is traced to its steps (gocache.go).
+	objdir, buildID string
 }
 
 // Times is where a step's time goes.
@@ -112,6 +119,9 @@ func (t *Times) add(o Times) {
 type Stats struct {
 	Steps                      []Step
 	Built, Cached, Substituted int
+	// GoCacheHits is how many packages the go command took from its cache (their steps are
+	// Cached and GoCache).
+	GoCacheHits int
 	// Times is the sum over the steps (they overlap: steps run in parallel).
 	Times Times
 	// Pin is the GC root the steps are pinned under (Config.Pin), Pinned how many store paths
@@ -148,7 +158,7 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	defer builder.RemoveAll(work)
 	env := append(os.Environ(), cfg.Env...)
 	env = append(env, "GOTOOLCHAIN=local", "GOCACHE="+filepath.Join(work, "gocache"), "GOROOT="+goroot, "GOENV=off",
-		"GOTELEMETRY=off", "TMPDIR="+work)
+		"GOTELEMETRY=off", "TMPDIR="+work, "GOCACHEPROG=")
 	for _, kv := range env {
 		if kv == "CGO_ENABLED=1" {
 			return nil, fmt.Errorf("%w: unset CGO_ENABLED=1", ErrCgo)
@@ -176,10 +186,21 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
+	cacheSock := filepath.Join(work, "gocache.sock")
+	cacheLn, err := net.Listen("unix", cacheSock)
+	if err != nil {
+		return nil, err
+	}
+	defer cacheLn.Close()
+	cache, err := openGoCache(filepath.Join(cfg.Builder.StateDir(), "gocache"))
+	if err != nil {
+		return nil, fmt.Errorf("the go command's cache: %w", err)
+	}
 	s := &server{cfg: cfg, goroot: goroot, files: map[fileKey]cid.Cid{}, added: map[cid.Cid]bool{}, stats: &Stats{},
-		slots: make(chan struct{}, jobs), keep: map[cid.Cid]bool{}}
+		slots: make(chan struct{}, jobs), keep: map[cid.Cid]bool{}, cache: cache,
+		pending: map[string]string{}, objSteps: map[string][]Step{}}
 	var wg sync.WaitGroup
-	go func() {
+	accept := func(ln net.Listener, serve func(context.Context, net.Conn)) {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
@@ -188,28 +209,56 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.serve(ctx, conn)
+				serve(ctx, conn)
 			}()
 		}
-	}()
-	// -a: the go command skips the main package's compile and the link when the -o file is
-	// already up to date (its build ID matches), so a build whose binary is there would leave
-	// those steps out of Stats and --publish would never claim them. With GOCACHE empty every
-	// other step runs anyway; -a changes no output, and the skipped steps are cache hits here.
-	args := []string{"build", "-trimpath", "-a", "-toolexec", fwd}
+	}
+	go accept(ln, s.serve)
+	go accept(cacheLn, s.serveCache)
+	// The binary goes to a new file in the work directory, then to -o: the go command skips
+	// the main package's compile and the link when the -o file is already up to date (its
+	// build ID matches), so a build whose binary is there would leave those steps out of
+	// Stats and --publish would never claim them. The link's output name (in its derivation)
+	// is the same.
+	buildArgs := cfg.Args
+	dest, rest, hasOut := splitOutput(cfg.Args)
+	var tmpOut string
+	if hasOut {
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(cfg.Dir, dest)
+		}
+		if fi, err := os.Stat(dest); strings.HasSuffix(dest, "/") || (err == nil && fi.IsDir()) {
+			hasOut = false // a directory: the go command names the binaries
+		} else {
+			if err := os.MkdirAll(filepath.Join(work, "out"), 0o755); err != nil {
+				return nil, err
+			}
+			tmpOut = filepath.Join(work, "out", filepath.Base(dest))
+			buildArgs = append([]string{"-o", tmpOut}, rest...)
+		}
+	}
+	args := []string{"build", "-trimpath", "-toolexec", fwd}
 	if !hasFlag(cfg.Args, "p") {
 		// Cached and substituted steps wait on the store and the network, not the CPU: the go
 		// command may run more at once than there are sandbox slots.
 		args = append(args, "-p", strconv.Itoa(4*jobs))
 	}
-	args = append(args, cfg.Args...)
+	args = append(args, buildArgs...)
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = cfg.Dir
-	cmd.Env = append(env, "BUILDCHAIN_GOBUILD_SOCK="+sock)
+	cmd.Env = append(env, "BUILDCHAIN_GOBUILD_SOCK="+sock, "BUILDCHAIN_GOBUILD_CACHESOCK="+cacheSock,
+		"GOCACHEPROG="+fwd+" -cacheprog")
 	cmd.Stdout, cmd.Stderr = cfg.Log, cfg.Log
 	runErr := cmd.Run()
 	ln.Close()
+	cacheLn.Close()
 	wg.Wait()
+	if err := cache.save(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("save the go command's cache index: %w", err)
+	}
+	if runErr == nil && hasOut {
+		runErr = moveOut(tmpOut, dest)
+	}
 	sort.Slice(s.stats.Steps, func(i, j int) bool {
 		return s.stats.Steps[i].Derivation.String() < s.stats.Steps[j].Derivation.String()
 	})
@@ -269,19 +318,55 @@ func needCgo(ctx context.Context, dir string, env []string, goBin string, buildA
 
 // withoutOutput is go build arguments minus -o and its value.
 func withoutOutput(buildArgs []string) []string {
-	var args []string
+	_, args, _ := splitOutput(buildArgs)
+	return args
+}
+
+// splitOutput is the value of -o in go build arguments (the last one) and the arguments
+// without it.
+func splitOutput(buildArgs []string) (out string, args []string, ok bool) {
 	for i := 0; i < len(buildArgs); i++ {
 		a := buildArgs[i]
 		if a == "-o" || a == "--o" {
+			if i+1 < len(buildArgs) {
+				out, ok = buildArgs[i+1], true
+			}
 			i++
 			continue
 		}
-		if strings.HasPrefix(a, "-o=") || strings.HasPrefix(a, "--o=") {
+		if v, found := strings.CutPrefix(strings.TrimPrefix(a, "-"), "-o="); found && strings.HasPrefix(a, "-") {
+			out, ok = v, true
 			continue
 		}
 		args = append(args, a)
 	}
-	return args
+	return out, args, ok
+}
+
+// moveOut moves the binary the go command wrote in the work directory to dest: a rename, or,
+// across file systems, an atomic copy (internal/atomicfile) with its mode.
+func moveOut(tmp, dest string) error {
+	if err := os.Rename(tmp, dest); err == nil {
+		return nil
+	}
+	fi, err := os.Stat(tmp)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(tmp)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := atomicfile.NewWriter(dest, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, f); err != nil {
+		return err
+	}
+	return w.Commit()
 }
 
 // Line is the progress line: steps done / cached / substituted / built.
@@ -419,6 +504,11 @@ type server struct {
 	slots  chan struct{}    // sandbox builds running at once
 	keep   map[cid.Cid]bool // what the steps done so far use: pinned at the end
 	temps  []cid.Cid        // temp pins this build took (store adds, built outputs)
+	cache  *goCache         // the go command's cache (gocache.go)
+	// pending: a compile's action ID -> its object directory; objSteps: the steps run for
+	// an object directory whose archive the go command has not put in its cache yet.
+	pending  map[string]string
+	objSteps map[string][]Step
 }
 
 // pinName is the GC root of a build (Config.Pin).
@@ -499,6 +589,21 @@ func (s *server) handle(ctx context.Context, req request) response {
 		return response{Code: 1, Stderr: msg + "\n"}
 	}
 	st.Duration = time.Since(start)
+	s.done(st)
+	if st.objdir != "" {
+		s.mu.Lock()
+		s.objSteps[st.objdir] = append(s.objSteps[st.objdir], *st)
+		if st.buildID != "" {
+			s.pending[st.buildID] = st.objdir
+		}
+		s.mu.Unlock()
+	}
+	return response{}
+}
+
+// done counts a step of the build (run by the go command, or a cache hit's), keeps what it
+// uses for the pins and shows the progress line.
+func (s *server) done(st *Step) {
 	s.mu.Lock()
 	for _, c := range append(st.uses, st.Derivation, st.Output) {
 		s.keep[c] = true
@@ -518,5 +623,4 @@ func (s *server) handle(ctx context.Context, req request) response {
 	if s.cfg.Progress != nil {
 		fmt.Fprintf(s.cfg.Progress, "\r%s  %-40.40s", line, st.Tool+" "+st.ImportPath)
 	}
-	return response{}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
 	"strings"
 	"testing"
@@ -149,8 +150,7 @@ func TestGoBuild(t *testing.T) {
 		return sum(t, out)
 	}
 	var progress bytes.Buffer
-	buildIn := func(s *storefs.Store, b *builder.Builder, sub *runtime.Substitution, dir string) (*Stats, string, error) {
-		out := filepath.Join(t.TempDir(), "go-cli")
+	buildTo := func(s *storefs.Store, b *builder.Builder, sub *runtime.Substitution, dir, out string) (*Stats, string, error) {
 		var log bytes.Buffer
 		cfg := Config{Store: s, Builder: b, Toolchain: tc, Bootstrap: bb, Dir: dir,
 			Args: []string{"-o", out, "."}, Env: []string{"GOFLAGS="}, Progress: &progress, Log: &log}
@@ -166,6 +166,9 @@ func TestGoBuild(t *testing.T) {
 			return st, log.String(), err
 		}
 		return st, sum(t, out), nil
+	}
+	buildIn := func(s *storefs.Store, b *builder.Builder, sub *runtime.Substitution, dir string) (*Stats, string, error) {
+		return buildTo(s, b, sub, dir, filepath.Join(t.TempDir(), "go-cli"))
 	}
 	build := func(dir string) (*Stats, string, error) { return buildIn(s, b, nil, dir) }
 
@@ -203,6 +206,54 @@ func TestGoBuild(t *testing.T) {
 	require.Zero(t, again.Built, "nothing changed: nothing runs")
 	require.Equal(t, len(first.Steps), again.Cached)
 	t.Logf("warm: %s", timing(again))
+	// It ran no tool but the link: the go command took every package from its cache
+	// (GOCACHEPROG), answered with the steps this store holds.
+	require.Positive(t, again.GoCacheHits)
+	for _, st := range again.Steps {
+		require.Equal(t, st.Tool != "link", st.GoCache, "%s %s", st.Tool, st.ImportPath)
+	}
+	// The binary is there already: the link and the main package still count (the go
+	// command would skip them for an up-to-date -o file).
+	out := filepath.Join(t.TempDir(), "go-cli")
+	for range 2 {
+		st, got2, err := buildTo(s, b, nil, a, out)
+		require.NoError(t, err)
+		require.Equal(t, got, got2)
+		require.Equal(t, len(first.Steps), st.Cached)
+	}
+	// What the go command's cache holds is checked on every hit. A body changed on disk
+	// is a miss: the go command runs the steps again (all cached), the binary is the same.
+	cacheDir := filepath.Join(b.StateDir(), "gocache")
+	bodies, err := filepath.Glob(filepath.Join(cacheDir, "o", "*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, bodies)
+	for _, f := range bodies {
+		require.NoError(t, os.WriteFile(f, []byte("tampered"), 0o644))
+	}
+	tampered, got2, err := build(a)
+	require.NoError(t, err)
+	require.Equal(t, got, got2)
+	require.Zero(t, tampered.GoCacheHits, "no tampered body served")
+	require.Zero(t, tampered.Built)
+	require.Equal(t, len(first.Steps), tampered.Cached)
+	// A step the index names whose output is not the builder's cached output of its
+	// derivation is a miss too.
+	index, err := os.ReadFile(filepath.Join(cacheDir, "index.json"))
+	require.NoError(t, err)
+	var link Step
+	for _, st := range first.Steps {
+		if st.Tool == "link" {
+			link = st
+		}
+	}
+	wrong := regexp.MustCompile(`"out":"[a-z0-9]+"`).ReplaceAll(index, []byte(`"out":"`+link.Output.String()+`"`))
+	require.NotEqual(t, index, wrong)
+	require.NoError(t, os.WriteFile(filepath.Join(cacheDir, "index.json"), wrong, 0o644))
+	tampered, got2, err = build(a)
+	require.NoError(t, err)
+	require.Equal(t, got, got2)
+	require.Zero(t, tampered.GoCacheHits, "no step taken on the index's word")
+	require.Equal(t, len(first.Steps), tampered.Cached)
 
 	// The cache survives a GC once the build is over: every step's output, derivation and
 	// inputs are pinned under the build's root, and the build holds no temp pin any more (a
@@ -287,12 +338,6 @@ func TestGoBuild(t *testing.T) {
 	nodeC, err := rtC.P2P()
 	require.NoError(t, err)
 	require.NoError(t, nodeC.Connect(ctx, peer.AddrInfo{ID: liar.ID(), Addrs: liar.Addrs()}))
-	var link Step
-	for _, st := range first.Steps {
-		if st.Tool == "link" {
-			link = st
-		}
-	}
 	d, err := b.LoadDerivation(link.Derivation)
 	require.NoError(t, err)
 	var cLog bytes.Buffer

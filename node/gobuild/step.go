@@ -76,7 +76,7 @@ func (p *plan) file(ctx context.Context, host string, archive bool) (string, err
 	if rel, ok := under(p.s.goroot, host); ok {
 		return path.Join(derivation.StorePrefix+p.s.cfg.Toolchain.String(), rel), nil
 	}
-	if ext := filepath.Ext(host); archive || ext == ".a" || ext == ".o" {
+	if ext := filepath.Ext(host); archive || ext == ".a" || ext == ".o" || p.s.cache.isBody(host) {
 		c, err := p.s.archive(ctx, host)
 		if err != nil {
 			return "", err
@@ -98,6 +98,9 @@ func (p *plan) file(ctx context.Context, host string, archive bool) (string, err
 // archive is the CID an archive has as a single-file store path, hashed once per version of
 // the file. It is not stored: a step that is cached needs only its CID (see store).
 func (s *server) archive(ctx context.Context, host string) (cid.Cid, error) {
+	if c, ok := s.cache.archive(host); ok {
+		return c, nil // a body of the go command's cache, hash-checked when the go command got it
+	}
 	fi, err := os.Stat(host)
 	if err != nil {
 		return cid.Undef, err
@@ -120,6 +123,7 @@ func (s *server) archive(ctx context.Context, host string) (cid.Cid, error) {
 	s.mu.Lock()
 	s.files[key] = c
 	s.mu.Unlock()
+	s.cache.setArchive(host, c)
 	return c, nil
 }
 
@@ -144,6 +148,30 @@ func (p *plan) store(ctx context.Context, stepCID cid.Cid) error {
 		added := s.added[want]
 		s.mu.Unlock()
 		if added {
+			continue
+		}
+		// Already in the store (an earlier build added it, e.g. for the step that ran when
+		// this package last changed): held by a temp pin taken under the add lock, so a GC
+		// cannot take it before the build pins its inputs. Not read again.
+		var have bool
+		if err := s.cfg.Store.WithAddLock(func() error {
+			ok, err := s.cfg.Store.HasBlock(want)
+			if err != nil || !ok {
+				return err
+			}
+			if _, ok, err := s.cfg.Store.RecordedReferences(want); err != nil || !ok {
+				return err
+			}
+			have = true
+			return s.cfg.Store.TempPin(want)
+		}); err != nil {
+			return err
+		}
+		if have {
+			s.tempPinned(want)
+			s.mu.Lock()
+			s.added[want] = true
+			s.mu.Unlock()
 			continue
 		}
 		c, err := s.cfg.Store.AddPath(ctx, p.hosts[i], storefs.AddOptions{})
@@ -219,7 +247,8 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 		return filepath.Join(req.Dir, f)
 	}
 	var args []string
-	var trim []int // indexes in args of -trimpath values, rewritten last
+	var trim []int             // indexes in args of -trimpath values, rewritten last
+	var objdir, buildID string // the package's object directory; a compile's action ID
 	in := req.Args[1:]
 	for i := 0; i < len(in); i++ {
 		a := in[i]
@@ -249,6 +278,9 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 		args = append(args, a)
 		switch kind {
 		case "out":
+			if a == "-o" && tool != "link" {
+				objdir = filepath.Dir(abs(v))
+			}
 			base := filepath.Base(v)
 			if _, dup := p.outputs[base]; dup {
 				return nil, "", fmt.Errorf("%w: two outputs named %s", ErrStep, base)
@@ -295,6 +327,9 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 			trim = append(trim, len(args))
 			args = append(args, v)
 		default:
+			if a == "-buildid" {
+				buildID, _, _ = strings.Cut(v, "/")
+			}
 			args = append(args, v)
 		}
 	}
@@ -356,7 +391,7 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%s %s: %w", tool, importPath, err)
 	}
-	st := &Step{Tool: tool, ImportPath: importPath, Derivation: drv}
+	st := &Step{Tool: tool, ImportPath: importPath, Derivation: drv, objdir: objdir, buildID: buildID}
 	out, ok := s.cfg.Builder.CachedOutput(drv)
 	st.Cached = ok
 	if !ok {

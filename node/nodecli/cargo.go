@@ -29,7 +29,8 @@ rust and gcc toolchains (imported with ` + "`bootstrap --toolchain`" + `, done h
 node/cargobuild and docs/cargo.md). A unit is taken from the local cache, else substituted (the
 chain at --node holds a VALID claim for its derivation: the output is fetched from peers, every
 block hash-checked), else built, as many at once as cores. The artifacts are written where cargo
-writes them (target/debug/NAME); the binaries' paths are printed. A progress line shows units done.
+writes them (target/debug/NAME); the binaries' paths are printed. A progress line shows units done;
+the warnings of the workspace's own packages (rustc's, build scripts' cargo:warning) follow it.
 --publish then claims every unit that was not substituted and has no claim of that output yet
 (--from signs; a few txs of up to 40 claims), serves their blocks to the assigned builders and,
 with --wait, prints the claims' progress until every verdict. A build that fails publishes nothing.`,
@@ -71,6 +72,9 @@ func runCargoBuild(cmd *cobra.Command, args []string) error {
 	start := time.Now()
 	stats, err := cargobuild.Run(ctx, cfg)
 	if stats != nil {
+		for _, w := range stats.Warnings {
+			fmt.Fprintln(stderr, w)
+		}
 		fmt.Fprintf(stderr, "%s in %s\n", stats.Line(), time.Since(start).Round(time.Millisecond))
 		for _, bin := range stats.Binaries {
 			fmt.Fprintln(cmd.OutOrStdout(), bin)

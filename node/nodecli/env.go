@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
+	"github.com/buildchain/buildchain/internal/saltfile"
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
@@ -162,7 +163,7 @@ func chainClaims(cmd *cobra.Command, withKey bool) (*chain.Claims, error) {
 		if err != nil {
 			return nil, err
 		}
-		salts, err := chain.OpenSalts(filepath.Join(dir, "published"))
+		salts, err := saltfile.Open(filepath.Join(dir, "published"))
 		if err != nil {
 			return nil, err
 		}

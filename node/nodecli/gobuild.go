@@ -62,7 +62,7 @@ func runGoBuild(cmd *cobra.Command, args []string) error {
 	start := time.Now()
 	stats, err := gobuild.Run(ctx, cfg)
 	if stats != nil {
-		fmt.Fprintf(stderr, "\n%s in %s\n", stats.Line(), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stderr, "\n%s in %s; %d packages from the go command's cache\n", stats.Line(), time.Since(start).Round(time.Millisecond), stats.GoCacheHits)
 		t := stats.Times
 		fmt.Fprintf(stderr, "step time (summed over parallel steps): store add %s, chain+fetch %s, sandbox %s, copy out %s\n",
 			t.Add.Round(time.Millisecond), t.Fetch.Round(time.Millisecond), t.Build.Round(time.Millisecond), t.Copy.Round(time.Millisecond))

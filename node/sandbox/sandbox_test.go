@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -318,7 +320,7 @@ func TestLimitsApplied(t *testing.T) {
 	defer SetSpare(true)
 	self, err := selfCgroups()
 	require.NoError(t, err)
-	type found struct{ mem, pids, quota, procs string }
+	type found struct{ mem, pids, quota, weight, procs string }
 	got := make(chan found, 1)
 	go func() {
 		deadline := time.Now().Add(20 * time.Second)
@@ -337,8 +339,10 @@ func TestLimitsApplied(t *testing.T) {
 				base := filepath.Join(v2, self[""])
 				f.mem, f.pids, f.quota, f.procs = read(base, "memory.max"), read(base, "pids.max"), read(base, "cpu.max"), read(base, "cgroup.procs")
 				f.quota = strings.TrimSuffix(f.quota, " 100000")
+				f.weight = read(base, "cpu.weight")
 			} else {
 				f.mem, f.pids, f.quota, f.procs = read(v1("memory"), "memory.limit_in_bytes"), read(v1("pids"), "pids.max"), read(v1("cpu"), "cpu.cfs_quota_us"), read(v1("pids"), "cgroup.procs")
+				f.weight = read(v1("cpu"), "cpu.shares")
 			}
 			// Limits are written after the init joined its cgroups, cpu last.
 			if f.procs != "" && f.quota == "150000" {
@@ -357,6 +361,12 @@ func TestLimitsApplied(t *testing.T) {
 	require.Equal(t, "100663296", f.mem)
 	require.Equal(t, "77", f.pids)
 	require.Equal(t, "150000", f.quota)
+	// One busy thread's weight per core (cgroup_linux.go cpuSharesV1), not one task's.
+	if v2Dir([]string{"memory", "pids", "cpu"}) != "" {
+		require.Equal(t, strconv.Itoa(min(100*runtime.NumCPU(), 10000)), f.weight)
+	} else {
+		require.Equal(t, strconv.Itoa(1024*runtime.NumCPU()), f.weight)
+	}
 	require.NotEmpty(t, f.procs, "the build's processes are in its pids cgroup")
 	// And the cgroups are gone afterwards.
 	m, _ := filepath.Glob(filepath.Join(cgroupRoot, "pids", self["pids"], cgroupName("*")))

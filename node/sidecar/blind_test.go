@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/internal/saltfile"
 	"github.com/buildchain/buildchain/node/chain"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 )
@@ -22,7 +23,7 @@ func TestSidecarBlindRoundCommitsThenReveals(t *testing.T) {
 	h.start(1)
 	defer h.stop()
 	j := h.waitJob(11, 1, JobCommitted)
-	require.Len(t, j.Salt, chain.SaltLen, "the salt is in the state file")
+	require.Len(t, j.Salt, saltfile.SaltLen, "the salt is in the state file")
 	want := claimstypes.BuildCommitment("bc1me", 11, 1, j.Output, j.BuildTimeMs, j.Salt)
 	h.claims.mu.Lock()
 	require.Equal(t, want, h.claims.commits[chain.RoundKey{ClaimID: 11, Round: 1}])

@@ -17,6 +17,7 @@ import (
 	cid "github.com/ipfs/go-cid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/buildchain/buildchain/internal/saltfile"
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/p2p"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
@@ -458,7 +459,7 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		if rs == chain.RoundOpenBlind {
 			// A blind round: persist the result and a fresh salt, then commit. The
 			// output is announced only after our reveal (revealJob).
-			salt, err := chain.NewSalt()
+			salt, err := saltfile.NewSalt()
 			if err != nil {
 				log.Error("salt", "err", err)
 				return

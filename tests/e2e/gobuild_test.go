@@ -80,7 +80,7 @@ func TestGoBuildPublish(t *testing.T) {
 	}
 	needRootFUSE(t)
 	// The steps are many and small: a deadline of 3600 blocks.
-	net, env, pub, store := frontEndNet(t, "3600", "go")
+	net, env, pub, _, store := frontEndNet(t, "3600", "go")
 	ctx := context.Background()
 
 	// A build that does not compile: the compiler's error, no claim.
@@ -148,12 +148,15 @@ func TestGoBuildPublish(t *testing.T) {
 // (val0) with the named toolchains imported, and two build validators (alice, bob) with copies
 // of them and their sidecars running. Every claim's report deadline starts at once and the
 // builders work through them two at a time on a busy machine: reportTimeout blocks (of
-// 500 ms) is long. store gives a peer's --store and the builders as --peer flags.
-func frontEndNet(t *testing.T, reportTimeout string, toolchains ...string) (*localnet.Net, *sidecartest.Env, *sidecartest.Peer, func(*sidecartest.Peer) []string) {
+// 500 ms) is long, and so are the builders' limits per fetch and per build (a debug build of
+// syn takes minutes under a load of 15 on 2 cores). store gives a peer's --store and the
+// builders as --peer flags.
+func frontEndNet(t *testing.T, reportTimeout string, toolchains ...string) (*localnet.Net, *sidecartest.Env, *sidecartest.Peer, []*sidecartest.Peer, func(*sidecartest.Peer) []string) {
 	t.Helper()
 	net := localnet.Start(t, localnet.Options{Nodes: 1,
 		GenesisJQ: `.app_state.claims.params.min_rounds = 1 | .app_state.claims.params.p_continue = "0.000000000000000000" | .app_state.claims.params.report_timeout_blocks = "` + reportTimeout + `"`})
 	env := sidecartest.NewEnv(t, net)
+	env.FetchTimeout, env.BuildTimeout = 15*time.Minute, 30*time.Minute
 	pub := env.NewPeer("publisher", "val0", 0)
 	for _, name := range toolchains {
 		start := time.Now()
@@ -162,17 +165,19 @@ func frontEndNet(t *testing.T, reportTimeout string, toolchains ...string) (*loc
 		t.Logf("%s toolchain imported in %s", name, time.Since(start).Round(time.Millisecond))
 	}
 	var peers []string
+	var builders []*sidecartest.Peer
 	for _, name := range []string{"alice", "bob"} {
 		p := env.NewPeer(name, name, 0, pub)
 		env.Register(p)
 		copyToolchains(t, pub, p, toolchains...)
 		env.StartSidecar(p)
 		peers = append(peers, "--peer", p.P2P.Addrs()[0].String())
+		builders = append(builders, p)
 	}
 	store := func(p *sidecartest.Peer) []string {
 		return append([]string{"--store", filepath.Join(p.Dir, "ipfs"), "--mdns=false"}, peers...)
 	}
-	return net, env, pub, store
+	return net, env, pub, builders, store
 }
 
 func lastLines(s string, n int) string {

@@ -3,13 +3,18 @@
 // directory, environment) over the unix socket named by $BUILDCHAIN_GOBUILD_SOCK to the
 // buildchaind process that runs the build, which turns it into a derivation, and replays the
 // tool's output and exit status. Version queries (-V=full, which the go command hashes into its
-// cache keys) run the tool directly. It is small and std-only so that it starts in a
-// millisecond: buildchaind compiles it once with the go toolchain (node/gobuild embeds this file).
+// cache keys) run the tool directly. Run as "forwarder -cacheprog" it is the go command's
+// GOCACHEPROG instead: it copies the cache protocol (cmd/go/internal/cacheprog: JSON over stdin
+// and stdout) to and from the socket named by $BUILDCHAIN_GOBUILD_CACHESOCK, where buildchaind
+// answers from its own cache (node/gobuild/gocache.go). It is small and std-only so that it
+// starts in a millisecond: buildchaind compiles it once with the go toolchain (node/gobuild
+// embeds this file).
 package main
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -33,6 +38,9 @@ func main() {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, "forwarder: no tool to run")
 		os.Exit(2)
+	}
+	if len(args) == 1 && args[0] == "-cacheprog" {
+		cacheprog()
 	}
 	for _, a := range args[1:] {
 		if strings.HasPrefix(a, "-V") {
@@ -59,4 +67,26 @@ func main() {
 	os.Stdout.WriteString(resp.Stdout)
 	os.Stderr.WriteString(resp.Stderr)
 	os.Exit(resp.Code)
+}
+
+// cacheprog relays the go command's cache protocol between stdin/stdout and buildchaind. It
+// exits once buildchaind closes the connection (after answering "close") or the go command
+// closes stdin.
+func cacheprog() {
+	conn, err := net.Dial("unix", os.Getenv("BUILDCHAIN_GOBUILD_CACHESOCK"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "forwarder: buildchaind go build is not listening:", err)
+		os.Exit(2)
+	}
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(os.Stdout, conn)
+		close(done)
+	}()
+	go func() {
+		_, _ = io.Copy(conn, os.Stdin)
+		_ = conn.(*net.UnixConn).CloseWrite()
+	}()
+	<-done
+	os.Exit(0)
 }

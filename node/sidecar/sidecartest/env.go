@@ -21,6 +21,7 @@ import (
 	cid "github.com/ipfs/go-cid"
 
 	"github.com/buildchain/buildchain/app"
+	"github.com/buildchain/buildchain/internal/saltfile"
 	"github.com/buildchain/buildchain/node/builder"
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/derivation"
@@ -153,7 +154,7 @@ func (e *Env) NewPeer(name, key string, node int, bootstrap ...*Peer) *Peer {
 		p.Claims = e.Claims(node, key)
 		// Its claims are blind (x/claims/README.md §Blind rounds), salts kept where
 		// `buildchaind publish` keeps them.
-		salts, err := chain.OpenSalts(filepath.Join(dir, "sidecar", "published"))
+		salts, err := saltfile.Open(filepath.Join(dir, "sidecar", "published"))
 		if err != nil {
 			t.Fatalf("%s: salts: %v", name, err)
 		}

@@ -25,20 +25,18 @@ import (
 // Simulation operation weights.
 const (
 	OpWeightMsgSubmitClaim = "op_weight_msg_submit_claim"
-	OpWeightMsgReportBuild = "op_weight_msg_report_build"
 	OpWeightMsgCommitBuild = "op_weight_msg_commit_build"
 	OpWeightMsgRevealBuild = "op_weight_msg_reveal_build"
 	OpWeightMsgRevealClaim = "op_weight_msg_reveal_claim"
 
 	// The weights sum to what submit and report had before blind rounds (160), so the
-	// invariant checks of app/simtest keep their share of each block's operations. A blind
-	// claim takes a commit and a reveal per round and the publisher's reveal, an open one a
-	// report per round: submits are fewer than before so that most rounds are answered.
-	DefaultWeightMsgSubmitClaim = 40
-	DefaultWeightMsgReportBuild = 30
-	DefaultWeightMsgCommitBuild = 45
-	DefaultWeightMsgRevealBuild = 30
-	DefaultWeightMsgRevealClaim = 15
+	// invariant checks of app/simtest keep their share of each block's operations. A claim
+	// takes a commit and a reveal per round and the publisher's reveal: submits are fewer so
+	// that most rounds are answered and claims reach their reveals.
+	DefaultWeightMsgSubmitClaim = 30
+	DefaultWeightMsgCommitBuild = 70
+	DefaultWeightMsgRevealBuild = 40
+	DefaultWeightMsgRevealClaim = 20
 )
 
 // Systems used by simulations (the same list as x/validators' simulation).
@@ -63,7 +61,6 @@ func WeightedOperations(appParams simtypes.AppParams, txConfig client.TxConfig, 
 	}
 	return simulation.WeightedOperations{
 		simulation.NewWeightedOperation(weight(OpWeightMsgSubmitClaim, DefaultWeightMsgSubmitClaim), SimulateMsgSubmitClaim(txConfig, k, ak, bk)),
-		simulation.NewWeightedOperation(weight(OpWeightMsgReportBuild, DefaultWeightMsgReportBuild), SimulateMsgReportBuild(txConfig, k, ak, bk)),
 		simulation.NewWeightedOperation(weight(OpWeightMsgCommitBuild, DefaultWeightMsgCommitBuild), SimulateMsgCommitBuild(txConfig, k, ak, bk)),
 		simulation.NewWeightedOperation(weight(OpWeightMsgRevealBuild, DefaultWeightMsgRevealBuild), SimulateMsgRevealBuild(txConfig, k, ak, bk)),
 		simulation.NewWeightedOperation(weight(OpWeightMsgRevealClaim, DefaultWeightMsgRevealClaim), SimulateMsgRevealClaim(txConfig, k, ak, bk)),
@@ -82,16 +79,14 @@ func RandomCID(r *rand.Rand, codec uint64) string {
 }
 
 // SimulateMsgSubmitClaim submits a claim about a random derivation; half of them reuse a
-// small pool of derivations so that several claims share one. Two claims in three are blind
-// (README.md §Blind rounds): their output and salt are derived from the claim (blindOutput,
-// claimSalt) so that SimulateMsgRevealClaim can open the commitment later.
+// small pool of derivations so that several claims share one. Claims are blind (README.md
+// §Blind rounds): their output and salt are derived from the claim (blindOutput, claimSalt)
+// so that SimulateMsgRevealClaim can open the commitment later.
 func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
 	pool := rand.New(rand.NewSource(1))
 	derivations := make([]string, 8)
-	outputs := make([]string, 8)
 	for i := range derivations {
 		derivations[i] = RandomCID(pool, cid.DagJSON)
-		outputs[i] = RandomCID(pool, cid.DagProtobuf)
 	}
 	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		typ := sdk.MsgTypeURL(&types.MsgSubmitClaim{})
@@ -107,18 +102,14 @@ func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 		if !spendable.IsAllGTE(need.Add(need...)) {
 			return simtypes.NoOpMsg(types.ModuleName, typ, "insufficient funds"), nil, nil
 		}
-		drv, out := RandomCID(r, cid.DagJSON), RandomCID(r, cid.DagProtobuf)
+		drv := RandomCID(r, cid.DagJSON)
 		if r.Intn(2) == 0 {
-			i := r.Intn(len(derivations))
-			drv, out = derivations[i], outputs[i]
+			drv = derivations[r.Intn(len(derivations))]
 		}
+		pub := acc.Address.String()
 		msg := &types.MsgSubmitClaim{
-			Publisher: acc.Address.String(), DerivationCid: drv, OutputCid: out,
-			System: Systems[r.Intn(len(Systems))], Deposit: deposit,
-		}
-		if r.Intn(3) > 0 {
-			msg.OutputCid = ""
-			msg.OutputCommitment = types.ClaimCommitment(msg.Publisher, drv, blindOutput(drv), claimSalt(msg.Publisher, drv))
+			Publisher: pub, DerivationCid: drv, System: Systems[r.Intn(len(Systems))], Deposit: deposit,
+			OutputCommitment: types.ClaimCommitment(pub, drv, blindOutput(drv), claimSalt(pub, drv)),
 		}
 		return simulation.GenAndDeliverTxWithRandFees(simulation.OperationInput{
 			R: r, App: app, TxGen: txConfig, Msg: msg, Context: ctx, SimAccount: acc,
@@ -127,36 +118,10 @@ func SimulateMsgSubmitClaim(txConfig client.TxConfig, k keeper.Keeper, ak Accoun
 	}
 }
 
-// SimulateMsgReportBuild makes an assigned validator of an open claim report: mostly the
-// claimed output, some times a different one (→ DISPUTED); some assignments are never
-// reported (→ timeouts).
-func SimulateMsgReportBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
-	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
-		typ := sdk.MsgTypeURL(&types.MsgReportBuild{})
-		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs, false)
-		if noop != "" || err != nil {
-			return simtypes.NoOpMsg(types.ModuleName, typ, noop), nil, err
-		}
-		out := c.OutputCid
-		if r.Intn(10) == 0 {
-			out = RandomCID(r, cid.DagProtobuf)
-		}
-		msg := &types.MsgReportBuild{
-			Validator: acc.Address.String(), ClaimId: c.Id, Round: c.Round, OutputCid: out,
-			BuildTimeMs: uint64(1 + r.Intn(600_000)),
-		}
-		return simulation.GenAndDeliverTxWithRandFees(simulation.OperationInput{
-			R: r, App: app, TxGen: txConfig, Msg: msg, Context: ctx, SimAccount: acc,
-			AccountKeeper: ak, Bankkeeper: bk, ModuleName: types.ModuleName,
-		})
-	}
-}
-
-// pickOpenAssignment picks an open assignment of a blind (or, with blind false, an open)
-// claim whose validator is a sim account: first among the assignments of a few random
+// pickOpenAssignment picks an open assignment whose validator is a sim account: first among the assignments of a few random
 // accounts (so that every validator gets to answer, not only the first in key order), then
 // among the first 64 in key order; noop says why there is none.
-func pickOpenAssignment(r *rand.Rand, ctx sdk.Context, k keeper.Keeper, accs []simtypes.Account, blind bool) (simtypes.Account, types.Claim, string, error) {
+func pickOpenAssignment(r *rand.Rand, ctx sdk.Context, k keeper.Keeper, accs []simtypes.Account) (simtypes.Account, types.Claim, string, error) {
 	pick := func(rng collections.Ranger[collections.Pair[sdk.AccAddress, uint64]]) (simtypes.Account, types.Claim, bool, error) {
 		var found []types.Claim
 		var accounts []simtypes.Account
@@ -169,9 +134,7 @@ func pickOpenAssignment(r *rand.Rand, ctx sdk.Context, k keeper.Keeper, accs []s
 			if err != nil {
 				return true, err
 			}
-			if c.IsBlind() == blind {
-				found, accounts = append(found, c), append(accounts, acc)
-			}
+			found, accounts = append(found, c), append(accounts, acc)
 			return len(found) >= 64, nil
 		})
 		if err != nil || len(found) == 0 {
@@ -192,7 +155,7 @@ func pickOpenAssignment(r *rand.Rand, ctx sdk.Context, k keeper.Keeper, accs []s
 		return a, c, "walk", err
 	}
 	if !ok {
-		return a, c, "no open assignment of this kind", nil
+		return a, c, "no open assignment", nil
 	}
 	return a, c, "", nil
 }
@@ -247,11 +210,11 @@ func resultOf(validator string, c types.Claim, round uint32) buildResult {
 	return res
 }
 
-// SimulateMsgCommitBuild makes an assigned validator of a blind claim commit to its result.
+// SimulateMsgCommitBuild makes an assigned validator commit to its result.
 func SimulateMsgCommitBuild(txConfig client.TxConfig, k keeper.Keeper, ak AccountKeeper, bk BankKeeper) simtypes.Operation {
 	return func(r *rand.Rand, app *baseapp.BaseApp, ctx sdk.Context, accs []simtypes.Account, _ string) (simtypes.OperationMsg, []simtypes.FutureOperation, error) {
 		typ := sdk.MsgTypeURL(&types.MsgCommitBuild{})
-		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs, true)
+		acc, c, noop, err := pickOpenAssignment(r, ctx, k, accs)
 		if noop != "" || err != nil {
 			return simtypes.NoOpMsg(types.ModuleName, typ, noop), nil, err
 		}

@@ -17,9 +17,9 @@ import (
 )
 
 // TestSimulateValidatorsAndClaims runs the SDK simulator for 200+ blocks on the real app with
-// random Msgs of x/validators (register, update, unbond, unjail) and x/claims (submit open
-// and blind claims; report, or commit and reveal: mostly agreeing, some dissenting, some
-// never sent so deadlines expire; publishers' reveals, some never sent), checking the
+// random Msgs of x/validators (register, update, unbond, unjail) and x/claims (submit blind
+// claims; commit and reveal: mostly agreeing, some dissenting, some never sent so deadlines
+// expire; publishers' reveals, some never sent), checking the
 // modules' invariants (bonds == validators module balance, locked deposits == claims module
 // balance, queue consistency) many times per block and at the end.
 func TestSimulateValidatorsAndClaims(t *testing.T) {
@@ -53,10 +53,10 @@ func simulate(t *testing.T, seed int64, blocks int) {
 		for _, as := range c.Assignments {
 			rounds[as.Status]++
 		}
-		if c.IsBlind() && c.Status == claimstypes.CLAIM_STATUS_VALID {
+		if c.Status == claimstypes.CLAIM_STATUS_VALID {
 			blindValid++
 		}
-		if c.IsBlind() && c.Status == claimstypes.CLAIM_STATUS_REJECTED && !c.Revealed() {
+		if c.Status == claimstypes.CLAIM_STATUS_REJECTED && !c.Revealed() {
 			blindRejected++ // its publisher never revealed
 		}
 		return false, nil
@@ -66,7 +66,7 @@ func simulate(t *testing.T, seed int64, blocks int) {
 		vals[v.Status]++
 		return false, nil
 	}))
-	t.Logf("height %d, %d invariant checks; claims by status %v (blind: %d valid, %d rejected unrevealed); assignments by status %v; validators by status %v",
+	t.Logf("height %d, %d invariant checks; claims by status %v (%d valid, %d rejected unrevealed); assignments by status %v; validators by status %v",
 		ctx.BlockHeight(), checks, byStatus, blindValid, blindRejected, rounds, vals)
 	require.Greater(t, checks, blocks, "invariants checked at least once per block on average")
 	require.Positive(t, byStatus[claimstypes.CLAIM_STATUS_VALID], "some claims became VALID")
@@ -77,9 +77,9 @@ func simulate(t *testing.T, seed int64, blocks int) {
 		rounds[claimstypes.ROUND_STATUS_NON_DETERMINISM] + rounds[claimstypes.ROUND_STATUS_REJECTED]
 	require.Positive(t, disputes, "some claims were DISPUTED")
 	require.Positive(t, rounds[claimstypes.ROUND_STATUS_AGREED])
-	// Blind rounds: committed, revealed, some reveals missed, blind claims decided both ways.
-	require.Positive(t, blindValid, "some blind claims became VALID")
-	require.Positive(t, blindRejected, "some blind claims were rejected: publisher never revealed")
+	// Blind rounds: committed, revealed, some reveals missed, claims decided both ways.
+	require.Positive(t, blindValid, "some claims became VALID")
+	require.Positive(t, blindRejected, "some claims were rejected: publisher never revealed")
 	require.Positive(t, rounds[claimstypes.ROUND_STATUS_REVEAL_MISSED], "some builders never revealed")
 	require.Positive(t, len(vals), "validators registered")
 }

@@ -36,7 +36,22 @@ type game struct {
 	height    int
 	claimMsgs claimstypes.MsgServer
 	mktMsgs   types.MsgServer
+	// committed: the builds committed since the last reveals (revealed by reveal).
+	committed []build
 }
+
+// build is a committed round's result, kept to reveal it.
+type build struct {
+	validator sdk.AccAddress
+	round     uint32
+	output    string
+	ms        uint64
+}
+
+var (
+	pubSalt   = []byte("publisher salt 0123456789")
+	buildSalt = []byte("builder salt 0123456789")
+)
 
 const bond = 1000 * bct
 
@@ -73,7 +88,8 @@ func newGame(t *testing.T, publisherLies bool) *game {
 		require.NoError(t, err)
 	}
 	res, err := g.claimMsgs.SubmitClaim(f.Ctx, &claimstypes.MsgSubmitClaim{Publisher: g.pub.String(), DerivationCid: g.drv,
-		OutputCid: g.claimed, System: "x86_64-linux", Deposit: sdk.NewInt64Coin(appparams.BondDenom, 100*bct)})
+		OutputCommitment: claimstypes.ClaimCommitment(g.pub.String(), g.drv, g.claimed, pubSalt),
+		System:           "x86_64-linux", Deposit: sdk.NewInt64Coin(appparams.BondDenom, 100*bct)})
 	require.NoError(t, err)
 	g.claimID = res.ClaimId
 	g.next(t)
@@ -97,17 +113,38 @@ func (g *game) claim(t *testing.T) claimstypes.Claim {
 	return c
 }
 
-// report has the currently assigned validator report output and returns who it was.
-func (g *game) report(t *testing.T, output string, ms uint64) sdk.AccAddress {
+// commit has the currently assigned validator commit to output (x/claims/README.md §Blind
+// rounds) and returns who it was.
+func (g *game) commit(t *testing.T, output string, ms uint64) sdk.AccAddress {
 	c := g.claim(t)
 	i := c.OpenAssignment()
 	require.GreaterOrEqual(t, i, 0, "claim %d is %s, nobody assigned", c.Id, c.Status)
 	a := c.Assignments[i]
-	_, err := g.claimMsgs.ReportBuild(g.f.Ctx, &claimstypes.MsgReportBuild{Validator: a.Validator, ClaimId: c.Id, Round: a.Round,
-		OutputCid: output, BuildTimeMs: ms})
+	_, err := g.claimMsgs.CommitBuild(g.f.Ctx, &claimstypes.MsgCommitBuild{Validator: a.Validator, ClaimId: c.Id, Round: a.Round,
+		Commitment: claimstypes.BuildCommitment(a.Validator, c.Id, a.Round, output, ms, buildSalt)})
 	require.NoError(t, err)
+	v := sdk.MustAccAddressFromBech32(a.Validator)
+	g.committed = append(g.committed, build{validator: v, round: a.Round, output: output, ms: ms})
 	g.next(t)
-	return sdk.MustAccAddressFromBech32(a.Validator)
+	return v
+}
+
+// reveal opens the publisher's commitment (once) and those of the builds committed since the
+// last reveal; the claim must be REVEALING.
+func (g *game) reveal(t *testing.T) {
+	c := g.claim(t)
+	require.Equal(t, claimstypes.CLAIM_STATUS_REVEALING, c.Status)
+	if !c.Revealed() {
+		_, err := g.claimMsgs.RevealClaim(g.f.Ctx, &claimstypes.MsgRevealClaim{Publisher: g.pub.String(), ClaimId: c.Id, OutputCid: g.claimed, Salt: pubSalt})
+		require.NoError(t, err)
+	}
+	for _, b := range g.committed {
+		_, err := g.claimMsgs.RevealBuild(g.f.Ctx, &claimstypes.MsgRevealBuild{Validator: b.validator.String(), ClaimId: c.Id, Round: b.round,
+			OutputCid: b.output, BuildTimeMs: b.ms, Salt: buildSalt})
+		require.NoError(t, err)
+	}
+	g.committed = nil
+	g.next(t)
 }
 
 // vote has every predictor commit o, then reveal, then runs to reveal_end.
@@ -150,8 +187,9 @@ func (g *game) bondOf(t *testing.T, v sdk.AccAddress) int64 {
 func TestIntegrationFakeOutputIsMisbehaviourClaim(t *testing.T) {
 	g := newGame(t, true)
 	f := g.f
-	lazy := g.report(t, g.claimed, 5000) // round 1 rubber-stamps the fake output
-	honest := g.report(t, g.trueOut, 5200)
+	lazy := g.commit(t, g.claimed, 5000) // round 1 colludes: it commits to the fake output
+	honest := g.commit(t, g.trueOut, 5200)
+	g.reveal(t)
 	require.Equal(t, claimstypes.CLAIM_STATUS_DISPUTED, g.claim(t).Status)
 	pubBefore, honestBefore := f.Balance(g.pub), f.Balance(honest)
 	supply := f.BK.GetSupply(f.Ctx, appparams.BondDenom).Amount
@@ -181,20 +219,22 @@ func TestIntegrationFakeOutputIsMisbehaviourClaim(t *testing.T) {
 func TestIntegrationLyingValidatorIsMisbehaviourReport(t *testing.T) {
 	g := newGame(t, false)
 	f := g.f
-	first := g.report(t, g.trueOut, 4000)
-	liar := g.report(t, testutil.CID(t, cid.DagProtobuf, "forged"), 4000)
+	first := g.commit(t, g.trueOut, 4000)
+	liar := g.commit(t, testutil.CID(t, cid.DagProtobuf, "forged"), 4000)
+	g.reveal(t)
 	require.Equal(t, claimstypes.CLAIM_STATUS_DISPUTED, g.claim(t).Status)
 	firstBefore := f.Balance(first)
 	m := g.vote(t, types.OUTCOME_MISBEHAVIOUR_REPORT)
 	require.Equal(t, types.OUTCOME_MISBEHAVIOUR_REPORT, m.Outcome)
 	require.Equal(t, int64(bond-100*bct), g.bondOf(t, liar))
 	require.Equal(t, firstBefore+50*bct, f.Balance(first), "the agreeing validator exposed the liar")
-	// The round is reassigned (the claim is PENDING until the next block's assignment);
-	// an honest report then makes the claim VALID.
+	// The round is replayed (the claim is PENDING until the next block's assignment); an
+	// honest commit and reveal then make the claim VALID.
 	require.Equal(t, claimstypes.CLAIM_STATUS_PENDING, g.claim(t).Status)
 	g.next(t)
 	require.Equal(t, claimstypes.CLAIM_STATUS_ASSIGNED, g.claim(t).Status)
-	third := g.report(t, g.trueOut, 4400)
+	third := g.commit(t, g.trueOut, 4400)
+	g.reveal(t)
 	require.NotEqual(t, liar, third)
 	c := g.claim(t)
 	require.Equal(t, claimstypes.CLAIM_STATUS_VALID, c.Status)
@@ -223,8 +263,9 @@ func TestIntegrationLyingValidatorIsMisbehaviourReport(t *testing.T) {
 func TestIntegrationNonDeterminismEndsValid(t *testing.T) {
 	g := newGame(t, false)
 	f := g.f
-	a := g.report(t, g.trueOut, 3000)
-	b := g.report(t, testutil.CID(t, cid.DagProtobuf, "same build, other timestamp"), 3000)
+	a := g.commit(t, g.trueOut, 3000)
+	b := g.commit(t, testutil.CID(t, cid.DagProtobuf, "same build, other timestamp"), 3000)
+	g.reveal(t)
 	m := g.vote(t, types.OUTCOME_NON_DETERMINISM)
 	require.True(t, m.Decided)
 	c := g.claim(t)

@@ -2,14 +2,11 @@ package cli
 
 import (
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
-	"github.com/buildchain/buildchain/internal/atomicfile"
+	"github.com/buildchain/buildchain/internal/saltfile"
 )
 
 // SaltRecord is what `commit` keeps so that `reveal` can open the commit.
@@ -22,45 +19,47 @@ type SaltRecord struct {
 	CommitHash string `json:"commit_hash"`
 }
 
-// SaltPath is where the record of (chain, market, predictor) lives under the client home:
+// Salts is the store (internal/saltfile) of the records of one chain under the client home:
 // <home>/market-salts/<chain-id>/<market-id>-<predictor>.json.
-func SaltPath(home, chainID string, marketID uint64, predictor string) string {
-	return filepath.Join(home, "market-salts", chainID, strconv.FormatUint(marketID, 10)+"-"+predictor+".json")
+type Salts struct{ s *saltfile.Store }
+
+// OpenSalts opens the records of chainID under home.
+func OpenSalts(home, chainID string) (Salts, error) {
+	s, err := saltfile.Open(filepath.Join(home, "market-salts", chainID))
+	return Salts{s}, err
 }
 
-// WriteSalt stores a record (0600, atomically and durably through internal/atomicfile,
-// so a crash never leaves half a salt). It refuses to overwrite an existing record: losing the salt of a
-// broadcast commit would forfeit its stake.
-func WriteSalt(path string, r SaltRecord) error {
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("a salt for this market and account already exists at %s: you have committed already (remove the file only if that commit never made it on chain)", path)
-	}
-	bz, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Create(path, bz, 0o600); err != nil {
-		return fmt.Errorf("storing salt: %w", err)
+func saltName(marketID uint64, predictor string) string {
+	return strconv.FormatUint(marketID, 10) + "-" + predictor
+}
+
+// Path is the file of the record of (market, predictor).
+func (s Salts) Path(marketID uint64, predictor string) string {
+	return s.s.Path(saltName(marketID, predictor))
+}
+
+// Write stores a record before its commit is sent. It refuses to overwrite an existing
+// record (saltfile.ErrExists): losing the salt of a broadcast commit would forfeit its stake.
+func (s Salts) Write(r SaltRecord) error {
+	if err := s.s.Create(saltName(r.MarketID, r.Predictor), r); err != nil {
+		return fmt.Errorf("you may have committed already: %w", err)
 	}
 	return nil
 }
 
-// ReadSalt loads a record.
-func ReadSalt(path string) (SaltRecord, []byte, error) {
+// Read loads the record of (market, predictor) and its salt.
+func (s Salts) Read(marketID uint64, predictor string) (SaltRecord, []byte, error) {
 	var r SaltRecord
-	bz, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return r, nil, fmt.Errorf("no salt at %s: commit from this machine and home first, or pass --salt and --outcome", path)
-	}
+	found, err := s.s.Get(saltName(marketID, predictor), &r)
 	if err != nil {
-		return r, nil, fmt.Errorf("reading salt: %w", err)
+		return r, nil, err
 	}
-	if err := json.Unmarshal(bz, &r); err != nil {
-		return r, nil, fmt.Errorf("salt file %s is corrupt: %w", path, err)
+	if !found {
+		return r, nil, fmt.Errorf("no salt at %s: commit from this machine and home first, or pass --salt and --outcome", s.Path(marketID, predictor))
 	}
 	salt, err := hex.DecodeString(r.Salt)
 	if err != nil {
-		return r, nil, fmt.Errorf("salt file %s: bad salt: %w", path, err)
+		return r, nil, fmt.Errorf("salt file %s: bad salt: %w", s.Path(marketID, predictor), err)
 	}
 	return r, salt, nil
 }

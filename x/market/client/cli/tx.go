@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/client/tx"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/buildchain/buildchain/internal/saltfile"
 	"github.com/buildchain/buildchain/x/market/tally"
 	"github.com/buildchain/buildchain/x/market/types"
 )
@@ -67,9 +67,9 @@ commit hash sha256(outcome ‖ len(salt) ‖ salt ‖ sender) is sent; outcome a
 			if from.Empty() {
 				return fmt.Errorf("--from is required")
 			}
-			salt := make([]byte, 32)
-			if _, err := rand.Read(salt); err != nil {
-				return fmt.Errorf("drawing salt: %w", err)
+			salt, err := saltfile.NewSalt()
+			if err != nil {
+				return err
 			}
 			hash, err := tally.CommitHash(tally.Outcome(outcome), salt, from)
 			if err != nil {
@@ -80,12 +80,15 @@ commit hash sha256(outcome ‖ len(salt) ‖ salt ‖ sender) is sent; outcome a
 				return err
 			}
 			if !clientCtx.GenerateOnly {
-				path := SaltPath(clientCtx.HomeDir, clientCtx.ChainID, id, from.String())
-				if err := WriteSalt(path, SaltRecord{ChainID: clientCtx.ChainID, MarketID: id, Predictor: from.String(),
+				salts, err := OpenSalts(clientCtx.HomeDir, clientCtx.ChainID)
+				if err != nil {
+					return err
+				}
+				if err := salts.Write(SaltRecord{ChainID: clientCtx.ChainID, MarketID: id, Predictor: from.String(),
 					Outcome: outcome.String(), Salt: hex.EncodeToString(salt), CommitHash: hex.EncodeToString(hash)}); err != nil {
 					return err
 				}
-				cmd.PrintErrf("salt saved to %s\n", path)
+				cmd.PrintErrf("salt saved to %s\n", salts.Path(id, from.String()))
 			}
 			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
 		},
@@ -118,7 +121,11 @@ func RevealCmd() *cobra.Command {
 			outcomeStr, _ := cmd.Flags().GetString(flagOutcome)
 			var salt []byte
 			if saltHex == "" || outcomeStr == "" {
-				rec, s, err := ReadSalt(SaltPath(clientCtx.HomeDir, clientCtx.ChainID, id, from.String()))
+				salts, err := OpenSalts(clientCtx.HomeDir, clientCtx.ChainID)
+				if err != nil {
+					return err
+				}
+				rec, s, err := salts.Read(id, from.String())
 				if err != nil {
 					return err
 				}
