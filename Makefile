@@ -109,7 +109,7 @@ selfhost: deps build
 # toolchain imports, cold builds of examples/rust-cli, and on a localnet (tests/e2e) the small
 # crate's --publish (TestCargoBuildPublish, about 5 min) and examples/rust-cli's, 24 units rebuilt
 # by two builders and VALID, then substituted by a second developer (TestCargoRustCLIValid,
-# 753 s at a load of 17 on 2 cores). test-cargo-e2e runs only the localnet ones.
+# 493-753 s at loads of 11-17 on 2 cores). test-cargo-e2e runs only the localnet ones.
 .PHONY: test-cargo test-cargo-e2e
 test-cargo: deps
 	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
