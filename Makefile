@@ -109,7 +109,7 @@ selfhost: deps build
 # toolchain imports, cold builds of examples/rust-cli, and on a localnet (tests/e2e) the small
 # crate's --publish (TestCargoBuildPublish, about 5 min) and examples/rust-cli's, 24 units rebuilt
 # by two builders and VALID, then substituted by a second developer (TestCargoRustCLIValid,
-# 753 s at a load of 17 on 2 cores). test-cargo-e2e runs only the localnet ones.
+# 493-753 s at loads of 11-17 on 2 cores). test-cargo-e2e runs only the localnet ones.
 .PHONY: test-cargo test-cargo-e2e
 test-cargo: deps
 	BUILDCHAIN_TEST_CARGO=1 $(GO) test -count=1 -v -timeout 60m ./node/toolchain/rusttoolchain/ ./node/cargobuild/
@@ -142,11 +142,12 @@ fuzz-short:
 	FUZZTIME=10s scripts/fuzz.sh
 
 # make test's share: every target FUZZTIME_TEST, one test binary per package, only this module's
-# packages instrumented (the rest is the build test-unit cached) and no minimizing of new inputs
-# (which a short run would spend its time on); docs/reliability.md §Fuzzing.
+# packages instrumented (the rest is the build test-unit cached), no minimizing of new inputs
+# (which a short run would spend its time on), from the seeds and testdata only (a corpus kept
+# from run to run would make each run replay more); docs/reliability.md §Fuzzing.
 FUZZTIME_TEST ?= 3s
 test-fuzz:
-	FUZZTIME=$(FUZZTIME_TEST) FUZZ_MINIMIZE=0 FUZZ_INSTRUMENT=module scripts/fuzz.sh
+	FUZZTIME=$(FUZZTIME_TEST) FUZZ_MINIMIZE=0 FUZZ_INSTRUMENT=module FUZZ_CORPUS=fresh scripts/fuzz.sh
 
 # make test runs the same tests with 2 to 5 kills.
 CRASHLOOP_KILLS ?= 50

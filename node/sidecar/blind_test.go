@@ -1,9 +1,11 @@
 package sidecar
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/internal/saltfile"
@@ -37,8 +39,7 @@ func TestSidecarBlindRoundCommitsThenReveals(t *testing.T) {
 	h.claims.mu.Unlock()
 
 	h.claims.openReveals(11)
-	h.chain.Add()
-	j = h.waitJob(11, 1, JobSent)
+	j = h.waitJobAddingBlocks(11, 1, JobSent)
 	h.claims.mu.Lock()
 	r := h.claims.revealed[chain.RoundKey{ClaimID: 11, Round: 1}]
 	h.claims.mu.Unlock()
@@ -106,4 +107,39 @@ func TestSidecarBlindRestartBeforeCommitSendsPersistedSalt(t *testing.T) {
 		h.claims.commits[chain.RoundKey{ClaimID: 13, Round: 2}])
 	h.claims.mu.Unlock()
 	require.Equal(t, 0, h.b.builds)
+}
+
+// waitJobAddingBlocks is waitJob on a chain that keeps producing blocks (addBlocksUntil).
+func (h *harness) waitJobAddingBlocks(claim uint64, round uint32, want JobStatus) Job {
+	var j Job
+	h.addBlocksUntil(JobKey(claim, round), func() bool {
+		var found bool
+		j, found = h.sc.State().Job(claim, round)
+		return found && j.Status == want
+	}, func() string { return fmt.Sprintf("job %d/%d never reached %s (now %+v)", claim, round, want, j) })
+	return j
+}
+
+// addBlocksUntil adds a block, then another whenever the sidecar has followed the last one and
+// runs no task under key, until done holds (10 s), as a live chain keeps producing blocks. One
+// block is not enough: a task started at an earlier height (a check of the reveal phase that
+// asked before the phase opened, a commit whose status is saved but whose task has not
+// returned) may still run when the sidecar follows the next one, and it then skips that key at
+// that height (spawn runs one task per key).
+func (h *harness) addBlocksUntil(key string, done func() bool, failure func() string) {
+	last := h.chain.Add()
+	if !assert.Eventually(h.t, func() bool {
+		if done() {
+			return true
+		}
+		h.sc.mu.Lock()
+		_, busy := h.sc.inflight[key]
+		h.sc.mu.Unlock()
+		if !busy && h.sc.State().LastHeight() == last {
+			last = h.chain.Add()
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond) {
+		h.t.Fatalf("%s (height %d)", failure(), last)
+	}
 }

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
@@ -169,11 +171,14 @@ func (h *harness) stop() {
 
 func (h *harness) waitJob(claim uint64, round uint32, want JobStatus) Job {
 	var j Job
-	require.Eventually(h.t, func() bool {
+	if !assert.Eventually(h.t, func() bool {
 		var ok bool
 		j, ok = h.sc.State().Job(claim, round)
 		return ok && j.Status == want
-	}, 10*time.Second, 5*time.Millisecond, "job %d/%d never reached %s (now %+v)", claim, round, want, j)
+	}, 10*time.Second, 5*time.Millisecond) {
+		// The job as last seen (arguments to Eventually would be evaluated before it runs).
+		h.t.Fatalf("job %d/%d never reached %s (now %+v)", claim, round, want, j)
+	}
 	return j
 }
 
@@ -366,9 +371,10 @@ func TestSidecarPredictionThatLandedButTimedOutIsRevealed(t *testing.T) {
 	defer stop()
 	require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredCommitted },
 		10*time.Second, 5*time.Millisecond)
-	h.chain.Add() // 2: past commit_end
-	require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredRevealed },
-		10*time.Second, 5*time.Millisecond)
+	// From height 2, past commit_end (the commit's task may still run at 2: addBlocksUntil).
+	var p Prediction
+	h.addBlocksUntil(predKey(4), func() bool { p, _ = h.sc.State().Prediction(4); return p.Status == PredRevealed },
+		func() string { return fmt.Sprintf("prediction 4 never revealed (now %+v)", p) })
 	require.Equal(t, 2, mk.sent(), "one commit and one reveal, none resent")
 }
 
