@@ -280,17 +280,28 @@ func (n *Net) CLI(args ...string) CLIResult {
 }
 
 // CLINode runs buildchaind with node i's home (node i's RPC in client.toml); the keyring is
-// always node 0's, where all test keys live.
+// always node 0's, where all test keys live. A --home or --keyring-dir in args wins.
 func (n *Net) CLINode(i int, args ...string) CLIResult {
-	full := append(append([]string(nil), args...), "--home", n.Home(i))
-	if i != 0 && needsKeyring(args) {
-		full = append(full, "--keyring-dir", n.Home(0))
-	}
-	cmd := exec.Command(n.Binary, full...)
+	cmd := exec.Command(n.Binary, n.cliArgs(i, args)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	return CLIResult{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// cliArgs is args plus node i's --home and, for commands that sign or list keys, node 0's
+// --keyring-dir. A flag the caller gave is not added again: cobra takes the last of repeated
+// flags, so an appended --home would silently override the caller's (a `vrf show --home
+// node1` that printed node 0's key).
+func (n *Net) cliArgs(i int, args []string) []string {
+	full := append([]string(nil), args...)
+	if !hasFlag(args, "--home") {
+		full = append(full, "--home", n.Home(i))
+	}
+	if i != 0 && needsKeyring(args) && !hasFlag(args, "--keyring-dir") {
+		full = append(full, "--keyring-dir", n.Home(0))
+	}
+	return full
 }
 
 func hasFlag(args []string, flag string) bool {

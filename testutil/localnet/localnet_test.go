@@ -40,3 +40,25 @@ func TestHelpers(t *testing.T) {
 	require.False(t, needsKeyring([]string{"query", "bank"}))
 	require.Equal(t, "bc1", GovAddress()[:3])
 }
+
+// A --home (or --keyring-dir) the caller passes is the one buildchaind sees: cobra takes the
+// last of repeated flags, so appending node i's home after it would override it.
+func TestCLIArgsKeepCallersHome(t *testing.T) {
+	n := &Net{Dir: "/net"}
+	require.Equal(t, []string{"vrf", "show", "--home", "/net/node1"},
+		n.cliArgs(0, []string{"vrf", "show", "--home", "/net/node1"}))
+	require.Equal(t, []string{"vrf", "show", "--home=/x"}, n.cliArgs(2, []string{"vrf", "show", "--home=/x"}))
+	require.Equal(t, []string{"status", "--home", "/net/node2"}, n.cliArgs(2, []string{"status"}))
+	require.Equal(t, []string{"tx", "bank", "--home", "/net/node2", "--keyring-dir", "/net/node0"},
+		n.cliArgs(2, []string{"tx", "bank"}))
+	require.Equal(t, []string{"tx", "bank", "--keyring-dir", "/k", "--home", "/net/node2"},
+		n.cliArgs(2, []string{"tx", "bank", "--keyring-dir", "/k"}))
+	require.Equal(t, []string{"keys", "list", "--home", "/net/node0"}, n.cliArgs(0, []string{"keys", "list"}))
+}
+
+func TestFlagValue(t *testing.T) {
+	require.Equal(t, "alice", flagValue([]string{"bank", "send", "--from", "alice", "x"}, "--from"))
+	require.Equal(t, "bob", flagValue([]string{"--from=bob"}, "--from"))
+	require.Equal(t, "", flagValue([]string{"--from"}, "--from"))
+	require.Equal(t, "", flagValue([]string{"--fromx", "a"}, "--from"))
+}
