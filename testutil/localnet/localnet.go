@@ -327,10 +327,34 @@ func (n *Net) MustCLI(t testing.TB, args ...string) string {
 	return r.Stdout
 }
 
-// Addr returns the bech32 address of a test key (alice, bob, carol, val0...).
+// Addr returns the bech32 address of a test key (alice, bob, carol, val0...): from the JSON
+// scripts/localnet.sh saved when it made the key ($LOCALNET_DIR/NAME.key.json), else from the
+// keyring (a buildchaind run: a second or more on a loaded machine, and tests ask often).
 func (n *Net) Addr(t testing.TB, name string) string {
 	t.Helper()
+	if a := n.savedAddr(name); a != "" {
+		return a
+	}
 	return strings.TrimSpace(n.MustCLI(t, "keys", "show", name, "-a", "--keyring-backend", "test"))
+}
+
+// savedAddr is the address in $LOCALNET_DIR/NAME.key.json, or "".
+func (n *Net) savedAddr(name string) string {
+	if name == "" || strings.ContainsAny(name, "/.") {
+		return ""
+	}
+	bz, err := os.ReadFile(filepath.Join(n.Dir, name+".key.json"))
+	if err != nil {
+		return ""
+	}
+	var k struct {
+		Name    string `json:"name"`
+		Address string `json:"address"`
+	}
+	if json.Unmarshal(bz, &k) != nil || k.Name != name || !strings.HasPrefix(k.Address, "bc1") {
+		return ""
+	}
+	return k.Address
 }
 
 // TxResponse is the subset of the SDK's TxResponse that tests look at.

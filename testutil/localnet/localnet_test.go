@@ -3,6 +3,8 @@ package localnet
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -61,4 +63,18 @@ func TestFlagValue(t *testing.T) {
 	require.Equal(t, "bob", flagValue([]string{"--from=bob"}, "--from"))
 	require.Equal(t, "", flagValue([]string{"--from"}, "--from"))
 	require.Equal(t, "", flagValue([]string{"--fromx", "a"}, "--from"))
+}
+
+func TestSavedAddr(t *testing.T) {
+	n := &Net{Dir: t.TempDir()}
+	require.NoError(t, os.WriteFile(filepath.Join(n.Dir, "alice.key.json"),
+		[]byte(`{"name":"alice","type":"local","address":"bc1n6kf8hkan5gzs2weyyj0p6wjyxukufkeg6qv04","mnemonic":"x"}`), 0o600))
+	require.Equal(t, "bc1n6kf8hkan5gzs2weyyj0p6wjyxukufkeg6qv04", n.savedAddr("alice"))
+	// Another key's file, a missing one, output that is not JSON: ask the keyring.
+	require.NoError(t, os.WriteFile(filepath.Join(n.Dir, "bob.key.json"), []byte(`{"name":"alice","address":"bc1x"}`), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(n.Dir, "carol.key.json"), []byte("warning: x\n{}"), 0o600))
+	require.Empty(t, n.savedAddr("bob"))
+	require.Empty(t, n.savedAddr("carol"))
+	require.Empty(t, n.savedAddr("dave"))
+	require.Empty(t, n.savedAddr("../alice"))
 }
