@@ -61,8 +61,13 @@ func (c claimView) open() int {
 
 func waitClaimREST(t *testing.T, net *localnet.Net, id uint64, what string, ok func(claimView) bool) claimView {
 	t.Helper()
+	return waitClaimRESTFor(t, net, id, 60*time.Second, what, ok)
+}
+
+func waitClaimRESTFor(t *testing.T, net *localnet.Net, id uint64, timeout time.Duration, what string, ok func(claimView) bool) claimView {
+	t.Helper()
 	var c claimView
-	eventually(t, 60*time.Second, fmt.Sprintf("claim %d: %s", id, what), func() bool {
+	eventually(t, timeout, fmt.Sprintf("claim %d: %s", id, what), func() bool {
 		var out struct {
 			Claim claimView `json:"claim"`
 		}
@@ -141,12 +146,18 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	claimsGovParams(t, net,
 		map[string]any{"max_missed_assignments": "1"},
 		// min_rounds 1: with two build validators, one of them jailed in step 4, a claim can
-		// only ever have one round with the other.
-		map[string]any{"report_timeout_blocks": "30", "min_rounds": 1})
+		// only ever have one round with the other. 60 blocks to report: the bad commits of
+		// step 3 go before the assignee's commit, and at a load of 24 on 2 cores they took
+		// more than 30 blocks (each a buildchaind run of several seconds).
+		map[string]any{"report_timeout_blocks": "60", "min_rounds": 1})
 
 	// Two build validators.
-	claimsMustTx(t, net, "validators", "register", "1000000000ubct", "x86_64-linux", "--from", "alice")
-	claimsMustTx(t, net, "validators", "register", "1500000000ubct", "x86_64-linux", "aarch64-linux", "--from", "bob")
+	for _, o := range net.TxsAtOnce(t,
+		[]string{"validators", "register", "1000000000ubct", "x86_64-linux", "--from", "alice"},
+		[]string{"validators", "register", "1500000000ubct", "x86_64-linux", "aarch64-linux", "--from", "bob"}) {
+		require.NoError(t, o.CLI.Err, o.CLI.Stderr)
+		require.Zero(t, o.Res.Code, o.Res.RawLog)
+	}
 	var vals struct {
 		Validators []struct {
 			Operator string   `json:"operator"`
@@ -359,7 +370,7 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	id4 := submit(claimTestCID(cid.DagJSON, "drv four"), claimTestCID(cid.DagProtobuf, "out four"))
 	c4 := waitClaimREST(t, net, id4, "assigned", isAssigned)
 	lazy := c4.Assignments[c4.open()].Validator
-	c4 = waitClaimREST(t, net, id4, "timed out and reassigned", func(c claimView) bool {
+	c4 = waitClaimRESTFor(t, net, id4, 3*time.Minute, "timed out and reassigned", func(c claimView) bool {
 		return len(c.Assignments) >= 2 && c.Assignments[0].Status == "ROUND_STATUS_TIMED_OUT" && isAssigned(c)
 	})
 	require.Equal(t, lazy, c4.Assignments[0].Validator)
