@@ -68,8 +68,24 @@ func (n *Net) TxsAtOnce(t testing.TB, txs ...[]string) []TxOutcome {
 			out[i].Res = n.WaitTx(t, out[i].Res.TxHash, 60*time.Second)
 		}
 	}
+	// A tx refused for its sequence (in CheckTx or in its block: it did nothing) is sent
+	// again on its own, with the sequence the CLI reads once the others are committed. Seen
+	// once in TestClaimsGameOnLocalnet at load 20 ("expected 4, got 3"), cause not pinned down.
+	for i := range out {
+		if out[i].CLI.Err == nil && out[i].Res.Code == sdkWrongSequence && out[i].Res.Codespace == "sdk" {
+			t.Logf("TxsAtOnce: tx %v refused for its sequence (%s): sending it again", txs[i], out[i].Res.RawLog)
+			res, r := n.BroadcastTx(txs[i]...)
+			out[i] = TxOutcome{Res: res, CLI: r}
+			if r.Err == nil && res.Code == 0 {
+				out[i].Res = n.WaitTx(t, res.TxHash, 60*time.Second)
+			}
+		}
+	}
 	return out
 }
+
+// sdkWrongSequence is the SDK's ErrWrongSequence code (codespace "sdk").
+const sdkWrongSequence = 32
 
 // accountSequence returns the committed sequence of an account (node 0's REST).
 func (n *Net) accountSequence(addr string) (uint64, error) {

@@ -416,6 +416,11 @@ func (n *Net) WaitTx(t testing.TB, hash string, timeout time.Duration) TxRespons
 			Error json.RawMessage `json:"error"`
 		}
 		if err := n.rpcGet(0, "/tx?hash=0x"+hash, &out); err == nil && out.Error == nil && out.Result.Height != "" {
+			// CometBFT indexes a block's txs before the app commits its state: until then a
+			// query (an account's sequence for the next tx, a balance) still sees the state
+			// before the tx.
+			h, _ := strconv.ParseInt(out.Result.Height, 10, 64)
+			n.waitAppHeight(h, time.Until(deadline))
 			return TxResponse{
 				Height: out.Result.Height, TxHash: hash, Code: out.Result.TxResult.Code,
 				RawLog: out.Result.TxResult.Log, Codespace: out.Result.TxResult.Codespace,
@@ -425,6 +430,30 @@ func (n *Net) WaitTx(t testing.TB, hash string, timeout time.Duration) TxRespons
 	}
 	t.Fatalf("tx %s not in a block after %s", hash, timeout)
 	return TxResponse{}
+}
+
+// waitAppHeight waits (at most timeout) until node 0's app has committed height h
+// (/abci_info's last_block_height).
+func (n *Net) waitAppHeight(h int64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var info struct {
+			Result struct {
+				Response struct {
+					LastBlockHeight string `json:"last_block_height"`
+				} `json:"response"`
+			} `json:"result"`
+		}
+		if err := n.rpcGet(0, "/abci_info", &info); err == nil {
+			if got, err := strconv.ParseInt(info.Result.Response.LastBlockHeight, 10, 64); err == nil && got >= h {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func lastJSONLine(s string) string {
