@@ -95,6 +95,11 @@ func run(sizeMiB, files, fileSize int, toolchain, dir string, runs int, bitswap 
 		dir = d
 	}
 	dir, _ = filepath.Abs(dir)
+	defer func() {
+		for _, d := range caseDirs {
+			os.RemoveAll(d)
+		}
+	}()
 	fmt.Printf("bench/p2p: nodes on loopback, storefs on every side (%s), best of %d, load average at start %s\n", dir, runs, loadavg())
 	if sizeMiB > 0 {
 		src := filepath.Join(dir, "large.bin")
@@ -133,6 +138,7 @@ func run(sizeMiB, files, fileSize int, toolchain, dir string, runs int, bitswap 
 var (
 	nServers      = 3
 	profilePrefix string
+	caseDirs      []string // removed when the run ends
 )
 
 type benchCase struct {
@@ -172,8 +178,8 @@ func startProfile(run int, caseSlug, modeSlug string) (func(), error) {
 // measure imports src on three server nodes (untimed), then per run times
 // the baseline and a fresh node fetching the closure in each mode.
 //
-// The copies and fetched stores stay until the case ends (work is removed
-// then): this VM's ext4 has no journal, and in that mode creating a file
+// The copies and fetched stores stay until the run ends (caseDirs): this
+// VM's ext4 has no journal, and in that mode creating a file
 // skips the inodes deleted in the last minute or so of its block group, one
 // buffer-cache lookup each (recently_deleted() in perf). Removing each
 // fetched store before the next fetch made every block file the next fetch
@@ -183,8 +189,10 @@ func startProfile(run int, caseSlug, modeSlug string) (func(), error) {
 func (bc *benchCase) measure(baseline func(dst string) error, baseName string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	work := filepath.Join(bc.dir, "case")
-	defer os.RemoveAll(work)
+	// Removed when the whole run ends (run), not here: the next case's
+	// files would be created right after these deletions (see above).
+	work := filepath.Join(bc.dir, "case-"+bc.slug)
+	caseDirs = append(caseDirs, work)
 	ns := nServers
 	if bc.substitute {
 		ns = 1 // one peer serves it
@@ -215,7 +223,7 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 	best := make([]time.Duration, len(modes))
 	cpu := make([]time.Duration, len(modes))
 	peak := make([]int64, len(modes))
-	var bestBase, bestBare time.Duration
+	var bestBase, bestBare, baseCPU, bareCPU time.Duration
 	var bareBytes int64
 	if bc.bare {
 		fi, err := os.Stat(bc.src)
@@ -227,11 +235,13 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 	}
 	for i := range bc.runs {
 		dst := filepath.Join(work, fmt.Sprintf("copy%d", i))
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		if err := baseline(dst); err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
-		bestBase = minDur(bestBase, time.Since(start))
+		if d := time.Since(start); bestBase == 0 || d < bestBase {
+			bestBase, baseCPU = d, cpuTime()-cpu0
+		}
 		if bc.bare {
 			stop, err := startProfile(i, bc.slug, "bare")
 			if err != nil {
@@ -242,7 +252,9 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 			if err != nil {
 				return fmt.Errorf("bare libp2p stream: %w", err)
 			}
-			bestBare = minDur(bestBare, d)
+			if bestBare == 0 || d < bestBare {
+				bestBare, bareCPU = d, lastCPU
+			}
 		}
 		for m, mode := range modes {
 			stop, err := startProfile(i, bc.slug, mode.slug)
@@ -263,9 +275,12 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 	}
 	mib := float64(bytes) / (1 << 20)
 	fmt.Printf("%s (%d blocks, %.1f MiB; load average now %s):\n", bc.name, blocks, mib, loadavg())
-	fmt.Printf("  %-26s %8.1f MiB/s (%v)\n", baseName+":", mib/bestBase.Seconds(), bestBase.Round(time.Millisecond))
+	fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU %v = %.2f s/GiB)\n", baseName+":", mib/bestBase.Seconds(), bestBase.Round(time.Millisecond),
+		baseCPU.Round(time.Millisecond), baseCPU.Seconds()/(mib/1024))
 	if bc.bare {
-		fmt.Printf("  %-26s %8.1f MiB/s (%v; the same bytes, no store, no hashing)\n", "bare libp2p stream:", float64(bareBytes)/(1<<20)/bestBare.Seconds(), bestBare.Round(time.Millisecond))
+		bmib := float64(bareBytes) / (1 << 20)
+		fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU of both nodes %v = %.2f s/GiB; the same bytes, no store, no hashing)\n", "bare libp2p stream:",
+			bmib/bestBare.Seconds(), bestBare.Round(time.Millisecond), bareCPU.Round(time.Millisecond), bareCPU.Seconds()/(bmib/1024))
 	}
 	for m, mode := range modes {
 		fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU of all nodes %v = %.2f s/GiB), peak RSS %d MiB\n", mode.name+":", mib/best[m].Seconds(),
@@ -438,7 +453,7 @@ func bareOnce(ctx context.Context, srv *p2p.Node, dir string, want int64) (time.
 	if err := n.Connect(ctx, srv.AddrInfo()); err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	s, err := n.Host().NewStream(ctx, srv.ID(), bareProtocol)
 	if err != nil {
 		return 0, err
@@ -447,6 +462,7 @@ func bareOnce(ctx context.Context, srv *p2p.Node, dir string, want int64) (time.
 	buf := make([]byte, 256<<10)
 	got, err := io.CopyBuffer(io.Discard, onlyReader{s}, buf)
 	d := time.Since(start)
+	lastCPU = cpuTime() - cpu0
 	if err != nil {
 		return 0, err
 	}
@@ -461,11 +477,15 @@ func bareOnce(ctx context.Context, srv *p2p.Node, dir string, want int64) (time.
 var lastCPU time.Duration
 
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
+	var ru, ch syscall.Rusage
+	// Children too: the cp -r + sync baseline runs as child processes.
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ch); err != nil {
+		return 0
+	}
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano() + ch.Utime.Nano() + ch.Stime.Nano())
 }
 
 // rss is the process's resident set size now, in bytes.
