@@ -236,7 +236,7 @@ func main() {
 		if plain4k != nil {
 			childRate(plain4k)
 		}
-		var plain, plainSmall, cold, warm, coldSha float64
+		var plain, plainSmall, cold, warm, coldSha, shaBest float64
 		var shaNow []string
 		for t := 0; t < trials; t++ {
 			plain = max(plain, childRate(plainFiles))
@@ -263,6 +263,7 @@ func main() {
 				// same files right after the cold read and pair the two.
 				sr := sha256Rate(plainFiles)
 				coldSha = max(coldSha, c/sr)
+				shaBest = max(shaBest, sr)
 				shaNow = append(shaNow, human(sr)+"/s")
 			}
 			for w := 0; w < trials; w++ {
@@ -280,8 +281,8 @@ func main() {
 			fmt.Printf("RATIO %s FUSE-warm/plain-4KiB-folios = %.2f (diagnostic: the same bytes written in 4 KiB writes read at %s/s from the page cache; FUSE caches in 4 KiB folios)\n", what, warm/plainSmall, human(plainSmall))
 		}
 		if what == "large-seq" {
-			fmt.Printf("RATIO %s FUSE-cold/sha256 single core = %.2f (goal >= 0.8; best trial, each cold read paired with a sha256 of the same files right after it: %s)\n",
-				what, coldSha, strings.Join(shaNow, ", "))
+			fmt.Printf("RATIO %s FUSE-cold/sha256 single core = %.2f (goal >= 0.8; best trial, each cold read paired with a sha256 of the same files right after it: %s); best cold / best sha256 = %.2f (the conservative figure on a loaded machine)\n",
+				what, coldSha, strings.Join(shaNow, ", "), cold/shaBest)
 		}
 	}
 	report("large-seq", large, large4k, "0.6")

@@ -47,7 +47,10 @@ func BenchmarkFUSEColdRead(b *testing.B) {
 			for _, ra := range []struct {
 				name                 string
 				kernel, ahead, maxRd int
-			}{{"readahead", 0, 16, 256 << 10}, {"kernel-only", 0, 0, 256 << 10}, {"1MiB-requests", 0, 16, 1 << 20}} {
+			}{
+				{"readahead", 0, 16, 256 << 10}, {"kernel-only", 0, 0, 256 << 10},
+				{"1MiB-requests", 0, 16, 1 << 20}, {"1MiB-kernel-only", 0, 0, 1 << 20},
+			} {
 				b.Run(fmt.Sprintf("%dMiB/%s/%s", mib, shape, ra.name), func(b *testing.B) {
 					benchColdRead(b, s, root, data, ra.kernel, ra.ahead, ra.maxRd)
 				})
