@@ -17,11 +17,12 @@
 // the cache buffer (no copy), and a sequential read also starts background
 // reads of the next 16 leaves, so leaves are hashed on both cores.
 //
-// Speed (node/storefs/NOTES.md §FUSE has the figures and the analysis): a
-// cold read costs about 2 sha256-equivalents of CPU per byte in the server
-// (hash, copy out of blocks/, write to /dev/fuse) and 0.7 in the reader
-// (the kernel's FUSE page cache), which bounds a cold read on 2 idle cores
-// to about 0.7 of single-core sha256. Warm reads never reach this package;
-// the kernel caches FUSE pages in 4 KiB folios, as fast as plain files
-// cached in 4 KiB folios but slower than ext4's large folios.
+// Speed (node/storefs/NOTES.md §FUSE view has the figures and the
+// analysis): a cold read costs about 2 sha256-equivalents of CPU per byte
+// in the server (the hash, the copy out of blocks/, the write to
+// /dev/fuse) and 0.65 in the reading process (the kernel's FUSE
+// readahead), which bounds a cold read on 2 idle cores to about 0.75 of
+// single-core sha256. Warm reads never reach this package: the kernel
+// caches FUSE pages in 4 KiB folios, as fast to read as a plain file cached
+// in 4 KiB folios, slower than one in ext4's large folios.
 package fusefs
