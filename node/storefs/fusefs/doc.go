@@ -20,9 +20,9 @@
 // Speed (node/storefs/NOTES.md §FUSE view has the figures and the
 // analysis): a cold read costs about 2 sha256-equivalents of CPU per byte
 // in the server (the hash, the copy out of blocks/, the write to
-// /dev/fuse) and 0.65 in the reading process (the kernel's FUSE
-// readahead), which bounds a cold read on 2 idle cores to about 0.75 of
-// single-core sha256. Warm reads never reach this package: the kernel
+// /dev/fuse) and 0.6 in the reading process (the kernel's FUSE
+// readahead), which bounds a cold read on 2 idle cores to about 0.75-0.85
+// of single-core sha256. Warm reads never reach this package: the kernel
 // caches FUSE pages in 4 KiB folios, as fast to read as a plain file cached
 // in 4 KiB folios, slower than one in ext4's large folios.
 package fusefs
