@@ -225,7 +225,14 @@ func main() {
 	var large4k []string
 	for i, p := range large {
 		q := filepath.Join(small4k, fmt.Sprintf("file%03d.bin", i))
-		if err := copyInChunks(p, q, 4<<10); err != nil {
+		data, err := os.ReadFile(p)
+		if err == nil {
+			err = os.MkdirAll(small4k, 0o755)
+		}
+		if err == nil {
+			err = readbench.WriteInChunks(q, data, 4<<10)
+		}
+		if err != nil {
 			fail(err)
 		}
 		large4k = append(large4k, q)
@@ -528,26 +535,4 @@ func childRate(ps []string) float64 {
 		fail(err)
 	}
 	return r.Rate()
-}
-
-// copyInChunks copies src to dst in writes of chunk bytes.
-func copyInChunks(src, dst string, chunk int) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	for i := 0; i < len(data); i += chunk {
-		if _, err := f.Write(data[i:min(i+chunk, len(data))]); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	return f.Close()
 }

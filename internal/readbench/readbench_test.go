@@ -19,11 +19,14 @@ func TestReadCountsEveryByte(t *testing.T) {
 	var want int64
 	for i, n := range []int{0, 1, 3<<20 + 5, 4096} {
 		p := filepath.Join(dir, string(rune('a'+i)))
-		if err := os.WriteFile(p, make([]byte, n), 0o644); err != nil {
+		if err := WriteInChunks(p, make([]byte, n), 4096); err != nil {
 			t.Fatal(err)
 		}
 		paths = append(paths, p)
 		want += int64(n)
+	}
+	if fi, err := os.Stat(paths[2]); err != nil || fi.Size() != 3<<20+5 {
+		t.Fatalf("WriteInChunks: %v %v", fi, err)
 	}
 	for _, drop := range []bool{false, true} {
 		r, err := Read(paths, Options{DropCache: drop})
