@@ -12,6 +12,10 @@ import (
 // request in flight and readahead worker).
 const blockCacheBytes = 32 << 20
 
+// maxFreeBufs bounds the recycled buffers kept besides the cached blocks
+// (4 MiB): a load normally takes the buffer an eviction just freed.
+const maxFreeBufs = 16
+
 // blockBufSize is the buffer every block is first read into: a 256 KiB
 // leaf (our and kubo's chunk size) with room for dag-pb framing and a
 // mode. A larger block gets a buffer of its own size, not recycled.
@@ -82,7 +86,7 @@ func (bc *blockCache) acquire(c cid.Cid, load func(buf []byte) (blk, data []byte
 	bc.mu.Lock()
 	e.buf, e.data, e.err = blk, data, err
 	if cap(blk) != blockBufSize {
-		bc.recycleLocked(buf) // the block did not fit: buf is unused
+		bc.recycleLocked(buf) // the block did not fit, or failed: buf is unused
 	}
 	if err != nil {
 		delete(bc.entries, c)
@@ -124,7 +128,7 @@ func (bc *blockCache) release(e *cachedBlock) {
 }
 
 func (bc *blockCache) recycleLocked(b []byte) {
-	if cap(b) == blockBufSize && len(bc.free) < 64 {
+	if cap(b) == blockBufSize && len(bc.free) < maxFreeBufs {
 		bc.free = append(bc.free, b[:cap(b)])
 	}
 }

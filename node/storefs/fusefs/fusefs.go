@@ -499,6 +499,9 @@ func (f *fileNode) loadLeaf(l *leaf) (*cachedBlock, error) {
 			if data, err = f.subtree(l.c); err != nil {
 				return nil, nil, err
 			}
+			// The subtree's bytes are the entry (and what the cache
+			// counts); buf goes back to the cache.
+			blk = data
 		}
 		if uint64(len(data)) != l.size {
 			return nil, nil, fmt.Errorf("block %s holds %d bytes of the file, its parent says %d", l.c, len(data), l.size)
