@@ -9,5 +9,6 @@
 // acceptance against the analytical bound, a lying publisher's profit curve, builds per claim,
 // honest income above lazy and colluding builders), measured with the chain's own draw and coin,
 // against the exact analysis of x/claims/curve (which also asserts that the default game is the
-// cheapest safe point of the curve).
+// cheapest safe point of the curve). decoy_test.go measures decoy assignments
+// (config.DecoyPermille), which are not on chain.
 package econ
