@@ -39,7 +39,7 @@ type Play struct {
 
 // IsFake tells whether the claim about drv is fake (its publisher lies).
 func (pl Play) IsFake(drv string) bool {
-	return int(binary.BigEndian.Uint16(simHash("fake?", drv)[:2]))%1000 < pl.FakePermille
+	return int(binary.BigEndian.Uint16(claimssim.Hash("fake?", drv)[:2]))%1000 < pl.FakePermille
 }
 
 // Ops are the operations, weighted so that commits and reveals keep up with the claims (a

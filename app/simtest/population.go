@@ -1,7 +1,6 @@
 package simtest
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 
 	appparams "github.com/buildchain/buildchain/app/params"
 	bcttypes "github.com/buildchain/buildchain/x/bct/types"
+	claimssim "github.com/buildchain/buildchain/x/claims/simulation"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	markettypes "github.com/buildchain/buildchain/x/market/types"
 	valtypes "github.com/buildchain/buildchain/x/validators/types"
@@ -139,17 +139,8 @@ func (p *Population) Genesis(cdc codec.JSONCodec, accs []simtypes.Account, state
 // derivation (and the builder), so that the operation that reveals can recompute what the one
 // that committed used.
 
-func simHash(parts ...string) []byte {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return h.Sum(nil)
-}
-
 func outputCID(parts ...string) string {
-	sum, err := mh.Sum(simHash(parts...), mh.SHA2_256, -1)
+	sum, err := mh.Sum(claimssim.Hash(parts...), mh.SHA2_256, -1)
 	if err != nil {
 		panic(err)
 	}
@@ -167,11 +158,11 @@ func guess(validator, drv string) string { return outputCID("guess", validator, 
 
 // TrueMs is the time building drv takes, 1 to 5 s: the work an assignment asks for.
 func TrueMs(drv string) uint64 {
-	return 1000 + uint64(binary.BigEndian.Uint32(simHash("ms", drv)[:4]))%4000
+	return 1000 + uint64(binary.BigEndian.Uint32(claimssim.Hash("ms", drv)[:4]))%4000
 }
 
 func salt(parts ...string) []byte {
-	return simHash(append([]string{"salt"}, parts...)...)[:claimstypes.MinSaltLen]
+	return claimssim.Hash(append([]string{"salt"}, parts...)...)[:claimstypes.MinSaltLen]
 }
 
 // commitOf is what a builder of kind k commits to for a round of a claim of drv, fake or not:

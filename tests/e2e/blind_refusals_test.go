@@ -67,7 +67,7 @@ func rawTx(t *testing.T, net *localnet.Net, from string, msg map[string]any) loc
 	gen := net.MustCLI(t, "tx", "bank", "send", from, addr, "1"+denom, "--generate-only",
 		"--chain-id", net.ChainID, "--keyring-backend", "test")
 	var tx map[string]any
-	require.NoError(t, json.Unmarshal([]byte(lastJSONLine(gen)), &tx))
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(gen)), &tx), "generate-only: %s", gen)
 	tx["body"].(map[string]any)["messages"] = []any{msg}
 	bz, err := json.Marshal(tx)
 	require.NoError(t, err)
@@ -76,22 +76,10 @@ func rawTx(t *testing.T, net *localnet.Net, from string, msg map[string]any) loc
 	require.NoError(t, os.WriteFile(unsigned, bz, 0o644))
 	net.MustCLI(t, "tx", "sign", unsigned, "--from", from, "--chain-id", net.ChainID,
 		"--keyring-backend", "test", "--output-document", signed)
-	out := net.MustCLI(t, "tx", "broadcast", signed, "-o", "json")
-	var res localnet.TxResponse
-	require.NoError(t, json.Unmarshal([]byte(lastJSONLine(out)), &res), "broadcast: %s", out)
+	res, r := net.BroadcastTx("broadcast", signed)
+	require.NoError(t, r.Err, "broadcast: %s %s", r.Stdout, r.Stderr)
 	if res.Code != 0 {
 		return res // refused by CheckTx: never in a block
 	}
 	return net.WaitTx(t, res.TxHash, 30*time.Second)
-}
-
-// lastJSONLine is the last line of s that starts a JSON object (the CLI may print notes first).
-func lastJSONLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if strings.HasPrefix(strings.TrimSpace(lines[i]), "{") {
-			return lines[i]
-		}
-	}
-	return s
 }
