@@ -110,9 +110,9 @@ func TestSimulateAttackFigures(t *testing.T) {
 	rounds, claims := 0, 0
 	for _, fr := range fractions {
 		for _, k := range []simtest.Kind{simtest.Colluding, simtest.Lazy} {
-			fakes := uint64(600)
+			fakes := uint64(400)
 			if k == simtest.Lazy {
-				fakes = 120 // it accepts none: a hundred fakes show it
+				fakes = 60 // it accepts none: a few dozen fakes show it
 			}
 			acc, caught, rnds := fakeRun(t, int64(100+fr.bad)+int64(k), k, fr.bad, fakes)
 			n := acc + caught
@@ -158,7 +158,7 @@ func TestSimulateHonestIncomeAboveAttackers(t *testing.T) {
 	var tab strings.Builder
 	fmt.Fprintf(&tab, "%-10s %5s %16s %16s %10s %10s\n", "attacker", "f", "honest ubct/ms", "attacker /ms", "markets", "claims")
 	for _, k := range []simtest.Kind{simtest.Colluding, simtest.Lazy} {
-		const claims, bad = 240, 20
+		const claims, bad = 180, 20
 		bond := ubct(1_000_000_000)
 		pop := &simtest.Population{Builders: builders, Bad: bad, BadKind: k, Bond: bond, Fund: sdkmath.NewInt(1_000_000_000_000),
 			Params: func(_ *claimstypes.Params, _ *valtypes.Params, m *markettypes.Params, b *bcttypes.Params) {
