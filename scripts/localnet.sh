@@ -47,7 +47,13 @@
 #   BUILDCHAIND [build/buildchaind if present, else buildchaind on PATH]
 #
 # Accounts (keyring-backend test, keyring in $LOCALNET_DIR/node0): val0..valN-1 (the
-# authorities' operators) and alice, bob, carol, each funded with 1,000,000 BCT.
+# authorities' operators) and alice, bob, carol, each funded with 1,000,000 BCT;
+# $LOCALNET_DIR/NAME.key.json holds each key's address and mnemonic (`keys add -o json`).
+#
+# `start` of a new localnet runs buildchaind as few times as it can (one init and one gentx per
+# node, one keys add per key, one bulk-add-genesis-account, collect-gentxs, validate: 18 runs
+# for 4 nodes instead of 44): on a loaded machine each run costs a second or more, and the
+# tests start a localnet each.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -142,22 +148,46 @@ running_nodes() {
 	echo "${out[@]:-}"
 }
 
-# set_toml FILE SECTION KEY VALUE: sets KEY in [SECTION] ("" for the top level); VALUE is
-# written verbatim (quote strings yourself).
+# set_toml FILE SECTION KEY VALUE [SECTION KEY VALUE ...]: sets each KEY in its [SECTION] (""
+# for the top level), in one pass over FILE; VALUE is written verbatim (quote strings yourself).
+# Every KEY must already be in FILE.
 set_toml() {
-	local file="$1" section="$2" key="$3" value="$4" tmp
+	local file="$1" spec="" tmp
+	shift
+	while [ "$#" -ge 3 ]; do
+		spec+="$1"$'\t'"$2"$'\t'"$3"$'\n'
+		shift 3
+	done
+	[ "$#" -eq 0 ] || die "set_toml $file: arguments must come in threes (section key value)"
 	tmp="$(mktemp)"
-	awk -v section="$section" -v key="$key" -v value="$value" '
-		BEGIN { cur = ""; done = 0 }
+	awk -v spec="$spec" '
+		BEGIN {
+			n = split(spec, lines, "\n"); want = 0
+			for (i = 1; i <= n; i++) {
+				if (lines[i] == "") continue
+				split(lines[i], f, "\t"); want++
+				val[f[1] "\t" f[2]] = substr(lines[i], length(f[1]) + length(f[2]) + 3)
+			}
+			cur = ""; done = 0
+		}
 		/^\[.*\]$/ { cur = substr($0, 2, length($0) - 2) }
 		{
-			if (!done && cur == section && $0 ~ "^" key "[ \t]*=") {
-				print key " = " value; done = 1; next
+			if (match($0, /^[A-Za-z0-9_.-]+[ \t]*=/)) {
+				k = $0; sub(/[ \t]*=.*/, "", k)
+				if ((cur "\t" k) in val && !((cur "\t" k) in seen)) {
+					seen[cur "\t" k] = 1; done++
+					print k " = " val[cur "\t" k]; next
+				}
 			}
 			print
 		}
-		END { if (!done) { exit 3 } }
-	' "$file" >"$tmp" || { rm -f "$tmp"; die "could not set [$section] $key in $file"; }
+		END {
+			if (done < want) {
+				for (x in val) if (!(x in seen)) { split(x, f, "\t"); print "missing [" f[1] "] " f[2] > "/dev/stderr" }
+				exit 3
+			}
+		}
+	' "$file" >"$tmp" || { rm -f "$tmp"; die "could not set every key in $file"; }
 	mv "$tmp" "$file"
 }
 
@@ -173,7 +203,13 @@ run() { # run the binary quietly; show its output on failure
 # All keys live in node0's home, so `--home $DIR/node0` is all a CLI user needs.
 keyring_flags() { echo "--keyring-backend test --keyring-dir $DIR/node0"; }
 
-addr_of() { # addr_of NAME
+addr_of() { # addr_of NAME: from the JSON `keys add` wrote at init, else the keyring
+	local a=""
+	[ -f "$DIR/$1.key.json" ] && a="$(jq -r '.address // empty' "$DIR/$1.key.json" 2>/dev/null || true)"
+	if [ -n "$a" ]; then
+		echo "$a"
+		return
+	fi
 	# shellcheck disable=SC2046
 	run keys show "$1" -a $(keyring_flags)
 }
@@ -215,14 +251,18 @@ init_net() {
 		mv "$g.tmp" "$g"
 	fi
 
-	for ((i = 0; i < n; i++)); do
-		# shellcheck disable=SC2046
-		run genesis add-genesis-account "$(addr_of "val$i")" "$VAL_FUNDS" --home "$h0" >/dev/null
-	done
-	for a in "${ACCOUNTS[@]}"; do
-		# shellcheck disable=SC2046
-		run genesis add-genesis-account "$(addr_of "$a")" "$ACCOUNT_FUNDS" --home "$h0" >/dev/null
-	done
+	# One bulk-add-genesis-account for all accounts (a buildchaind run costs a second or more
+	# on a loaded machine; tests start many localnets).
+	local accounts=() name funds
+	for ((i = 0; i < n; i++)); do accounts+=("val$i"); done
+	accounts+=("${ACCOUNTS[@]}")
+	for name in "${accounts[@]}"; do
+		funds="$ACCOUNT_FUNDS"
+		[[ "$name" == val* ]] && funds="$VAL_FUNDS"
+		jq -n --arg a "$(addr_of "$name")" --arg c "$funds" \
+			'{address: $a, coins: [{denom: ($c | sub("^[0-9]+"; "")), amount: ($c | capture("^(?<n>[0-9]+)").n)}]}'
+	done | jq -s . >"$DIR/genesis-accounts.json"
+	run genesis bulk-add-genesis-account "$DIR/genesis-accounts.json" --home "$h0" >/dev/null
 	mkdir -p "$h0/config/gentx"
 	for ((i = 0; i < n; i++)); do
 		h="$(home_of "$i")"
@@ -235,45 +275,48 @@ init_net() {
 	run genesis collect-gentxs --home "$h0" >/dev/null
 	run genesis validate --home "$h0" >/dev/null
 
-	local peers="" id
-	for ((i = 0; i < n; i++)); do
-		id="$(run comet show-node-id --home "$(home_of "$i")")"
-		peers="${peers:+$peers,}$id@127.0.0.1:$(p2p_port "$i")"
-	done
+	# Every gentx's memo is its node's id@ip:port (gentx --ip --p2p-port above).
+	local peers
+	peers="$(for ((i = 0; i < n; i++)); do jq -r '.body.memo' "$h0/config/gentx/gentx-node$i.json"; done | paste -sd,)"
+	[[ "$peers" =~ ^([0-9a-f]{40}@127\.0\.0\.1:[0-9]+,?)+$ ]] || die "could not read the node ids from the gentxs (got '$peers')"
 
 	for ((i = 0; i < n; i++)); do
 		h="$(home_of "$i")"
 		[ "$i" -eq 0 ] || cp "$g" "$h/config/genesis.json"
 		local c="$h/config/config.toml" a="$h/config/app.toml" cl="$h/config/client.toml"
-		set_toml "$c" "" proxy_app "\"tcp://127.0.0.1:$((BASE + 10 * i + 5))\""
-		set_toml "$c" rpc laddr "\"tcp://127.0.0.1:$(rpc_port "$i")\""
-		set_toml "$c" rpc pprof_laddr "\"127.0.0.1:$(pprof_port "$i")\""
-		set_toml "$c" p2p laddr "\"tcp://127.0.0.1:$(p2p_port "$i")\""
-		set_toml "$c" p2p persistent_peers "\"$peers\""
-		# All nodes share 127.0.0.1: CometBFT would otherwise refuse peers on one IP.
-		set_toml "$c" p2p addr_book_strict false
-		set_toml "$c" p2p allow_duplicate_ip true
-		set_toml "$c" consensus timeout_commit "\"$TIMEOUT_COMMIT\""
-		# Operators' view: CometBFT's Prometheus metrics, the SDK's telemetry (REST
-		# /metrics?format=prometheus), and CORS so that a browser explorer (Ping.pub) can read.
-		set_toml "$c" instrumentation prometheus true
-		set_toml "$c" instrumentation prometheus_listen_addr "\"127.0.0.1:$(prom_port "$i")\""
-		set_toml "$c" rpc cors_allowed_origins '["*"]'
-		set_toml "$a" telemetry enabled true
-		set_toml "$a" telemetry prometheus-retention-time 600
-		set_toml "$a" api enabled-unsafe-cors true
-		set_toml "$a" api enable true
-		set_toml "$a" api swagger true
-		set_toml "$a" api address "\"tcp://127.0.0.1:$(api_port "$i")\""
-		set_toml "$a" grpc enable true
-		set_toml "$a" grpc address "\"127.0.0.1:$(grpc_port "$i")\""
-		set_toml "$a" "" minimum-gas-prices "\"0$DENOM\""
-		set_toml "$a" state-sync snapshot-interval "$SNAPSHOT_INTERVAL"
-		set_toml "$a" state-sync snapshot-keep-recent "$SNAPSHOT_KEEP_RECENT"
-		set_toml "$cl" "" chain-id "\"$CHAIN_ID\""
-		set_toml "$cl" "" keyring-backend '"test"'
-		set_toml "$cl" "" node "\"tcp://127.0.0.1:$(rpc_port "$i")\""
-		set_toml "$cl" "" broadcast-mode '"sync"'
+		# All nodes share 127.0.0.1: CometBFT would otherwise refuse peers on one IP
+		# (addr_book_strict, allow_duplicate_ip). Operators' view: CometBFT's Prometheus
+		# metrics, the SDK's telemetry (REST /metrics?format=prometheus), and CORS so that a
+		# browser explorer (Ping.pub) can read.
+		set_toml "$c" \
+			"" proxy_app "\"tcp://127.0.0.1:$((BASE + 10 * i + 5))\"" \
+			rpc laddr "\"tcp://127.0.0.1:$(rpc_port "$i")\"" \
+			rpc pprof_laddr "\"127.0.0.1:$(pprof_port "$i")\"" \
+			p2p laddr "\"tcp://127.0.0.1:$(p2p_port "$i")\"" \
+			p2p persistent_peers "\"$peers\"" \
+			p2p addr_book_strict false \
+			p2p allow_duplicate_ip true \
+			consensus timeout_commit "\"$TIMEOUT_COMMIT\"" \
+			instrumentation prometheus true \
+			instrumentation prometheus_listen_addr "\"127.0.0.1:$(prom_port "$i")\"" \
+			rpc cors_allowed_origins '["*"]'
+		set_toml "$a" \
+			telemetry enabled true \
+			telemetry prometheus-retention-time 600 \
+			api enabled-unsafe-cors true \
+			api enable true \
+			api swagger true \
+			api address "\"tcp://127.0.0.1:$(api_port "$i")\"" \
+			grpc enable true \
+			grpc address "\"127.0.0.1:$(grpc_port "$i")\"" \
+			"" minimum-gas-prices "\"0$DENOM\"" \
+			state-sync snapshot-interval "$SNAPSHOT_INTERVAL" \
+			state-sync snapshot-keep-recent "$SNAPSHOT_KEEP_RECENT"
+		set_toml "$cl" \
+			"" chain-id "\"$CHAIN_ID\"" \
+			"" keyring-backend '"test"' \
+			"" node "\"tcp://127.0.0.1:$(rpc_port "$i")\"" \
+			"" broadcast-mode '"sync"'
 	done
 	printf 'PORT_BASE=%s\nCHAIN_ID=%s\n' "$BASE" "$CHAIN_ID" >"$DIR/settings"
 }

@@ -178,6 +178,12 @@ func (c *cluster) cycle(l *load, n int, logf func(string, ...any), netem *string
 	a := 1 + n%2 // the authority to crash (1 or 2); the other one is paused
 	p := 3 - a
 
+	// The two publishers of the last steps prepare their stores and derivations (bootstraps,
+	// a local build: tens of seconds on a loaded machine) while the chain is perturbed, not
+	// after: the steps only need them ready when they publish.
+	prepared := make(chan cyclePrep, 1)
+	go func() { prepared <- c.prepareCycle(l, n) }()
+
 	note("kill -9 authority %d", a)
 	c.kill9(nodeName(a))
 	c.waitBlocks(5)
@@ -234,14 +240,11 @@ func (c *cluster) cycle(l *load, n int, logf func(string, ...any), netem *string
 
 	// Kill a builder mid-build: a slow derivation (its build sleeps 8 s); the builder it is
 	// assigned to is killed while building and restarted.
-	home := filepath.Join(c.dir, "pub-slow")
-	if _, err := l.cli(home, "bootstrap"); err != nil {
-		t.Fatal(err)
+	prep := <-prepared
+	if prep.err != nil {
+		t.Fatal(prep.err)
 	}
-	drv, err := l.derivation(home, fmt.Sprintf("slow-%d", n), 8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, drv := prep.slowHome, prep.slowDrv
 	slow := make(chan uint64, 1)
 	go func() { id, _, _ := l.publish(home, "val3", 0, drv, ""); slow <- id }()
 	victim := c.waitAssigned(drv)
@@ -256,22 +259,7 @@ func (c *cluster) cycle(l *load, n int, logf func(string, ...any), netem *string
 
 	// Restart a sidecar mid-prediction: a lying claim (it names the bootstrap tools as the
 	// output) is disputed; once its market opened, builder m is restarted.
-	liar := filepath.Join(c.dir, "pub-liar")
-	if _, err := l.cli(liar, "bootstrap"); err != nil {
-		t.Fatal(err)
-	}
-	boot, err := l.cli(liar, "bootstrap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lie, err := l.derivation(liar, fmt.Sprintf("lie-%d", n), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.cli(liar, "build", lie); err != nil { // resolves it, as --claim-output needs
-		t.Fatal(err)
-	}
-	bootCID := strings.TrimSpace(lastLines(boot, 1))
+	liar, lie, bootCID := prep.liarHome, prep.lie, prep.bootCID
 	lying := make(chan uint64, 1)
 	go func() { id, _, _ := l.publish(liar, "val3", 0, lie, bootCID); lying <- id }()
 	m := (n + 1) % 3
@@ -285,6 +273,42 @@ func (c *cluster) cycle(l *load, n int, logf func(string, ...any), netem *string
 	}
 	<-lying
 	return did
+}
+
+// cyclePrep is what prepareCycle made for cycle n: the slow derivation (its build sleeps 8 s)
+// and the lying claim's derivation with the output it lies about (the bootstrap tools).
+type cyclePrep struct {
+	slowHome, slowDrv      string
+	liarHome, lie, bootCID string
+	err                    error
+}
+
+// prepareCycle bootstraps the stores of cycle n's two publishers and writes their
+// derivations; the lie is built locally, which resolves it as --claim-output needs.
+func (c *cluster) prepareCycle(l *load, n int) (p cyclePrep) {
+	p.slowHome = filepath.Join(c.dir, "pub-slow")
+	if _, p.err = l.cli(p.slowHome, "bootstrap"); p.err != nil {
+		return p
+	}
+	if p.slowDrv, p.err = l.derivation(p.slowHome, fmt.Sprintf("slow-%d", n), 8); p.err != nil {
+		return p
+	}
+	p.liarHome = filepath.Join(c.dir, "pub-liar")
+	if _, p.err = l.cli(p.liarHome, "bootstrap"); p.err != nil {
+		return p
+	}
+	var boot string
+	if boot, p.err = l.cli(p.liarHome, "bootstrap"); p.err != nil {
+		return p
+	}
+	if p.lie, p.err = l.derivation(p.liarHome, fmt.Sprintf("lie-%d", n), 0); p.err != nil {
+		return p
+	}
+	if _, p.err = l.cli(p.liarHome, "build", p.lie); p.err != nil {
+		return p
+	}
+	p.bootCID = strings.TrimSpace(lastLines(boot, 1))
+	return p
 }
 
 // waitBlocks waits until the full node has produced k more blocks.

@@ -27,49 +27,61 @@ func TestBadInputChangesNothing(t *testing.T) {
 		require.Contains(t, strings.ToLower(r.Stderr+r.Stdout), wantInErr)
 	}
 
-	t.Run("malformed recipient", func(t *testing.T) {
-		cliErr(t, "bech32", "bank", "send", "alice", "bc1notanaddress", "5"+denom)
+	// The refusals that send nothing (CLI errors, CheckTx, REST) run side by side.
+	t.Run("refused", func(t *testing.T) {
+		t.Run("malformed recipient", func(t *testing.T) {
+			t.Parallel()
+			cliErr(t, "bech32", "bank", "send", "alice", "bc1notanaddress", "5"+denom)
+		})
+		t.Run("recipient of another chain", func(t *testing.T) {
+			t.Parallel()
+			// Valid bech32, wrong prefix.
+			cliErr(t, "prefix", "bank", "send", "alice", "cosmos1qypqxpq9qcrsszg2pvxq6rs0zqg3yyc5lzv7xu", "5"+denom)
+		})
+		t.Run("unknown sender key", func(t *testing.T) {
+			t.Parallel()
+			cliErr(t, "not found", "bank", "send", "mallory", bob, "5"+denom)
+		})
+		t.Run("negative amount", func(t *testing.T) {
+			t.Parallel()
+			cliErr(t, "-5", "bank", "send", "alice", bob, "-5"+denom)
+		})
+		t.Run("zero amount", func(t *testing.T) {
+			t.Parallel()
+			cliErr(t, "invalid coins", "bank", "send", "alice", bob, "0"+denom)
+		})
+		t.Run("malformed amount", func(t *testing.T) {
+			t.Parallel()
+			cliErr(t, "invalid", "bank", "send", "alice", bob, "five"+denom)
+		})
+		t.Run("wrong chain id", func(t *testing.T) {
+			t.Parallel()
+			res, r := net.BroadcastTx("bank", "send", "alice", bob, "5"+denom, "--chain-id", "otherchain-7")
+			require.NoError(t, r.Err, "stderr: %s", r.Stderr)
+			// Signed for another chain: the signature does not verify here, CheckTx refuses it.
+			require.NotZero(t, res.Code)
+			require.Contains(t, res.RawLog, "signature verification failed")
+			// The error names the chain id the node expects.
+			require.Contains(t, res.RawLog, "chain-id (buildchain-1)")
+		})
+		t.Run("malformed address over REST", func(t *testing.T) {
+			t.Parallel()
+			var out map[string]any
+			err := net.RESTErr(0, "/cosmos/bank/v1beta1/balances/bc1notanaddress", &out)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "decoding bech32")
+		})
 	})
-	t.Run("recipient of another chain", func(t *testing.T) {
-		// Valid bech32, wrong prefix.
-		cliErr(t, "prefix", "bank", "send", "alice", "cosmos1qypqxpq9qcrsszg2pvxq6rs0zqg3yyc5lzv7xu", "5"+denom)
-	})
-	t.Run("unknown sender key", func(t *testing.T) {
-		cliErr(t, "not found", "bank", "send", "mallory", bob, "5"+denom)
-	})
-	t.Run("negative amount", func(t *testing.T) {
-		cliErr(t, "-5", "bank", "send", "alice", bob, "-5"+denom)
-	})
-	t.Run("zero amount", func(t *testing.T) {
-		cliErr(t, "invalid coins", "bank", "send", "alice", bob, "0"+denom)
-	})
-	t.Run("malformed amount", func(t *testing.T) {
-		cliErr(t, "invalid", "bank", "send", "alice", bob, "five"+denom)
-	})
-	t.Run("denom nobody holds", func(t *testing.T) {
-		res := net.Tx(t, "bank", "send", "alice", bob, "5uatom")
-		require.NotZero(t, res.Code)
-		require.Contains(t, res.RawLog, "insufficient funds")
-	})
-	t.Run("more than the balance", func(t *testing.T) {
-		res := net.Tx(t, "bank", "send", "alice", bob, "999999999999999999"+denom)
-		require.NotZero(t, res.Code)
-		require.Contains(t, res.RawLog, "insufficient funds")
-	})
-	t.Run("wrong chain id", func(t *testing.T) {
-		res, r := net.BroadcastTx("bank", "send", "alice", bob, "5"+denom, "--chain-id", "otherchain-7")
-		require.NoError(t, r.Err, "stderr: %s", r.Stderr)
-		// Signed for another chain: the signature does not verify here, CheckTx refuses it.
-		require.NotZero(t, res.Code)
-		require.Contains(t, res.RawLog, "signature verification failed")
-		// The error names the chain id the node expects.
-		require.Contains(t, res.RawLog, "chain-id (buildchain-1)")
-	})
-	t.Run("malformed address over REST", func(t *testing.T) {
-		var out map[string]any
-		err := net.RESTErr(0, "/cosmos/bank/v1beta1/balances/bc1notanaddress", &out)
-		require.Error(t, err)
-		require.Contains(t, err.Error(), "decoding bech32")
+	// Two txs from alice that fail in their block: sent at once, one block instead of two.
+	t.Run("insufficient funds", func(t *testing.T) {
+		for i, o := range net.TxsAtOnce(t,
+			[]string{"bank", "send", "alice", bob, "5uatom", "--from", "alice"},                     // a denom nobody holds
+			[]string{"bank", "send", "alice", bob, "999999999999999999" + denom, "--from", "alice"}, // more than the balance
+		) {
+			require.NoError(t, o.CLI.Err, "tx %d: %s", i, o.CLI.Stderr)
+			require.NotZero(t, o.Res.Code, "tx %d", i)
+			require.Contains(t, o.Res.RawLog, "insufficient funds", "tx %d", i)
+		}
 	})
 
 	// Nothing moved.

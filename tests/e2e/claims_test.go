@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,9 +10,6 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 	"github.com/stretchr/testify/require"
-
-	sdk "github.com/cosmos/cosmos-sdk/types"
-	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/buildchain/buildchain/testutil/localnet"
 )
@@ -67,8 +61,13 @@ func (c claimView) open() int {
 
 func waitClaimREST(t *testing.T, net *localnet.Net, id uint64, what string, ok func(claimView) bool) claimView {
 	t.Helper()
+	return waitClaimRESTFor(t, net, id, 60*time.Second, what, ok)
+}
+
+func waitClaimRESTFor(t *testing.T, net *localnet.Net, id uint64, timeout time.Duration, what string, ok func(claimView) bool) claimView {
+	t.Helper()
 	var c claimView
-	eventually(t, 60*time.Second, fmt.Sprintf("claim %d: %s", id, what), func() bool {
+	eventually(t, timeout, fmt.Sprintf("claim %d: %s", id, what), func() bool {
 		var out struct {
 			Claim claimView `json:"claim"`
 		}
@@ -113,56 +112,19 @@ func claimsMustTx(t *testing.T, net *localnet.Net, args ...string) localnet.TxRe
 	return res
 }
 
-// govParams changes validators and claims params through one gov proposal voted by enough
-// authorities (each has a quarter of the power; quorum is a third).
+// claimsGovParams changes validators and claims params through one gov proposal
+// (localnet.PassProposal: expedited, every authority's vote broadcast at once).
 func claimsGovParams(t *testing.T, net *localnet.Net, valChanges, claimChanges map[string]any) {
 	t.Helper()
-	gov := sdk.MustBech32ifyAddressBytes("bc", authtypes.NewModuleAddress("gov"))
-	var msgs []any
-	for _, m := range []struct {
-		module  string
-		changes map[string]any
-	}{{"validators", valChanges}, {"claims", claimChanges}} {
-		var cur struct {
-			Params map[string]any `json:"params"`
-		}
-		net.REST(t, 0, "/buildchain/"+m.module+"/v1/params", &cur)
-		for k, v := range m.changes {
-			cur.Params[k] = v
-		}
-		msgs = append(msgs, map[string]any{"@type": "/buildchain." + m.module + ".v1.MsgUpdateParams", "authority": gov, "params": cur.Params})
+	net.PassProposal(t, "e2e: fast claims game",
+		net.ParamsUpdateMsg(t, "validators", valChanges), net.ParamsUpdateMsg(t, "claims", claimChanges))
+	var p struct {
+		Params map[string]any `json:"params"`
 	}
-	bz, err := json.Marshal(map[string]any{
-		"messages": msgs, "deposit": "10000000ubct", "title": "e2e: fast claims game", "summary": "shorter deadlines, jail on first miss",
-	})
-	require.NoError(t, err)
-	file := filepath.Join(t.TempDir(), "proposal.json")
-	require.NoError(t, os.WriteFile(file, bz, 0o644))
-	claimsMustTx(t, net, "gov", "submit-proposal", file, "--from", "val0", "--gas", "600000")
-	var props struct {
-		Proposals []struct {
-			ID string `json:"id"`
-		} `json:"proposals"`
+	net.REST(t, 0, "/buildchain/claims/v1/params", &p)
+	for k, v := range claimChanges {
+		require.Equal(t, fmt.Sprint(v), fmt.Sprint(p.Params[k]), "claims param %s after the proposal passed", k)
 	}
-	require.NoError(t, json.Unmarshal([]byte(net.MustCLI(t, "query", "gov", "proposals", "-o", "json")), &props))
-	id := props.Proposals[len(props.Proposals)-1].ID
-	for i := 0; i < net.Nodes; i++ {
-		claimsMustTx(t, net, "gov", "vote", id, "yes", "--from", fmt.Sprintf("val%d", i))
-	}
-	eventually(t, 90*time.Second, "the params proposal to pass", func() bool {
-		var p struct {
-			Params map[string]any `json:"params"`
-		}
-		if err := net.RESTErr(0, "/buildchain/claims/v1/params", &p); err != nil {
-			return false
-		}
-		for k, v := range claimChanges {
-			if fmt.Sprint(p.Params[k]) != fmt.Sprint(v) {
-				return false
-			}
-		}
-		return true
-	})
 }
 
 // TestClaimsGameOnLocalnet is the issue's end-to-end test on the 4-authority localnet with
@@ -184,12 +146,18 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	claimsGovParams(t, net,
 		map[string]any{"max_missed_assignments": "1"},
 		// min_rounds 1: with two build validators, one of them jailed in step 4, a claim can
-		// only ever have one round with the other.
-		map[string]any{"report_timeout_blocks": "30", "min_rounds": 1})
+		// only ever have one round with the other. 60 blocks to report: the bad commits of
+		// step 3 go before the assignee's commit, and at a load of 24 on 2 cores they took
+		// more than 30 blocks (each a buildchaind run of several seconds).
+		map[string]any{"report_timeout_blocks": "60", "min_rounds": 1})
 
 	// Two build validators.
-	claimsMustTx(t, net, "validators", "register", "1000000000ubct", "x86_64-linux", "--from", "alice")
-	claimsMustTx(t, net, "validators", "register", "1500000000ubct", "x86_64-linux", "aarch64-linux", "--from", "bob")
+	for _, o := range net.TxsAtOnce(t,
+		[]string{"validators", "register", "1000000000ubct", "x86_64-linux", "--from", "alice"},
+		[]string{"validators", "register", "1500000000ubct", "x86_64-linux", "aarch64-linux", "--from", "bob"}) {
+		require.NoError(t, o.CLI.Err, o.CLI.Stderr)
+		require.Zero(t, o.Res.Code, o.Res.RawLog)
+	}
 	var vals struct {
 		Validators []struct {
 			Operator string   `json:"operator"`
@@ -225,6 +193,7 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	// The node's key file is what the chain registered; an authority may (re)register it with
 	// the CLI, an account that is not an authority may not.
 	key1 := strings.TrimSpace(net.MustCLI(t, "vrf", "show", "--home", net.Home(1)))
+	require.NotEqual(t, strings.TrimSpace(net.MustCLI(t, "vrf", "show")), key1, "node1's key, not node0's")
 	var keys struct {
 		VrfKeys []struct {
 			PublicKey string `json:"public_key"`
@@ -332,10 +301,12 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	if assignee == alice {
 		other = bob
 	}
-	// Bad commits first (the claim must still be waiting for the assignee afterwards).
+	// Bad commits first (the claim must still be waiting for the assignee afterwards). They go
+	// out at once (localnet.TxsAtOnce): one block each, the assignee's round could time out
+	// (report_timeout_blocks) before its real commit on a loaded machine.
 	before := getClaimREST(t, net, 0, id3)
 	sid := strconv.FormatUint(id3, 10)
-	for _, tc := range []struct {
+	badCommits := []struct {
 		args []string
 		want string
 	}{
@@ -345,9 +316,19 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 		{[]string{"claims", "commit", sid, "1", "not-a-cid", "10", "--from", names[assignee]}, "invalid CID"},
 		{[]string{"claims", "commit", sid, "1", drv1, "10", "--from", names[assignee]}, "codec"},
 		{[]string{"claims", "reveal", sid, "1", "--from", names[assignee]}, "no commitment"},
-	} {
-		msg := claimsTxErr(t, net, tc.args...)
-		require.Contains(t, msg, tc.want, "%v", tc.args)
+	}
+	var badTxs [][]string
+	for _, tc := range badCommits {
+		badTxs = append(badTxs, tc.args)
+	}
+	for i, o := range net.TxsAtOnce(t, badTxs...) {
+		tc := badCommits[i]
+		if o.CLI.Err != nil {
+			require.Contains(t, o.CLI.Stdout+o.CLI.Stderr+o.CLI.Err.Error(), tc.want, "%v", tc.args)
+			continue
+		}
+		require.NotZero(t, o.Res.Code, "tx %v should have failed", tc.args)
+		require.Contains(t, o.Res.RawLog, tc.want, "%v", tc.args)
 	}
 	require.Equal(t, before, getClaimREST(t, net, 0, id3), "failed commits changed the claim")
 	// The assignee's commit counts once; a second one for the same round is refused.
@@ -389,7 +370,7 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	id4 := submit(claimTestCID(cid.DagJSON, "drv four"), claimTestCID(cid.DagProtobuf, "out four"))
 	c4 := waitClaimREST(t, net, id4, "assigned", isAssigned)
 	lazy := c4.Assignments[c4.open()].Validator
-	c4 = waitClaimREST(t, net, id4, "timed out and reassigned", func(c claimView) bool {
+	c4 = waitClaimRESTFor(t, net, id4, 3*time.Minute, "timed out and reassigned", func(c claimView) bool {
 		return len(c.Assignments) >= 2 && c.Assignments[0].Status == "ROUND_STATUS_TIMED_OUT" && isAssigned(c)
 	})
 	require.Equal(t, lazy, c4.Assignments[0].Validator)

@@ -144,14 +144,21 @@ func testMetrics(t *testing.T, net *localnet.Net, builders int) {
 // answers browsers' CORS requests.
 func testExplorerRoutes(t *testing.T, net *localnet.Net) {
 	alice := net.Addr(t, "alice")
-	// A build validator, a claim and a gov proposal, so that the routes naming one answer.
-	if res := net.Tx(t, "validators", "register", "1000000000ubct", "x86_64-linux", "--from", "carol"); res.Code != 0 {
-		t.Fatalf("register: %s", res.RawLog)
-	}
+	// A build validator, a claim and a gov proposal, so that the routes naming one answer
+	// (three signers: sent at once, one block instead of three).
 	seed := fmt.Sprint(time.Now().UnixNano())
 	drv, out := claimTestCID(cid.DagJSON, "routes drv "+seed), claimTestCID(cid.Raw, "routes out "+seed)
-	claim := net.Tx(t, "claims", "submit", drv, out, "--deposit", "10000000ubct", "--from", "alice")
-	require.Equal(t, uint32(0), claim.Code, claim.RawLog)
+	proposal := filepath.Join(t.TempDir(), "proposal.json")
+	require.NoError(t, os.WriteFile(proposal, []byte(`{"messages":[],"deposit":"10000000ubct","title":"explorer routes","summary":"a proposal for the explorer routes test","metadata":"explorer routes test"}`), 0o644))
+	sent := net.TxsAtOnce(t,
+		[]string{"validators", "register", "1000000000ubct", "x86_64-linux", "--from", "carol"},
+		[]string{"claims", "submit", drv, out, "--deposit", "10000000ubct", "--from", "alice"},
+		[]string{"gov", "submit-proposal", proposal, "--from", "val0", "--gas", "400000"})
+	for i, o := range sent {
+		require.NoError(t, o.CLI.Err, "tx %d: %s", i, o.CLI.Stderr)
+		require.Zero(t, o.Res.Code, "tx %d: %s", i, o.Res.RawLog)
+	}
+	claim := sent[1].Res
 	var claims struct {
 		Claims []struct {
 			ID string `json:"id"`
@@ -159,11 +166,6 @@ func testExplorerRoutes(t *testing.T, net *localnet.Net) {
 	}
 	net.REST(t, 0, "/buildchain/claims/v1/derivations/"+drv+"/claims", &claims)
 	require.Len(t, claims.Claims, 1)
-	proposal := filepath.Join(t.TempDir(), "proposal.json")
-	require.NoError(t, os.WriteFile(proposal, []byte(`{"messages":[],"deposit":"10000000ubct","title":"explorer routes","summary":"a proposal for the explorer routes test","metadata":"explorer routes test"}`), 0o644))
-	if res := net.Tx(t, "gov", "submit-proposal", proposal, "--from", "val0", "--gas", "400000"); res.Code != 0 {
-		t.Fatalf("submit-proposal: %s", res.RawLog)
-	}
 	var props struct {
 		Proposals []struct {
 			ID string `json:"id"`

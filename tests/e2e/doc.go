@@ -8,4 +8,11 @@
 // $BUILDCHAIND. Keys alice, bob, carol and val0..val(n-1) are funded and live in node 0's
 // keyring. Skip under -short. Helpers: net.Tx (broadcast and wait for the block), net.CLI,
 // net.REST, net.GRPC, net.WaitHeight, net.Kill/StartNode, net.AppHashAt.
+//
+// Chain deadlines (voting periods, report and reveal windows, market phases) run in blocks,
+// while each CLI run costs seconds on a loaded 2-core machine: txs that must land before one
+// go out together with net.TxsAtOnce (one block, not one each), a gov change passes with
+// net.PassProposal (expedited, every authority's vote at once), and a deadline a test needs
+// to outlast is set well above what its steps take at a load of 25 (docs/reliability.md §Flaky
+// tests has the cases that failed).
 package e2e

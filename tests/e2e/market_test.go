@@ -63,6 +63,19 @@ func (e *marketEnv) tx(args ...string) localnet.TxResponse {
 	return res
 }
 
+// txs sends txs at once (localnet.TxsAtOnce: one or two blocks, not one each), each with the
+// gas of tx, and requires every one to succeed.
+func (e *marketEnv) txs(txs ...[]string) {
+	e.t.Helper()
+	for i := range txs {
+		txs[i] = append(txs[i], "--gas", "400000")
+	}
+	for i, o := range e.net.TxsAtOnce(e.t, txs...) {
+		require.NoError(e.t, o.CLI.Err, "tx %v: %s%s", txs[i], o.CLI.Stdout, o.CLI.Stderr)
+		require.Zero(e.t, o.Res.Code, "tx %v: %s", txs[i], o.Res.RawLog)
+	}
+}
+
 func (e *marketEnv) claimsOf(drv string) []restClaim {
 	var out struct {
 		Claims []restClaim `json:"claims"`
@@ -129,14 +142,16 @@ func (e *marketEnv) play(id, out string) restClaim {
 			who, round := e.assigned(id)
 			e.commit(id, who, round, out)
 		case "CLAIM_STATUS_REVEALING":
+			var reveals [][]string
 			if c.OutputCid == "" {
-				e.tx("claims", "reveal-claim", id, "--from", "alice")
+				reveals = append(reveals, []string{"claims", "reveal-claim", id, "--from", "alice"})
 			}
 			for _, a := range c.Assignments {
 				if a.Status == "ROUND_STATUS_COMMITTED" {
-					e.tx("claims", "reveal", id, strconv.FormatUint(uint64(a.Round), 10), "--from", e.names[a.Validator])
+					reveals = append(reveals, []string{"claims", "reveal", id, strconv.FormatUint(uint64(a.Round), 10), "--from", e.names[a.Validator]})
 				}
 			}
+			e.txs(reveals...)
 		default:
 			return c
 		}
@@ -177,13 +192,10 @@ func (e *marketEnv) waitHeight(h string) {
 // predict has bob and carol commit outcome (60 BCT each, quorum is 100), reveal after
 // commit_end, and waits for the resolution.
 func (e *marketEnv) predict(m restMarket, outcome string) restMarket {
-	for _, who := range []string{"bob", "carol"} {
-		e.tx("market", "commit", m.ID, outcome, "60000000ubct", "--from", who)
-	}
+	e.txs([]string{"market", "commit", m.ID, outcome, "60000000ubct", "--from", "bob"},
+		[]string{"market", "commit", m.ID, outcome, "60000000ubct", "--from", "carol"})
 	e.waitHeight(strings.TrimSpace(fmt.Sprint(mustAtoi(e.t, m.CommitEnd) + 1)))
-	for _, who := range []string{"bob", "carol"} {
-		e.tx("market", "reveal", m.ID, "--from", who)
-	}
+	e.txs([]string{"market", "reveal", m.ID, "--from", "bob"}, []string{"market", "reveal", m.ID, "--from", "carol"})
 	e.waitHeight(fmt.Sprint(mustAtoi(e.t, m.RevealEnd) + 1))
 	var res restMarket
 	eventually(e.t, 30*time.Second, "market resolved", func() bool {
@@ -232,9 +244,11 @@ func TestMarketOnLocalnet(t *testing.T) {
 		a := net.Addr(t, n)
 		e.names[a], e.addr[n] = n, a
 	}
+	var regs [][]string
 	for _, v := range []string{"val1", "val2", "val3"} {
-		e.tx("validators", "register", "1000000000ubct", "x86_64-linux", "--from", v)
+		regs = append(regs, []string{"validators", "register", "1000000000ubct", "x86_64-linux", "--from", v})
 	}
+	e.txs(regs...)
 	var params struct {
 		Params struct {
 			ClaimFee struct{ Amount string } `json:"claim_fee"`
@@ -261,8 +275,8 @@ func TestMarketOnLocalnet(t *testing.T) {
 		require.Equal(t, e.addr[who], m.Dissenter)
 
 		// A reveal that does not match its commit is refused and moves nothing.
-		e.tx("market", "commit", m.ID, "claim", "60000000ubct", "--from", "bob")
-		e.tx("market", "commit", m.ID, "claim", "60000000ubct", "--from", "carol")
+		e.txs([]string{"market", "commit", m.ID, "claim", "60000000ubct", "--from", "bob"},
+			[]string{"market", "commit", m.ID, "claim", "60000000ubct", "--from", "carol"})
 		// A second commit from the same account: the CLI refuses before broadcasting (its
 		// salt file exists), and nothing moves.
 		bob0 := e.balance("bob")
@@ -288,9 +302,7 @@ func TestMarketOnLocalnet(t *testing.T) {
 		}
 		require.NotZero(t, res.Code)
 		require.Contains(t, res.RawLog, "does not match the commit")
-		for _, w := range []string{"bob", "carol"} {
-			e.tx("market", "reveal", m.ID, "--from", w)
-		}
+		e.txs([]string{"market", "reveal", m.ID, "--from", "bob"}, []string{"market", "reveal", m.ID, "--from", "carol"})
 		require.True(t, e.balance("bob").LTE(bob0), "a refused reveal pays nothing")
 		e.waitHeight(fmt.Sprint(mustAtoi(t, m.RevealEnd) + 1))
 		var done restMarket

@@ -8,5 +8,9 @@
 //	var bal banktypes.QueryBalanceResponse
 //	net.REST(t, 1, "/cosmos/bank/v1beta1/balances/"+net.Addr(t, "bob")+"/by_denom?denom=ubct", &bal)
 //
+// Gov proposals pass with PassProposal (expedited, every authority's vote broadcast at once;
+// UpdateParamsByGov for one module's params); TxsAtOnce sends many txs without a block between
+// them, for checks that must all land before a chain deadline.
+//
 // It drives scripts/localnet.sh, so it needs bash, jq and curl (scripts/deps.sh installs them).
 package localnet

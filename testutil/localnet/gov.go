@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,12 +20,17 @@ func GovAddress() string {
 }
 
 // UpdateParamsByGov changes params of a buildchain module (validators, claims, market, bct)
-// through a real gov proposal: it reads the current params over REST, applies changes (JSON
-// field names as in the REST output, values as JSON: strings for 64-bit integers and decimals),
-// submits a MsgUpdateParams proposal as val0, votes yes with every authority, and waits until
-// the proposal has passed. It returns the proposal id. Needs the localnet genesis' short voting
-// period (20 s).
+// through a real gov proposal (PassProposal): it reads the current params over REST, applies
+// changes (JSON field names as in the REST output, values as JSON: strings for 64-bit integers
+// and decimals) and returns the id of the passed proposal.
 func (n *Net) UpdateParamsByGov(t testing.TB, module string, changes map[string]any) string {
+	t.Helper()
+	return n.PassProposal(t, "update "+module+" params", n.ParamsUpdateMsg(t, module, changes))
+}
+
+// ParamsUpdateMsg returns the MsgUpdateParams (as proposal JSON) that sets changes on the
+// current params of a buildchain module; several of them can go in one PassProposal.
+func (n *Net) ParamsUpdateMsg(t testing.TB, module string, changes map[string]any) map[string]any {
 	t.Helper()
 	var cur struct {
 		Params map[string]any `json:"params"`
@@ -36,18 +42,33 @@ func (n *Net) UpdateParamsByGov(t testing.TB, module string, changes map[string]
 		}
 		cur.Params[k] = v
 	}
-	proposal := map[string]any{
-		"messages": []any{map[string]any{
-			"@type":     "/buildchain." + module + ".v1.MsgUpdateParams",
-			"authority": GovAddress(),
-			"params":    cur.Params,
-		}},
-		"deposit":  "10000000ubct",
-		"title":    "update " + module + " params",
-		"summary":  "test parameter change",
-		"metadata": "",
+	return map[string]any{
+		"@type":     "/buildchain." + module + ".v1.MsgUpdateParams",
+		"authority": GovAddress(),
+		"params":    cur.Params,
 	}
-	bz, err := json.Marshal(proposal)
+}
+
+// ExpeditedDeposit is the deposit of PassProposal's proposals: the localnet genesis'
+// expedited_min_deposit (scripts/localnet.sh).
+const ExpeditedDeposit = "50000000ubct"
+
+// PassProposal submits msgs (proposal JSON, e.g. from ParamsUpdateMsg) as one expedited gov
+// proposal from val0, has every authority vote yes, and waits until it has passed; it returns
+// the proposal id. The votes are broadcast at once and only then waited for: one after the
+// other, each waiting for its block, they took several seconds apiece on a loaded machine and
+// could run past the voting period (localnet genesis: 10 s expedited, 20 s regular), and the
+// proposal was rejected. An expedited proposal that misses its period gets the regular one.
+func (n *Net) PassProposal(t testing.TB, title string, msgs ...any) string {
+	t.Helper()
+	bz, err := json.Marshal(map[string]any{
+		"messages":  msgs,
+		"deposit":   ExpeditedDeposit,
+		"title":     title,
+		"summary":   "test proposal",
+		"metadata":  "",
+		"expedited": true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,25 +76,43 @@ func (n *Net) UpdateParamsByGov(t testing.TB, module string, changes map[string]
 	if err := os.WriteFile(file, bz, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := n.Tx(t, "gov", "submit-proposal", file, "--from", "val0", "--gas", "400000")
+	res := n.Tx(t, "gov", "submit-proposal", file, "--from", "val0", "--gas", fmt.Sprint(300000+300000*len(msgs)))
 	if res.Code != 0 {
 		t.Fatalf("submit-proposal: code %d: %s", res.Code, res.RawLog)
 	}
-	var props struct {
-		Proposals []struct {
-			ID string `json:"id"`
-		} `json:"proposals"`
+	id, err := n.proposalIDOfTx(res.TxHash)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(n.MustCLI(t, "query", "gov", "proposals", "-o", "json")), &props); err != nil || len(props.Proposals) == 0 {
-		t.Fatalf("listing proposals: %v", err)
-	}
-	id := props.Proposals[len(props.Proposals)-1].ID
+
+	var wg sync.WaitGroup
+	hashes := make([]string, n.Nodes)
+	errs := make([]error, n.Nodes)
 	for i := 0; i < n.Nodes; i++ {
-		res := n.Tx(t, "gov", "vote", id, "yes", "--from", fmt.Sprintf("val%d", i))
-		if res.Code != 0 {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res, r := n.BroadcastTx("gov", "vote", id, "yes", "--from", fmt.Sprintf("val%d", i))
+			switch {
+			case r.Err != nil:
+				errs[i] = fmt.Errorf("vote by val%d: %v\n%s%s", i, r.Err, r.Stdout, r.Stderr)
+			case res.Code != 0:
+				errs[i] = fmt.Errorf("vote by val%d: code %d: %s", i, res.Code, res.RawLog)
+			default:
+				hashes[i] = res.TxHash
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i := range hashes {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if res := n.WaitTx(t, hashes[i], 30*time.Second); res.Code != 0 {
 			t.Fatalf("vote by val%d: code %d: %s", i, res.Code, res.RawLog)
 		}
 	}
+
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		var p struct {
@@ -90,8 +129,40 @@ func (n *Net) UpdateParamsByGov(t testing.TB, module string, changes map[string]
 				t.Fatalf("proposal %s %s: %s", id, p.Proposal.Status, p.Proposal.FailedReason)
 			}
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("proposal %s did not pass in time", id)
 	return ""
+}
+
+// proposalIDOfTx returns the id of the proposal a submit-proposal tx made, from the tx's
+// submit_proposal event on node 0's CometBFT RPC.
+func (n *Net) proposalIDOfTx(hash string) (string, error) {
+	var out struct {
+		Result struct {
+			TxResult struct {
+				Events []struct {
+					Type       string `json:"type"`
+					Attributes []struct {
+						Key   string `json:"key"`
+						Value string `json:"value"`
+					} `json:"attributes"`
+				} `json:"events"`
+			} `json:"tx_result"`
+		} `json:"result"`
+	}
+	if err := n.rpcGet(0, "/tx?hash=0x"+hash, &out); err != nil {
+		return "", err
+	}
+	for _, e := range out.Result.TxResult.Events {
+		if e.Type != "submit_proposal" {
+			continue
+		}
+		for _, a := range e.Attributes {
+			if a.Key == "proposal_id" {
+				return a.Value, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("tx %s has no submit_proposal event with a proposal_id", hash)
 }

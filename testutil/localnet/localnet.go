@@ -280,17 +280,28 @@ func (n *Net) CLI(args ...string) CLIResult {
 }
 
 // CLINode runs buildchaind with node i's home (node i's RPC in client.toml); the keyring is
-// always node 0's, where all test keys live.
+// always node 0's, where all test keys live. A --home or --keyring-dir in args wins.
 func (n *Net) CLINode(i int, args ...string) CLIResult {
-	full := append(append([]string(nil), args...), "--home", n.Home(i))
-	if i != 0 && needsKeyring(args) {
-		full = append(full, "--keyring-dir", n.Home(0))
-	}
-	cmd := exec.Command(n.Binary, full...)
+	cmd := exec.Command(n.Binary, n.cliArgs(i, args)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	return CLIResult{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// cliArgs is args plus node i's --home and, for commands that sign or list keys, node 0's
+// --keyring-dir. A flag the caller gave is not added again: cobra takes the last of repeated
+// flags, so an appended --home would silently override the caller's (a `vrf show --home
+// node1` that printed node 0's key).
+func (n *Net) cliArgs(i int, args []string) []string {
+	full := append([]string(nil), args...)
+	if !hasFlag(args, "--home") {
+		full = append(full, "--home", n.Home(i))
+	}
+	if i != 0 && needsKeyring(args) && !hasFlag(args, "--keyring-dir") {
+		full = append(full, "--keyring-dir", n.Home(0))
+	}
+	return full
 }
 
 func hasFlag(args []string, flag string) bool {
@@ -316,10 +327,34 @@ func (n *Net) MustCLI(t testing.TB, args ...string) string {
 	return r.Stdout
 }
 
-// Addr returns the bech32 address of a test key (alice, bob, carol, val0...).
+// Addr returns the bech32 address of a test key (alice, bob, carol, val0...): from the JSON
+// scripts/localnet.sh saved when it made the key ($LOCALNET_DIR/NAME.key.json), else from the
+// keyring (a buildchaind run: a second or more on a loaded machine, and tests ask often).
 func (n *Net) Addr(t testing.TB, name string) string {
 	t.Helper()
+	if a := n.savedAddr(name); a != "" {
+		return a
+	}
 	return strings.TrimSpace(n.MustCLI(t, "keys", "show", name, "-a", "--keyring-backend", "test"))
+}
+
+// savedAddr is the address in $LOCALNET_DIR/NAME.key.json, or "".
+func (n *Net) savedAddr(name string) string {
+	if name == "" || strings.ContainsAny(name, "/.") {
+		return ""
+	}
+	bz, err := os.ReadFile(filepath.Join(n.Dir, name+".key.json"))
+	if err != nil {
+		return ""
+	}
+	var k struct {
+		Name    string `json:"name"`
+		Address string `json:"address"`
+	}
+	if json.Unmarshal(bz, &k) != nil || k.Name != name || !strings.HasPrefix(k.Address, "bc1") {
+		return ""
+	}
+	return k.Address
 }
 
 // TxResponse is the subset of the SDK's TxResponse that tests look at.
@@ -381,6 +416,11 @@ func (n *Net) WaitTx(t testing.TB, hash string, timeout time.Duration) TxRespons
 			Error json.RawMessage `json:"error"`
 		}
 		if err := n.rpcGet(0, "/tx?hash=0x"+hash, &out); err == nil && out.Error == nil && out.Result.Height != "" {
+			// CometBFT indexes a block's txs before the app commits its state: until then a
+			// query (an account's sequence for the next tx, a balance) still sees the state
+			// before the tx.
+			h, _ := strconv.ParseInt(out.Result.Height, 10, 64)
+			n.waitAppHeight(h, time.Until(deadline))
 			return TxResponse{
 				Height: out.Result.Height, TxHash: hash, Code: out.Result.TxResult.Code,
 				RawLog: out.Result.TxResult.Log, Codespace: out.Result.TxResult.Codespace,
@@ -390,6 +430,30 @@ func (n *Net) WaitTx(t testing.TB, hash string, timeout time.Duration) TxRespons
 	}
 	t.Fatalf("tx %s not in a block after %s", hash, timeout)
 	return TxResponse{}
+}
+
+// waitAppHeight waits (at most timeout) until node 0's app has committed height h
+// (/abci_info's last_block_height).
+func (n *Net) waitAppHeight(h int64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var info struct {
+			Result struct {
+				Response struct {
+					LastBlockHeight string `json:"last_block_height"`
+				} `json:"response"`
+			} `json:"result"`
+		}
+		if err := n.rpcGet(0, "/abci_info", &info); err == nil {
+			if got, err := strconv.ParseInt(info.Result.Response.LastBlockHeight, 10, 64); err == nil && got >= h {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func lastJSONLine(s string) string {
