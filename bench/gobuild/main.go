@@ -226,7 +226,13 @@ func run(ctx context.Context, dir, pkg, editFile, srcDir string, phases map[stri
 		start := time.Duration(st.Built) * startCost
 		fmt.Printf("%-12s of the sandbox time, its start ≈ %s (%d built × %s)\n", "", start.Round(time.Millisecond), st.Built, startCost.Round(time.Millisecond))
 	}
-	bin := func(name string) string { return filepath.Join(dir, "bin", name) }
+	// Every binary has the same name (in a directory per run): the link's -o name is in its
+	// derivation, so a second developer's link is substituted only if it writes the same name.
+	bin := func(name string) string {
+		d := filepath.Join(dir, "bin", name)
+		_ = os.MkdirAll(d, 0o755)
+		return filepath.Join(d, filepath.Base(pkg))
+	}
 
 	// cold (the first store is filled even when the figure is not asked for)
 	var baseCold time.Duration

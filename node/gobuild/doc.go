@@ -46,12 +46,13 @@
 //
 // A step's sources and archives are first only hashed (no store lock, nothing written): a step
 // whose derivation the builder has a cached output of is not run, and adds nothing. Otherwise
-// they are added to the store with the derivation (an archive already in the store is only
-// temp-pinned, under the store's add lock so no GC comes between), and, if
-// Config.Substitute is set (the `buildchaind go build` command sets the network cache of
-// node/runtime: the chain's VALID claim for the derivation, the output's closure fetched from
-// peers with every block hash-checked), the substitute is used and recorded as the cached
-// output; only then is the step built in the sandbox. At most Config.Jobs steps (one per core)
+// the derivation is added to the store and, if Config.Substitute is set (the `buildchaind go
+// build` command sets the network cache of node/runtime: the chain's VALID claim for the
+// derivation, the output's closure fetched from peers with every block hash-checked), the
+// substitute is used and recorded as the cached output; a substituted step adds nothing else
+// (a second developer's link would otherwise copy every archive into the store). Only a step
+// that runs adds its sources and archives (an archive already in the store is only
+// temp-pinned, under the store's add lock so no GC comes between) and is built in the sandbox. At most Config.Jobs steps (one per core)
 // build at once, while the go command runs up to 4× as many steps, so that cached and
 // substituted steps (which wait on the store and the network) overlap with builds.
 //
@@ -96,6 +97,18 @@
 // compiles and the link of buildchaind) 4.36×: 61 s in the sandbox against 15 s of the plain
 // build, most of it the link, which reads every archive of the 2252 steps through the store
 // (FUSE) where the plain link reads them from GOCACHE. Not yet met.
+//
+// # Where the time goes
+//
+// Stats.TimeLine (printed by `buildchaind go build -v` and bench/gobuild) splits the wall
+// time into the setup before the go command starts, the go command's planning (until it asks
+// for its first step or cache entry), the steps and the finish (pins, the cache index), and
+// sums each step's Times: planning it (arguments rewritten, files hashed), store add, chain
+// and fetch, waiting for a sandbox slot, the builder's setup, the sandbox for compiles (and
+// asm) and for links, adding the output and scanning it for references
+// (node/builder/refscan.go: one pass whatever the number of inputs; a scan per input made a
+// link of buildchaind, 2000+ inputs, the bulk of a rebuild after an edit), and copying the
+// outputs back.
 //
 // # Pins: the cache survives a GC
 //
