@@ -101,8 +101,9 @@
 // # Where the time goes
 //
 // Stats.TimeLine (printed by `buildchaind go build -v` and bench/gobuild) splits the wall
-// time into the setup before the go command starts, the go command's planning (until it asks
-// for its first step or cache entry), the steps and the finish (pins, the cache index), and
+// time into the setup before the go command starts, the go command alone until it runs its
+// first tool step (loading the packages, planning, its first cache hits), the steps and the
+// finish (pins, the cache index), and
 // sums each step's Times: planning it (arguments rewritten, files hashed), store add, chain
 // and fetch, waiting for a sandbox slot, the builder's setup, the sandbox for compiles (and
 // asm) and for links, adding the output and scanning it for references

@@ -141,9 +141,10 @@ type Stats struct {
 	// Times is the sum over the steps (they overlap: steps run in parallel).
 	Times Times
 	// Wall is the whole build; Setup the part before the go command starts (the toolchain,
-	// the forwarder, the cache index), Planning from then until the go command asks for its
-	// first step or cache entry (loading the packages, planning the actions), Finish the part
-	// after it exits (pins, the cache index, the binary moved to -o).
+	// the forwarder, the cache index), Planning from then until the go command runs its first
+	// tool step (loading the packages, planning the actions, and the cache hits it meets
+	// first; the whole build but its link when nothing changed), Finish the part after it
+	// exits (pins, the cache index, the binary moved to -o).
 	Wall, Setup, Planning, Finish time.Duration
 	// Pin is the GC root the steps are pinned under (Config.Pin), Pinned how many store paths
 	// it holds and Unpinned how many an earlier build left there that this one dropped.
@@ -414,7 +415,7 @@ func (st *Stats) Line() string {
 func (st *Stats) TimeLine() string {
 	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	t := st.Times
-	return fmt.Sprintf("time: %s wall (setup %s, go command planning %s, steps and go command %s, finish %s); "+
+	return fmt.Sprintf("time: %s wall (setup %s, go command until its first step %s, then until it exits %s, finish %s); "+
 		"summed over steps: plan %s, store add %s, chain+fetch %s, slot wait %s, sandbox setup %s, "+
 		"sandbox compile %s, sandbox link %s, output add+scan %s, copy out %s",
 		r(st.Wall), r(st.Setup), r(st.Planning), r(max(st.Wall-st.Setup-st.Planning-st.Finish, 0)), r(st.Finish),
@@ -556,7 +557,7 @@ type server struct {
 	// an object directory whose archive the go command has not put in its cache yet.
 	pending  map[string]string
 	objSteps map[string][]Step
-	first    time.Time // when the go command first asked for a step or a cache entry
+	first    time.Time // when the go command asked for its first tool step
 }
 
 // asked notes the go command's first request (Stats.Planning).

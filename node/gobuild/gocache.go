@@ -258,7 +258,6 @@ func (s *server) serveCache(ctx context.Context, conn net.Conn) {
 		if err := dec.Decode(&req); err != nil {
 			return
 		}
-		s.asked()
 		var body []byte
 		if req.BodySize > 0 {
 			// The body follows as a base64 JSON string.
