@@ -31,8 +31,8 @@ assigned builders and, with --wait, prints the claims' progress until every verd
 	}
 	f := build.Flags()
 	f.StringP("o", "o", "", "write the binary here (as go build -o)")
-	f.BoolP("verbose", "v", false, "print where the time went: the build's parts and the steps' time by kind (gobuild.Stats.TimeLine)")
 	addPublishFlags(build, "steps")
+	f.Lookup("verbose").Usage += "; after the build, where the time went (the build's parts, the steps' time by kind)"
 	c.AddCommand(build)
 	return c
 }
