@@ -13,8 +13,14 @@
 //
 // It also prints the peak RSS of the whole process (all nodes) during each
 // fetch, the load average, and the fetcher's figures are best of -runs.
+// The large-file case also times the same bytes sent over a bare libp2p
+// stream between two nodes (same host setup, no store, no hashing): the
+// ceiling the closure stream cannot pass on this machine, printed as a
+// ratio to the same baseline.
 //
 //	go run ./bench/p2p -size 128 -files 2000
+//	go run ./bench/p2p -rss 4096          # peak RSS of fetching a 4 GiB closure
+//	go run ./bench/p2p -profile /tmp/p2p  # CPU profile of each fetch mode's first fetch
 package main
 
 import (
@@ -36,6 +42,7 @@ import (
 	"time"
 
 	cid "github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/buildchain/buildchain/node/p2p"
 	"github.com/buildchain/buildchain/node/runtime"
@@ -52,7 +59,12 @@ func main() {
 	bitswap := flag.Bool("bitswap", true, "also measure bitswap alone")
 	flag.IntVar(&nServers, "servers", 3, "server nodes holding the closure (1 skips the 3-peer figures; e.g. for -size 4096 to check memory)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
+	flag.StringVar(&profilePrefix, "profile", "", "write a CPU profile of the first fetch of each case and mode (and of the bare stream) to PREFIX-CASE-MODE.pprof")
+	rssMiB := flag.Int("rss", 0, "only fetch one N MiB file from one peer by closure stream, once, and print the peak RSS (sets -size N -files 0 -toolchain none -servers 1 -runs 1 -bitswap=false)")
 	flag.Parse()
+	if *rssMiB > 0 {
+		*sizeMiB, *files, *toolchain, nServers, *runs, *bitswap = *rssMiB, 0, "none", 1, 1, false
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -83,13 +95,18 @@ func run(sizeMiB, files, fileSize int, toolchain, dir string, runs int, bitswap 
 		dir = d
 	}
 	dir, _ = filepath.Abs(dir)
+	defer func() {
+		for _, d := range caseDirs {
+			os.RemoveAll(d)
+		}
+	}()
 	fmt.Printf("bench/p2p: nodes on loopback, storefs on every side (%s), best of %d, load average at start %s\n", dir, runs, loadavg())
 	if sizeMiB > 0 {
 		src := filepath.Join(dir, "large.bin")
 		if err := writeRandomFile(src, int64(sizeMiB)<<20); err != nil {
 			return err
 		}
-		c := &benchCase{name: fmt.Sprintf("one %d MiB file", sizeMiB), src: src, dir: dir, runs: runs, bitswap: bitswap}
+		c := &benchCase{name: fmt.Sprintf("one %d MiB file", sizeMiB), slug: "large", src: src, dir: dir, runs: runs, bitswap: bitswap, bare: true}
 		if err := c.measure(func(dst string) error { return copyFile(src, dst) }, "copy + fsync"); err != nil {
 			return err
 		}
@@ -99,7 +116,7 @@ func run(sizeMiB, files, fileSize int, toolchain, dir string, runs int, bitswap 
 		if err := writeFlatTree(src, files, fileSize); err != nil {
 			return err
 		}
-		c := &benchCase{name: fmt.Sprintf("%d files of %d bytes", files, fileSize), src: src, dir: dir, runs: runs, bitswap: bitswap}
+		c := &benchCase{name: fmt.Sprintf("%d files of %d bytes", files, fileSize), slug: "files", src: src, dir: dir, runs: runs, bitswap: bitswap}
 		if err := c.measure(func(dst string) error { return copyTree(src, dst) }, "copy + fsync each file"); err != nil {
 			return err
 		}
@@ -109,7 +126,7 @@ func run(sizeMiB, files, fileSize int, toolchain, dir string, runs int, bitswap 
 		if err != nil {
 			return err
 		}
-		c := &benchCase{name: "substitute " + desc, src: src, dir: dir, runs: runs, substitute: true}
+		c := &benchCase{name: "substitute " + desc, slug: "toolchain", src: src, dir: dir, runs: runs, substitute: true}
 		if err := c.measure(func(dst string) error { return cpSync(src, dst) }, "cp -r + sync"); err != nil {
 			return err
 		}
@@ -118,27 +135,51 @@ func run(sizeMiB, files, fileSize int, toolchain, dir string, runs int, bitswap 
 	return nil
 }
 
-var nServers = 3
+var (
+	nServers      = 3
+	profilePrefix string
+	caseDirs      []string // removed when the run ends
+)
 
 type benchCase struct {
 	name       string
+	slug       string // for profile file names
 	src, dir   string
 	runs       int
 	bitswap    bool
 	substitute bool // report time ratio against cp -r + sync (goal <= 2)
+	bare       bool // also time the bytes of src over a bare libp2p stream
 }
 
 type fetchMode struct {
 	name  string
+	slug  string
 	peers int
 	noCAR bool
+}
+
+// startProfile starts a CPU profile named after the case and mode when
+// -profile is set and this is the first run; the returned func stops it.
+func startProfile(run int, caseSlug, modeSlug string) (func(), error) {
+	if profilePrefix == "" || run > 0 {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%s-%s.pprof", profilePrefix, caseSlug, modeSlug))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("profile (is -cpuprofile set too?): %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // measure imports src on three server nodes (untimed), then per run times
 // the baseline and a fresh node fetching the closure in each mode.
 //
-// The copies and fetched stores stay until the case ends (work is removed
-// then): this VM's ext4 has no journal, and in that mode creating a file
+// The copies and fetched stores stay until the run ends (caseDirs): this
+// VM's ext4 has no journal, and in that mode creating a file
 // skips the inodes deleted in the last minute or so of its block group, one
 // buffer-cache lookup each (recently_deleted() in perf). Removing each
 // fetched store before the next fetch made every block file the next fetch
@@ -148,8 +189,10 @@ type fetchMode struct {
 func (bc *benchCase) measure(baseline func(dst string) error, baseName string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	work := filepath.Join(bc.dir, "case")
-	defer os.RemoveAll(work)
+	// Removed when the whole run ends (run), not here: the next case's
+	// files would be created right after these deletions (see above).
+	work := filepath.Join(bc.dir, "case-"+bc.slug)
+	caseDirs = append(caseDirs, work)
 	ns := nServers
 	if bc.substitute {
 		ns = 1 // one peer serves it
@@ -163,9 +206,9 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 			s.close()
 		}
 	}()
-	modes := []fetchMode{{"closure stream, 1 peer", 1, false}, {"closure stream, 3 peers", 3, false}}
+	modes := []fetchMode{{"closure stream, 1 peer", "stream1", 1, false}, {"closure stream, 3 peers", "stream3", 3, false}}
 	if bc.bitswap {
-		modes = append(modes, fetchMode{"bitswap, 1 peer", 1, true})
+		modes = append(modes, fetchMode{"bitswap, 1 peer", "bitswap", 1, true})
 	}
 	if bc.substitute {
 		modes = modes[:1]
@@ -180,16 +223,46 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 	best := make([]time.Duration, len(modes))
 	cpu := make([]time.Duration, len(modes))
 	peak := make([]int64, len(modes))
-	var bestBase time.Duration
+	var bestBase, bestBare, baseCPU, bareCPU time.Duration
+	var bareBytes int64
+	if bc.bare {
+		fi, err := os.Stat(bc.src)
+		if err != nil {
+			return err
+		}
+		bareBytes = fi.Size()
+		setupBare(servers[0].n, bc.src)
+	}
 	for i := range bc.runs {
 		dst := filepath.Join(work, fmt.Sprintf("copy%d", i))
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		if err := baseline(dst); err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
-		bestBase = minDur(bestBase, time.Since(start))
+		if d := time.Since(start); bestBase == 0 || d < bestBase {
+			bestBase, baseCPU = d, cpuTime()-cpu0
+		}
+		if bc.bare {
+			stop, err := startProfile(i, bc.slug, "bare")
+			if err != nil {
+				return err
+			}
+			d, err := bareOnce(ctx, servers[0].n, filepath.Join(work, fmt.Sprintf("bare%d", i)), bareBytes)
+			stop()
+			if err != nil {
+				return fmt.Errorf("bare libp2p stream: %w", err)
+			}
+			if bestBare == 0 || d < bestBare {
+				bestBare, bareCPU = d, lastCPU
+			}
+		}
 		for m, mode := range modes {
+			stop, err := startProfile(i, bc.slug, mode.slug)
+			if err != nil {
+				return err
+			}
 			d, rss, err := fetchOnce(ctx, servers[:mode.peers], root, filepath.Join(work, fmt.Sprintf("fetch%d-%d", i, m)), mode.noCAR)
+			stop()
 			if err != nil {
 				return fmt.Errorf("%s: %w", mode.name, err)
 			}
@@ -202,10 +275,19 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 	}
 	mib := float64(bytes) / (1 << 20)
 	fmt.Printf("%s (%d blocks, %.1f MiB; load average now %s):\n", bc.name, blocks, mib, loadavg())
-	fmt.Printf("  %-26s %8.1f MiB/s (%v)\n", baseName+":", mib/bestBase.Seconds(), bestBase.Round(time.Millisecond))
+	fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU %v = %.2f s/GiB)\n", baseName+":", mib/bestBase.Seconds(), bestBase.Round(time.Millisecond),
+		baseCPU.Round(time.Millisecond), baseCPU.Seconds()/(mib/1024))
+	if bc.bare {
+		bmib := float64(bareBytes) / (1 << 20)
+		fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU of both nodes %v = %.2f s/GiB; the same bytes, no store, no hashing)\n", "bare libp2p stream:",
+			bmib/bestBare.Seconds(), bestBare.Round(time.Millisecond), bareCPU.Round(time.Millisecond), bareCPU.Seconds()/(bmib/1024))
+	}
 	for m, mode := range modes {
 		fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU of all nodes %v = %.2f s/GiB), peak RSS %d MiB\n", mode.name+":", mib/best[m].Seconds(),
 			best[m].Round(time.Millisecond), cpu[m].Round(time.Millisecond), cpu[m].Seconds()/(mib/1024), peak[m]>>20)
+	}
+	if bc.bare {
+		fmt.Printf("ceiling: bare libp2p stream / %s: %.3f (no fetch over libp2p can beat it here)\n", baseName, bestBase.Seconds()/bestBare.Seconds())
 	}
 	for m, mode := range modes {
 		if bc.substitute {
@@ -335,16 +417,75 @@ func fetchOnce(ctx context.Context, servers []server, root cid.Cid, dir string, 
 	return d, peak.Load(), nil
 }
 
+// bareProtocol is the bench's own protocol: the server writes the bytes of
+// one file, the client reads them to the end and discards them.
+const bareProtocol = "/buildchain-bench/bare/1"
+
+// setupBare makes n serve src's bytes over bareProtocol.
+func setupBare(n *p2p.Node, src string) {
+	n.Host().SetStreamHandler(bareProtocol, func(s network.Stream) {
+		defer s.Close()
+		f, err := os.Open(src)
+		if err != nil {
+			_ = s.Reset()
+			return
+		}
+		defer f.Close()
+		buf := make([]byte, 256<<10)
+		if _, err := io.CopyBuffer(s, onlyReader{f}, buf); err != nil {
+			_ = s.Reset()
+		}
+	})
+}
+
+// onlyReader hides the file's WriterTo/ReaderFrom, so io.CopyBuffer uses
+// the buffer (256 KiB reads, the store's block size).
+type onlyReader struct{ io.Reader }
+
+// bareOnce times a fresh node reading all of srv's bareProtocol bytes
+// (want of them) after connecting, like fetchOnce times only the fetch.
+func bareOnce(ctx context.Context, srv *p2p.Node, dir string, want int64) (time.Duration, error) {
+	rt, n, err := newNode(dir, false)
+	if err != nil {
+		return 0, err
+	}
+	defer rt.Close()
+	if err := n.Connect(ctx, srv.AddrInfo()); err != nil {
+		return 0, err
+	}
+	start, cpu0 := time.Now(), cpuTime()
+	s, err := n.Host().NewStream(ctx, srv.ID(), bareProtocol)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	buf := make([]byte, 256<<10)
+	got, err := io.CopyBuffer(io.Discard, onlyReader{s}, buf)
+	d := time.Since(start)
+	lastCPU = cpuTime() - cpu0
+	if err != nil {
+		return 0, err
+	}
+	if got != want {
+		return 0, fmt.Errorf("read %d bytes, want %d", got, want)
+	}
+	return d, nil
+}
+
 // lastCPU is the process CPU time (user + system, all nodes) of the last
 // fetch: a figure that depends less on the machine's load than wall time.
 var lastCPU time.Duration
 
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
+	var ru, ch syscall.Rusage
+	// Children too: the cp -r + sync baseline runs as child processes.
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ch); err != nil {
+		return 0
+	}
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano() + ch.Utime.Nano() + ch.Stime.Nano())
 }
 
 // rss is the process's resident set size now, in bytes.

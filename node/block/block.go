@@ -98,3 +98,34 @@ func Links(c cid.Cid, data []byte) ([]cid.Cid, error) {
 	}
 	return out, nil
 }
+
+// Checked is a block whose bytes were hashed and matched its CID (Check):
+// the only way to make one with a defined CID outside this package, so a
+// function that takes a Checked (storefs's verified batch, which writes it
+// without hashing it again) cannot be handed bytes nobody hashed. It is a
+// blocks.Block, so it goes wherever one does (bitswap's NotifyNewBlocks).
+// The zero value has no CID and is refused by its takers.
+type Checked struct {
+	c    cid.Cid
+	data []byte
+}
+
+// Check hashes data (Verify) and returns it as a Checked block.
+func Check(c cid.Cid, data []byte) (Checked, error) {
+	if err := Verify(c, data); err != nil {
+		return Checked{}, err
+	}
+	return Checked{c: c, data: data}, nil
+}
+
+// Cid is the block's CID (undefined for the zero value).
+func (b Checked) Cid() cid.Cid { return b.c }
+
+// RawData is the block's bytes; they must not be modified.
+func (b Checked) RawData() []byte { return b.data }
+
+// String names the block.
+func (b Checked) String() string { return "[Block " + b.c.String() + "]" }
+
+// Loggable is the blocks.Block logging form.
+func (b Checked) Loggable() map[string]any { return map[string]any{"block": b.c.String()} }

@@ -137,8 +137,8 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 		nDone    int
 	)
 	budget := make(chan struct{}, carBudget/budgetUnit)
-	units := func(b blocks.Block) int { return (len(b.RawData()) + budgetUnit - 1) / budgetUnit }
-	writes := make(chan blocks.Block, 256)
+	units := func(b block.Checked) int { return (len(b.RawData()) + budgetUnit - 1) / budgetUnit }
+	writes := make(chan block.Checked, 256)
 	allDone := make(chan struct{})
 	queue := make(chan int, parts) // parts whose peer failed
 
@@ -192,7 +192,7 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 			}
 		}
 	}
-	release := func(b blocks.Block) {
+	release := func(b block.Checked) {
 		for range units(b) {
 			<-budget
 		}
@@ -291,12 +291,13 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 	return res, nil
 }
 
-// batchingStore is a blockstore that can store many blocks as one durable
-// unit (storefs: one sync per 64 MiB instead of one per PutMany). The
-// interface literal is identical to storefs.BlockBatch.
+// batchingStore is a blockstore that can store many checked blocks as one
+// durable unit without hashing them again (storefs: one sync per 64 MiB
+// instead of one per PutMany). The interface literal is identical to
+// storefs.VerifiedBatch.
 type batchingStore interface {
-	NewBatch() interface {
-		Put(ctx context.Context, b blocks.Block) error
+	NewVerifiedBatch() interface {
+		Put(ctx context.Context, b block.Checked) error
 		Commit() error
 		Abort()
 	}
@@ -306,9 +307,9 @@ type batchingStore interface {
 // every carCommit bytes (and at the end). Blocks become visible to readers
 // and peers at each commit. It drains in even after a failure, so senders
 // never block on it.
-func writeBatched(ctx context.Context, bs batchingStore, in <-chan blocks.Block, release func(blocks.Block), stored func([]blocks.Block, int64)) error {
+func writeBatched(ctx context.Context, bs batchingStore, in <-chan block.Checked, release func(block.Checked), stored func([]blocks.Block, int64)) error {
 	var err error
-	batch := bs.NewBatch()
+	batch := bs.NewVerifiedBatch()
 	var pending []blocks.Block
 	var size int64
 	commit := func() {
@@ -319,7 +320,7 @@ func writeBatched(ctx context.Context, bs batchingStore, in <-chan blocks.Block,
 				stored(pending, size)
 			}
 		}
-		batch, pending, size = bs.NewBatch(), nil, 0
+		batch, pending, size = bs.NewVerifiedBatch(), nil, 0
 	}
 	for b := range in {
 		if err == nil {
@@ -348,7 +349,7 @@ func writeBatched(ctx context.Context, bs batchingStore, in <-chan blocks.Block,
 
 // writePutMany stores the blocks from in with PutMany, everything queued
 // so far in one call (up to carBatch bytes).
-func writePutMany(ctx context.Context, bs blockstore.Blockstore, in <-chan blocks.Block, release func(blocks.Block), stored func([]blocks.Block, int64)) error {
+func writePutMany(ctx context.Context, bs blockstore.Blockstore, in <-chan block.Checked, release func(block.Checked), stored func([]blocks.Block, int64)) error {
 	var err error
 	for b := range in {
 		batch, size := []blocks.Block{b}, int64(len(b.RawData()))
@@ -373,7 +374,7 @@ func writePutMany(ctx context.Context, bs blockstore.Blockstore, in <-chan block
 			}
 		}
 		for _, b := range batch {
-			release(b)
+			release(b.(block.Checked))
 		}
 	}
 	return err

@@ -323,7 +323,7 @@ type walkChild struct {
 type walkResult struct {
 	c        cid.Cid
 	children []walkChild
-	fetched  blocks.Block // verified block from a peer, still to be stored
+	fetched  blocks.Block // a block.Checked from a peer, still to be stored; nil if none
 	err      error
 }
 
@@ -376,11 +376,14 @@ func (n *Node) walkOne(ctx context.Context, t walkTask) walkResult {
 	switch {
 	case t.blk != nil:
 		data = t.blk.RawData()
-		if err := block.Verify(t.c, data); err != nil {
+		// The one hash of a received block: the store takes the
+		// block.Checked without hashing it again.
+		chk, err := block.Check(t.c, data)
+		if err != nil {
 			r.err = fmt.Errorf("p2p: rejected block from network: %w", err)
 			return r
 		}
-		r.fetched = t.blk
+		r.fetched = chk
 	case isIdentity(t.c):
 		dm, err := mh.Decode(t.c.Hash())
 		if err != nil {

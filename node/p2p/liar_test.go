@@ -100,5 +100,8 @@ func TestWalkRejectsMismatchedBlock(t *testing.T) {
 	require.NoError(t, err)
 	r = n.walkOne(context.Background(), walkTask{c: c, blk: ok})
 	require.NoError(t, r.err)
-	require.Equal(t, ok, r.fetched)
+	chk, isChecked := r.fetched.(block.Checked)
+	require.True(t, isChecked, "a fetched block goes to the store as a block.Checked")
+	require.Equal(t, c, chk.Cid())
+	require.Equal(t, real.RawData(), chk.RawData())
 }

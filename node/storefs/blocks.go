@@ -96,9 +96,6 @@ type writer struct {
 	refs    []refEntry
 	renames [][2]string // temp name, final name, in the order the writes finished
 	queued  map[cid.Cid]struct{}
-	// verifyPuts hashes each block in its write goroutine (in parallel)
-	// before writing it: for blocks from outside (Batch), not the importer's.
-	verifyPuts bool
 
 	// Durability is made while the import runs: every syncEvery bytes
 	// written, one background syncfs makes all temp files finished so far
@@ -135,7 +132,8 @@ func (w *writer) fail(err error) {
 }
 
 // put schedules block (c, data); data must not be modified afterwards.
-// The caller has already computed c from data (importer) or verified it.
+// The caller has already computed c from data (importer) or verified it
+// (PutBlock, PutMany, a verified batch's block.Checked).
 func (w *writer) put(c cid.Cid, data []byte) { w.putLinks(c, data, nil, false, nil) }
 
 // putOwned is put for a file leaf (no children) whose buffer the writer
@@ -191,12 +189,6 @@ func (w *writer) putLinks(c cid.Cid, data []byte, children []cid.Cid, known bool
 			}
 			w.wg.Done()
 		}()
-		if w.verifyPuts {
-			if err := block.Verify(c, data); err != nil {
-				w.fail(fmt.Errorf("put block: %w", err))
-				return
-			}
-		}
 		tmp, err := w.s.writeTempBlock(data)
 		if err != nil {
 			w.fail(fmt.Errorf("block %s: %w", c, err))

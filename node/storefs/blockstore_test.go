@@ -3,6 +3,7 @@ package storefs
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 
 	blocks "github.com/ipfs/go-block-format"
@@ -96,19 +97,24 @@ func mustSum(t *testing.T, b []byte) mh.Multihash {
 	return h
 }
 
-// TestBatch: blocks put in a batch appear only at Commit; a forged block
-// fails the whole batch at Commit and leaves the store unchanged.
-func TestBatch(t *testing.T) {
+// TestVerifiedBatch: blocks put in a verified batch appear only at Commit,
+// Abort leaves the store unchanged, only block.Checked blocks (not the zero
+// value) are taken, and they are written without being hashed again.
+func TestVerifiedBatch(t *testing.T) {
 	s := openTemp(t)
 	bs := s.Blockstore().(*bstore)
 	ctx := context.Background()
-	mk := func(d string) blocks.Block {
-		b, _ := blocks.NewBlockWithCid([]byte(d), cid.NewCidV1(cid.Raw, mustSum(t, []byte(d))))
+	mk := func(d string) block.Checked {
+		data := []byte(d)
+		b, err := block.Check(cid.NewCidV1(cid.Raw, mustSum(t, data)), data)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return b
 	}
 	a, b, c := mk("batch a"), mk("batch b"), mk("batch c")
-	bt := bs.NewBatch()
-	for _, blk := range []blocks.Block{a, b} {
+	bt := bs.NewVerifiedBatch()
+	for _, blk := range []block.Checked{a, b} {
 		if err := bt.Put(ctx, blk); err != nil {
 			t.Fatal(err)
 		}
@@ -119,21 +125,65 @@ func TestBatch(t *testing.T) {
 	if err := bt.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	for _, blk := range []blocks.Block{a, b} {
+	for _, blk := range []block.Checked{a, b} {
 		if got, err := bs.Get(ctx, blk.Cid()); err != nil || string(got.RawData()) != string(blk.RawData()) {
 			t.Fatalf("after commit: %v", err)
 		}
 	}
-	forged, _ := blocks.NewBlockWithCid([]byte("forged"), mk("real").Cid())
-	bt = bs.NewBatch()
-	_ = bt.Put(ctx, c)
-	_ = bt.Put(ctx, forged)
-	if err := bt.Commit(); !errors.Is(err, block.ErrCorrupt) {
-		t.Fatalf("commit with a forged block: %v", err)
+
+	bt = bs.NewVerifiedBatch()
+	if err := bt.Put(ctx, block.Checked{}); err == nil {
+		t.Fatal("the zero block.Checked was taken")
 	}
-	for _, k := range []cid.Cid{c.Cid(), forged.Cid()} {
-		if ok, _ := bs.Has(ctx, k); ok {
-			t.Fatalf("%s stored by a failed batch", k)
-		}
+	if err := bt.Put(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	bt.Abort()
+	if ok, _ := bs.Has(ctx, c.Cid()); ok {
+		t.Fatal("block of an aborted batch stored")
+	}
+	if ents, _ := os.ReadDir(s.tmpDir); len(ents) != 0 {
+		t.Fatalf("aborted batch left %d temp files", len(ents))
+	}
+
+	// Not hashed again: bytes changed after Check (which callers must
+	// never do) are written as given; reading them back fails as corrupt.
+	d := mk("checked once")
+	d.RawData()[0] ^= 1
+	bt = bs.NewVerifiedBatch()
+	if err := bt.Put(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := bt.Commit(); err != nil {
+		t.Fatalf("verified batch hashed its block again: %v", err)
+	}
+	if _, err := s.GetBlock(d.Cid()); !errors.Is(err, block.ErrCorrupt) {
+		t.Fatalf("read of the modified block: %v", err)
+	}
+}
+
+// TestPutManyForged: PutMany still refuses a forged block (and the
+// whole call with it); a block.Checked is stored.
+func TestPutManyForged(t *testing.T) {
+	s := openTemp(t)
+	bs := s.Blockstore()
+	ctx := context.Background()
+	data := []byte("real")
+	forged, _ := blocks.NewBlockWithCid([]byte("forged"), cid.NewCidV1(cid.Raw, mustSum(t, data)))
+	good, err := block.Check(cid.NewCidV1(cid.Raw, mustSum(t, []byte("good"))), []byte("good"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.PutMany(ctx, []blocks.Block{good, forged}); !errors.Is(err, block.ErrCorrupt) {
+		t.Fatalf("PutMany with a forged block: %v", err)
+	}
+	if ok, _ := bs.Has(ctx, good.Cid()); ok {
+		t.Fatal("PutMany stored part of a batch with a forged block")
+	}
+	if err := bs.PutMany(ctx, []blocks.Block{good}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := bs.Has(ctx, good.Cid()); !ok {
+		t.Fatal("checked block not stored")
 	}
 }

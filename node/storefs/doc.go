@@ -19,4 +19,7 @@
 //	pins/per-user/{user}/{prog}/auto/{hash}  symlink to a user path (a GC root)
 //	pins/temp/{pid}/{cid}           temporary pins of a live process
 //	store/                          the FUSE mount point
+//
+// A new root gets chattr +T where the filesystem has it (topdir.go), so
+// ext4 places blocks/ and tmp/ away from its parent's block group.
 package storefs

@@ -70,6 +70,10 @@ func Open(root string) (*Store, error) {
 		tmpDir:    filepath.Join(abs, "tmp"),
 		pinsDir:   filepath.Join(abs, "pins"),
 	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("open store %q: %w", root, err)
+	}
+	markTopDir(abs) // before blocks/ and tmp/ are made (topdir.go)
 	for _, d := range []string{s.blocksDir, s.tmpDir, filepath.Join(s.pinsDir, "per-user"),
 		filepath.Join(s.pinsDir, "temp"), filepath.Join(abs, "store"), filepath.Join(abs, "references")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/buildchain/buildchain/internal/readbench"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 const deadChildEnv = "FUSEFS_DEAD_CHILD"
 
 func TestMain(m *testing.M) {
+	readbench.RunChildIfAsked() // benchmarks' reader processes
 	if spec := os.Getenv(deadChildEnv); spec != "" {
 		// Child: mount store (spec = "root|mnt"), report, wait to be killed.
 		root, mnt, _ := strings.Cut(spec, "|")

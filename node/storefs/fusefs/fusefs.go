@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -45,13 +46,25 @@ type Options struct {
 	ReadaheadKiB int
 }
 
+// maxRead is the largest READ request the kernel sends (max_read): one
+// 256 KiB leaf, so that a request is usually served from one verified
+// block without a copy (fileNode.Read), and a readahead window becomes
+// many requests that go-fuse serves on as many goroutines, their leaves
+// read and hashed in parallel. A variable for the benchmark's comparison.
+var maxRead = 256 << 10
+
+// maxBackground is how many asynchronous (readahead) requests the kernel
+// keeps in flight (go-fuse's default is 12): a 4 MiB readahead window is
+// 16 requests of maxRead, and two windows may overlap.
+const maxBackground = 32
+
 // defaultReadaheadKiB is the readahead window Mount sets. The kernel gives
 // a FUSE mount 128 KiB (whatever max_readahead the server asks for), so a
 // cold sequential read of a large file costs a round trip per 128 KiB and
-// reads each 256 KiB leaf in two requests; with 4 MiB the kernel sends 1
-// MiB requests (max_read), several at once, and their leaves are read and
-// hashed in parallel (fileNode.Read). Measured: 130 requests for a 16 MiB
-// file instead of 19.
+// reads each 256 KiB leaf in two requests; with 4 MiB the kernel sends
+// requests of max_read (maxRead), up to maxBackground at once, and their
+// leaves are read and hashed in parallel. Measured with 1 MiB requests:
+// 130 requests for a 16 MiB file instead of 19.
 const defaultReadaheadKiB = 4096
 
 // Mount mounts the view of s at dir and serves it in the background; call
@@ -59,7 +72,7 @@ const defaultReadaheadKiB = 4096
 func Mount(s *storefs.Store, dir string, opts Options) (*fuse.Server, error) {
 	long := time.Hour
 	neg := time.Second // a CID that is absent now may be added soon
-	root := &rootNode{fsys: &filesystem{s: s, log: opts.Logger, noOpen: !opts.SendOpens}}
+	root := &rootNode{fsys: &filesystem{s: s, log: opts.Logger, noOpen: !opts.SendOpens, blocks: newBlockCache(blockCacheBytes)}}
 	o := &fs.Options{
 		EntryTimeout:    &long,
 		AttrTimeout:     &long,
@@ -68,8 +81,9 @@ func Mount(s *storefs.Store, dir string, opts Options) (*fuse.Server, error) {
 			AllowOther:           opts.AllowOther,
 			FsName:               fsNamePrefix + s.Root(), // see MountedStore
 			Name:                 "buildchain",
-			MaxWrite:             1 << 20, // also max_read: large reads
-			MaxReadAhead:         1 << 20,
+			MaxWrite:             maxRead, // also max_read
+			MaxReadAhead:         maxRead,
+			MaxBackground:        maxBackground,
 			EnableSymlinkCaching: true,
 			DisableXAttrs:        true,
 			DirectMount:          true, // as root: mount(2) without fusermount3
@@ -127,80 +141,7 @@ type filesystem struct {
 	s      *storefs.Store
 	log    *log.Logger
 	noOpen bool
-	leaves leafCache
-}
-
-// leafCache keeps the last few verified leaves of the whole mount: the
-// kernel often reads a 256 KiB leaf in several requests, and rehashing it
-// each time would double the cost of a cold read; readahead (fileNode.Read)
-// puts the next leaves of a sequential read here before the kernel asks.
-// It is small and shared so that memory does not grow with the number of
-// files read (ring × 256 KiB, plus at most readaheadWorkers leaves being
-// read). A leaf being read is in loading, so a reader and the readahead
-// never read and hash the same leaf twice.
-type leafCache struct {
-	mu   sync.Mutex
-	ring [64]struct {
-		c    cid.Cid
-		data []byte
-	}
-	next    int
-	loading map[cid.Cid]*leafLoad
-}
-
-type leafLoad struct {
-	done chan struct{}
-	data []byte
-	err  error
-}
-
-func (lc *leafCache) getLocked(c cid.Cid) []byte {
-	for i := range lc.ring {
-		if lc.ring[i].c == c && lc.ring[i].data != nil {
-			return lc.ring[i].data
-		}
-	}
-	return nil
-}
-
-// load returns leaf c from the cache, waits for a read of it in progress,
-// or reads it with read (once, whoever asks first) and caches it.
-func (lc *leafCache) load(c cid.Cid, read func() ([]byte, error)) ([]byte, error) {
-	lc.mu.Lock()
-	if d := lc.getLocked(c); d != nil {
-		lc.mu.Unlock()
-		return d, nil
-	}
-	if l, ok := lc.loading[c]; ok {
-		lc.mu.Unlock()
-		<-l.done
-		return l.data, l.err
-	}
-	l := &leafLoad{done: make(chan struct{})}
-	if lc.loading == nil {
-		lc.loading = map[cid.Cid]*leafLoad{}
-	}
-	lc.loading[c] = l
-	lc.mu.Unlock()
-
-	l.data, l.err = read()
-	lc.mu.Lock()
-	delete(lc.loading, c)
-	if l.err == nil {
-		lc.ring[lc.next].c, lc.ring[lc.next].data = c, l.data
-		lc.next = (lc.next + 1) % len(lc.ring)
-	}
-	lc.mu.Unlock()
-	close(l.done)
-	return l.data, l.err
-}
-
-// has reports whether c is cached or being read.
-func (lc *leafCache) has(c cid.Cid) bool {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	_, loading := lc.loading[c]
-	return loading || lc.getLocked(c) != nil
+	blocks *blockCache
 }
 
 func (f *filesystem) logf(format string, args ...any) {
@@ -431,8 +372,9 @@ type leaf struct {
 }
 
 // fileNode is a UnixFS file. Its leaf layout is computed once from the
-// internal nodes (read and verified once) and kept, so a read costs only
-// the leaf blocks it touches: no database, no tree walk.
+// internal nodes and kept (offset, size and CID of each leaf), so a read
+// costs only the leaves it touches: no database, no tree walk, and no
+// leaf read before it is needed.
 type fileNode struct {
 	fs.Inode
 	fsys    *filesystem
@@ -479,13 +421,23 @@ func (f *fileNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
 	return syscall.ENOSYS
 }
 
+// lazyLeafMax: a dag-pb child whose subtree holds at most this many bytes
+// is taken for a leaf and read only when a request needs it (loadLeaf); a
+// larger one is an internal node (our leaves hold 256 KiB), read and
+// decoded by layout. A few internal nodes per 43 MiB of file (174 leaves
+// each) are read up front, never the leaves.
+const lazyLeafMax = 1 << 20
+
+// layout lists the file's leaves with their offsets, decoding only the
+// internal nodes (the root is already verified), so opening a large file
+// or reading its first bytes does not read all of it.
 func (f *fileNode) layout() error {
 	f.once.Do(func() {
 		var walk func(nd ipld.Node, off uint64) error
 		walk = func(nd ipld.Node, off uint64) error {
 			switch n := nd.(type) {
 			case *merkledag.RawNode:
-				f.leaves = append(f.leaves, leaf{off: off, size: uint64(len(n.RawData())), c: n.Cid()})
+				f.leaves = append(f.leaves, leaf{off: off, size: uint64(len(n.RawData())), data: n.RawData()})
 				return nil
 			case *merkledag.ProtoNode:
 				fsn, err := unixfs.FSNodeFromBytes(n.Data())
@@ -501,10 +453,10 @@ func (f *fileNode) layout() error {
 					return fmt.Errorf("file node %s: %d links but %d block sizes", n.Cid(), len(links), fsn.NumChildren())
 				}
 				for i, l := range links {
+					// The size comes from the verified parent; loadLeaf
+					// checks the child against it.
 					bs := fsn.BlockSize(i)
-					if l.Cid.Type() == cid.Raw {
-						// Raw leaves are read lazily; their size comes from
-						// the verified parent.
+					if l.Cid.Type() == cid.Raw || bs <= lazyLeafMax {
 						f.leaves = append(f.leaves, leaf{off: off, size: bs, c: l.Cid})
 					} else {
 						child, err := f.fsys.s.GetNode(l.Cid)
@@ -527,40 +479,69 @@ func (f *fileNode) layout() error {
 	return f.err
 }
 
-// leafData returns the verified bytes of a leaf.
-func (f *fileNode) leafData(l *leaf) ([]byte, error) {
-	if l.data != nil {
-		return l.data, nil
-	}
-	return f.fsys.leaves.load(l.c, func() ([]byte, error) {
-		d, err := f.fsys.s.GetBlock(l.c)
+// loadLeaf returns the cached block of leaf l (see blockCache.acquire):
+// read into a recycled buffer, hash-checked once, its file bytes a slice
+// of that buffer (FileLeafData). A small internal node taken for a leaf
+// (at most lazyLeafMax bytes under it, e.g. the last node of a level)
+// holds its subtree's bytes instead, read through the store's verified
+// DAG. The caller releases the entry.
+func (f *fileNode) loadLeaf(l *leaf) (*cachedBlock, error) {
+	return f.fsys.blocks.acquire(l.c, func(buf []byte) ([]byte, []byte, error) {
+		blk, err := f.fsys.s.ReadBlockInto(l.c, buf)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if uint64(len(d)) != l.size {
-			return nil, fmt.Errorf("leaf %s has %d bytes, parent says %d", l.c, len(d), l.size)
+		data, links, err := storefs.FileLeafData(l.c, blk)
+		if err != nil {
+			return nil, nil, err
 		}
-		return d, nil
+		if links {
+			if data, err = f.subtree(l.c); err != nil {
+				return nil, nil, err
+			}
+			// The subtree's bytes are the entry (and what the cache
+			// counts); buf goes back to the cache.
+			blk = data
+		}
+		if uint64(len(data)) != l.size {
+			return nil, nil, fmt.Errorf("block %s holds %d bytes of the file, its parent says %d", l.c, len(data), l.size)
+		}
+		return blk, data, nil
 	})
 }
 
+// subtree reads the file bytes under internal node c, every block
+// hash-checked.
+func (f *fileNode) subtree(c cid.Cid) ([]byte, error) {
+	nd, err := f.fsys.s.GetNode(c)
+	if err != nil {
+		return nil, err
+	}
+	dr, err := uio.NewDagReader(context.Background(), nd, f.fsys.s.DAG())
+	if err != nil {
+		return nil, err
+	}
+	defer dr.Close()
+	return io.ReadAll(dr)
+}
+
 // readaheadLeaves is how many leaves past a sequential read are read and
-// hash-checked in the background (4 MiB of 256 KiB leaves): the kernel's
-// own readahead stops at max_readahead (1 MiB), and hashing is the cost of
-// a cold read, so the next leaves are hashed on other cores while the
-// current ones are copied out. A variable for the benchmark's comparison.
+// hash-checked in the background (4 MiB of 256 KiB leaves), on top of the
+// kernel's own readahead, so leaves are hashed on other cores before the
+// kernel asks. A variable for the benchmark's comparison.
 var readaheadLeaves = 16
 
-// readaheadWorkers bounds background leaf reads of the whole mount.
+// readaheadWorkers bounds background leaf reads of all mounts.
 var readaheadWorkers = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
 // readahead starts background reads of the leaves after index from that
-// are neither cached nor being read. Errors are dropped: the reader that
-// needs the leaf reads it again and gets its own EIO.
+// are neither cached nor being read. Errors are dropped: a failed load is
+// not cached, so the reader that needs the leaf reads it again and gets
+// its own EIO.
 func (f *fileNode) readahead(from int) {
 	for i := from; i < min(from+readaheadLeaves, len(f.leaves)); i++ {
 		l := &f.leaves[i]
-		if l.data != nil || f.fsys.leaves.has(l.c) {
+		if l.data != nil || f.fsys.blocks.has(l.c) {
 			continue
 		}
 		select {
@@ -570,8 +551,27 @@ func (f *fileNode) readahead(from int) {
 		}
 		go func() {
 			defer func() { <-readaheadWorkers }()
-			_, _ = f.leafData(l)
+			if e, err := f.loadLeaf(l); err == nil {
+				f.fsys.blocks.release(e)
+			}
 		}()
+	}
+}
+
+// blockResult hands a slice of a cached block to go-fuse, which writes it
+// to the kernel straight from the cache's buffer and then calls Done.
+type blockResult struct {
+	bc   *blockCache
+	e    *cachedBlock
+	data []byte
+	done atomic.Bool
+}
+
+func (r *blockResult) Bytes(buf []byte) ([]byte, fuse.Status) { return r.data, fuse.OK }
+func (r *blockResult) Size() int                              { return len(r.data) }
+func (r *blockResult) Done() {
+	if !r.done.Swap(true) {
+		r.bc.release(r.e)
 	}
 }
 
@@ -608,29 +608,55 @@ func (f *fileNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 	if last := f.lastEnd.Swap(int64(end)); last == off && hi < len(f.leaves) {
 		f.readahead(hi)
 	}
-	// A large request spans several leaves: read and verify them in
-	// parallel (hashing is the cost of a cold read).
-	datas := make([][]byte, hi-lo)
+	// The common case (requests of max_read = one leaf): the verified
+	// bytes go to the kernel from the cache's buffer, no copy.
+	if hi-lo == 1 && f.leaves[lo].data == nil && len(f.refs.Offsets) == 0 {
+		l := &f.leaves[lo]
+		e, err := f.loadLeaf(l)
+		if err != nil {
+			return nil, f.fsys.eio(fmt.Sprintf("read %s at %d", f.nd.Cid(), off), err)
+		}
+		from := uint64(off) - l.off
+		to := end - l.off
+		return &blockResult{bc: f.fsys.blocks, e: e, data: e.data[from:to]}, 0
+	}
+	// Otherwise read (in parallel) and copy every leaf the request spans.
+	ents := make([]*cachedBlock, hi-lo)
 	errs := make([]error, hi-lo)
+	defer func() {
+		for _, e := range ents {
+			if e != nil {
+				f.fsys.blocks.release(e)
+			}
+		}
+	}()
+	get := func(i int) {
+		if f.leaves[i].data == nil {
+			ents[i-lo], errs[i-lo] = f.loadLeaf(&f.leaves[i])
+		}
+	}
 	if hi-lo > 1 {
 		var wg sync.WaitGroup
 		for i := lo; i < hi; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				datas[i-lo], errs[i-lo] = f.leafData(&f.leaves[i])
+				get(i)
 			}()
 		}
 		wg.Wait()
 	} else if hi > lo {
-		datas[0], errs[0] = f.leafData(&f.leaves[lo])
+		get(lo)
 	}
 	n := 0
 	for i := lo; i < hi; i++ {
 		l := &f.leaves[i]
-		d, err := datas[i-lo], errs[i-lo]
-		if err != nil {
+		if err := errs[i-lo]; err != nil {
 			return nil, f.fsys.eio(fmt.Sprintf("read %s at %d", f.nd.Cid(), off), err)
+		}
+		d := l.data
+		if d == nil {
+			d = ents[i-lo].data
 		}
 		from := max(uint64(off), l.off) - l.off
 		to := min(end, l.off+l.size) - l.off
