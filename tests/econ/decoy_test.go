@@ -25,25 +25,36 @@ func TestDecoyAssignmentsMeasured(t *testing.T) {
 		builds                 float64
 		decoys, caught         int
 	}
+	// Each figure is over seeds 1..seeds: a decoy draw shifts the model's random stream, so one
+	// seed's builds per claim with and without decoys differ by more than the decoys' cost.
+	const seeds = 4
 	run := func(empty bool, decoys int64) row {
-		cfg := defaultConfig()
-		cfg.Rules = defaultRules()
-		cfg.Claims = 600
-		cfg.Validators = [4]int{}
-		cfg.Validators[vHonest], cfg.Validators[vLazy] = 45, 15
-		cfg.DecoyPermille = decoys
-		if empty {
-			// Only the parties stake, far below quorum: every market is undecided.
-			cfg.HonestTraders, cfg.Allies, cfg.Quorum = 0, 0, cfg.PartyStake.MulRaw(100)
-		}
-		m := newModel(cfg)
-		require.NoError(t, m.run())
-		rows := m.byKind()
+		r := row{lazyPerMs: math.LegacyZeroDec(), honestPerMs: math.LegacyZeroDec()}
 		builds, claims := 0, 0
-		for _, p := range m.pubs {
-			builds, claims = builds+p.builds, claims+p.claims
+		for seed := int64(1); seed <= seeds; seed++ {
+			cfg := defaultConfig()
+			cfg.Seed = seed
+			cfg.Rules = defaultRules()
+			cfg.Claims = 600
+			cfg.Validators = [4]int{}
+			cfg.Validators[vHonest], cfg.Validators[vLazy] = 45, 15
+			cfg.DecoyPermille = decoys
+			if empty {
+				// Only the parties stake, far below quorum: every market is undecided.
+				cfg.HonestTraders, cfg.Allies, cfg.Quorum = 0, 0, cfg.PartyStake.MulRaw(100)
+			}
+			m := newModel(cfg)
+			require.NoError(t, m.run())
+			rows := m.byKind()
+			for _, p := range m.pubs {
+				builds, claims = builds+p.builds, claims+p.claims
+			}
+			r.lazyPerMs = r.lazyPerMs.Add(rows[vLazy].perMs.QuoInt64(seeds))
+			r.honestPerMs = r.honestPerMs.Add(rows[vHonest].perMs.QuoInt64(seeds))
+			r.decoys, r.caught = r.decoys+m.decoys, r.caught+m.decoysCaught
 		}
-		return row{rows[vLazy].perMs, rows[vHonest].perMs, float64(builds) / float64(claims), m.decoys, m.decoysCaught}
+		r.builds = float64(builds) / float64(claims)
+		return r
 	}
 	var tab strings.Builder
 	fmt.Fprintf(&tab, "%-16s %-7s %14s %14s %12s %8s\n", "markets", "decoys", "honest ubct/ms", "lazy ubct/ms", "builds/claim", "caught")

@@ -67,8 +67,8 @@ type config struct {
 	FastLearning bool
 	// SlowPermille is how the "slow-reporting" kind scales its reported times (‰).
 	SlowPermille int64
-	// ForceAfterMarket plays at least one more round after every market,
-	// not only after undecided ones.
+	// ForceAfterMarket plays at least one more round after every decided
+	// NON_DETERMINISM market (an undecided one ends the claim EXPIRED).
 	ForceAfterMarket bool
 	// Open plays the game with the claimed output public (x/claims as it is until blind
 	// rounds are wired in): a lazy builder copies it. With blind rounds (the model's default,
@@ -266,6 +266,10 @@ type claimEnd int
 const (
 	endValid claimEnd = iota
 	endMisbehaviour
+	// endExpired: an undecided market (no quorum, or a tie) leaves the claim unverified
+	// (x/claims OutcomeInconclusive → EXPIRED): deposit back, nobody slashed, no build time
+	// credited (no VALID claim, no exposer).
+	endExpired
 )
 
 // runMarket plays one market with commit–reveal through tally.CommitHash
@@ -493,11 +497,12 @@ func (m *model) playClaim(pub *publisher) error {
 				// NON_DETERMINISM counts as agreement (x/claims
 				// OutcomeNonDeterminism: p_continue decides). An undecided
 				// market (no quorum or a tie) is x/claims'
-				// OutcomeInconclusive: at least one more round is played
-				// (bounded by max_rounds). With ForceAfterMarket every
-				// market forces a round (the stricter variant measured in
-				// TestForceRoundAfterMarket).
-				if !res.Decided || m.cfg.ForceAfterMarket {
+				// OutcomeInconclusive: the claim ends EXPIRED, unverified.
+				// With ForceAfterMarket every decided market forces a round
+				// (the stricter variant measured in TestForceRoundAfterMarket).
+				if !res.Decided {
+					end = endExpired
+				} else if m.cfg.ForceAfterMarket {
 					cont = round < m.cfg.Rules.MaxRounds
 					forced = true
 				} else {
@@ -509,7 +514,7 @@ func (m *model) playClaim(pub *publisher) error {
 				}
 			}
 		}
-		if end == endMisbehaviour || !cont {
+		if end != endValid || !cont {
 			break
 		}
 	}
@@ -523,12 +528,12 @@ func (m *model) playClaim(pub *publisher) error {
 	}
 
 	// Rewardable time: every validator of the claim who was not named a
-	// liar adds u_a over their reports.
+	// liar adds u_a over their reports; an EXPIRED claim credits nobody.
 	var ms []uint64
 	var effs []math.LegacyDec
 	var who []*validator
 	for _, r := range reports {
-		if slashedLiars[r.v.key] {
+		if slashedLiars[r.v.key] || end == endExpired {
 			continue
 		}
 		ms = append(ms, r.ms)
