@@ -16,13 +16,21 @@
 //   - edit: one leaf package edited (-edit, default node/progress: a function added), rebuilt steps and time vs go
 //     build with a warm GOCACHE after the same edit (goal ≤ 1.5×).
 //
-// For each run it prints where the step time goes: store add (sources, archives), chain+fetch,
-// sandbox (start plus the tool; the start alone is measured with a no-op derivation) and
-// copying outputs back, summed over steps that run in parallel.
+// For each run it prints where the time goes (gobuild.Stats.TimeLine): the build's wall-clock
+// parts (setup, the go command's planning, the steps, the finish) and, summed over the steps
+// (which run in parallel), planning a step, store add (sources, archives), chain+fetch, waiting
+// for a sandbox slot, the builder's setup, the sandbox for compiles and for links (its start
+// alone is measured with a no-op derivation and multiplied by the steps built), adding and
+// scanning outputs, and copying them back.
 //
-// Run as root (the sandbox): go run ./bench/gobuild [-pkg ./cmd/buildchaind] [-edit node/progress/doc.go] [-skip substituted]
-// (a smaller package of the same tree, e.g. -pkg ./node/gobuild/forwarder -edit
-// node/gobuild/forwarder/main.go, when a cold build of buildchaind takes too long).
+// Run as root (the sandbox): go run ./bench/gobuild [-pkg ./cmd/buildchaind] [-edit node/progress/doc.go]
+// [-phases cold,warm,substituted,edit] [-dir SRC] [-cpuprofile FILE]. -phases picks the figures;
+// the first store is always filled by a cold build (warm, edit and substituted need it), but
+// without "cold" it is not timed against go build. -dir builds a copy of another source tree
+// instead of the repository's HEAD (e.g. -pkg ./node/gobuild/forwarder -edit
+// node/gobuild/forwarder/main.go, a smaller package of the same tree, when a cold build of
+// buildchaind takes too long). -cpuprofile writes a CPU profile of this process (the
+// gobuild server, the builder and the store: everything but the go command and the tools).
 package main
 
 import (
@@ -35,6 +43,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -55,11 +64,20 @@ func main() {
 	pkg := flag.String("pkg", "./cmd/buildchaind", "the package to build")
 	keep := flag.Bool("keep", false, "keep the scratch directory")
 	edit := flag.String("edit", "node/progress/doc.go", "the file (of a leaf package -pkg imports) the edit figure appends a function to")
-	skipList := flag.String("skip", "", "figures to leave out, comma-separated (substituted: a second store and a second cold go build)")
+	phaseList := flag.String("phases", "cold,warm,substituted,edit", "the figures to measure, comma-separated (substituted: a second store and a second cold go build)")
+	srcDir := flag.String("dir", "", "build a copy of this source tree (default: the repository's HEAD)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process here")
 	flag.Parse()
-	skip := map[string]bool{}
-	for _, f := range strings.Split(*skipList, ",") {
-		skip[strings.TrimSpace(f)] = true
+	phases := map[string]bool{}
+	for _, f := range strings.Split(*phaseList, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "cold", "warm", "substituted", "edit":
+			phases[f] = true
+		case "":
+		default:
+			fmt.Fprintf(os.Stderr, "bench/gobuild: unknown phase %q (cold, warm, substituted, edit)\n", f)
+			os.Exit(2)
+		}
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench/gobuild: run as root (every step runs in the sandbox)")
@@ -69,14 +87,24 @@ func main() {
 	if err == nil {
 		err = os.Chmod(dir, 0o755)
 	}
+	if err == nil && *cpuProfile != "" {
+		var f *os.File
+		if f, err = os.Create(*cpuProfile); err == nil {
+			defer f.Close()
+			if err = pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	if err == nil {
-		err = run(context.Background(), dir, *pkg, *edit, skip)
+		err = run(context.Background(), dir, *pkg, *edit, *srcDir, phases)
 	}
 	if !*keep {
 		builder.RemoveAll(dir)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/gobuild:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -117,18 +145,24 @@ func (t table) VerifiedOutput(_ context.Context, drv cid.Cid) (string, uint64, b
 // goEnv: modules from the module cache only (the bench needs no network), static.
 var goEnv = []string{"GOFLAGS=-mod=mod", "GOPROXY=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOENV=off", "GOROOT="}
 
-func run(ctx context.Context, dir, pkg, editFile string, skip map[string]bool) error {
-	repo, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		return fmt.Errorf("run inside the repository: %w", err)
-	}
+func run(ctx context.Context, dir, pkg, editFile, srcDir string, phases map[string]bool) error {
 	src := filepath.Join(dir, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return err
 	}
-	archive := exec.Command("sh", "-c", "git -C \"$1\" archive HEAD | tar -x -C \"$2\"", "sh", strings.TrimSpace(string(repo)), src)
-	if out, err := archive.CombinedOutput(); err != nil {
-		return fmt.Errorf("export HEAD: %v: %s", err, out)
+	if srcDir != "" {
+		if out, err := exec.Command("cp", "-a", filepath.Clean(srcDir)+"/.", src).CombinedOutput(); err != nil {
+			return fmt.Errorf("copy %s: %v: %s", srcDir, err, out)
+		}
+	} else {
+		repo, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+		if err != nil {
+			return fmt.Errorf("run inside the repository (or give -dir): %w", err)
+		}
+		archive := exec.Command("sh", "-c", "git -C \"$1\" archive HEAD | tar -x -C \"$2\"", "sh", strings.TrimSpace(string(repo)), src)
+		if out, err := archive.CombinedOutput(); err != nil {
+			return fmt.Errorf("export HEAD: %v: %s", err, out)
+		}
 	}
 	a, err := newNode(filepath.Join(dir, "a"))
 	if err != nil {
@@ -185,49 +219,71 @@ func run(ctx context.Context, dir, pkg, editFile string, skip map[string]bool) e
 	report := func(name string, st *gobuild.Stats, d, base time.Duration, baseName, goal string) {
 		fmt.Printf("%-12s %s: %s vs %s %s = %.2fx (goal %s)\n", name, st.Line(), d.Round(time.Millisecond), baseName,
 			base.Round(time.Millisecond), float64(d)/float64(base), goal)
-		t := st.Times
-		start := time.Duration(st.Built) * startCost
-		compile := max(t.Build-start, 0)
 		if st.GoCacheHits > 0 {
 			fmt.Printf("%-12s the go command took %d packages from its cache (gobuild.Stats.GoCacheHits)\n", "", st.GoCacheHits)
 		}
-		fmt.Printf("%-12s step time: sandbox start ≈ %s (%d × %s), compile/link (sandbox minus start) %s, store add %s, chain+fetch %s, copy out %s\n", "",
-			start.Round(time.Millisecond), st.Built, startCost.Round(time.Millisecond), compile.Round(time.Millisecond),
-			t.Add.Round(time.Millisecond), t.Fetch.Round(time.Millisecond), t.Copy.Round(time.Millisecond))
+		fmt.Printf("%-12s %s\n", "", st.TimeLine())
+		start := time.Duration(st.Built) * startCost
+		fmt.Printf("%-12s of the sandbox time, its start ≈ %s (%d built × %s)\n", "", start.Round(time.Millisecond), st.Built, startCost.Round(time.Millisecond))
 	}
-	bin := func(name string) string { return filepath.Join(dir, "bin", name) }
+	// Every binary has the same name (in a directory per run): the link's -o name is in its
+	// derivation, so a second developer's link is substituted only if it writes the same name.
+	bin := func(name string) string {
+		d := filepath.Join(dir, "bin", name)
+		_ = os.MkdirAll(d, 0o755)
+		return filepath.Join(d, filepath.Base(pkg))
+	}
 
-	// cold
-	baseCold, err := plain(bin("plain-cold"), true)
-	if err != nil {
-		return err
+	// cold (the first store is filled even when the figure is not asked for)
+	var baseCold time.Duration
+	if phases["cold"] {
+		if baseCold, err = plain(bin("plain-cold"), true); err != nil {
+			return err
+		}
 	}
 	cold, dCold, err := ours(a, nil, bin("cold"))
 	if err != nil {
 		return err
 	}
-	report("cold", cold, dCold, baseCold, "go build, empty GOCACHE", "≤ 1.5x")
-	if same, err := sameFile(bin("cold"), bin("plain-cold")); err != nil || !same {
-		return fmt.Errorf("the binary differs from go build -trimpath (%v)", err)
+	if phases["cold"] {
+		report("cold", cold, dCold, baseCold, "go build, empty GOCACHE", "≤ 1.5x")
+		if same, err := sameFile(bin("cold"), bin("plain-cold")); err != nil || !same {
+			return fmt.Errorf("the binary differs from go build -trimpath (%v)", err)
+		}
+		fmt.Printf("%-12s binary byte-identical to go build -trimpath\n", "")
+	} else {
+		fmt.Printf("%-12s %s: the first store filled in %s (not a figure: -phases)\n", "cold", cold.Line(), dCold.Round(time.Millisecond))
 	}
-	fmt.Printf("%-12s binary byte-identical to go build -trimpath\n", "")
 
-	// warm
-	baseWarm, err := plain(bin("plain-warm"), false)
-	if err != nil {
-		return err
+	// warm (the plain build's GOCACHE is filled first when cold was not measured)
+	if phases["warm"] || phases["edit"] {
+		if !phases["cold"] {
+			if _, err := plain(bin("plain-fill"), true); err != nil {
+				return err
+			}
+		}
 	}
-	warm, dWarm, err := ours(a, nil, bin("warm"))
-	if err != nil {
-		return err
+	if phases["warm"] {
+		baseWarm, err := plain(bin("plain-warm"), false)
+		if err != nil {
+			return err
+		}
+		warm, dWarm, err := ours(a, nil, bin("warm"))
+		if err != nil {
+			return err
+		}
+		report("warm", warm, dWarm, baseWarm, "go build, warm GOCACHE", "≤ 2x")
 	}
-	report("warm", warm, dWarm, baseWarm, "go build, warm GOCACHE", "≤ 2x")
 
-	if skip["substituted"] {
-		fmt.Printf("%-12s skipped (-skip)\n", "substituted")
-	} else if err := substituted(ctx, dir, a, tc, cold, plain, ours, report, bin); err != nil {
-		return err
+	if phases["substituted"] {
+		if err := substituted(ctx, dir, a, tc, cold, plain, ours, report, bin); err != nil {
+			return err
+		}
 	}
+	if !phases["edit"] {
+		return nil
+	}
+	// edit (the plain build's GOCACHE is warm: its last build was of the same tree unedited)
 
 	// edit one leaf package
 	leaf := filepath.Join(src, filepath.FromSlash(editFile))

@@ -164,6 +164,9 @@ type Result struct {
 	Resolved   cid.Cid       // the resolved derivation (inputs are store CIDs only)
 	Output     cid.Cid       // output root in the store
 	BuildTime  time.Duration // time in the sandbox; 0 when cached
+	// OutputTime is the time spent adding the built output to the store and scanning it for
+	// the references it makes (0 when cached).
+	OutputTime time.Duration
 	Cached     bool
 	LogPath    string
 	// CheckOutput is the rebuilt output's CID when Options.Check was set.
@@ -241,11 +244,11 @@ func (b *Builder) build(ctx context.Context, drv cid.Cid, opts Options, visiting
 			return res, nil
 		}
 	}
-	out, dur, err := b.run(ctx, resolved, rc, opts)
+	out, times, err := b.run(ctx, resolved, rc, opts)
 	if err != nil {
 		return nil, err
 	}
-	res.BuildTime = dur
+	res.BuildTime, res.OutputTime = times.sandbox, times.output
 	if opts.Check {
 		res.CheckOutput = out
 		if !haveCached {
@@ -335,26 +338,29 @@ func randHex() string {
 	return hex.EncodeToString(b[:])
 }
 
+// runTimes: where a build's time went (Result.BuildTime, Result.OutputTime).
+type runTimes struct{ sandbox, output time.Duration }
+
 // run builds a resolved derivation once and adds its output to the store.
-func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid, opts Options) (cid.Cid, time.Duration, error) {
+func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid, opts Options) (cid.Cid, runTimes, error) {
 	if d.System != HostSystem() {
-		return cid.Undef, 0, fmt.Errorf("%w: %s is for %s, this machine builds %s", ErrWrongSystem, d.Name, d.System, HostSystem())
+		return cid.Undef, runTimes{}, fmt.Errorf("%w: %s is for %s, this machine builds %s", ErrWrongSystem, d.Name, d.System, HostSystem())
 	}
 	// Start the sandbox init now (if no spare is ready), in parallel with preparing the inputs
 	// and directories; a cached build never pays for it.
 	sandbox.Prewarm()
 	inputs, err := b.closure(ctx, d)
 	if err != nil {
-		return cid.Undef, 0, fmt.Errorf("%s: %w", d.Name, err)
+		return cid.Undef, runTimes{}, fmt.Errorf("%s: %w", d.Name, err)
 	}
 	// Inputs may not be collected while the build reads them.
 	if err := b.pinInputs(inputs); err != nil {
-		return cid.Undef, 0, err
+		return cid.Undef, runTimes{}, err
 	}
 	defer b.unpinInputs(inputs)
 	work, err := b.tempDir(d.Name)
 	if err != nil {
-		return cid.Undef, 0, err
+		return cid.Undef, runTimes{}, err
 	}
 	keep := false
 	defer func() {
@@ -366,10 +372,10 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 	buildDir := filepath.Join(work, "build")
 	for _, p := range []string{work, storeView, buildDir} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
-			return cid.Undef, 0, err
+			return cid.Undef, runTimes{}, err
 		}
 		if err := os.Chmod(p, 0o755); err != nil {
-			return cid.Undef, 0, err
+			return cid.Undef, runTimes{}, err
 		}
 	}
 	placeholder := string(storefs.Placeholder(rc.String()))
@@ -385,13 +391,13 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		// Nix's layout (nix.go): inputs at their Nix paths, the output at its Nix path.
 		outPath, outName = d.Nix.Out, path.Base(d.Nix.Out)
 		if mounts, env, err = b.nixLayout(ctx, d, storeView, buildDir); err != nil {
-			return cid.Undef, 0, fmt.Errorf("%s: %w", d.Name, err)
+			return cid.Undef, runTimes{}, fmt.Errorf("%s: %w", d.Name, err)
 		}
 	} else {
 		for _, in := range inputs {
 			src, err := b.inputSource(ctx, in)
 			if err != nil {
-				return cid.Undef, 0, err
+				return cid.Undef, runTimes{}, err
 			}
 			mounts = append(mounts, sandbox.Mount{Source: src, Target: derivation.StorePrefix + in.String()})
 		}
@@ -399,7 +405,7 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 
 	logFile, err := os.Create(b.logPath(rc))
 	if err != nil {
-		return cid.Undef, 0, fmt.Errorf("build log: %w", err)
+		return cid.Undef, runTimes{}, fmt.Errorf("build log: %w", err)
 	}
 	defer logFile.Close()
 	fmt.Fprintf(b.cfg.Log, "building %s (%s)\n", d.Name, rc)
@@ -422,7 +428,7 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		ExactEnv:    d.Nix != nil,
 	})
 	outHost := filepath.Join(storeView, outName)
-	fail := func(err error) (cid.Cid, time.Duration, error) {
+	fail := func(err error) (cid.Cid, runTimes, error) {
 		msg := fmt.Sprintf("build of %s (%s) failed: %v (log: %s)", d.Name, rc, err, logFile.Name())
 		if opts.KeepFailed {
 			kept := filepath.Join(b.cfg.StateDir, "failed", filepath.Base(work))
@@ -431,7 +437,7 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 				msg += fmt.Sprintf("; kept build dir %s and partial output %s", filepath.Join(kept, "build"), filepath.Join(kept, "store", outName))
 			}
 		}
-		return cid.Undef, 0, &Error{Err: err, Msg: msg}
+		return cid.Undef, runTimes{}, &Error{Err: err, Msg: msg}
 	}
 	if err != nil {
 		return fail(err)
@@ -457,6 +463,7 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 			return fail(fmt.Errorf("%w: expected %s, got %s", ErrFixedOutputMismatch, d.OutputHash, got))
 		}
 	}
+	tOut := time.Now()
 	out, err := b.store.AddPath(ctx, outHost, addOpts)
 	if err != nil {
 		return fail(fmt.Errorf("add output: %w", err))
@@ -467,15 +474,16 @@ func (b *Builder) run(ctx context.Context, d *derivation.Derivation, rc cid.Cid,
 		err = b.recordRefs(out, outHost, inputs)
 	}
 	if err != nil {
-		return cid.Undef, 0, err
+		return cid.Undef, runTimes{}, err
 	}
 	if d.Nix != nil && b.cfg.NixBuilt != nil {
 		if err := b.cfg.NixBuilt(d, rc); err != nil {
-			return cid.Undef, 0, fmt.Errorf("%s: record Nix path %s: %w", d.Name, d.Nix.Out, err)
+			return cid.Undef, runTimes{}, fmt.Errorf("%s: record Nix path %s: %w", d.Name, d.Nix.Out, err)
 		}
 	}
+	times := runTimes{sandbox: res.Duration, output: time.Since(tOut)}
 	fmt.Fprintf(b.cfg.Log, "built %s -> %s in %d ms\n", d.Name, out, res.Duration.Milliseconds())
-	return out, res.Duration, nil
+	return out, times, nil
 }
 
 // Error is a failed build: Msg for people, Err for errors.Is.
@@ -624,20 +632,17 @@ func (b *Builder) scanRefs(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
 // recordRefs scans the output for the store paths it could reference (those it was built
 // with), as Nix scans for store path hashes, and records the ones it does reference.
 func (b *Builder) recordRefs(out cid.Cid, dir string, candidates []cid.Cid) error {
-	found := map[cid.Cid]bool{}
-	err := scanOutput(dir, func(data []byte) {
-		for _, c := range candidates {
-			if !found[c] && bytes.Contains(data, []byte(c.String())) {
-				found[c] = true
-			}
-		}
-	})
-	if err != nil {
+	patterns := make([]string, len(candidates))
+	for i, c := range candidates {
+		patterns[i] = c.String()
+	}
+	sc := newRefScanner(patterns) // one pass whatever the number of candidates (refscan.go)
+	if err := scanOutput(dir, sc.scan); err != nil {
 		return err
 	}
 	var refs []cid.Cid
-	for _, c := range candidates { // candidates order is deterministic
-		if found[c] && !c.Equals(out) {
+	for i, c := range candidates { // candidates order is deterministic
+		if sc.found(i) && !c.Equals(out) {
 			refs = append(refs, c)
 		}
 	}

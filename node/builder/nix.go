@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"os"
@@ -83,21 +82,18 @@ func (b *Builder) recordNixRefs(out cid.Cid, dir string, d *derivation.Derivatio
 	if err != nil {
 		return err
 	}
-	found := map[string]bool{}
-	err = scanOutput(dir, func(data []byte) {
-		for _, pc := range pairs {
-			if !found[pc[0]] && bytes.Contains(data, []byte(storepath.HashPart(pc[0]))) {
-				found[pc[0]] = true
-			}
-		}
-	})
-	if err != nil {
+	patterns := make([]string, len(pairs))
+	for i, pc := range pairs {
+		patterns[i] = storepath.HashPart(pc[0])
+	}
+	sc := newRefScanner(patterns) // one pass whatever the number of inputs (refscan.go)
+	if err := scanOutput(dir, sc.scan); err != nil {
 		return err
 	}
 	var refs []cid.Cid
 	seen := map[string]bool{}
-	for _, pc := range pairs { // sorted by path: deterministic
-		if found[pc[0]] && !seen[pc[1]] {
+	for i, pc := range pairs { // sorted by path: deterministic
+		if sc.found(i) && !seen[pc[1]] {
 			seen[pc[1]] = true
 			c, _ := cid.Decode(pc[1])
 			if !c.Equals(out) {

@@ -115,11 +115,9 @@ func RoundStateOf(c claimstypes.Claim, round uint32, validator string) RoundStat
 		}
 		switch a.Status {
 		case claimstypes.ROUND_STATUS_ASSIGNED:
-			switch {
-			case c.Status != claimstypes.CLAIM_STATUS_ASSIGNED:
+			if c.Status != claimstypes.CLAIM_STATUS_ASSIGNED || !c.IsBlind() {
+				// An open claim is history (x/claims refuses open reports): nothing to send.
 				return RoundGone
-			case c.IsBlind():
-				return RoundOpenBlind
 			}
 			return RoundOpen
 		case claimstypes.ROUND_STATUS_COMMITTED:
@@ -139,14 +137,6 @@ func RoundStateOf(c claimstypes.Claim, round uint32, validator string) RoundStat
 		}
 	}
 	return RoundGone
-}
-
-// Report implements sidecar.Claims.
-func (cl *Claims) Report(ctx context.Context, claimID uint64, round uint32, output cid.Cid, buildTimeMs uint64) (string, error) {
-	msg := &claimstypes.MsgReportBuild{Validator: cl.Validator(), ClaimId: claimID, Round: round,
-		OutputCid: output.String(), BuildTimeMs: buildTimeMs}
-	_, hash, err := cl.C.Broadcast(ctx, msg)
-	return hash, err
 }
 
 // Submit sends MsgSubmitClaim and returns the new claim's id.

@@ -54,7 +54,7 @@ func TestDecodeEventsFromEndBlock(t *testing.T) {
 }
 
 func TestRoundStateOf(t *testing.T) {
-	c := claimstypes.Claim{Status: claimstypes.CLAIM_STATUS_ASSIGNED, Assignments: []claimstypes.Assignment{
+	c := claimstypes.Claim{Status: claimstypes.CLAIM_STATUS_ASSIGNED, OutputCommitment: []byte("commitment"), Assignments: []claimstypes.Assignment{
 		{Round: 1, Validator: "a", Status: claimstypes.ROUND_STATUS_TIMED_OUT},
 		{Round: 1, Validator: "b", Status: claimstypes.ROUND_STATUS_AGREED, OutputCid: "x"},
 		{Round: 2, Validator: "a", Status: claimstypes.ROUND_STATUS_ASSIGNED},
@@ -63,6 +63,9 @@ func TestRoundStateOf(t *testing.T) {
 	require.Equal(t, RoundReported, RoundStateOf(c, 1, "b"))
 	require.Equal(t, RoundOpen, RoundStateOf(c, 2, "a"))
 	require.Equal(t, RoundGone, RoundStateOf(c, 3, "a"))
+	open := c
+	open.OutputCommitment = nil
+	require.Equal(t, RoundGone, RoundStateOf(open, 2, "a"), "an open claim's round wants nothing: the chain refuses open reports")
 	c.Status = claimstypes.CLAIM_STATUS_EXPIRED
 	require.Equal(t, RoundGone, RoundStateOf(c, 2, "a"), "an open assignment of a finished claim is gone")
 }

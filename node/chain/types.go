@@ -23,16 +23,14 @@ type RoundKey struct {
 type RoundState int
 
 const (
-	// RoundOpen: assigned to us, no report from us yet, still reportable.
+	// RoundOpen: assigned to us, no commit from us yet, still committable
+	// (x/claims/README.md §Blind rounds).
 	RoundOpen RoundState = iota
-	// RoundReported: our report for this round is on chain.
+	// RoundReported: our result for this round is on chain (revealed and judged).
 	RoundReported
-	// RoundGone: not ours to report any more (timed out and reassigned,
-	// claim finished or unknown).
+	// RoundGone: not ours any more (timed out and reassigned, claim finished or
+	// unknown).
 	RoundGone
-	// RoundOpenBlind: assigned to us in a blind claim, no commit from us yet, still
-	// committable (x/claims/README.md §Blind rounds).
-	RoundOpenBlind
 	// RoundCommitted: our commit is on chain; the claim's reveals have not opened.
 	RoundCommitted
 	// RoundRevealable: our commit is on chain and the claim is REVEALING: reveal now.
@@ -47,8 +45,6 @@ func (r RoundState) String() string {
 		return "reported"
 	case RoundGone:
 		return "gone"
-	case RoundOpenBlind:
-		return "open (blind)"
 	case RoundCommitted:
 		return "committed"
 	case RoundRevealable:

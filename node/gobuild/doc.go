@@ -46,12 +46,13 @@
 //
 // A step's sources and archives are first only hashed (no store lock, nothing written): a step
 // whose derivation the builder has a cached output of is not run, and adds nothing. Otherwise
-// they are added to the store with the derivation (an archive already in the store is only
-// temp-pinned, under the store's add lock so no GC comes between), and, if
-// Config.Substitute is set (the `buildchaind go build` command sets the network cache of
-// node/runtime: the chain's VALID claim for the derivation, the output's closure fetched from
-// peers with every block hash-checked), the substitute is used and recorded as the cached
-// output; only then is the step built in the sandbox. At most Config.Jobs steps (one per core)
+// the derivation is added to the store and, if Config.Substitute is set (the `buildchaind go
+// build` command sets the network cache of node/runtime: the chain's VALID claim for the
+// derivation, the output's closure fetched from peers with every block hash-checked), the
+// substitute is used and recorded as the cached output; a substituted step adds nothing else
+// (a second developer's link would otherwise copy every archive into the store). Only a step
+// that runs adds its sources and archives (an archive already in the store is only
+// temp-pinned, under the store's add lock so no GC comes between) and is built in the sandbox. At most Config.Jobs steps (one per core)
 // build at once, while the go command runs up to 4× as many steps, so that cached and
 // substituted steps (which wait on the store and the network) overlap with builds.
 //
@@ -90,12 +91,38 @@
 // cpuSharesV1). On
 // bench/store (520 steps, third-party modules; load 14-19): warm 0.44× (the plain build links,
 // ours takes the link from the store), an edit of internal/atomicfile (5 steps: it, its three
-// importers and the link) 1.03×, cold 0.86×. On buildchaind itself (2252 steps, 2026-12-04,
-// beside make test at a lower priority, load 2-8; the substituted figure was skipped): cold
-// 1.50× (binary byte-identical), warm 0.61×, but an edit of node/progress (8 steps: 7
-// compiles and the link of buildchaind) 4.36×: 61 s in the sandbox against 15 s of the plain
-// build, most of it the link, which reads every archive of the 2252 steps through the store
-// (FUSE) where the plain link reads them from GOCACHE. Not yet met.
+// importers and the link) 1.03×, cold 0.86×.
+//
+// On buildchaind itself (2252 steps; 2026-12-04, one full run of bench/gobuild at nice 10
+// beside the other work of the machine, load average 13-25 on 2 cores; every figure against a
+// plain go build -trimpath run just before it):
+//
+//   - cold 0.88× (13m37s vs 15m25s; binary byte-identical). Summed over the steps (2 sandbox
+//     slots, up to 8 steps in flight): sandbox 18m17s (its start ≈ 2m21s: 2252 × 63 ms), store
+//     add 4m48s, the builder's setup 5m03s, output add and scan 2m39s, copy out 1m23s;
+//   - warm 0.36× (11.4s vs 31.6s): the go command took 2090 packages from its cache and ran only
+//     the link, a cached derivation;
+//   - second developer 0.15× (2m29s vs 17m04s with an empty GOCACHE): all 2252 steps
+//     substituted over loopback, including the link (the bench writes the same -o name in both
+//     stores: it is in the link's derivation), chain+fetch 5m41s summed, store add 36s;
+//   - an edit of node/progress 0.98× (58.4s vs 59.6s): 8 steps built (7 compiles and the link),
+//     the sandbox 20.2s compiling and 26.1s linking, output add and scan 2.3s. An earlier run
+//     (load 2-8) measured this edit at 4.36× while the builder still scanned an output once
+//     per input for its references (the link of buildchaind has over 2000 inputs);
+//     node/builder/refscan.go makes it one pass (BenchmarkRefScan, 4 MB and 2000 CIDs: 19 ms
+//     against 15.9 s). Stats.Line still counts all 2252 steps: 2244 are cached ones the go
+//     command took from its cache (2083 packages), as they are in a warm build.
+//
+// # Where the time goes
+//
+// Stats.TimeLine (printed by `buildchaind go build -v` and bench/gobuild) splits the wall time
+// into the setup before the go command starts, the go command alone until it runs its first
+// tool step (loading the packages, planning, its first cache hits), the steps, and the finish
+// (pins, the cache index), and sums each step's Times: planning it (arguments rewritten, files
+// hashed), store add, chain and fetch, waiting for a sandbox slot, the builder's setup, the
+// sandbox for compiles (and asm) and for links, adding the output and scanning it for
+// references (node/builder/refscan.go: one pass whatever the number of inputs), and copying
+// the outputs back.
 //
 // # Pins: the cache survives a GC
 //

@@ -100,18 +100,34 @@ type Step struct {
 	objdir, buildID string
 }
 
-// Times is where a step's time goes.
+// Times is where a step's time goes (one step), or the sum over a build's steps.
 type Times struct {
-	Add   time.Duration // adding its sources and archives to the store
+	Plan  time.Duration // reading its arguments and hashing its files into a derivation
+	Add   time.Duration // adding its sources, archives and derivation to the store
 	Fetch time.Duration // asking the chain and fetching a substitute from peers
-	Build time.Duration // in the sandbox (start and the tool itself), incl. waiting for a slot
-	Copy  time.Duration // writing the outputs back for the go command
+	Wait  time.Duration // waiting for a sandbox slot (Config.Jobs)
+	// Setup is the builder's work before the sandbox starts: the inputs' closure, their
+	// mounts, the build directory.
+	Setup time.Duration
+	// Compile and Link are the time in the sandbox (its start and the tool: compile or asm,
+	// link).
+	Compile, Link time.Duration
+	Output        time.Duration // adding the built output to the store, scanning its references
+	Copy          time.Duration // writing the outputs back for the go command
 }
 
+// Sandbox is the time in the sandbox, compile and link together.
+func (t Times) Sandbox() time.Duration { return t.Compile + t.Link }
+
 func (t *Times) add(o Times) {
+	t.Plan += o.Plan
 	t.Add += o.Add
 	t.Fetch += o.Fetch
-	t.Build += o.Build
+	t.Wait += o.Wait
+	t.Setup += o.Setup
+	t.Compile += o.Compile
+	t.Link += o.Link
+	t.Output += o.Output
 	t.Copy += o.Copy
 }
 
@@ -124,6 +140,12 @@ type Stats struct {
 	GoCacheHits int
 	// Times is the sum over the steps (they overlap: steps run in parallel).
 	Times Times
+	// Wall is the whole build; Setup the part before the go command starts (the toolchain,
+	// the forwarder, the cache index), Planning from then until the go command runs its first
+	// tool step (loading the packages, planning the actions, and the cache hits it meets
+	// first; the whole build but its link when nothing changed), Finish the part after it
+	// exits (pins, the cache index, the binary moved to -o).
+	Wall, Setup, Planning, Finish time.Duration
 	// Pin is the GC root the steps are pinned under (Config.Pin), Pinned how many store paths
 	// it holds and Unpinned how many an earlier build left there that this one dropped.
 	Pin              string
@@ -132,6 +154,7 @@ type Stats struct {
 
 // Run builds and returns what each step did.
 func Run(ctx context.Context, cfg Config) (*Stats, error) {
+	start := time.Now()
 	if cfg.Log == nil {
 		cfg.Log = os.Stderr
 	}
@@ -249,7 +272,19 @@ func Run(ctx context.Context, cfg Config) (*Stats, error) {
 	cmd.Env = append(env, "BUILDCHAIN_GOBUILD_SOCK="+sock, "BUILDCHAIN_GOBUILD_CACHESOCK="+cacheSock,
 		"GOCACHEPROG="+fwd+" -cacheprog")
 	cmd.Stdout, cmd.Stderr = cfg.Log, cfg.Log
+	goStart := time.Now()
+	s.stats.Setup = goStart.Sub(start)
 	runErr := cmd.Run()
+	goEnd := time.Now()
+	defer func() {
+		s.stats.Wall = time.Since(start)
+		s.stats.Finish = time.Since(goEnd)
+		s.mu.Lock()
+		if !s.first.IsZero() {
+			s.stats.Planning = s.first.Sub(goStart)
+		}
+		s.mu.Unlock()
+	}()
 	ln.Close()
 	cacheLn.Close()
 	wg.Wait()
@@ -372,6 +407,19 @@ func moveOut(tmp, dest string) error {
 // Line is the progress line: steps done / cached / substituted / built.
 func (st *Stats) Line() string {
 	return fmt.Sprintf("steps: %d done (%d cached, %d substituted, %d built)", len(st.Steps), st.Cached, st.Substituted, st.Built)
+}
+
+// TimeLine says where the build's time went: the wall-clock parts of the build, then each
+// part of the steps' time summed over the steps (which overlap: up to Config.Jobs build at
+// once, more wait on the store or the network).
+func (st *Stats) TimeLine() string {
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	t := st.Times
+	return fmt.Sprintf("time: %s wall (setup %s, go command until its first step %s, then until it exits %s, finish %s); "+
+		"summed over steps: plan %s, store add %s, chain+fetch %s, slot wait %s, sandbox setup %s, "+
+		"sandbox compile %s, sandbox link %s, output add+scan %s, copy out %s",
+		r(st.Wall), r(st.Setup), r(st.Planning), r(max(st.Wall-st.Setup-st.Planning-st.Finish, 0)), r(st.Finish),
+		r(t.Plan), r(t.Add), r(t.Fetch), r(t.Wait), r(t.Setup), r(t.Compile), r(t.Link), r(t.Output), r(t.Copy))
 }
 
 // hasFlag reports whether go build arguments set -name (before the packages).
@@ -509,6 +557,16 @@ type server struct {
 	// an object directory whose archive the go command has not put in its cache yet.
 	pending  map[string]string
 	objSteps map[string][]Step
+	first    time.Time // when the go command asked for its first tool step
+}
+
+// asked notes the go command's first request (Stats.Planning).
+func (s *server) asked() {
+	s.mu.Lock()
+	if s.first.IsZero() {
+		s.first = time.Now()
+	}
+	s.mu.Unlock()
 }
 
 // pinName is the GC root of a build (Config.Pin).
@@ -579,6 +637,7 @@ func (s *server) serve(ctx context.Context, conn net.Conn) {
 }
 
 func (s *server) handle(ctx context.Context, req request) response {
+	s.asked()
 	start := time.Now()
 	st, log, err := s.step(ctx, req)
 	if err != nil {

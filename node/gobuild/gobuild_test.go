@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -87,7 +86,7 @@ func (v verified) VerifiedOutput(_ context.Context, drv cid.Cid) (string, uint64
 
 // timing is where a build's time went (for the log: never asserted).
 func timing(st *Stats) string {
-	return fmt.Sprintf("%s; store add %s, chain+fetch %s, sandbox %s, copy out %s", st.Line(), st.Times.Add, st.Times.Fetch, st.Times.Build, st.Times.Copy)
+	return st.Line() + "; " + st.TimeLine()
 }
 
 // newRuntime opens a node (store, builder, p2p on loopback) in a fresh home, bootstrapped

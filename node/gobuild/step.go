@@ -392,19 +392,29 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 		return nil, "", fmt.Errorf("%s %s: %w", tool, importPath, err)
 	}
 	st := &Step{Tool: tool, ImportPath: importPath, Derivation: drv, objdir: objdir, buildID: buildID}
+	tPlan := time.Now()
+	times.Plan = tPlan.Sub(t0)
 	out, ok := s.cfg.Builder.CachedOutput(drv)
 	st.Cached = ok
 	if !ok {
-		// It runs (or is substituted, or may be published): its inputs and itself go in the store.
-		if err := p.store(ctx, stepCID); err != nil {
-			return nil, "", fmt.Errorf("%s %s: %w", tool, importPath, err)
-		}
+		// It is substituted or runs (and may be published): the derivation goes in the store.
 		if _, err := s.cfg.Builder.AddDerivation(d); err != nil {
 			return nil, "", fmt.Errorf("%s %s: %w", tool, importPath, err)
 		}
 	}
+	// Its inputs go in the store only if it runs: a substituted step needs only its
+	// derivation, and a second developer's build would otherwise copy every source file and
+	// archive into the store (a link: all of them) for steps it never runs.
+	addInputs := func() error {
+		t := time.Now()
+		defer func() { times.Add += time.Since(t) }()
+		if err := p.store(ctx, stepCID); err != nil {
+			return fmt.Errorf("%s %s: %w", tool, importPath, err)
+		}
+		return nil
+	}
 	t1 := time.Now()
-	times.Add = t1.Sub(t0)
+	times.Add = t1.Sub(tPlan)
 	if !ok && s.cfg.Substitute != nil {
 		if out, ok, err = s.cfg.Substitute(ctx, drv, d); err != nil {
 			return nil, "", fmt.Errorf("%s %s: substitute: %w", tool, importPath, err)
@@ -419,11 +429,24 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 		times.Fetch = time.Since(t1)
 	}
 	if !ok {
+		if err := addInputs(); err != nil {
+			return nil, "", err
+		}
 		t2 := time.Now()
 		s.slots <- struct{}{}
+		t3 := time.Now()
+		times.Wait = t3.Sub(t2)
 		res, err := s.cfg.Builder.Build(ctx, drv, builder.Options{})
 		<-s.slots
-		times.Build = time.Since(t2)
+		if res != nil {
+			if tool == "link" {
+				times.Link = res.BuildTime
+			} else {
+				times.Compile = res.BuildTime
+			}
+			times.Output = res.OutputTime
+			times.Setup = max(time.Since(t3)-res.BuildTime-res.OutputTime, 0)
+		}
 		if err != nil {
 			log, _ := os.ReadFile(s.cfg.Builder.LogPath(drv))
 			text := string(log)
@@ -445,13 +468,13 @@ func (s *server) step(ctx context.Context, req request) (*Step, string, error) {
 	for _, in := range inputs {
 		st.uses = append(st.uses, in.CID)
 	}
-	t3 := time.Now()
+	t4 := time.Now()
 	for base, host := range p.outputs {
 		if err := s.copyOut(ctx, out, base, host); err != nil {
 			return nil, "", err
 		}
 	}
-	times.Copy = time.Since(t3)
+	times.Copy = time.Since(t4)
 	st.Times = times
 	return st, "", nil
 }

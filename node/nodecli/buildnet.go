@@ -34,7 +34,7 @@ func addPublishFlags(build *cobra.Command, what string) {
 	f.StringP("dir", "C", "", "run in this directory (default: the current one)")
 	f.Bool("publish", false, "submit claims for the "+what+" this build did not substitute, and serve their blocks")
 	f.Bool("no-substitute", false, "never ask the chain and peers: local cache or sandbox only")
-	f.Bool("verbose", false, "print what the network cache does for every "+what[:len(what)-1])
+	f.BoolP("verbose", "v", false, "print what the network cache does for every "+what[:len(what)-1])
 	f.String("deposit", "", "--publish: deposit per claim (default: the chain's min_deposit)")
 	f.Bool("wait", true, "--publish: serve blocks and print the claims' progress until every verdict")
 	f.Duration("wait-timeout", 30*time.Minute, "--publish: stop waiting after this long")

@@ -22,8 +22,9 @@ func TestCommandsBuild(t *testing.T) {
 	for _, c := range []*cobra.Command{GoCmd(), CargoCmd()} {
 		build, _, err := c.Find([]string{"build"})
 		require.NoError(t, err)
-		for _, f := range []string{"publish", "no-substitute", "deposit", "wait", "from", "store", "peer", "dir"} {
+		for _, f := range []string{"publish", "no-substitute", "deposit", "wait", "from", "store", "peer", "dir", "verbose"} {
 			require.NotNil(t, build.Flags().Lookup(f), "%s build --%s", c.Name(), f)
 		}
+		require.Equal(t, build.Flags().Lookup("verbose"), build.Flags().ShorthandLookup("v"))
 	}
 }

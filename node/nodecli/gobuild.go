@@ -16,7 +16,7 @@ import (
 func GoCmd() *cobra.Command {
 	c := &cobra.Command{Use: "go", Short: "Go builds through the store: every compile and link a cached, verifiable derivation"}
 	build := &cobra.Command{
-		Use:   "build [-o OUT] [-C DIR] [--publish] [--peer ADDR] [-- GO-BUILD-FLAGS] PACKAGES",
+		Use:   "build [-o OUT] [-v] [-C DIR] [--publish] [--peer ADDR] [-- GO-BUILD-FLAGS] PACKAGES",
 		Short: "go build -trimpath, each step a derivation: cached, substituted from peers when the chain verified it, or built in the sandbox",
 		Long: `Runs the go toolchain's go command (imported with ` + "`bootstrap --toolchain go`" + `, done here if missing)
 in the module with -trimpath and CGO_ENABLED=0; every compile, asm and link step is a derivation
@@ -32,6 +32,7 @@ assigned builders and, with --wait, prints the claims' progress until every verd
 	f := build.Flags()
 	f.StringP("o", "o", "", "write the binary here (as go build -o)")
 	addPublishFlags(build, "steps")
+	f.Lookup("verbose").Usage += "; after the build, where the time went (the build's parts, the steps' time by kind)"
 	c.AddCommand(build)
 	return c
 }
@@ -63,9 +64,9 @@ func runGoBuild(cmd *cobra.Command, args []string) error {
 	stats, err := gobuild.Run(ctx, cfg)
 	if stats != nil {
 		fmt.Fprintf(stderr, "\n%s in %s; %d packages from the go command's cache\n", stats.Line(), time.Since(start).Round(time.Millisecond), stats.GoCacheHits)
-		t := stats.Times
-		fmt.Fprintf(stderr, "step time (summed over parallel steps): store add %s, chain+fetch %s, sandbox %s, copy out %s\n",
-			t.Add.Round(time.Millisecond), t.Fetch.Round(time.Millisecond), t.Build.Round(time.Millisecond), t.Copy.Round(time.Millisecond))
+		if v, _ := f.GetBool("verbose"); v {
+			fmt.Fprintln(stderr, stats.TimeLine())
+		}
 	}
 	if err != nil {
 		return n.failed(err)

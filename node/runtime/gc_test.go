@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,11 +90,13 @@ func assignAll(t *testing.T, src *chaintest.Blocks, validator string, drvs []cid
 	}
 }
 
-// memClaims is x/claims in memory: assignments decoded from the chain's
-// typed events (node/chain), reports recorded.
+// memClaims is x/claims in memory: assignments decoded from the chain's typed events
+// (node/chain), one-round blind claims whose reveals open with their commit (x/claims/README.md
+// §Blind rounds); a reveal must open its commitment.
 type memClaims struct {
 	mu      sync.Mutex
 	me      string
+	commits map[uint64][]byte
 	reports map[uint64]cid.Cid
 }
 
@@ -109,22 +112,33 @@ func (m *memClaims) RoundState(_ context.Context, claimID uint64, _ uint32) (cha
 	if _, ok := m.reports[claimID]; ok {
 		return chain.RoundReported, nil
 	}
+	if _, ok := m.commits[claimID]; ok {
+		return chain.RoundRevealable, nil
+	}
 	return chain.RoundOpen, nil
 }
 
-func (m *memClaims) Report(_ context.Context, claimID uint64, _ uint32, out cid.Cid, _ uint64) (string, error) {
+func (m *memClaims) Commit(_ context.Context, claimID uint64, _ uint32, commitment []byte) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.commits[claimID]; ok {
+		return "", errors.New("already committed")
+	}
+	m.commits[claimID] = commitment
+	return fmt.Sprintf("COMMIT%d", claimID), nil
+}
+
+func (m *memClaims) RevealBuild(_ context.Context, claimID uint64, round uint32, out cid.Cid, ms uint64, salt []byte) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !bytes.Equal(m.commits[claimID], claimstypes.BuildCommitment(m.me, claimID, round, out.String(), ms, salt)) {
+		return "", errors.New("reveal does not match the commitment")
+	}
+	if _, ok := m.reports[claimID]; ok {
+		return "", errors.New("already revealed")
+	}
 	m.reports[claimID] = out
-	return fmt.Sprintf("TX%d", claimID), nil
-}
-
-func (m *memClaims) Commit(context.Context, uint64, uint32, []byte) (string, error) {
-	return "", errors.New("memClaims: no blind claims")
-}
-
-func (m *memClaims) RevealBuild(context.Context, uint64, uint32, cid.Cid, uint64, []byte) (string, error) {
-	return "", errors.New("memClaims: no blind claims")
+	return fmt.Sprintf("REVEAL%d", claimID), nil
 }
 
 func (m *memClaims) reported() map[uint64]cid.Cid {
@@ -140,7 +154,7 @@ func (m *memClaims) reported() map[uint64]cid.Cid {
 // TestGCDuringSidecarBuilds runs a garbage collection of the builder's
 // store in a loop while its sidecar fetches derivations and their inputs
 // from a publisher over p2p (real libp2p on loopback), rebuilds them in the
-// sandbox and reports: every report is the publisher's output, and every
+// sandbox, commits and reveals: every revealed result is the publisher's output, and every
 // output is complete, pinned, served to a third peer and reprovided, while
 // the GC did sweep the garbage added meanwhile.
 func TestGCDuringSidecarBuilds(t *testing.T) {
@@ -173,7 +187,7 @@ func TestGCDuringSidecarBuilds(t *testing.T) {
 	}
 
 	src := chaintest.NewBlocks()
-	claims := &memClaims{me: "bc1builder", reports: map[uint64]cid.Cid{}}
+	claims := &memClaims{me: "bc1builder", commits: map[uint64][]byte{}, reports: map[uint64]cid.Cid{}}
 	sc, err := bld.NewSidecar(SidecarConfig{Config: sidecar.Config{StatePath: filepath.Join(t.TempDir(), "state.json"),
 		Workers: 3, Poll: 20 * time.Millisecond, FetchTimeout: time.Minute}, Source: src, Claims: claims})
 	require.NoError(t, err)

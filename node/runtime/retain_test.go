@@ -95,7 +95,7 @@ func TestRetentionOfReportedOutputs(t *testing.T) {
 	}
 
 	src := chaintest.NewBlocks()
-	claims := &memClaims{me: "bc1builder", reports: map[uint64]cid.Cid{}}
+	claims := &memClaims{me: "bc1builder", commits: map[uint64][]byte{}, reports: map[uint64]cid.Cid{}}
 	view := &memDerivationClaims{claims: map[cid.Cid][]claimstypes.Claim{}}
 	for _, d := range drvs {
 		view.set(d, claimstypes.CLAIM_STATUS_ASSIGNED, cid.Undef)

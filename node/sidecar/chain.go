@@ -13,8 +13,9 @@ import (
 )
 
 // Claims is the sidecar's view of x/claims: decoding its events, reading a
-// round's state and sending a report. CosmosClaims implements it over the
-// SDK client; tests may use a fake.
+// round's state, committing a round's result and revealing it (x/claims
+// refuses open reports, x/claims/README.md §Blind rounds). node/chain.Claims
+// implements it over the SDK client; tests may use a fake.
 type Claims interface {
 	// Validator is the account this sidecar reports as.
 	Validator() string
@@ -23,11 +24,9 @@ type Claims interface {
 	Decode(events []abci.Event) (assigned []chain.Assignment, ended []chain.RoundKey, err error)
 	// chain.RoundState asks the chain (at its latest state) about our round.
 	RoundState(ctx context.Context, claimID uint64, round uint32) (chain.RoundState, error)
-	// Report signs and broadcasts MsgReportBuild; it returns once the chain
-	// accepted it into a block (or failed).
-	Report(ctx context.Context, claimID uint64, round uint32, output cid.Cid, buildTimeMs uint64) (txHash string, err error)
-	// Commit signs and broadcasts MsgCommitBuild (a blind claim's round,
-	// x/claims/README.md §Blind rounds); RevealBuild opens it once the claim is REVEALING.
+	// Commit signs and broadcasts MsgCommitBuild; RevealBuild opens it (MsgRevealBuild)
+	// once the claim is REVEALING. Both return once the chain accepted the tx into a
+	// block (or failed).
 	Commit(ctx context.Context, claimID uint64, round uint32, commitment []byte) (txHash string, err error)
 	RevealBuild(ctx context.Context, claimID uint64, round uint32, output cid.Cid, buildTimeMs uint64, salt []byte) (txHash string, err error)
 }

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 // stateCrashChild writes the sidecar state as fast as it can: per height a new job and a new
-// market (Advance), then the job moved to sending and sent and the prediction to committing
+// market (Advance), then the job moved to committing and sent and the prediction to committing
 // (Update, UpdatePrediction). After each write returned it prints "SAVED <what>", so the parent
 // knows what must survive any later kill.
 func stateCrashChild() bool {
@@ -43,10 +43,10 @@ func stateCrashChild() bool {
 			die(err)
 		}
 		say("SAVED height %d", h)
-		if _, err := s.Update(id, 1, func(j *Job) { j.Status = JobSending; j.Output = "out" }); err != nil {
+		if _, err := s.Update(id, 1, func(j *Job) { j.Status = JobCommitting; j.Output = "out"; j.Salt = []byte("salt") }); err != nil {
 			die(err)
 		}
-		say("SAVED job %d sending", h)
+		say("SAVED job %d committing", h)
 		if _, err := s.Update(id, 1, func(j *Job) { j.Status = JobSent; j.TxHash = "tx" }); err != nil {
 			die(err)
 		}
@@ -145,8 +145,8 @@ func TestStateCrashLoop(t *testing.T) {
 func next(want JobStatus) JobStatus {
 	switch want {
 	case JobQueued:
-		return JobSending
-	case JobSending:
+		return JobCommitting
+	case JobCommitting:
 		return JobSent
 	}
 	return want

@@ -19,7 +19,7 @@ import (
 	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
-// Test doubles: a claims module that records reports, markets, and a builder that can be held
+// Test doubles: a claims module that plays blind rounds (commit, then reveal), markets, and a builder that can be held
 // mid-build; the in-memory chain of heights is node/chain/chaintest's Blocks. The real
 // CometBFT and x/claims are exercised in tests/e2e.
 
@@ -53,24 +53,26 @@ type report struct {
 type memClaims struct {
 	me string
 	mu sync.Mutex
-	// rounds open for us; reported ones move to reported.
-	open     map[chain.RoundKey]bool
-	reported map[chain.RoundKey]bool
-	reports  []report
-	// failAfterLanding makes the next Report (or Commit) land on chain and then
-	// return an error, as a broadcast whose response was lost.
+	// rounds open for us (assigned, not committed).
+	open map[chain.RoundKey]bool
+	// failAfterLanding makes the next Commit land on chain and then return an error, as a
+	// broadcast whose response was lost.
 	failAfterLanding bool
-	// Blind rounds: blind claims, commitments, claims whose reveals opened, reveals.
-	blind     map[uint64]bool
+	// revealOnCommit: each commit is its claim's last, so the claim's reveals open with it
+	// (x/claims does so when game.AfterCommit says Reveal); without it, openReveals opens them.
+	revealOnCommit bool
+	// Commitments, claims whose reveals opened, reveals, and every Commit and RevealBuild
+	// sent (a second one for a round is refused, as by x/claims, and counted so tests see it).
 	commits   map[chain.RoundKey][]byte
-	commitTxs int
 	revealing map[uint64]bool
 	revealed  map[chain.RoundKey]report
+	commitTxs int
+	revealTxs int
 }
 
 func newMemClaims(me string) *memClaims {
-	return &memClaims{me: me, open: map[chain.RoundKey]bool{}, reported: map[chain.RoundKey]bool{},
-		blind: map[uint64]bool{}, commits: map[chain.RoundKey][]byte{}, revealing: map[uint64]bool{}, revealed: map[chain.RoundKey]report{}}
+	return &memClaims{me: me, open: map[chain.RoundKey]bool{}, revealOnCommit: true,
+		commits: map[chain.RoundKey][]byte{}, revealing: map[uint64]bool{}, revealed: map[chain.RoundKey]report{}}
 }
 
 func (m *memClaims) Commit(_ context.Context, claim uint64, round uint32, commitment []byte) (string, error) {
@@ -81,11 +83,14 @@ func (m *memClaims) Commit(_ context.Context, claim uint64, round uint32, commit
 	if _, ok := m.commits[k]; ok {
 		return "", errors.New("already committed") // x/claims: ErrAlreadyReported
 	}
-	if !m.open[k] || !m.blind[claim] {
+	if !m.open[k] {
 		return "", errors.New("round not open for a commit")
 	}
 	m.commits[k] = commitment
 	delete(m.open, k)
+	if m.revealOnCommit {
+		m.revealing[claim] = true
+	}
 	if m.failAfterLanding {
 		m.failAfterLanding = false
 		return "", errors.New("broadcast: connection reset (but the tx landed)")
@@ -97,6 +102,7 @@ func (m *memClaims) RevealBuild(_ context.Context, claim uint64, round uint32, o
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := chain.RoundKey{ClaimID: claim, Round: round}
+	m.revealTxs++
 	if _, ok := m.revealed[k]; ok {
 		return "", errors.New("already revealed")
 	}
@@ -107,7 +113,7 @@ func (m *memClaims) RevealBuild(_ context.Context, claim uint64, round uint32, o
 		return "", errors.New("reveal does not match the commitment") // x/claims: ErrRevealMismatch
 	}
 	m.revealed[k] = report{k, out, ms}
-	return "REVEAL", nil
+	return fmt.Sprintf("REVEAL%d", m.revealTxs), nil
 }
 
 // openReveals opens the reveal phase of a blind claim.
@@ -165,46 +171,23 @@ func (m *memClaims) RoundState(_ context.Context, claim uint64, round uint32) (c
 	_, revealed := m.revealed[k]
 	_, committed := m.commits[k]
 	switch {
-	case m.reported[k] || revealed:
+	case revealed:
 		return chain.RoundReported, nil
 	case committed && m.revealing[claim]:
 		return chain.RoundRevealable, nil
 	case committed:
 		return chain.RoundCommitted, nil
-	case m.open[k] && m.blind[claim]:
-		return chain.RoundOpenBlind, nil
 	case m.open[k]:
 		return chain.RoundOpen, nil
 	}
 	return chain.RoundGone, nil
 }
 
-func (m *memClaims) Report(_ context.Context, claim uint64, round uint32, out cid.Cid, ms uint64) (string, error) {
+// sent counts the commits and the reveals sent, landed or refused.
+func (m *memClaims) sent() (commits, reveals int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := chain.RoundKey{ClaimID: claim, Round: round}
-	if m.reported[k] {
-		// The real chain rejects a second report; count it so tests fail loudly.
-		m.reports = append(m.reports, report{k, out, ms})
-		return "", errors.New("second report for the round")
-	}
-	if !m.open[k] {
-		return "", errors.New("round not assigned to us")
-	}
-	m.reported[k] = true
-	delete(m.open, k)
-	m.reports = append(m.reports, report{k, out, ms})
-	if m.failAfterLanding {
-		m.failAfterLanding = false
-		return "", errors.New("broadcast: connection reset (but the tx landed)")
-	}
-	return fmt.Sprintf("TX%d", len(m.reports)), nil
-}
-
-func (m *memClaims) reportCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.reports)
+	return m.commitTxs, m.revealTxs
 }
 
 type gateBuilder struct {

@@ -25,7 +25,7 @@ type Metrics struct {
 	// FetchBytes counts closure bytes that came from peers (blocks already local are free).
 	FetchBytes prometheus.Counter
 	// Rounds counts the claim rounds assigned to us by what became of them: reported (our
-	// MsgReportBuild is on chain), closed (the chain ended the round first: deadline passed or
+	// result is committed and revealed on chain), closed (the chain ended the round first: deadline passed or
 	// the claim reached a verdict) or failed (fetch or build failed).
 	Rounds *prometheus.CounterVec
 	// Predictions counts market predictions by step: committed, revealed or failed.
@@ -41,18 +41,18 @@ func NewMetrics() *Metrics {
 		Registry:       r,
 		Height:         f.gauge("last_height", "Last chain height whose events were fully handled."),
 		Assignments:    f.counter("assignments_total", "Assignments to this validator seen on chain."),
-		InFlight:       f.gauge("builds_in_flight", "Assignments being fetched, built or reported now."),
+		InFlight:       f.gauge("builds_in_flight", "Assignments being fetched, built or committed now."),
 		Builds:         f.counterVec("builds_total", "Finished rebuilds by result.", "result", "ok", "failed"),
 		BuildSeconds:   f.histogram("build_seconds", "Sandbox build time of rebuilds.", prometheus.ExponentialBuckets(0.05, 2, 16)),
 		FetchSeconds:   f.histogram("fetch_seconds", "Time to fetch a derivation's closure over p2p.", prometheus.ExponentialBuckets(0.01, 2, 16)),
-		ReportsSent:    f.counter("reports_sent_total", "MsgReportBuild transactions accepted by the chain."),
-		ReportErrors:   f.counter("report_errors_total", "Failed report broadcasts (retried)."),
+		ReportsSent:    f.counter("reports_sent_total", "Results revealed on chain (MsgRevealBuild accepted after our MsgCommitBuild)."),
+		ReportErrors:   f.counter("report_errors_total", "Failed commit or reveal broadcasts (retried)."),
 		Skipped:        f.counter("skipped_total", "Assignments dropped because the round was no longer ours."),
 		FollowErrors:   f.counter("follow_errors_total", "Transient errors while following the chain (retried)."),
 		WSReconnects:   f.counter("websocket_reconnects_total", "Websocket clients recreated after silence or failure."),
 		AnnounceErrors: f.counter("announce_errors_total", "Failed DHT provides or gossip announcements of outputs."),
 		DuplicateAvoids: f.counter("duplicate_reports_avoided_total",
-			"Reports not sent because the chain already had ours (after a restart)."),
+			"Commits and reveals not sent because the chain already had ours (a restart, a lost response)."),
 		FetchBytes: f.counter("fetch_bytes_total", "Bytes of derivation closures fetched from peers."),
 		Rounds: f.counterVec("rounds_total", "Claim rounds assigned to this validator, by what became of them.",
 			"result", "reported", "closed", "failed"),

@@ -292,7 +292,7 @@ func (s *Sidecar) dispatch(ctx context.Context, j Job) {
 }
 
 // afterCancel settles a job whose round ended on chain while we were at it:
-// the chain says whether our report made it (our own report also ends the
+// the chain says whether our reveal made it (our own reveal also ends the
 // round) or not. A job stopped by shutdown keeps its status and is resumed
 // at the next start.
 func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
@@ -311,13 +311,10 @@ func (s *Sidecar) afterCancel(ctx context.Context, j Job) {
 	case err != nil:
 		return // resumed (and asked again) at the next start
 	case rs == chain.RoundReported:
-		if cur.Status == JobSending {
-			s.m.ReportsSent.Inc()
-		}
 		s.setStatus(j, JobSent, "")
 	case rs == chain.RoundGone:
 		s.m.Skipped.Inc()
-		s.setStatus(j, JobSkipped, "round ended on chain before our report")
+		s.setStatus(j, JobSkipped, "round ended on chain before our reveal")
 	case rs == chain.RoundCommitted || rs == chain.RoundRevealable:
 		s.markCommitted(j)
 	}
@@ -374,11 +371,12 @@ func (s *Sidecar) roundState(ctx context.Context, j Job) (chain.RoundState, erro
 	return 0, err
 }
 
-// runJob takes one assignment from wherever it stopped to a report on chain.
+// runJob takes one assignment from wherever it stopped to its commit on chain (and its reveal,
+// when our commit was the claim's last: x/claims/README.md §Blind rounds).
 func (s *Sidecar) runJob(ctx context.Context, j Job) {
 	log := s.log.With("claim", j.ClaimID, "round", j.Round, "derivation", j.Derivation)
-	// Never report twice: whatever the stored status, the chain decides
-	// whether this round still wants our report.
+	// Never send twice: whatever the stored status, the chain decides whether
+	// this round still wants our commit or reveal.
 	rs, err := s.roundState(ctx, j)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -388,10 +386,6 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 	}
 	switch rs {
 	case chain.RoundReported:
-		if j.Status == JobSending {
-			s.m.DuplicateAvoids.Inc()
-			log.Info("report already on chain (sent before a restart); not sending again")
-		}
 		s.setStatus(j, JobSent, "")
 		return
 	case chain.RoundGone:
@@ -407,123 +401,67 @@ func (s *Sidecar) runJob(ctx context.Context, j Job) {
 		return
 	}
 
-	out, _ := cid.Decode(j.Output)
-	buildMs := j.BuildTimeMs
-	if rs == chain.RoundOpenBlind && j.Status == JobCommitting && out.Defined() && len(j.Salt) > 0 {
+	if out, _ := cid.Decode(j.Output); j.Status == JobCommitting && out.Defined() && len(j.Salt) > 0 {
 		// Result and salt were persisted before a crash or a failed send: commit
 		// exactly those, never a new build with a new salt.
 		s.commitJob(ctx, j, log)
 		return
 	}
-	if j.Status != JobSending || !out.Defined() {
-		drv, err := cid.Decode(j.Derivation)
-		if err != nil {
-			s.setStatus(j, JobFailed, "bad derivation CID: "+err.Error())
-			return
-		}
-		if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) { x.Status = JobBuilding; x.Attempts++ }); err != nil {
-			log.Error("persist", "err", err)
-			return
-		}
-		if s.net != nil {
-			t0 := time.Now()
-			release, err := s.fetch(ctx, drv)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Error("fetch derivation closure failed", "err", err)
-					s.m.Builds.WithLabelValues("failed").Inc()
-					s.setStatus(j, JobFailed, "fetch: "+err.Error())
-				}
-				return
-			}
-			defer release() // the closure stays held until the report is sent
-			s.m.FetchSeconds.Observe(time.Since(t0).Seconds())
-			log.Info("derivation closure local", "took", time.Since(t0).Round(time.Millisecond))
-		}
-		o, took, err := s.builder.Rebuild(ctx, drv)
+	drv, err := cid.Decode(j.Derivation)
+	if err != nil {
+		s.setStatus(j, JobFailed, "bad derivation CID: "+err.Error())
+		return
+	}
+	if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) { x.Status = JobBuilding; x.Attempts++ }); err != nil {
+		log.Error("persist", "err", err)
+		return
+	}
+	if s.net != nil {
+		t0 := time.Now()
+		release, err := s.fetch(ctx, drv)
 		if err != nil {
 			if ctx.Err() == nil {
-				log.Error("build failed", "err", err)
+				log.Error("fetch derivation closure failed", "err", err)
 				s.m.Builds.WithLabelValues("failed").Inc()
-				s.setStatus(j, JobFailed, "build: "+err.Error())
+				s.setStatus(j, JobFailed, "fetch: "+err.Error())
 			}
 			return
 		}
-		s.m.Builds.WithLabelValues("ok").Inc()
-		s.m.BuildSeconds.Observe(took.Seconds())
-		out, buildMs = o, uint64(took.Milliseconds())
-		if buildMs == 0 {
-			buildMs = 1 // the chain reads 0 as "no time measured"
-		}
-		log.Info("built", "output", out, "build_ms", buildMs)
-		if rs == chain.RoundOpenBlind {
-			// A blind round: persist the result and a fresh salt, then commit. The
-			// output is announced only after our reveal (revealJob).
-			salt, err := saltfile.NewSalt()
-			if err != nil {
-				log.Error("salt", "err", err)
-				return
-			}
-			j, err = s.state.Update(j.ClaimID, j.Round, func(x *Job) {
-				x.Status, x.Output, x.BuildTimeMs, x.Salt = JobCommitting, out.String(), buildMs, salt
-			})
-			if err != nil {
-				log.Error("persist", "err", err)
-				return
-			}
-			s.commitJob(ctx, j, log)
-			return
-		}
-		s.announce(ctx, drv, out, log)
-		// Persisted before the broadcast: after a crash from here on, the
-		// chain is asked before anything is sent again.
-		if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) {
-			x.Status, x.Output, x.BuildTimeMs = JobSending, out.String(), buildMs
-		}); err != nil {
-			log.Error("persist", "err", err)
-			return
-		}
+		defer release() // the closure stays held until the commit is sent
+		s.m.FetchSeconds.Observe(time.Since(t0).Seconds())
+		log.Info("derivation closure local", "took", time.Since(t0).Round(time.Millisecond))
 	}
-
-	for attempt := 1; ; attempt++ {
-		hash, err := s.claims.Report(ctx, j.ClaimID, j.Round, out, buildMs)
-		if err == nil {
-			s.m.ReportsSent.Inc()
-			log.Info("report sent", "output", out, "build_ms", buildMs, "tx", hash)
-			s.countRound(JobSent)
-			if _, err := s.state.Update(j.ClaimID, j.Round, func(x *Job) { x.Status, x.TxHash, x.Error = JobSent, hash, "" }); err != nil {
-				log.Error("persist", "err", err)
-			}
-			return
+	out, took, err := s.builder.Rebuild(ctx, drv)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("build failed", "err", err)
+			s.m.Builds.WithLabelValues("failed").Inc()
+			s.setStatus(j, JobFailed, "build: "+err.Error())
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		s.m.ReportErrors.Inc()
-		log.Warn("report failed", "attempt", attempt, "err", err)
-		// The broadcast may have landed even though we saw an error.
-		rs, rerr := s.roundState(ctx, j)
-		switch {
-		case rerr != nil:
-		case rs == chain.RoundReported:
-			s.m.DuplicateAvoids.Inc()
-			s.setStatus(j, JobSent, "")
-			return
-		case rs == chain.RoundGone:
-			s.m.Skipped.Inc()
-			s.setStatus(j, JobSkipped, "round ended before our report landed: "+err.Error())
-			return
-		}
-		if attempt >= 5 {
-			s.setStatus(j, JobFailed, "report: "+err.Error())
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Duration(attempt) * time.Second):
-		}
+		return
 	}
+	s.m.Builds.WithLabelValues("ok").Inc()
+	s.m.BuildSeconds.Observe(took.Seconds())
+	buildMs := uint64(took.Milliseconds())
+	if buildMs == 0 {
+		buildMs = 1 // the chain reads 0 as "no time measured"
+	}
+	log.Info("built", "output", out, "build_ms", buildMs)
+	// Persist the result and a fresh salt, then commit. The output is announced only
+	// after our reveal (revealJob).
+	salt, err := saltfile.NewSalt()
+	if err != nil {
+		log.Error("salt", "err", err)
+		return
+	}
+	j, err = s.state.Update(j.ClaimID, j.Round, func(x *Job) {
+		x.Status, x.Output, x.BuildTimeMs, x.Salt = JobCommitting, out.String(), buildMs, salt
+	})
+	if err != nil {
+		log.Error("persist", "err", err)
+		return
+	}
+	s.commitJob(ctx, j, log)
 }
 
 // markCommitted records that our commit of a blind round is on chain.
@@ -543,7 +481,7 @@ func (s *Sidecar) commitJob(ctx context.Context, j Job, log *slog.Logger) {
 	commitment := claimstypes.BuildCommitment(s.claims.Validator(), j.ClaimID, j.Round, j.Output, j.BuildTimeMs, j.Salt)
 	err := sendOnce(ctx, log, "commit", func(ctx context.Context) (bool, error) {
 		rs, err := s.claims.RoundState(ctx, j.ClaimID, j.Round)
-		return rs == chain.RoundCommitted || rs == chain.RoundRevealable || rs == chain.RoundReported, err
+		return s.landed(rs == chain.RoundCommitted || rs == chain.RoundRevealable || rs == chain.RoundReported), err
 	}, func(ctx context.Context) (string, error) {
 		return s.claims.Commit(ctx, j.ClaimID, j.Round, commitment)
 	})
@@ -557,6 +495,15 @@ func (s *Sidecar) commitJob(ctx context.Context, j Job, log *slog.Logger) {
 	if rs, err := s.roundState(ctx, j); err == nil && rs == chain.RoundRevealable {
 		s.revealJob(ctx, j, log)
 	}
+}
+
+// landed counts a commit or reveal found on chain before sendOnce sent it (a restart, or a
+// broadcast whose response was lost): one send avoided.
+func (s *Sidecar) landed(on bool) bool {
+	if on {
+		s.m.DuplicateAvoids.Inc()
+	}
+	return on
 }
 
 // unsent takes a commit or reveal that could not be sent. It reports true when nothing is left
@@ -588,7 +535,7 @@ func (s *Sidecar) revealJob(ctx context.Context, j Job, log *slog.Logger) {
 	}
 	err = sendOnce(ctx, log, "reveal", func(ctx context.Context) (bool, error) {
 		rs, err := s.claims.RoundState(ctx, j.ClaimID, j.Round)
-		return rs == chain.RoundReported, err
+		return s.landed(rs == chain.RoundReported), err
 	}, func(ctx context.Context) (string, error) {
 		return s.claims.RevealBuild(ctx, j.ClaimID, j.Round, out, j.BuildTimeMs, j.Salt)
 	})

@@ -17,8 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/buildchain/buildchain/internal/atomicfile"
+	"github.com/buildchain/buildchain/internal/saltfile"
 	"github.com/buildchain/buildchain/node/chain"
 	"github.com/buildchain/buildchain/node/chain/chaintest"
+	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	markettypes "github.com/buildchain/buildchain/x/market/types"
 )
 
@@ -35,7 +37,7 @@ func TestStatePersistsAtomically(t *testing.T) {
 	_, err = st.AdvanceHeight(3, nil)
 	require.Error(t, err, "a height is handled once")
 	// A job seen again (height re-read after a crash) is not reset.
-	_, err = st.Update(7, 1, func(j *Job) { j.Status = JobSending; j.Output = "o" })
+	_, err = st.Update(7, 1, func(j *Job) { j.Status = JobCommitting; j.Output = "o" })
 	require.NoError(t, err)
 	added, err = st.AdvanceHeight(4, []Job{{ClaimID: 7, Round: 1, Derivation: "d"}})
 	require.NoError(t, err)
@@ -46,7 +48,7 @@ func TestStatePersistsAtomically(t *testing.T) {
 	require.EqualValues(t, 4, st2.LastHeight())
 	j, ok := st2.Job(7, 1)
 	require.True(t, ok)
-	require.Equal(t, JobSending, j.Status)
+	require.Equal(t, JobCommitting, j.Status)
 	require.Equal(t, "o", j.Output)
 	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(p), ".state.json.tmp-*"))
 	require.Empty(t, matches, "no temporary files left behind")
@@ -182,7 +184,9 @@ func (h *harness) waitJob(claim uint64, round uint32, want JobStatus) Job {
 	return j
 }
 
-func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
+// Every round is blind (x/claims/README.md §Blind rounds): the sidecar builds its own
+// assignments, commits, and reveals when the claim's reveals open (here with the commit).
+func TestSidecarBuildsCommitsAndRevealsOwnAssignments(t *testing.T) {
 	h := newHarness(t)
 	drv := testCID("drv-a")
 	h.chain.Add()
@@ -192,7 +196,13 @@ func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
 	j := h.waitJob(2, 1, JobSent)
 	require.Equal(t, testCID("out-of-"+drv.String()).String(), j.Output)
 	require.EqualValues(t, 42, j.BuildTimeMs)
-	require.Equal(t, 1, h.claims.reportCount())
+	commits, reveals := h.claims.sent()
+	require.Equal(t, 1, commits)
+	require.Equal(t, 1, reveals)
+	h.claims.mu.Lock()
+	require.Equal(t, report{chain.RoundKey{ClaimID: 2, Round: 1}, testCID("out-of-" + drv.String()), 42},
+		h.claims.revealed[chain.RoundKey{ClaimID: 2, Round: 1}])
+	h.claims.mu.Unlock()
 	_, ok := h.sc.State().Job(1, 1)
 	require.False(t, ok, "another validator's assignment is not ours")
 	require.Eventually(t, func() bool { return h.sc.State().LastHeight() == 2 }, 5*time.Second, 5*time.Millisecond)
@@ -200,16 +210,18 @@ func TestSidecarBuildsAndReportsOwnAssignments(t *testing.T) {
 	require.Equal(t, 1, st.ReportsSent)
 	require.Empty(t, st.InFlight)
 	require.Equal(t, 1.0, counterValue(t, h.sc.m.Rounds.WithLabelValues("reported")))
+	require.Equal(t, 1.0, counterValue(t, h.sc.m.ReportsSent))
 	require.Equal(t, 0.0, counterValue(t, h.sc.m.Rounds.WithLabelValues("failed")))
 	require.Equal(t, 1.0, counterValue(t, h.sc.m.Builds.WithLabelValues("ok")))
 }
 
-func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
+func TestSidecarRestartMidBuildCommitsOnce(t *testing.T) {
 	h := newHarness(t)
 	h.startHeldBuild(5, 2, testCID("drv-b"))
 	h.waitJob(5, 2, JobBuilding)
 	h.stop() // "killed" mid-build
-	require.Equal(t, 0, h.claims.reportCount())
+	commits, _ := h.claims.sent()
+	require.Equal(t, 0, commits)
 	j, _ := h.sc.State().Job(5, 2)
 	require.Equal(t, JobBuilding, j.Status, "an interrupted job keeps its status for the next start")
 
@@ -218,58 +230,71 @@ func TestSidecarRestartMidBuildReportsOnce(t *testing.T) {
 	h.start(1)
 	defer h.stop()
 	h.waitJob(5, 2, JobSent)
-	require.Equal(t, 1, h.claims.reportCount())
+	commits, reveals := h.claims.sent()
+	require.Equal(t, 1, commits)
+	require.Equal(t, 1, reveals)
 	require.Equal(t, 2, h.b.builds)
 }
 
 func TestSidecarLostBroadcastResponseIsNotResent(t *testing.T) {
 	h := newHarness(t)
-	h.claims.failAfterLanding = true
+	h.claims.failAfterLanding = true // the commit lands, its response is lost
 	h.chain.Add(assignEvent(9, 1, "bc1me", testCID("drv-c")))
 	h.start(1)
 	h.waitJob(9, 1, JobSent)
 	h.stop()
-	require.Equal(t, 1, h.claims.reportCount(), "the chain had the report: no second broadcast")
+	commits, reveals := h.claims.sent()
+	require.Equal(t, 1, commits, "the chain had the commit: no second broadcast")
+	require.Equal(t, 1, reveals)
 	require.Equal(t, 1.0, testutilValue(h.sc.m.DuplicateAvoids))
 }
 
-func TestSidecarRestartInSendingAsksChainFirst(t *testing.T) {
+// A sidecar restarted after its reveal landed (state "committed", the reveal on chain) asks
+// the chain and sends nothing; a job an older sidecar left "sending" (an open report, which
+// the chain refuses now) on a round that is still open is built and committed, never reported.
+func TestSidecarRestartAsksChainFirst(t *testing.T) {
 	h := newHarness(t)
 	drv := testCID("drv-d")
-	// State as left by a crash right after the broadcast: "sending", and the
-	// report is on chain.
+	salt := []byte("persisted salt 0123456789abcdefg")
+	k := chain.RoundKey{ClaimID: 3, Round: 1}
 	st, err := OpenState(h.path)
 	require.NoError(t, err)
 	_, err = st.AdvanceHeight(1, []Job{{ClaimID: 3, Round: 1, Derivation: drv.String()}})
 	require.NoError(t, err)
-	_, err = st.Update(3, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o").String(), 5 })
+	_, err = st.Update(3, 1, func(j *Job) {
+		j.Status, j.Output, j.BuildTimeMs, j.Salt = JobCommitted, testCID("o").String(), 5, salt
+	})
 	require.NoError(t, err)
-	h.chain.Add(assignEvent(3, 1, "bc1me", drv))
-	h.claims.reported[chain.RoundKey{ClaimID: 3, Round: 1}] = true
+	h.claims.commits[k] = claimstypes.BuildCommitment("bc1me", 3, 1, testCID("o").String(), 5, salt)
+	h.claims.revealing[3] = true
+	h.claims.revealed[k] = report{k, testCID("o"), 5}
+	h.chain.Add()
 
 	h.start(1)
 	defer h.stop()
 	h.waitJob(3, 1, JobSent)
-	require.Equal(t, 0, h.claims.reportCount())
+	commits, reveals := h.claims.sent()
+	require.Equal(t, 0, commits+reveals, "nothing sent again")
 	require.Equal(t, 0, h.b.builds, "no rebuild either")
 
-	// And in "sending" with the round still open: the stored output is sent
-	// without building again.
 	h2 := newHarness(t)
 	st2, err := OpenState(h2.path)
 	require.NoError(t, err)
 	_, err = st2.AdvanceHeight(1, []Job{{ClaimID: 4, Round: 1, Derivation: drv.String()}})
 	require.NoError(t, err)
-	_, err = st2.Update(4, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = JobSending, testCID("o4").String(), 5 })
+	_, err = st2.Update(4, 1, func(j *Job) { j.Status, j.Output, j.BuildTimeMs = "sending", testCID("o4").String(), 5 })
 	require.NoError(t, err)
 	h2.chain.Add()
 	h2.claims.open[chain.RoundKey{ClaimID: 4, Round: 1}] = true
 	h2.start(1)
 	defer h2.stop()
 	j := h2.waitJob(4, 1, JobSent)
-	require.Equal(t, testCID("o4").String(), j.Output)
-	require.Equal(t, 1, h2.claims.reportCount())
-	require.Equal(t, 0, h2.b.builds)
+	require.Equal(t, testCID("out-of-"+drv.String()).String(), j.Output, "rebuilt, not the stored output")
+	require.Len(t, j.Salt, saltfile.SaltLen)
+	commits, reveals = h2.claims.sent()
+	require.Equal(t, 1, commits)
+	require.Equal(t, 1, reveals)
+	require.Equal(t, 1, h2.b.builds)
 }
 
 func TestSidecarRoundTimeoutCancelsBuild(t *testing.T) {
@@ -278,7 +303,8 @@ func TestSidecarRoundTimeoutCancelsBuild(t *testing.T) {
 	defer h.stop()
 	h.chain.Add(timeoutEvent(11, 1))
 	h.waitJob(11, 1, JobSkipped)
-	require.Equal(t, 0, h.claims.reportCount())
+	commits, _ := h.claims.sent()
+	require.Equal(t, 0, commits)
 }
 
 func TestSidecarWorkerPoolIsBounded(t *testing.T) {
@@ -305,7 +331,9 @@ func TestSidecarWorkerPoolIsBounded(t *testing.T) {
 		h.waitJob(i, 1, JobSent)
 	}
 	require.Equal(t, 2, h.b.maxSeen)
-	require.Equal(t, 6, h.claims.reportCount())
+	commits, reveals := h.claims.sent()
+	require.Equal(t, 6, commits)
+	require.Equal(t, 6, reveals)
 }
 
 func TestDecide(t *testing.T) {
@@ -408,9 +436,13 @@ func TestSidecarRestartedPredictionAsksChainFirst(t *testing.T) {
 			defer stop()
 			require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status != tc.status },
 				10*time.Second, 5*time.Millisecond)
-			h.chain.Add() // the reveal goes out when a height in its window is handled
-			require.Eventually(t, func() bool { p, _ := h.sc.State().Prediction(4); return p.Status == PredRevealed },
-				10*time.Second, 5*time.Millisecond)
+			// The reveal goes out when a height in its window is handled while no task of the
+			// market runs (the one that found the commit on chain may still be running when
+			// the next height is followed, and that height then skips the market): add heights
+			// until it is revealed, as a live chain does.
+			var p Prediction
+			h.addBlocksUntil(predKey(4), func() bool { p, _ = h.sc.State().Prediction(4); return p.Status == PredRevealed },
+				func() string { return fmt.Sprintf("prediction 4 never revealed (now %+v)", p) })
 			got, ok := mk.revealed(4)
 			require.True(t, ok)
 			require.Equal(t, o, got)

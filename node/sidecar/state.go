@@ -24,23 +24,21 @@ const (
 	JobQueued JobStatus = "queued"
 	// JobBuilding: inputs are being fetched or the build runs.
 	JobBuilding JobStatus = "building"
-	// JobSending: the report is about to be broadcast. Persisted BEFORE the
-	// broadcast, so that after a crash the sidecar asks the chain whether the
-	// report landed instead of sending it again.
-	JobSending JobStatus = "sending"
-	// JobCommitting: a blind round's result and salt are persisted; the commit
-	// is being sent (persisted first, so a restart commits and reveals the same
-	// result and salt, x/claims/README.md §Blind rounds).
+	// JobCommitting: the round's result and salt are persisted; the commit is
+	// being sent (persisted first, so a restart commits and reveals the same
+	// result and salt, x/claims/README.md §Blind rounds). A job of an older state
+	// file left "sending" (an open report, which the chain refuses now) is built
+	// and committed again if the chain still wants it.
 	JobCommitting JobStatus = "committing"
 	// JobCommitted: the commit is on chain; the result is revealed once the
 	// claim's reveal phase opens.
 	JobCommitted JobStatus = "committed"
-	// JobSent: the chain accepted the report (terminal).
+	// JobSent: the chain accepted our reveal (terminal).
 	JobSent JobStatus = "sent"
-	// JobSkipped: the round is no longer ours to report (timed out and
-	// reassigned, claim finished, or already reported) (terminal).
+	// JobSkipped: the round is no longer ours (timed out and reassigned,
+	// claim finished) (terminal).
 	JobSkipped JobStatus = "skipped"
-	// JobFailed: the build or the report failed for good (terminal).
+	// JobFailed: the build, the commit or the reveal failed for good (terminal).
 	JobFailed JobStatus = "failed"
 )
 
@@ -65,7 +63,7 @@ type Job struct {
 	Updated  time.Time `json:"updated"`
 }
 
-// Key names a job: one report per (claim, round).
+// Key names a job: one result per (claim, round).
 func (j Job) Key() string { return JobKey(j.ClaimID, j.Round) }
 
 // JobKey is "claim/round".

@@ -386,6 +386,7 @@ func TestClaimsGameOnLocalnet(t *testing.T) {
 	drv2, out2, evil := claimTestCID(cid.DagJSON, "drv two"), claimTestCID(cid.DagProtobuf, "out two"), claimTestCID(cid.DagProtobuf, "evil")
 	id2 := submit(drv2, out2)
 	c2 := waitClaimREST(t, net, id2, "assigned", isAssigned)
+	checkOpenProtocolRefused(t, net, "carol", names[c2.Assignments[c2.open()].Validator], id2, c2.Assignments[c2.open()].Round)
 	res = commit(id2, c2, evil)
 	require.Zero(t, res.Code, res.RawLog)
 	waitClaimREST(t, net, id2, "committed", func(c claimView) bool { return c.Status != "CLAIM_STATUS_ASSIGNED" || len(c.Assignments) > 1 })

@@ -4,14 +4,15 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand"
-	"os"
 	"strings"
 	"testing"
 
 	sdkmath "cosmossdk.io/math"
 	"github.com/stretchr/testify/require"
 
+	"github.com/buildchain/buildchain/x/claims/curve"
 	"github.com/buildchain/buildchain/x/claims/game"
 	claimstypes "github.com/buildchain/buildchain/x/claims/types"
 	"github.com/buildchain/buildchain/x/validators/assign"
@@ -27,76 +28,38 @@ import (
 // fractions of bond held by the attackers.
 var attackFractions = []struct {
 	name string
-	f    float64
+	f    *big.Rat
 	of60 int // attackers among 60 equally bonded validators
-}{{"0.1", 0.1, 6}, {"0.25", 0.25, 15}, {"1/3", 1.0 / 3, 20}}
+}{{"0.1", big.NewRat(1, 10), 6}, {"0.25", big.NewRat(1, 4), 15}, {"1/3", big.NewRat(1, 3), 20}}
 
-// roundsDist is P(K = k), k = 0..max, for the number of rounds K an honest (or fully
-// rubber-stamped) claim plays: min_rounds always, then one more with probability p_continue
-// after each, up to max_rounds.
-func roundsDist(r game.Rules) []float64 {
-	p := decFloat(r.PContinue)
-	d := make([]float64, r.MaxRounds+1)
-	stay := 1.0 // P(K >= k)
-	for k := r.MinRounds; k <= r.MaxRounds; k++ {
-		if k == r.MaxRounds {
-			d[k] = stay
-			break
-		}
-		d[k] = stay * (1 - p)
-		stay *= p
-	}
-	return d
-}
+// The analysis is x/claims/curve's (exact, in big.Rat); these give its values as float64 for
+// the statistical comparisons with what is measured here.
 
-func decFloat(d sdkmath.LegacyDec) float64 {
-	f, err := d.Float64()
-	if err != nil {
-		panic(err)
-	}
+func ratFloat(r *big.Rat) float64 {
+	f, _ := r.Float64()
 	return f
 }
 
-// expectedBuilds is E[K] = Σ k·P(K = k).
-func expectedBuilds(r game.Rules) float64 {
-	e := 0.0
-	for k, p := range roundsDist(r) {
-		e += float64(k) * p
-	}
-	return e
+// expectedBuilds is E[K], the builds per claim (curve.Game.Builds).
+func expectedBuilds(r game.Rules) float64 { return ratFloat(curve.FromRules(r).Builds()) }
+
+// acceptanceBound is the chance that every round of a claim lands on a colluder when they hold
+// a share f of the bond (curve.Game.Acceptance).
+func acceptanceBound(r game.Rules, f *big.Rat) float64 {
+	return ratFloat(curve.FromRules(r).Acceptance(f))
 }
 
-// acceptanceBound is the chance that every round of a claim lands on a colluder when they
-// hold a fraction f of the bond: Σ P(K = k)·f^k. Each round excludes the claim's earlier
-// validators, which only lowers the colluders' share of what is left, so this is an upper
-// bound for any population (and the limit for a large one).
-func acceptanceBound(r game.Rules, f float64) float64 {
-	a := 0.0
-	for k, p := range roundsDist(r) {
-		a += p * math.Pow(f, float64(k))
-	}
-	return a
-}
-
-// acceptanceExact is the same chance for c colluders among n equally bonded validators,
-// drawn without replacement: Σ P(K = k)·Π_{i<k} (c−i)/(n−i).
+// acceptanceExact is the same chance for c colluders among n equally bonded validators
+// (curve.Game.AcceptanceAmong).
 func acceptanceExact(r game.Rules, c, n int) float64 {
-	a := 0.0
-	for k, p := range roundsDist(r) {
-		q := 1.0
-		for i := 0; i < k; i++ {
-			q *= math.Max(0, float64(c-i)) / float64(n-i)
-		}
-		a += p * q
-	}
-	return a
+	return ratFloat(curve.FromRules(r).AcceptanceAmong(c, n))
 }
 
-// publisherProfit is a lying publisher's expected profit per fake claim in units of its
-// deposit, when an accepted fake gains it g deposits and a caught one loses the deposit
-// (the claim fee, which only makes lying dearer, and its colluders' slashed bonds are left
-// out: the bound holds for a chain with free claims).
-func publisherProfit(accept, g float64) float64 { return accept*g - (1 - accept) }
+// publisherProfit is a lying publisher's expected profit per fake claim in deposits, for an
+// acceptance rate (measured or exact) and a gain per accepted fake (curve.Profit).
+func publisherProfit(accept, g float64) float64 {
+	return ratFloat(curve.Profit(new(big.Rat).SetFloat64(accept), new(big.Rat).SetFloat64(g)))
+}
 
 // population is 60 equally bonded validators, the first `bad` of them of kind `kind`.
 type population struct {
@@ -226,73 +189,6 @@ func TestBuildsPerClaimMatchesAnalysis(t *testing.T) {
 	want := expectedBuilds(r)
 	t.Logf("builds per claim with the default rules: measured %.3f, E[K] %.3f", mean, want)
 	require.InDelta(t, want, mean, 4*sd/math.Sqrt(trials))
-}
-
-// TestDefaultsFromTheCurve: the default (min_rounds, p_continue, max_rounds) are the grid
-// point with the fewest expected builds per claim at which a lying publisher facing f = 1/3
-// colluding bond loses money for every gain up to 10 deposits per accepted fake (its profit
-// grows with the gain, so the gain of 10 is the binding one). The grid: min_rounds 1–4,
-// max_rounds min–8, p_continue in steps of 0.05. The curve is x/claims/README.md's table.
-func TestDefaultsFromTheCurve(t *testing.T) {
-	type point struct {
-		r             game.Rules
-		builds, accep float64
-	}
-	var best *point
-	for minR := uint32(1); minR <= 4; minR++ {
-		for maxR := minR; maxR <= 8; maxR++ {
-			for p := int64(0); p < 100; p += 5 {
-				r := game.Rules{PContinue: sdkmath.LegacyNewDecWithPrec(p, 2), MinRounds: minR, MaxRounds: maxR}
-				a := acceptanceBound(r, 1.0/3)
-				if publisherProfit(a, 10) >= 0 {
-					continue
-				}
-				pt := point{r: r, builds: expectedBuilds(r), accep: a}
-				if best == nil || pt.builds < best.builds-1e-12 {
-					best = &pt
-				}
-			}
-		}
-	}
-	require.NotNil(t, best)
-	d := defaultRules()
-	t.Logf("cheapest safe rules: min_rounds %d, p_continue %s, max_rounds %d: %.3f builds per claim, acceptance at f=1/3 %.4f, profit at gain 10 %.4f deposits",
-		best.r.MinRounds, best.r.PContinue, best.r.MaxRounds, best.builds, best.accep, publisherProfit(best.accep, 10))
-	require.Equal(t, best.r.MinRounds, d.MinRounds)
-	require.Equal(t, best.r.MaxRounds, d.MaxRounds)
-	require.True(t, best.r.PContinue.Equal(d.PContinue), "p_continue: curve %s, default %s", best.r.PContinue, d.PContinue)
-
-	// The README table (formula values), checked here so it cannot drift from the code.
-	var tab strings.Builder
-	fmt.Fprintf(&tab, "| min_rounds | p_continue | max_rounds | builds/claim | accepted at f=0.1 | f=0.25 | f=1/3 | profit at f=1/3, gain 10× deposit |\n")
-	fmt.Fprintf(&tab, "|---|---|---|---|---|---|---|---|\n")
-	for _, r := range readmeRules() {
-		fmt.Fprintf(&tab, "| %d | %s | %d | %.2f | %.4f | %.4f | %.4f | %+.3f |\n", r.MinRounds, trimDec(r.PContinue), r.MaxRounds, expectedBuilds(r),
-			acceptanceBound(r, 0.1), acceptanceBound(r, 0.25), acceptanceBound(r, 1.0/3), publisherProfit(acceptanceBound(r, 1.0/3), 10))
-	}
-	t.Log("\n" + tab.String())
-	readme, err := os.ReadFile("../../x/claims/README.md")
-	require.NoError(t, err)
-	require.Contains(t, string(readme), tab.String(), "x/claims/README.md's table differs from the formula; paste the table above")
-}
-
-func readmeRules() []game.Rules {
-	d := func(p int64) sdkmath.LegacyDec { return sdkmath.LegacyNewDecWithPrec(p, 2) }
-	return []game.Rules{
-		{PContinue: d(50), MinRounds: 1, MaxRounds: 8},
-		{PContinue: d(85), MinRounds: 1, MaxRounds: 8},
-		{PContinue: d(0), MinRounds: 2, MaxRounds: 2},
-		{PContinue: d(25), MinRounds: 2, MaxRounds: 3},
-		{PContinue: d(30), MinRounds: 2, MaxRounds: 3},
-		{PContinue: d(30), MinRounds: 2, MaxRounds: 8},
-		{PContinue: d(50), MinRounds: 2, MaxRounds: 8},
-		{PContinue: d(0), MinRounds: 3, MaxRounds: 3},
-	}
-}
-
-func trimDec(d sdkmath.LegacyDec) string {
-	s := strings.TrimRight(d.String(), "0")
-	return strings.TrimSuffix(s, ".")
 }
 
 // TestLyingPublisherProfitCurve: a lying publisher's expected profit per fake claim, in

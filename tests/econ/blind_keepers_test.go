@@ -3,6 +3,7 @@ package econ
 import (
 	"crypto/sha256"
 	"fmt"
+	"math/big"
 	"testing"
 
 	"cosmossdk.io/collections"
@@ -46,7 +47,7 @@ func TestBlindFakeAcceptanceOnKeepers(t *testing.T) {
 			}
 			exact := acceptanceExact(defaultRules(), 20, 60)
 			t.Logf("blind fakes on the keepers, f = 1/3 colluding: %d of %d accepted (%.4f), exact %.4f, bound %.4f; lying publisher's profit at gain 10: %+.3f deposits",
-				accepted, tc.claims, got, exact, acceptanceBound(defaultRules(), 1.0/3), publisherProfit(got, 10))
+				accepted, tc.claims, got, exact, acceptanceBound(defaultRules(), big.NewRat(1, 3)), publisherProfit(got, 10))
 			require.InDelta(t, exact, got, 4*sigma(exact, tc.claims), "measured acceptance %.4f, exact %.4f", got, exact)
 		})
 	}

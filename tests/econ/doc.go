@@ -7,6 +7,8 @@
 // that every lie that reaches a market is slashed. The test prints the table.
 // attack_test.go asserts the attack figures of x/claims/README.md §Parameters (fake-claim
 // acceptance against the analytical bound, a lying publisher's profit curve, builds per claim,
-// honest income above lazy and colluding builders) and that the default game is the cheapest
-// safe point of the curve.
+// honest income above lazy and colluding builders), measured with the chain's own draw and coin,
+// against the exact analysis of x/claims/curve (which also asserts that the default game is the
+// cheapest safe point of the curve). decoy_test.go measures decoy assignments
+// (config.DecoyPermille), which are not on chain.
 package econ

@@ -250,7 +250,8 @@ func TestFastEfficiencyLearning(t *testing.T) {
 }
 
 // TestForceRoundAfterMarket measures the stricter game variant (a round is forced after
-// every market, not only after undecided ones): markets played and lies missed.
+// every decided market; an undecided one ends its claim EXPIRED either way): markets played
+// and lies missed.
 func TestForceRoundAfterMarket(t *testing.T) {
 	var markets [2]int
 	var honest [2]math.LegacyDec

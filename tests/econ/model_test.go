@@ -67,14 +67,19 @@ type config struct {
 	FastLearning bool
 	// SlowPermille is how the "slow-reporting" kind scales its reported times (‰).
 	SlowPermille int64
-	// ForceAfterMarket plays at least one more round after every market,
-	// not only after undecided ones.
+	// ForceAfterMarket plays at least one more round after every decided
+	// NON_DETERMINISM market (an undecided one ends the claim EXPIRED).
 	ForceAfterMarket bool
 	// Open plays the game with the claimed output public (x/claims as it is until blind
 	// rounds are wired in): a lazy builder copies it. With blind rounds (the model's default,
 	// x/claims/README.md §Parameters) it only sees the publisher's commitment and has nothing
 	// to copy: it can only guess.
 	Open bool
+	// DecoyPermille is the chance (‰) per claim of one decoy assignment (measured here only,
+	// not on chain): a validator drawn like a round rebuilds a derivation whose output the
+	// chain already knows, is paid its build time if right and slashed (no market needed) if
+	// wrong. It catches whoever answers without building, colluding or not.
+	DecoyPermille int64
 }
 
 func defaultConfig() config {
@@ -142,22 +147,24 @@ type outcomeCounts struct {
 }
 
 type model struct {
-	cfg         config
-	rng         *rand.Rand
-	vals        []*validator
-	pubs        []*publisher
-	traders     []*account
-	allies      []*account
-	parties     map[string]*account
-	devFund     math.Int
-	carry       math.Int // validators' share of periods nobody earned
-	supply      math.Int
-	minted      math.Int
-	burned      math.Int
-	markets     outcomeCounts
-	liarsMissed []string // lies that reached a market but were never slashed
-	wrongSlash  int      // honest actors slashed by a wrong market
-	claimID     uint64
+	cfg          config
+	rng          *rand.Rand
+	vals         []*validator
+	pubs         []*publisher
+	traders      []*account
+	allies       []*account
+	parties      map[string]*account
+	devFund      math.Int
+	carry        math.Int // validators' share of periods nobody earned
+	supply       math.Int
+	minted       math.Int
+	burned       math.Int
+	markets      outcomeCounts
+	liarsMissed  []string // lies that reached a market but were never slashed
+	wrongSlash   int      // honest actors slashed by a wrong market
+	claimID      uint64
+	decoys       int // decoy assignments played (DecoyPermille)
+	decoysCaught int
 }
 
 func newModel(cfg config) *model {
@@ -259,6 +266,10 @@ type claimEnd int
 const (
 	endValid claimEnd = iota
 	endMisbehaviour
+	// endExpired: an undecided market (no quorum, or a tie) leaves the claim unverified
+	// (x/claims OutcomeInconclusive → EXPIRED): deposit back, nobody slashed, no build time
+	// credited (no VALID claim, no exposer).
+	endExpired
 )
 
 // runMarket plays one market with commit–reveal through tally.CommitHash
@@ -486,11 +497,12 @@ func (m *model) playClaim(pub *publisher) error {
 				// NON_DETERMINISM counts as agreement (x/claims
 				// OutcomeNonDeterminism: p_continue decides). An undecided
 				// market (no quorum or a tie) is x/claims'
-				// OutcomeInconclusive: at least one more round is played
-				// (bounded by max_rounds). With ForceAfterMarket every
-				// market forces a round (the stricter variant measured in
-				// TestForceRoundAfterMarket).
-				if !res.Decided || m.cfg.ForceAfterMarket {
+				// OutcomeInconclusive: the claim ends EXPIRED, unverified.
+				// With ForceAfterMarket every decided market forces a round
+				// (the stricter variant measured in TestForceRoundAfterMarket).
+				if !res.Decided {
+					end = endExpired
+				} else if m.cfg.ForceAfterMarket {
 					cont = round < m.cfg.Rules.MaxRounds
 					forced = true
 				} else {
@@ -502,21 +514,26 @@ func (m *model) playClaim(pub *publisher) error {
 				}
 			}
 		}
-		if end == endMisbehaviour || !cont {
+		if end != endValid || !cont {
 			break
 		}
 	}
 	if end == endValid {
 		pub.valid++
 	}
+	if m.cfg.DecoyPermille > 0 && m.rng.Int63n(1000) < m.cfg.DecoyPermille {
+		if err := m.decoy(pub); err != nil {
+			return err
+		}
+	}
 
 	// Rewardable time: every validator of the claim who was not named a
-	// liar adds u_a over their reports.
+	// liar adds u_a over their reports; an EXPIRED claim credits nobody.
 	var ms []uint64
 	var effs []math.LegacyDec
 	var who []*validator
 	for _, r := range reports {
-		if slashedLiars[r.v.key] {
+		if slashedLiars[r.v.key] || end == endExpired {
 			continue
 		}
 		ms = append(ms, r.ms)
@@ -584,6 +601,27 @@ func (m *model) playClaim(pub *publisher) error {
 			}
 		}
 	}
+	return nil
+}
+
+// decoy plays one decoy assignment (config.DecoyPermille): the chain knows the right output and
+// its build time, so a wrong answer is slashed at once and a right one paid as a build.
+func (m *model) decoy(pub *publisher) error {
+	v, err := m.pick(map[string]bool{})
+	if err != nil {
+		return err
+	}
+	avgMs := 2000 + m.rng.Int63n(118001)
+	known := fmt.Sprintf("decoy-out-%d", m.claimID)
+	m.decoys++
+	pub.builds++ // its cost counts in the builds per claim
+	v.assignments++
+	v.assignedMs += avgMs
+	if r := m.act(v, known, known, false, false, avgMs, 0); r.output != known {
+		m.decoysCaught++
+		return m.slash([]*validator{v}, nil, nil)
+	}
+	v.rewardable = v.rewardable.Add(math.LegacyNewDec(avgMs))
 	return nil
 }
 

@@ -401,8 +401,15 @@ func (k Keeper) noCandidate(ctx context.Context, c *types.Claim, params types.Pa
 	if err := k.Pending.Remove(ctx, c.Id); err != nil {
 		return err
 	}
+	return k.finishExpired(ctx, c)
+}
+
+// finishExpired ends the game unverified: EXPIRED, deposit back to the publisher, nothing
+// recorded as verified, nobody slashed. A claim that found no eligible validator in time
+// (noCandidate) and one whose dispute's market was inconclusive (ResolveDispute) end here.
+func (k Keeper) finishExpired(ctx context.Context, c *types.Claim) error {
 	c.Status = types.CLAIM_STATUS_EXPIRED
-	c.FinishedHeight = height
+	c.FinishedHeight = sdk.UnwrapSDKContext(ctx).BlockHeight()
 	refunded := c.Deposit
 	if err := k.returnDeposit(ctx, c); err != nil {
 		return err

@@ -14,7 +14,11 @@ import (
 // of rounds was drawn at commit time, so a verdict never draws another round; the rounds are
 // judged again (game.Evaluate): another dissent goes to its own market, a void round is
 // played again (README.md §Blind rounds).
-//   - NON_DETERMINISM and INCONCLUSIVE: the dissenting round counts as agreeing.
+//   - NON_DETERMINISM: the dissenting round counts as agreeing.
+//   - INCONCLUSIVE (the market reached no verdict: revealed stake below its quorum, or a tie):
+//     the claim is not verified and ends EXPIRED, its deposit returned, nobody slashed for it
+//     (finishExpired); the dissenting round stays DISAGREED. An unverified claim never becomes
+//     VALID (README.md §Disputes).
 //   - MISBEHAVIOUR_CLAIM: the claim becomes REJECTED; its deposit stays locked for SeizeDeposit.
 //   - MISBEHAVIOUR_REPORT: the dissenting round is void (ROUND_STATUS_REJECTED) and played again
 //     by another validator.
@@ -33,8 +37,9 @@ func (k Keeper) ResolveDispute(ctx context.Context, claimID uint64, outcome type
 		return errorsmod.Wrapf(types.ErrWrongStatus, "claim %d has no disputing report", c.Id)
 	}
 	switch outcome {
-	case types.OutcomeNonDeterminism, types.OutcomeInconclusive:
+	case types.OutcomeNonDeterminism:
 		c.Assignments[i].Status = types.ROUND_STATUS_NON_DETERMINISM
+	case types.OutcomeInconclusive:
 	case types.OutcomeMisbehaviourReport:
 		c.Assignments[i].Status = types.ROUND_STATUS_REJECTED
 	case types.OutcomeMisbehaviourClaim:
@@ -53,6 +58,9 @@ func (k Keeper) ResolveDispute(ctx context.Context, claimID uint64, outcome type
 			return err
 		}
 		return sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventClaimRejected{ClaimId: c.Id})
+	}
+	if outcome == types.OutcomeInconclusive {
+		return k.finishExpired(ctx, &c)
 	}
 	return k.resolveBlind(ctx, &c)
 }

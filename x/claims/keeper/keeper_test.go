@@ -439,17 +439,39 @@ func disputed(t *testing.T, tune func(*types.Params)) (*env, uint64) {
 }
 
 func TestResolveDispute(t *testing.T) {
-	for _, o := range []types.DisputeOutcome{types.OutcomeNonDeterminism, types.OutcomeInconclusive} {
-		t.Run(o.String()+" counts the dissent as agreeing", func(t *testing.T) {
-			e, id := disputed(t, nil)
-			require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, o))
-			c := e.claim(t, id)
-			require.Equal(t, types.CLAIM_STATUS_VALID, c.Status, "the number of rounds was drawn at the commits: no round is added")
-			require.Equal(t, types.ROUND_STATUS_NON_DETERMINISM, c.Assignments[0].Status)
-			require.Equal(t, uint32(1), c.Round)
-			e.CheckInvariants(t)
-		})
-	}
+	t.Run("non-determinism counts the dissent as agreeing", func(t *testing.T) {
+		e, id := disputed(t, nil)
+		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeNonDeterminism))
+		c := e.claim(t, id)
+		require.Equal(t, types.CLAIM_STATUS_VALID, c.Status, "the number of rounds was drawn at the commits: no round is added")
+		require.Equal(t, types.ROUND_STATUS_NON_DETERMINISM, c.Assignments[0].Status)
+		require.Equal(t, uint32(1), c.Round)
+		e.CheckInvariants(t)
+	})
+	t.Run("an inconclusive market leaves the claim unverified: EXPIRED, deposit returned", func(t *testing.T) {
+		e, id := disputed(t, nil)
+		require.Equal(t, ubct(1_000_000_000).Sub(fee).Sub(deposit), e.Bank.GetBalance(e.Ctx, e.publisher, denom))
+		require.NoError(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeInconclusive))
+		c := e.claim(t, id)
+		require.Equal(t, types.CLAIM_STATUS_EXPIRED, c.Status, "an unverified claim never becomes VALID")
+		require.Equal(t, e.Ctx.BlockHeight(), c.FinishedHeight)
+		require.False(t, c.DepositLocked)
+		require.Equal(t, types.ROUND_STATUS_DISAGREED, c.Assignments[0].Status, "the dissent is not counted as agreeing")
+		require.Equal(t, ubct(1_000_000_000).Sub(fee), e.Bank.GetBalance(e.Ctx, e.publisher, denom), "deposit returned")
+		require.True(t, e.Bank.GetBalance(e.Ctx, e.Claims.ModuleAddress(), denom).IsZero())
+		for _, ev := range []string{"EventDisputeResolved", "EventClaimExpired", "EventDepositReturned"} {
+			require.Contains(t, eventTypes(e), "buildchain.claims.v1."+ev)
+		}
+		require.NotContains(t, eventTypes(e), "buildchain.claims.v1.EventClaimValid")
+		require.Empty(t, e.hooks.validated, "no output is recorded as verified")
+		_, err := e.ClaimQuery.VerifiedOutput(e.Ctx, &types.QueryVerifiedOutputRequest{DerivationCid: drv})
+		require.Error(t, err, "no verified output for the derivation")
+		require.ErrorIs(t, e.Claims.ResolveDispute(e.Ctx, id, types.OutcomeInconclusive), types.ErrWrongStatus, "decided once")
+		e.CheckInvariants(t)
+		e.EndBlock(t)
+		require.Equal(t, types.CLAIM_STATUS_EXPIRED, e.claim(t, id).Status, "nothing replays it")
+		e.CheckInvariants(t)
+	})
 	t.Run("misbehaviour of the claim rejects it, deposit seizable once", func(t *testing.T) {
 		e, id := disputed(t, nil)
 		_, err := e.Claims.SeizeDeposit(e.Ctx, id, "market")

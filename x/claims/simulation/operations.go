@@ -163,7 +163,9 @@ func pickOpenAssignment(r *rand.Rand, ctx sdk.Context, k keeper.Keeper, accs []s
 // Blind rounds are simulated with results derived from the claim, so that the operation that
 // reveals can recompute what the one that committed used.
 
-func simHash(parts ...string) []byte {
+// Hash is sha256 over parts, each followed by a zero byte: what simulated outputs and salts are
+// derived from (app/simtest's too).
+func Hash(parts ...string) []byte {
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write([]byte(p))
@@ -174,7 +176,7 @@ func simHash(parts ...string) []byte {
 
 // blindOutput is the output a simulated blind claim claims for drv.
 func blindOutput(drv string) string {
-	sum, err := mh.Sum(simHash("output", drv), mh.SHA2_256, -1)
+	sum, err := mh.Sum(Hash("output", drv), mh.SHA2_256, -1)
 	if err != nil {
 		panic(err)
 	}
@@ -183,12 +185,12 @@ func blindOutput(drv string) string {
 
 // claimSalt is the salt of a simulated blind claim.
 func claimSalt(publisher, drv string) []byte {
-	return simHash("claim-salt", publisher, drv)[:types.MinSaltLen]
+	return Hash("claim-salt", publisher, drv)[:types.MinSaltLen]
 }
 
 // publisherReveals: one simulated publisher in twelve never reveals (its claim is rejected).
 func publisherReveals(publisher, drv string) bool {
-	return simHash("reveals", publisher, drv)[0]%12 != 0
+	return Hash("reveals", publisher, drv)[0]%12 != 0
 }
 
 // buildResult is what a simulated builder commits to for a round: mostly the claimed output,
@@ -201,7 +203,7 @@ type buildResult struct {
 }
 
 func resultOf(validator string, c types.Claim, round uint32) buildResult {
-	h := simHash("build", validator, strconv.FormatUint(c.Id, 10), strconv.FormatUint(uint64(round), 10))
+	h := Hash("build", validator, strconv.FormatUint(c.Id, 10), strconv.FormatUint(uint64(round), 10))
 	res := buildResult{out: blindOutput(c.DerivationCid), ms: 1 + uint64(binary.BigEndian.Uint32(h[4:8]))%600_000,
 		salt: h[8 : 8+types.MinSaltLen], reveals: h[1]%12 != 0}
 	if h[0]%10 == 0 {

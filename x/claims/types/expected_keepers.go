@@ -84,8 +84,8 @@ const (
 	// OutcomeMisbehaviourReport: the dissenting validator lied; its report is discarded and the
 	// round is reassigned to another validator.
 	OutcomeMisbehaviourReport
-	// OutcomeInconclusive: no quorum; treated as non-determinism but at least one more round is
-	// played (unless max_rounds is reached).
+	// OutcomeInconclusive: the market reached no verdict (no quorum, or a tie); the claim is
+	// not verified and becomes EXPIRED, its deposit returned to the publisher.
 	OutcomeInconclusive
 )
 

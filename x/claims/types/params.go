@@ -13,7 +13,7 @@ import (
 // Defaults; all changeable by gov. min_rounds, p_continue and max_rounds are the cheapest
 // game (fewest expected builds per claim) at which a publisher whose fake would be
 // rubber-stamped by a third of the bond loses money for any gain up to 10 deposits per
-// accepted fake: README.md §Parameters (tests/econ TestDefaultsFromTheCurve checks it).
+// accepted fake: README.md §Parameters (x/claims/curve TestDefaultsAreTheCheapestSafeGame checks it).
 const (
 	DefaultMinRounds           uint32 = 2
 	DefaultMaxRounds           uint32 = 3

@@ -130,8 +130,8 @@ func (k Keeper) Resolve(ctx context.Context, id uint64) error {
 }
 
 // DisputeOutcome maps a market result onto x/claims' verdicts: a decided NON_DETERMINISM
-// counts as agreement; an undecided market (no quorum, tie) is "NON_DETERMINISM plus
-// extra rounds" (docs/ARCHITECTURE.md §Economics, x/market/README.md), i.e. x/claims' OutcomeInconclusive.
+// counts as agreement; an undecided market (no quorum, tie) is x/claims' OutcomeInconclusive:
+// the claim ends EXPIRED, unverified (docs/ARCHITECTURE.md §Economics, x/market/README.md).
 func DisputeOutcome(o types.Outcome, decided bool) claimstypes.DisputeOutcome {
 	switch {
 	case o == types.OUTCOME_MISBEHAVIOUR_CLAIM:

@@ -3,17 +3,16 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
-	"github.com/cosmos/cosmos-sdk/client/tx"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/buildchain/buildchain/internal/saltfile"
 	"github.com/buildchain/buildchain/x/claims/types"
+	"github.com/buildchain/buildchain/x/internal/txargs"
 )
 
 const (
@@ -41,26 +40,6 @@ func GetTxCmd() *cobra.Command {
 	}
 	cmd.AddCommand(SubmitCmd(), RevealClaimCmd(), CommitCmd(), RevealCmd())
 	return cmd
-}
-
-func txContext(cmd *cobra.Command) (client.Context, sdk.AccAddress, error) {
-	clientCtx, err := client.GetClientTxContext(cmd)
-	if err != nil {
-		return clientCtx, nil, err
-	}
-	from := clientCtx.GetFromAddress()
-	if from.Empty() {
-		return clientCtx, nil, fmt.Errorf("--from is required")
-	}
-	return clientCtx, from, nil
-}
-
-func parseID(what, s string) (uint64, error) {
-	id, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || id == 0 {
-		return 0, fmt.Errorf("%s %q must be a positive integer", what, s)
-	}
-	return id, nil
 }
 
 // keep stores an opening under dir before its commitment is broadcast (not with
@@ -93,7 +72,7 @@ reveal it). A claim not revealed before its reveal deadline is rejected and its 
 		Example: "buildchaind tx claims submit bagu...drv bafy...out --deposit 10000000ubct --system x86_64-linux --from alice",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clientCtx, from, err := txContext(cmd)
+			clientCtx, from, err := txargs.Context(cmd)
 			if err != nil {
 				return err
 			}
@@ -112,14 +91,14 @@ reveal it). A claim not revealed before its reveal deadline is rejected and its 
 			}
 			msg := &types.MsgSubmitClaim{Publisher: from.String(), DerivationCid: args[0], System: system, Deposit: deposit,
 				OutputCommitment: types.ClaimCommitment(from.String(), args[0], args[1], salt)}
-			if err := msg.ValidateBasic(); err != nil {
+			if err := txargs.Check(msg); err != nil {
 				return err
 			}
 			if err := keep(cmd, clientCtx, PublishedDir(clientCtx.HomeDir), msg.OutputCommitment,
 				saltfile.Opening{Derivation: args[0], Output: args[1], Salt: salt}); err != nil {
 				return err
 			}
-			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+			return txargs.Send(cmd, clientCtx, msg)
 		},
 	}
 	cmd.Flags().String(flagSystem, "x86_64-linux", "system the derivation builds on")
@@ -160,11 +139,7 @@ func RevealClaimCmd() *cobra.Command {
 		Example: "buildchaind tx claims reveal-claim 7 --from alice",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clientCtx, from, err := txContext(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := parseID("claim id", args[0])
+			clientCtx, from, id, err := txargs.ContextID(cmd, "claim id", args[0])
 			if err != nil {
 				return err
 			}
@@ -176,11 +151,7 @@ func RevealClaimCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			msg := &types.MsgRevealClaim{Publisher: from.String(), ClaimId: id, OutputCid: o.Output, Salt: o.Salt}
-			if err := msg.ValidateBasic(); err != nil {
-				return err
-			}
-			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+			return txargs.Send(cmd, clientCtx, &types.MsgRevealClaim{Publisher: from.String(), ClaimId: id, OutputCid: o.Output, Salt: o.Salt})
 		},
 	}
 	flags.AddTxFlagsToCmd(cmd)
@@ -200,39 +171,35 @@ with "reveal"; a commitment not opened by the reveal deadline counts as a missed
 		Example: "buildchaind tx claims commit 7 1 bafy...out 4321 --from bob",
 		Args:    cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clientCtx, from, err := txContext(cmd)
+			clientCtx, from, id, err := txargs.ContextID(cmd, "claim id", args[0])
 			if err != nil {
 				return err
 			}
-			id, err := parseID("claim id", args[0])
+			round, err := txargs.Round(args[1])
 			if err != nil {
 				return err
-			}
-			round, err := strconv.ParseUint(args[1], 10, 32)
-			if err != nil {
-				return fmt.Errorf("round %q: %w", args[1], err)
 			}
 			if _, err := types.ParseCID("output_cid", args[2], types.OutputCodecs...); err != nil {
 				return err
 			}
-			ms, err := strconv.ParseUint(args[3], 10, 64)
+			ms, err := txargs.Uint("build time", args[3])
 			if err != nil {
-				return fmt.Errorf("build time %q: %w", args[3], err)
+				return err
 			}
 			salt, err := saltfile.NewSalt()
 			if err != nil {
 				return err
 			}
-			msg := &types.MsgCommitBuild{Validator: from.String(), ClaimId: id, Round: uint32(round),
-				Commitment: types.BuildCommitment(from.String(), id, uint32(round), args[2], ms, salt)}
-			if err := msg.ValidateBasic(); err != nil {
+			msg := &types.MsgCommitBuild{Validator: from.String(), ClaimId: id, Round: round,
+				Commitment: types.BuildCommitment(from.String(), id, round, args[2], ms, salt)}
+			if err := txargs.Check(msg); err != nil {
 				return err
 			}
 			if err := keep(cmd, clientCtx, CommittedDir(clientCtx.HomeDir), msg.Commitment,
 				saltfile.Opening{Output: args[2], BuildTimeMs: ms, Salt: salt}); err != nil {
 				return err
 			}
-			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+			return txargs.Send(cmd, clientCtx, msg)
 		},
 	}
 	flags.AddTxFlagsToCmd(cmd)
@@ -247,17 +214,13 @@ func RevealCmd() *cobra.Command {
 		Example: "buildchaind tx claims reveal 7 1 --from bob",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clientCtx, from, err := txContext(cmd)
+			clientCtx, from, id, err := txargs.ContextID(cmd, "claim id", args[0])
 			if err != nil {
 				return err
 			}
-			id, err := parseID("claim id", args[0])
+			round, err := txargs.Round(args[1])
 			if err != nil {
 				return err
-			}
-			round, err := strconv.ParseUint(args[1], 10, 32)
-			if err != nil {
-				return fmt.Errorf("round %q: %w", args[1], err)
 			}
 			c, err := getClaim(cmd, clientCtx, id)
 			if err != nil {
@@ -265,7 +228,7 @@ func RevealCmd() *cobra.Command {
 			}
 			var commitment []byte
 			for _, a := range c.Assignments {
-				if a.Validator == from.String() && a.Round == uint32(round) && len(a.Commitment) > 0 {
+				if a.Validator == from.String() && a.Round == round && len(a.Commitment) > 0 {
 					commitment = a.Commitment
 				}
 			}
@@ -276,12 +239,8 @@ func RevealCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			msg := &types.MsgRevealBuild{Validator: from.String(), ClaimId: id, Round: uint32(round),
-				OutputCid: o.Output, BuildTimeMs: o.BuildTimeMs, Salt: o.Salt}
-			if err := msg.ValidateBasic(); err != nil {
-				return err
-			}
-			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+			return txargs.Send(cmd, clientCtx, &types.MsgRevealBuild{Validator: from.String(), ClaimId: id, Round: round,
+				OutputCid: o.Output, BuildTimeMs: o.BuildTimeMs, Salt: o.Salt})
 		},
 	}
 	flags.AddTxFlagsToCmd(cmd)

@@ -3,16 +3,15 @@ package cli
 import (
 	"encoding/hex"
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
-	"github.com/cosmos/cosmos-sdk/client/tx"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/buildchain/buildchain/internal/saltfile"
+	"github.com/buildchain/buildchain/x/internal/txargs"
 	"github.com/buildchain/buildchain/x/market/tally"
 	"github.com/buildchain/buildchain/x/market/types"
 )
@@ -47,13 +46,9 @@ commit hash sha256(outcome ‖ len(salt) ‖ salt ‖ sender) is sent; outcome a
 		Example: "buildchaind tx market commit 1 claim 50000000ubct --from bob",
 		Args:    cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clientCtx, err := client.GetClientTxContext(cmd)
+			clientCtx, from, id, err := txargs.ContextID(cmd, "market id", args[0])
 			if err != nil {
 				return err
-			}
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil || id == 0 {
-				return fmt.Errorf("market id %q must be a positive integer", args[0])
 			}
 			outcome, err := types.ParseOutcome(args[1])
 			if err != nil {
@@ -62,10 +57,6 @@ commit hash sha256(outcome ‖ len(salt) ‖ salt ‖ sender) is sent; outcome a
 			stake, err := sdk.ParseCoinNormalized(args[2])
 			if err != nil {
 				return fmt.Errorf("stake %q: %w", args[2], err)
-			}
-			from := clientCtx.GetFromAddress()
-			if from.Empty() {
-				return fmt.Errorf("--from is required")
 			}
 			salt, err := saltfile.NewSalt()
 			if err != nil {
@@ -76,7 +67,7 @@ commit hash sha256(outcome ‖ len(salt) ‖ salt ‖ sender) is sent; outcome a
 				return err
 			}
 			msg := &types.MsgCommitPrediction{Predictor: from.String(), MarketId: id, CommitHash: hash, Stake: stake}
-			if err := msg.ValidateBasic(); err != nil {
+			if err := txargs.Check(msg); err != nil {
 				return err
 			}
 			if !clientCtx.GenerateOnly {
@@ -90,7 +81,7 @@ commit hash sha256(outcome ‖ len(salt) ‖ salt ‖ sender) is sent; outcome a
 				}
 				cmd.PrintErrf("salt saved to %s\n", salts.Path(id, from.String()))
 			}
-			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+			return txargs.Send(cmd, clientCtx, msg)
 		},
 	}
 	flags.AddTxFlagsToCmd(cmd)
@@ -105,17 +96,9 @@ func RevealCmd() *cobra.Command {
 		Example: "buildchaind tx market reveal 1 --from bob",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			clientCtx, err := client.GetClientTxContext(cmd)
+			clientCtx, from, id, err := txargs.ContextID(cmd, "market id", args[0])
 			if err != nil {
 				return err
-			}
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil || id == 0 {
-				return fmt.Errorf("market id %q must be a positive integer", args[0])
-			}
-			from := clientCtx.GetFromAddress()
-			if from.Empty() {
-				return fmt.Errorf("--from is required")
 			}
 			saltHex, _ := cmd.Flags().GetString(flagSalt)
 			outcomeStr, _ := cmd.Flags().GetString(flagOutcome)
@@ -143,11 +126,7 @@ func RevealCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			msg := &types.MsgRevealPrediction{Predictor: from.String(), MarketId: id, Outcome: outcome, Salt: salt}
-			if err := msg.ValidateBasic(); err != nil {
-				return err
-			}
-			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+			return txargs.Send(cmd, clientCtx, &types.MsgRevealPrediction{Predictor: from.String(), MarketId: id, Outcome: outcome, Salt: salt})
 		},
 	}
 	cmd.Flags().String(flagSalt, "", "hex salt (default: the one saved by commit)")
