@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
 )
 
 // TxOutcome is the fate of one tx of TxsAtOnce: the CLI's result and, if the CLI sent the tx,
@@ -72,7 +74,7 @@ func (n *Net) TxsAtOnce(t testing.TB, txs ...[]string) []TxOutcome {
 	// again on its own, with the sequence the CLI reads once the others are committed. Seen
 	// once in TestClaimsGameOnLocalnet at load 20 ("expected 4, got 3"), cause not pinned down.
 	for i := range out {
-		if out[i].CLI.Err == nil && out[i].Res.Code == sdkWrongSequence && out[i].Res.Codespace == "sdk" {
+		if out[i].CLI.Err == nil && out[i].Res.Code == sdkerrors.ErrWrongSequence.ABCICode() && out[i].Res.Codespace == sdkerrors.RootCodespace {
 			t.Logf("TxsAtOnce: tx %v refused for its sequence (%s): sending it again", txs[i], out[i].Res.RawLog)
 			res, r := n.BroadcastTx(txs[i]...)
 			out[i] = TxOutcome{Res: res, CLI: r}
@@ -83,9 +85,6 @@ func (n *Net) TxsAtOnce(t testing.TB, txs ...[]string) []TxOutcome {
 	}
 	return out
 }
-
-// sdkWrongSequence is the SDK's ErrWrongSequence code (codespace "sdk").
-const sdkWrongSequence = 32
 
 // accountSequence returns the committed sequence of an account (node 0's REST).
 func (n *Net) accountSequence(addr string) (uint64, error) {
