@@ -16,7 +16,10 @@
 // The large-file case also times the same bytes sent over a bare libp2p
 // stream between two nodes (same host setup, no store, no hashing): the
 // ceiling the closure stream cannot pass on this machine, printed as a
-// ratio to the same baseline.
+// ratio to the same baseline, and the floor of a verified fetch: the CPU
+// of that bare stream, two sha256 passes and the copy's own write, all
+// measured in the run, spread over every core (the best any verified fetch
+// could do here).
 //
 //	go run ./bench/p2p -size 128 -files 2000
 //	go run ./bench/p2p -rss 4096          # peak RSS of fetching a 4 GiB closure
@@ -26,6 +29,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -225,6 +230,7 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 	peak := make([]int64, len(modes))
 	var bestBase, bestBare, baseCPU, bareCPU time.Duration
 	var bareBytes int64
+	var readCPU, hashCPU time.Duration // best of runs, for the floor
 	if bc.bare {
 		fi, err := os.Stat(bc.src)
 		if err != nil {
@@ -243,6 +249,11 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 			bestBase, baseCPU = d, cpuTime()-cpu0
 		}
 		if bc.bare {
+			r, h, err := readAndHashCPU(bc.src)
+			if err != nil {
+				return err
+			}
+			readCPU, hashCPU = minDur(readCPU, r), minDur(hashCPU, h)
 			stop, err := startProfile(i, bc.slug, "bare")
 			if err != nil {
 				return err
@@ -288,6 +299,19 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 	}
 	if bc.bare {
 		fmt.Printf("ceiling: bare libp2p stream / %s: %.3f (no fetch over libp2p can beat it here)\n", baseName, bestBase.Seconds()/bestBare.Seconds())
+		// The floor of a verified fetch's CPU, from parts measured in
+		// this run: the bytes cross libp2p (the bare stream, which reads
+		// the source too), are hashed twice (the server checks what it
+		// reads from disk, the fetcher what it receives) and written and
+		// fsynced (the copy, less its read of the source, counted in the
+		// bare stream). Spread perfectly over every core, that CPU sets
+		// the best wall time a verified fetch can have here.
+		gib := mib / 1024
+		floor := (bareCPU.Seconds()*float64(bytes)/float64(bareBytes) + 2*hashCPU.Seconds() + max(0, (baseCPU-readCPU).Seconds())) / gib
+		cores := float64(goruntime.GOMAXPROCS(0))
+		fmt.Printf("floor: a verified fetch needs at least %.2f CPU-s/GiB here (bare stream %.2f + sha256 2 x %.2f + the copy's write and fsync %.2f); on %.0f cores at best %.3f of %s\n",
+			floor, bareCPU.Seconds()/(float64(bareBytes)/(1<<30)), hashCPU.Seconds()/gib, max(0, (baseCPU-readCPU).Seconds())/gib, cores,
+			(bestBase.Seconds()/gib)/(floor/cores), baseName)
 	}
 	for m, mode := range modes {
 		if bc.substitute {
@@ -470,6 +494,43 @@ func bareOnce(ctx context.Context, srv *p2p.Node, dir string, want int64) (time.
 		return 0, fmt.Errorf("read %d bytes, want %d", got, want)
 	}
 	return d, nil
+}
+
+// readAndHashCPU is the CPU time of reading path once (256 KiB reads, as
+// the server reads blocks) and of hashing its bytes with sha256 once (as
+// each side of a fetch does): a pass that only reads, then one that reads
+// and hashes each 256 KiB, so memory stays at one buffer (the bench
+// reports peak RSS).
+func readAndHashCPU(path string) (read, hash time.Duration, err error) {
+	buf := make([]byte, 256<<10)
+	pass := func(hashIt bool) (time.Duration, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		cpu0 := cpuTime()
+		for {
+			n, err := io.ReadFull(f, buf)
+			if hashIt && n > 0 {
+				_ = sha256.Sum256(buf[:n])
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return cpuTime() - cpu0, nil
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if read, err = pass(false); err != nil {
+		return 0, 0, err
+	}
+	both, err := pass(true)
+	if err != nil {
+		return 0, 0, err
+	}
+	return read, max(0, both-read), nil
 }
 
 // lastCPU is the process CPU time (user + system, all nodes) of the last
