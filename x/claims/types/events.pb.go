@@ -496,7 +496,7 @@ func (m *EventRoundTimedOut) GetValidator() string {
 	return ""
 }
 
-// EventClaimExpired: → EXPIRED, no eligible validator in time; deposit returned.
+// EventClaimExpired: → EXPIRED, unverified (no eligible validator in time, or an inconclusive market); deposit returned.
 type EventClaimExpired struct {
 	ClaimId  uint64     `protobuf:"varint,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
 	Refunded types.Coin `protobuf:"bytes,2,opt,name=refunded,proto3" json:"refunded"`

@@ -40,7 +40,7 @@ const (
 	CLAIM_STATUS_VALID ClaimStatus = 3
 	// CLAIM_STATUS_DISPUTED has a report with a different output; a market decides.
 	CLAIM_STATUS_DISPUTED ClaimStatus = 4
-	// CLAIM_STATUS_EXPIRED found no eligible validator in time; the deposit was returned.
+	// CLAIM_STATUS_EXPIRED ended unverified (no eligible validator in time, or an inconclusive market); the deposit was returned.
 	CLAIM_STATUS_EXPIRED ClaimStatus = 5
 	// CLAIM_STATUS_REJECTED was judged a lie (MISBEHAVIOUR_CLAIM) by the market.
 	CLAIM_STATUS_REJECTED ClaimStatus = 6
