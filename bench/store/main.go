@@ -4,7 +4,8 @@
 //
 //   - add throughput ÷ a plain copy of the same tree + syncfs, the I/O floor
 //     of a store that keeps blocks as files (goal ≥ 0.9), and with -kubo
-//     PATH ÷ kubo's `ipfs add` of the same tree right after, side by side
+//     PATH ÷ kubo's `ipfs add` of the same tree right before and right after
+//     ours, side by side, the better of the two
 //     (goal ≥ 3); the ratio to single-core sha256 is a diagnostic
 //   - FUSE sequential read of the large files ÷ plain read of the same
 //     files from the page cache (goal ≥ 0.6)
@@ -72,7 +73,7 @@ func main() {
 	dirFlag := flag.String("dir", "", "work directory (default: a temp dir under $TMPDIR)")
 	keep := flag.Bool("keep", false, "keep the work directory")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the adds to FILE")
-	kubo := flag.String("kubo", "", "a kubo `ipfs` binary: also time its add of the same tree (fresh repo) right after ours")
+	kubo := flag.String("kubo", "", "a kubo `ipfs` binary: also time its add of the same tree (fresh repos) right before and right after ours")
 	flag.Parse()
 	// A closed stdout (| head) must not kill us mid-run with a FUSE mount
 	// and the work tree left behind; Ctrl-C unmounts before exiting.
@@ -91,7 +92,7 @@ func main() {
 		}
 	} else if !*keep {
 		// Only what this program created: -dir may hold other things.
-		for _, d := range []string{"src", "copy", "store", "mnt"} {
+		for _, d := range []string{"src", "copy", "store", "mnt", "kubo-before", "kubo-after"} {
 			defer os.RemoveAll(filepath.Join(work, d))
 		}
 	}
@@ -125,6 +126,7 @@ func main() {
 	}
 	var s *storefs.Store
 	var root cid.Cid
+	var kuboRoot string
 	// Diagnostic: the I/O floor on this filesystem.
 	copyRate, err := copyTreeRate(src, filepath.Join(work, "copy"))
 	if err != nil {
@@ -142,6 +144,18 @@ func main() {
 		{"raw-leaves", storefs.AddOptions{}},
 		{"preserve-mode", storefs.AddOptions{PreserveMode: true}},
 	} {
+		// kubo's add right before ours and right after (below): which of
+		// two fresh directories the filesystem makes faster depends on
+		// its recent history (the package comment), so each side gets a
+		// turn on each side of the other and the best kubo time counts.
+		var kuboBefore time.Duration
+		if *kubo != "" && i == 0 {
+			d, root, err := kuboAdd(*kubo, filepath.Join(work, "kubo-before"), src)
+			if err != nil {
+				fail(err)
+			}
+			kuboBefore, kuboRoot = d, root
+		}
 		st, err := storefs.Open(filepath.Join(work, "store", mode.name))
 		if err != nil {
 			fail(err)
@@ -173,16 +187,18 @@ func main() {
 		fmt.Printf("RATIO add(%s)/plain copy+syncfs = %.2f (goal >= 0.9); diagnostic: add/sha256 = %.2f, --only-hash/sha256 = %.2f\n",
 			mode.name, addRate/copyRate, addRate/shaRate, hashOnlyRate/shaRate)
 		if *kubo != "" && i == 0 {
-			kuboDur, kuboRoot, err := kuboAdd(*kubo, filepath.Join(work, "kubo"), src)
+			kuboAfter, root, err := kuboAdd(*kubo, filepath.Join(work, "kubo-after"), src)
 			if err != nil {
 				fail(err)
 			}
 			same := "same root CID"
-			if kuboRoot != c.String() {
-				same = "DIFFERENT root CID " + kuboRoot + " vs " + c.String()
+			if kuboRoot != c.String() || root != c.String() {
+				same = "DIFFERENT root CID " + kuboRoot + ", " + root + " vs " + c.String()
 			}
-			fmt.Printf("kubo add --cid-version=1 (%s): %v = %s/s; %s\n", *kubo, kuboDur.Round(time.Millisecond), human(float64(total)/kuboDur.Seconds()), same)
-			fmt.Printf("RATIO add(%s)/kubo add = %.2f (goal >= 3)\n", mode.name, kuboDur.Seconds()/addDur.Seconds())
+			kuboDur := min(kuboBefore, kuboAfter)
+			fmt.Printf("kubo add --cid-version=1 (%s): %v before ours, %v after = %s/s at best; %s\n", *kubo, kuboBefore.Round(time.Millisecond),
+				kuboAfter.Round(time.Millisecond), human(float64(total)/kuboDur.Seconds()), same)
+			fmt.Printf("RATIO add(%s)/kubo add = %.2f (goal >= 3; against kubo's best of the two)\n", mode.name, kuboDur.Seconds()/addDur.Seconds())
 		}
 		if i == 0 {
 			st.Close()
@@ -300,9 +316,10 @@ func main() {
 // repo (kubo's defaults otherwise: flatfs with sync, 256 KiB chunks; CIDv1
 // implies raw leaves, our raw-leaves shape) and returns the root it
 // printed. The repo is created untimed.
+// The repo stays until the work directory goes: deleting its files now
+// would slow the next add's file creations.
 func kuboAdd(bin, repo, src string) (time.Duration, string, error) {
 	_ = os.RemoveAll(repo)
-	defer os.RemoveAll(repo)
 	env := append(os.Environ(), "IPFS_PATH="+repo)
 	init := exec.Command(bin, "init", "--empty-repo")
 	init.Env = env
