@@ -228,6 +228,8 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 	best := make([]time.Duration, len(modes))
 	cpu := make([]time.Duration, len(modes))
 	peak := make([]int64, len(modes))
+	alloc := make([]int64, len(modes))
+	gcs := make([]int, len(modes))
 	var bestBase, bestBare, baseCPU, bareCPU time.Duration
 	var bareBytes int64
 	var readCPU, hashCPU time.Duration // best of runs, for the floor
@@ -278,7 +280,7 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 				return fmt.Errorf("%s: %w", mode.name, err)
 			}
 			if best[m] == 0 || d < best[m] {
-				cpu[m] = lastCPU
+				cpu[m], alloc[m], gcs[m] = lastCPU, lastAlloc, lastGCs
 			}
 			best[m] = minDur(best[m], d)
 			peak[m] = max(peak[m], rss)
@@ -294,8 +296,8 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 			bmib/bestBare.Seconds(), bestBare.Round(time.Millisecond), bareCPU.Round(time.Millisecond), bareCPU.Seconds()/(bmib/1024))
 	}
 	for m, mode := range modes {
-		fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU of all nodes %v = %.2f s/GiB), peak RSS %d MiB\n", mode.name+":", mib/best[m].Seconds(),
-			best[m].Round(time.Millisecond), cpu[m].Round(time.Millisecond), cpu[m].Seconds()/(mib/1024), peak[m]>>20)
+		fmt.Printf("  %-26s %8.1f MiB/s (%v; CPU of all nodes %v = %.2f s/GiB; heap allocated %.2f x the bytes, %d GCs), peak RSS %d MiB\n", mode.name+":", mib/best[m].Seconds(),
+			best[m].Round(time.Millisecond), cpu[m].Round(time.Millisecond), cpu[m].Seconds()/(mib/1024), float64(alloc[m])/float64(bytes), gcs[m], peak[m]>>20)
 	}
 	if bc.bare {
 		fmt.Printf("ceiling: bare libp2p stream / %s: %.3f (no fetch over libp2p can beat it here)\n", baseName, bestBase.Seconds()/bestBare.Seconds())
@@ -417,11 +419,15 @@ func fetchOnce(ctx context.Context, servers []server, root cid.Cid, dir string, 
 			}
 		}
 	}()
+	var ms0, ms1 goruntime.MemStats
+	goruntime.ReadMemStats(&ms0)
 	start, cpu0 := time.Now(), cpuTime()
 	_, release, err := rt.Fetch(ctx, root, nil)
 	d := time.Since(start)
 	defer release()
 	lastCPU = cpuTime() - cpu0
+	goruntime.ReadMemStats(&ms1)
+	lastAlloc, lastGCs = int64(ms1.TotalAlloc-ms0.TotalAlloc), int(ms1.NumGC-ms0.NumGC)
 	close(stop)
 	<-sampled
 	if err != nil {
@@ -536,6 +542,13 @@ func readAndHashCPU(path string) (read, hash time.Duration, err error) {
 // lastCPU is the process CPU time (user + system, all nodes) of the last
 // fetch: a figure that depends less on the machine's load than wall time.
 var lastCPU time.Duration
+
+// lastAlloc and lastGCs are the heap bytes allocated (all nodes) and the
+// garbage collections during the last fetch.
+var (
+	lastAlloc int64
+	lastGCs   int
+)
 
 func cpuTime() time.Duration {
 	var ru, ch syscall.Rusage

@@ -138,7 +138,7 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 	)
 	budget := make(chan struct{}, carBudget/budgetUnit)
 	units := func(b block.Checked) int { return (len(b.RawData()) + budgetUnit - 1) / budgetUnit }
-	writes := make(chan block.Checked, 256)
+	writes := make(chan carstream.Verified, 256)
 	allDone := make(chan struct{})
 	queue := make(chan int, parts) // parts whose peer failed
 
@@ -154,24 +154,29 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 		have[c] = struct{}{}
 		mu.Unlock()
 		if dup || isIdentity(c) {
+			v.Release()
 			return nil
 		}
 		if local, err := n.bstore.Has(ctx, c); err != nil {
+			v.Release()
 			return fmt.Errorf("p2p: check local store for %s: %w", c, err)
 		} else if local {
+			v.Release()
 			return nil
 		}
 		for range units(v.Block) {
 			select {
 			case budget <- struct{}{}:
 			case <-ctx.Done():
+				v.Release()
 				return ctx.Err()
 			}
 		}
 		select {
-		case writes <- v.Block:
+		case writes <- v:
 			return nil
 		case <-ctx.Done():
+			v.Release()
 			return ctx.Err()
 		}
 	}
@@ -297,7 +302,7 @@ func (n *Node) fetchCAR(ctx context.Context, root cid.Cid, progress func(done, t
 // storefs.VerifiedBatch.
 type batchingStore interface {
 	NewVerifiedBatch() interface {
-		Put(ctx context.Context, b block.Checked) error
+		Put(ctx context.Context, b block.Checked, written func()) error
 		Commit() error
 		Abort()
 	}
@@ -306,8 +311,9 @@ type batchingStore interface {
 // writeBatched stores the blocks from in through store batches committed
 // every carCommit bytes (and at the end). Blocks become visible to readers
 // and peers at each commit. It drains in even after a failure, so senders
-// never block on it.
-func writeBatched(ctx context.Context, bs batchingStore, in <-chan block.Checked, release func(block.Checked), stored func([]blocks.Block, int64)) error {
+// never block on it. Each block's buffer is released once it is written
+// (the batch calls Release), its budget once the batch holds it.
+func writeBatched(ctx context.Context, bs batchingStore, in <-chan carstream.Verified, release func(block.Checked), stored func([]blocks.Block, int64)) error {
 	var err error
 	batch := bs.NewVerifiedBatch()
 	var pending []blocks.Block
@@ -322,9 +328,10 @@ func writeBatched(ctx context.Context, bs batchingStore, in <-chan block.Checked
 		}
 		batch, pending, size = bs.NewVerifiedBatch(), nil, 0
 	}
-	for b := range in {
+	for v := range in {
+		b := v.Block
 		if err == nil {
-			if err = batch.Put(ctx, b); err != nil {
+			if err = batch.Put(ctx, b, v.Release); err != nil {
 				err = fmt.Errorf("p2p: store fetched block %s: %w", b.Cid(), err)
 			} else {
 				// Keep the CID only: the batch holds the bytes until written.
@@ -332,6 +339,8 @@ func writeBatched(ctx context.Context, bs batchingStore, in <-chan block.Checked
 				pending = append(pending, cb)
 				size += int64(len(b.RawData()))
 			}
+		} else {
+			v.Release()
 		}
 		release(b)
 		if size >= carCommit {
@@ -348,20 +357,22 @@ func writeBatched(ctx context.Context, bs batchingStore, in <-chan block.Checked
 }
 
 // writePutMany stores the blocks from in with PutMany, everything queued
-// so far in one call (up to carBatch bytes).
-func writePutMany(ctx context.Context, bs blockstore.Blockstore, in <-chan block.Checked, release func(block.Checked), stored func([]blocks.Block, int64)) error {
+// so far in one call (up to carBatch bytes). It never releases a block's
+// buffer (they are collected instead): stored hands the blocks themselves,
+// bytes and all, to the bitswap server, which may still be sending them.
+func writePutMany(ctx context.Context, bs blockstore.Blockstore, in <-chan carstream.Verified, release func(block.Checked), stored func([]blocks.Block, int64)) error {
 	var err error
-	for b := range in {
-		batch, size := []blocks.Block{b}, int64(len(b.RawData()))
+	for v := range in {
+		batch, size := []blocks.Block{v.Block}, int64(len(v.Block.RawData()))
 	more:
 		for size < carBatch {
 			select {
-			case b, ok := <-in:
+			case v, ok := <-in:
 				if !ok {
 					break more
 				}
-				batch = append(batch, b)
-				size += int64(len(b.RawData()))
+				batch = append(batch, v.Block)
+				size += int64(len(v.Block.RawData()))
 			default:
 				break more
 			}

@@ -48,6 +48,17 @@ func (b *bstore) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	return blocks.NewBlockWithCid(data, c)
 }
 
+// GetInto is Get for hot paths that reuse a buffer (a closure stream's
+// server): it reads block c into buf when it fits (Store.ReadBlockInto) and
+// returns its hash-checked bytes; a missing block gives ipld.ErrNotFound.
+func (b *bstore) GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error) {
+	data, err := b.s.ReadBlockInto(c, buf)
+	if err != nil {
+		return nil, notFound(c, err)
+	}
+	return data, nil
+}
+
 func (b *bstore) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 	if d, ok := identityData(c); ok {
 		return len(d), nil
@@ -105,7 +116,10 @@ func (b *bstore) AllKeysChan(ctx context.Context) (<-chan cid.Cid, error) {
 // same interface type (an identical literal) so it needs no import of
 // storefs.
 type VerifiedBatch = interface {
-	Put(ctx context.Context, b block.Checked) error
+	// Put schedules b; written, if not nil, is called once b's bytes are
+	// no longer needed (written, or not to be written: a failure, a
+	// duplicate), so the caller can reuse their buffer.
+	Put(ctx context.Context, b block.Checked, written func()) error
 	Commit() error
 	Abort()
 }
@@ -126,20 +140,23 @@ func (b *bstore) NewVerifiedBatch() VerifiedBatch {
 
 type batch struct{ w *writer }
 
-func (bt *batch) Put(ctx context.Context, blk block.Checked) error {
-	if err := ctx.Err(); err != nil {
-		return err
+func (bt *batch) Put(ctx context.Context, blk block.Checked, written func()) error {
+	err := ctx.Err()
+	if err == nil && !blk.Cid().Defined() {
+		err = errors.New("put block: not a checked block (undefined CID)")
 	}
-	if !blk.Cid().Defined() {
-		return errors.New("put block: not a checked block (undefined CID)")
+	if err == nil {
+		bt.w.mu.Lock()
+		err = bt.w.err
+		bt.w.mu.Unlock()
 	}
-	bt.w.mu.Lock()
-	err := bt.w.err
-	bt.w.mu.Unlock()
 	if err != nil {
+		if written != nil {
+			written()
+		}
 		return err
 	}
-	bt.w.put(blk.Cid(), blk.RawData())
+	bt.w.putLinks(blk.Cid(), blk.RawData(), nil, false, written)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	blocks "github.com/ipfs/go-block-format"
@@ -99,11 +100,30 @@ func mustSum(t *testing.T, b []byte) mh.Multihash {
 
 // TestVerifiedBatch: blocks put in a verified batch appear only at Commit,
 // Abort leaves the store unchanged, only block.Checked blocks (not the zero
-// value) are taken, and they are written without being hashed again.
+// value) are taken, and they are written without being hashed again. Every
+// Put's written callback runs exactly once (the caller then reuses the
+// buffer), whether the block was written, refused or already stored.
 func TestVerifiedBatch(t *testing.T) {
 	s := openTemp(t)
 	bs := s.Blockstore().(*bstore)
 	ctx := context.Background()
+	var puts, written atomic.Int64
+	done := func() func() {
+		puts.Add(1)
+		var once atomic.Bool
+		return func() {
+			if once.Swap(true) {
+				t.Error("written called twice")
+			}
+			written.Add(1)
+		}
+	}
+	checkWritten := func(when string) {
+		t.Helper()
+		if p, w := puts.Load(), written.Load(); p != w {
+			t.Fatalf("%s: %d puts, %d written callbacks", when, p, w)
+		}
+	}
 	mk := func(d string) block.Checked {
 		data := []byte(d)
 		b, err := block.Check(cid.NewCidV1(cid.Raw, mustSum(t, data)), data)
@@ -114,8 +134,8 @@ func TestVerifiedBatch(t *testing.T) {
 	}
 	a, b, c := mk("batch a"), mk("batch b"), mk("batch c")
 	bt := bs.NewVerifiedBatch()
-	for _, blk := range []block.Checked{a, b} {
-		if err := bt.Put(ctx, blk); err != nil {
+	for _, blk := range []block.Checked{a, b, a} {
+		if err := bt.Put(ctx, blk, done()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,6 +145,7 @@ func TestVerifiedBatch(t *testing.T) {
 	if err := bt.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	checkWritten("commit")
 	for _, blk := range []block.Checked{a, b} {
 		if got, err := bs.Get(ctx, blk.Cid()); err != nil || string(got.RawData()) != string(blk.RawData()) {
 			t.Fatalf("after commit: %v", err)
@@ -132,13 +153,17 @@ func TestVerifiedBatch(t *testing.T) {
 	}
 
 	bt = bs.NewVerifiedBatch()
-	if err := bt.Put(ctx, block.Checked{}); err == nil {
+	if err := bt.Put(ctx, block.Checked{}, done()); err == nil {
 		t.Fatal("the zero block.Checked was taken")
 	}
-	if err := bt.Put(ctx, c); err != nil {
+	if err := bt.Put(ctx, c, done()); err != nil {
+		t.Fatal(err)
+	}
+	if err := bt.Put(ctx, a, done()); err != nil { // already stored
 		t.Fatal(err)
 	}
 	bt.Abort()
+	checkWritten("abort")
 	if ok, _ := bs.Has(ctx, c.Cid()); ok {
 		t.Fatal("block of an aborted batch stored")
 	}
@@ -151,7 +176,7 @@ func TestVerifiedBatch(t *testing.T) {
 	d := mk("checked once")
 	d.RawData()[0] ^= 1
 	bt = bs.NewVerifiedBatch()
-	if err := bt.Put(ctx, d); err != nil {
+	if err := bt.Put(ctx, d, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := bt.Commit(); err != nil {

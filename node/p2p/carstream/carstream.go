@@ -137,6 +137,59 @@ type byteWriter struct{ b []byte }
 
 func (w *byteWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
+// section is one CARv1 block section read by readSection: data lies in a
+// pooled buffer (buf, nil for an oversized section given its own) until
+// release.
+type section struct {
+	c    cid.Cid
+	data []byte
+	buf  *[]byte
+}
+
+// release returns the section's buffer to the pool; data must not be used
+// afterwards.
+func (s section) release() {
+	if s.buf != nil {
+		blockBuffers.Put(s.buf)
+	}
+}
+
+// readSection reads the next CARv1 block section from r (the stream after
+// its header) into a pooled buffer. The end of the stream at a section
+// boundary is io.EOF; anything malformed is ErrProtocol. A section over
+// MaxBlockSize is refused before anything is allocated for it.
+func readSection(r *bufio.Reader) (section, error) {
+	l, err := binary.ReadUvarint(r)
+	if err == io.EOF {
+		return section{}, io.EOF
+	}
+	if err != nil {
+		return section{}, fmt.Errorf("%w: section length: %v", ErrProtocol, err)
+	}
+	if l == 0 || l > MaxBlockSize {
+		return section{}, fmt.Errorf("%w: section of %d bytes (1 to %d allowed)", ErrProtocol, l, MaxBlockSize)
+	}
+	s := section{}
+	var b []byte
+	if bp := blockBuffers.Get().(*[]byte); uint64(cap(*bp)) >= l {
+		s.buf, b = bp, (*bp)[:l]
+	} else {
+		blockBuffers.Put(bp)
+		b = make([]byte, l)
+	}
+	if _, err := io.ReadFull(r, b); err != nil {
+		s.release()
+		return section{}, fmt.Errorf("%w: section of %d bytes: %v", ErrProtocol, l, err)
+	}
+	n, c, err := cid.CidFromBytes(b) // the CID is a copy: it outlives the buffer
+	if err != nil {
+		s.release()
+		return section{}, fmt.Errorf("%w: section CID: %v", ErrProtocol, err)
+	}
+	s.c, s.data = c, b[n:]
+	return s, nil
+}
+
 // writeSection writes one CARv1 block section.
 func writeSection(w io.Writer, c cid.Cid, data []byte) error {
 	var pre [binary.MaxVarintLen64]byte

@@ -1,8 +1,11 @@
 package carstream
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -80,6 +83,53 @@ func TestInPart(t *testing.T) {
 		}
 		if n != 1 || !inPart(c, 0, 1) {
 			t.Fatalf("%s in %d parts", c, n)
+		}
+	}
+}
+
+// TestReadSection: the client's section reader reads what writeSection
+// wrote (CID and bytes, the buffer handed back on release), ends cleanly
+// at a section boundary, and refuses a zero, oversized, truncated or
+// CID-less section with ErrProtocol before allocating for an oversized one.
+func TestReadSection(t *testing.T) {
+	small, large := blocks.NewBlock([]byte("small")), blocks.NewBlock(bytes.Repeat([]byte{7}, 300<<10))
+	var buf bytes.Buffer
+	for _, b := range []blocks.Block{small, large, small} {
+		if err := writeSection(&buf, b.Cid(), b.RawData()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := bufio.NewReader(&buf)
+	for i, want := range []blocks.Block{small, large, small} {
+		sec, err := readSection(r)
+		if err != nil || sec.c != want.Cid() || !bytes.Equal(sec.data, want.RawData()) {
+			t.Fatalf("section %d: %v %v", i, sec.c, err)
+		}
+		if i == 1 && sec.buf != nil {
+			t.Fatal("a section larger than a pooled buffer came in a pooled buffer")
+		}
+		sec.release()
+	}
+	if _, err := readSection(r); err != io.EOF {
+		t.Fatalf("at the end: %v, want io.EOF", err)
+	}
+
+	var one bytes.Buffer
+	if err := writeSection(&one, small.Cid(), small.RawData()); err != nil {
+		t.Fatal(err)
+	}
+	whole := one.Bytes()
+	for name, bad := range map[string][]byte{
+		"zero length":    {0},
+		"over the limit": binary.AppendUvarint(nil, MaxBlockSize+1),
+		"huge":           binary.AppendUvarint(nil, 1<<62),
+		"truncated":      whole[:len(whole)-1],
+		"cut varint":     {0x80},
+		"not a CID":      append(binary.AppendUvarint(nil, 4), 0xff, 0xff, 0xff, 0xff),
+		"CID cut short":  append(binary.AppendUvarint(nil, 2), 0x01, 0x55),
+	} {
+		if _, err := readSection(bufio.NewReader(bytes.NewReader(bad))); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s: %v, want ErrProtocol", name, err)
 		}
 	}
 }

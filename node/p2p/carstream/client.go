@@ -8,7 +8,6 @@ import (
 	"io"
 	"runtime"
 
-	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 	car "github.com/ipld/go-car/v2"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -26,8 +25,18 @@ type Stats struct {
 // Verified is a block that passed every check, with its links. Its block
 // is a block.Checked: the store writes it without hashing it again.
 type Verified struct {
-	Block block.Checked
-	Links []cid.Cid
+	Block   block.Checked
+	Links   []cid.Cid
+	release func()
+}
+
+// Release hands the block's buffer back for the next blocks of the stream:
+// call it once, when the bytes are no longer needed (written), and never
+// use them afterwards. A block never released is garbage collected.
+func (v Verified) Release() {
+	if v.release != nil {
+		v.release()
+	}
 }
 
 // Fetch asks peer p for req and calls put with every block, in stream
@@ -35,7 +44,8 @@ type Verified struct {
 // accepted earlier on this stream and that its bytes hash to its CID. A
 // block failing either check ends the fetch with an error naming p and
 // wrapping block.ErrCorrupt or ErrUnexpectedBlock; it never reaches put. A put
-// error ends the fetch with that error. The stream is read one block at a
+// error ends the fetch with that error. put owns the block it is given and
+// calls its Release once done with the bytes. The stream is read one block at a
 // time: memory does not grow with the closure.
 func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkFunc, put func(Verified) error) (Stats, error) {
 	var st Stats
@@ -79,9 +89,16 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 		}
 		return fail(fmt.Errorf("%w: status %d: %s", ErrProtocol, status, msg))
 	}
+	// go-car reads the header (and no further: br is an io.ByteReader);
+	// the sections are read here, each into a pooled buffer that the
+	// store's writer hands back (Verified.Release), so a closure's bytes
+	// do not all pass through the heap (node/p2p/NOTES.md, "Allocation").
 	cr, err := car.NewBlockReader(br, car.WithTrustedCAR(true), car.MaxAllowedSectionSize(MaxBlockSize))
 	if err != nil {
 		return fail(fmt.Errorf("%w: car header: %v", ErrProtocol, err))
+	}
+	if cr.Version != 1 {
+		return fail(fmt.Errorf("%w: CAR version %d, want 1", ErrProtocol, cr.Version))
 	}
 	if len(cr.Roots) != 1 || cr.Roots[0] != req.Root {
 		return fail(fmt.Errorf("%w: car roots %v, asked for %s", ErrProtocol, cr.Roots, req.Root))
@@ -92,7 +109,7 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 	// only after every earlier block passed: a block after a bad one never
 	// reaches put, and neither does anything linked only from a bad one.
 	type job struct {
-		blk   blocks.Block
+		sec   section
 		chk   block.Checked // set with err before done is closed
 		links []cid.Cid
 		err   error
@@ -106,7 +123,7 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 	for range verifiers {
 		go func() {
 			for j := range jobs {
-				j.chk, j.err = block.Check(j.blk.Cid(), j.blk.RawData())
+				j.chk, j.err = block.Check(j.sec.c, j.sec.data)
 				close(j.done)
 			}
 		}()
@@ -116,24 +133,26 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 		defer close(jobs)
 		expected := map[cid.Cid]struct{}{req.Root: {}}
 		for n := 1; ; n++ {
-			blk, err := cr.Next()
+			sec, err := readSection(br)
 			if errors.Is(err, io.EOF) {
 				readErr <- nil
 				return
 			}
 			if err != nil {
-				readErr <- fmt.Errorf("%w: block %d: %v", ErrProtocol, n, err)
+				readErr <- fmt.Errorf("block %d: %w", n, err)
 				return
 			}
-			c := blk.Cid()
+			c := sec.c
 			if _, ok := expected[c]; !ok {
+				sec.release()
 				readErr <- fmt.Errorf("%w: %s", ErrUnexpectedBlock, c)
 				return
 			}
 			// Links of bytes not verified yet: if the block turns out bad,
 			// the emitter stops at it and nothing after it is used.
-			ls, err := links(c, blk.RawData())
+			ls, err := links(c, sec.data)
 			if err != nil {
+				sec.release()
 				readErr <- fmt.Errorf("%w: links of %s: %v", block.ErrCorrupt, c, err)
 				return
 			}
@@ -141,10 +160,11 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 			for _, l := range ls {
 				expected[l] = struct{}{}
 			}
-			j := &job{blk: blk, links: ls, done: make(chan struct{})}
+			j := &job{sec: sec, links: ls, done: make(chan struct{})}
 			select {
 			case order <- j:
 			case <-rctx.Done():
+				sec.release()
 				readErr <- rctx.Err()
 				return
 			}
@@ -157,13 +177,14 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, req Request, links LinkF
 			stopRead()
 			return fail(j.err)
 		}
-		if err := put(Verified{Block: j.chk, Links: j.links}); err != nil {
+		size := len(j.sec.data)
+		if err := put(Verified{Block: j.chk, Links: j.links, release: j.sec.release}); err != nil {
 			stopRead()
 			s.Reset()
 			return st, err
 		}
 		st.Blocks++
-		st.Bytes += int64(len(j.blk.RawData()))
+		st.Bytes += int64(size)
 	}
 	if err := <-readErr; err != nil {
 		return fail(err)

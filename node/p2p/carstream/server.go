@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	blocks "github.com/ipfs/go-block-format"
@@ -19,6 +20,23 @@ import (
 type Getter interface {
 	Get(ctx context.Context, c cid.Cid) (blocks.Block, error)
 }
+
+// IntoGetter is a Getter that can also read a block into a buffer the
+// caller reuses once done with the result (storefs's blockstore). The server
+// then reads every block into a pooled buffer instead of a new allocation:
+// a closure's bytes would otherwise all pass through the heap and drive the
+// garbage collector (node/p2p/NOTES.md, "Allocation").
+type IntoGetter interface {
+	GetInto(ctx context.Context, c cid.Cid, buf []byte) ([]byte, error)
+}
+
+// blockBuffers holds buffers of one usual block (256 KiB of data plus a
+// dag-pb leaf's framing and a CID), for the server's reads and the
+// client's sections; a larger block gets a buffer of its own.
+var blockBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 256<<10+4<<10)
+	return &b
+}}
 
 // Server answers closure requests from a block getter.
 type Server struct {
@@ -67,7 +85,7 @@ func (sv *Server) Handle(s network.Stream) {
 		return
 	}
 	w := &walker{sv: sv, ctx: ctx, req: req, bw: bw, seen: map[cid.Cid]struct{}{req.Root: {}}}
-	if err := w.visit(root, req.Parts == 1); err != nil {
+	if err := w.visit(root.Cid(), root.RawData(), nil, req.Parts == 1); err != nil {
 		// A broken stream tells the client something went wrong; it
 		// fetches the rest elsewhere.
 		if !errors.Is(err, context.Canceled) {
@@ -106,8 +124,34 @@ type walker struct {
 }
 
 type readResult struct {
-	blk blocks.Block
-	err error
+	data []byte
+	buf  *[]byte // the pooled buffer behind data, if any
+	err  error
+}
+
+// read reads block c, into a pooled buffer when the getter can.
+func (w *walker) read(ctx context.Context, c cid.Cid) readResult {
+	if ig, ok := w.sv.Blocks.(IntoGetter); ok {
+		bp := blockBuffers.Get().(*[]byte)
+		data, err := ig.GetInto(ctx, c, *bp)
+		if err != nil {
+			blockBuffers.Put(bp)
+			return readResult{err: err}
+		}
+		return readResult{data: data, buf: bp}
+	}
+	blk, err := w.sv.Blocks.Get(ctx, c)
+	if err != nil {
+		return readResult{err: err}
+	}
+	return readResult{data: blk.RawData()}
+}
+
+// release returns r's buffer to the pool.
+func (r readResult) release() {
+	if r.buf != nil {
+		blockBuffers.Put(r.buf)
+	}
 }
 
 // splitSubtrees: a block with at least this many children that have links
@@ -117,15 +161,21 @@ type readResult struct {
 // every part walks them and splits only their raw data blocks.
 const splitSubtrees = 8
 
-// visit sends b, then the closure of its links depth-first in link order.
-// owned is true inside a subtree this part sends whole. The children of
-// one block are read ahead (ReadAhead at a time) while earlier ones are
-// sent, so the disk, the hashing and the network overlap.
-func (w *walker) visit(b blocks.Block, owned bool) error {
-	if err := writeSection(w.bw, b.Cid(), b.RawData()); err != nil {
-		return err
+// visit sends block c (its bytes data), then the closure of its links
+// depth-first in link order. owned is true inside a subtree this part sends
+// whole. release, if set, is called once data is sent and its links read
+// (the bytes are copied on their way out), before the children are visited.
+// The children of one block are read ahead (ReadAhead at a time) while
+// earlier ones are sent, so the disk, the hashing and the network overlap.
+func (w *walker) visit(c cid.Cid, data []byte, release func(), owned bool) error {
+	err := writeSection(w.bw, c, data)
+	var links []cid.Cid
+	if err == nil {
+		links, err = w.sv.Links(c, data)
 	}
-	links, err := w.sv.Links(b.Cid(), b.RawData())
+	if release != nil {
+		release()
+	}
 	if err != nil {
 		return err
 	}
@@ -182,10 +232,7 @@ func (w *walker) visit(b blocks.Block, owned bool) error {
 			case <-ctx.Done():
 				return
 			}
-			go func() {
-				blk, err := w.sv.Blocks.Get(ctx, ch.c)
-				results[i] <- readResult{blk, err}
-			}()
+			go func() { results[i] <- w.read(ctx, ch.c) }()
 		}
 	}()
 	for i, ch := range todo {
@@ -202,7 +249,7 @@ func (w *walker) visit(b blocks.Block, owned bool) error {
 			}
 			return fmt.Errorf("read %s: %w", ch.c, r.err)
 		}
-		if err := w.visit(r.blk, ch.owned); err != nil {
+		if err := w.visit(ch.c, r.data, r.release, ch.owned); err != nil {
 			return err
 		}
 	}
