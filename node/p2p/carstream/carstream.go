@@ -154,6 +154,12 @@ func (s section) release() {
 	}
 }
 
+// smallSection: a section up to this size gets a buffer of its own size
+// rather than a pooled one for a whole 256 KiB block. A closure of small
+// files would otherwise pin 260 KiB per queued block, and the heap bytes
+// that drive the collector come from the large blocks.
+const smallSection = 32 << 10
+
 // readSection reads the next CARv1 block section from r (the stream after
 // its header) into a pooled buffer. The end of the stream at a section
 // boundary is io.EOF; anything malformed is ErrProtocol. A section over
@@ -171,7 +177,9 @@ func readSection(r *bufio.Reader) (section, error) {
 	}
 	s := section{}
 	var b []byte
-	if bp := blockBuffers.Get().(*[]byte); uint64(cap(*bp)) >= l {
+	if l <= smallSection {
+		b = make([]byte, l)
+	} else if bp := blockBuffers.Get().(*[]byte); uint64(cap(*bp)) >= l {
 		s.buf, b = bp, (*bp)[:l]
 	} else {
 		blockBuffers.Put(bp)

@@ -92,21 +92,26 @@ func TestInPart(t *testing.T) {
 // at a section boundary, and refuses a zero, oversized, truncated or
 // CID-less section with ErrProtocol before allocating for an oversized one.
 func TestReadSection(t *testing.T) {
-	small, large := blocks.NewBlock([]byte("small")), blocks.NewBlock(bytes.Repeat([]byte{7}, 300<<10))
+	small := blocks.NewBlock([]byte("small"))
+	usual := blocks.NewBlock(bytes.Repeat([]byte{5}, 256<<10))
+	large := blocks.NewBlock(bytes.Repeat([]byte{7}, 300<<10))
 	var buf bytes.Buffer
-	for _, b := range []blocks.Block{small, large, small} {
+	sent := []blocks.Block{small, usual, large, usual, small}
+	for _, b := range sent {
 		if err := writeSection(&buf, b.Cid(), b.RawData()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r := bufio.NewReader(&buf)
-	for i, want := range []blocks.Block{small, large, small} {
+	for i, want := range sent {
 		sec, err := readSection(r)
 		if err != nil || sec.c != want.Cid() || !bytes.Equal(sec.data, want.RawData()) {
 			t.Fatalf("section %d: %v %v", i, sec.c, err)
 		}
-		if i == 1 && sec.buf != nil {
-			t.Fatal("a section larger than a pooled buffer came in a pooled buffer")
+		// Only a usual block's section comes in a pooled buffer: a small
+		// one gets its own size, a larger one its own buffer.
+		if pooled := want == usual; (sec.buf != nil) != pooled {
+			t.Fatalf("section %d of %d bytes: pooled %v, want %v", i, len(sec.data), sec.buf != nil, pooled)
 		}
 		sec.release()
 	}
