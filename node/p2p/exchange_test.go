@@ -3,9 +3,11 @@ package p2p
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 	"github.com/stretchr/testify/require"
@@ -168,4 +170,70 @@ func TestFetchBadInput(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, n.bstore.Put(ctx, blk))
 	require.ErrorContains(t, n.Fetch(ctx, odd, nil), "no decoder")
+}
+
+// slowStore is a fetcher's blockstore whose writes are slow (a busy
+// disk): peers then send faster than it stores.
+type slowStore struct {
+	blockstore.Blockstore
+	stored atomic.Int64
+}
+
+func (s *slowStore) PutMany(ctx context.Context, bs []blocks.Block) error {
+	time.Sleep(time.Duration(len(bs)) * time.Millisecond)
+	err := s.Blockstore.PutMany(ctx, bs)
+	s.stored.Add(int64(len(bs)))
+	return err
+}
+
+// sendCounter is a server's blockstore that counts the blocks bitswap
+// reads to send.
+type sendCounter struct {
+	blockstore.Blockstore
+	sent atomic.Int64
+	// against is the fetcher's store; peak is the most blocks sent and not
+	// yet stored by it at any moment.
+	against *slowStore
+	peak    atomic.Int64
+}
+
+func (s *sendCounter) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	b, err := s.Blockstore.Get(ctx, c)
+	if err == nil {
+		d := s.sent.Add(1) - s.against.stored.Load()
+		for p := s.peak.Load(); d > p && !s.peak.CompareAndSwap(p, d); p = s.peak.Load() {
+		}
+	}
+	return b, err
+}
+
+// TestBitswapFetchWithinWindow: over bitswap a block counts against the
+// fetch's window until it is stored, and the window holds about
+// fetchBudget bytes, so a slow store makes the peer wait instead of the
+// received blocks piling up in memory. Before, a block left the window
+// when it arrived: with this store about 1,000 blocks (the whole file)
+// were sent ahead of it.
+func TestBitswapFetchWithinWindow(t *testing.T) {
+	old := fetchBudget
+	fetchBudget = 1 << 20
+	defer func() { fetchBudget = old }()
+	slow := &slowStore{Blockstore: newMemStore()}
+	srv := &sendCounter{Blockstore: newMemStore(), against: slow}
+	noCAR := func(c *Config) { c.NoCARStream = true }
+	a := newTestNode(t, noCAR, func(c *Config) { c.Blockstore = srv })
+	b := newTestNode(t, noCAR, func(c *Config) { c.Blockstore = slow })
+	data := randomBytes(72, 16<<20)
+	// 16 KiB leaves, 1,024 of them: the window is about 1 MiB / 16 KiB = 64.
+	root := importFile(t, srv.Blockstore, data, 16<<10, 174)
+	connect(t, b, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	st, err := b.FetchClosure(ctx, root, nil)
+	require.NoError(t, err)
+	require.Equal(t, data, readFileBytes(t, b.bstore, root))
+	require.Greater(t, st.Fetched, 1000)
+	// Up to maxInflight wants go out before the first leaf tells the block
+	// size; after that about 64 are outstanding or unwritten.
+	require.LessOrEqual(t, srv.peak.Load(), int64(maxInflight), "blocks sent ahead of the store")
+	require.Less(t, srv.peak.Load(), int64(st.Fetched)/2, "blocks sent ahead of the store")
 }
