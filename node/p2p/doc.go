@@ -19,16 +19,20 @@
 // closure streams, PutMany for bitswap). The server hashes what it reads
 // from its own store, so a block crosses two sha256 passes in all.
 //
-// Speed (bench/p2p, 2026-12-04, load average 14-18 on the 2 shared cores,
-// best of 2; node/p2p/NOTES.md has the details): one 128 MiB file by
-// closure stream 0.32-0.44 of a plain copy + fsync (goal 0.5: not met),
-// 2,000 files of 4 KiB 2.3-2.4 (met), the Go toolchain (11,518 files, 215
-// MB) from one peer 1.40-1.41x the time of cp -r + sync (goal <= 2: met),
-// and a 4 GiB closure with a peak RSS of 161 MiB for the fetcher and its
-// server together (goal < 512 MiB). The large file is bound by CPU: the
-// same bytes over a bare libp2p stream (no store, no hashing) cost about 1
-// CPU-s/GiB for both ends and ran at 2.8-5.1x the copy, while the fetch
-// costs 5.6-6.3 CPU-s/GiB (the block files' write(2) and creation, two
-// sha256 passes, TLS both ways) against the copy's 1.0-1.4, and the process
-// got about half a core of the loaded machine.
+// Both paths keep memory bounded whatever the closure's size. Closure
+// streams read and write blocks through pooled buffers (no heap allocation
+// per block) and at most 64 MiB of verified blocks wait for the writer;
+// bitswap counts a block against its want window until it is stored, and
+// the window holds about 32 MiB of blocks.
+//
+// Speed (bench/p2p, 2026-12-04, quiet machine; node/p2p/NOTES.md has the
+// details and why every figure swings 3-10x between runs on this VM): one
+// 128 MiB file by closure stream 0.1-0.8 of a plain copy + fsync (goal 0.5;
+// bench/p2p prints the floor of any verified fetch, the bare libp2p stream,
+// two sha256 passes and the copy's write over both cores, and that floor
+// allows only 0.47-0.53 whenever the copy is fast), 1 GiB 0.56-0.87 and 4
+// GiB 0.985, 2,000 files of 4 KiB 0.7-3.5 (met), the Go toolchain (11,518
+// files, 215 MB) from one peer 0.95-1.54x the time of cp -r + sync (goal <=
+// 2: met), and a 4 GiB closure with a peak RSS of 222 MiB for the fetcher
+// and its server together (goal < 512 MiB).
 package p2p
