@@ -51,6 +51,9 @@ var (
 // reachable from the root through it. The client's must name at least every
 // link the server's names (best: links the block's bytes name, which both
 // ends see alike), or the client refuses the server's blocks as unexpected.
+// It must not keep data or return anything that shares its memory (a CID
+// decoded from bytes is a copy): both ends reuse the buffer once the block
+// is sent or stored.
 type LinkFunc func(c cid.Cid, data []byte) ([]cid.Cid, error)
 
 // Request asks for part Part of Parts of the closure of Root.
