@@ -308,12 +308,14 @@ func (bc *benchCase) measure(baseline func(dst string) error, baseName string) e
 		// fsynced (the copy, less its read of the source, counted in the
 		// bare stream). Spread perfectly over every core, that CPU sets
 		// the best wall time a verified fetch can have here.
-		gib := mib / 1024
-		floor := (bareCPU.Seconds()*float64(bytes)/float64(bareBytes) + 2*hashCPU.Seconds() + max(0, (baseCPU-readCPU).Seconds())) / gib
+		gib := mib / 1024 // CPU-s per GiB below
+		bare := bareCPU.Seconds() / (float64(bareBytes) / (1 << 30))
+		hash := hashCPU.Seconds() / gib
+		write := max(0, (baseCPU-readCPU).Seconds()) / gib
+		floor := bare + 2*hash + write
 		cores := float64(goruntime.GOMAXPROCS(0))
 		fmt.Printf("floor: a verified fetch needs at least %.2f CPU-s/GiB here (bare stream %.2f + sha256 2 x %.2f + the copy's write and fsync %.2f); on %.0f cores at best %.3f of %s\n",
-			floor, bareCPU.Seconds()/(float64(bareBytes)/(1<<30)), hashCPU.Seconds()/gib, max(0, (baseCPU-readCPU).Seconds())/gib, cores,
-			(bestBase.Seconds()/gib)/(floor/cores), baseName)
+			floor, bare, hash, write, cores, (bestBase.Seconds()/gib)/(floor/cores), baseName)
 	}
 	for m, mode := range modes {
 		if bc.substitute {
