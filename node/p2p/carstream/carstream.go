@@ -151,11 +151,7 @@ type section struct {
 
 // release returns the section's buffer to the pool; data must not be used
 // afterwards.
-func (s section) release() {
-	if s.buf != nil {
-		blockBuffers.Put(s.buf)
-	}
-}
+func (s section) release() { putBlockBuffer(s.buf) }
 
 // smallSection: a section up to this size gets a buffer of its own size
 // rather than a pooled one for a whole 256 KiB block. A closure of small

@@ -38,6 +38,14 @@ var blockBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
+// putBlockBuffer returns a buffer taken from blockBuffers; nil (a block
+// that got a buffer of its own) is ignored.
+func putBlockBuffer(bp *[]byte) {
+	if bp != nil {
+		blockBuffers.Put(bp)
+	}
+}
+
 // Server answers closure requests from a block getter.
 type Server struct {
 	Blocks Getter
@@ -148,11 +156,7 @@ func (w *walker) read(ctx context.Context, c cid.Cid) readResult {
 }
 
 // release returns r's buffer to the pool.
-func (r readResult) release() {
-	if r.buf != nil {
-		blockBuffers.Put(r.buf)
-	}
-}
+func (r readResult) release() { putBlockBuffer(r.buf) }
 
 // splitSubtrees: a block with at least this many children that have links
 // of their own, or may have (not raw), is split between parts by subtree:
